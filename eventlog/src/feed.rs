@@ -1,0 +1,161 @@
+//! The global feed: every event exactly once, each stream in version order.
+//!
+//! Positions come from a sequence, and transactions can commit out of sequence
+//! order, so "position > last seen" could skip an event that commits late. The
+//! feed instead orders by (transaction id, position) and only reads transactions
+//! older than the oldest one still running: nothing can later appear before a
+//! cursor it has handed out.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::Row;
+
+use crate::error::EventLogError;
+use crate::event::{event_columns, row_to_event, RecordedEvent};
+use crate::store::EventLog;
+
+/// An opaque place in the feed: the feed continues after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Cursor {
+    tx_id: i64,
+    position: i64,
+}
+
+impl Cursor {
+    /// The beginning of the feed.
+    pub fn start() -> Self {
+        Cursor::default()
+    }
+
+    /// The place just after the event appended by `tx_id` at `position`.
+    pub fn after(tx_id: i64, position: i64) -> Self {
+        Cursor { tx_id, position }
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v1.{}.{}", self.tx_id, self.position)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = EventLogError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || EventLogError::Invalid(format!("not a feed cursor: {s:?}"));
+        let mut parts = s.split('.');
+        if parts.next() != Some("v1") {
+            return Err(bad());
+        }
+        let tx_id: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let position: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        if parts.next().is_some() || tx_id < 0 || position < 0 {
+            return Err(bad());
+        }
+        Ok(Cursor { tx_id, position })
+    }
+}
+
+/// Which events a feed read returns; the default is every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    /// Only events of these types (None: all types).
+    pub event_types: Option<Vec<String>>,
+}
+
+impl FeedFilter {
+    /// Only events of the given types.
+    pub fn types<I, S>(types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        FeedFilter {
+            event_types: Some(types.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+/// One page of the feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    /// The events, in feed order.
+    pub events: Vec<RecordedEvent>,
+    /// Where the next read continues.
+    pub next: Cursor,
+    /// True when the read reached the end of what is readable now.
+    pub caught_up: bool,
+    /// True when committed events exist past the end, held back by a transaction
+    /// that is still running; reading again shortly will return them.
+    pub held_back: bool,
+}
+
+impl EventLog {
+    /// Reads up to `limit` events after `after`, in feed order.
+    #[tracing::instrument(name = "eventlog.read_feed", skip_all, fields(after = %after, limit))]
+    pub async fn read_feed(
+        &self,
+        after: Cursor,
+        limit: usize,
+        filter: &FeedFilter,
+    ) -> Result<FeedPage, EventLogError> {
+        let limit = i64::try_from(limit.clamp(1, 100_000)).unwrap_or(100_000);
+        let rows = sqlx::query(concat!(
+            "WITH bound AS MATERIALIZED ( \
+                 SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) \
+             SELECT b.xmin AS bound_xmin, \
+                    EXISTS (SELECT 1 FROM eventlog.events h \
+                             WHERE h.tx_id >= b.xmin AND (h.tx_id, h.position) > ($1, $2)) AS held, \
+                    ",
+            event_columns!(),
+            " FROM bound b \
+               LEFT JOIN LATERAL ( \
+                   SELECT * FROM eventlog.events e \
+                    WHERE (e.tx_id, e.position) > ($1, $2) AND e.tx_id < b.xmin \
+                      AND ($3::text[] IS NULL OR e.event_type = ANY($3)) \
+                    ORDER BY e.tx_id, e.position \
+                    LIMIT $4) e ON true"
+        ))
+            .bind(after.tx_id)
+            .bind(after.position)
+            .bind(filter.event_types.as_deref())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+
+        let mut bound_xmin = 0i64;
+        let mut held_back = false;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            bound_xmin = row.try_get("bound_xmin")?;
+            held_back = row.try_get("held")?;
+            let position: Option<i64> = row.try_get("position")?;
+            if position.is_some() {
+                events.push(row_to_event(row)?);
+            }
+        }
+        let caught_up = (events.len() as i64) < limit;
+        let mut next = events.last().map_or(after, RecordedEvent::cursor);
+        if caught_up && filter.event_types.is_some() {
+            // Skip past the events the filter passed over, so the next read does not scan them again.
+            let tail: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT tx_id, position FROM eventlog.events WHERE tx_id < $1 \
+                 ORDER BY tx_id DESC, position DESC LIMIT 1",
+            )
+            .bind(bound_xmin)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some((tx_id, position)) = tail {
+                next = next.max(Cursor::after(tx_id, position));
+            }
+        }
+        Ok(FeedPage {
+            events,
+            next,
+            caught_up,
+            held_back,
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! The handle to the log: a connection pool and the notifier of appends.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::error::EventLogError;
+use crate::notify::{Notifier, Wakeups};
+
+/// The event log on one PostgreSQL database. Cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    pub(crate) pool: PgPool,
+    pub(crate) notifier: Notifier,
+    pub(crate) wakeups: Wakeups,
+}
+
+impl EventLog {
+    /// A log over an existing pool. Inside a tokio runtime it also starts the
+    /// background task that notifies subscribers after appends.
+    pub fn new(pool: PgPool) -> Self {
+        let notifier = Notifier::spawn(pool.clone());
+        EventLog {
+            pool,
+            notifier,
+            wakeups: Wakeups::default(),
+        }
+    }
+
+    /// Connects to `url` with a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, EventLogError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    /// Applies the log's schema migrations.
+    pub async fn migrate(&self) -> Result<(), EventLogError> {
+        crate::MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool this log uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
