@@ -26,7 +26,11 @@ pub struct StreamAppend {
 
 impl StreamAppend {
     /// Events for `stream`, expected at `expected`.
-    pub fn new(stream: impl Into<String>, expected: ExpectedVersion, events: Vec<NewEvent>) -> Self {
+    pub fn new(
+        stream: impl Into<String>,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Self {
         StreamAppend {
             stream: stream.into(),
             expected,
@@ -272,7 +276,11 @@ fn map_append_error(err: sqlx::Error, batches: &[StreamAppend]) -> EventLogError
                     let end = start + d[start..].find(')')?;
                     Uuid::parse_str(&d[start..end]).ok()
                 });
-                let first = batches.iter().flat_map(|b| &b.events).map(|e| e.event_id).next();
+                let first = batches
+                    .iter()
+                    .flat_map(|b| &b.events)
+                    .map(|e| e.event_id)
+                    .next();
                 if let Some(event_id) = named.or(first) {
                     return EventLogError::Duplicate { event_id };
                 }

@@ -55,14 +55,14 @@ impl Notifier {
 /// that moves on every notification and on every reconnect (when some may have been lost).
 #[derive(Clone, Default)]
 pub(crate) struct Wakeups {
-    rx: Arc<OnceLock<watch::Receiver<u64>>>,
+    listening: Arc<OnceLock<(watch::Receiver<u64>, PgPool)>>,
 }
 
 impl Wakeups {
     /// A receiver that changes when subscribers should read the feed again; starts
     /// the listening task on first use.
     pub(crate) fn receiver(&self, pool: &PgPool) -> watch::Receiver<u64> {
-        self.rx
+        self.listening
             .get_or_init(|| {
                 let (tx, rx) = watch::channel(0u64);
                 // A pool of its own, so that listening never takes a connection from the log's.
@@ -70,17 +70,25 @@ impl Wakeups {
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_lazy_with((*pool.connect_options()).clone());
-                tokio::spawn(listen(listen_pool, tx));
-                rx
+                tokio::spawn(listen(listen_pool.clone(), tx));
+                (rx, listen_pool)
             })
+            .0
             .clone()
+    }
+
+    /// Stops listening and closes the listening connection.
+    pub(crate) async fn close(&self) {
+        if let Some((_, pool)) = self.listening.get() {
+            pool.close().await;
+        }
     }
 }
 
 /// Listens until every receiver is gone, reconnecting with backoff.
 async fn listen(pool: PgPool, tx: watch::Sender<u64>) {
     let mut backoff = Duration::from_millis(50);
-    loop {
+    while !pool.is_closed() {
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;

@@ -37,7 +37,10 @@ impl EventLog {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let events = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
         if events.is_empty() {
             self.ensure_exists(stream).await?;
         }
@@ -69,7 +72,10 @@ impl EventLog {
         .bind(until)
         .fetch_all(&self.pool)
         .await?;
-        let events = rows.iter().map(row_to_event).collect::<Result<Vec<_>, _>>()?;
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
         if events.is_empty() {
             self.ensure_exists(stream).await?;
         }

@@ -40,6 +40,12 @@ impl EventLog {
         Ok(())
     }
 
+    /// Closes every connection of the log, the listening one included.
+    pub async fn close(&self) {
+        self.wakeups.close().await;
+        self.pool.close().await;
+    }
+
     /// The pool this log uses.
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -13,6 +13,10 @@ use crate::store::EventLog;
 /// How long a subscriber waits for a notification before reading the feed anyway.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// The longest pause before reading again when committed events are held back by a
+/// running transaction (whose commit may come from a writer that does not notify).
+const MAX_HELD_PAUSE: Duration = Duration::from_millis(50);
+
 /// A follower of the feed from a cursor on. Wakes within milliseconds of an append
 /// (PostgreSQL `LISTEN/NOTIFY`), polls when notifications are missed, and keeps
 /// going across database restarts.
@@ -91,7 +95,7 @@ impl Subscription {
             }
             let pause = if page.held_back {
                 let pause = held_pause.min(self.poll_interval);
-                held_pause *= 2;
+                held_pause = (held_pause * 2).min(MAX_HELD_PAUSE);
                 pause
             } else {
                 self.poll_interval

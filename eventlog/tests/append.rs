@@ -5,8 +5,7 @@ mod common;
 use chrono::{TimeZone, Utc};
 use common::{ev, log_with};
 use crm_eventlog::{
-    EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend,
-    StreamBound,
+    EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend, StreamBound,
 };
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -36,7 +35,11 @@ async fn append_numbers_versions_and_keeps_the_envelope(pool: PgPool) {
         .occurred_at(occurred)
         .with_metadata(meta.clone());
     let out = log
-        .append("deal-1", ExpectedVersion::NoStream, vec![first.clone(), ev("DealStageChanged", 2)])
+        .append(
+            "deal-1",
+            ExpectedVersion::NoStream,
+            vec![first.clone(), ev("DealStageChanged", 2)],
+        )
         .await
         .unwrap();
     assert!(!out.replayed);
@@ -53,7 +56,10 @@ async fn append_numbers_versions_and_keeps_the_envelope(pool: PgPool) {
     assert_eq!(out.events[0].version, 3);
 
     let events = log.read_stream("deal-1", 1, 100).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        events.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     let e = &events[0];
     assert_eq!(e.event_id, first.event_id);
     assert_eq!(e.stream, "deal-1");
@@ -81,15 +87,29 @@ async fn reads_up_to_a_version_or_a_business_time(pool: PgPool) {
         ev("C", 3).occurred_at(day(3)),
         ev("D", 4).occurred_at(day(9)),
     ];
-    log.append("client-1", ExpectedVersion::Any, events).await.unwrap();
+    log.append("client-1", ExpectedVersion::Any, events)
+        .await
+        .unwrap();
 
-    let until_v2 = log.read_stream_until("client-1", StreamBound::Version(2)).await.unwrap();
-    assert_eq!(until_v2.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2]);
+    let until_v2 = log
+        .read_stream_until("client-1", StreamBound::Version(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        until_v2.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
     let until_day4 = log
         .read_stream_until("client-1", StreamBound::OccurredAt(day(4)))
         .await
         .unwrap();
-    assert_eq!(until_day4.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["A", "C"]);
+    assert_eq!(
+        until_day4
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["A", "C"]
+    );
     let until_day5 = log
         .read_stream_until("client-1", StreamBound::OccurredAt(day(5)))
         .await
@@ -97,7 +117,10 @@ async fn reads_up_to_a_version_or_a_business_time(pool: PgPool) {
     assert_eq!(until_day5.len(), 3);
     // Before the stream existed: no events, but the stream is known.
     let before = log
-        .read_stream_until("client-1", StreamBound::OccurredAt(day(1) - chrono::Duration::days(1)))
+        .read_stream_until(
+            "client-1",
+            StreamBound::OccurredAt(day(1) - chrono::Duration::days(1)),
+        )
         .await
         .unwrap();
     assert!(before.is_empty());
@@ -107,7 +130,10 @@ async fn reads_up_to_a_version_or_a_business_time(pool: PgPool) {
 async fn unknown_streams_are_not_found(pool: PgPool) {
     let log = EventLog::new(pool);
     let err = log.read_stream("deal-404", 1, 10).await.unwrap_err();
-    assert!(matches!(err, EventLogError::NotFound { ref stream } if stream == "deal-404"), "{err:?}");
+    assert!(
+        matches!(err, EventLogError::NotFound { ref stream } if stream == "deal-404"),
+        "{err:?}"
+    );
     let err = log
         .read_stream_until("deal-404", StreamBound::Version(3))
         .await
@@ -118,12 +144,20 @@ async fn unknown_streams_are_not_found(pool: PgPool) {
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
 async fn a_stale_expectation_is_a_conflict_carrying_the_actual_version(pool: PgPool) {
     let log = EventLog::new(pool);
-    log.append("task-1", ExpectedVersion::NoStream, vec![ev("TaskScheduled", 1)])
-        .await
-        .unwrap();
+    log.append(
+        "task-1",
+        ExpectedVersion::NoStream,
+        vec![ev("TaskScheduled", 1)],
+    )
+    .await
+    .unwrap();
 
     let err = log
-        .append("task-1", ExpectedVersion::NoStream, vec![ev("TaskScheduled", 2)])
+        .append(
+            "task-1",
+            ExpectedVersion::NoStream,
+            vec![ev("TaskScheduled", 2)],
+        )
         .await
         .unwrap_err();
     assert!(
@@ -131,28 +165,61 @@ async fn a_stale_expectation_is_a_conflict_carrying_the_actual_version(pool: PgP
         "{err:?}"
     );
     let err = log
-        .append("task-1", ExpectedVersion::Exact(3), vec![ev("TaskCompleted", 3)])
+        .append(
+            "task-1",
+            ExpectedVersion::Exact(3),
+            vec![ev("TaskCompleted", 3)],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, EventLogError::Conflict { actual: 1, expected: ExpectedVersion::Exact(3), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            EventLogError::Conflict {
+                actual: 1,
+                expected: ExpectedVersion::Exact(3),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = log
-        .append("task-2", ExpectedVersion::Exact(1), vec![ev("TaskCompleted", 3)])
+        .append(
+            "task-2",
+            ExpectedVersion::Exact(1),
+            vec![ev("TaskCompleted", 3)],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, EventLogError::Conflict { actual: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, EventLogError::Conflict { actual: 0, .. }),
+        "{err:?}"
+    );
     assert_eq!(count(&log).await, 1, "a refused append appends nothing");
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
 async fn two_appenders_with_one_expectation_one_wins(opts: PgPoolOptions, conn: PgConnectOptions) {
     let log = log_with(opts, conn, 8).await;
-    log.append("deal-9", ExpectedVersion::NoStream, vec![ev("DealOpened", 0)])
-        .await
-        .unwrap();
+    log.append(
+        "deal-9",
+        ExpectedVersion::NoStream,
+        vec![ev("DealOpened", 0)],
+    )
+    .await
+    .unwrap();
     for round in 1..=20 {
         let (a, b) = tokio::join!(
-            log.append("deal-9", ExpectedVersion::Exact(round), vec![ev("DealStageChanged", 1)]),
-            log.append("deal-9", ExpectedVersion::Exact(round), vec![ev("DealStageChanged", 2)]),
+            log.append(
+                "deal-9",
+                ExpectedVersion::Exact(round),
+                vec![ev("DealStageChanged", 1)]
+            ),
+            log.append(
+                "deal-9",
+                ExpectedVersion::Exact(round),
+                vec![ev("DealStageChanged", 2)]
+            ),
         );
         let (won, lost) = match (a, b) {
             (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
@@ -165,28 +232,50 @@ async fn two_appenders_with_one_expectation_one_wins(opts: PgPoolOptions, conn: 
         );
     }
     assert_eq!(count(&log).await, 21);
+    log.close().await;
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
 async fn a_conflict_on_one_stream_appends_nothing_anywhere(pool: PgPool) {
     let log = EventLog::new(pool);
-    log.append("deal-1", ExpectedVersion::NoStream, vec![ev("DealOpened", 1)])
-        .await
-        .unwrap();
+    log.append(
+        "deal-1",
+        ExpectedVersion::NoStream,
+        vec![ev("DealOpened", 1)],
+    )
+    .await
+    .unwrap();
     let conversion = |deal_expected| {
         vec![
-            StreamAppend::new("lead-1", ExpectedVersion::NoStream, vec![ev("LeadConverted", 1)]),
-            StreamAppend::new("client-1", ExpectedVersion::NoStream, vec![ev("ClientRegistered", 1)]),
+            StreamAppend::new(
+                "lead-1",
+                ExpectedVersion::NoStream,
+                vec![ev("LeadConverted", 1)],
+            ),
+            StreamAppend::new(
+                "client-1",
+                ExpectedVersion::NoStream,
+                vec![ev("ClientRegistered", 1)],
+            ),
             StreamAppend::new("deal-1", deal_expected, vec![ev("DealOpened", 2)]),
         ]
     };
-    let err = log.append_multi(conversion(ExpectedVersion::NoStream)).await.unwrap_err();
-    assert!(matches!(err, EventLogError::Conflict { ref stream, actual: 1, .. } if stream == "deal-1"), "{err:?}");
+    let err = log
+        .append_multi(conversion(ExpectedVersion::NoStream))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EventLogError::Conflict { ref stream, actual: 1, .. } if stream == "deal-1"),
+        "{err:?}"
+    );
     assert_eq!(count(&log).await, 1);
     assert_eq!(log.stream_version("lead-1").await.unwrap(), None);
     assert_eq!(log.stream_version("client-1").await.unwrap(), None);
 
-    let out = log.append_multi(conversion(ExpectedVersion::Exact(1))).await.unwrap();
+    let out = log
+        .append_multi(conversion(ExpectedVersion::Exact(1)))
+        .await
+        .unwrap();
     assert_eq!(out.version_of("lead-1"), Some(1));
     assert_eq!(out.version_of("client-1"), Some(1));
     assert_eq!(out.version_of("deal-1"), Some(2));
@@ -219,19 +308,33 @@ async fn appending_a_stored_event_again_is_a_no_op(pool: PgPool) {
         .append("interaction-1", ExpectedVersion::Any, vec![altered.clone()])
         .await
         .unwrap_err();
-    assert!(matches!(err, EventLogError::Duplicate { event_id } if event_id == altered.event_id), "{err:?}");
+    assert!(
+        matches!(err, EventLogError::Duplicate { event_id } if event_id == altered.event_id),
+        "{err:?}"
+    );
     // Same id and payload on another stream is other content too.
     let err = log
-        .append("interaction-2", ExpectedVersion::Any, vec![batch[0].clone()])
+        .append(
+            "interaction-2",
+            ExpectedVersion::Any,
+            vec![batch[0].clone()],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EventLogError::Duplicate { .. }), "{err:?}");
     // A batch mixing a stored event with a new one is refused whole.
     let err = log
-        .append("interaction-1", ExpectedVersion::Any, vec![batch[0].clone(), ev("X", 3)])
+        .append(
+            "interaction-1",
+            ExpectedVersion::Any,
+            vec![batch[0].clone(), ev("X", 3)],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, EventLogError::Duplicate { event_id } if event_id == batch[0].event_id), "{err:?}");
+    assert!(
+        matches!(err, EventLogError::Duplicate { event_id } if event_id == batch[0].event_id),
+        "{err:?}"
+    );
     assert_eq!(count(&log).await, 2);
 }
 
@@ -241,17 +344,37 @@ async fn malformed_appends_are_refused(pool: PgPool) {
     let cases: Vec<Vec<StreamAppend>> = vec![
         vec![],
         vec![StreamAppend::new("deal-1", ExpectedVersion::Any, vec![])],
-        vec![StreamAppend::new("", ExpectedVersion::Any, vec![ev("A", 1)])],
-        vec![StreamAppend::new("deal\n1", ExpectedVersion::Any, vec![ev("A", 1)])],
-        vec![StreamAppend::new("deal-1", ExpectedVersion::Any, vec![ev("", 1)])],
-        vec![StreamAppend::new("deal-1", ExpectedVersion::Exact(0), vec![ev("A", 1)])],
+        vec![StreamAppend::new(
+            "",
+            ExpectedVersion::Any,
+            vec![ev("A", 1)],
+        )],
+        vec![StreamAppend::new(
+            "deal\n1",
+            ExpectedVersion::Any,
+            vec![ev("A", 1)],
+        )],
+        vec![StreamAppend::new(
+            "deal-1",
+            ExpectedVersion::Any,
+            vec![ev("", 1)],
+        )],
+        vec![StreamAppend::new(
+            "deal-1",
+            ExpectedVersion::Exact(0),
+            vec![ev("A", 1)],
+        )],
         vec![
             StreamAppend::new("deal-1", ExpectedVersion::Any, vec![ev("A", 1)]),
             StreamAppend::new("deal-1", ExpectedVersion::Any, vec![ev("A", 2)]),
         ],
         {
             let e = ev("A", 1);
-            vec![StreamAppend::new("deal-1", ExpectedVersion::Any, vec![e.clone(), e])]
+            vec![StreamAppend::new(
+                "deal-1",
+                ExpectedVersion::Any,
+                vec![e.clone(), e],
+            )]
         },
         {
             let mut e = ev("A", 1);
@@ -267,7 +390,10 @@ async fn malformed_appends_are_refused(pool: PgPool) {
     ];
     for case in cases {
         let err = log.append_multi(case.clone()).await.unwrap_err();
-        assert!(matches!(err, EventLogError::Invalid(_)), "{case:?}: {err:?}");
+        assert!(
+            matches!(err, EventLogError::Invalid(_)),
+            "{case:?}: {err:?}"
+        );
     }
     assert_eq!(count(&log).await, 0);
 }

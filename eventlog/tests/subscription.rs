@@ -1,0 +1,147 @@
+//! Subscriptions wake on notifications, poll when they are missed, and survive
+//! dropped connections. (A full database restart is tested in the workspace's tests/.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ev, log_with};
+use crm_eventlog::{Cursor, EventLog, ExpectedVersion, FeedFilter, RecordedEvent, Subscription};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Waits up to `within` for the subscription's next events, tolerating the
+/// `Unavailable` errors of a database connection being replaced.
+async fn next_events(sub: &mut Subscription, within: Duration) -> Vec<RecordedEvent> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, sub.next_batch(100)).await {
+            Ok(Ok(events)) => return events,
+            Ok(Err(err)) if err.is_unavailable() => continue,
+            Ok(Err(err)) => panic!("{err}"),
+            Err(_) => panic!("no events within {within:?}"),
+        }
+    }
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn an_append_wakes_a_waiting_subscriber_without_polling(
+    opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let log = log_with(opts, conn, 4).await;
+    log.append("deal-1", ExpectedVersion::Any, vec![ev("First", 1)])
+        .await
+        .unwrap();
+    // Polling once a minute: only a notification can deliver within the test's limits.
+    let mut sub = log
+        .subscribe(Cursor::start(), FeedFilter::default())
+        .with_poll_interval(Duration::from_secs(60));
+    let first = next_events(&mut sub, Duration::from_secs(10)).await;
+    assert_eq!(first.len(), 1);
+
+    let mut latencies = Vec::new();
+    for n in 0..5 {
+        let writer = log.clone();
+        let appended = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let out = writer
+                .append("deal-1", ExpectedVersion::Any, vec![ev("Next", n)])
+                .await
+                .unwrap();
+            (out, Instant::now())
+        });
+        let events = next_events(&mut sub, Duration::from_secs(20)).await;
+        let received = Instant::now();
+        let (out, committed) = appended.await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_id, out.events[0].event_id);
+        latencies.push(received.saturating_duration_since(committed));
+    }
+    println!("append-to-subscriber latencies: {latencies:?}");
+    log.close().await;
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn appends_that_notify_nobody_are_found_by_polling(
+    opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let log = log_with(opts, conn, 4).await;
+    let mut sub = log
+        .subscribe(Cursor::start(), FeedFilter::default())
+        .with_poll_interval(Duration::from_millis(100));
+    // Another writer calls the append function directly and sends no notification.
+    sqlx::query(
+        "SELECT * FROM eventlog.append(ARRAY['deal-7'], ARRAY[0::bigint], ARRAY[1], ARRAY[gen_random_uuid()], \
+         ARRAY['Silent'], ARRAY[1], ARRAY[now()], ARRAY['{}'::jsonb], ARRAY['{\"source\": \"import\"}'::jsonb])",
+    )
+    .execute(log.pool())
+    .await
+    .unwrap();
+    let events = next_events(&mut sub, Duration::from_secs(20)).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "Silent");
+    log.close().await;
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn a_subscription_survives_its_connections_being_killed(
+    opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let log = log_with(opts, conn.clone(), 4).await;
+    let mut sub = log
+        .subscribe(Cursor::start(), FeedFilter::default())
+        .with_poll_interval(Duration::from_secs(60));
+    log.append("deal-1", ExpectedVersion::Any, vec![ev("Before", 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        next_events(&mut sub, Duration::from_secs(10)).await[0].event_type,
+        "Before"
+    );
+
+    // Kill every connection to this database: the log's pool and its listener.
+    let killer = EventLog::new(
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(conn)
+            .await
+            .unwrap(),
+    );
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+          WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(killer.pool())
+    .await
+    .unwrap();
+    assert!(
+        killed.len() >= 2,
+        "the pool's and the listener's connections: {killed:?}"
+    );
+
+    let writer = log.clone();
+    let appended = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        loop {
+            match writer
+                .append("deal-1", ExpectedVersion::Any, vec![ev("After", 2)])
+                .await
+            {
+                Ok(out) => return out,
+                Err(err) if err.is_unavailable() => continue,
+                Err(err) => panic!("{err}"),
+            }
+        }
+    });
+    let events = next_events(&mut sub, Duration::from_secs(20)).await;
+    let out = appended.await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        [out.events[0].event_id]
+    );
+    killer.close().await;
+    log.close().await;
+}

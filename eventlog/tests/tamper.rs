@@ -1,0 +1,220 @@
+//! The log refuses changes, and its hash chains catch changes made behind its back.
+
+mod common;
+
+use common::{ev, exec};
+use crm_eventlog::{BreakKind, EventLog, ExpectedVersion, StreamAppend};
+use sqlx::PgPool;
+
+/// Three streams of five events each, appended in interleaved order.
+async fn seeded(pool: PgPool) -> EventLog {
+    let log = EventLog::new(pool);
+    for round in 0..5 {
+        for stream in ["deal-a", "deal-b", "deal-c"] {
+            log.append(
+                stream,
+                ExpectedVersion::Any,
+                vec![ev("DealStageChanged", round)],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    log.append_multi(vec![
+        StreamAppend::new(
+            "lead-x",
+            ExpectedVersion::NoStream,
+            vec![ev("LeadConverted", 1)],
+        ),
+        StreamAppend::new(
+            "client-x",
+            ExpectedVersion::NoStream,
+            vec![ev("ClientRegistered", 1)],
+        ),
+    ])
+    .await
+    .unwrap();
+    log
+}
+
+/// Runs `sql` with the guard disabled, as a superuser tampering with the table would.
+async fn behind_the_back(log: &EventLog, sql: &str) {
+    exec(
+        log,
+        &format!(
+            "ALTER TABLE eventlog.events DISABLE TRIGGER events_append_only; {sql}; \
+             ALTER TABLE eventlog.events ENABLE ALWAYS TRIGGER events_append_only;"
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+async fn position_of(log: &EventLog, stream: &str, version: i64) -> i64 {
+    sqlx::query_scalar("SELECT position FROM eventlog.events WHERE stream_id = $1 AND version = $2")
+        .bind(stream)
+        .bind(version)
+        .fetch_one(log.pool())
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn updates_deletes_and_truncates_are_refused_even_to_a_superuser(pool: PgPool) {
+    let log = seeded(pool).await;
+    let statements = [
+        "UPDATE eventlog.events SET data = '{}' WHERE stream_id = 'deal-a'",
+        "DELETE FROM eventlog.events WHERE stream_id = 'deal-a'",
+        "TRUNCATE eventlog.events",
+        // Replication mode disables ordinary triggers, not this one.
+        "SET session_replication_role = replica; DELETE FROM eventlog.events",
+    ];
+    for sql in statements {
+        let err = exec(&log, sql).await.unwrap_err();
+        let db = err.as_database_error().expect("a database error");
+        assert_eq!(db.code().as_deref(), Some("CR003"), "{sql}: {db}");
+        assert!(db.message().contains("append-only"), "{}", db.message());
+    }
+    exec(&log, "RESET session_replication_role").await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.events")
+        .fetch_one(log.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 17);
+    assert!(log.verify().await.unwrap().is_intact());
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn an_intact_log_verifies(pool: PgPool) {
+    let log = seeded(pool).await;
+    let report = log.verify().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.streams, 5);
+    assert_eq!(report.events, 17);
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn an_altered_payload_is_caught(pool: PgPool) {
+    let log = seeded(pool).await;
+    let position = position_of(&log, "deal-b", 3).await;
+    behind_the_back(
+        &log,
+        "UPDATE eventlog.events SET data = '{\"n\": 1000}' WHERE stream_id = 'deal-b' AND version = 3",
+    )
+    .await;
+    let report = log.verify().await.unwrap();
+    assert_eq!(report.breaks.len(), 1, "{report:?}");
+    let b = report.first_break().unwrap();
+    assert_eq!(
+        (b.kind, b.stream.as_str(), b.version, b.position),
+        (BreakKind::Altered, "deal-b", 3, position)
+    );
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn an_altered_envelope_field_is_caught(pool: PgPool) {
+    for (column, value) in [
+        ("occurred_at", "occurred_at - interval '1 day'"),
+        (
+            "metadata",
+            "'{\"actor\": \"someone else\", \"source\": \"api\"}'",
+        ),
+        ("event_type", "'DealWon'"),
+        ("recorded_at", "recorded_at + interval '1 microsecond'"),
+    ] {
+        let log = EventLog::new(pool.clone());
+        if log.stream_version("deal-a").await.unwrap().is_none() {
+            seeded(pool.clone()).await;
+        }
+        // Each round tampers with a fresh stream so earlier rounds do not mask it.
+        let stream = format!("deal-{column}");
+        for n in 0..3 {
+            log.append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![ev("DealStageChanged", n)],
+            )
+            .await
+            .unwrap();
+        }
+        behind_the_back(
+            &log,
+            &format!("UPDATE eventlog.events SET {column} = {value} WHERE stream_id = '{stream}' AND version = 2"),
+        )
+        .await;
+        let report = log.verify().await.unwrap();
+        let b = report
+            .breaks
+            .iter()
+            .find(|b| b.stream == stream)
+            .expect("caught");
+        assert_eq!((b.kind, b.version), (BreakKind::Altered, 2), "{column}");
+    }
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn a_deleted_event_is_caught(pool: PgPool) {
+    let log = seeded(pool).await;
+    let next = position_of(&log, "deal-c", 3).await;
+    behind_the_back(
+        &log,
+        "DELETE FROM eventlog.events WHERE stream_id = 'deal-c' AND version = 2",
+    )
+    .await;
+    let report = log.verify().await.unwrap();
+    assert_eq!(report.breaks.len(), 1, "{report:?}");
+    let b = &report.breaks[0];
+    assert_eq!(b.kind, BreakKind::Missing);
+    assert_eq!(
+        (b.stream.as_str(), b.version, b.expected_version, b.position),
+        ("deal-c", 3, 2, next)
+    );
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn reordered_events_are_caught(pool: PgPool) {
+    let log = seeded(pool).await;
+    // Swap versions 2 and 4 of deal-a: the rows still number 1..5 without gaps.
+    let was_four = position_of(&log, "deal-a", 4).await;
+    behind_the_back(
+        &log,
+        "UPDATE eventlog.events SET version = 100 WHERE stream_id = 'deal-a' AND version = 2; \
+         UPDATE eventlog.events SET version = 2 WHERE stream_id = 'deal-a' AND version = 4; \
+         UPDATE eventlog.events SET version = 4 WHERE stream_id = 'deal-a' AND version = 100",
+    )
+    .await;
+    let report = log.verify().await.unwrap();
+    assert_eq!(report.breaks.len(), 1, "{report:?}");
+    let b = &report.breaks[0];
+    assert_eq!(b.kind, BreakKind::Reordered);
+    assert_eq!(
+        (b.stream.as_str(), b.version, b.position),
+        ("deal-a", 2, was_four)
+    );
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn swapped_positions_across_streams_are_caught(pool: PgPool) {
+    let log = seeded(pool).await;
+    let a = position_of(&log, "deal-a", 1).await;
+    let b = position_of(&log, "deal-b", 1).await;
+    behind_the_back(
+        &log,
+        &format!(
+            "UPDATE eventlog.events SET position = -1 WHERE position = {a}; \
+             UPDATE eventlog.events SET position = {a} WHERE position = {b}; \
+             UPDATE eventlog.events SET position = {b} WHERE position = -1"
+        ),
+    )
+    .await;
+    let report = log.verify().await.unwrap();
+    let streams: Vec<_> = report
+        .breaks
+        .iter()
+        .map(|b| (b.stream.as_str(), b.version))
+        .collect();
+    assert_eq!(streams, [("deal-a", 1), ("deal-b", 1)], "{report:?}");
+    // deal-b's first event now sits at deal-a's old, earlier position.
+    let first = report.first_break().unwrap();
+    assert_eq!((first.stream.as_str(), first.position), ("deal-b", a));
+}
