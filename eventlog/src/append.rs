@@ -1,17 +1,28 @@
 //! Appending events: one stream or several, atomically, with expected versions.
+//!
+//! An append is one `INSERT` statement in a transaction of its own, numbering and
+//! hash-chaining its events from stream heads read before any write: by the same
+//! statement for one event to one stream, else by a read just before it. The unique
+//! index on (stream, version) refuses the insert if another append got in between.
+//! So a version n+1 is only ever written by a transaction that saw version n
+//! committed, and got its transaction id after that commit: the feed's
+//! (tx_id, position) order keeps every stream in version order without any lock.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::chain::{canonical_json, to_micros, ChainedFields, GENESIS_HASH};
 use crate::error::EventLogError;
 use crate::event::{validate_name, ExpectedVersion, NewEvent};
 use crate::feed::Cursor;
 use crate::store::EventLog;
+
+/// How many times an append whose streams moved under it is tried again.
+const MAX_ATTEMPTS: u32 = 64;
 
 /// Events to append to one stream, with the version it must be at.
 #[derive(Debug, Clone)]
@@ -90,15 +101,77 @@ impl AppendOutcome {
     }
 }
 
-#[derive(Deserialize)]
-struct ConflictDetail {
-    stream: String,
-    actual: i64,
+/// One event to one stream in one statement: the head is read, checked against the
+/// expectation ($9: NULL any, 0 no stream, n exact), numbered and chained in SQL.
+/// No row back means the expectation failed.
+const APPEND_ONE: &str = "\
+    WITH head AS ( \
+        SELECT e.version, e.hash FROM eventlog.events e \
+         WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1) \
+    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+            schema_version, occurred_at, recorded_at, data, metadata, hash) \
+    SELECT p.position, $2, $1, n.version, $3, $4, $5, p.now, $6, $7, \
+           eventlog.event_hash(n.prev, $2, $1, n.version, p.position, $3, $4, $5, p.now, $10, $11) \
+      FROM (SELECT nextval('eventlog.events_position_seq') AS position, \
+                   clock_timestamp() AS now) p \
+      LEFT JOIN head h ON true \
+     CROSS JOIN LATERAL (SELECT coalesce(h.version, 0) + 1 AS version, \
+                                coalesce(h.hash, $8) AS prev) n \
+     WHERE $9::bigint IS NULL OR coalesce(h.version, 0) = $9 \
+    RETURNING position, tx_id, version, recorded_at";
+
+/// For any other append: every stream's head, the positions and the clock.
+const PREPARE: &str = "\
+    WITH positions AS MATERIALIZED ( \
+            SELECT array_agg(nextval('eventlog.events_position_seq')) AS positions \
+              FROM generate_series(1, $2)) \
+    SELECT u.ord, h.version, h.hash, p.positions, clock_timestamp() AS now \
+      FROM unnest($1::text[]) WITH ORDINALITY AS u(stream, ord) \
+      LEFT JOIN LATERAL ( \
+            SELECT e.version, e.hash FROM eventlog.events e \
+             WHERE e.stream_id = u.stream ORDER BY e.version DESC LIMIT 1) h ON true \
+     CROSS JOIN positions p \
+     ORDER BY u.ord";
+
+/// Every event of an append in one statement, numbered and chained by the caller.
+const INSERT: &str = "\
+    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+            schema_version, occurred_at, recorded_at, data, metadata, hash) \
+    SELECT x.position, x.event_id, x.stream_id, x.version, x.event_type, x.schema_version, \
+           x.occurred_at, $8, x.data, x.metadata, x.hash \
+      FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], \
+                  $7::timestamptz[], $9::jsonb[], $10::jsonb[], $11::bytea[]) \
+           AS x(position, event_id, stream_id, version, event_type, schema_version, \
+                occurred_at, data, metadata, hash) \
+    RETURNING position, tx_id";
+
+/// Why one attempt at an append did not land.
+enum Miss {
+    /// A stream moved between reading its head and inserting: try again.
+    Raced,
+    /// Some event ids are stored already: a replay, or a duplicate.
+    Seen,
+    /// A real error.
+    Failed(EventLogError),
 }
 
-#[derive(Deserialize)]
-struct DuplicateDetail {
-    event_id: Uuid,
+impl From<sqlx::Error> for Miss {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            match db.constraint() {
+                Some("events_stream_version_key") => return Miss::Raced,
+                Some("events_event_id_key") => return Miss::Seen,
+                _ => {}
+            }
+        }
+        Miss::Failed(err.into())
+    }
+}
+
+impl From<EventLogError> for Miss {
+    fn from(err: EventLogError) -> Self {
+        Miss::Failed(err)
+    }
 }
 
 impl EventLog {
@@ -120,68 +193,254 @@ impl EventLog {
         &self,
         batches: Vec<StreamAppend>,
     ) -> Result<AppendOutcome, EventLogError> {
-        let args = AppendArgs::build(&batches)?;
-        let rows = sqlx::query(
-            "SELECT r_event_id, r_stream_id, r_version, r_position, r_tx_id, r_recorded_at, r_replayed \
-             FROM eventlog.append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&args.streams)
-        .bind(&args.expected)
-        .bind(&args.event_stream)
-        .bind(&args.event_ids)
-        .bind(&args.types)
-        .bind(&args.schema_versions)
-        .bind(&args.occurred_at)
-        .bind(&args.data)
-        .bind(&args.metadata)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| map_append_error(e, &batches))?;
+        let prepared = Prepared::build(&batches)?;
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_append(&batches, &prepared).await {
+                Ok(outcome) => {
+                    self.notifier.poke();
+                    return Ok(outcome);
+                }
+                Err(Miss::Raced) => {
+                    tracing::debug!(attempt, "a stream moved during the append; trying again");
+                    tokio::task::yield_now().await;
+                }
+                Err(Miss::Seen) => return self.replay(&batches, &prepared).await,
+                // A retry of a stored append no longer fits its expectation: still a replay.
+                Err(Miss::Failed(err @ EventLogError::Conflict { .. })) => {
+                    return if self.any_stored(&prepared.event_ids).await? {
+                        self.replay(&batches, &prepared).await
+                    } else {
+                        Err(err)
+                    };
+                }
+                Err(Miss::Failed(err)) => return Err(err),
+            }
+        }
+        // Only `Any` expectations get here: their streams kept moving under every attempt.
+        let stream = batches.first().map(|b| b.stream.clone()).unwrap_or_default();
+        let actual = self.stream_version(&stream).await?.unwrap_or(0);
+        Err(EventLogError::Conflict { stream, expected: ExpectedVersion::Any, actual })
+    }
 
-        let mut replayed = false;
-        let mut events = Vec::with_capacity(rows.len());
+    async fn try_append(
+        &self,
+        batches: &[StreamAppend],
+        prepared: &Prepared,
+    ) -> Result<AppendOutcome, Miss> {
+        match batches {
+            [one] if one.events.len() == 1 => self.append_one(one, prepared).await,
+            _ => self.append_many(batches, prepared).await,
+        }
+    }
+
+    /// The common case in one round trip: one event to one stream.
+    async fn append_one(&self, batch: &StreamAppend, prepared: &Prepared) -> Result<AppendOutcome, Miss> {
+        let row = sqlx::query(APPEND_ONE)
+            .bind(&batch.stream)
+            .bind(prepared.event_ids[0])
+            .bind(&prepared.types[0])
+            .bind(prepared.schema_versions[0])
+            .bind(prepared.occurred_at[0])
+            .bind(&prepared.data[0])
+            .bind(&prepared.metadata[0])
+            .bind(&GENESIS_HASH[..])
+            .bind(batch.expected.as_db())
+            .bind(&prepared.data_canonical[0])
+            .bind(&prepared.metadata_canonical[0])
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            let actual = self.stream_version(&batch.stream).await?.unwrap_or(0);
+            return Err(EventLogError::Conflict { stream: batch.stream.clone(), expected: batch.expected, actual }.into());
+        };
+        let appended = Appended {
+            event_id: prepared.event_ids[0],
+            stream: batch.stream.clone(),
+            version: row.try_get("version").map_err(EventLogError::from)?,
+            position: row.try_get("position").map_err(EventLogError::from)?,
+            tx_id: row.try_get("tx_id").map_err(EventLogError::from)?,
+            recorded_at: row.try_get("recorded_at").map_err(EventLogError::from)?,
+        };
+        Ok(AppendOutcome { events: vec![appended], replayed: false })
+    }
+
+    /// Several events or streams: read the heads, chain here, insert in one statement.
+    async fn append_many(&self, batches: &[StreamAppend], prepared: &Prepared) -> Result<AppendOutcome, Miss> {
+        let n = prepared.event_ids.len();
+        let total = i32::try_from(n).map_err(|_| EventLogError::Invalid("too many events in one append".into()))?;
+        let rows = sqlx::query(PREPARE)
+            .bind(&prepared.streams)
+            .bind(total)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut heads = Vec::with_capacity(rows.len());
+        let mut positions: Vec<i64> = Vec::new();
+        let mut now = Utc::now();
         for row in &rows {
-            replayed = row.try_get("r_replayed")?;
+            let version: Option<i64> = row.try_get("version").map_err(EventLogError::from)?;
+            let hash: Option<Vec<u8>> = row.try_get("hash").map_err(EventLogError::from)?;
+            heads.push((version.unwrap_or(0), hash.unwrap_or_else(|| GENESIS_HASH.to_vec())));
+            positions = row.try_get("positions").map_err(EventLogError::from)?;
+            now = row.try_get("now").map_err(EventLogError::from)?;
+        }
+        positions.sort_unstable();
+        if heads.len() != batches.len() || positions.len() != n {
+            return Err(EventLogError::Corrupt("the append's preparation returned the wrong shape".into()).into());
+        }
+        for (batch, (version, _)) in batches.iter().zip(&heads) {
+            if batch.expected.as_db().is_some_and(|e| e != *version) {
+                return Err(EventLogError::Conflict {
+                    stream: batch.stream.clone(),
+                    expected: batch.expected,
+                    actual: *version,
+                }
+                .into());
+            }
+        }
+
+        // Number and chain every event from its stream's head.
+        let mut versions = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        let mut streams = Vec::with_capacity(n);
+        for (i, &stream_index) in prepared.event_stream.iter().enumerate() {
+            let batch = &batches[stream_index];
+            let head = &mut heads[stream_index];
+            head.0 += 1;
+            let fields = ChainedFields {
+                event_id: prepared.event_ids[i],
+                stream: &batch.stream,
+                version: head.0,
+                position: positions[i],
+                event_type: &prepared.types[i],
+                schema_version: prepared.schema_versions[i],
+                occurred_at: prepared.occurred_at[i],
+                recorded_at: now,
+                data: &prepared.data_canonical[i],
+                metadata: &prepared.metadata_canonical[i],
+            };
+            let hash = fields.hash(&head.1).to_vec();
+            head.1.clone_from(&hash);
+            versions.push(head.0);
+            hashes.push(hash);
+            streams.push(batch.stream.clone());
+        }
+
+        let rows = sqlx::query(INSERT)
+            .bind(&positions)
+            .bind(&prepared.event_ids)
+            .bind(&streams)
+            .bind(&versions)
+            .bind(&prepared.types)
+            .bind(&prepared.schema_versions)
+            .bind(&prepared.occurred_at)
+            .bind(now)
+            .bind(&prepared.data)
+            .bind(&prepared.metadata)
+            .bind(&hashes)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut tx_ids = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let position: i64 = row.try_get("position").map_err(EventLogError::from)?;
+            let tx_id: i64 = row.try_get("tx_id").map_err(EventLogError::from)?;
+            tx_ids.insert(position, tx_id);
+        }
+        let events = (0..n)
+            .map(|i| Appended {
+                event_id: prepared.event_ids[i],
+                stream: streams[i].clone(),
+                version: versions[i],
+                position: positions[i],
+                tx_id: tx_ids.get(&positions[i]).copied().unwrap_or_default(),
+                recorded_at: now,
+            })
+            .collect();
+        Ok(AppendOutcome { events, replayed: false })
+    }
+
+    async fn any_stored(&self, event_ids: &[Uuid]) -> Result<bool, EventLogError> {
+        let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM eventlog.events WHERE event_id = ANY($1))")
+            .bind(event_ids)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(stored)
+    }
+
+    /// An append whose event ids are stored already: the stored events if it is the
+    /// same append again, else [`EventLogError::Duplicate`].
+    async fn replay(
+        &self,
+        batches: &[StreamAppend],
+        prepared: &Prepared,
+    ) -> Result<AppendOutcome, EventLogError> {
+        let rows = sqlx::query(
+            "SELECT e.event_id, e.stream_id, e.version, e.position, e.tx_id, e.recorded_at, \
+                    e.event_type, e.schema_version, e.data = x.data AS same_data \
+               FROM unnest($1::uuid[], $2::jsonb[]) AS x(event_id, data) \
+               JOIN eventlog.events e ON e.event_id = x.event_id",
+        )
+        .bind(&prepared.event_ids)
+        .bind(&prepared.data)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stored = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: Uuid = row.try_get("event_id")?;
+            stored.insert(id, row);
+        }
+        let mut events = Vec::with_capacity(prepared.event_ids.len());
+        for (i, id) in prepared.event_ids.iter().enumerate() {
+            let Some(row) = stored.get(id) else {
+                // Part of this append is stored, part is not: not a retry of it.
+                let first = prepared.event_ids.iter().find(|id| stored.contains_key(id));
+                return Err(EventLogError::Duplicate { event_id: first.copied().unwrap_or(*id) });
+            };
+            let stream: String = row.try_get("stream_id")?;
+            let event_type: String = row.try_get("event_type")?;
+            let schema_version: i32 = row.try_get("schema_version")?;
+            let same_data: bool = row.try_get("same_data")?;
+            let same = stream == batches[prepared.event_stream[i]].stream
+                && event_type == prepared.types[i]
+                && schema_version == prepared.schema_versions[i]
+                && same_data;
+            if !same {
+                return Err(EventLogError::Duplicate { event_id: *id });
+            }
             events.push(Appended {
-                event_id: row.try_get("r_event_id")?,
-                stream: row.try_get("r_stream_id")?,
-                version: row.try_get("r_version")?,
-                position: row.try_get("r_position")?,
-                tx_id: row.try_get("r_tx_id")?,
-                recorded_at: row.try_get("r_recorded_at")?,
+                event_id: *id,
+                stream,
+                version: row.try_get("version")?,
+                position: row.try_get("position")?,
+                tx_id: row.try_get("tx_id")?,
+                recorded_at: row.try_get("recorded_at")?,
             });
         }
-        if !replayed {
-            self.notifier.poke();
-        }
-        Ok(AppendOutcome { events, replayed })
+        Ok(AppendOutcome { events, replayed: true })
     }
 }
 
-/// The append function's arguments: one array per column.
-struct AppendArgs {
+/// An append's events, validated, one vector per column.
+struct Prepared {
     streams: Vec<String>,
-    expected: Vec<Option<i64>>,
-    event_stream: Vec<i32>,
+    event_stream: Vec<usize>,
     event_ids: Vec<Uuid>,
     types: Vec<String>,
     schema_versions: Vec<i32>,
     occurred_at: Vec<DateTime<Utc>>,
     data: Vec<Value>,
     metadata: Vec<Value>,
+    data_canonical: Vec<String>,
+    metadata_canonical: Vec<String>,
 }
 
-impl AppendArgs {
+impl Prepared {
     fn build(batches: &[StreamAppend]) -> Result<Self, EventLogError> {
         let total: usize = batches.iter().map(|b| b.events.len()).sum();
         if total == 0 {
-            return Err(EventLogError::Invalid(
-                "an append needs at least one event".into(),
-            ));
+            return Err(EventLogError::Invalid("an append needs at least one event".into()));
         }
-        let mut args = AppendArgs {
+        let mut prepared = Prepared {
             streams: Vec::with_capacity(batches.len()),
-            expected: Vec::with_capacity(batches.len()),
             event_stream: Vec::with_capacity(total),
             event_ids: Vec::with_capacity(total),
             types: Vec::with_capacity(total),
@@ -189,6 +448,8 @@ impl AppendArgs {
             occurred_at: Vec::with_capacity(total),
             data: Vec::with_capacity(total),
             metadata: Vec::with_capacity(total),
+            data_canonical: Vec::with_capacity(total),
+            metadata_canonical: Vec::with_capacity(total),
         };
         let mut seen_streams = HashSet::new();
         let mut seen_ids = HashSet::new();
@@ -201,10 +462,7 @@ impl AppendArgs {
                 )));
             }
             if batch.events.is_empty() {
-                return Err(EventLogError::Invalid(format!(
-                    "no events for stream {}",
-                    batch.stream
-                )));
+                return Err(EventLogError::Invalid(format!("no events for stream {}", batch.stream)));
             }
             if let ExpectedVersion::Exact(n) = batch.expected {
                 if n < 1 {
@@ -214,10 +472,7 @@ impl AppendArgs {
                     )));
                 }
             }
-            args.streams.push(batch.stream.clone());
-            args.expected.push(batch.expected.as_db());
-            let stream_index = i32::try_from(index + 1)
-                .map_err(|_| EventLogError::Invalid("too many streams in one append".into()))?;
+            prepared.streams.push(batch.stream.clone());
             for event in &batch.events {
                 event.validate()?;
                 if !seen_ids.insert(event.event_id) {
@@ -228,65 +483,17 @@ impl AppendArgs {
                 }
                 let metadata = serde_json::to_value(&event.metadata)
                     .map_err(|e| EventLogError::Invalid(format!("metadata: {e}")))?;
-                args.event_stream.push(stream_index);
-                args.event_ids.push(event.event_id);
-                args.types.push(event.event_type.clone());
-                args.schema_versions.push(event.schema_version);
-                args.occurred_at.push(event.occurred_at);
-                args.data.push(event.data.clone());
-                args.metadata.push(metadata);
+                prepared.event_stream.push(index);
+                prepared.event_ids.push(event.event_id);
+                prepared.types.push(event.event_type.clone());
+                prepared.schema_versions.push(event.schema_version);
+                prepared.occurred_at.push(to_micros(event.occurred_at));
+                prepared.data_canonical.push(canonical_json(&event.data));
+                prepared.metadata_canonical.push(canonical_json(&metadata));
+                prepared.data.push(event.data.clone());
+                prepared.metadata.push(metadata);
             }
         }
-        Ok(args)
+        Ok(prepared)
     }
-}
-
-/// Turns the append function's own errors into typed ones.
-fn map_append_error(err: sqlx::Error, batches: &[StreamAppend]) -> EventLogError {
-    if let sqlx::Error::Database(db) = &err {
-        let detail = db
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-            .and_then(|pg| pg.detail().map(str::to_owned));
-        match (db.code().as_deref(), detail) {
-            (Some("CR001"), Some(detail)) => {
-                if let Ok(c) = serde_json::from_str::<ConflictDetail>(&detail) {
-                    let expected = batches
-                        .iter()
-                        .find(|b| b.stream == c.stream)
-                        .map_or(ExpectedVersion::Any, |b| b.expected);
-                    return EventLogError::Conflict {
-                        stream: c.stream,
-                        expected,
-                        actual: c.actual,
-                    };
-                }
-            }
-            (Some("CR002"), Some(detail)) => {
-                if let Ok(d) = serde_json::from_str::<DuplicateDetail>(&detail) {
-                    return EventLogError::Duplicate {
-                        event_id: d.event_id,
-                    };
-                }
-            }
-            // Two concurrent appends of one event id to different streams.
-            (Some("23505"), detail) if db.constraint() == Some("events_event_id_key") => {
-                // DETAIL reads "Key (event_id)=(<uuid>) already exists."
-                let named = detail.as_deref().and_then(|d| {
-                    let start = d.find(")=(")? + 3;
-                    let end = start + d[start..].find(')')?;
-                    Uuid::parse_str(&d[start..end]).ok()
-                });
-                let first = batches
-                    .iter()
-                    .flat_map(|b| &b.events)
-                    .map(|e| e.event_id)
-                    .next();
-                if let Some(event_id) = named.or(first) {
-                    return EventLogError::Duplicate { event_id };
-                }
-            }
-            _ => {}
-        }
-    }
-    EventLogError::from(err)
 }

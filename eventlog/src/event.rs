@@ -57,6 +57,7 @@ pub enum Source {
 
 /// Who caused an event and in answer to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Metadata {
     /// The token owner who issued the command.
     pub actor: Option<String>,
@@ -126,6 +127,12 @@ impl NewEvent {
                 self.event_id
             )));
         }
+        if has_nul(&self.data) {
+            return Err(EventLogError::Invalid(format!(
+                "event {}: the payload contains a NUL character, which PostgreSQL cannot store",
+                self.event_id
+            )));
+        }
         let year = self.occurred_at.year();
         if !(1..=9999).contains(&year) {
             return Err(EventLogError::Invalid(format!(
@@ -134,6 +141,16 @@ impl NewEvent {
             )));
         }
         Ok(())
+    }
+}
+
+/// True when a string or key anywhere in `value` holds U+0000.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 

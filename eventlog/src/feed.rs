@@ -103,12 +103,13 @@ impl EventLog {
     ) -> Result<FeedPage, EventLogError> {
         let limit = i64::try_from(limit.clamp(1, 100_000)).unwrap_or(100_000);
         let rows = sqlx::query(concat!(
+            // `held`: is anything visible beyond the bound? (Evaluated once, by index.)
             "WITH bound AS MATERIALIZED ( \
-                 SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) \
-             SELECT b.xmin AS bound_xmin, \
-                    EXISTS (SELECT 1 FROM eventlog.events h \
-                             WHERE h.tx_id >= b.xmin AND (h.tx_id, h.position) > ($1, $2)) AS held, \
-                    ",
+                 SELECT x.xmin, \
+                        (SELECT h.tx_id FROM eventlog.events h WHERE h.tx_id >= x.xmin \
+                          ORDER BY h.tx_id LIMIT 1) IS NOT NULL AS held \
+                   FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x) \
+             SELECT b.xmin AS bound_xmin, b.held, ",
             event_columns!(),
             " FROM bound b \
                LEFT JOIN LATERAL ( \

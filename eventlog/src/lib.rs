@@ -8,8 +8,14 @@
 //! committed event exactly once and each stream in version order.
 //!
 //! The crate knows envelopes with JSON payloads, not the domain's event types.
+//!
+//! Appends take no lock: each is one `INSERT` whose versions come from stream heads
+//! read just before, and the unique (stream, version) index refuses it if a stream
+//! moved meanwhile. The feed orders by (transaction id, position) and reads only
+//! transactions older than the oldest still running (see `feed`).
 
 mod append;
+mod chain;
 mod error;
 mod event;
 mod feed;
@@ -27,7 +33,8 @@ pub use notify::CHANNEL;
 pub use read::StreamBound;
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
-pub use verify::{BreakKind, CanonicalEvent, ChainBreak, VerifyReport, GENESIS_HASH};
+pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
+pub use verify::{BreakKind, ChainBreak, VerifyReport};
 
 /// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other
 /// crates keep their own migrations in the same database, so those are not "missing".

@@ -109,7 +109,9 @@ async fn listen(pool: PgPool, tx: watch::Sender<u64>) {
                             }
                             Ok(None) => tx.send_modify(|n| *n += 1),
                             Err(err) => {
-                                tracing::warn!(error = %err, "lost the notification connection; reconnecting");
+                                if !pool.is_closed() {
+                                    tracing::warn!(error = %err, "lost the notification connection; reconnecting");
+                                }
                                 break;
                             }
                         },

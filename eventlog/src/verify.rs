@@ -1,15 +1,14 @@
 //! Verifying the hash chains: recompute every event's hash from its stored fields.
 //!
-//! The canonical bytes are computed here independently of the append function in
-//! the database, so a verifier does not trust the code that wrote the chain.
+//! Nothing is trusted but the stored rows: each event's hash is recomputed from its
+//! fields and its predecessor's stored hash.
 
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::chain::{canonical_json, ChainedFields, GENESIS_HASH};
 use crate::error::EventLogError;
 use crate::store::EventLog;
 
@@ -66,58 +65,6 @@ impl VerifyReport {
     }
 }
 
-/// The hash that the first event of a stream chains from.
-pub const GENESIS_HASH: [u8; 32] = [0; 32];
-
-/// An event's fields as hashed into its stream's chain (JSON as PostgreSQL renders jsonb).
-#[derive(Debug, Clone)]
-pub struct CanonicalEvent<'a> {
-    /// The event id.
-    pub event_id: Uuid,
-    /// Its stream.
-    pub stream: &'a str,
-    /// Its version.
-    pub version: i64,
-    /// Its global position.
-    pub position: i64,
-    /// Its type.
-    pub event_type: &'a str,
-    /// Its payload schema version.
-    pub schema_version: i32,
-    /// Business time.
-    pub occurred_at: DateTime<Utc>,
-    /// Database time of the append.
-    pub recorded_at: DateTime<Utc>,
-    /// `data::text`.
-    pub data: &'a str,
-    /// `metadata::text`.
-    pub metadata: &'a str,
-}
-
-impl CanonicalEvent<'_> {
-    /// sha256(previous hash || canonical bytes).
-    pub fn hash(&self, previous: &[u8]) -> [u8; 32] {
-        let ts = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        let text = format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
-            self.event_id,
-            self.stream,
-            self.version,
-            self.position,
-            self.event_type,
-            self.schema_version,
-            ts(self.occurred_at),
-            ts(self.recorded_at),
-            self.data,
-            self.metadata
-        );
-        let mut hasher = Sha256::new();
-        hasher.update(previous);
-        hasher.update(text.as_bytes());
-        hasher.finalize().into()
-    }
-}
-
 /// The walk through one stream.
 struct StreamWalk {
     stream: String,
@@ -169,7 +116,7 @@ impl EventLog {
         let mut report = VerifyReport::default();
         let mut rows = sqlx::query(
             "SELECT position, event_id, stream_id, version, event_type, schema_version, \
-                    occurred_at, recorded_at, data::text AS data, metadata::text AS metadata, hash \
+                    occurred_at, recorded_at, data, metadata, hash \
                FROM eventlog.events ORDER BY stream_id, version",
         )
         .fetch(&self.pool);
@@ -184,10 +131,10 @@ impl EventLog {
                 walk = Some(StreamWalk::new(stream.clone()));
             }
             let Some(w) = walk.as_mut() else { continue };
-            let data: String = row.try_get("data")?;
-            let metadata: String = row.try_get("metadata")?;
+            let data = canonical_json(&row.try_get::<serde_json::Value, _>("data")?);
+            let metadata = canonical_json(&row.try_get::<serde_json::Value, _>("metadata")?);
             let stored: Vec<u8> = row.try_get("hash")?;
-            let event = CanonicalEvent {
+            let event = ChainedFields {
                 event_id: row.try_get("event_id")?,
                 stream: &stream,
                 version: row.try_get("version")?,

@@ -1,4 +1,5 @@
 //! Appending: versions, envelopes, expected versions, multi-stream atomicity, idempotency.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The global feed: every committed event exactly once, each stream in version order,
 //! whatever the concurrency of writers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -15,73 +16,56 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Appends one event through the append function inside a transaction that stays
-/// open for `hold` before committing: a writer that commits late.
-async fn append_and_commit_late(
-    log: &EventLog,
-    stream: &str,
-    hold: Duration,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::new_v4();
-    let mut tx = log.pool().begin().await?;
-    sqlx::query(
-        "SELECT * FROM eventlog.append(ARRAY[$1], ARRAY[NULL::bigint], ARRAY[1], ARRAY[$2::uuid], \
-         ARRAY['SlowEvent'], ARRAY[1], ARRAY[now()], ARRAY['{}'::jsonb], ARRAY['{\"source\": \"api\"}'::jsonb])",
+/// Makes appends of `event_type` wait, after their insert and before their commit,
+/// with `body` (PL/pgSQL): a writer whose transaction commits late.
+async fn delay_commits_of(log: &EventLog, event_type: &str, body: &str) {
+    common::exec(
+        log,
+        &format!(
+            "CREATE FUNCTION test_delay() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$; \
+             CREATE TRIGGER test_delay AFTER INSERT ON eventlog.events FOR EACH ROW \
+             WHEN (NEW.event_type = '{event_type}') EXECUTE FUNCTION test_delay();"
+        ),
     )
-    .bind(stream)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tokio::time::sleep(hold).await;
-    tx.commit().await?;
-    Ok(id)
+    .await
+    .unwrap();
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
-async fn a_late_commit_is_held_back_not_skipped(pool: PgPool) {
-    let log = EventLog::new(pool);
-    // T1 appends first but has not committed; T2 appends after it and commits.
-    let mut t1 = log.pool().begin().await.unwrap();
-    sqlx::query(
-        "SELECT * FROM eventlog.append(ARRAY['deal-1'], ARRAY[NULL::bigint], ARRAY[1], ARRAY[gen_random_uuid()], \
-         ARRAY['Early'], ARRAY[1], ARRAY[now()], ARRAY['{}'::jsonb], ARRAY['{\"source\": \"api\"}'::jsonb])",
-    )
-    .execute(&mut *t1)
-    .await
-    .unwrap();
-    let t2 = log
-        .append("deal-2", ExpectedVersion::Any, vec![ev("Late", 1)])
-        .await
-        .unwrap();
+async fn a_late_commit_is_held_back_not_skipped(opts: PgPoolOptions, conn: PgConnectOptions) {
+    let log = log_with(opts, conn, 6).await;
+    // Appends of "Early" wait for a gate (an advisory lock) this test holds.
+    delay_commits_of(&log, "Early", "PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242)").await;
+    let mut gate = log.pool().acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *gate).await.unwrap();
+
+    // T1 appends first and waits at the gate; T2 appends after it and commits.
+    let early = tokio::spawn({
+        let log = log.clone();
+        async move { log.append("deal-1", ExpectedVersion::Any, vec![ev("Early", 1)]).await.unwrap() }
+    });
+    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(log.pool()).await.unwrap() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let late = log.append("deal-2", ExpectedVersion::Any, vec![ev("Late", 2)]).await.unwrap();
 
     // A reader by position alone would now see T2's event and move past T1's position.
-    let page = log
-        .read_feed(Cursor::start(), 100, &FeedFilter::default())
-        .await
-        .unwrap();
+    let page = log.read_feed(Cursor::start(), 100, &FeedFilter::default()).await.unwrap();
     assert!(page.events.is_empty(), "{:?}", page.events);
     assert!(page.held_back);
     assert_eq!(page.next, Cursor::start());
 
-    t1.commit().await.unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(4242)").execute(&mut *gate).await.unwrap();
+    drop(gate);
+    let early = early.await.unwrap();
+    assert!(early.last_position() < late.last_position());
     // Transactions of other tests on the same server may hold the feed back a little longer.
-    let mut cursor = page.next;
-    let mut seen = Vec::new();
-    for _ in 0..500 {
-        let page = log
-            .read_feed(cursor, 100, &FeedFilter::default())
-            .await
-            .unwrap();
-        cursor = page.next;
-        seen.extend(page.events);
-        if seen.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let types: Vec<_> = seen.iter().map(|e| e.event_type.as_str()).collect();
+    common::wait_for_feed(&log, 2).await;
+    let page = log.read_feed(Cursor::start(), 100, &FeedFilter::default()).await.unwrap();
+    let types: Vec<_> = page.events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["Early", "Late"]);
-    assert!(seen[0].position < t2.last_position());
+    log.close().await;
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
@@ -213,14 +197,10 @@ async fn writer(log: EventLog, seed: u64, rounds: usize, hot: Vec<String>) -> Co
                     .unwrap();
                 committed.extend(out.events.iter().map(|e| e.event_id));
             }
-            // A transaction that commits late.
+            // A transaction that commits late (see the trigger the test installs).
             _ => {
-                let hold = Duration::from_millis(rng.gen_range(0..15));
-                committed.push(
-                    append_and_commit_late(&log, &hot_stream, hold)
-                        .await
-                        .unwrap(),
-                );
+                let out = log.append(&hot_stream, ExpectedVersion::Any, vec![ev("Slow", 0)]).await.unwrap();
+                committed.extend(out.events.iter().map(|e| e.event_id));
             }
         }
     }
@@ -267,6 +247,7 @@ async fn sixteen_writers_and_readers_see_every_event_once_in_stream_order(
     const WRITERS: u64 = 16;
     const ROUNDS: usize = 250;
     let log = log_with(opts, conn, 24).await;
+    delay_commits_of(&log, "Slow", "PERFORM pg_sleep(random() * 0.015)").await;
     let hot: Vec<String> = (0..3).map(|n| format!("hot-{n}")).collect();
 
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);

@@ -1,0 +1,124 @@
+//! Timing many concurrent workers and reporting rates and latency percentiles.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// The outcome of one timed run.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Items (events) those operations carried.
+    pub items: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Median latency of one operation.
+    pub p50: Duration,
+    /// 99th percentile latency of one operation.
+    pub p99: Duration,
+}
+
+impl Measurement {
+    /// Items per second.
+    pub fn rate(&self) -> f64 {
+        self.items as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs `workers` tasks for `duration`; each repeatedly calls `op(worker, iteration)`,
+/// which returns how many items it handled.
+pub async fn run_for<F, Fut>(workers: usize, duration: Duration, op: F) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<u64>> + Send,
+{
+    let op = Arc::new(op);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        let op = Arc::clone(&op);
+        tasks.push(tokio::spawn(async move {
+            let mut hist = new_histogram()?;
+            let mut items = 0u64;
+            let mut iteration = 0u64;
+            while Instant::now() < deadline {
+                let began = Instant::now();
+                items += op(worker, iteration).await?;
+                record(&mut hist, began.elapsed());
+                iteration += 1;
+            }
+            Ok::<_, anyhow::Error>((hist, items))
+        }));
+    }
+    let mut hist = new_histogram()?;
+    let mut items = 0;
+    for task in tasks {
+        let (h, n) = task.await??;
+        hist.add(&h)?;
+        items += n;
+    }
+    let elapsed = start.elapsed();
+    Ok(Measurement {
+        items,
+        elapsed,
+        p50: Duration::from_micros(hist.value_at_quantile(0.5)),
+        p99: Duration::from_micros(hist.value_at_quantile(0.99)),
+    })
+}
+
+/// Latencies in microseconds, from 1 µs to 60 s, with 3 significant figures.
+fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+fn record(hist: &mut Histogram<u64>, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+    hist.saturating_record(micros);
+}
+
+/// A Markdown table of measurements, each beside its baseline.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<String>,
+}
+
+impl Table {
+    /// Adds a row comparing `ours` with `baseline`, with the target ratio if any.
+    pub fn row(&mut self, what: &str, ours: &Measurement, baseline: &Measurement, target: Option<f64>) {
+        let ratio = ours.rate() / baseline.rate().max(1e-9);
+        let verdict = match target {
+            Some(t) if ratio >= t => format!("≥ {:.0}% ✓", t * 100.0),
+            Some(t) => format!("≥ {:.0}% ✗", t * 100.0),
+            None => "–".into(),
+        };
+        self.rows.push(format!(
+            "| {what} | {:.0} | {} / {} | {:.0} | {} / {} | {:.0}% | {verdict} |",
+            ours.rate(),
+            ms(ours.p50),
+            ms(ours.p99),
+            baseline.rate(),
+            ms(baseline.p50),
+            ms(baseline.p99),
+            ratio * 100.0,
+        ));
+    }
+
+    /// The table as Markdown.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "| benchmark | ours /s | ours p50 / p99 ms | raw SQL /s | raw p50 / p99 ms | ratio | target |\n\
+             |---|---:|---:|---:|---:|---:|---|\n",
+        );
+        for row in &self.rows {
+            out.push_str(row);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}

@@ -1,0 +1,5 @@
+//! Benchmarks run by `crm bench`: each prints its figure beside the raw-SQL
+//! baseline measured in the same run on the same PostgreSQL.
+
+pub mod eventlog;
+mod measure;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, then the whole test suite against a
+# PostgreSQL server. Works from any folder of a fresh clone.
+#
+# The database: $DATABASE_URL if set; else a server already answering on
+# 127.0.0.1:5432 as user postgres; else a private throwaway cluster on port 55432,
+# started here and stopped on exit. The tests (#[sqlx::test]) create a database of
+# their own per test in that server.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "==> cargo fmt"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# The PostgreSQL binaries: on PATH, else in the newest /usr/lib/postgresql/*/bin (Debian).
+pg_bin() {
+    if command -v "$1" >/dev/null 2>&1; then
+        command -v "$1"
+        return
+    fi
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [[ -n "$dir" && -x "$dir/$1" ]]; then
+        echo "$dir/$1"
+    else
+        echo "error: $1 not found; install PostgreSQL: apt-get install postgresql" >&2
+        return 1
+    fi
+}
+
+# True when a server answers on 127.0.0.1:$1 and lets user postgres in.
+answers() {
+    local port=$1 pg_isready
+    pg_isready=$(pg_bin pg_isready 2>/dev/null) || return 1
+    "$pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -t 3 || return 1
+    # pg_isready does not log in: check that user postgres gets in without a password.
+    if command -v psql >/dev/null 2>&1; then
+        PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+            -w -Atqc 'select 1' >/dev/null 2>&1 || return 1
+    fi
+}
+
+# Starts a private cluster on port 55432 in a folder under /tmp, stopped and
+# removed on exit. PostgreSQL refuses to run as root: then it runs as user postgres.
+start_private_cluster() {
+    local port=55432
+    local initdb pg_ctl
+    initdb=$(pg_bin initdb)
+    pg_ctl=$(pg_bin pg_ctl)
+    PG_DIR=$(mktemp -d /tmp/crm-test-pg.XXXXXX)
+    as_pg=()
+    if [[ $(id -u) -eq 0 ]]; then
+        chown postgres:postgres "$PG_DIR"
+        as_pg=(runuser -u postgres --)
+    fi
+    PG_CTL=$pg_ctl
+    trap stop_private_cluster EXIT
+
+    echo "==> starting a private PostgreSQL on port $port in $PG_DIR"
+    "${as_pg[@]}" "$initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+    "${as_pg[@]}" "$pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+        -o "-p $port -h 127.0.0.1 -k $PG_DIR" start >/dev/null
+    DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop_private_cluster() {
+    "${as_pg[@]}" "$PG_CTL" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+}
+
+if [[ -n "${DATABASE_URL:-}" ]]; then
+    echo "==> using DATABASE_URL"
+elif answers 5432; then
+    echo "==> using the PostgreSQL on 127.0.0.1:5432"
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
+else
+    start_private_cluster
+fi
+export DATABASE_URL
+
+echo "==> cargo test"
+cargo test --workspace
