@@ -83,4 +83,9 @@ fi
 export DATABASE_URL
 
 echo "==> cargo test"
-cargo test --workspace
+log=$(mktemp /tmp/crm-test-log.XXXXXX)
+cargo test --workspace 2>&1 | tee "$log"
+
+# One closing line over every test binary (cargo's last line is the doc-tests').
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"

@@ -217,9 +217,16 @@ impl EventLog {
             }
         }
         // Only `Any` expectations get here: their streams kept moving under every attempt.
-        let stream = batches.first().map(|b| b.stream.clone()).unwrap_or_default();
+        let stream = batches
+            .first()
+            .map(|b| b.stream.clone())
+            .unwrap_or_default();
         let actual = self.stream_version(&stream).await?.unwrap_or(0);
-        Err(EventLogError::Conflict { stream, expected: ExpectedVersion::Any, actual })
+        Err(EventLogError::Conflict {
+            stream,
+            expected: ExpectedVersion::Any,
+            actual,
+        })
     }
 
     async fn try_append(
@@ -234,7 +241,11 @@ impl EventLog {
     }
 
     /// The common case in one round trip: one event to one stream.
-    async fn append_one(&self, batch: &StreamAppend, prepared: &Prepared) -> Result<AppendOutcome, Miss> {
+    async fn append_one(
+        &self,
+        batch: &StreamAppend,
+        prepared: &Prepared,
+    ) -> Result<AppendOutcome, Miss> {
         let row = sqlx::query(APPEND_ONE)
             .bind(&batch.stream)
             .bind(prepared.event_ids[0])
@@ -251,7 +262,12 @@ impl EventLog {
             .await?;
         let Some(row) = row else {
             let actual = self.stream_version(&batch.stream).await?.unwrap_or(0);
-            return Err(EventLogError::Conflict { stream: batch.stream.clone(), expected: batch.expected, actual }.into());
+            return Err(EventLogError::Conflict {
+                stream: batch.stream.clone(),
+                expected: batch.expected,
+                actual,
+            }
+            .into());
         };
         let appended = Appended {
             event_id: prepared.event_ids[0],
@@ -261,13 +277,21 @@ impl EventLog {
             tx_id: row.try_get("tx_id").map_err(EventLogError::from)?,
             recorded_at: row.try_get("recorded_at").map_err(EventLogError::from)?,
         };
-        Ok(AppendOutcome { events: vec![appended], replayed: false })
+        Ok(AppendOutcome {
+            events: vec![appended],
+            replayed: false,
+        })
     }
 
     /// Several events or streams: read the heads, chain here, insert in one statement.
-    async fn append_many(&self, batches: &[StreamAppend], prepared: &Prepared) -> Result<AppendOutcome, Miss> {
+    async fn append_many(
+        &self,
+        batches: &[StreamAppend],
+        prepared: &Prepared,
+    ) -> Result<AppendOutcome, Miss> {
         let n = prepared.event_ids.len();
-        let total = i32::try_from(n).map_err(|_| EventLogError::Invalid("too many events in one append".into()))?;
+        let total = i32::try_from(n)
+            .map_err(|_| EventLogError::Invalid("too many events in one append".into()))?;
         let rows = sqlx::query(PREPARE)
             .bind(&prepared.streams)
             .bind(total)
@@ -279,13 +303,19 @@ impl EventLog {
         for row in &rows {
             let version: Option<i64> = row.try_get("version").map_err(EventLogError::from)?;
             let hash: Option<Vec<u8>> = row.try_get("hash").map_err(EventLogError::from)?;
-            heads.push((version.unwrap_or(0), hash.unwrap_or_else(|| GENESIS_HASH.to_vec())));
+            heads.push((
+                version.unwrap_or(0),
+                hash.unwrap_or_else(|| GENESIS_HASH.to_vec()),
+            ));
             positions = row.try_get("positions").map_err(EventLogError::from)?;
             now = row.try_get("now").map_err(EventLogError::from)?;
         }
         positions.sort_unstable();
         if heads.len() != batches.len() || positions.len() != n {
-            return Err(EventLogError::Corrupt("the append's preparation returned the wrong shape".into()).into());
+            return Err(EventLogError::Corrupt(
+                "the append's preparation returned the wrong shape".into(),
+            )
+            .into());
         }
         for (batch, (version, _)) in batches.iter().zip(&heads) {
             if batch.expected.as_db().is_some_and(|e| e != *version) {
@@ -355,14 +385,19 @@ impl EventLog {
                 recorded_at: now,
             })
             .collect();
-        Ok(AppendOutcome { events, replayed: false })
+        Ok(AppendOutcome {
+            events,
+            replayed: false,
+        })
     }
 
     async fn any_stored(&self, event_ids: &[Uuid]) -> Result<bool, EventLogError> {
-        let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM eventlog.events WHERE event_id = ANY($1))")
-            .bind(event_ids)
-            .fetch_one(&self.pool)
-            .await?;
+        let stored: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM eventlog.events WHERE event_id = ANY($1))",
+        )
+        .bind(event_ids)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(stored)
     }
 
@@ -393,7 +428,9 @@ impl EventLog {
             let Some(row) = stored.get(id) else {
                 // Part of this append is stored, part is not: not a retry of it.
                 let first = prepared.event_ids.iter().find(|id| stored.contains_key(id));
-                return Err(EventLogError::Duplicate { event_id: first.copied().unwrap_or(*id) });
+                return Err(EventLogError::Duplicate {
+                    event_id: first.copied().unwrap_or(*id),
+                });
             };
             let stream: String = row.try_get("stream_id")?;
             let event_type: String = row.try_get("event_type")?;
@@ -415,7 +452,10 @@ impl EventLog {
                 recorded_at: row.try_get("recorded_at")?,
             });
         }
-        Ok(AppendOutcome { events, replayed: true })
+        Ok(AppendOutcome {
+            events,
+            replayed: true,
+        })
     }
 }
 
@@ -437,7 +477,9 @@ impl Prepared {
     fn build(batches: &[StreamAppend]) -> Result<Self, EventLogError> {
         let total: usize = batches.iter().map(|b| b.events.len()).sum();
         if total == 0 {
-            return Err(EventLogError::Invalid("an append needs at least one event".into()));
+            return Err(EventLogError::Invalid(
+                "an append needs at least one event".into(),
+            ));
         }
         let mut prepared = Prepared {
             streams: Vec::with_capacity(batches.len()),
@@ -462,7 +504,10 @@ impl Prepared {
                 )));
             }
             if batch.events.is_empty() {
-                return Err(EventLogError::Invalid(format!("no events for stream {}", batch.stream)));
+                return Err(EventLogError::Invalid(format!(
+                    "no events for stream {}",
+                    batch.stream
+                )));
             }
             if let ExpectedVersion::Exact(n) = batch.expected {
                 if n < 1 {

@@ -111,10 +111,10 @@ fn canonical_number(n: &Number) -> String {
     let f = n.as_f64().unwrap_or(0.0);
     // 2^63 and 2^64 are exact doubles: integral doubles below them are exact integers.
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-    if f.fract() == 0.0 && f >= -TWO_63 && f < TWO_63 {
+    if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
         return (f as i64).to_string();
     }
-    if f.fract() == 0.0 && f >= 0.0 && f < 2.0 * TWO_63 {
+    if f.fract() == 0.0 && (0.0..2.0 * TWO_63).contains(&f) {
         return (f as u64).to_string();
     }
     n.to_string()
@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn keys_are_sorted_and_output_is_compact() {
         let v = json!({"b": 1, "a": [true, null, {"z": "x\ny", "aa": 1.5}], "ab": -0.0, "c": 2.0});
-        assert_eq!(canonical_json(&v), r#"{"a":[true,null,{"aa":1.5,"z":"x\ny"}],"ab":0,"b":1,"c":2}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":[true,null,{"aa":1.5,"z":"x\ny"}],"ab":0,"b":1,"c":2}"#
+        );
     }
 
     #[test]
@@ -177,14 +180,38 @@ mod tests {
         let h = base.hash(&GENESIS_HASH);
         let variants = [
             ChainedFields { version: 2, ..base },
-            ChainedFields { position: 2, ..base },
-            ChainedFields { stream: "deal-2", ..base },
-            ChainedFields { event_type: "B", ..base },
-            ChainedFields { schema_version: 2, ..base },
-            ChainedFields { occurred_at: t + chrono::Duration::microseconds(1), ..base },
-            ChainedFields { recorded_at: t + chrono::Duration::microseconds(1), ..base },
-            ChainedFields { data: r#"{"n": 2}"#, ..base },
-            ChainedFields { metadata: r#"{"source": "import"}"#, ..base },
+            ChainedFields {
+                position: 2,
+                ..base
+            },
+            ChainedFields {
+                stream: "deal-2",
+                ..base
+            },
+            ChainedFields {
+                event_type: "B",
+                ..base
+            },
+            ChainedFields {
+                schema_version: 2,
+                ..base
+            },
+            ChainedFields {
+                occurred_at: t + chrono::Duration::microseconds(1),
+                ..base
+            },
+            ChainedFields {
+                recorded_at: t + chrono::Duration::microseconds(1),
+                ..base
+            },
+            ChainedFields {
+                data: r#"{"n": 2}"#,
+                ..base
+            },
+            ChainedFields {
+                metadata: r#"{"source": "import"}"#,
+                ..base
+            },
         ];
         for v in variants {
             assert_ne!(v.hash(&GENESIS_HASH), h, "{v:?}");

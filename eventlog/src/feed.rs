@@ -119,12 +119,12 @@ impl EventLog {
                     ORDER BY e.tx_id, e.position \
                     LIMIT $4) e ON true"
         ))
-            .bind(after.tx_id)
-            .bind(after.position)
-            .bind(filter.event_types.as_deref())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(after.tx_id)
+        .bind(after.position)
+        .bind(filter.event_types.as_deref())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
 
         let mut bound_xmin = 0i64;
         let mut held_back = false;

@@ -26,6 +26,7 @@ mod subscription;
 mod verify;
 
 pub use append::{AppendOutcome, Appended, StreamAppend};
+pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
 pub use error::EventLogError;
 pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};
 pub use feed::{Cursor, FeedFilter, FeedPage};
@@ -33,7 +34,6 @@ pub use notify::CHANNEL;
 pub use read::StreamBound;
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
-pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
 pub use verify::{BreakKind, ChainBreak, VerifyReport};
 
 /// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other

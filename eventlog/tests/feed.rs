@@ -35,34 +35,63 @@ async fn delay_commits_of(log: &EventLog, event_type: &str, body: &str) {
 async fn a_late_commit_is_held_back_not_skipped(opts: PgPoolOptions, conn: PgConnectOptions) {
     let log = log_with(opts, conn, 6).await;
     // Appends of "Early" wait for a gate (an advisory lock) this test holds.
-    delay_commits_of(&log, "Early", "PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242)").await;
+    delay_commits_of(
+        &log,
+        "Early",
+        "PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242)",
+    )
+    .await;
     let mut gate = log.pool().acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *gate).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
 
     // T1 appends first and waits at the gate; T2 appends after it and commits.
     let early = tokio::spawn({
         let log = log.clone();
-        async move { log.append("deal-1", ExpectedVersion::Any, vec![ev("Early", 1)]).await.unwrap() }
+        async move {
+            log.append("deal-1", ExpectedVersion::Any, vec![ev("Early", 1)])
+                .await
+                .unwrap()
+        }
     });
     let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(log.pool()).await.unwrap() == 0 {
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(log.pool())
+        .await
+        .unwrap()
+        == 0
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let late = log.append("deal-2", ExpectedVersion::Any, vec![ev("Late", 2)]).await.unwrap();
+    let late = log
+        .append("deal-2", ExpectedVersion::Any, vec![ev("Late", 2)])
+        .await
+        .unwrap();
 
     // A reader by position alone would now see T2's event and move past T1's position.
-    let page = log.read_feed(Cursor::start(), 100, &FeedFilter::default()).await.unwrap();
+    let page = log
+        .read_feed(Cursor::start(), 100, &FeedFilter::default())
+        .await
+        .unwrap();
     assert!(page.events.is_empty(), "{:?}", page.events);
     assert!(page.held_back);
     assert_eq!(page.next, Cursor::start());
 
-    sqlx::query("SELECT pg_advisory_unlock(4242)").execute(&mut *gate).await.unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(4242)")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
     drop(gate);
     let early = early.await.unwrap();
     assert!(early.last_position() < late.last_position());
     // Transactions of other tests on the same server may hold the feed back a little longer.
     common::wait_for_feed(&log, 2).await;
-    let page = log.read_feed(Cursor::start(), 100, &FeedFilter::default()).await.unwrap();
+    let page = log
+        .read_feed(Cursor::start(), 100, &FeedFilter::default())
+        .await
+        .unwrap();
     let types: Vec<_> = page.events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["Early", "Late"]);
     log.close().await;
@@ -199,7 +228,10 @@ async fn writer(log: EventLog, seed: u64, rounds: usize, hot: Vec<String>) -> Co
             }
             // A transaction that commits late (see the trigger the test installs).
             _ => {
-                let out = log.append(&hot_stream, ExpectedVersion::Any, vec![ev("Slow", 0)]).await.unwrap();
+                let out = log
+                    .append(&hot_stream, ExpectedVersion::Any, vec![ev("Slow", 0)])
+                    .await
+                    .unwrap();
                 committed.extend(out.events.iter().map(|e| e.event_id));
             }
         }

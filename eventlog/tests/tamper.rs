@@ -226,25 +226,37 @@ async fn payloads_of_every_json_shape_verify_after_a_round_trip_through_jsonb(po
     let payloads = [
         serde_json::json!({"b": 1, "a": 2, "nested": {"z": [1, 2.5, -0.0, 1e300, 1e-7], "a": null}}),
         serde_json::json!({"text": "Олена \"quoted\" \\ tab\t newline\n emoji 🚀 \u{7f}", "": true}),
-        serde_json::json!({"max": u64::MAX, "min": i64::MIN, "f": 0.1, "g": 123456789.123456789, "e17": 1e17, "one": 1.0, "e19": 1.5e19}),
+        serde_json::json!({"max": u64::MAX, "min": i64::MIN, "f": 0.1, "g": 123_456_789.123_456_79, "e17": 1e17, "one": 1.0, "e19": 1.5e19}),
         serde_json::json!([1, "two", {"three": 3}]),
         serde_json::json!("just a string"),
         serde_json::json!(null),
     ];
-    let events = payloads.iter().map(|p| crm_eventlog::NewEvent::new("Shape", p.clone())).collect();
-    log.append("shapes", ExpectedVersion::NoStream, events).await.unwrap();
+    let events = payloads
+        .iter()
+        .map(|p| crm_eventlog::NewEvent::new("Shape", p.clone()))
+        .collect();
+    log.append("shapes", ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
     let report = log.verify().await.unwrap();
     assert!(report.is_intact(), "{report:?}");
     let stored = log.read_stream("shapes", 1, 10).await.unwrap();
     // jsonb turns 1e17 into an integer: equal as JSON numbers, and canonically equal.
     for (event, payload) in stored.iter().zip(&payloads) {
-        assert_eq!(crm_eventlog::canonical_json(&event.data), crm_eventlog::canonical_json(payload));
+        assert_eq!(
+            crm_eventlog::canonical_json(&event.data),
+            crm_eventlog::canonical_json(payload)
+        );
     }
     // The single-event path chains in SQL, the batched one in Rust: both verify.
     for payload in &payloads {
-        log.append("shapes-one-by-one", ExpectedVersion::Any, vec![crm_eventlog::NewEvent::new("Shape", payload.clone())])
-            .await
-            .unwrap();
+        log.append(
+            "shapes-one-by-one",
+            ExpectedVersion::Any,
+            vec![crm_eventlog::NewEvent::new("Shape", payload.clone())],
+        )
+        .await
+        .unwrap();
     }
     let report = log.verify().await.unwrap();
     assert!(report.is_intact(), "{report:?}");

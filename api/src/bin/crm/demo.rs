@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
-use crm_eventlog::{Cursor, EventLog, EventLogError, ExpectedVersion, FeedFilter, NewEvent, StreamAppend};
+use crm_eventlog::{
+    Cursor, EventLog, EventLogError, ExpectedVersion, FeedFilter, NewEvent, StreamAppend,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -11,7 +13,12 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
     let mut sub = log.subscribe(Cursor::start(), FeedFilter::default());
     drain(&mut sub).await?;
 
-    let (manager, lead, client, deal) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (manager, lead, client, deal) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
     let day = |d| Utc::now() - Duration::days(d);
     log.append(
         &format!("manager-{manager}"),
@@ -59,25 +66,52 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
             ),
         ])
         .await?;
-    println!("lead converted in one transaction: {} events, last at position {}", converted.events.len(), converted.last_position());
+    println!(
+        "lead converted in one transaction: {} events, last at position {}",
+        converted.events.len(),
+        converted.last_position()
+    );
 
     // Two people move the same deal at once: the one with the stale version loses.
     let stale = log
-        .append(&format!("deal-{deal}"), ExpectedVersion::NoStream, vec![NewEvent::new("DealWon", json!({"deal_id": deal, "amount": 1_250_000}))])
+        .append(
+            &format!("deal-{deal}"),
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new(
+                "DealWon",
+                json!({"deal_id": deal, "amount": 1_250_000}),
+            )],
+        )
         .await;
     match stale {
-        Err(EventLogError::Conflict { actual, .. }) => println!("a stale command was refused: the deal is at version {actual}"),
+        Err(EventLogError::Conflict { actual, .. }) => {
+            println!("a stale command was refused: the deal is at version {actual}")
+        }
         other => anyhow::bail!("expected a conflict, got {other:?}"),
     }
-    log.append(&format!("deal-{deal}"), ExpectedVersion::Exact(1), vec![NewEvent::new("DealWon", json!({"deal_id": deal, "amount": 1_250_000}))])
-        .await?;
+    log.append(
+        &format!("deal-{deal}"),
+        ExpectedVersion::Exact(1),
+        vec![NewEvent::new(
+            "DealWon",
+            json!({"deal_id": deal, "amount": 1_250_000}),
+        )],
+    )
+    .await?;
 
     println!("\nthe feed, as a projector sees it:");
     let events = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next_batch(100))
         .await
         .context("waiting for the feed")??;
     for e in &events {
-        println!("  #{:<6} {:<48} v{:<2} {:<18} {}", e.position, e.stream, e.version, e.event_type, e.occurred_at.format("%Y-%m-%d %H:%M"));
+        println!(
+            "  #{:<6} {:<48} v{:<2} {:<18} {}",
+            e.position,
+            e.stream,
+            e.version,
+            e.event_type,
+            e.occurred_at.format("%Y-%m-%d %H:%M")
+        );
     }
 
     let report = log.verify().await?;
@@ -85,14 +119,23 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
         "\nhash chains: {} streams, {} events, {}",
         report.streams,
         report.events,
-        if report.is_intact() { "intact" } else { "BROKEN" }
+        if report.is_intact() {
+            "intact"
+        } else {
+            "BROKEN"
+        }
     );
     Ok(())
 }
 
 /// Skips what earlier runs appended, so the demo shows only its own events.
 async fn drain(sub: &mut crm_eventlog::Subscription) -> anyhow::Result<()> {
-    while let Ok(batch) = tokio::time::timeout(std::time::Duration::from_millis(200), sub.next_batch(10_000)).await {
+    while let Ok(batch) = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        sub.next_batch(10_000),
+    )
+    .await
+    {
         batch?;
     }
     Ok(())

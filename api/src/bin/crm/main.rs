@@ -72,17 +72,25 @@ struct Database {
 impl Database {
     async fn open(cli: &Cli) -> anyhow::Result<Self> {
         if let Some(url) = &cli.database_url {
-            return Ok(Database { url: url.clone(), embedded: None });
+            return Ok(Database {
+                url: url.clone(),
+                embedded: None,
+            });
         }
         let pg = EmbeddedPostgres::start(&cli.data_dir)
             .await
             .context("starting the private PostgreSQL cluster")?;
         tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "private PostgreSQL cluster running");
-        Ok(Database { url: pg.database_url(), embedded: Some(pg) })
+        Ok(Database {
+            url: pg.database_url(),
+            embedded: Some(pg),
+        })
     }
 
     async fn log(&self, connections: u32) -> anyhow::Result<EventLog> {
-        let log = EventLog::connect(&self.url, connections).await.context("connecting to PostgreSQL")?;
+        let log = EventLog::connect(&self.url, connections)
+            .await
+            .context("connecting to PostgreSQL")?;
         log.migrate().await?;
         Ok(log)
     }
@@ -98,7 +106,9 @@ impl Database {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -129,7 +139,15 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 anyhow::bail!("{} broken stream(s)", report.breaks.len());
             }
         }
-        Command::Bench { which: BenchCommand::Log { seconds, writers, batch_writers, batch_size } } => {
+        Command::Bench {
+            which:
+                BenchCommand::Log {
+                    seconds,
+                    writers,
+                    batch_writers,
+                    batch_size,
+                },
+        } => {
             let opts = bench::eventlog::Options {
                 seconds: *seconds,
                 writers: writers.clone(),

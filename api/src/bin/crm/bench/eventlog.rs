@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use crm_eventlog::{
-    Cursor, EventLog, ExpectedVersion, FeedFilter, Metadata, NewEvent, Source,
-};
+use crm_eventlog::{Cursor, EventLog, ExpectedVersion, FeedFilter, Metadata, NewEvent, Source};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Row};
@@ -94,7 +92,9 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
     let admin = PgConnectOptions::from_str(admin_url).context("parsing the database URL")?;
     let db = format!("crm_bench_{}", Utc::now().format("%Y%m%d%H%M%S"));
     let mut conn = PgConnection::connect_with(&admin).await?;
-    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await?;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await?;
     let result = measure(admin.clone().database(&db), opts).await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&mut conn)
@@ -103,7 +103,13 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
-    let max_writers = opts.writers.iter().copied().max().unwrap_or(1).max(opts.batch_writers);
+    let max_writers = opts
+        .writers
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(opts.batch_writers);
     let pool = PgPoolOptions::new()
         .max_connections(u32::try_from(max_writers + 4)?)
         .connect_with(target)
@@ -122,25 +128,52 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         let raw = raw_single_inserts(&pool, writers, seconds, phase).await?;
         let ours = single_appends(&log, writers, seconds, phase).await?;
         let target = (writers == 16).then_some(0.6);
-        table.row(&format!("single-event append, {writers} writers"), &ours, &raw, target);
-        eprintln!("single-event appends at {writers} writers: {:.0}/s vs raw {:.0}/s", ours.rate(), raw.rate());
+        table.row(
+            &format!("single-event append, {writers} writers"),
+            &ours,
+            &raw,
+            target,
+        );
+        eprintln!(
+            "single-event appends at {writers} writers: {:.0}/s vs raw {:.0}/s",
+            ours.rate(),
+            raw.rate()
+        );
     }
 
     let raw = raw_batch_inserts(&pool, opts.batch_writers, opts.batch_size, seconds).await?;
     let ours = batch_appends(&log, opts.batch_writers, opts.batch_size, seconds).await?;
     table.row(
-        &format!("batched append ({} events), {} writers, events", opts.batch_size, opts.batch_writers),
+        &format!(
+            "batched append ({} events), {} writers, events",
+            opts.batch_size, opts.batch_writers
+        ),
         &ours,
         &raw,
         Some(0.5),
     );
-    eprintln!("batched appends: {:.0} events/s vs raw {:.0}/s", ours.rate(), raw.rate());
+    eprintln!(
+        "batched appends: {:.0} events/s vs raw {:.0}/s",
+        ours.rate(),
+        raw.rate()
+    );
 
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.events").fetch_one(&pool).await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.events")
+        .fetch_one(&pool)
+        .await?;
     let raw = raw_reads(&pool, seconds).await?;
     let ours = feed_reads(&log, seconds).await?;
-    table.row(&format!("feed read ({total} events, pages of 1000), events"), &ours, &raw, Some(0.5));
-    eprintln!("feed reading: {:.0} events/s vs raw {:.0}/s", ours.rate(), raw.rate());
+    table.row(
+        &format!("feed read ({total} events, pages of 1000), events"),
+        &ours,
+        &raw,
+        Some(0.5),
+    );
+    eprintln!(
+        "feed reading: {:.0} events/s vs raw {:.0}/s",
+        ours.rate(),
+        raw.rate()
+    );
 
     log.close().await;
     Ok(table.render())
@@ -153,14 +186,23 @@ fn slot(phase: u64, writer: usize, iteration: u64) -> (String, i64) {
     (stream, version)
 }
 
-async fn single_appends(log: &EventLog, writers: usize, time: Duration, phase: u64) -> anyhow::Result<Measurement> {
+async fn single_appends(
+    log: &EventLog,
+    writers: usize,
+    time: Duration,
+    phase: u64,
+) -> anyhow::Result<Measurement> {
     let log = log.clone();
     let prefix = phase + 100;
     run_for(writers, time, move |writer, iteration| {
         let log = log.clone();
         async move {
             let (stream, version) = slot(prefix, writer, iteration);
-            let expected = if version == 1 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version - 1) };
+            let expected = if version == 1 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(version - 1)
+            };
             let event = NewEvent::new("DealStageChanged", payload()).with_metadata(metadata());
             log.append(&stream, expected, vec![event]).await?;
             Ok(1)
@@ -169,7 +211,12 @@ async fn single_appends(log: &EventLog, writers: usize, time: Duration, phase: u
     .await
 }
 
-async fn raw_single_inserts(pool: &PgPool, writers: usize, time: Duration, phase: u64) -> anyhow::Result<Measurement> {
+async fn raw_single_inserts(
+    pool: &PgPool,
+    writers: usize,
+    time: Duration,
+    phase: u64,
+) -> anyhow::Result<Measurement> {
     let pool = pool.clone();
     run_for(writers, time, move |writer, iteration| {
         let pool = pool.clone();
@@ -192,7 +239,12 @@ async fn raw_single_inserts(pool: &PgPool, writers: usize, time: Duration, phase
     .await
 }
 
-async fn batch_appends(log: &EventLog, writers: usize, size: usize, time: Duration) -> anyhow::Result<Measurement> {
+async fn batch_appends(
+    log: &EventLog,
+    writers: usize,
+    size: usize,
+    time: Duration,
+) -> anyhow::Result<Measurement> {
     let log = log.clone();
     run_for(writers, time, move |writer, iteration| {
         let log = log.clone();
@@ -201,14 +253,20 @@ async fn batch_appends(log: &EventLog, writers: usize, size: usize, time: Durati
                 .map(|_| NewEvent::new("InteractionLogged", payload()).with_metadata(metadata()))
                 .collect();
             let stream = format!("batch-w{writer}-{iteration}");
-            log.append(&stream, ExpectedVersion::NoStream, events).await?;
+            log.append(&stream, ExpectedVersion::NoStream, events)
+                .await?;
             Ok(size as u64)
         }
     })
     .await
 }
 
-async fn raw_batch_inserts(pool: &PgPool, writers: usize, size: usize, time: Duration) -> anyhow::Result<Measurement> {
+async fn raw_batch_inserts(
+    pool: &PgPool,
+    writers: usize,
+    size: usize,
+    time: Duration,
+) -> anyhow::Result<Measurement> {
     let pool = pool.clone();
     run_for(writers, time, move |writer, iteration| {
         let pool = pool.clone();
@@ -216,7 +274,9 @@ async fn raw_batch_inserts(pool: &PgPool, writers: usize, size: usize, time: Dur
             let ids: Vec<Uuid> = (0..size).map(|_| Uuid::new_v4()).collect();
             let versions: Vec<i64> = (1..=i64::try_from(size)?).collect();
             let data: Vec<Value> = (0..size).map(|_| payload()).collect();
-            let hashes: Vec<Vec<u8>> = (0..size).map(|_| Uuid::new_v4().as_bytes().repeat(2)).collect();
+            let hashes: Vec<Vec<u8>> = (0..size)
+                .map(|_| Uuid::new_v4().as_bytes().repeat(2))
+                .collect();
             sqlx::query(RAW_INSERT_MANY)
                 .bind(format!("rawbatch-w{writer}-{iteration}"))
                 .bind("InteractionLogged")
@@ -244,7 +304,11 @@ async fn feed_reads(log: &EventLog, time: Duration) -> anyhow::Result<Measuremen
         async move {
             let mut cursor = cursor.lock().await;
             let page = log.read_feed(*cursor, 1000, &FeedFilter::default()).await?;
-            *cursor = if page.caught_up { Cursor::start() } else { page.next };
+            *cursor = if page.caught_up {
+                Cursor::start()
+            } else {
+                page.next
+            };
             Ok(page.events.len() as u64)
         }
     })
@@ -260,7 +324,11 @@ async fn raw_reads(pool: &PgPool, time: Duration) -> anyhow::Result<Measurement>
         let after = Arc::clone(&after);
         async move {
             let mut after = after.lock().await;
-            let rows = sqlx::query(RAW_SELECT).bind(*after).bind(1000i64).fetch_all(&pool).await?;
+            let rows = sqlx::query(RAW_SELECT)
+                .bind(*after)
+                .bind(1000i64)
+                .fetch_all(&pool)
+                .await?;
             let mut last = 0;
             for row in &rows {
                 last = row.try_get::<i64, _>("position")?;
@@ -272,7 +340,13 @@ async fn raw_reads(pool: &PgPool, time: Duration) -> anyhow::Result<Measurement>
                     row.try_get("event_type")?,
                     row.try_get("schema_version")?,
                 );
-                let _: (chrono::DateTime<Utc>, chrono::DateTime<Utc>, Value, Value, Vec<u8>) = (
+                let _: (
+                    chrono::DateTime<Utc>,
+                    chrono::DateTime<Utc>,
+                    Value,
+                    Value,
+                    Vec<u8>,
+                ) = (
                     row.try_get("occurred_at")?,
                     row.try_get("recorded_at")?,
                     row.try_get("data")?,
@@ -286,4 +360,3 @@ async fn raw_reads(pool: &PgPool, time: Duration) -> anyhow::Result<Measurement>
     })
     .await
 }
-

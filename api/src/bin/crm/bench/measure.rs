@@ -28,7 +28,11 @@ impl Measurement {
 
 /// Runs `workers` tasks for `duration`; each repeatedly calls `op(worker, iteration)`,
 /// which returns how many items it handled.
-pub async fn run_for<F, Fut>(workers: usize, duration: Duration, op: F) -> anyhow::Result<Measurement>
+pub async fn run_for<F, Fut>(
+    workers: usize,
+    duration: Duration,
+    op: F,
+) -> anyhow::Result<Measurement>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<u64>> + Send,
@@ -74,7 +78,9 @@ fn new_histogram() -> anyhow::Result<Histogram<u64>> {
 }
 
 fn record(hist: &mut Histogram<u64>, latency: Duration) {
-    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+    let micros = u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
     hist.saturating_record(micros);
 }
 
@@ -86,7 +92,13 @@ pub struct Table {
 
 impl Table {
     /// Adds a row comparing `ours` with `baseline`, with the target ratio if any.
-    pub fn row(&mut self, what: &str, ours: &Measurement, baseline: &Measurement, target: Option<f64>) {
+    pub fn row(
+        &mut self,
+        what: &str,
+        ours: &Measurement,
+        baseline: &Measurement,
+        target: Option<f64>,
+    ) {
         let ratio = ours.rate() / baseline.rate().max(1e-9);
         let verdict = match target {
             Some(t) if ratio >= t => format!("≥ {:.0}% ✓", t * 100.0),
