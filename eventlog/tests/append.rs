@@ -283,6 +283,21 @@ async fn a_conflict_on_one_stream_appends_nothing_anywhere(pool: PgPool) {
     let tx_ids: std::collections::HashSet<_> = out.events.iter().map(|e| e.tx_id).collect();
     assert_eq!(tx_ids.len(), 1, "one transaction");
     assert_eq!(count(&log).await, 4);
+
+    // The same conversion again (a retry after a lost answer) is a no-op.
+    let mut retry = conversion(ExpectedVersion::Exact(1));
+    for (batch, original) in retry.iter_mut().zip(&out.events) {
+        batch.events[0].event_id = original.event_id;
+    }
+    let first_ids = |b: &[StreamAppend]| b.iter().map(|s| s.events[0].event_id).collect::<Vec<_>>();
+    assert_eq!(
+        first_ids(&retry),
+        out.events.iter().map(|e| e.event_id).collect::<Vec<_>>()
+    );
+    let again = log.append_multi(retry).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.events, out.events);
+    assert_eq!(count(&log).await, 4);
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]

@@ -147,3 +147,33 @@ async fn a_subscription_survives_its_connections_being_killed(
     killer.close().await;
     log.close().await;
 }
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn a_filtered_subscription_sees_only_its_types(opts: PgPoolOptions, conn: PgConnectOptions) {
+    let log = log_with(opts, conn, 4).await;
+    let mut sub = log
+        .subscribe(Cursor::start(), FeedFilter::types(["DealWon", "DealLost"]))
+        .with_poll_interval(Duration::from_millis(200));
+    for (n, ty) in [
+        "DealOpened",
+        "DealWon",
+        "DealStageChanged",
+        "DealLost",
+        "DealReopened",
+    ]
+    .iter()
+    .enumerate()
+    {
+        log.append("deal-1", ExpectedVersion::Any, vec![ev(ty, n as i64)])
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        seen.extend(next_events(&mut sub, Duration::from_secs(20)).await);
+    }
+    let types: Vec<_> = seen.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["DealWon", "DealLost"]);
+    assert_eq!(seen.iter().map(|e| e.version).collect::<Vec<_>>(), [2, 4]);
+    log.close().await;
+}
