@@ -2,4 +2,32 @@
 //! `crm` binary needs around it, such as the embedded PostgreSQL cluster that lets
 //! the server run with no database set up.
 
+pub mod auth;
 pub mod embedded;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+/// The API's own migrations (versions 2026112210xxxx: tokens).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
+
+/// Applies every crate's migrations: the log's, then the API's.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    crm_eventlog::MIGRATOR.run(pool).await?;
+    MIGRATOR.run(pool).await
+}
+
+/// A pool to `url` for serving: waits at most 3 s for a connection, so that requests
+/// get a 503 quickly while PostgreSQL is down, and recovers by itself when it is back.
+pub async fn connect_pool(url: &str, max_connections: u32) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect(url)
+        .await
+}

@@ -2,6 +2,89 @@
 //! Lead, Deal, Task, Interaction) as pure `decide`/`evolve` functions over plain data,
 //! with the domain's errors.
 //!
-//! This crate does no IO and nothing async: it is tested with given-events,
-//! when-command, then-events-or-error cases and no database. The event types and
-//! rules of the HTTP contract arrive here with the command API.
+//! This crate does no IO, nothing async and reads no clock: every time it records
+//! comes from the command. It is tested with given-events, when-command,
+//! then-events-or-error cases and no database.
+//!
+//! The modules:
+//! - [`values`]: small value types (roles, kinds, directions, contacts, stages).
+//! - [`events`]: every event payload of the log's specification and [`DomainEvent`],
+//!   with its type name, schema version, stream and JSON payload.
+//! - [`codec`]: decoding stored events, with the per-type upcasting hook.
+//! - [`error`]: [`DomainError`], the refusal of a command, with its stable code.
+//! - [`codes`]: the stable rule codes, as constants.
+//! - [`aggregate`]: the [`Aggregate`] trait every state implements, and [`Ref`], the
+//!   way a command carries another entity's folded state.
+//! - one module per aggregate: [`manager`], [`pipeline`], [`client`], [`lead`],
+//!   [`deal`], [`task`], [`interaction`]: its state, `evolve`, `fold`, commands
+//!   and `decide`.
+//! - [`handover`]: a manager's book handed to another manager.
+//! - [`conversion`]: a lead converted into a deal (and a client).
+//!
+//! How a handler uses it: fold the target stream with the aggregate's `fold`, fold
+//! every other stream the command names and put those states in the command (as
+//! [`Ref`] when the command names the entity by id, as a bare state when it is
+//! implied, like a deal's pipeline), call `decide`, and append the events, each to
+//! [`DomainEvent::stream`], with the versions read.
+//!
+//! ```
+//! use crm_domain::deal::{self, DealCommand};
+//! use crm_domain::events::{DealOpened, PipelineDefined};
+//! use crm_domain::pipeline;
+//! use crm_domain::values::Stage;
+//! use crm_domain::DomainEvent;
+//! use uuid::Uuid;
+//!
+//! let (deal_id, pipeline_id, s1, s2) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+//! let stage = |stage_id, name: &str, probability| Stage { stage_id, name: name.into(), probability };
+//! let pipeline_stream = [DomainEvent::PipelineDefined(PipelineDefined {
+//!     pipeline_id,
+//!     name: "Wholesale".into(),
+//!     stages: vec![stage(s1, "Lead", 0.1), stage(s2, "Offer", 0.5)],
+//! })];
+//! let deal_stream = [DomainEvent::DealOpened(DealOpened {
+//!     deal_id, client_id: Uuid::new_v4(), pipeline_id, stage_id: s1, title: "Pallets".into(),
+//!     amount: 100_000, manager_id: Uuid::new_v4(), source: None, expected_close_on: None,
+//!     lead_id: None,
+//! })];
+//!
+//! let state = deal::fold(&deal_stream);
+//! let command = DealCommand::ChangeStage {
+//!     deal_id,
+//!     stage_id: s2,
+//!     pipeline: pipeline::fold(&pipeline_stream),
+//! };
+//! let events = deal::decide(&state, command).unwrap();
+//! assert_eq!(events[0].event_type(), "DealStageChanged");
+//! assert_eq!(events[0].stream(), format!("deal-{deal_id}"));
+//! assert_eq!(state.version, 1); // append with ExpectedVersion::Exact(1)
+//!
+//! let refused = deal::decide(&state, DealCommand::ChangeAmount { deal_id, amount: -1 });
+//! assert_eq!(refused.unwrap_err().code(), "negative_amount");
+//! ```
+
+pub mod aggregate;
+pub mod client;
+pub mod codec;
+pub mod codes;
+pub mod conversion;
+pub mod deal;
+pub mod error;
+pub mod events;
+pub mod handover;
+pub mod interaction;
+pub mod lead;
+pub mod manager;
+mod nullable;
+pub mod pipeline;
+mod rules;
+pub mod task;
+pub mod values;
+
+#[cfg(test)]
+mod testing;
+
+pub use aggregate::{Aggregate, Ref};
+pub use codec::DecodeError;
+pub use error::DomainError;
+pub use events::{DomainEvent, EntityKind};

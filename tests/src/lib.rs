@@ -1,4 +1,9 @@
-//! Helpers for the end-to-end tests: throwaway PostgreSQL clusters and the like.
+//! Helpers for the end-to-end tests: the app on a fresh database ([`TestApp`]),
+//! throwaway PostgreSQL clusters ([`TempCluster`]) and the like.
+
+mod app;
+
+pub use app::{Answer, TestApp, ADMIN_TOKEN};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -1,16 +1,19 @@
-//! `crm`: the CRM's command line. Until the HTTP server lands, `crm demo` shows the
-//! event log at work; `crm bench log` measures it.
+//! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm demo` shows the
+//! event log at work; `crm bench log` measures it; `crm token create` makes tokens.
 
 mod bench;
 mod demo;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use crm_api::embedded::EmbeddedPostgres;
+use crm_api::state::AppState;
 use crm_eventlog::EventLog;
 use tracing_subscriber::EnvFilter;
+use uuid::Uuid;
 
 /// The event-sourced CRM core.
 #[derive(Debug, Parser)]
@@ -31,6 +34,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the HTTP API until SIGINT or SIGTERM.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, env = "CRM_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A token accepted as an admin's (for setting up the first managers).
+        #[arg(long, env = "CRM_BOOTSTRAP_TOKEN", hide_env_values = true)]
+        bootstrap_token: Option<String>,
+        /// Database connections in the pool.
+        #[arg(long, env = "CRM_DB_CONNECTIONS", default_value_t = 32)]
+        db_connections: u32,
+    },
+    /// Makes and manages bearer tokens.
+    Token {
+        #[command(subcommand)]
+        which: TokenCommand,
+    },
     /// Appends a short story to the log, reads it back and verifies its hash chains.
     Demo,
     /// Applies the database migrations.
@@ -41,6 +61,22 @@ enum Command {
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Creates a token and prints it (it is stored hashed and cannot be shown again).
+    Create {
+        /// The manager the token acts for; its role is the manager's.
+        #[arg(long, conflicts_with = "role", required_unless_present = "role")]
+        manager: Option<Uuid>,
+        /// A token without a manager, with this role (e.g. `admin`, `auditor`).
+        #[arg(long)]
+        role: Option<String>,
+        /// A note on what the token is for.
+        #[arg(long)]
+        label: Option<String>,
     },
 }
 
@@ -87,12 +123,15 @@ impl Database {
         })
     }
 
+    /// A migrated log whose pool fails fast (so requests get a 503) while PostgreSQL is down.
     async fn log(&self, connections: u32) -> anyhow::Result<EventLog> {
-        let log = EventLog::connect(&self.url, connections)
+        let pool = crm_api::connect_pool(&self.url, connections)
             .await
             .context("connecting to PostgreSQL")?;
-        log.migrate().await?;
-        Ok(log)
+        crm_api::migrate(&pool)
+            .await
+            .context("applying migrations")?;
+        Ok(EventLog::new(pool))
     }
 
     async fn close(self) -> anyhow::Result<()> {
@@ -120,6 +159,45 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
     match &cli.command {
+        Command::Serve {
+            listen,
+            bootstrap_token,
+            db_connections,
+        } => {
+            let log = db.log(*db_connections).await?;
+            let state = AppState {
+                log: log.clone(),
+                bootstrap_token: bootstrap_token.clone(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "serving the CRM API");
+            crm_api::server::serve(listener, crm_api::server::app(state), shutdown_signal())
+                .await?;
+            tracing::info!("stopped serving; requests in flight have finished");
+            log.close().await;
+        }
+        Command::Token {
+            which:
+                TokenCommand::Create {
+                    manager,
+                    role,
+                    label,
+                },
+        } => {
+            let log = db.log(2).await?;
+            let role = match (manager, role) {
+                (Some(id), _) => manager_role(&log, *id).await?,
+                (None, Some(role)) => role.clone(),
+                (None, None) => anyhow::bail!("give --manager or --role"),
+            };
+            let token = crm_api::auth::create_token(log.pool(), *manager, &role, label.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            log.close().await;
+            println!("{token}");
+        }
         Command::Demo => {
             let log = db.log(4).await?;
             demo::run(&log).await?;
@@ -159,4 +237,44 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The role a manager was registered with, read from the log.
+async fn manager_role(log: &EventLog, id: Uuid) -> anyhow::Result<String> {
+    let events = log
+        .read_stream(&format!("manager-{id}"), 1, 1)
+        .await
+        .with_context(|| format!("manager {id}"))?;
+    events
+        .first()
+        .and_then(|e| e.data.get("role"))
+        .and_then(|r| r.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("manager {id} has no role in the log"))
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }

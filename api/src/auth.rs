@@ -1,0 +1,105 @@
+//! Bearer tokens: created and stored hashed, resolved into the request's actor.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who sends a request: the owner of its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// The manager the token acts for, if any.
+    pub manager_id: Option<Uuid>,
+    /// The token's role (`manager`, `head`, `director`, `admin`, `auditor`, `analyst`).
+    pub role: String,
+}
+
+impl Actor {
+    /// How the actor is named in event metadata: the manager id, or `role:<role>`.
+    pub fn name(&self) -> String {
+        match self.manager_id {
+            Some(id) => id.to_string(),
+            None => format!("role:{}", self.role),
+        }
+    }
+}
+
+/// The stored form of a token.
+fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates a token for `manager_id` (or none) with `role`; returns the token, shown only now.
+pub async fn create_token(
+    pool: &PgPool,
+    manager_id: Option<Uuid>,
+    role: &str,
+    label: Option<&str>,
+) -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!("crm_{}", hex::encode(bytes));
+    sqlx::query(
+        "INSERT INTO api.tokens (token_hash, manager_id, role, label) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(hash(&token))
+    .bind(manager_id)
+    .bind(role)
+    .bind(label)
+    .execute(pool)
+    .await?;
+    Ok(token)
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        if let Some(bootstrap) = &state.bootstrap_token {
+            if same(token, bootstrap) {
+                return Ok(Actor {
+                    manager_id: None,
+                    role: "admin".into(),
+                });
+            }
+        }
+        let row: Option<(Option<Uuid>, String)> = sqlx::query_as(
+            "SELECT manager_id, role FROM api.tokens WHERE token_hash = $1 \
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        )
+        .bind(hash(token))
+        .fetch_optional(state.log.pool())
+        .await?;
+        let (manager_id, role) = row.ok_or(ApiError::Unauthorized)?;
+        Ok(Actor { manager_id, role })
+    }
+}

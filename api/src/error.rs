@@ -1,0 +1,190 @@
+//! The API's one error type and its problem+json (RFC 9457) rendering.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use crm_eventlog::EventLogError;
+use serde_json::{json, Map, Value};
+
+/// Every way a request can fail, each with its status and stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body, the query or a path parameter is malformed.
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable machine word.
+        code: &'static str,
+        /// What is wrong, for a person.
+        detail: String,
+    },
+    /// 401: no bearer token, or not a valid one.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 403: the token's owner may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: an entity or stream that does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `deal 9f…`.
+        what: String,
+    },
+    /// 409: the entity is not at the version the request expected.
+    #[error("{stream} is at version {current}, not {expected}")]
+    VersionConflict {
+        /// The entity's stream.
+        stream: String,
+        /// What the request expected.
+        expected: String,
+        /// Its current version.
+        current: i64,
+    },
+    /// 409: an idempotency key or event id reused with other content.
+    #[error("{detail}")]
+    Reused {
+        /// Stable machine word.
+        code: &'static str,
+        /// What was reused.
+        detail: String,
+    },
+    /// 413: the body is larger than the server accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: the body is not JSON.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 422: a domain rule refused the command.
+    #[error("{detail}")]
+    Rule {
+        /// Stable machine word naming the rule.
+        code: &'static str,
+        /// What the rule says, for a person.
+        detail: String,
+    },
+    /// 503: PostgreSQL is unreachable for now.
+    #[error("the event store is unavailable; retry later")]
+    Unavailable,
+    /// 500: a fault of ours; the cause is logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with `code` and `detail`.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::VersionConflict { .. } | ApiError::Reused { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine word of the problem.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Reused { code, .. }
+            | ApiError::Rule { code, .. } => code,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::VersionConflict { .. } => "version_conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable => "storage_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The problem document.
+    pub fn problem(&self) -> Value {
+        let status = self.status();
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("/problems/{}", self.code())));
+        body.insert(
+            "title".into(),
+            json!(status.canonical_reason().unwrap_or("Error")),
+        );
+        body.insert("status".into(), json!(status.as_u16()));
+        body.insert("detail".into(), json!(self.to_string()));
+        body.insert("code".into(), json!(self.code()));
+        if let ApiError::VersionConflict { current, .. } = self {
+            body.insert("current_version".into(), json!(current));
+        }
+        Value::Object(body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            ApiError::Unavailable => {
+                tracing::warn!("request refused: the event store is unavailable")
+            }
+            _ => {}
+        }
+        let mut response = (self.status(), axum::Json(self.problem())).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, ApiError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<EventLogError> for ApiError {
+    fn from(err: EventLogError) -> Self {
+        match err {
+            EventLogError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => ApiError::VersionConflict {
+                stream,
+                expected: expected.to_string(),
+                current: actual,
+            },
+            EventLogError::Duplicate { event_id } => ApiError::Reused {
+                code: "duplicate_event",
+                detail: format!("event {event_id} is already stored with other content"),
+            },
+            EventLogError::NotFound { stream } => ApiError::NotFound {
+                what: format!("stream {stream}"),
+            },
+            EventLogError::Invalid(detail) => ApiError::bad_request("invalid", detail),
+            EventLogError::Unavailable(_) => ApiError::Unavailable,
+            other => {
+                ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other)))
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        EventLogError::from(err).into()
+    }
+}

@@ -1,0 +1,54 @@
+//! Liveness and readiness.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// The server's health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the server can serve requests, else `unavailable`.
+    status: &'static str,
+    /// `ok` when PostgreSQL answers, else `unavailable`.
+    database: &'static str,
+}
+
+/// Readiness: 200 when PostgreSQL answers, 503 while it does not.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let up = sqlx::query("SELECT 1")
+        .execute(state.log.pool())
+        .await
+        .is_ok();
+    if up {
+        (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                database: "ok",
+            }),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "unavailable",
+                database: "unavailable",
+            }),
+        )
+    }
+}
+
+/// Liveness: 200 while the process serves HTTP, whatever the database.
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
+pub async fn live() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        database: "unknown",
+    })
+}

@@ -1,0 +1,176 @@
+//! The log, read directly: one stream, the global feed, and hash-chain verification.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_eventlog::{ChainBreak, Cursor, FeedFilter, RecordedEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// An event with its whole envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    event_id: Uuid,
+    stream: String,
+    version: i64,
+    position: i64,
+    #[serde(rename = "type")]
+    event_type: String,
+    schema_version: i32,
+    occurred_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    data: Value,
+    metadata: Value,
+    /// SHA-256, hex.
+    hash: String,
+}
+
+impl From<RecordedEvent> for EventView {
+    fn from(e: RecordedEvent) -> Self {
+        EventView {
+            event_id: e.event_id,
+            stream: e.stream,
+            version: e.version,
+            position: e.position,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            occurred_at: e.occurred_at,
+            recorded_at: e.recorded_at,
+            data: e.data,
+            metadata: serde_json::to_value(&e.metadata).unwrap_or(Value::Null),
+            hash: hex::encode(&e.hash),
+        }
+    }
+}
+
+/// Events of one stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamEvents {
+    events: Vec<EventView>,
+}
+
+/// Where to start reading a stream and how much.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// First version to return (default 1).
+    from_version: Option<i64>,
+    /// At most this many events (default and maximum 10,000).
+    limit: Option<usize>,
+}
+
+const MAX_STREAM_READ: usize = 10_000;
+
+/// The events of one stream, in version order.
+#[utoipa::path(get, path = "/streams/{stream}/events", tag = "log",
+    params(("stream" = String, Path, description = "e.g. deal-<uuid>"), StreamQuery),
+    responses((status = 200, body = StreamEvents), (status = 404, description = "no such stream")),
+    security(("bearer" = [])))]
+pub async fn stream_events(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(stream): ApiPath<String>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+) -> Result<Json<StreamEvents>, ApiError> {
+    let limit = query
+        .limit
+        .unwrap_or(MAX_STREAM_READ)
+        .clamp(1, MAX_STREAM_READ);
+    let events = state
+        .log
+        .read_stream(&stream, query.from_version.unwrap_or(1), limit)
+        .await?;
+    Ok(Json(StreamEvents {
+        events: events.into_iter().map(EventView::from).collect(),
+    }))
+}
+
+/// A page of the global feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedView {
+    events: Vec<EventView>,
+    /// Where to continue; at the end of the log, the cursor to poll with next.
+    next_cursor: String,
+}
+
+/// Where to read the feed from.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// An opaque cursor from an earlier page (default: the beginning).
+    cursor: Option<String>,
+    /// Page size (default 100, at most 1000).
+    limit: Option<usize>,
+    /// Only these event types, comma-separated.
+    types: Option<String>,
+}
+
+/// The whole log in the order projectors see it: every committed event exactly once,
+/// each stream in version order.
+#[utoipa::path(get, path = "/events", tag = "log", params(FeedQuery),
+    responses((status = 200, body = FeedView), (status = 400, description = "bad cursor")),
+    security(("bearer" = [])))]
+pub async fn feed(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<FeedQuery>,
+) -> Result<Json<FeedView>, ApiError> {
+    let cursor = match query.cursor.as_deref() {
+        None | Some("") => Cursor::start(),
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::bad_request("invalid_cursor", format!("not a cursor: {text:?}"))
+        })?,
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1 to 1000",
+        ));
+    }
+    let filter = match query.types.as_deref() {
+        Some(types) if !types.trim().is_empty() => {
+            FeedFilter::types(types.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        }
+        _ => FeedFilter::default(),
+    };
+    let page = state.log.read_feed(cursor, limit, &filter).await?;
+    Ok(Json(FeedView {
+        events: page.events.into_iter().map(EventView::from).collect(),
+        next_cursor: page.next.to_string(),
+    }))
+}
+
+/// The result of checking every hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyView {
+    ok: bool,
+    streams_checked: u64,
+    events_checked: u64,
+    /// The earliest bad event, if any.
+    #[schema(value_type = Option<Object>)]
+    first_bad: Option<ChainBreak>,
+}
+
+/// Checks every stream's hash chain over the stored events.
+#[utoipa::path(get, path = "/audit/verify", tag = "log",
+    responses((status = 200, body = VerifyView)), security(("bearer" = [])))]
+pub async fn verify(
+    _actor: Actor,
+    State(state): State<AppState>,
+) -> Result<Json<VerifyView>, ApiError> {
+    let report = state.log.verify().await?;
+    Ok(Json(VerifyView {
+        ok: report.is_intact(),
+        streams_checked: report.streams,
+        events_checked: report.events,
+        first_bad: report.first_break().cloned(),
+    }))
+}

@@ -1,0 +1,50 @@
+//! The HTTP routes, collected with their OpenAPI descriptions.
+
+mod health;
+mod log;
+
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "crm", description = "The event-sourced CRM core: commands, queries and the log."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// Declares the bearer token scheme every authenticated route uses.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route with its state, and `GET /openapi.json` describing them all.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(log::stream_events))
+        .routes(routes!(log::feed))
+        .routes(routes!(log::verify))
+        .with_state(state)
+        .split_for_parts();
+    let document = axum::Json(api);
+    router.route(
+        "/openapi.json",
+        get(move || async move { document.clone() }),
+    )
+}

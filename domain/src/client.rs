@@ -1,0 +1,272 @@
+//! The client aggregate (`client-<uuid>`): registration, updates of its card and its
+//! responsible manager.
+
+use uuid::Uuid;
+
+use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
+use crate::events::{ClientChanges, ClientReassigned, ClientRegistered, ClientUpdated};
+use crate::manager::ManagerState;
+use crate::rules::{active_manager, non_empty};
+use crate::values::{ClientKind, Contact};
+use crate::{codes, DomainError, DomainEvent};
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Company or person.
+    pub kind: ClientKind,
+    /// Company size.
+    pub size: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Where the client came from.
+    pub source: Option<String>,
+    /// The responsible manager.
+    pub manager_id: Uuid,
+    /// Contact persons.
+    pub contacts: Vec<Contact>,
+}
+
+impl HasId for Client {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// A client's state; the default is "not registered".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientState {
+    /// Events folded from the stream.
+    pub version: i64,
+    /// The client, once registered.
+    pub client: Option<Client>,
+}
+
+/// `POST /clients`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterClient {
+    /// The new client's id.
+    pub client_id: Uuid,
+    /// Name, not blank.
+    pub name: String,
+    /// Company or person.
+    pub kind: ClientKind,
+    /// Company size.
+    pub size: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// The responsible manager: must exist and be active.
+    pub manager: Ref<ManagerState>,
+    /// Contacts, each with a name that is not blank.
+    pub contacts: Vec<Contact>,
+}
+
+/// What can be asked of a client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCommand {
+    /// `POST /clients`.
+    Register(RegisterClient),
+    /// `PATCH /clients/{id}`: only the fields that differ from the card are
+    /// recorded; refused with `no_changes` when none does. The manager is changed
+    /// with [`ClientCommand::Reassign`], not here.
+    Update {
+        /// The client.
+        client_id: Uuid,
+        /// The fields the request set.
+        changes: ClientChanges,
+    },
+    /// `POST /clients/{id}/assign`: refused with `same_manager` for the current one.
+    Reassign {
+        /// The client.
+        client_id: Uuid,
+        /// The new manager: must exist and be active.
+        manager: Ref<ManagerState>,
+    },
+}
+
+/// Applies one event to a client's state.
+pub fn evolve(mut state: ClientState, event: &DomainEvent) -> ClientState {
+    if apply(&mut state, event) {
+        state.version += 1;
+    }
+    state
+}
+
+fn apply(state: &mut ClientState, event: &DomainEvent) -> bool {
+    match event {
+        DomainEvent::ClientRegistered(e) if state.client.is_none() => {
+            state.client = Some(Client {
+                id: e.client_id,
+                name: e.name.clone(),
+                kind: e.kind,
+                size: e.size.clone(),
+                industry: e.industry.clone(),
+                region: e.region.clone(),
+                source: e.source.clone(),
+                manager_id: e.manager_id,
+                contacts: e.contacts.clone(),
+            });
+        }
+        DomainEvent::ClientUpdated(e) => match own(&mut state.client, e.client_id) {
+            Some(client) => apply_changes(client, &e.changes),
+            None => return false,
+        },
+        DomainEvent::ClientReassigned(e) => match own(&mut state.client, e.client_id) {
+            Some(client) => client.manager_id = e.to_manager_id,
+            None => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn apply_changes(client: &mut Client, changes: &ClientChanges) {
+    let c = changes.clone();
+    if let Some(name) = c.name {
+        client.name = name;
+    }
+    if let Some(kind) = c.kind {
+        client.kind = kind;
+    }
+    if let Some(size) = c.size {
+        client.size = size;
+    }
+    if let Some(industry) = c.industry {
+        client.industry = industry;
+    }
+    if let Some(region) = c.region {
+        client.region = region;
+    }
+    if let Some(source) = c.source {
+        client.source = source;
+    }
+    if let Some(contacts) = c.contacts {
+        client.contacts = contacts;
+    }
+}
+
+/// Folds a client's stream.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a DomainEvent>) -> ClientState {
+    ClientState::fold(events)
+}
+
+/// Decides a client command.
+pub fn decide(
+    state: &ClientState,
+    command: ClientCommand,
+) -> Result<Vec<DomainEvent>, DomainError> {
+    match command {
+        ClientCommand::Register(c) => {
+            absent(state)?;
+            non_empty(&c.name, codes::EMPTY_NAME, "client name")?;
+            check_contacts(&c.contacts)?;
+            let manager = active_manager(&c.manager)?;
+            Ok(vec![DomainEvent::ClientRegistered(ClientRegistered {
+                client_id: c.client_id,
+                name: c.name,
+                kind: c.kind,
+                size: c.size,
+                industry: c.industry,
+                region: c.region,
+                source: c.source,
+                manager_id: manager.id,
+                contacts: c.contacts,
+            })])
+        }
+        ClientCommand::Update { client_id, changes } => {
+            let client = target(state, client_id)?;
+            if let Some(name) = &changes.name {
+                non_empty(name, codes::EMPTY_NAME, "client name")?;
+            }
+            if let Some(contacts) = &changes.contacts {
+                check_contacts(contacts)?;
+            }
+            let changes = effective(client, changes);
+            if changes.is_empty() {
+                return Err(DomainError::rule(
+                    codes::NO_CHANGES,
+                    "the update changes no field of the client",
+                ));
+            }
+            Ok(vec![DomainEvent::ClientUpdated(ClientUpdated {
+                client_id,
+                changes,
+            })])
+        }
+        ClientCommand::Reassign { client_id, manager } => {
+            let client = target(state, client_id)?;
+            let manager = active_manager(&manager)?;
+            if manager.id == client.manager_id {
+                return Err(DomainError::rule(
+                    codes::SAME_MANAGER,
+                    format!(
+                        "manager {} is already responsible for the client",
+                        manager.id
+                    ),
+                ));
+            }
+            Ok(vec![DomainEvent::ClientReassigned(ClientReassigned {
+                client_id,
+                from_manager_id: client.manager_id,
+                to_manager_id: manager.id,
+            })])
+        }
+    }
+}
+
+fn check_contacts(contacts: &[Contact]) -> Result<(), DomainError> {
+    contacts
+        .iter()
+        .try_for_each(|c| non_empty(&c.name, codes::EMPTY_NAME, "contact name"))
+}
+
+/// Keeps only the fields whose value differs from the client's.
+fn effective(client: &Client, changes: ClientChanges) -> ClientChanges {
+    fn differing<T: PartialEq>(new: Option<T>, current: &T) -> Option<T> {
+        new.filter(|value| value != current)
+    }
+    ClientChanges {
+        name: differing(changes.name, &client.name),
+        kind: differing(changes.kind, &client.kind),
+        size: differing(changes.size, &client.size),
+        industry: differing(changes.industry, &client.industry),
+        region: differing(changes.region, &client.region),
+        source: differing(changes.source, &client.source),
+        contacts: differing(changes.contacts, &client.contacts),
+    }
+}
+
+impl Aggregate for ClientState {
+    const ENTITY: &'static str = "client";
+    type Entity = Client;
+    type Command = ClientCommand;
+
+    fn entity(&self) -> Option<&Client> {
+        self.client.as_ref()
+    }
+    fn id(&self) -> Option<Uuid> {
+        self.client.as_ref().map(|c| c.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn evolve(self, event: &DomainEvent) -> Self {
+        evolve(self, event)
+    }
+    fn decide(&self, command: ClientCommand) -> Result<Vec<DomainEvent>, DomainError> {
+        decide(self, command)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,59 @@
+//! The stable machine words of [`crate::DomainError::code`], one constant per rule.
+//! The API puts them in problem+json's `code`; they never change meaning.
+
+/// The entity the command is about does not exist (404).
+pub const NOT_FOUND: &str = "not_found";
+/// An entity the command refers to does not exist.
+pub const REFERENCE_NOT_FOUND: &str = "reference_not_found";
+/// A create command for an entity that exists already (409).
+pub const ALREADY_EXISTS: &str = "already_exists";
+/// An amount below zero.
+pub const NEGATIVE_AMOUNT: &str = "negative_amount";
+/// A duration below zero.
+pub const NEGATIVE_DURATION: &str = "negative_duration";
+/// An empty (or blank) name: manager, pipeline, stage, client, contact, lead.
+pub const EMPTY_NAME: &str = "empty_name";
+/// An empty (or blank) title of a deal or task.
+pub const EMPTY_TITLE: &str = "empty_title";
+/// An empty (or blank) reason of a loss or a lead's rejection.
+pub const EMPTY_REASON: &str = "empty_reason";
+/// An empty (or blank) lead source.
+pub const EMPTY_SOURCE: &str = "empty_source";
+/// An empty (or blank) department of a manager.
+pub const EMPTY_DEPARTMENT: &str = "empty_department";
+/// An empty (or blank) task kind.
+pub const EMPTY_KIND: &str = "empty_kind";
+/// A pipeline without stages.
+pub const NO_STAGES: &str = "no_stages";
+/// Two stages of a pipeline with the same id.
+pub const DUPLICATE_STAGE_ID: &str = "duplicate_stage_id";
+/// Two stages of a pipeline with the same name.
+pub const DUPLICATE_STAGE_NAME: &str = "duplicate_stage_name";
+/// A stage probability outside 0..=1 (or not a number).
+pub const INVALID_PROBABILITY: &str = "invalid_probability";
+/// A stage that is not one of the deal's pipeline.
+pub const STAGE_NOT_IN_PIPELINE: &str = "stage_not_in_pipeline";
+/// A stage change to the stage the deal is at.
+pub const SAME_STAGE: &str = "same_stage";
+/// An amount change to the amount the deal has.
+pub const SAME_AMOUNT: &str = "same_amount";
+/// A reassignment (or handover) to the manager already responsible.
+pub const SAME_MANAGER: &str = "same_manager";
+/// A reschedule to the due time in force.
+pub const SAME_DUE_AT: &str = "same_due_at";
+/// A client update that changes nothing.
+pub const NO_CHANGES: &str = "no_changes";
+/// A won or lost deal asked to change stage, amount or outcome before `reopen`.
+pub const DEAL_CLOSED: &str = "deal_closed";
+/// `reopen` of a deal that is open.
+pub const DEAL_NOT_CLOSED: &str = "deal_not_closed";
+/// A deactivated manager given something to be responsible for, or deactivated again.
+pub const MANAGER_INACTIVE: &str = "manager_inactive";
+/// A completed or cancelled task asked to change.
+pub const TASK_CLOSED: &str = "task_closed";
+/// A converted or rejected lead asked to change.
+pub const LEAD_CLOSED: &str = "lead_closed";
+/// A lead converted before any manager was assigned to it.
+pub const LEAD_UNASSIGNED: &str = "lead_unassigned";
+/// A deal named together with a client it does not belong to.
+pub const CLIENT_MISMATCH: &str = "client_mismatch";

@@ -1,0 +1,130 @@
+//! `TestApp`: the real router on a fresh database, driven request by request.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use crm_api::state::AppState;
+use crm_eventlog::EventLog;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// The admin token every `TestApp` accepts (as `CRM_BOOTSTRAP_TOKEN`).
+pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token";
+
+/// The application on a test's own database.
+#[derive(Clone)]
+pub struct TestApp {
+    /// The router, exactly as `crm serve` builds it.
+    pub router: Router,
+    /// The log underneath, to check what was appended.
+    pub log: EventLog,
+}
+
+/// One answer: status, headers and the body parsed as JSON (Null when empty).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body as JSON; a body that is not JSON is a JSON string.
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem's `code`, for error answers.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// Migrates `pool`'s database and builds the app on it.
+    pub async fn new(pool: PgPool) -> Result<TestApp, sqlx::migrate::MigrateError> {
+        crm_api::migrate(&pool).await?;
+        let log = EventLog::new(pool);
+        let state = AppState {
+            log: log.clone(),
+            bootstrap_token: Some(ADMIN_TOKEN.into()),
+        };
+        Ok(TestApp {
+            router: crm_api::server::app(state),
+            log,
+        })
+    }
+
+    /// Sends a request with `token` (if any) and a JSON `body` (if any).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send_raw(request.body(body).unwrap_or_default()).await
+    }
+
+    /// Sends a request built by the test.
+    pub async fn send_raw(&self, request: Request<Body>) -> Answer {
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET as the admin.
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, Some(ADMIN_TOKEN), None, &[])
+            .await
+    }
+
+    /// POST a JSON body as the admin.
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(Method::POST, path, Some(ADMIN_TOKEN), Some(body), &[])
+            .await
+    }
+
+    /// How many events the log holds.
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM eventlog.events")
+            .fetch_one(self.log.pool())
+            .await
+            .unwrap_or(-1)
+    }
+}
