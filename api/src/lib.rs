@@ -3,6 +3,7 @@
 //! the server run with no database set up.
 
 pub mod auth;
+pub mod command;
 pub mod embedded;
 pub mod error;
 pub mod extract;

@@ -2,6 +2,7 @@
 
 mod health;
 mod log;
+mod managers;
 
 use axum::routing::get;
 use axum::Router;
@@ -40,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::stream_events))
         .routes(routes!(log::feed))
         .routes(routes!(log::verify))
+        .routes(routes!(managers::register))
+        .routes(routes!(managers::deactivate))
         .with_state(state)
         .split_for_parts();
     let document = axum::Json(api);

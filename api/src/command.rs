@@ -1,0 +1,232 @@
+//! Running a command: load the streams it needs, decide, append with the versions read.
+//!
+//! A handler gives [`execute`] a closure that loads the states the command needs
+//! (through a [`Loader`], which remembers each stream's version), decides, and
+//! returns the events. The events are appended in one transaction to their
+//! streams, each expected at the version it was read at. If another command got
+//! in between, the whole thing runs again on fresh states, unless the request
+//! carried `If-Match`, which makes a moved entity a 409.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind};
+use crm_eventlog::{EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::server::REQUEST_ID;
+use crate::state::AppState;
+
+/// How many times a command is decided again after another command moved its streams.
+const ATTEMPTS: usize = 5;
+
+/// What every command response says: where the entity's stream stands now.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct CommandResponse {
+    /// The entity's id.
+    pub id: Uuid,
+    /// Its stream, e.g. `deal-<uuid>`.
+    pub stream: String,
+    /// Its stream's version after the command.
+    pub version: i64,
+    /// The global position of the command's last event.
+    pub position: i64,
+}
+
+/// The body of a command that carries nothing but its business time (it may be left out).
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnlyBusinessTime {
+    /// Business time of the fact; default: now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Who sends a command and how: the actor, `If-Match`, correlation and request ids.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    /// The token's owner.
+    pub actor: Actor,
+    /// `If-Match: <version>`: the version the target entity must be at.
+    pub if_match: Option<i64>,
+    /// `X-Correlation-Id`, or a new id.
+    pub correlation_id: Uuid,
+    /// The request's id.
+    pub request_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for CommandContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let if_match = match header("if-match") {
+            None => None,
+            Some(v) => Some(
+                v.trim_matches('"')
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match must be a stream version"))?,
+            ),
+        };
+        let correlation_id = match header("x-correlation-id") {
+            None => Uuid::new_v4(),
+            Some(v) => Uuid::parse_str(v)
+                .map_err(|_| ApiError::bad_request("invalid_correlation_id", "X-Correlation-Id must be a UUID"))?,
+        };
+        Ok(CommandContext { actor, if_match, correlation_id, request_id: header(REQUEST_ID).map(str::to_owned) })
+    }
+}
+
+/// Loads states for one attempt at a command, remembering each stream's version.
+pub struct Loader {
+    log: EventLog,
+    versions: BTreeMap<String, i64>,
+}
+
+impl Loader {
+    /// The state of entity `id` of `kind` (the default state when it has no events).
+    pub async fn load<S: Aggregate>(&mut self, kind: EntityKind, id: Uuid) -> Result<S, ApiError> {
+        let stream = kind.stream(id);
+        let events = match self.log.read_stream(&stream, 1, usize::MAX).await {
+            Ok(events) => events,
+            Err(EventLogError::NotFound { .. }) => Vec::new(),
+            Err(err) => return Err(err.into()),
+        };
+        let mut state = S::default();
+        for stored in events {
+            let event = DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
+                .map_err(|e| ApiError::Internal(format!("undecodable event at position {}: {e}", stored.position)))?;
+            state = state.evolve(&event);
+        }
+        self.versions.insert(stream, state.version());
+        Ok(state)
+    }
+}
+
+/// The outcome of a decision: the events, the entity the response is about, and the
+/// versions of the streams it was decided on.
+pub struct Decision {
+    events: Vec<DomainEvent>,
+    target: (EntityKind, Uuid),
+    versions: BTreeMap<String, i64>,
+}
+
+impl Decision {
+    /// `events` about entity `id` of `kind`, decided on what `loader` loaded.
+    pub fn new(loader: Loader, kind: EntityKind, id: Uuid, events: Vec<DomainEvent>) -> Self {
+        Decision { events, target: (kind, id), versions: loader.versions }
+    }
+}
+
+/// Runs a command: `decide` loads, decides and returns the events; they are appended
+/// with the versions read, with `occurred_at` and the context's metadata.
+pub async fn execute<F, Fut>(
+    state: &AppState,
+    ctx: &CommandContext,
+    occurred_at: Option<DateTime<Utc>>,
+    decide: F,
+) -> Result<CommandResponse, ApiError>
+where
+    F: Fn(Loader) -> Fut,
+    Fut: Future<Output = Result<Decision, ApiError>>,
+{
+    let occurred_at = occurred_at.unwrap_or_else(Utc::now);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let loader = Loader { log: state.log.clone(), versions: BTreeMap::new() };
+        let decision = decide(loader).await?;
+        let versions = &decision.versions;
+        let target_stream = decision.target.0.stream(decision.target.1);
+        let target_version = versions.get(&target_stream).copied().unwrap_or(0);
+        if let Some(expected) = ctx.if_match {
+            if expected != target_version {
+                return Err(ApiError::VersionConflict {
+                    stream: target_stream,
+                    expected: expected.to_string(),
+                    current: target_version,
+                });
+            }
+        }
+        if decision.events.is_empty() {
+            return Ok(CommandResponse { id: decision.target.1, stream: target_stream, version: target_version, position: 0 });
+        }
+        let batches = batches(decision.events, versions, ctx, occurred_at)?;
+        match state.log.append_multi(batches).await {
+            Ok(outcome) => {
+                let version = outcome.version_of(&target_stream).unwrap_or(target_version);
+                return Ok(CommandResponse {
+                    id: decision.target.1,
+                    stream: target_stream,
+                    version,
+                    position: outcome.last_position(),
+                });
+            }
+            Err(EventLogError::Conflict { .. }) if ctx.if_match.is_none() && attempt < ATTEMPTS => {
+                tracing::debug!(attempt, "an entity moved while deciding; deciding again");
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Groups events by stream, each stream expected at the version it was read at.
+fn batches(
+    events: Vec<DomainEvent>,
+    versions: &BTreeMap<String, i64>,
+    ctx: &CommandContext,
+    occurred_at: DateTime<Utc>,
+) -> Result<Vec<StreamAppend>, ApiError> {
+    let metadata = Metadata {
+        actor: Some(ctx.actor.name()),
+        correlation_id: Some(ctx.correlation_id),
+        causation_id: None,
+        request_id: ctx.request_id.clone(),
+        source: Source::Api,
+    };
+    let mut batches: Vec<StreamAppend> = Vec::new();
+    for event in events {
+        let stream = event.stream();
+        let new = NewEvent::new(event.event_type(), event.to_data())
+            .occurred_at(occurred_at)
+            .with_metadata(metadata.clone());
+        let new = NewEvent { schema_version: event.schema_version(), ..new };
+        match batches.iter_mut().find(|b| b.stream == stream) {
+            Some(batch) => batch.events.push(new),
+            None => {
+                let expected = match versions.get(&stream) {
+                    Some(0) | None => ExpectedVersion::NoStream,
+                    Some(v) => ExpectedVersion::Exact(*v),
+                };
+                batches.push(StreamAppend::new(stream, expected, vec![new]));
+            }
+        }
+    }
+    Ok(batches)
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match &err {
+            DomainError::NotFound { entity, id } => ApiError::NotFound { what: format!("{entity} {id}") },
+            DomainError::AlreadyExists { .. } => ApiError::Reused { code: err.code(), detail: err.to_string() },
+            _ => ApiError::Rule { code: err.code(), detail: err.to_string() },
+        }
+    }
+}
+
+/// 201 Created with the command's response.
+pub fn created(response: CommandResponse) -> (StatusCode, Json<CommandResponse>) {
+    (StatusCode::CREATED, Json(response))
+}
