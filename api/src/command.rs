@@ -16,7 +16,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind};
-use crm_eventlog::{EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend};
+use crm_eventlog::{
+    EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -66,9 +68,18 @@ pub struct CommandContext {
 impl FromRequestParts<AppState> for CommandContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let actor = Actor::from_request_parts(parts, state).await?;
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
         let if_match = match header("if-match") {
             None => None,
             Some(v) => Some(
@@ -76,15 +87,26 @@ impl FromRequestParts<AppState> for CommandContext {
                     .parse::<i64>()
                     .ok()
                     .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match must be a stream version"))?,
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_if_match",
+                            "If-Match must be a stream version",
+                        )
+                    })?,
             ),
         };
         let correlation_id = match header("x-correlation-id") {
             None => Uuid::new_v4(),
-            Some(v) => Uuid::parse_str(v)
-                .map_err(|_| ApiError::bad_request("invalid_correlation_id", "X-Correlation-Id must be a UUID"))?,
+            Some(v) => Uuid::parse_str(v).map_err(|_| {
+                ApiError::bad_request("invalid_correlation_id", "X-Correlation-Id must be a UUID")
+            })?,
         };
-        Ok(CommandContext { actor, if_match, correlation_id, request_id: header(REQUEST_ID).map(str::to_owned) })
+        Ok(CommandContext {
+            actor,
+            if_match,
+            correlation_id,
+            request_id: header(REQUEST_ID).map(str::to_owned),
+        })
     }
 }
 
@@ -105,8 +127,14 @@ impl Loader {
         };
         let mut state = S::default();
         for stored in events {
-            let event = DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
-                .map_err(|e| ApiError::Internal(format!("undecodable event at position {}: {e}", stored.position)))?;
+            let event =
+                DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
+                    .map_err(|e| {
+                        ApiError::Internal(format!(
+                            "undecodable event at position {}: {e}",
+                            stored.position
+                        ))
+                    })?;
             state = state.evolve(&event);
         }
         self.versions.insert(stream, state.version());
@@ -125,7 +153,11 @@ pub struct Decision {
 impl Decision {
     /// `events` about entity `id` of `kind`, decided on what `loader` loaded.
     pub fn new(loader: Loader, kind: EntityKind, id: Uuid, events: Vec<DomainEvent>) -> Self {
-        Decision { events, target: (kind, id), versions: loader.versions }
+        Decision {
+            events,
+            target: (kind, id),
+            versions: loader.versions,
+        }
     }
 }
 
@@ -145,7 +177,10 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let loader = Loader { log: state.log.clone(), versions: BTreeMap::new() };
+        let loader = Loader {
+            log: state.log.clone(),
+            versions: BTreeMap::new(),
+        };
         let decision = decide(loader).await?;
         let versions = &decision.versions;
         let target_stream = decision.target.0.stream(decision.target.1);
@@ -160,7 +195,12 @@ where
             }
         }
         if decision.events.is_empty() {
-            return Ok(CommandResponse { id: decision.target.1, stream: target_stream, version: target_version, position: 0 });
+            return Ok(CommandResponse {
+                id: decision.target.1,
+                stream: target_stream,
+                version: target_version,
+                position: 0,
+            });
         }
         let batches = batches(decision.events, versions, ctx, occurred_at)?;
         match state.log.append_multi(batches).await {
@@ -201,7 +241,10 @@ fn batches(
         let new = NewEvent::new(event.event_type(), event.to_data())
             .occurred_at(occurred_at)
             .with_metadata(metadata.clone());
-        let new = NewEvent { schema_version: event.schema_version(), ..new };
+        let new = NewEvent {
+            schema_version: event.schema_version(),
+            ..new
+        };
         match batches.iter_mut().find(|b| b.stream == stream) {
             Some(batch) => batch.events.push(new),
             None => {
@@ -219,9 +262,17 @@ fn batches(
 impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {
         match &err {
-            DomainError::NotFound { entity, id } => ApiError::NotFound { what: format!("{entity} {id}") },
-            DomainError::AlreadyExists { .. } => ApiError::Reused { code: err.code(), detail: err.to_string() },
-            _ => ApiError::Rule { code: err.code(), detail: err.to_string() },
+            DomainError::NotFound { entity, id } => ApiError::NotFound {
+                what: format!("{entity} {id}"),
+            },
+            DomainError::AlreadyExists { .. } => ApiError::Reused {
+                code: err.code(),
+                detail: err.to_string(),
+            },
+            _ => ApiError::Rule {
+                code: err.code(),
+                detail: err.to_string(),
+            },
         }
     }
 }

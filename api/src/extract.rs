@@ -95,13 +95,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-            } else {
-                ApiError::bad_request("invalid_body", rejection.body_text())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+                } else {
+                    ApiError::bad_request("invalid_body", rejection.body_text())
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ApiJsonOrEmpty(T::default()));
         }
@@ -109,7 +111,11 @@ where
         let value = T::deserialize(&mut deserializer)
             .and_then(|value| deserializer.end().map(|()| value))
             .map_err(|e| {
-                let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_body" };
+                let code = if e.is_syntax() || e.is_eof() {
+                    "malformed_json"
+                } else {
+                    "invalid_body"
+                };
                 ApiError::bad_request(code, format!("Failed to deserialize the JSON body: {e}"))
             })?;
         Ok(ApiJsonOrEmpty(value))

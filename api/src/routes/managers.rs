@@ -11,7 +11,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision, OnlyBusinessTime};
+use crate::command::{
+    created, execute, CommandContext, CommandResponse, Decision, OnlyBusinessTime,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
 use crate::state::AppState;

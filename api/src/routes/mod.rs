@@ -1,8 +1,10 @@
 //! The HTTP routes, collected with their OpenAPI descriptions.
 
+mod deals;
 mod health;
 mod log;
 mod managers;
+mod pipelines;
 
 use axum::routing::get;
 use axum::Router;
@@ -43,6 +45,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::verify))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
+        .routes(routes!(pipelines::define))
+        .routes(routes!(deals::open))
+        .routes(routes!(deals::get))
+        .routes(routes!(deals::change_stage))
+        .routes(routes!(deals::change_amount))
+        .routes(routes!(deals::assign))
+        .routes(routes!(deals::win))
+        .routes(routes!(deals::lose))
+        .routes(routes!(deals::reopen))
         .with_state(state)
         .split_for_parts();
     let document = axum::Json(api);

@@ -1,0 +1,435 @@
+//! Deals: the commands that move them, and the deal as it stands (or stood).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use crm_domain::client::ClientState;
+use crm_domain::deal::{DealCommand, DealState, DealStatus, OpenDeal};
+use crm_domain::lead::LeadState;
+use crm_domain::manager::ManagerState;
+use crm_domain::pipeline::PipelineState;
+use crm_domain::{Aggregate, DomainEvent, EntityKind, Ref};
+use crm_eventlog::StreamBound;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::command::{created, execute, CommandContext, CommandResponse, Decision, Loader};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// `POST /deals`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDealBody {
+    /// The deal's id; default: a new one.
+    id: Option<Uuid>,
+    client_id: Uuid,
+    pipeline_id: Uuid,
+    /// Default: the pipeline's first stage.
+    stage_id: Option<Uuid>,
+    title: String,
+    /// Minor units (cents, kopecks).
+    amount: i64,
+    manager_id: Uuid,
+    source: Option<String>,
+    expected_close_on: Option<NaiveDate>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Opens a deal for a client in a pipeline.
+#[utoipa::path(post, path = "/deals", tag = "deals", request_body = OpenDealBody,
+    responses((status = 201, body = CommandResponse), (status = 400), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn open(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<OpenDealBody>,
+) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
+    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let body = body.clone();
+        async move {
+            let deal: DealState = loader.load(EntityKind::Deal, id).await?;
+            let client: ClientState = loader.load(EntityKind::Client, body.client_id).await?;
+            let pipeline: PipelineState =
+                loader.load(EntityKind::Pipeline, body.pipeline_id).await?;
+            let manager: ManagerState = loader.load(EntityKind::Manager, body.manager_id).await?;
+            let events = deal.decide(DealCommand::Open(OpenDeal {
+                deal_id: id,
+                client: Ref::new(body.client_id, client),
+                pipeline: Ref::new(body.pipeline_id, pipeline),
+                stage_id: body.stage_id,
+                title: body.title,
+                amount: body.amount,
+                manager: Ref::new(body.manager_id, manager),
+                source: body.source,
+                expected_close_on: body.expected_close_on,
+                lead: None::<Ref<LeadState>>,
+            }))?;
+            Ok(Decision::new(loader, EntityKind::Deal, id, events))
+        }
+    })
+    .await?;
+    Ok(created(response))
+}
+
+/// The deal and its pipeline, for commands that need the pipeline's stages.
+async fn deal_and_pipeline(
+    loader: &mut Loader,
+    id: Uuid,
+) -> Result<(DealState, PipelineState), ApiError> {
+    let deal: DealState = loader.load(EntityKind::Deal, id).await?;
+    let pipeline = match &deal.deal {
+        Some(d) => loader.load(EntityKind::Pipeline, d.pipeline_id).await?,
+        None => PipelineState::default(),
+    };
+    Ok((deal, pipeline))
+}
+
+/// Decides `command(deal)` on the deal `id` and appends the result.
+async fn run_deal_command<F>(
+    state: &AppState,
+    ctx: &CommandContext,
+    id: Uuid,
+    occurred_at: Option<DateTime<Utc>>,
+    command: F,
+) -> Result<Json<CommandResponse>, ApiError>
+where
+    F: Fn(&mut Loader, DealState, PipelineState) -> Result<(DealState, DealCommand), ApiError>
+        + Clone,
+{
+    let response = execute(state, ctx, occurred_at, |mut loader| {
+        let command = command.clone();
+        async move {
+            let (deal, pipeline) = deal_and_pipeline(&mut loader, id).await?;
+            let (deal, cmd) = command(&mut loader, deal, pipeline)?;
+            let events = deal.decide(cmd)?;
+            Ok(Decision::new(loader, EntityKind::Deal, id, events))
+        }
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /deals/{id}/stage`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStageBody {
+    /// A stage of the deal's pipeline.
+    stage_id: Uuid,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Moves a deal to another stage of its pipeline.
+#[utoipa::path(post, path = "/deals/{id}/stage", tag = "deals", request_body = ChangeStageBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn change_stage(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<ChangeStageBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    run_deal_command(
+        &state,
+        &ctx,
+        id,
+        body.occurred_at,
+        move |_, deal, pipeline| {
+            Ok((
+                deal,
+                DealCommand::ChangeStage {
+                    deal_id: id,
+                    stage_id: body.stage_id,
+                    pipeline,
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// `POST /deals/{id}/amount`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeAmountBody {
+    /// Minor units, not negative.
+    amount: i64,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Changes a deal's amount.
+#[utoipa::path(post, path = "/deals/{id}/amount", tag = "deals", request_body = ChangeAmountBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn change_amount(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<ChangeAmountBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    run_deal_command(&state, &ctx, id, body.occurred_at, move |_, deal, _| {
+        Ok((
+            deal,
+            DealCommand::ChangeAmount {
+                deal_id: id,
+                amount: body.amount,
+            },
+        ))
+    })
+    .await
+}
+
+/// `POST /deals/{id}/assign`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// The new responsible manager: must exist and be active.
+    manager_id: Uuid,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Hands a deal to another manager.
+#[utoipa::path(post, path = "/deals/{id}/assign", tag = "deals", request_body = AssignBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<AssignBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let manager_id = body.manager_id;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
+        let deal: DealState = loader.load(EntityKind::Deal, id).await?;
+        let manager: ManagerState = loader.load(EntityKind::Manager, manager_id).await?;
+        let events = deal.decide(DealCommand::Reassign {
+            deal_id: id,
+            manager: Ref::new(manager_id, manager),
+        })?;
+        Ok(Decision::new(loader, EntityKind::Deal, id, events))
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /deals/{id}/win`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WinBody {
+    /// The amount won; default: the deal's current amount.
+    amount: Option<i64>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Marks a deal won.
+#[utoipa::path(post, path = "/deals/{id}/win", tag = "deals", request_body = Option<WinBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn win(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<WinBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    run_deal_command(&state, &ctx, id, body.occurred_at, move |_, deal, _| {
+        Ok((
+            deal,
+            DealCommand::Win {
+                deal_id: id,
+                amount: body.amount,
+            },
+        ))
+    })
+    .await
+}
+
+/// `POST /deals/{id}/lose`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoseBody {
+    /// Why the deal was lost (price, delivery time, …).
+    reason: String,
+    comment: Option<String>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Marks a deal lost, with the reason.
+#[utoipa::path(post, path = "/deals/{id}/lose", tag = "deals", request_body = LoseBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn lose(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<LoseBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    run_deal_command(&state, &ctx, id, body.occurred_at, move |_, deal, _| {
+        Ok((
+            deal,
+            DealCommand::Lose {
+                deal_id: id,
+                reason: body.reason.clone(),
+                comment: body.comment.clone(),
+            },
+        ))
+    })
+    .await
+}
+
+/// `POST /deals/{id}/reopen`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenBody {
+    /// The stage to reopen at; default: the stage it had.
+    stage_id: Option<Uuid>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Reopens a won or lost deal.
+#[utoipa::path(post, path = "/deals/{id}/reopen", tag = "deals", request_body = Option<ReopenBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn reopen(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<ReopenBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    run_deal_command(
+        &state,
+        &ctx,
+        id,
+        body.occurred_at,
+        move |_, deal, pipeline| {
+            Ok((
+                deal,
+                DealCommand::Reopen {
+                    deal_id: id,
+                    stage_id: body.stage_id,
+                    pipeline,
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// A deal as it stands, or as it stood at a time or version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealView {
+    id: Uuid,
+    client_id: Uuid,
+    pipeline_id: Uuid,
+    stage_id: Uuid,
+    title: String,
+    amount: i64,
+    manager_id: Uuid,
+    source: Option<String>,
+    /// `open`, `won` or `lost`.
+    status: &'static str,
+    expected_close_on: Option<NaiveDate>,
+    /// The deal stream's version this state is at.
+    version: i64,
+}
+
+/// Which state of a deal to show.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DealQuery {
+    /// The deal as it stood at this business time (events with `occurred_at <= as_of`).
+    as_of: Option<DateTime<Utc>>,
+    /// The deal as it stood at this version of its stream.
+    version: Option<i64>,
+}
+
+/// A deal, folded from its stream: as it stands, or `as_of` a time, or at a `version`.
+#[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DealQuery),
+    responses((status = 200, body = DealView), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn get(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<DealQuery>,
+) -> Result<Json<DealView>, ApiError> {
+    let stream = EntityKind::Deal.stream(id);
+    let bound = match (query.as_of, query.version) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give as_of or version, not both",
+            ))
+        }
+        (Some(t), None) => StreamBound::OccurredAt(t),
+        (None, Some(v)) if v >= 1 => StreamBound::Version(v),
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "version starts at 1",
+            ))
+        }
+        (None, None) => StreamBound::Version(i64::MAX),
+    };
+    let not_found = || ApiError::NotFound {
+        what: format!("deal {id}"),
+    };
+    let events = state
+        .log
+        .read_stream_until(&stream, bound)
+        .await
+        .map_err(|e| match e {
+            crm_eventlog::EventLogError::NotFound { .. } => not_found(),
+            other => other.into(),
+        })?;
+    let mut deal = DealState::default();
+    let mut version = 0;
+    for stored in events {
+        version = stored.version;
+        let event =
+            DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
+                .map_err(|e| {
+                    ApiError::Internal(format!(
+                        "undecodable event at position {}: {e}",
+                        stored.position
+                    ))
+                })?;
+        deal = deal.evolve(&event);
+    }
+    // Not yet opened at that time or version.
+    let d = deal.deal.ok_or_else(not_found)?;
+    Ok(Json(DealView {
+        id: d.id,
+        client_id: d.client_id,
+        pipeline_id: d.pipeline_id,
+        stage_id: d.stage_id,
+        title: d.title,
+        amount: d.amount,
+        manager_id: d.manager_id,
+        source: d.source,
+        status: match d.status {
+            DealStatus::Open => "open",
+            DealStatus::Won => "won",
+            DealStatus::Lost => "lost",
+        },
+        expected_close_on: d.expected_close_on,
+        version,
+    }))
+}
