@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::error::ApiError;
+use crate::idempotency::IdSeed;
 use crate::server::REQUEST_ID;
 use crate::state::AppState;
 
@@ -63,6 +64,25 @@ pub struct CommandContext {
     pub correlation_id: Uuid,
     /// The request's id.
     pub request_id: Option<String>,
+    /// Set when the request carries an `Idempotency-Key`: seeds the ids it makes up.
+    pub seed: Option<IdSeed>,
+}
+
+impl CommandContext {
+    /// An id for a new entity: derived from the idempotency key if there is one,
+    /// so that a retry names the same entity; else a new one.
+    pub fn new_id(&self) -> Uuid {
+        self.new_id_for("entity", 0)
+    }
+
+    /// The `n`-th new id made up for `purpose` (e.g. a pipeline's stages), seeded
+    /// like [`CommandContext::new_id`].
+    pub fn new_id_for(&self, purpose: &str, n: usize) -> Uuid {
+        match self.seed {
+            Some(seed) => seed.id(purpose, n),
+            None => Uuid::now_v7(),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for CommandContext {
@@ -101,11 +121,14 @@ impl FromRequestParts<AppState> for CommandContext {
                 ApiError::bad_request("invalid_correlation_id", "X-Correlation-Id must be a UUID")
             })?,
         };
+        let request_id = header(REQUEST_ID).map(str::to_owned);
+        let seed = parts.extensions.get::<IdSeed>().copied();
         Ok(CommandContext {
             actor,
             if_match,
             correlation_id,
-            request_id: header(REQUEST_ID).map(str::to_owned),
+            request_id,
+            seed,
         })
     }
 }
@@ -236,11 +259,14 @@ fn batches(
         source: Source::Api,
     };
     let mut batches: Vec<StreamAppend> = Vec::new();
-    for event in events {
+    for (n, event) in events.into_iter().enumerate() {
         let stream = event.stream();
-        let new = NewEvent::new(event.event_type(), event.to_data())
+        let mut new = NewEvent::new(event.event_type(), event.to_data())
             .occurred_at(occurred_at)
             .with_metadata(metadata.clone());
+        if let Some(seed) = ctx.seed {
+            new.event_id = seed.id("event", n);
+        }
         let new = NewEvent {
             schema_version: event.schema_version(),
             ..new

@@ -7,11 +7,12 @@ pub mod command;
 pub mod embedded;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod routes;
 pub mod server;
 pub mod state;
 
-/// The API's own migrations (versions 2026112210xxxx: tokens).
+/// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

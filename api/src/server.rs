@@ -24,7 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole application: routes, body limit, request ids, one span per request.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
-    routes::router(state)
+    routes::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -50,7 +50,7 @@ pub async fn open(
     ctx: CommandContext,
     ApiJson(body): ApiJson<OpenDealBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
-    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let id = body.id.unwrap_or_else(|| ctx.new_id());
     let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {

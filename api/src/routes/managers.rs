@@ -43,7 +43,7 @@ pub async fn register(
     ctx: CommandContext,
     ApiJson(body): ApiJson<RegisterManager>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
-    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let id = body.id.unwrap_or_else(|| ctx.new_id());
     let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {

@@ -49,7 +49,7 @@ pub async fn define(
     ctx: CommandContext,
     ApiJson(body): ApiJson<DefinePipeline>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
-    let id = body.id.unwrap_or_else(Uuid::now_v7);
+    let id = body.id.unwrap_or_else(|| ctx.new_id());
     let stages: Vec<Stage> = body
         .stages
         .iter()
