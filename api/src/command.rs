@@ -196,7 +196,11 @@ where
     F: Fn(Loader) -> Fut,
     Fut: Future<Output = Result<Decision, ApiError>>,
 {
+    // Whole microseconds, as PostgreSQL stores them, so that a time the command
+    // copies into its events (a lead's received_at) equals the stored occurred_at.
     let occurred_at = occurred_at.unwrap_or_else(Utc::now);
+    let occurred_at =
+        DateTime::from_timestamp_micros(occurred_at.timestamp_micros()).unwrap_or(occurred_at);
     let mut attempt = 0;
     loop {
         attempt += 1;

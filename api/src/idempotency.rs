@@ -97,7 +97,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
     .rows_affected()
         == 1;
     if !claimed {
-        let stored: Option<(Vec<u8>, Option<i16>, Option<Vec<u8>>)> = sqlx::query_as(
+        let stored: Option<StoredAnswer> = sqlx::query_as(
             "SELECT request_hash, status, response FROM api.idempotency_keys WHERE scope = $1 AND key = $2",
         )
         .bind(&scope)
@@ -151,6 +151,9 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
     .await?;
     Ok(Response::from_parts(parts, Body::from(body)))
 }
+
+/// A stored key: the request's hash, and the answer's status and body once it is known.
+type StoredAnswer = (Vec<u8>, Option<i16>, Option<Vec<u8>>);
 
 /// The stored answer again, marked as a replay.
 fn replay(status: i16, body: Vec<u8>) -> Response {

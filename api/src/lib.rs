@@ -27,9 +27,17 @@ pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateEr
 /// A pool to `url` for serving: waits at most 3 s for a connection, so that requests
 /// get a 503 quickly while PostgreSQL is down, and recovers by itself when it is back.
 pub async fn connect_pool(url: &str, max_connections: u32) -> Result<sqlx::PgPool, sqlx::Error> {
+    connect_pool_with(url.parse()?, max_connections).await
+}
+
+/// [`connect_pool`] with parsed connect options.
+pub async fn connect_pool_with(
+    options: sqlx::postgres::PgConnectOptions,
+    max_connections: u32,
+) -> Result<sqlx::PgPool, sqlx::Error> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(3))
-        .connect(url)
+        .connect_with(options)
         .await
 }

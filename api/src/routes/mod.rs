@@ -1,10 +1,14 @@
 //! The HTTP routes, collected with their OpenAPI descriptions.
 
+mod clients;
 mod deals;
 mod health;
+mod interactions;
+mod leads;
 mod log;
 mod managers;
 mod pipelines;
+mod tasks;
 
 use axum::routing::get;
 use axum::Router;
@@ -54,6 +58,19 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(deals::win))
         .routes(routes!(deals::lose))
         .routes(routes!(deals::reopen))
+        .routes(routes!(clients::register))
+        .routes(routes!(clients::update))
+        .routes(routes!(clients::assign))
+        .routes(routes!(leads::capture))
+        .routes(routes!(leads::assign))
+        .routes(routes!(leads::reject))
+        .routes(routes!(leads::convert))
+        .routes(routes!(tasks::schedule))
+        .routes(routes!(tasks::reschedule))
+        .routes(routes!(tasks::assign))
+        .routes(routes!(tasks::complete))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(interactions::log))
         .with_state(state)
         .split_for_parts();
     let document = axum::Json(api);

@@ -82,6 +82,15 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Commands per second through HTTP beside the log's raw append rate.
+    Api {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent HTTP clients, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        clients: Vec<usize>,
+    },
     /// Appends (single and batched) and feed reading of the event log.
     Log {
         /// Seconds each measurement runs.
@@ -216,6 +225,15 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             if !report.is_intact() {
                 anyhow::bail!("{} broken stream(s)", report.breaks.len());
             }
+        }
+        Command::Bench {
+            which: BenchCommand::Api { seconds, clients },
+        } => {
+            let opts = bench::api::Options {
+                seconds: *seconds,
+                clients: clients.clone(),
+            };
+            println!("{}", bench::api::run(&db.url, &opts).await?);
         }
         Command::Bench {
             which:

@@ -1,0 +1,107 @@
+//! Commands on interactions: log a call, email, meeting or message.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_domain::interaction::{InteractionCommand, InteractionState, LogInteraction};
+use crm_domain::values::{Direction, InteractionKind};
+use crm_domain::{Aggregate, EntityKind, Ref};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::command::{created, execute, CommandContext, CommandResponse, Decision};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// `POST /interactions`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogInteractionBody {
+    /// The new interaction's id (creation is then idempotent by id); default: a new one.
+    id: Option<Uuid>,
+    /// `call`, `email`, `meeting` or `message`.
+    #[schema(value_type = String)]
+    kind: InteractionKind,
+    /// `inbound` or `outbound`.
+    #[schema(value_type = String)]
+    direction: Direction,
+    /// The manager on our side: must exist and be active.
+    manager_id: Uuid,
+    /// The client it was with: must exist.
+    client_id: Option<Uuid>,
+    /// The deal it was about: must exist, and be the client's when both are given.
+    deal_id: Option<Uuid>,
+    /// The lead it answered: must exist.
+    lead_id: Option<Uuid>,
+    /// Duration in seconds, not negative.
+    duration_s: Option<i64>,
+    /// How it went.
+    outcome: Option<String>,
+    /// What it was for.
+    goal: Option<String>,
+    notes: Option<String>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Logs an interaction.
+#[utoipa::path(post, path = "/interactions", operation_id = "log_interaction", tag = "interactions", request_body = LogInteractionBody,
+    responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn log(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<LogInteractionBody>,
+) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
+    let id = body.id.unwrap_or_else(|| ctx.new_id());
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let body = body.clone();
+        async move {
+            let interaction: InteractionState = loader.load(EntityKind::Interaction, id).await?;
+            let manager = Ref::new(
+                body.manager_id,
+                loader.load(EntityKind::Manager, body.manager_id).await?,
+            );
+            let client = match body.client_id {
+                Some(client_id) => Some(Ref::new(
+                    client_id,
+                    loader.load(EntityKind::Client, client_id).await?,
+                )),
+                None => None,
+            };
+            let deal = match body.deal_id {
+                Some(deal_id) => Some(Ref::new(
+                    deal_id,
+                    loader.load(EntityKind::Deal, deal_id).await?,
+                )),
+                None => None,
+            };
+            let lead = match body.lead_id {
+                Some(lead_id) => Some(Ref::new(
+                    lead_id,
+                    loader.load(EntityKind::Lead, lead_id).await?,
+                )),
+                None => None,
+            };
+            let events = interaction.decide(InteractionCommand::Log(LogInteraction {
+                interaction_id: id,
+                kind: body.kind,
+                direction: body.direction,
+                manager,
+                client,
+                deal,
+                lead,
+                duration_s: body.duration_s,
+                outcome: body.outcome,
+                goal: body.goal,
+                notes: body.notes,
+            }))?;
+            Ok(Decision::new(loader, EntityKind::Interaction, id, events))
+        }
+    })
+    .await?;
+    Ok(created(response))
+}

@@ -1,0 +1,256 @@
+//! Commands on tasks: schedule, reschedule, assign, complete, cancel.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_domain::manager::ManagerState;
+use crm_domain::task::{ScheduleTask, TaskCommand, TaskState};
+use crm_domain::{Aggregate, EntityKind, Ref};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::command::{created, execute, CommandContext, CommandResponse, Decision, Loader};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
+use crate::state::AppState;
+
+/// `POST /tasks`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleTaskBody {
+    /// The new task's id (creation is then idempotent by id); default: a new one.
+    id: Option<Uuid>,
+    /// What to do, not blank.
+    title: String,
+    /// Kind of task, free text; default: `task`.
+    kind: Option<String>,
+    /// The manager who must do it: must exist and be active.
+    assignee_id: Uuid,
+    /// When it is due.
+    due_at: DateTime<Utc>,
+    /// The client it is about: must exist.
+    client_id: Option<Uuid>,
+    /// The deal it is about: must exist, and be the client's when both are given.
+    deal_id: Option<Uuid>,
+    /// Managers who help: each must exist and be active.
+    co_executor_ids: Option<Vec<Uuid>>,
+    /// Managers who watch: each must exist and be active.
+    observer_ids: Option<Vec<Uuid>>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The managers `ids` names, each with its state.
+async fn managers(loader: &mut Loader, ids: &[Uuid]) -> Result<Vec<Ref<ManagerState>>, ApiError> {
+    let mut refs = Vec::with_capacity(ids.len());
+    for &id in ids {
+        refs.push(Ref::new(id, loader.load(EntityKind::Manager, id).await?));
+    }
+    Ok(refs)
+}
+
+/// Schedules a task for a manager.
+#[utoipa::path(post, path = "/tasks", operation_id = "schedule_task", tag = "tasks", request_body = ScheduleTaskBody,
+    responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn schedule(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<ScheduleTaskBody>,
+) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
+    let id = body.id.unwrap_or_else(|| ctx.new_id());
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let body = body.clone();
+        async move {
+            let task: TaskState = loader.load(EntityKind::Task, id).await?;
+            let assignee = Ref::new(
+                body.assignee_id,
+                loader.load(EntityKind::Manager, body.assignee_id).await?,
+            );
+            let client = match body.client_id {
+                Some(client_id) => Some(Ref::new(
+                    client_id,
+                    loader.load(EntityKind::Client, client_id).await?,
+                )),
+                None => None,
+            };
+            let deal = match body.deal_id {
+                Some(deal_id) => Some(Ref::new(
+                    deal_id,
+                    loader.load(EntityKind::Deal, deal_id).await?,
+                )),
+                None => None,
+            };
+            let co_executors = managers(
+                &mut loader,
+                body.co_executor_ids.as_deref().unwrap_or_default(),
+            )
+            .await?;
+            let observers = managers(
+                &mut loader,
+                body.observer_ids.as_deref().unwrap_or_default(),
+            )
+            .await?;
+            let events = task.decide(TaskCommand::Schedule(ScheduleTask {
+                task_id: id,
+                title: body.title,
+                kind: body.kind,
+                assignee,
+                due_at: body.due_at,
+                client,
+                deal,
+                co_executors,
+                observers,
+            }))?;
+            Ok(Decision::new(loader, EntityKind::Task, id, events))
+        }
+    })
+    .await?;
+    Ok(created(response))
+}
+
+/// `POST /tasks/{id}/reschedule`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleTaskBody {
+    /// The new due time.
+    due_at: DateTime<Utc>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Moves a task's due time.
+#[utoipa::path(post, path = "/tasks/{id}/reschedule", operation_id = "reschedule_task", tag = "tasks", request_body = RescheduleTaskBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RescheduleTaskBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let due_at = body.due_at;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
+        let task: TaskState = loader.load(EntityKind::Task, id).await?;
+        let events = task.decide(TaskCommand::Reschedule {
+            task_id: id,
+            due_at,
+        })?;
+        Ok(Decision::new(loader, EntityKind::Task, id, events))
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /tasks/{id}/assign`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignTaskBody {
+    /// The new assignee: must exist and be active.
+    assignee_id: Uuid,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Gives a task to another manager.
+#[utoipa::path(post, path = "/tasks/{id}/assign", operation_id = "assign_task", tag = "tasks", request_body = AssignTaskBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<AssignTaskBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let assignee_id = body.assignee_id;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
+        let task: TaskState = loader.load(EntityKind::Task, id).await?;
+        let assignee = Ref::new(
+            assignee_id,
+            loader.load(EntityKind::Manager, assignee_id).await?,
+        );
+        let events = task.decide(TaskCommand::Reassign {
+            task_id: id,
+            assignee,
+        })?;
+        Ok(Decision::new(loader, EntityKind::Task, id, events))
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /tasks/{id}/complete` (the body may be left out).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTaskBody {
+    /// What came of it.
+    result: Option<String>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Marks a task done (at most once).
+#[utoipa::path(post, path = "/tasks/{id}/complete", operation_id = "complete_task", tag = "tasks", request_body = Option<CompleteTaskBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<CompleteTaskBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let result = body.result.clone();
+        async move {
+            let task: TaskState = loader.load(EntityKind::Task, id).await?;
+            let events = task.decide(TaskCommand::Complete {
+                task_id: id,
+                result,
+            })?;
+            Ok(Decision::new(loader, EntityKind::Task, id, events))
+        }
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /tasks/{id}/cancel` (the body may be left out).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTaskBody {
+    /// Why.
+    reason: Option<String>,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Calls a task off (at most once).
+#[utoipa::path(post, path = "/tasks/{id}/cancel", operation_id = "cancel_task", tag = "tasks", request_body = Option<CancelTaskBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<CancelTaskBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let reason = body.reason.clone();
+        async move {
+            let task: TaskState = loader.load(EntityKind::Task, id).await?;
+            let events = task.decide(TaskCommand::Cancel {
+                task_id: id,
+                reason,
+            })?;
+            Ok(Decision::new(loader, EntityKind::Task, id, events))
+        }
+    })
+    .await?;
+    Ok(Json(response))
+}
