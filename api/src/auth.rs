@@ -92,14 +92,20 @@ impl FromRequestParts<AppState> for Actor {
                 });
             }
         }
+        let hash = hash(token);
+        if let Some(actor) = state.tokens.get(&hash) {
+            return Ok(actor);
+        }
         let row: Option<(Option<Uuid>, String)> = sqlx::query_as(
             "SELECT manager_id, role FROM api.tokens WHERE token_hash = $1 \
              AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
         )
-        .bind(hash(token))
+        .bind(&hash)
         .fetch_optional(state.log.pool())
         .await?;
         let (manager_id, role) = row.ok_or(ApiError::Unauthorized)?;
-        Ok(Actor { manager_id, role })
+        let actor = Actor { manager_id, role };
+        state.tokens.put(hash, actor.clone());
+        Ok(actor)
     }
 }

@@ -7,14 +7,16 @@
 //! in between, the whole thing runs again on fresh states, unless the request
 //! carried `If-Match`, which makes a moved entity a 409.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use crm_domain::pipeline::PipelineState;
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind};
 use crm_eventlog::{
     EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend,
@@ -28,6 +30,7 @@ use crate::error::ApiError;
 use crate::idempotency::IdSeed;
 use crate::server::REQUEST_ID;
 use crate::state::AppState;
+use crate::state::StateCache;
 
 /// How many times a command is decided again after another command moved its streams.
 const ATTEMPTS: usize = 5;
@@ -137,18 +140,72 @@ impl FromRequestParts<AppState> for CommandContext {
 pub struct Loader {
     log: EventLog,
     versions: BTreeMap<String, i64>,
+    pipelines: Arc<Mutex<HashMap<Uuid, PipelineState>>>,
+    states: Arc<StateCache>,
+    /// Streams read ahead by `prefetch`: the version read from, and the events after it.
+    prefetched: HashMap<String, (i64, Vec<crm_eventlog::RecordedEvent>)>,
 }
 
 impl Loader {
+    /// A pipeline: from memory once it is defined, since nothing changes a pipeline.
+    pub async fn load_pipeline(&mut self, id: Uuid) -> Result<PipelineState, ApiError> {
+        let cached = self.pipelines.lock().ok().and_then(|p| p.get(&id).cloned());
+        if let Some(pipeline) = cached {
+            return Ok(pipeline);
+        }
+        let pipeline: PipelineState = self.load(EntityKind::Pipeline, id).await?;
+        if pipeline.pipeline.is_some() {
+            if let Ok(mut cache) = self.pipelines.lock() {
+                cache.insert(id, pipeline.clone());
+            }
+        }
+        Ok(pipeline)
+    }
+
+    /// Reads, in one query, what is new in the streams of `entities`, for the
+    /// [`Loader::load`] calls that follow.
+    pub async fn prefetch(&mut self, entities: &[(EntityKind, Uuid)]) -> Result<(), ApiError> {
+        let mut after = Vec::with_capacity(entities.len());
+        for (kind, id) in entities {
+            let stream = kind.stream(*id);
+            let known = self.states.version(&stream).unwrap_or(0);
+            after.push((stream, known));
+        }
+        let mut news = self.log.read_streams_after(&after).await?;
+        for (stream, known) in after {
+            let events = news.remove(&stream).unwrap_or_default();
+            self.prefetched.insert(stream, (known, events));
+        }
+        Ok(())
+    }
+
+    /// A new entity with an id of the server's making: nothing to read, and the append
+    /// expects its stream not to exist.
+    pub fn fresh<S: Aggregate>(&mut self, kind: EntityKind, id: Uuid) -> S {
+        self.versions.insert(kind.stream(id), 0);
+        S::default()
+    }
+
     /// The state of entity `id` of `kind` (the default state when it has no events).
-    pub async fn load<S: Aggregate>(&mut self, kind: EntityKind, id: Uuid) -> Result<S, ApiError> {
+    /// States are remembered between commands: only the events appended since are read.
+    pub async fn load<S>(&mut self, kind: EntityKind, id: Uuid) -> Result<S, ApiError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
         let stream = kind.stream(id);
-        let events = match self.log.read_stream(&stream, 1, usize::MAX).await {
-            Ok(events) => events,
-            Err(EventLogError::NotFound { .. }) => Vec::new(),
-            Err(err) => return Err(err.into()),
+        let cached: S = self.states.get(&stream).unwrap_or_default();
+        let (mut state, events) = match self.prefetched.remove(&stream) {
+            Some((known, events)) if known == cached.version() => (cached, events),
+            Some((0, events)) => (S::default(), events),
+            _ => {
+                let events = self
+                    .log
+                    .read_stream_after(&stream, cached.version())
+                    .await?;
+                (cached, events)
+            }
         };
-        let mut state = S::default();
+        let caught_up = !events.is_empty();
         for stored in events {
             let event =
                 DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
@@ -159,6 +216,9 @@ impl Loader {
                         ))
                     })?;
             state = state.evolve(&event);
+        }
+        if caught_up {
+            self.states.put(&stream, &state);
         }
         self.versions.insert(stream, state.version());
         Ok(state)
@@ -207,6 +267,9 @@ where
         let loader = Loader {
             log: state.log.clone(),
             versions: BTreeMap::new(),
+            pipelines: Arc::clone(&state.pipelines),
+            states: Arc::clone(&state.states),
+            prefetched: HashMap::new(),
         };
         let decision = decide(loader).await?;
         let versions = &decision.versions;

@@ -1,12 +1,149 @@
 //! What every request handler shares.
 
-use crm_eventlog::EventLog;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// The application's state: the log and the settings requests need.
+use crm_domain::pipeline::PipelineState;
+use crm_eventlog::EventLog;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+
+/// How long a resolved token is trusted before it is looked up again: a revoked
+/// token stops working within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// The application's state: the log, the settings and the caches requests share.
 #[derive(Clone)]
 pub struct AppState {
     /// The event log (and through it, the database pool).
     pub log: EventLog,
     /// `CRM_BOOTSTRAP_TOKEN`: accepted as an admin token when set.
     pub bootstrap_token: Option<String>,
+    /// Tokens resolved lately.
+    pub tokens: Arc<TokenCache>,
+    /// Pipelines, which never change once defined.
+    pub pipelines: Arc<Mutex<HashMap<Uuid, PipelineState>>>,
+    /// Entities' states as last folded, by stream.
+    pub states: Arc<StateCache>,
+}
+
+impl AppState {
+    /// The state over `log`, trusting resolved tokens for [`TOKEN_TTL`].
+    pub fn new(log: EventLog, bootstrap_token: Option<String>) -> Self {
+        AppState {
+            log,
+            bootstrap_token,
+            tokens: Arc::new(TokenCache::new(TOKEN_TTL)),
+            pipelines: Arc::default(),
+            states: Arc::default(),
+        }
+    }
+
+    /// The same state trusting resolved tokens for `ttl` (zero: look every token up).
+    pub fn with_token_ttl(mut self, ttl: Duration) -> Self {
+        self.tokens = Arc::new(TokenCache::new(ttl));
+        self
+    }
+}
+
+/// A folded state, type-erased, with its version.
+type Remembered = (Arc<dyn Any + Send + Sync>, i64);
+
+/// Entities' folded states by stream, each at the version it was folded to. A
+/// command reads only the events appended since, so a state is never stale; an
+/// append still expects the version it was decided on.
+#[derive(Default)]
+pub struct StateCache {
+    states: Mutex<HashMap<String, Remembered>>,
+}
+
+impl StateCache {
+    /// The state remembered for `stream`, if it is of type `S`.
+    pub fn get<S: Clone + Send + Sync + 'static>(&self, stream: &str) -> Option<S> {
+        let states = self.states.lock().ok()?;
+        states.get(stream)?.0.downcast_ref::<S>().cloned()
+    }
+
+    /// The version of the state remembered for `stream`.
+    pub fn version(&self, stream: &str) -> Option<i64> {
+        let states = self.states.lock().ok()?;
+        states.get(stream).map(|s| s.1)
+    }
+
+    /// Remembers `state` for `stream`.
+    pub fn put<S: crm_domain::Aggregate + Send + Sync + 'static>(&self, stream: &str, state: &S) {
+        if let Ok(mut states) = self.states.lock() {
+            // Bounded: forget everything rather than grow without end.
+            if states.len() >= 100_000 {
+                states.clear();
+            }
+            states.insert(
+                stream.to_owned(),
+                (Arc::new(state.clone()), state.version()),
+            );
+        }
+    }
+}
+
+/// Recently resolved tokens, by the token's hash.
+#[derive(Debug)]
+pub struct TokenCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Vec<u8>, (Actor, Instant)>>,
+}
+
+impl TokenCache {
+    /// A cache keeping entries for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        TokenCache {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The actor of a token hash resolved less than `ttl` ago.
+    pub fn get(&self, hash: &[u8]) -> Option<Actor> {
+        let entries = self.entries.lock().ok()?;
+        let (actor, at) = entries.get(hash)?;
+        (at.elapsed() < self.ttl).then(|| actor.clone())
+    }
+
+    /// Remembers that `hash` resolved to `actor` now.
+    pub fn put(&self, hash: Vec<u8>, actor: Actor) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            // Bounded: forget everything rather than grow without end.
+            if entries.len() >= 10_000 {
+                entries.clear();
+            }
+            entries.insert(hash, (actor, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_a_zero_ttl_caches_nothing() {
+        let actor = Actor {
+            manager_id: None,
+            role: "admin".into(),
+        };
+        let cache = TokenCache::new(Duration::from_millis(50));
+        cache.put(vec![1], actor.clone());
+        assert_eq!(cache.get(&[1]), Some(actor.clone()));
+        assert_eq!(cache.get(&[2]), None);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(cache.get(&[1]), None);
+        let off = TokenCache::new(Duration::ZERO);
+        off.put(vec![1], actor);
+        assert_eq!(off.get(&[1]), None);
+    }
 }

@@ -1,5 +1,7 @@
 //! Reading one stream: from a version, or up to a version or a business time.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::error::EventLogError;
@@ -17,7 +19,8 @@ pub enum StreamBound {
 
 impl EventLog {
     /// Up to `limit` events of `stream` from version `from_version` on, in version order.
-    /// A stream with no events at all is [`EventLogError::NotFound`].
+    /// Read from the start (`from_version` ≤ 1), a stream with no events at all is
+    /// [`EventLogError::NotFound`]; read from later on, it is just no events.
     #[tracing::instrument(name = "eventlog.read_stream", skip(self))]
     pub async fn read_stream(
         &self,
@@ -80,6 +83,56 @@ impl EventLog {
             self.ensure_exists(stream).await?;
         }
         Ok(events)
+    }
+
+    /// The events of `stream` after version `after` (none when it does not exist).
+    pub async fn read_stream_after(
+        &self,
+        stream: &str,
+        after: i64,
+    ) -> Result<Vec<RecordedEvent>, EventLogError> {
+        let mut by_stream = self
+            .read_streams_after(&[(stream.to_owned(), after)])
+            .await?;
+        Ok(by_stream.remove(stream).unwrap_or_default())
+    }
+
+    /// The events of each stream after its given version, in one query: for catching
+    /// up several known states at once. Streams with nothing new get an empty list.
+    #[tracing::instrument(name = "eventlog.read_streams_after", skip_all, fields(streams = after.len()))]
+    pub async fn read_streams_after(
+        &self,
+        after: &[(String, i64)],
+    ) -> Result<HashMap<String, Vec<RecordedEvent>>, EventLogError> {
+        let (streams, versions): (Vec<&str>, Vec<i64>) =
+            after.iter().map(|(s, v)| (s.as_str(), *v)).unzip();
+        // LATERAL: one index range scan per stream, whatever the planner thinks of unnest.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM unnest($1::text[], $2::bigint[]) AS u(stream_id, after) \
+             CROSS JOIN LATERAL ( \
+                   SELECT * FROM eventlog.events x \
+                    WHERE x.stream_id = u.stream_id AND x.version > u.after \
+                    ORDER BY x.version) e \
+             ORDER BY e.stream_id, e.version"
+        ))
+        .bind(&streams)
+        .bind(&versions)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_stream: HashMap<String, Vec<RecordedEvent>> = streams
+            .iter()
+            .map(|s| ((*s).to_owned(), Vec::new()))
+            .collect();
+        for row in &rows {
+            let event = row_to_event(row)?;
+            by_stream
+                .entry(event.stream.clone())
+                .or_default()
+                .push(event);
+        }
+        Ok(by_stream)
     }
 
     /// The version of `stream`'s last event, or None when it has none.

@@ -45,10 +45,9 @@ impl TestApp {
     pub async fn new(pool: PgPool) -> Result<TestApp, sqlx::migrate::MigrateError> {
         crm_api::migrate(&pool).await?;
         let log = EventLog::new(pool);
-        let state = AppState {
-            log: log.clone(),
-            bootstrap_token: Some(ADMIN_TOKEN.into()),
-        };
+        let state = AppState::new(log.clone(), Some(ADMIN_TOKEN.into()))
+            // Look every token up, so that a revocation shows at once.
+            .with_token_ttl(std::time::Duration::ZERO);
         Ok(TestApp {
             router: crm_api::server::app(state),
             log,

@@ -56,8 +56,7 @@ pub async fn open(
         async move {
             let deal: DealState = loader.load(EntityKind::Deal, id).await?;
             let client: ClientState = loader.load(EntityKind::Client, body.client_id).await?;
-            let pipeline: PipelineState =
-                loader.load(EntityKind::Pipeline, body.pipeline_id).await?;
+            let pipeline: PipelineState = loader.load_pipeline(body.pipeline_id).await?;
             let manager: ManagerState = loader.load(EntityKind::Manager, body.manager_id).await?;
             let events = deal.decide(DealCommand::Open(OpenDeal {
                 deal_id: id,
@@ -85,7 +84,7 @@ async fn deal_and_pipeline(
 ) -> Result<(DealState, PipelineState), ApiError> {
     let deal: DealState = loader.load(EntityKind::Deal, id).await?;
     let pipeline = match &deal.deal {
-        Some(d) => loader.load(EntityKind::Pipeline, d.pipeline_id).await?,
+        Some(d) => loader.load_pipeline(d.pipeline_id).await?,
         None => PipelineState::default(),
     };
     Ok((deal, pipeline))

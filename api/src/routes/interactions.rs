@@ -60,7 +60,20 @@ pub async fn log(
     let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
-            let interaction: InteractionState = loader.load(EntityKind::Interaction, id).await?;
+            // Everything the command names, read in one query.
+            let mut named = vec![(EntityKind::Manager, body.manager_id)];
+            named.extend(body.client_id.map(|c| (EntityKind::Client, c)));
+            named.extend(body.deal_id.map(|d| (EntityKind::Deal, d)));
+            named.extend(body.lead_id.map(|l| (EntityKind::Lead, l)));
+            if body.id.is_some() {
+                named.push((EntityKind::Interaction, id));
+            }
+            loader.prefetch(&named).await?;
+            let interaction: InteractionState = if body.id.is_some() {
+                loader.load(EntityKind::Interaction, id).await?
+            } else {
+                loader.fresh(EntityKind::Interaction, id)
+            };
             let manager = Ref::new(
                 body.manager_id,
                 loader.load(EntityKind::Manager, body.manager_id).await?,

@@ -230,10 +230,7 @@ pub async fn convert(
                 None => None,
             };
             let pipeline_id = body.deal.pipeline_id;
-            let pipeline = Ref::new(
-                pipeline_id,
-                loader.load(EntityKind::Pipeline, pipeline_id).await?,
-            );
+            let pipeline = Ref::new(pipeline_id, loader.load_pipeline(pipeline_id).await?);
             let events = lead.decide(LeadCommand::Convert(ConvertLead {
                 lead_id: id,
                 client,

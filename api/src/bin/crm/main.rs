@@ -174,10 +174,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             db_connections,
         } => {
             let log = db.log(*db_connections).await?;
-            let state = AppState {
-                log: log.clone(),
-                bootstrap_token: bootstrap_token.clone(),
-            };
+            let state = AppState::new(log.clone(), bootstrap_token.clone());
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

@@ -95,10 +95,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let pool = crm_api::connect_pool_with(target, u32::try_from(max_clients + 8)?).await?;
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool);
-    let state = AppState {
-        log: log.clone(),
-        bootstrap_token: None,
-    };
+    let state = AppState::new(log.clone(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
