@@ -135,6 +135,32 @@ impl EventLog {
         Ok(by_stream)
     }
 
+    /// Every event of the given types committed when the read starts, by position,
+    /// up to `limit` after position `after`: a snapshot of the log, for questions
+    /// such as "which entities were ever given to this manager". Unlike the feed,
+    /// nothing holds it back, and a later call may find events with lower positions.
+    #[tracing::instrument(name = "eventlog.read_types", skip(self))]
+    pub async fn read_types(
+        &self,
+        event_types: &[String],
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, EventLogError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM eventlog.events e WHERE e.event_type = ANY($1) AND e.position > $2 \
+              ORDER BY e.position LIMIT $3"
+        ))
+        .bind(event_types)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
     /// The version of `stream`'s last event, or None when it has none.
     pub async fn stream_version(&self, stream: &str) -> Result<Option<i64>, EventLogError> {
         let version: Option<i64> =

@@ -4,8 +4,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use crm_domain::client::ClientState;
+use crm_domain::deal::DealState;
+use crm_domain::handover::Handover;
+use crm_domain::lead::LeadState;
 use crm_domain::manager::{ManagerCommand, ManagerState};
+use crm_domain::task::TaskState;
 use crm_domain::values::Role;
+use crm_domain::Ref;
 use crm_domain::{Aggregate, EntityKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -77,6 +85,141 @@ pub async fn deactivate(
         let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
         let events = manager.decide(ManagerCommand::Deactivate { manager_id: id })?;
         Ok(Decision::new(loader, EntityKind::Manager, id, events))
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /managers/{id}/handover`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverBody {
+    /// The manager who takes over: must exist and be active.
+    to_manager_id: Uuid,
+    /// Business time of the fact; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The event types that give a client, deal, task or lead to a manager, and the
+/// payload field naming him.
+const GIVING: [(&str, &str, EntityKind, &str); 7] = [
+    (
+        "ClientRegistered",
+        "manager_id",
+        EntityKind::Client,
+        "client_id",
+    ),
+    (
+        "ClientReassigned",
+        "to_manager_id",
+        EntityKind::Client,
+        "client_id",
+    ),
+    ("DealOpened", "manager_id", EntityKind::Deal, "deal_id"),
+    (
+        "DealReassigned",
+        "to_manager_id",
+        EntityKind::Deal,
+        "deal_id",
+    ),
+    ("TaskScheduled", "assignee_id", EntityKind::Task, "task_id"),
+    (
+        "TaskReassigned",
+        "to_assignee_id",
+        EntityKind::Task,
+        "task_id",
+    ),
+    ("LeadAssigned", "manager_id", EntityKind::Lead, "lead_id"),
+];
+
+/// Every client, deal, task and lead that was ever given to `manager`, from the log.
+async fn ever_given_to(
+    state: &AppState,
+    manager: Uuid,
+) -> Result<Vec<(EntityKind, Uuid)>, ApiError> {
+    let types: Vec<String> = GIVING.iter().map(|g| g.0.to_owned()).collect();
+    let manager = manager.to_string();
+    let mut found = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        // A snapshot read, not the feed: a running transaction elsewhere must not hide any.
+        let page = state.log.read_types(&types, after, 10_000).await?;
+        for event in &page {
+            let Some((_, field, kind, id_field)) = GIVING.iter().find(|g| g.0 == event.event_type)
+            else {
+                continue;
+            };
+            if event.data.get(*field).and_then(|v| v.as_str()) == Some(manager.as_str()) {
+                if let Some(id) = event
+                    .data
+                    .get(*id_field)
+                    .and_then(|v| v.as_str())
+                    .and_then(|v| v.parse().ok())
+                {
+                    found.insert(kind.stream(id), (*kind, id));
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 10_000 => after = last.position,
+            _ => break,
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// Hands every client, open deal, open task and open lead of a manager to another
+/// (when one leaves): one reassignment event each, all in one transaction.
+#[utoipa::path(post, path = "/managers/{id}/handover", tag = "managers", request_body = HandoverBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn handover(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<HandoverBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let to = body.to_manager_id;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let state = state.clone();
+        async move {
+            let candidates = ever_given_to(&state, id).await?;
+            let mut named = candidates.clone();
+            named.extend([(EntityKind::Manager, id), (EntityKind::Manager, to)]);
+            loader.prefetch(&named).await?;
+            let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
+            let receiver: ManagerState = loader.load(EntityKind::Manager, to).await?;
+            let mut book = Handover {
+                to: Ref::new(to, receiver),
+                clients: vec![],
+                deals: vec![],
+                tasks: vec![],
+                leads: vec![],
+            };
+            for (kind, entity) in candidates {
+                match kind {
+                    EntityKind::Client => book
+                        .clients
+                        .push(loader.load::<ClientState>(kind, entity).await?),
+                    EntityKind::Deal => book
+                        .deals
+                        .push(loader.load::<DealState>(kind, entity).await?),
+                    EntityKind::Task => book
+                        .tasks
+                        .push(loader.load::<TaskState>(kind, entity).await?),
+                    EntityKind::Lead => book
+                        .leads
+                        .push(loader.load::<LeadState>(kind, entity).await?),
+                    _ => {}
+                }
+            }
+            let events = manager.decide(ManagerCommand::Handover {
+                manager_id: id,
+                handover: book,
+            })?;
+            Ok(Decision::new(loader, EntityKind::Manager, id, events))
+        }
     })
     .await?;
     Ok(Json(response))

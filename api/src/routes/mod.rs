@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::verify))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
+        .routes(routes!(managers::handover))
         .routes(routes!(pipelines::define))
         .routes(routes!(deals::open))
         .routes(routes!(deals::get))

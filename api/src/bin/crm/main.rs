@@ -174,6 +174,9 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             db_connections,
         } => {
             let log = db.log(*db_connections).await?;
+            if bootstrap_token.is_none() {
+                first_admin_token(&log).await?;
+            }
             let state = AppState::new(log.clone(), bootstrap_token.clone());
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -250,6 +253,22 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             let table = bench::eventlog::run(&db.url, &opts).await?;
             println!("{table}");
         }
+    }
+    Ok(())
+}
+
+/// On a database without any token (and no bootstrap token given), makes one admin
+/// token and prints it once, so that a fresh install can be used at once.
+async fn first_admin_token(log: &EventLog) -> anyhow::Result<()> {
+    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
+        .fetch_one(log.pool())
+        .await?;
+    if tokens == 0 {
+        let token = crm_api::auth::create_token(log.pool(), None, "admin", Some("first admin"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("No tokens yet: created an admin token (shown only now):\n\n    {token}\n");
+        println!("Use it as `Authorization: Bearer {token}`; make more with `crm token create`.");
     }
     Ok(())
 }
