@@ -142,19 +142,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     )])
     .await?;
     let seconds = Duration::from_secs(opts.seconds);
-    let mut table = Table::default();
-    let has_interactions = {
-        let (status, _) = call(
-            &http,
-            &base,
-            &token,
-            Method::POST,
-            "/interactions",
-            &json!({}),
-        )
-        .await?;
-        status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED
-    };
+    let mut table = Table::new("log append");
 
     for &clients in &opts.clients {
         // Each client moves a deal of its own, new for this measurement, from stage A.
@@ -199,7 +187,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
             stage.rate(),
             raw.rate()
         );
-        if has_interactions {
+        {
             let calls = {
                 let (http, base, token, manager) =
                     (http.clone(), base.clone(), token.clone(), manager.clone());

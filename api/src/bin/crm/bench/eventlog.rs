@@ -118,7 +118,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     log.migrate().await?;
     sqlx::raw_sql(RAW_TABLE).execute(&pool).await?;
     let seconds = Duration::from_secs(opts.seconds);
-    let mut table = Table::default();
+    let mut table = Table::new("raw SQL");
 
     // Warm both paths up (plans cached, files extended).
     single_appends(&log, 4, Duration::from_secs(1), 0).await?;
