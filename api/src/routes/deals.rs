@@ -42,7 +42,8 @@ pub struct OpenDealBody {
 }
 
 /// Opens a deal for a client in a pipeline.
-#[utoipa::path(post, path = "/deals", tag = "deals", request_body = OpenDealBody,
+#[utoipa::path(
+    operation_id = "open_deal",post, path = "/deals", tag = "deals", request_body = OpenDealBody,
     responses((status = 201, body = CommandResponse), (status = 400), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn open(
@@ -126,7 +127,8 @@ pub struct ChangeStageBody {
 }
 
 /// Moves a deal to another stage of its pipeline.
-#[utoipa::path(post, path = "/deals/{id}/stage", tag = "deals", request_body = ChangeStageBody,
+#[utoipa::path(
+    operation_id = "change_deal_stage",post, path = "/deals/{id}/stage", tag = "deals", request_body = ChangeStageBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -166,7 +168,8 @@ pub struct ChangeAmountBody {
 }
 
 /// Changes a deal's amount.
-#[utoipa::path(post, path = "/deals/{id}/amount", tag = "deals", request_body = ChangeAmountBody,
+#[utoipa::path(
+    operation_id = "change_deal_amount",post, path = "/deals/{id}/amount", tag = "deals", request_body = ChangeAmountBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -199,7 +202,8 @@ pub struct AssignBody {
 }
 
 /// Hands a deal to another manager.
-#[utoipa::path(post, path = "/deals/{id}/assign", tag = "deals", request_body = AssignBody,
+#[utoipa::path(
+    operation_id = "assign_deal",post, path = "/deals/{id}/assign", tag = "deals", request_body = AssignBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -234,7 +238,8 @@ pub struct WinBody {
 }
 
 /// Marks a deal won.
-#[utoipa::path(post, path = "/deals/{id}/win", tag = "deals", request_body = Option<WinBody>,
+#[utoipa::path(
+    operation_id = "win_deal",post, path = "/deals/{id}/win", tag = "deals", request_body = Option<WinBody>,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -268,7 +273,8 @@ pub struct LoseBody {
 }
 
 /// Marks a deal lost, with the reason.
-#[utoipa::path(post, path = "/deals/{id}/lose", tag = "deals", request_body = LoseBody,
+#[utoipa::path(
+    operation_id = "lose_deal",post, path = "/deals/{id}/lose", tag = "deals", request_body = LoseBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -302,7 +308,8 @@ pub struct ReopenBody {
 }
 
 /// Reopens a won or lost deal.
-#[utoipa::path(post, path = "/deals/{id}/reopen", tag = "deals", request_body = Option<ReopenBody>,
+#[utoipa::path(
+    operation_id = "reopen_deal",post, path = "/deals/{id}/reopen", tag = "deals", request_body = Option<ReopenBody>,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -360,7 +367,8 @@ pub struct DealQuery {
 }
 
 /// A deal, folded from its stream: as it stands, or `as_of` a time, or at a `version`.
-#[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DealQuery),
+#[utoipa::path(
+    operation_id = "get_deal",get, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DealQuery),
     responses((status = 200, body = DealView), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(

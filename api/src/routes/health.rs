@@ -18,7 +18,8 @@ pub struct Health {
 }
 
 /// Readiness: 200 when PostgreSQL answers, 503 while it does not.
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(
+    operation_id = "health",get, path = "/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let up = sqlx::query("SELECT 1")
@@ -45,7 +46,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 }
 
 /// Liveness: 200 while the process serves HTTP, whatever the database.
-#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    operation_id = "liveness",get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
 pub async fn live() -> Json<Health> {
     Json(Health {
         status: "ok",

@@ -69,7 +69,8 @@ pub struct StreamQuery {
 const MAX_STREAM_READ: usize = 10_000;
 
 /// The events of one stream, in version order.
-#[utoipa::path(get, path = "/streams/{stream}/events", tag = "log",
+#[utoipa::path(
+    operation_id = "read_stream",get, path = "/streams/{stream}/events", tag = "log",
     params(("stream" = String, Path, description = "e.g. deal-<uuid>"), StreamQuery),
     responses((status = 200, body = StreamEvents), (status = 404, description = "no such stream")),
     security(("bearer" = [])))]
@@ -114,7 +115,8 @@ pub struct FeedQuery {
 
 /// The whole log in the order projectors see it: every committed event exactly once,
 /// each stream in version order.
-#[utoipa::path(get, path = "/events", tag = "log", params(FeedQuery),
+#[utoipa::path(
+    operation_id = "read_feed",get, path = "/events", tag = "log", params(FeedQuery),
     responses((status = 200, body = FeedView), (status = 400, description = "bad cursor")),
     security(("bearer" = [])))]
 pub async fn feed(
@@ -160,7 +162,8 @@ pub struct VerifyView {
 }
 
 /// Checks every stream's hash chain over the stored events.
-#[utoipa::path(get, path = "/audit/verify", tag = "log",
+#[utoipa::path(
+    operation_id = "verify_log",get, path = "/audit/verify", tag = "log",
     responses((status = 200, body = VerifyView)), security(("bearer" = [])))]
 pub async fn verify(
     _actor: Actor,

@@ -43,7 +43,8 @@ pub struct RegisterManager {
 }
 
 /// Registers a manager.
-#[utoipa::path(post, path = "/managers", tag = "managers", request_body = RegisterManager,
+#[utoipa::path(
+    operation_id = "register_manager",post, path = "/managers", tag = "managers", request_body = RegisterManager,
     responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn register(
@@ -71,7 +72,8 @@ pub async fn register(
 }
 
 /// Deactivates a manager: he can no longer be assigned anything.
-#[utoipa::path(post, path = "/managers/{id}/deactivate", tag = "managers", request_body = Option<OnlyBusinessTime>,
+#[utoipa::path(
+    operation_id = "deactivate_manager",post, path = "/managers/{id}/deactivate", tag = "managers", request_body = Option<OnlyBusinessTime>,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
@@ -170,7 +172,8 @@ async fn ever_given_to(
 
 /// Hands every client, open deal, open task and open lead of a manager to another
 /// (when one leaves): one reassignment event each, all in one transaction.
-#[utoipa::path(post, path = "/managers/{id}/handover", tag = "managers", request_body = HandoverBody,
+#[utoipa::path(
+    operation_id = "hand_over_manager_book",post, path = "/managers/{id}/handover", tag = "managers", request_body = HandoverBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse), (status = 400), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]

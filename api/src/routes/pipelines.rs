@@ -41,7 +41,8 @@ pub struct DefinePipeline {
 }
 
 /// Defines a pipeline (a funnel for one type of sale) with its ordered stages.
-#[utoipa::path(post, path = "/pipelines", tag = "pipelines", request_body = DefinePipeline,
+#[utoipa::path(
+    operation_id = "define_pipeline",post, path = "/pipelines", tag = "pipelines", request_body = DefinePipeline,
     responses((status = 201, body = CommandResponse), (status = 400), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn define(
