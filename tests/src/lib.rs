@@ -2,6 +2,7 @@
 //! throwaway PostgreSQL clusters ([`TempCluster`]) and the like.
 
 mod app;
+pub mod scenario;
 
 pub use app::{Answer, TestApp, ADMIN_TOKEN};
 

@@ -3,33 +3,15 @@
 //! one transaction or not at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent};
-use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
+use crm_tests::scenario::{
+    client, events, inactive_manager, manager, refused, response_id, send_text,
+};
+use crm_tests::{Answer, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// Sends `body` as it is (malformed JSON included) as the admin.
-async fn send_text(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> Answer {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
-        .header(header::CONTENT_TYPE, "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.send_raw(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-}
 
 /// Sends a JSON body as the admin with extra headers.
 async fn send(
@@ -39,33 +21,7 @@ async fn send(
     body: &Value,
     headers: &[(&str, &str)],
 ) -> Answer {
-    send_text(app, method, path, &body.to_string(), headers).await
-}
-
-/// Sends `body` and checks it is refused with `status` and `code`, appending nothing.
-async fn refused(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-    status: StatusCode,
-    code: &str,
-) -> Answer {
-    let before = app.event_count().await;
-    let answer = send_text(app, method, path, body, headers).await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (status, code),
-        "{path} {body}: {}",
-        answer.body
-    );
-    assert_eq!(
-        answer.headers["content-type"], "application/problem+json",
-        "{path}"
-    );
-    assert_eq!(app.event_count().await, before, "{path} {body} appended");
-    answer
+    send_text(app, method, path, Some(&body.to_string()), headers).await
 }
 
 /// One refusal case: path, body, headers, status, code.
@@ -76,44 +32,6 @@ type Case<'a> = (
     StatusCode,
     &'a str,
 );
-
-/// The events of `stream`, read back through the API.
-async fn events(app: &TestApp, stream: &str) -> Vec<Value> {
-    let answer = app.get(&format!("/streams/{stream}/events")).await;
-    assert_eq!(answer.status, StatusCode::OK, "{stream}: {}", answer.body);
-    answer.body["events"].as_array().unwrap().clone()
-}
-
-/// Checks a command's response and returns its `id`.
-fn response_id(answer: &Answer, status: StatusCode, kind: &str, version: i64) -> Uuid {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    let id: Uuid = answer.body["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(answer.body["stream"], format!("{kind}-{id}"));
-    assert_eq!(answer.body["version"], version);
-    assert!(answer.body["position"].as_i64().unwrap() > 0);
-    id
-}
-
-/// A registered, active manager.
-async fn manager(app: &TestApp, name: &str) -> Uuid {
-    let answer = app
-        .post(
-            "/managers",
-            &json!({"name": name, "department": "Sales", "role": "manager"}),
-        )
-        .await;
-    response_id(&answer, StatusCode::CREATED, "manager", 1)
-}
-
-/// A registered manager, deactivated.
-async fn inactive_manager(app: &TestApp) -> Uuid {
-    let id = manager(app, "Gone").await;
-    let answer = app
-        .post(&format!("/managers/{id}/deactivate"), &json!({}))
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    id
-}
 
 /// A pipeline with two stages, appended straight to the log.
 async fn pipeline(app: &TestApp) -> (Uuid, Uuid, Uuid) {
@@ -135,17 +53,6 @@ async fn pipeline(app: &TestApp) -> (Uuid, Uuid, Uuid) {
         .await
         .unwrap();
     (id, first, second)
-}
-
-/// A client of `manager_id`.
-async fn client(app: &TestApp, manager_id: Uuid) -> Uuid {
-    let answer = app
-        .post(
-            "/clients",
-            &json!({"name": "Acme", "kind": "company", "manager_id": manager_id, "contacts": []}),
-        )
-        .await;
-    response_id(&answer, StatusCode::CREATED, "client", 1)
 }
 
 /// A lead, assigned to `manager_id` when given.

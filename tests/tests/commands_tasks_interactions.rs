@@ -2,64 +2,19 @@
 //! refusal (400, 404, 409, 422) appends nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent};
-use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
+use crm_tests::scenario::{
+    client, events, inactive_manager, manager, refused, response_id, send_text,
+};
+use crm_tests::{Answer, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Sends `body` as it is (malformed JSON included; `None`: no body) as the admin.
-async fn send_text(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> Answer {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"));
-    if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = body.map(|b| Body::from(b.to_owned())).unwrap_or_default();
-    app.send_raw(request.body(body).unwrap()).await
-}
-
 /// Sends a JSON body as the admin with extra headers.
 async fn send(app: &TestApp, path: &str, body: &Value, headers: &[(&str, &str)]) -> Answer {
     send_text(app, Method::POST, path, Some(&body.to_string()), headers).await
-}
-
-/// Sends `body` and checks it is refused with `status` and `code`, appending nothing.
-async fn refused(
-    app: &TestApp,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-    status: StatusCode,
-    code: &str,
-) -> Answer {
-    let before = app.event_count().await;
-    let answer = send_text(app, Method::POST, path, Some(body), headers).await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (status, code),
-        "{path} {body}: {}",
-        answer.body
-    );
-    assert_eq!(
-        answer.headers["content-type"], "application/problem+json",
-        "{path}"
-    );
-    assert_eq!(app.event_count().await, before, "{path} {body} appended");
-    answer
 }
 
 /// One refusal case: path, body, headers, status, code.
@@ -74,60 +29,11 @@ type Case<'a> = (
 /// Runs `cases`; each conflict must name `current` as the current version.
 async fn all_refused(app: &TestApp, cases: Vec<Case<'_>>, current: i64) {
     for (path, body, headers, status, code) in cases {
-        let answer = refused(app, path, &body, &headers, status, code).await;
+        let answer = refused(app, Method::POST, path, &body, &headers, status, code).await;
         if status == StatusCode::CONFLICT && code == "version_conflict" {
             assert_eq!(answer.body["current_version"], current, "{path}");
         }
     }
-}
-
-/// The events of `stream`, read back through the API.
-async fn events(app: &TestApp, stream: &str) -> Vec<Value> {
-    let answer = app.get(&format!("/streams/{stream}/events")).await;
-    assert_eq!(answer.status, StatusCode::OK, "{stream}: {}", answer.body);
-    answer.body["events"].as_array().unwrap().clone()
-}
-
-/// Checks a command's response and returns its `id`.
-fn response_id(answer: &Answer, status: StatusCode, kind: &str, version: i64) -> Uuid {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    let id: Uuid = answer.body["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(answer.body["stream"], format!("{kind}-{id}"));
-    assert_eq!(answer.body["version"], version);
-    assert!(answer.body["position"].as_i64().unwrap() > 0);
-    id
-}
-
-/// A registered, active manager.
-async fn manager(app: &TestApp, name: &str) -> Uuid {
-    let answer = app
-        .post(
-            "/managers",
-            &json!({"name": name, "department": "Sales", "role": "manager"}),
-        )
-        .await;
-    response_id(&answer, StatusCode::CREATED, "manager", 1)
-}
-
-/// A registered manager, deactivated.
-async fn inactive_manager(app: &TestApp) -> Uuid {
-    let id = manager(app, "Gone").await;
-    let answer = app
-        .post(&format!("/managers/{id}/deactivate"), &json!({}))
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    id
-}
-
-/// A client of `manager_id`.
-async fn client(app: &TestApp, manager_id: Uuid) -> Uuid {
-    let answer = app
-        .post(
-            "/clients",
-            &json!({"name": "Acme", "kind": "company", "manager_id": manager_id}),
-        )
-        .await;
-    response_id(&answer, StatusCode::CREATED, "client", 1)
 }
 
 /// A deal of `client_id`, appended straight to the log.
@@ -331,6 +237,7 @@ async fn task_scheduling_refusals_append_nothing(pool: PgPool) {
     body["deal_id"] = json!(deal_id);
     refused(
         &app,
+        Method::POST,
         "/tasks",
         &body.to_string(),
         &[],
@@ -615,7 +522,7 @@ async fn completing_a_task_appends_task_completed_once(pool: PgPool) {
         ),
     ];
     for (path, body, headers, status, code) in closed {
-        refused(&app, path, &body, &headers, status, code).await;
+        refused(&app, Method::POST, path, &body, &headers, status, code).await;
     }
 
     // The body may be left out entirely.
@@ -698,6 +605,7 @@ async fn cancelling_a_task_appends_task_cancelled_once(pool: PgPool) {
     );
     refused(
         &app,
+        Method::POST,
         &path,
         "{}",
         &[],
@@ -707,6 +615,7 @@ async fn cancelling_a_task_appends_task_cancelled_once(pool: PgPool) {
     .await;
     refused(
         &app,
+        Method::POST,
         &format!("/tasks/{id}/complete"),
         "{}",
         &[],
@@ -919,5 +828,14 @@ async fn interaction_refusals_append_nothing(pool: PgPool) {
     let mut body = valid.clone();
     body["client_id"] = json!(client_id);
     body["deal_id"] = json!(deal_id);
-    refused(&app, path, &body.to_string(), &[], rule, "client_mismatch").await;
+    refused(
+        &app,
+        Method::POST,
+        path,
+        &body.to_string(),
+        &[],
+        rule,
+        "client_mismatch",
+    )
+    .await;
 }

@@ -1,0 +1,116 @@
+//! Shared steps of the command tests: raw sends, refusals that must append nothing,
+//! reading a stream back, and seeding managers and clients through the API.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::app::{Answer, TestApp, ADMIN_TOKEN};
+
+/// Sends `body` as it is (malformed JSON included; `None`: no body) as the admin.
+pub async fn send_text(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"));
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = body.map(|b| Body::from(b.to_owned())).unwrap_or_default();
+    match request.body(body) {
+        Ok(request) => app.send_raw(request).await,
+        Err(err) => panic!("cannot build the request for {path}: {err}"),
+    }
+}
+
+/// Sends `body` and checks it is refused with `status` and `code` as a problem,
+/// appending nothing.
+pub async fn refused(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+    status: StatusCode,
+    code: &str,
+) -> Answer {
+    let before = app.event_count().await;
+    let answer = send_text(app, method, path, Some(body), headers).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (status, code),
+        "{path} {body}: {}",
+        answer.body
+    );
+    assert_eq!(
+        answer.headers["content-type"], "application/problem+json",
+        "{path}"
+    );
+    assert_eq!(app.event_count().await, before, "{path} {body} appended");
+    answer
+}
+
+/// The events of `stream`, read back through the API.
+pub async fn events(app: &TestApp, stream: &str) -> Vec<Value> {
+    let answer = app.get(&format!("/streams/{stream}/events")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{stream}: {}", answer.body);
+    answer.body["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Checks a command's response (status, stream, version, position) and returns its `id`.
+pub fn response_id(answer: &Answer, status: StatusCode, kind: &str, version: i64) -> Uuid {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    let id: Uuid = answer.body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
+    assert_eq!(answer.body["stream"], format!("{kind}-{id}"));
+    assert_eq!(answer.body["version"], version);
+    assert!(answer.body["position"].as_i64().unwrap_or(0) > 0);
+    id
+}
+
+/// A registered, active manager.
+pub async fn manager(app: &TestApp, name: &str) -> Uuid {
+    let answer = app
+        .post(
+            "/managers",
+            &json!({"name": name, "department": "Sales", "role": "manager"}),
+        )
+        .await;
+    response_id(&answer, StatusCode::CREATED, "manager", 1)
+}
+
+/// A registered manager, deactivated.
+pub async fn inactive_manager(app: &TestApp) -> Uuid {
+    let id = manager(app, "Gone").await;
+    let answer = app
+        .post(&format!("/managers/{id}/deactivate"), &json!({}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    id
+}
+
+/// A client (a company) of `manager_id`.
+pub async fn client(app: &TestApp, manager_id: Uuid) -> Uuid {
+    let answer = app
+        .post(
+            "/clients",
+            &json!({"name": "Acme", "kind": "company", "manager_id": manager_id, "contacts": []}),
+        )
+        .await;
+    response_id(&answer, StatusCode::CREATED, "client", 1)
+}
