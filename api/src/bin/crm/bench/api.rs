@@ -5,13 +5,11 @@
 //! deal (back and forth between two stages), and a call logged. The baseline is
 //! `EventLog::append` of one event per call at the same concurrency, same run.
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use chrono::Utc;
+
 use crm_api::state::AppState;
 use crm_eventlog::{EventLog, ExpectedVersion, NewEvent};
 use http_body_util::BodyExt;
@@ -20,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection};
+
 use uuid::Uuid;
 
 use super::measure::{run_for, Measurement, Table};
@@ -77,17 +75,7 @@ async fn ok(
 
 /// Runs every measurement against a fresh database on the server of `admin_url`.
 pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
-    let admin = PgConnectOptions::from_str(admin_url).context("parsing the database URL")?;
-    let db = format!("crm_bench_api_{}", Utc::now().format("%Y%m%d%H%M%S"));
-    let mut conn = PgConnection::connect_with(&admin).await?;
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut conn)
-        .await?;
-    let result = measure(admin.clone().database(&db), opts).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    result
+    super::in_fresh_database(admin_url, "crm_bench_api", |target| measure(target, opts)).await
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {

@@ -5,16 +5,14 @@
 //! table with plain SQL: one single-row `INSERT` per transaction, one multi-row
 //! `INSERT` per batch, and a plain ordered `SELECT` for reading.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use crm_eventlog::{Cursor, EventLog, ExpectedVersion, FeedFilter, Metadata, NewEvent, Source};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use super::measure::{run_for, Measurement, Table};
@@ -89,17 +87,7 @@ fn metadata() -> Metadata {
 
 /// Runs every measurement against a fresh database on the server of `admin_url`.
 pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
-    let admin = PgConnectOptions::from_str(admin_url).context("parsing the database URL")?;
-    let db = format!("crm_bench_{}", Utc::now().format("%Y%m%d%H%M%S"));
-    let mut conn = PgConnection::connect_with(&admin).await?;
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut conn)
-        .await?;
-    let result = measure(admin.clone().database(&db), opts).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    result
+    super::in_fresh_database(admin_url, "crm_bench", |target| measure(target, opts)).await
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
