@@ -4,3 +4,50 @@
 //! Each read model owns its tables through this crate's migrations and is built only
 //! from the event log's feed (`crm_eventlog::EventLog::subscribe`), so any of them can
 //! be dropped and rebuilt from the log and come out identical.
+//!
+//! # The runtime
+//!
+//! - A [`Projection`] is a named, versioned unit that applies batches of events to its
+//!   own tables inside a transaction the runtime gives it.
+//! - A [`Runner`] drives one projection: it reads a batch from the feed *outside* any
+//!   write transaction, then in one short transaction applies it and moves the
+//!   projection's checkpoint (`projections.checkpoints`) past it, so a crash at any
+//!   instant neither loses nor repeats an event's effect. The checkpoint's cursor is
+//!   also a fence: a commit whose expected cursor is not the stored one applies
+//!   nothing, so even two runners that both believed they were active could not
+//!   double-apply.
+//! - Only one runner per projection is active across processes: it holds a
+//!   session-level advisory lock (`pg_try_advisory_lock(LOCK_CLASS, hashtext(name))`)
+//!   on a dedicated connection; others wait as standbys and retry every second.
+//! - A projection whose `apply` fails stops alone (status `failed`, the exact event's
+//!   position, the error) and retries with backoff; a [`ProjectorSet`] runs many.
+//! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
+
+mod checkpoint;
+mod error;
+mod projection;
+mod runner;
+mod set;
+mod status;
+
+pub use error::ProjectionError;
+pub use projection::Projection;
+pub use runner::{Runner, RunnerConfig, LOCK_CLASS};
+pub use set::{ProjectorSet, RunningProjectors};
+pub use status::{rebuild, status, wait_until_reflects, ProjectionStatus, LAG_COUNT_CAP};
+
+use sqlx::PgPool;
+
+/// This crate's schema migrations (versions 2026112220xxxx belong to it). Other crates
+/// keep their own migrations in the same database, so those are not "missing".
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("./migrations")
+};
+
+/// Applies the event log's migrations, then this crate's.
+pub async fn migrate(pool: &PgPool) -> Result<(), ProjectionError> {
+    crm_eventlog::MIGRATOR.run(pool).await?;
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! The checkpoints table: each projection's cursor, moved in the same transaction as
+//! the writes of the events it covers.
+
+use crm_eventlog::{Cursor, RecordedEvent};
+use sqlx::PgPool;
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+/// Parses a stored cursor.
+pub(crate) fn parse_cursor(name: &str, text: &str) -> Result<Cursor, ProjectionError> {
+    text.parse().map_err(|_| ProjectionError::Corrupt {
+        name: name.to_owned(),
+        reason: format!("bad cursor {text:?}"),
+    })
+}
+
+/// Runs the projection's `setup` in a transaction of its own.
+pub(crate) async fn setup(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    projection.setup(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Makes the checkpoint ready for an active runner: creates it at the start of the
+/// feed, resets the projection when its version changed, records the feed filter.
+/// Returns the cursor to continue after.
+pub(crate) async fn activate(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<Cursor, ProjectionError> {
+    let name = projection.name();
+    sqlx::query(
+        "INSERT INTO projections.checkpoints (name, version, cursor, status, event_types) \
+         VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(projection.version())
+    .bind(Cursor::start().to_string())
+    .bind(projection.event_types())
+    .execute(pool)
+    .await?;
+    let (version, cursor): (i32, String) =
+        sqlx::query_as("SELECT version, cursor FROM projections.checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+    if version != projection.version() {
+        tracing::info!(
+            projection = name,
+            from = version,
+            to = projection.version(),
+            "projection version changed: rebuilding"
+        );
+        reset(pool, projection).await?;
+        return Ok(Cursor::start());
+    }
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET event_types = $2, \
+                status = CASE WHEN status = 'stopped' THEN 'running' ELSE status END \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(projection.event_types())
+    .execute(pool)
+    .await?;
+    parse_cursor(name, &cursor)
+}
+
+/// Empties the projection's tables and puts its checkpoint back at the start of the
+/// feed, in one transaction.
+pub(crate) async fn reset(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<(), ProjectionError> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    // Lock the row first, as a commit does, so the two serialize in one order.
+    sqlx::query(
+        "INSERT INTO projections.checkpoints (name, version, cursor, status) \
+         VALUES ($1, $2, $3, 'running') ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(projection.version())
+    .bind(Cursor::start().to_string())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT 1 FROM projections.checkpoints WHERE name = $1 FOR UPDATE")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    projection.reset(&mut tx).await?;
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET version = $2, cursor = $3, events_applied = 0, event_types = $4, \
+                status = 'running', last_error = NULL, failed_position = NULL, updated_at = now() \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(projection.version())
+    .bind(Cursor::start().to_string())
+    .bind(projection.event_types())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Committed {
+    /// The events are applied and the checkpoint is at `next`.
+    Done,
+    /// The checkpoint was not at the expected cursor (a rebuild, or another runner):
+    /// nothing was applied.
+    Fenced,
+}
+
+/// In one transaction: checks that the checkpoint is at `expected`, applies `events`
+/// and moves the checkpoint to `next`.
+pub(crate) async fn commit(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+    expected: Cursor,
+    next: Cursor,
+) -> Result<Committed, ProjectionError> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let stored = match stored {
+        Some(text) => Some(parse_cursor(name, &text)?),
+        None => None,
+    };
+    if stored != Some(expected) {
+        tx.rollback().await?;
+        return Ok(Committed::Fenced);
+    }
+    if !events.is_empty() {
+        if let Err(err) = projection.apply(&mut tx, events).await {
+            // Rolling back explicitly returns a clean connection to the pool.
+            let _ = tx.rollback().await;
+            return Err(err);
+        }
+    }
+    let applied = i64::try_from(events.len()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET cursor = $2, events_applied = events_applied + $3, status = 'running', \
+                last_error = NULL, failed_position = NULL, updated_at = now() \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(next.to_string())
+    .bind(applied)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Committed::Done)
+}
+
+/// Marks the projection failed on the event at `position` (if its checkpoint is still
+/// where the runner left it).
+pub(crate) async fn record_failure(
+    pool: &PgPool,
+    name: &str,
+    expected: Cursor,
+    position: i64,
+    error: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET status = 'failed', failed_position = $3, last_error = $4, updated_at = now() \
+          WHERE name = $1 AND cursor = $2",
+    )
+    .bind(name)
+    .bind(expected.to_string())
+    .bind(position)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a running projection stopped (its runner shut down).
+pub(crate) async fn mark_stopped(pool: &PgPool, name: &str) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "UPDATE projections.checkpoints SET status = 'stopped', updated_at = now() \
+          WHERE name = $1 AND status = 'running'",
+    )
+    .bind(name)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The stored cursor of a projection, if it has a checkpoint.
+pub(crate) async fn stored_cursor(
+    pool: &PgPool,
+    name: &str,
+) -> Result<Option<Cursor>, ProjectionError> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT cursor FROM projections.checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    text.map(|t| parse_cursor(name, &t)).transpose()
+}

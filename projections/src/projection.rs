@@ -1,0 +1,49 @@
+//! What a projection is: a named, versioned unit that owns tables and applies events.
+
+use async_trait::async_trait;
+use crm_eventlog::RecordedEvent;
+use sqlx::{Postgres, Transaction};
+
+use crate::error::ProjectionError;
+
+/// A read model built from the feed.
+///
+/// **Tables.** A projection owns its tables. Read models of this crate create them in
+/// this crate's migrations (`projections/migrations`, versions `2026112220xxxx`);
+/// [`Projection::setup`] exists for idempotent DDL (`CREATE TABLE IF NOT EXISTS`) of
+/// projections defined elsewhere, such as tests. Only the projection's code writes
+/// them, and only inside the transactions the runtime hands it.
+///
+/// **Transactions.** `apply` runs inside the transaction that also moves the
+/// projection's checkpoint: it must not commit, and should do set-based writes (one
+/// statement per table per batch where it can) so the transaction stays short.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// The projection's unique, stable name (the checkpoint's key and the lock's).
+    fn name(&self) -> &'static str;
+
+    /// The version of its code and tables: a different version than the checkpoint's
+    /// resets its tables and replays the whole log.
+    fn version(&self) -> i32;
+
+    /// The event types it reads (the feed filter); None for every event.
+    fn event_types(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Creates its tables if they are missing. Runs in its own transaction each time a
+    /// runner becomes active, before anything else; the default does nothing.
+    async fn setup(&self, _tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+
+    /// Applies a batch of events, in feed order, to its tables inside `tx`.
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError>;
+
+    /// Empties its tables for a rebuild, inside `tx` (with its checkpoint's reset).
+    async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError>;
+}

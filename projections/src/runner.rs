@@ -1,0 +1,344 @@
+//! Running one projection: the advisory lock, the batch loop, failures and backoff.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crm_eventlog::{
+    Cursor, EventLog, FeedFilter, RecordedEvent, Subscription, DEFAULT_POLL_INTERVAL,
+};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::watch;
+
+use crate::checkpoint::{self, Committed};
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+/// The first key of every projection's advisory lock (`"CRMP"`); the second is
+/// `hashtext(name)`. The two-int4 form never collides with one-bigint locks, and the
+/// class keeps it apart from other two-int4 users. (Two names whose `hashtext`
+/// collide would share one lock: they would still both run, one at a time per
+/// process pair, never wrongly.)
+pub const LOCK_CLASS: i32 = 0x4352_4D50;
+
+/// How a runner behaves; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The most events applied in one transaction. A runner that is behind gets full
+    /// batches; a live one gets what arrived since its last read (often one event).
+    pub batch_size: usize,
+    /// How often a standby tries to take the lock.
+    pub standby_retry: Duration,
+    /// How often an active runner checks its lock connection and its checkpoint (to
+    /// notice a rebuild while idle).
+    pub health_check: Duration,
+    /// The first pause after a projection fails; it doubles on each failure...
+    pub backoff_min: Duration,
+    /// ...up to this.
+    pub backoff_max: Duration,
+    /// How long the subscription waits for a notification before reading anyway.
+    pub poll_interval: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            batch_size: 2_000,
+            standby_retry: Duration::from_secs(1),
+            health_check: Duration::from_secs(1),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// The pause after the `failures`-th failure in a row (1 and up).
+    fn backoff(&self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(16);
+        self.backoff_min
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+/// What the batch loop does next.
+enum Flow {
+    /// Keep reading from the same subscription.
+    Continue,
+    /// Follow the feed again from the runner's cursor.
+    Resubscribe,
+}
+
+/// Drives one projection: waits for its lock as a standby, then applies the feed to
+/// it batch by batch, until shut down.
+pub struct Runner {
+    log: EventLog,
+    projection: Arc<dyn Projection>,
+    config: RunnerConfig,
+}
+
+impl Runner {
+    /// A runner of `projection` on `log`'s database, with the default configuration.
+    pub fn new(log: EventLog, projection: Arc<dyn Projection>) -> Self {
+        Runner {
+            log,
+            projection,
+            config: RunnerConfig::default(),
+        }
+    }
+
+    /// The same runner with this configuration.
+    pub fn with_config(mut self, config: RunnerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs until `shutdown` turns true or its sender is dropped. Never gives up:
+    /// database outages, a lost lock and projection failures are all retried.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.projection.name();
+        let mut standby: Option<PgConnection> = None;
+        let mut said_standby = false;
+        loop {
+            if is_shutdown(&shutdown) {
+                break;
+            }
+            match self.try_lock(&mut standby).await {
+                Ok(true) => {
+                    said_standby = false;
+                    if let Some(mut lock) = standby.take() {
+                        tracing::info!(projection = name, "projection runner active");
+                        let outcome = self.active(&mut lock, &mut shutdown).await;
+                        // A dead connection has released the lock already.
+                        let _ = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                            .bind(LOCK_CLASS)
+                            .bind(name)
+                            .execute(&mut lock)
+                            .await;
+                        let _ = lock.close().await;
+                        match outcome {
+                            Ok(()) => break,
+                            Err(err) => tracing::warn!(
+                                projection = name,
+                                error = %err.chain(),
+                                "projection runner no longer active; retrying"
+                            ),
+                        }
+                    }
+                }
+                Ok(false) => {
+                    if !said_standby {
+                        tracing::info!(projection = name, "another runner is active; standing by");
+                        said_standby = true;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(projection = name, error = %err.chain(), "cannot take the lock yet");
+                    standby = None;
+                }
+            }
+            if sleep_or_shutdown(self.config.standby_retry, &mut shutdown).await {
+                break;
+            }
+        }
+        if let Some(conn) = standby {
+            let _ = conn.close().await;
+        }
+        tracing::info!(projection = name, "projection runner stopped");
+    }
+
+    /// Tries the projection's advisory lock on the standby connection (connecting it
+    /// first if needed).
+    async fn try_lock(&self, slot: &mut Option<PgConnection>) -> Result<bool, ProjectionError> {
+        if slot.is_none() {
+            let options = self.log.pool().connect_options();
+            *slot = Some(PgConnection::connect_with(&options).await?);
+        }
+        let Some(conn) = slot.as_mut() else {
+            return Ok(false);
+        };
+        let got: Result<bool, sqlx::Error> =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(LOCK_CLASS)
+                .bind(self.projection.name())
+                .fetch_one(conn)
+                .await;
+        match got {
+            Ok(got) => Ok(got),
+            Err(err) => {
+                *slot = None;
+                Err(err.into())
+            }
+        }
+    }
+
+    fn subscribe(&self, cursor: Cursor) -> Subscription {
+        let filter = FeedFilter {
+            event_types: self.projection.event_types(),
+        };
+        self.log
+            .subscribe(cursor, filter)
+            .with_poll_interval(self.config.poll_interval)
+    }
+
+    /// The active runner's loop, while it holds the lock on `lock`. Returns Ok on
+    /// shutdown, Err when it should stand by again (lost lock, database gone).
+    async fn active(
+        &self,
+        lock: &mut PgConnection,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), ProjectionError> {
+        let projection = &*self.projection;
+        let name = projection.name();
+        let pool = self.log.pool();
+        checkpoint::setup(pool, projection).await?;
+        let mut cursor = checkpoint::activate(pool, projection).await?;
+        let mut sub = self.subscribe(cursor);
+        let mut failures = 0u32;
+        let mut last_check = Instant::now();
+        loop {
+            if is_shutdown(shutdown) {
+                checkpoint::mark_stopped(pool, name).await?;
+                return Ok(());
+            }
+            let until_check = self
+                .config
+                .health_check
+                .saturating_sub(last_check.elapsed());
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => continue,
+                got = sub.next_batch(self.config.batch_size) => match got {
+                    Ok(events) => {
+                        let next = sub.cursor();
+                        let flow = self
+                            .apply_batch(&events, &mut cursor, next, &mut failures, shutdown)
+                            .await?;
+                        if let Flow::Resubscribe = flow {
+                            sub = self.subscribe(cursor);
+                        }
+                    }
+                    Err(err) if err.is_unavailable() => {
+                        tracing::debug!(projection = name, error = %err, "feed unavailable; retrying");
+                    }
+                    Err(err) => return Err(err.into()),
+                },
+                () = tokio::time::sleep(until_check) => {}
+            }
+            if last_check.elapsed() >= self.config.health_check {
+                last_check = Instant::now();
+                if sqlx::query("SELECT 1").execute(&mut *lock).await.is_err() {
+                    return Err(ProjectionError::LockLost(name.to_owned()));
+                }
+                let stored = checkpoint::stored_cursor(pool, name).await?;
+                if stored != Some(cursor) {
+                    // Rebuilt (or moved by a runner that should not have been active).
+                    tracing::info!(
+                        projection = name,
+                        "checkpoint moved (rebuild): following it"
+                    );
+                    cursor = checkpoint::activate(pool, projection).await?;
+                    sub = self.subscribe(cursor);
+                    failures = 0;
+                } else if sub.cursor() > cursor && failures == 0 {
+                    // Idle with a filter: remember the events the filter passed over.
+                    match checkpoint::commit(pool, projection, &[], cursor, sub.cursor()).await? {
+                        Committed::Done => cursor = sub.cursor(),
+                        Committed::Fenced => {
+                            cursor = checkpoint::activate(pool, projection).await?;
+                            sub = self.subscribe(cursor);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one batch and moves the checkpoint to `next`; on failure, applies the
+    /// events one by one to find (and record) the exact one, then waits out the backoff.
+    async fn apply_batch(
+        &self,
+        events: &[RecordedEvent],
+        cursor: &mut Cursor,
+        next: Cursor,
+        failures: &mut u32,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Flow, ProjectionError> {
+        let projection = &*self.projection;
+        let name = projection.name();
+        let pool = self.log.pool();
+        let err = match checkpoint::commit(pool, projection, events, *cursor, next).await {
+            Ok(Committed::Done) => {
+                *cursor = next;
+                if *failures > 0 {
+                    tracing::info!(projection = name, "projection recovered");
+                    *failures = 0;
+                }
+                return Ok(Flow::Continue);
+            }
+            Ok(Committed::Fenced) => {
+                *cursor = checkpoint::activate(pool, projection).await?;
+                return Ok(Flow::Resubscribe);
+            }
+            Err(err) if err.is_transient() => return Err(err),
+            Err(err) => err,
+        };
+        let mut failure = None;
+        if let [only] = events {
+            failure = Some((only.position, err));
+        } else {
+            for event in events {
+                let one = std::slice::from_ref(event);
+                match checkpoint::commit(pool, projection, one, *cursor, event.cursor()).await {
+                    Ok(Committed::Done) => *cursor = event.cursor(),
+                    Ok(Committed::Fenced) => {
+                        *cursor = checkpoint::activate(pool, projection).await?;
+                        return Ok(Flow::Resubscribe);
+                    }
+                    Err(err) if err.is_transient() => return Err(err),
+                    Err(err) => {
+                        failure = Some((event.position, err));
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((position, err)) = failure else {
+            // Each event applied on its own: go on after them.
+            return Ok(Flow::Resubscribe);
+        };
+        *failures = failures.saturating_add(1);
+        let delay = self.config.backoff(*failures);
+        let text = err.chain();
+        tracing::error!(
+            projection = name,
+            position,
+            error = %text,
+            retry_in = ?delay,
+            "projection failed on an event"
+        );
+        checkpoint::record_failure(pool, name, *cursor, position, &text).await?;
+        sleep_or_shutdown(delay, shutdown).await;
+        Ok(Flow::Resubscribe)
+    }
+}
+
+/// True when the runner should stop: shutdown was sent, or its sender is gone.
+fn is_shutdown(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Sleeps `pause` unless shutdown comes first; true when it did.
+async fn sleep_or_shutdown(pause: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    let deadline = tokio::time::Instant::now() + pause;
+    loop {
+        if is_shutdown(shutdown) {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return false,
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Running many projections as tasks of one process.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crm_eventlog::EventLog;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+use crate::runner::{Runner, RunnerConfig};
+
+/// The projections one process runs, each in a task of its own (active, or standby
+/// when another process holds its lock). A failing projection stops alone.
+pub struct ProjectorSet {
+    log: EventLog,
+    config: RunnerConfig,
+    projections: Vec<Arc<dyn Projection>>,
+}
+
+impl ProjectorSet {
+    /// An empty set on `log`'s database, with the default runner configuration.
+    pub fn new(log: EventLog) -> Self {
+        ProjectorSet {
+            log,
+            config: RunnerConfig::default(),
+            projections: Vec::new(),
+        }
+    }
+
+    /// The same set, its runners configured with `config`.
+    pub fn with_config(mut self, config: RunnerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The same set with one more projection.
+    pub fn with(mut self, projection: Arc<dyn Projection>) -> Self {
+        self.projections.push(projection);
+        self
+    }
+
+    /// Starts one task per projection. Must be called inside a tokio runtime.
+    pub fn spawn(self) -> Result<RunningProjectors, ProjectionError> {
+        let mut names = HashSet::new();
+        for projection in &self.projections {
+            if !names.insert(projection.name()) {
+                return Err(ProjectionError::DuplicateName(projection.name().to_owned()));
+            }
+        }
+        let (shutdown, receiver) = watch::channel(false);
+        let tasks = self
+            .projections
+            .into_iter()
+            .map(|projection| {
+                let name = projection.name();
+                let runner =
+                    Runner::new(self.log.clone(), projection).with_config(self.config.clone());
+                (name, tokio::spawn(runner.run(receiver.clone())))
+            })
+            .collect();
+        Ok(RunningProjectors { shutdown, tasks })
+    }
+}
+
+/// The tasks of a started [`ProjectorSet`]. Dropping it also stops them (their
+/// shutdown channel closes), without waiting.
+pub struct RunningProjectors {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl RunningProjectors {
+    /// The names of the projections running.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tasks.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// Asks every runner to stop after its current batch and waits until they have.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for (name, task) in self.tasks {
+            if let Err(err) = task.await {
+                tracing::warn!(projection = name, error = %err, "projection task ended abnormally");
+            }
+        }
+    }
+}
