@@ -93,6 +93,17 @@ pub struct FeedPage {
 }
 
 impl EventLog {
+    /// The feed cursor just after the event at `position` (None: no such event):
+    /// what a reader must have passed to have seen that event.
+    pub async fn cursor_of(&self, position: i64) -> Result<Option<Cursor>, EventLogError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT tx_id, position FROM eventlog.events WHERE position = $1")
+                .bind(position)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(tx_id, position)| Cursor::after(tx_id, position)))
+    }
+
     /// Reads up to `limit` events after `after`, in feed order.
     #[tracing::instrument(name = "eventlog.read_feed", skip_all, fields(after = %after, limit))]
     pub async fn read_feed(

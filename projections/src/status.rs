@@ -148,7 +148,8 @@ pub async fn wait_until_reflects(
     timeout: Duration,
 ) -> Result<(), ProjectionError> {
     let started = Instant::now();
-    let target = event_cursor_at(log.pool(), position)
+    let target = log
+        .cursor_of(position)
         .await?
         .ok_or(ProjectionError::UnknownEvent(position))?;
     let mut pause = Duration::from_millis(1);
@@ -193,18 +194,6 @@ async fn reflects(log: &EventLog, name: &str, target: Cursor) -> Result<bool, Pr
         Some(first) => first.cursor() > target,
         None => page.next >= target,
     })
-}
-
-/// STOPGAP, to swap for an event log API (e.g. `EventLog::cursor_of(position) ->
-/// Option<Cursor>`): the feed cursor just after the event at `position`, by a plain
-/// query on `eventlog.events`, the only SQL this crate runs on the log's schema.
-async fn event_cursor_at(pool: &PgPool, position: i64) -> Result<Option<Cursor>, ProjectionError> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT tx_id, position FROM eventlog.events WHERE position = $1")
-            .bind(position)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(tx_id, position)| Cursor::after(tx_id, position)))
 }
 
 /// Rebuilds a projection in place: in one transaction, empties its tables
