@@ -18,9 +18,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ..sqlx::migrate!("./migrations")
 };
 
-/// Applies every crate's migrations: the log's, then the API's.
+/// Applies every crate's migrations: the log's, the projections', then the API's.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     crm_eventlog::MIGRATOR.run(pool).await?;
+    crm_projections::MIGRATOR.run(pool).await?;
     MIGRATOR.run(pool).await
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crm_domain::pipeline::PipelineState;
 use crm_eventlog::EventLog;
+use crm_projections::Projection;
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub pipelines: Arc<Mutex<HashMap<Uuid, PipelineState>>>,
     /// Entities' states as last folded, by stream.
     pub states: Arc<StateCache>,
+    /// The read models this server knows (to rebuild them by name).
+    pub projections: Arc<Vec<Arc<dyn Projection>>>,
 }
 
 impl AppState {
@@ -39,7 +42,14 @@ impl AppState {
             tokens: Arc::new(TokenCache::new(TOKEN_TTL)),
             pipelines: Arc::default(),
             states: Arc::default(),
+            projections: Arc::new(crm_projections::builtin()),
         }
+    }
+
+    /// The same state knowing these read models instead of the built-in ones.
+    pub fn with_projections(mut self, projections: Vec<Arc<dyn Projection>>) -> Self {
+        self.projections = Arc::new(projections);
+        self
     }
 
     /// The same state trusting resolved tokens for `ttl` (zero: look every token up).

@@ -51,3 +51,9 @@ pub async fn migrate(pool: &PgPool) -> Result<(), ProjectionError> {
     MIGRATOR.run(pool).await?;
     Ok(())
 }
+
+/// The built-in read models, which `crm serve` and `crm project` keep live. (None
+/// yet: each report's read model registers here as it lands.)
+pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
+    Vec::new()
+}

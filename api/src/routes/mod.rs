@@ -8,6 +8,7 @@ mod leads;
 mod log;
 mod managers;
 mod pipelines;
+mod projections;
 mod tasks;
 
 use axum::routing::get;
@@ -47,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::stream_events))
         .routes(routes!(log::feed))
         .routes(routes!(log::verify))
+        .routes(routes!(projections::list))
+        .routes(routes!(projections::rebuild))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
         .routes(routes!(managers::handover))

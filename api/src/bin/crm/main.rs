@@ -45,6 +45,21 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "CRM_DB_CONNECTIONS", default_value_t = 32)]
         db_connections: u32,
+        /// Do not run the projectors here (when `crm project` runs them apart).
+        #[arg(long)]
+        no_projectors: bool,
+    },
+    /// Runs the projectors alone, keeping every read model live, until SIGINT or SIGTERM.
+    Project,
+    /// Empties read models and replays the whole log into them (the running
+    /// projectors, in whichever process, pick the rebuild up).
+    Rebuild {
+        /// The read model to rebuild.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Rebuild every read model.
+        #[arg(long)]
+        all: bool,
     },
     /// Makes and manages bearer tokens.
     Token {
@@ -172,8 +187,14 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             listen,
             bootstrap_token,
             db_connections,
+            no_projectors,
         } => {
             let log = db.log(*db_connections).await?;
+            let projectors = if *no_projectors {
+                None
+            } else {
+                Some(start_projectors(&log)?)
+            };
             if bootstrap_token.is_none() {
                 first_admin_token(&log).await?;
             }
@@ -185,6 +206,9 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             crm_api::server::serve(listener, crm_api::server::app(state), shutdown_signal())
                 .await?;
             tracing::info!("stopped serving; requests in flight have finished");
+            if let Some(projectors) = projectors {
+                projectors.shutdown().await;
+            }
             log.close().await;
         }
         Command::Token {
@@ -206,6 +230,36 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             log.close().await;
             println!("{token}");
+        }
+        Command::Project => {
+            let log = db.log(8).await?;
+            let projectors = start_projectors(&log)?;
+            shutdown_signal().await;
+            projectors.shutdown().await;
+            log.close().await;
+        }
+        Command::Rebuild { name, all } => {
+            let log = db.log(2).await?;
+            let chosen: Vec<_> = crm_projections::builtin()
+                .into_iter()
+                .filter(|p| *all || name.as_deref() == Some(p.name()))
+                .collect();
+            if chosen.is_empty() {
+                anyhow::bail!(
+                    "no read model named {}",
+                    name.as_deref().unwrap_or("(none registered)")
+                );
+            }
+            for projection in chosen {
+                crm_projections::rebuild(log.pool(), projection.as_ref())
+                    .await
+                    .with_context(|| format!("rebuilding {}", projection.name()))?;
+                println!(
+                    "{}: emptied; its projector replays the log",
+                    projection.name()
+                );
+            }
+            log.close().await;
         }
         Command::Demo => {
             let log = db.log(4).await?;
@@ -255,6 +309,18 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Starts a runner for every built-in read model.
+fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningProjectors> {
+    let set = crm_projections::builtin()
+        .into_iter()
+        .fold(crm_projections::ProjectorSet::new(log.clone()), |set, p| {
+            set.with(p)
+        });
+    let running = set.spawn()?;
+    tracing::info!(projections = ?running.names(), "projectors running");
+    Ok(running)
 }
 
 /// On a database without any token (and no bootstrap token given), makes one admin

@@ -1,0 +1,104 @@
+//! The read models' state: status and lag of each, and rebuilds.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use crm_projections::ProjectionError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::state::AppState;
+
+/// One read model's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionView {
+    name: String,
+    /// `running`, `failed` (retrying with backoff) or `stopped`.
+    status: String,
+    /// Events of its types not applied yet (at most 10,000 counted; see `lag_capped`).
+    lag_events: i64,
+    lag_capped: bool,
+    /// When failed: the error.
+    last_error: Option<String>,
+    /// When failed: the position of the event it failed on.
+    failed_position: Option<i64>,
+    /// True when a runner (in any process) is applying it.
+    active: bool,
+    version: i32,
+    events_applied: i64,
+}
+
+fn projection_error(err: ProjectionError) -> ApiError {
+    if err.is_transient() {
+        ApiError::Unavailable
+    } else {
+        ApiError::Internal(err.chain())
+    }
+}
+
+/// Every read model with its status and lag.
+#[utoipa::path(get, path = "/projections", tag = "projections", operation_id = "list_projections",
+    responses((status = 200, body = Vec<ProjectionView>)), security(("bearer" = [])))]
+pub async fn list(
+    _actor: Actor,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ProjectionView>>, ApiError> {
+    let statuses = crm_projections::status(state.log.pool(), &state.log)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(
+        statuses
+            .into_iter()
+            .map(|s| ProjectionView {
+                name: s.name,
+                status: s.status,
+                lag_events: s.lag_events,
+                lag_capped: s.lag_capped,
+                last_error: s.last_error,
+                failed_position: s.failed_position,
+                active: s.active,
+                version: s.version,
+                events_applied: s.events_applied,
+            })
+            .collect(),
+    ))
+}
+
+/// The answer to a rebuild request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RebuildAccepted {
+    name: String,
+    /// Always `rebuilding`: the runner replays the log from the start.
+    status: &'static str,
+}
+
+/// Empties a read model and replays the whole log into it.
+#[utoipa::path(post, path = "/projections/{name}/rebuild", tag = "projections", operation_id = "rebuild_projection",
+    params(("name" = String, Path)),
+    responses((status = 202, body = RebuildAccepted), (status = 404)), security(("bearer" = [])))]
+pub async fn rebuild(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<(StatusCode, Json<RebuildAccepted>), ApiError> {
+    let projection = state
+        .projections
+        .iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("projection {name}"),
+        })?;
+    crm_projections::rebuild(state.log.pool(), projection.as_ref())
+        .await
+        .map_err(projection_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RebuildAccepted {
+            name,
+            status: "rebuilding",
+        }),
+    ))
+}
