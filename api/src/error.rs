@@ -63,6 +63,14 @@ pub enum ApiError {
         /// What the rule says, for a person.
         detail: String,
     },
+    /// 503: a read model did not reach the asked `min_position` in time.
+    #[error("the read model {name} has not caught up with position {position} yet; retry shortly")]
+    Lagging {
+        /// The read model.
+        name: String,
+        /// The position asked for.
+        position: i64,
+    },
     /// 503: PostgreSQL is unreachable for now.
     #[error("the event store is unavailable; retry later")]
     Unavailable,
@@ -91,7 +99,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Lagging { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +117,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "storage_unavailable",
+            ApiError::Lagging { .. } => "projection_lagging",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -24,6 +24,7 @@
 //! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
 
 mod checkpoint;
+pub mod deals;
 mod error;
 mod projection;
 mod runner;
@@ -52,8 +53,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), ProjectionError> {
     Ok(())
 }
 
-/// The built-in read models, which `crm serve` and `crm project` keep live. (None
-/// yet: each report's read model registers here as it lands.)
+/// The built-in read models, which `crm serve` and `crm project` keep live; each
+/// report's read model registers here.
 pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
-    Vec::new()
+    vec![std::sync::Arc::new(deals::Deals)]
 }

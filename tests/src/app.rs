@@ -119,6 +119,18 @@ impl TestApp {
             .await
     }
 
+    /// Runs the built-in projectors on this app's database until the result is shut down.
+    pub fn start_projectors(&self) -> crm_projections::RunningProjectors {
+        let set = crm_projections::builtin().into_iter().fold(
+            crm_projections::ProjectorSet::new(self.log.clone()),
+            |set, p| set.with(p),
+        );
+        match set.spawn() {
+            Ok(running) => running,
+            Err(err) => panic!("cannot start the projectors: {err}"),
+        }
+    }
+
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM eventlog.events")

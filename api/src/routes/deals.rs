@@ -440,3 +440,100 @@ pub async fn get(
         version,
     }))
 }
+
+/// Which deals to list, and where to continue.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DealListQuery {
+    pipeline_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+    manager_id: Option<Uuid>,
+    client_id: Option<Uuid>,
+    /// `open`, `won` or `lost`.
+    status: Option<String>,
+    /// Page size: default 100, at most 1000.
+    limit: Option<i64>,
+    /// From an earlier page's `next_cursor`.
+    cursor: Option<String>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// A page of deals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealPage {
+    items: Vec<DealView>,
+    /// Where the next page starts; null at the end.
+    next_cursor: Option<String>,
+}
+
+/// Deals matching the filters, by id, a page at a time.
+#[utoipa::path(get, path = "/deals", tag = "deals", operation_id = "list_deals", params(DealListQuery),
+    responses((status = 200, body = DealPage), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn list(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<DealListQuery>,
+) -> Result<Json<DealPage>, ApiError> {
+    crate::read_model::reflects(&state, crm_projections::deals::NAME, query.min_position).await?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1 to 1000",
+        ));
+    }
+    if let Some(status) = query.status.as_deref() {
+        if !matches!(status, "open" | "won" | "lost") {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "status must be open, won or lost",
+            ));
+        }
+    }
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+            ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
+        })?),
+    };
+    let filter = crm_projections::deals::DealFilter {
+        pipeline_id: query.pipeline_id,
+        stage_id: query.stage_id,
+        manager_id: query.manager_id,
+        client_id: query.client_id,
+        status: query.status,
+    };
+    let rows = crm_projections::deals::list_deals(state.log.pool(), &filter, after, limit + 1)
+        .await
+        .map_err(crate::read_model::projection_error)?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<DealView> = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(1000))
+        .map(|d| DealView {
+            id: d.deal_id,
+            client_id: d.client_id,
+            pipeline_id: d.pipeline_id,
+            stage_id: d.stage_id,
+            title: d.title,
+            amount: d.amount,
+            manager_id: d.manager_id,
+            source: d.source,
+            status: match d.status.as_str() {
+                "won" => "won",
+                "lost" => "lost",
+                _ => "open",
+            },
+            expected_close_on: d.expected_close_on,
+            version: d.version,
+        })
+        .collect();
+    let next_cursor = if more {
+        items.last().map(|d| d.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(DealPage { items, next_cursor }))
+}

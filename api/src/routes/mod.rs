@@ -9,6 +9,7 @@ mod log;
 mod managers;
 mod pipelines;
 mod projections;
+mod reports;
 mod tasks;
 
 use axum::routing::get;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(pipelines::define))
         .routes(routes!(deals::open))
         .routes(routes!(deals::get))
+        .routes(routes!(deals::list))
+        .routes(routes!(reports::funnel))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))

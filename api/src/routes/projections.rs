@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use crm_projections::ProjectionError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::read_model::projection_error;
 use crate::state::AppState;
 
 /// One read model's state.
@@ -29,14 +29,6 @@ pub struct ProjectionView {
     active: bool,
     version: i32,
     events_applied: i64,
-}
-
-fn projection_error(err: ProjectionError) -> ApiError {
-    if err.is_transient() {
-        ApiError::Unavailable
-    } else {
-        ApiError::Internal(err.chain())
-    }
 }
 
 /// Every read model with its status and lag.

@@ -1,0 +1,358 @@
+//! The `deals` read model: pipelines and their stages, every deal as it stands, and
+//! each deal's changes by business time; the deal list and the funnel read it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use crm_domain::DomainEvent;
+use crm_eventlog::RecordedEvent;
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+/// The projection's name.
+pub const NAME: &str = "deals";
+
+/// Keeps `projections.pipelines`, `pipeline_stages`, `deals` and `deal_changes`.
+pub struct Deals;
+
+/// The fields one deal event sets (None: left as it was).
+#[derive(Default)]
+struct Change {
+    stage_id: Option<Uuid>,
+    amount: Option<i64>,
+    manager_id: Option<Uuid>,
+    status: Option<&'static str>,
+}
+
+#[async_trait]
+impl Projection for Deals {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn event_types(&self) -> Option<Vec<String>> {
+        let types = [
+            "PipelineDefined",
+            "DealOpened",
+            "DealStageChanged",
+            "DealAmountChanged",
+            "DealReassigned",
+            "DealWon",
+            "DealLost",
+            "DealReopened",
+        ];
+        Some(types.iter().map(|t| (*t).to_owned()).collect())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for stored in events {
+            let event = DomainEvent::from_stored(
+                &stored.event_type,
+                stored.schema_version,
+                stored.data.clone(),
+            )
+            .map_err(|e| {
+                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
+            })?;
+            apply_one(tx, stored, &event).await?;
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        sqlx::query(
+            "TRUNCATE projections.pipelines, projections.pipeline_stages, projections.deals, \
+             projections.deal_changes",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn apply_one(
+    tx: &mut Transaction<'_, Postgres>,
+    stored: &RecordedEvent,
+    event: &DomainEvent,
+) -> Result<(), ProjectionError> {
+    let (deal_id, change) = match event {
+        DomainEvent::PipelineDefined(e) => {
+            sqlx::query("INSERT INTO projections.pipelines (pipeline_id, name) VALUES ($1, $2)")
+                .bind(e.pipeline_id)
+                .bind(&e.name)
+                .execute(&mut **tx)
+                .await?;
+            for (idx, stage) in e.stages.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO projections.pipeline_stages (pipeline_id, stage_id, name, probability, idx) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(e.pipeline_id)
+                .bind(stage.stage_id)
+                .bind(&stage.name)
+                .bind(stage.probability)
+                .bind(i32::try_from(idx).unwrap_or(i32::MAX))
+                .execute(&mut **tx)
+                .await?;
+            }
+            return Ok(());
+        }
+        DomainEvent::DealOpened(e) => {
+            sqlx::query(
+                "INSERT INTO projections.deals (deal_id, client_id, pipeline_id, stage_id, title, amount, \
+                 manager_id, source, status, expected_close_on, lead_id, opened_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12)",
+            )
+            .bind(e.deal_id)
+            .bind(e.client_id)
+            .bind(e.pipeline_id)
+            .bind(e.stage_id)
+            .bind(&e.title)
+            .bind(e.amount)
+            .bind(e.manager_id)
+            .bind(&e.source)
+            .bind(e.expected_close_on)
+            .bind(e.lead_id)
+            .bind(stored.occurred_at)
+            .bind(stored.version)
+            .execute(&mut **tx)
+            .await?;
+            let change = Change {
+                stage_id: Some(e.stage_id),
+                amount: Some(e.amount),
+                manager_id: Some(e.manager_id),
+                status: Some("open"),
+            };
+            (e.deal_id, change)
+        }
+        DomainEvent::DealStageChanged(e) => (
+            e.deal_id,
+            Change {
+                stage_id: Some(e.to_stage_id),
+                ..Change::default()
+            },
+        ),
+        DomainEvent::DealAmountChanged(e) => (
+            e.deal_id,
+            Change {
+                amount: Some(e.to),
+                ..Change::default()
+            },
+        ),
+        DomainEvent::DealReassigned(e) => (
+            e.deal_id,
+            Change {
+                manager_id: Some(e.to_manager_id),
+                ..Change::default()
+            },
+        ),
+        DomainEvent::DealWon(e) => (
+            e.deal_id,
+            Change {
+                amount: Some(e.amount),
+                status: Some("won"),
+                ..Change::default()
+            },
+        ),
+        DomainEvent::DealLost(e) => (
+            e.deal_id,
+            Change {
+                status: Some("lost"),
+                ..Change::default()
+            },
+        ),
+        DomainEvent::DealReopened(e) => (
+            e.deal_id,
+            Change {
+                stage_id: Some(e.stage_id),
+                status: Some("open"),
+                ..Change::default()
+            },
+        ),
+        _ => return Ok(()),
+    };
+    sqlx::query(
+        "UPDATE projections.deals SET stage_id = coalesce($2, stage_id), amount = coalesce($3, amount), \
+         manager_id = coalesce($4, manager_id), status = coalesce($5, status), version = $6 WHERE deal_id = $1",
+    )
+    .bind(deal_id)
+    .bind(change.stage_id)
+    .bind(change.amount)
+    .bind(change.manager_id)
+    .bind(change.status)
+    .bind(stored.version)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO projections.deal_changes (deal_id, version, occurred_at, pipeline_id, stage_id, amount, \
+         manager_id, status) \
+         SELECT $1, $2, $3, d.pipeline_id, $4, $5, $6, $7 FROM projections.deals d WHERE d.deal_id = $1",
+    )
+    .bind(deal_id)
+    .bind(stored.version)
+    .bind(stored.occurred_at)
+    .bind(change.stage_id)
+    .bind(change.amount)
+    .bind(change.manager_id)
+    .bind(change.status)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A deal as the read model holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct DealRow {
+    /// The deal's id.
+    #[sqlx(rename = "deal_id")]
+    #[serde(rename = "id")]
+    pub deal_id: Uuid,
+    /// Its client.
+    pub client_id: Uuid,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// Its current stage.
+    pub stage_id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// Its current amount, minor units.
+    pub amount: i64,
+    /// The manager responsible now.
+    pub manager_id: Uuid,
+    /// Where it came from.
+    pub source: Option<String>,
+    /// `open`, `won` or `lost`.
+    pub status: String,
+    /// When it is expected to close.
+    pub expected_close_on: Option<NaiveDate>,
+    /// Its stream's version.
+    pub version: i64,
+}
+
+/// Which deals a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct DealFilter {
+    /// Only this pipeline's.
+    pub pipeline_id: Option<Uuid>,
+    /// Only those at this stage.
+    pub stage_id: Option<Uuid>,
+    /// Only this manager's.
+    pub manager_id: Option<Uuid>,
+    /// Only this client's.
+    pub client_id: Option<Uuid>,
+    /// Only `open`, `won` or `lost` ones.
+    pub status: Option<String>,
+}
+
+/// Up to `limit` deals matching `filter` with ids after `after`, by id.
+pub async fn list_deals(
+    pool: &PgPool,
+    filter: &DealFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DealRow>, ProjectionError> {
+    let rows = sqlx::query_as::<_, DealRow>(
+        "SELECT deal_id, client_id, pipeline_id, stage_id, title, amount, manager_id, source, status, \
+                expected_close_on, version \
+           FROM projections.deals \
+          WHERE ($1::uuid IS NULL OR pipeline_id = $1) AND ($2::uuid IS NULL OR stage_id = $2) \
+            AND ($3::uuid IS NULL OR manager_id = $3) AND ($4::uuid IS NULL OR client_id = $4) \
+            AND ($5::text IS NULL OR status = $5) AND ($6::uuid IS NULL OR deal_id > $6) \
+          ORDER BY deal_id LIMIT $7",
+    )
+    .bind(filter.pipeline_id)
+    .bind(filter.stage_id)
+    .bind(filter.manager_id)
+    .bind(filter.client_id)
+    .bind(&filter.status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// One stage of a funnel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelStage {
+    /// The stage.
+    pub stage_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Open deals at it.
+    pub deals: i64,
+    /// Their summed current amounts.
+    pub amount: i64,
+}
+
+/// Open deals of `pipeline_id` by current stage, in pipeline order, every stage
+/// listed; with `as_of`, counting only events that occurred at or before it. None
+/// when the pipeline is unknown.
+pub async fn funnel(
+    pool: &PgPool,
+    pipeline_id: Uuid,
+    manager_id: Option<Uuid>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Option<Vec<FunnelStage>>, ProjectionError> {
+    let known: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM projections.pipelines WHERE pipeline_id = $1)",
+    )
+    .bind(pipeline_id)
+    .fetch_one(pool)
+    .await?;
+    if !known {
+        return Ok(None);
+    }
+    // Each deal's fields as of the time: per field, the value its latest (by version)
+    // event at or before the time set; a deal counts once opened by then.
+    let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+        "WITH current AS ( \
+             SELECT deal_id, stage_id, amount, manager_id, status FROM projections.deals \
+              WHERE pipeline_id = $1 AND $3::timestamptz IS NULL), \
+         past AS ( \
+             SELECT c.deal_id, \
+                    (SELECT x.stage_id FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
+                        AND x.occurred_at <= $3 AND x.stage_id IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS stage_id, \
+                    (SELECT x.amount FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
+                        AND x.occurred_at <= $3 AND x.amount IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS amount, \
+                    (SELECT x.manager_id FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
+                        AND x.occurred_at <= $3 AND x.manager_id IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS manager_id, \
+                    (SELECT x.status FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
+                        AND x.occurred_at <= $3 AND x.status IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS status \
+               FROM projections.deal_changes c \
+              WHERE c.pipeline_id = $1 AND c.version = 1 AND c.occurred_at <= $3), \
+         deals AS (SELECT * FROM current UNION ALL SELECT * FROM past) \
+         SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+           FROM projections.pipeline_stages s \
+           LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
+                            AND ($2::uuid IS NULL OR d.manager_id = $2) \
+          WHERE s.pipeline_id = $1 \
+          GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx",
+    )
+    .bind(pipeline_id)
+    .bind(manager_id)
+    .bind(as_of)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|(stage_id, name, deals, amount)| FunnelStage {
+                stage_id,
+                name,
+                deals,
+                amount,
+            })
+            .collect(),
+    ))
+}
