@@ -356,3 +356,79 @@ pub async fn funnel(
             .collect(),
     ))
 }
+
+/// Expected sales of one month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForecastMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Open deals expected to close in it.
+    pub deals: i64,
+    /// Their summed amounts.
+    pub amount: i64,
+    /// round(Σ amount × probability of the deal's stage).
+    pub weighted_amount: i64,
+}
+
+/// Open deals with an expected close date, by month of that date, ascending.
+pub async fn forecast(
+    pool: &PgPool,
+    pipeline_id: Option<Uuid>,
+) -> Result<Vec<ForecastMonth>, ProjectionError> {
+    // numeric, not double: round() then rounds halves away from zero, exactly.
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT to_char(d.expected_close_on, 'YYYY-MM'), count(*), sum(d.amount)::bigint, \
+                round(sum(d.amount * s.probability::numeric))::bigint \
+           FROM projections.deals d \
+           JOIN projections.pipeline_stages s ON s.pipeline_id = d.pipeline_id AND s.stage_id = d.stage_id \
+          WHERE d.status = 'open' AND d.expected_close_on IS NOT NULL \
+            AND ($1::uuid IS NULL OR d.pipeline_id = $1) \
+          GROUP BY 1 ORDER BY 1",
+    )
+    .bind(pipeline_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(month, deals, amount, weighted_amount)| ForecastMonth {
+            month,
+            deals,
+            amount,
+            weighted_amount,
+        })
+        .collect())
+}
+
+/// An open deal past its expected close date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OverdueDeal {
+    /// The deal.
+    pub deal_id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// The manager responsible now.
+    pub manager_id: Uuid,
+    /// Its current stage.
+    pub stage_id: Uuid,
+    /// Its current amount.
+    pub amount: i64,
+    /// The date it was expected to close by.
+    pub expected_close_on: NaiveDate,
+    /// Days from that date to `today`.
+    pub days_overdue: i32,
+}
+
+/// Open deals expected to close before `today`, by that date, then id.
+pub async fn overdue(pool: &PgPool, today: NaiveDate) -> Result<Vec<OverdueDeal>, ProjectionError> {
+    let rows = sqlx::query_as::<_, OverdueDeal>(
+        "SELECT deal_id, title, manager_id, stage_id, amount, expected_close_on, \
+                ($1::date - expected_close_on) AS days_overdue \
+           FROM projections.deals \
+          WHERE status = 'open' AND expected_close_on < $1 \
+          ORDER BY expected_close_on, deal_id",
+    )
+    .bind(today)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

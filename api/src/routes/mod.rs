@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(deals::get))
         .routes(routes!(deals::list))
         .routes(routes!(reports::funnel))
+        .routes(routes!(reports::forecast))
+        .routes(routes!(reports::overdue_deals))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))

@@ -98,3 +98,73 @@ pub async fn funnel(
         open_amount,
     }))
 }
+
+/// Which forecast.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastQuery {
+    /// Only this pipeline's deals.
+    pipeline_id: Option<Uuid>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Expected sales by month.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastView {
+    #[schema(value_type = Vec<Object>)]
+    months: Vec<crm_projections::deals::ForecastMonth>,
+}
+
+/// Open deals with an expected close date, by its month (`YYYY-MM`, ascending);
+/// `weighted_amount` = round(Σ amount × probability of the deal's stage).
+#[utoipa::path(get, path = "/reports/forecast", tag = "reports", operation_id = "forecast_report",
+    params(ForecastQuery), responses((status = 200, body = ForecastView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn forecast(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ForecastQuery>,
+) -> Result<Json<ForecastView>, ApiError> {
+    reflects(&state, DEALS, query.min_position).await?;
+    let months = crm_projections::deals::forecast(state.log.pool(), query.pipeline_id)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(ForecastView { months }))
+}
+
+/// When "overdue" is judged.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueQuery {
+    /// Default: the server's clock.
+    now: Option<DateTime<Utc>>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Open deals past their expected close date.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueDealsView {
+    now: DateTime<Utc>,
+    #[schema(value_type = Vec<Object>)]
+    deals: Vec<crm_projections::deals::OverdueDeal>,
+}
+
+/// Open deals with `expected_close_on` before the UTC date of `now`, by that date,
+/// then `deal_id`.
+#[utoipa::path(get, path = "/reports/overdue/deals", tag = "reports", operation_id = "overdue_deals_report",
+    params(OverdueQuery), responses((status = 200, body = OverdueDealsView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn overdue_deals(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<OverdueQuery>,
+) -> Result<Json<OverdueDealsView>, ApiError> {
+    reflects(&state, DEALS, query.min_position).await?;
+    let now = query.now.unwrap_or_else(Utc::now);
+    let deals = crm_projections::deals::overdue(state.log.pool(), now.date_naive())
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(OverdueDealsView { now, deals }))
+}
