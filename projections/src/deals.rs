@@ -34,7 +34,7 @@ impl Projection for Deals {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -73,7 +73,7 @@ impl Projection for Deals {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE projections.pipelines, projections.pipeline_stages, projections.deals, \
-             projections.deal_changes",
+             projections.deal_changes, projections.deal_wins, projections.deal_losses",
         )
         .execute(&mut **tx)
         .await?;
@@ -208,6 +208,38 @@ async fn apply_one(
     .bind(change.status)
     .execute(&mut **tx)
     .await?;
+    // Wins and losses, with the deal's manager, source, pipeline and amount then.
+    match event {
+        DomainEvent::DealWon(e) => {
+            sqlx::query(
+                "INSERT INTO projections.deal_wins (deal_id, version, occurred_at, amount, manager_id, source, \
+                 pipeline_id, client_id) \
+                 SELECT deal_id, $2, $3, $4, manager_id, source, pipeline_id, client_id \
+                   FROM projections.deals WHERE deal_id = $1",
+            )
+            .bind(e.deal_id)
+            .bind(stored.version)
+            .bind(stored.occurred_at)
+            .bind(e.amount)
+            .execute(&mut **tx)
+            .await?;
+        }
+        DomainEvent::DealLost(e) => {
+            sqlx::query(
+                "INSERT INTO projections.deal_losses (deal_id, version, occurred_at, reason, amount, manager_id, \
+                 pipeline_id) \
+                 SELECT deal_id, $2, $3, $4, amount, manager_id, pipeline_id \
+                   FROM projections.deals WHERE deal_id = $1",
+            )
+            .bind(e.deal_id)
+            .bind(stored.version)
+            .bind(stored.occurred_at)
+            .bind(&e.reason)
+            .execute(&mut **tx)
+            .await?;
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -430,5 +462,91 @@ pub async fn overdue(pool: &PgPool, today: NaiveDate) -> Result<Vec<OverdueDeal>
     .bind(today)
     .fetch_all(pool)
     .await?;
+    Ok(rows)
+}
+
+/// Deals lost for one reason in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct LossReason {
+    /// The reason given.
+    pub reason: String,
+    /// DealLost events (a deal lost, reopened and lost again counts twice).
+    pub deals: i64,
+    /// The deals' amounts as they stood at the loss.
+    pub amount: i64,
+}
+
+/// DealLost events that occurred in `[from, to)`, by reason, most deals first, then
+/// reason; optionally of one pipeline, or of the manager responsible at the loss.
+pub async fn loss_reasons(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    pipeline_id: Option<Uuid>,
+    manager_id: Option<Uuid>,
+) -> Result<Vec<LossReason>, ProjectionError> {
+    let rows = sqlx::query_as::<_, LossReason>(
+        "SELECT reason, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_losses \
+          WHERE occurred_at >= $1 AND occurred_at < $2 \
+            AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid IS NULL OR manager_id = $4) \
+          GROUP BY reason ORDER BY count(*) DESC, reason",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(pipeline_id)
+    .bind(manager_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// What revenue is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevenueBy {
+    /// The manager responsible at the win.
+    Manager,
+    /// The deal's source.
+    Source,
+    /// The deal's pipeline.
+    Pipeline,
+    /// The deal's client.
+    Client,
+}
+
+/// Revenue of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RevenueGroup {
+    /// The group's key (a manager, pipeline or client id, or a source; null: no source).
+    pub key: Option<String>,
+    /// DealWon events.
+    pub deals: i64,
+    /// The amounts they recorded.
+    pub amount: i64,
+}
+
+/// DealWon events that occurred in `[from, to)` with the amounts they recorded, by
+/// `by`, largest amount first, then key.
+pub async fn revenue(
+    pool: &PgPool,
+    by: RevenueBy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<RevenueGroup>, ProjectionError> {
+    let key = match by {
+        RevenueBy::Manager => "manager_id::text",
+        RevenueBy::Source => "source",
+        RevenueBy::Pipeline => "pipeline_id::text",
+        RevenueBy::Client => "client_id::text",
+    };
+    let sql = format!(
+        "SELECT {key} AS key, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_wins \
+          WHERE occurred_at >= $1 AND occurred_at < $2 \
+          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
+    );
+    let rows = sqlx::query_as::<_, RevenueGroup>(&sql)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
     Ok(rows)
 }

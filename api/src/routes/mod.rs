@@ -61,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::funnel))
         .routes(routes!(reports::forecast))
         .routes(routes!(reports::overdue_deals))
+        .routes(routes!(reports::loss_reasons))
+        .routes(routes!(reports::revenue))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))

@@ -168,3 +168,137 @@ pub async fn overdue_deals(
         .map_err(projection_error)?;
     Ok(Json(OverdueDealsView { now, deals }))
 }
+
+/// A report period's bound: an RFC 3339 time, or a date (its midnight UTC).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Bound {
+    /// A time.
+    Time(DateTime<Utc>),
+    /// A date: midnight UTC.
+    Date(chrono::NaiveDate),
+}
+
+impl Bound {
+    fn at(self) -> DateTime<Utc> {
+        match self {
+            Bound::Time(t) => t,
+            Bound::Date(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+        }
+    }
+}
+
+/// The half-open period `[from, to)`, checked.
+fn period(from: Bound, to: Bound) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let (from, to) = (from.at(), to.at());
+    if from > to {
+        return Err(ApiError::bad_request(
+            "invalid_period",
+            "from must not be after to",
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Which losses.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LossQuery {
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = String)]
+    from: Bound,
+    /// Period end (exclusive): a time or a date.
+    #[param(value_type = String)]
+    to: Bound,
+    pipeline_id: Option<Uuid>,
+    /// Only losses while this manager was responsible.
+    manager_id: Option<Uuid>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Why deals were lost.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LossReasonsView {
+    #[schema(value_type = Vec<Object>)]
+    reasons: Vec<crm_projections::deals::LossReason>,
+}
+
+/// DealLost events in the period by reason (a deal lost, reopened and lost again
+/// counts twice; amount as it stood at the loss), most deals first, then reason.
+#[utoipa::path(get, path = "/reports/loss-reasons", tag = "reports", operation_id = "loss_reasons_report",
+    params(LossQuery), responses((status = 200, body = LossReasonsView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn loss_reasons(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LossQuery>,
+) -> Result<Json<LossReasonsView>, ApiError> {
+    reflects(&state, DEALS, query.min_position).await?;
+    let (from, to) = period(query.from, query.to)?;
+    let reasons = crm_projections::deals::loss_reasons(
+        state.log.pool(),
+        from,
+        to,
+        query.pipeline_id,
+        query.manager_id,
+    )
+    .await
+    .map_err(projection_error)?;
+    Ok(Json(LossReasonsView { reasons }))
+}
+
+/// Which revenue.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RevenueQuery {
+    /// `manager`, `source`, `pipeline` or `client`.
+    by: String,
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = String)]
+    from: Bound,
+    /// Period end (exclusive): a time or a date.
+    #[param(value_type = String)]
+    to: Bound,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Won revenue by group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevenueView {
+    #[schema(value_type = Vec<Object>)]
+    groups: Vec<crm_projections::deals::RevenueGroup>,
+}
+
+/// DealWon events in the period with the amount they recorded, keyed by the manager
+/// responsible at the win, the deal's source, pipeline or client; largest amount
+/// first, then key.
+#[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
+    params(RevenueQuery), responses((status = 200, body = RevenueView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn revenue(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<RevenueQuery>,
+) -> Result<Json<RevenueView>, ApiError> {
+    use crm_projections::deals::RevenueBy;
+    reflects(&state, DEALS, query.min_position).await?;
+    let by = match query.by.as_str() {
+        "manager" => RevenueBy::Manager,
+        "source" => RevenueBy::Source,
+        "pipeline" => RevenueBy::Pipeline,
+        "client" => RevenueBy::Client,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("by must be manager, source, pipeline or client, not {other:?}"),
+            ))
+        }
+    };
+    let (from, to) = period(query.from, query.to)?;
+    let groups = crm_projections::deals::revenue(state.log.pool(), by, from, to)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(RevenueView { groups }))
+}
