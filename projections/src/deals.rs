@@ -34,7 +34,7 @@ impl Projection for Deals {
     }
 
     fn version(&self) -> i32 {
-        2
+        3
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -111,8 +111,10 @@ async fn apply_one(
         DomainEvent::DealOpened(e) => {
             sqlx::query(
                 "INSERT INTO projections.deals (deal_id, client_id, pipeline_id, stage_id, title, amount, \
-                 manager_id, source, status, expected_close_on, lead_id, opened_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12)",
+                 manager_id, source, status, expected_close_on, lead_id, opened_at, version, \
+                 max_stage_idx, opened_manager_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, \
+                 coalesce((SELECT idx FROM projections.pipeline_stages WHERE pipeline_id = $3 AND stage_id = $4), 0), $7)",
             )
             .bind(e.deal_id)
             .bind(e.client_id)
@@ -182,9 +184,14 @@ async fn apply_one(
         ),
         _ => return Ok(()),
     };
+    // The highest stage reached: the new stage's index, or every stage once won.
     sqlx::query(
-        "UPDATE projections.deals SET stage_id = coalesce($2, stage_id), amount = coalesce($3, amount), \
-         manager_id = coalesce($4, manager_id), status = coalesce($5, status), version = $6 WHERE deal_id = $1",
+        "UPDATE projections.deals d SET stage_id = coalesce($2, d.stage_id), amount = coalesce($3, d.amount), \
+         manager_id = coalesce($4, d.manager_id), status = coalesce($5, d.status), version = $6, \
+         max_stage_idx = greatest(d.max_stage_idx, \
+             (SELECT CASE WHEN $5 = 'won' THEN max(s.idx) ELSE max(s.idx) FILTER (WHERE s.stage_id = $2) END \
+                FROM projections.pipeline_stages s WHERE s.pipeline_id = d.pipeline_id)) \
+         WHERE d.deal_id = $1",
     )
     .bind(deal_id)
     .bind(change.stage_id)
@@ -549,4 +556,86 @@ pub async fn revenue(
         .fetch_all(pool)
         .await?;
     Ok(rows)
+}
+
+/// How far one stage of a cohort got.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReachedStage {
+    /// The stage.
+    pub stage_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Cohort deals whose highest stage ever is this one or later.
+    pub reached: i64,
+}
+
+/// A cohort's reach and outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conversion {
+    /// Deals of the pipeline opened in the period.
+    pub cohort: i64,
+    /// Every stage, in pipeline order.
+    pub stages: Vec<ReachedStage>,
+    /// Cohort deals won now.
+    pub won: i64,
+    /// Cohort deals lost now.
+    pub lost: i64,
+    /// Cohort deals open now.
+    pub open: i64,
+}
+
+/// The pipeline's deals opened in `[from, to)` (by the manager at opening, if
+/// given): how many reached each stage, and their outcomes now. None when the
+/// pipeline is unknown.
+pub async fn conversion(
+    pool: &PgPool,
+    pipeline_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    manager_id: Option<Uuid>,
+) -> Result<Option<Conversion>, ProjectionError> {
+    let stages: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "WITH cohort AS ( \
+             SELECT max_stage_idx FROM projections.deals \
+              WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
+                AND ($4::uuid IS NULL OR opened_manager_id = $4)) \
+         SELECT s.stage_id, s.name, (SELECT count(*) FROM cohort c WHERE c.max_stage_idx >= s.idx) \
+           FROM projections.pipeline_stages s WHERE s.pipeline_id = $1 ORDER BY s.idx",
+    )
+    .bind(pipeline_id)
+    .bind(from)
+    .bind(to)
+    .bind(manager_id)
+    .fetch_all(pool)
+    .await?;
+    if stages.is_empty() {
+        return Ok(None);
+    }
+    let (cohort, won, lost, open): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'won'), count(*) FILTER (WHERE status = 'lost'), \
+                count(*) FILTER (WHERE status = 'open') \
+           FROM projections.deals \
+          WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
+            AND ($4::uuid IS NULL OR opened_manager_id = $4)",
+    )
+    .bind(pipeline_id)
+    .bind(from)
+    .bind(to)
+    .bind(manager_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(Some(Conversion {
+        cohort,
+        stages: stages
+            .into_iter()
+            .map(|(stage_id, name, reached)| ReachedStage {
+                stage_id,
+                name,
+                reached,
+            })
+            .collect(),
+        won,
+        lost,
+        open,
+    }))
 }

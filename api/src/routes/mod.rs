@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::overdue_deals))
         .routes(routes!(reports::loss_reasons))
         .routes(routes!(reports::revenue))
+        .routes(routes!(reports::conversion))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))

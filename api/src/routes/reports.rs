@@ -302,3 +302,103 @@ pub async fn revenue(
         .map_err(projection_error)?;
     Ok(Json(RevenueView { groups }))
 }
+
+/// Which cohort.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionQuery {
+    pipeline_id: Uuid,
+    /// Cohort: deals opened from (inclusive)…
+    #[param(value_type = String)]
+    from: Bound,
+    /// …to (exclusive).
+    #[param(value_type = String)]
+    to: Bound,
+    /// Only deals opened by this manager.
+    manager_id: Option<Uuid>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// How far a cohort got at one stage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversionStage {
+    stage_id: Uuid,
+    name: String,
+    /// Deals whose highest stage ever is this one or later (every stage once won).
+    reached: i64,
+    /// reached / reached at the previous stage, 4 decimals; null for the first stage
+    /// or when the previous stage was reached by none.
+    conversion_from_previous: Option<f64>,
+}
+
+/// A cohort's conversion through the pipeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversionView {
+    pipeline_id: Uuid,
+    cohort: i64,
+    stages: Vec<ConversionStage>,
+    won: i64,
+    lost: i64,
+    open: i64,
+    /// won / (won + lost), 4 decimals; null when both are 0.
+    win_rate: Option<f64>,
+    /// won / cohort, 4 decimals; null when the cohort is empty.
+    conversion_to_won: Option<f64>,
+}
+
+/// `part / whole` rounded to 4 decimals; None when `whole` is 0.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+/// The pipeline's deals opened in the period: how many reached each stage, and
+/// their outcomes now.
+#[utoipa::path(get, path = "/reports/conversion", tag = "reports", operation_id = "conversion_report",
+    params(ConversionQuery), responses((status = 200, body = ConversionView), (status = 400), (status = 404), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn conversion(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ConversionQuery>,
+) -> Result<Json<ConversionView>, ApiError> {
+    reflects(&state, DEALS, query.min_position).await?;
+    let (from, to) = period(query.from, query.to)?;
+    let c = crm_projections::deals::conversion(
+        state.log.pool(),
+        query.pipeline_id,
+        from,
+        to,
+        query.manager_id,
+    )
+    .await
+    .map_err(projection_error)?
+    .ok_or_else(|| ApiError::NotFound {
+        what: format!("pipeline {}", query.pipeline_id),
+    })?;
+    let mut previous: Option<i64> = None;
+    let stages = c
+        .stages
+        .into_iter()
+        .map(|s| {
+            let conversion_from_previous = previous.and_then(|p| ratio(s.reached, p));
+            previous = Some(s.reached);
+            ConversionStage {
+                stage_id: s.stage_id,
+                name: s.name,
+                reached: s.reached,
+                conversion_from_previous,
+            }
+        })
+        .collect();
+    Ok(Json(ConversionView {
+        pipeline_id: query.pipeline_id,
+        cohort: c.cohort,
+        stages,
+        won: c.won,
+        lost: c.lost,
+        open: c.open,
+        win_rate: ratio(c.won, c.won + c.lost),
+        conversion_to_won: ratio(c.won, c.cohort),
+    }))
+}
