@@ -30,6 +30,7 @@ mod projection;
 mod runner;
 mod set;
 mod status;
+pub mod tasks;
 
 pub use error::ProjectionError;
 pub use projection::Projection;
@@ -56,5 +57,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), ProjectionError> {
 /// The built-in read models, which `crm serve` and `crm project` keep live; each
 /// report's read model registers here.
 pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
-    vec![std::sync::Arc::new(deals::Deals)]
+    vec![
+        std::sync::Arc::new(deals::Deals),
+        std::sync::Arc::new(tasks::Tasks),
+    ]
 }

@@ -64,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::loss_reasons))
         .routes(routes!(reports::revenue))
         .routes(routes!(reports::conversion))
+        .routes(routes!(reports::overdue_tasks))
+        .routes(routes!(tasks::list))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))

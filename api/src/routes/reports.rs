@@ -402,3 +402,70 @@ pub async fn conversion(
         conversion_to_won: ratio(c.won, c.cohort),
     }))
 }
+
+/// Which overdue tasks.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueTasksQuery {
+    /// Default: the server's clock.
+    now: Option<DateTime<Utc>>,
+    /// Only tasks assigned to this manager.
+    manager_id: Option<Uuid>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Overdue tasks of one manager.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueByManager {
+    manager_id: Uuid,
+    overdue: i64,
+}
+
+/// Open tasks past their due time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueTasksView {
+    now: DateTime<Utc>,
+    #[schema(value_type = Vec<Object>)]
+    tasks: Vec<crm_projections::tasks::OverdueTask>,
+    /// Most overdue tasks first, then manager id.
+    by_manager: Vec<OverdueByManager>,
+}
+
+/// Open tasks (neither completed nor cancelled) with `due_at < now`, by `due_at`,
+/// then `task_id`; and their count per assignee.
+#[utoipa::path(get, path = "/reports/overdue/tasks", tag = "reports", operation_id = "overdue_tasks_report",
+    params(OverdueTasksQuery), responses((status = 200, body = OverdueTasksView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn overdue_tasks(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<OverdueTasksQuery>,
+) -> Result<Json<OverdueTasksView>, ApiError> {
+    reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
+    let now = query.now.unwrap_or_else(Utc::now);
+    let tasks = crm_projections::tasks::overdue_tasks(state.log.pool(), now, query.manager_id)
+        .await
+        .map_err(projection_error)?;
+    let mut counts = std::collections::BTreeMap::<Uuid, i64>::new();
+    for task in &tasks {
+        *counts.entry(task.assignee_id).or_default() += 1;
+    }
+    let mut by_manager: Vec<OverdueByManager> = counts
+        .into_iter()
+        .map(|(manager_id, overdue)| OverdueByManager {
+            manager_id,
+            overdue,
+        })
+        .collect();
+    by_manager.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(a.manager_id.cmp(&b.manager_id))
+    });
+    Ok(Json(OverdueTasksView {
+        now,
+        tasks,
+        by_manager,
+    }))
+}

@@ -254,3 +254,77 @@ pub async fn cancel(
     .await?;
     Ok(Json(response))
 }
+
+/// Which tasks to list, and where to continue.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskListQuery {
+    assignee_id: Option<Uuid>,
+    /// `open`, `completed` or `cancelled`.
+    status: Option<String>,
+    /// Page size: default 100, at most 1000.
+    limit: Option<i64>,
+    /// From an earlier page's `next_cursor`.
+    cursor: Option<String>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// A page of tasks.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct TaskPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<crm_projections::tasks::TaskRow>,
+    /// Where the next page starts; null at the end.
+    next_cursor: Option<String>,
+}
+
+/// Tasks, of an assignee and in a status if given, by id, a page at a time.
+#[utoipa::path(get, path = "/tasks", tag = "tasks", operation_id = "list_tasks", params(TaskListQuery),
+    responses((status = 200, body = TaskPage), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn list(
+    _actor: crate::auth::Actor,
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<TaskListQuery>,
+) -> Result<Json<TaskPage>, ApiError> {
+    crate::read_model::reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1 to 1000",
+        ));
+    }
+    if let Some(status) = query.status.as_deref() {
+        if !matches!(status, "open" | "completed" | "cancelled") {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "status must be open, completed or cancelled",
+            ));
+        }
+    }
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
+            ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
+        })?),
+    };
+    let mut items = crm_projections::tasks::list_tasks(
+        state.log.pool(),
+        query.assignee_id,
+        query.status.as_deref(),
+        after,
+        limit + 1,
+    )
+    .await
+    .map_err(crate::read_model::projection_error)?;
+    let more = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(1000));
+    let next_cursor = if more {
+        items.last().map(|t| t.task_id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(TaskPage { items, next_cursor }))
+}
