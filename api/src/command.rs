@@ -16,8 +16,9 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
-use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind};
+use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind, Ref};
 use crm_eventlog::{
     EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend,
 };
@@ -309,6 +310,32 @@ where
             Err(err) => return Err(err.into()),
         }
     }
+}
+
+/// The shape of every command that hands an existing entity to a manager: load the
+/// entity and the manager, decide `command(entity id, manager)`, append.
+pub async fn assign<S>(
+    state: &AppState,
+    ctx: &CommandContext,
+    target: (EntityKind, Uuid),
+    manager_id: Uuid,
+    occurred_at: Option<DateTime<Utc>>,
+    command: fn(Uuid, Ref<ManagerState>) -> S::Command,
+) -> Result<CommandResponse, ApiError>
+where
+    S: Aggregate + Send + Sync + 'static,
+{
+    let (kind, id) = target;
+    execute(state, ctx, occurred_at, |mut loader| async move {
+        let entity: S = loader.load(kind, id).await?;
+        let manager = Ref::new(
+            manager_id,
+            loader.load(EntityKind::Manager, manager_id).await?,
+        );
+        let events = entity.decide(command(id, manager))?;
+        Ok(Decision::new(loader, kind, id, events))
+    })
+    .await
 }
 
 /// Groups events by stream, each stream expected at the version it was read at.

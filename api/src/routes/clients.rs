@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision};
+use crate::command::{
+    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -225,19 +227,15 @@ pub async fn assign(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AssignClientBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let manager_id = body.manager_id;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
-        let client: ClientState = loader.load(EntityKind::Client, id).await?;
-        let manager = Ref::new(
-            manager_id,
-            loader.load(EntityKind::Manager, manager_id).await?,
-        );
-        let events = client.decide(ClientCommand::Reassign {
-            client_id: id,
-            manager,
-        })?;
-        Ok(Decision::new(loader, EntityKind::Client, id, events))
-    })
+    let target = (EntityKind::Client, id);
+    let response = assign_to::<ClientState>(
+        &state,
+        &ctx,
+        target,
+        body.manager_id,
+        body.occurred_at,
+        |client_id, manager| ClientCommand::Reassign { client_id, manager },
+    )
     .await?;
     Ok(Json(response))
 }

@@ -16,7 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision, Loader};
+use crate::command::{
+    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision, Loader,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -213,16 +215,15 @@ pub async fn assign(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AssignBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let manager_id = body.manager_id;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
-        let deal: DealState = loader.load(EntityKind::Deal, id).await?;
-        let manager: ManagerState = loader.load(EntityKind::Manager, manager_id).await?;
-        let events = deal.decide(DealCommand::Reassign {
-            deal_id: id,
-            manager: Ref::new(manager_id, manager),
-        })?;
-        Ok(Decision::new(loader, EntityKind::Deal, id, events))
-    })
+    let target = (EntityKind::Deal, id);
+    let response = assign_to::<DealState>(
+        &state,
+        &ctx,
+        target,
+        body.manager_id,
+        body.occurred_at,
+        |deal_id, manager| DealCommand::Reassign { deal_id, manager },
+    )
     .await?;
     Ok(Json(response))
 }

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision};
+use crate::command::{
+    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
@@ -115,19 +117,15 @@ pub async fn assign(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AssignLeadBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let manager_id = body.manager_id;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
-        let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-        let manager = Ref::new(
-            manager_id,
-            loader.load(EntityKind::Manager, manager_id).await?,
-        );
-        let events = lead.decide(LeadCommand::Assign {
-            lead_id: id,
-            manager,
-        })?;
-        Ok(Decision::new(loader, EntityKind::Lead, id, events))
-    })
+    let target = (EntityKind::Lead, id);
+    let response = assign_to::<LeadState>(
+        &state,
+        &ctx,
+        target,
+        body.manager_id,
+        body.occurred_at,
+        |lead_id, manager| LeadCommand::Assign { lead_id, manager },
+    )
     .await?;
     Ok(Json(response))
 }

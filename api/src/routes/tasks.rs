@@ -11,7 +11,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision, Loader};
+use crate::command::{
+    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision, Loader,
+};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
 use crate::state::AppState;
@@ -166,19 +168,15 @@ pub async fn assign(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AssignTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let assignee_id = body.assignee_id;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
-        let task: TaskState = loader.load(EntityKind::Task, id).await?;
-        let assignee = Ref::new(
-            assignee_id,
-            loader.load(EntityKind::Manager, assignee_id).await?,
-        );
-        let events = task.decide(TaskCommand::Reassign {
-            task_id: id,
-            assignee,
-        })?;
-        Ok(Decision::new(loader, EntityKind::Task, id, events))
-    })
+    let target = (EntityKind::Task, id);
+    let response = assign_to::<TaskState>(
+        &state,
+        &ctx,
+        target,
+        body.assignee_id,
+        body.occurred_at,
+        |task_id, assignee| TaskCommand::Reassign { task_id, assignee },
+    )
     .await?;
     Ok(Json(response))
 }
