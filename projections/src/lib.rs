@@ -26,6 +26,7 @@
 mod checkpoint;
 pub mod deals;
 mod error;
+pub mod leads;
 mod projection;
 mod runner;
 mod set;
@@ -60,5 +61,6 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
         std::sync::Arc::new(deals::Deals),
         std::sync::Arc::new(tasks::Tasks),
+        std::sync::Arc::new(leads::Leads),
     ]
 }

@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::revenue))
         .routes(routes!(reports::conversion))
         .routes(routes!(reports::overdue_tasks))
+        .routes(routes!(reports::overdue_leads))
+        .routes(routes!(reports::leads))
         .routes(routes!(tasks::list))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))

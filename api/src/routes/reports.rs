@@ -469,3 +469,101 @@ pub async fn overdue_tasks(
         by_manager,
     }))
 }
+
+/// Which waiting leads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueLeadsQuery {
+    /// Default: the server's clock.
+    now: Option<DateTime<Utc>>,
+    /// How long a lead may wait for an answer, in minutes (default 15).
+    sla_minutes: Option<i64>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Leads waiting past the SLA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueLeadsView {
+    now: DateTime<Utc>,
+    #[schema(value_type = Vec<Object>)]
+    leads: Vec<crm_projections::leads::WaitingLead>,
+}
+
+/// Leads neither converted nor rejected, with no interaction that names them,
+/// captured more than `sla_minutes` before `now`, oldest first.
+#[utoipa::path(get, path = "/reports/overdue/leads", tag = "reports", operation_id = "overdue_leads_report",
+    params(OverdueLeadsQuery), responses((status = 200, body = OverdueLeadsView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn overdue_leads(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<OverdueLeadsQuery>,
+) -> Result<Json<OverdueLeadsView>, ApiError> {
+    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    let sla = query.sla_minutes.unwrap_or(15);
+    if !(0..=525_600).contains(&sla) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "sla_minutes must be 0 to 525600",
+        ));
+    }
+    let now = query.now.unwrap_or_else(Utc::now);
+    let leads = crm_projections::leads::overdue_leads(state.log.pool(), now, sla)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(OverdueLeadsView { now, leads }))
+}
+
+/// Which leads to count.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LeadsQuery {
+    /// `manager`, `status` or `source`.
+    by: String,
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = String)]
+    from: Bound,
+    /// Period end (exclusive): a time or a date.
+    #[param(value_type = String)]
+    to: Bound,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Leads by group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadsView {
+    #[schema(value_type = Vec<Object>)]
+    groups: Vec<crm_projections::leads::LeadGroup>,
+}
+
+/// Leads captured in the period by manager, status (`new`, `assigned`, `converted`
+/// or `rejected` now) or source; most leads first, then key.
+#[utoipa::path(get, path = "/reports/leads", tag = "reports", operation_id = "leads_report",
+    params(LeadsQuery), responses((status = 200, body = LeadsView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn leads(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LeadsQuery>,
+) -> Result<Json<LeadsView>, ApiError> {
+    use crm_projections::leads::LeadsBy;
+    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    let by = match query.by.as_str() {
+        "manager" => LeadsBy::Manager,
+        "status" => LeadsBy::Status,
+        "source" => LeadsBy::Source,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("by must be manager, status or source, not {other:?}"),
+            ))
+        }
+    };
+    let (from, to) = period(query.from, query.to)?;
+    let groups = crm_projections::leads::leads_by(state.log.pool(), by, from, to)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(LeadsView { groups }))
+}
