@@ -21,6 +21,12 @@ pub async fn reflects(
     let Some(position) = min_position else {
         return Ok(());
     };
+    if !state.projections.iter().any(|p| p.name() == name) {
+        // A server without this read model would only time out: say so at once.
+        return Err(ApiError::Internal(format!(
+            "read model {name} is not registered"
+        )));
+    }
     match crm_projections::wait_until_reflects(&state.log, name, position, MIN_POSITION_WAIT).await
     {
         Ok(()) => Ok(()),
