@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod paging;
 pub mod read_model;
 pub mod routes;
 pub mod server;

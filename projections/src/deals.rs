@@ -508,7 +508,8 @@ pub async fn loss_reasons(
 }
 
 /// What revenue is grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RevenueBy {
     /// The manager responsible at the win.
     Manager,

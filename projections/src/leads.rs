@@ -143,7 +143,8 @@ pub async fn overdue_leads(
 }
 
 /// What leads are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LeadsBy {
     /// The manager assigned now.
     Manager,

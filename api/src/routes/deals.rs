@@ -478,13 +478,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<DealListQuery>,
 ) -> Result<Json<DealPage>, ApiError> {
     crate::read_model::reflects(&state, crm_projections::deals::NAME, query.min_position).await?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be 1 to 1000",
-        ));
-    }
+    let limit = crate::paging::page_limit(query.limit)?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "won" | "lost") {
             return Err(ApiError::bad_request(
@@ -493,12 +487,7 @@ pub async fn list(
             ));
         }
     }
-    let after = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
-        })?),
-    };
+    let after = crate::paging::after_id(query.cursor.as_deref())?;
     let filter = crm_projections::deals::DealFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,
@@ -506,13 +495,12 @@ pub async fn list(
         client_id: query.client_id,
         status: query.status,
     };
-    let rows = crm_projections::deals::list_deals(state.log.pool(), &filter, after, limit + 1)
+    let mut rows = crm_projections::deals::list_deals(state.log.pool(), &filter, after, limit + 1)
         .await
         .map_err(crate::read_model::projection_error)?;
-    let more = rows.len() as i64 > limit;
+    let next_cursor = crate::paging::next_page(&mut rows, limit, |d| d.deal_id);
     let items: Vec<DealView> = rows
         .into_iter()
-        .take(usize::try_from(limit).unwrap_or(1000))
         .map(|d| DealView {
             id: d.deal_id,
             client_id: d.client_id,
@@ -531,10 +519,5 @@ pub async fn list(
             version: d.version,
         })
         .collect();
-    let next_cursor = if more {
-        items.last().map(|d| d.id.to_string())
-    } else {
-        None
-    };
     Ok(Json(DealPage { items, next_cursor }))
 }

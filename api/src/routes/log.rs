@@ -108,7 +108,7 @@ pub struct FeedQuery {
     /// An opaque cursor from an earlier page (default: the beginning).
     cursor: Option<String>,
     /// Page size (default 100, at most 1000).
-    limit: Option<usize>,
+    limit: Option<i64>,
     /// Only these event types, comma-separated.
     types: Option<String>,
 }
@@ -130,13 +130,7 @@ pub async fn feed(
             ApiError::bad_request("invalid_cursor", format!("not a cursor: {text:?}"))
         })?,
     };
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be 1 to 1000",
-        ));
-    }
+    let limit = usize::try_from(crate::paging::page_limit(query.limit)?).unwrap_or(100);
     let filter = match query.types.as_deref() {
         Some(types) if !types.trim().is_empty() => {
             FeedFilter::types(types.split(',').map(str::trim).filter(|t| !t.is_empty()))

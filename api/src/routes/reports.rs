@@ -253,7 +253,8 @@ pub async fn loss_reasons(
 #[serde(deny_unknown_fields)]
 pub struct RevenueQuery {
     /// `manager`, `source`, `pipeline` or `client`.
-    by: String,
+    #[param(value_type = String)]
+    by: crm_projections::deals::RevenueBy,
     /// Period start (inclusive): a time or a date.
     #[param(value_type = String)]
     from: Bound,
@@ -282,22 +283,9 @@ pub async fn revenue(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
-    use crm_projections::deals::RevenueBy;
     reflects(&state, DEALS, query.min_position).await?;
-    let by = match query.by.as_str() {
-        "manager" => RevenueBy::Manager,
-        "source" => RevenueBy::Source,
-        "pipeline" => RevenueBy::Pipeline,
-        "client" => RevenueBy::Client,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("by must be manager, source, pipeline or client, not {other:?}"),
-            ))
-        }
-    };
     let (from, to) = period(query.from, query.to)?;
-    let groups = crm_projections::deals::revenue(state.log.pool(), by, from, to)
+    let groups = crm_projections::deals::revenue(state.log.pool(), query.by, from, to)
         .await
         .map_err(projection_error)?;
     Ok(Json(RevenueView { groups }))
@@ -520,7 +508,8 @@ pub async fn overdue_leads(
 #[serde(deny_unknown_fields)]
 pub struct LeadsQuery {
     /// `manager`, `status` or `source`.
-    by: String,
+    #[param(value_type = String)]
+    by: crm_projections::leads::LeadsBy,
     /// Period start (inclusive): a time or a date.
     #[param(value_type = String)]
     from: Bound,
@@ -548,21 +537,9 @@ pub async fn leads(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LeadsQuery>,
 ) -> Result<Json<LeadsView>, ApiError> {
-    use crm_projections::leads::LeadsBy;
     reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
-    let by = match query.by.as_str() {
-        "manager" => LeadsBy::Manager,
-        "status" => LeadsBy::Status,
-        "source" => LeadsBy::Source,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("by must be manager, status or source, not {other:?}"),
-            ))
-        }
-    };
     let (from, to) = period(query.from, query.to)?;
-    let groups = crm_projections::leads::leads_by(state.log.pool(), by, from, to)
+    let groups = crm_projections::leads::leads_by(state.log.pool(), query.by, from, to)
         .await
         .map_err(projection_error)?;
     Ok(Json(LeadsView { groups }))

@@ -287,13 +287,7 @@ pub async fn list(
     crate::extract::ApiQuery(query): crate::extract::ApiQuery<TaskListQuery>,
 ) -> Result<Json<TaskPage>, ApiError> {
     crate::read_model::reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be 1 to 1000",
-        ));
-    }
+    let limit = crate::paging::page_limit(query.limit)?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "completed" | "cancelled") {
             return Err(ApiError::bad_request(
@@ -302,12 +296,7 @@ pub async fn list(
             ));
         }
     }
-    let after = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(Uuid::parse_str(c).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
-        })?),
-    };
+    let after = crate::paging::after_id(query.cursor.as_deref())?;
     let mut items = crm_projections::tasks::list_tasks(
         state.log.pool(),
         query.assignee_id,
@@ -317,12 +306,6 @@ pub async fn list(
     )
     .await
     .map_err(crate::read_model::projection_error)?;
-    let more = items.len() as i64 > limit;
-    items.truncate(usize::try_from(limit).unwrap_or(1000));
-    let next_cursor = if more {
-        items.last().map(|t| t.task_id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = crate::paging::next_page(&mut items, limit, |t| t.task_id);
     Ok(Json(TaskPage { items, next_cursor }))
 }
