@@ -15,6 +15,21 @@ pub(crate) fn parse_cursor(name: &str, text: &str) -> Result<Cursor, ProjectionE
     })
 }
 
+/// The schema of the live read models.
+pub(crate) const LIVE_SCHEMA: &str = "projections";
+
+/// Points the transaction's unqualified table names at `schema` (until it ends).
+pub(crate) async fn use_schema(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(format!("\"{schema}\", public"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Runs the projection's `setup` in a transaction of its own.
 pub(crate) async fn setup(
     pool: &PgPool,
@@ -94,6 +109,7 @@ pub(crate) async fn reset(
         .bind(name)
         .execute(&mut *tx)
         .await?;
+    use_schema(&mut tx, LIVE_SCHEMA).await?;
     projection.reset(&mut tx).await?;
     sqlx::query(
         "UPDATE projections.checkpoints \
@@ -146,6 +162,7 @@ pub(crate) async fn commit(
         return Ok(Committed::Fenced);
     }
     if !events.is_empty() {
+        use_schema(&mut tx, LIVE_SCHEMA).await?;
         if let Err(err) = projection.apply(&mut tx, events).await {
             // Rolling back explicitly returns a clean connection to the pool.
             let _ = tx.rollback().await;

@@ -37,6 +37,17 @@ impl Projection for Deals {
         3
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "pipelines",
+            "pipeline_stages",
+            "deals",
+            "deal_changes",
+            "deal_wins",
+            "deal_losses",
+        ]
+    }
+
     fn event_types(&self) -> Option<Vec<String>> {
         let types = [
             "PipelineDefined",
@@ -72,8 +83,8 @@ impl Projection for Deals {
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
-            "TRUNCATE projections.pipelines, projections.pipeline_stages, projections.deals, \
-             projections.deal_changes, projections.deal_wins, projections.deal_losses",
+            "TRUNCATE pipelines, pipeline_stages, deals, \
+             deal_changes, deal_wins, deal_losses",
         )
         .execute(&mut **tx)
         .await?;
@@ -88,14 +99,14 @@ async fn apply_one(
 ) -> Result<(), ProjectionError> {
     let (deal_id, change) = match event {
         DomainEvent::PipelineDefined(e) => {
-            sqlx::query("INSERT INTO projections.pipelines (pipeline_id, name) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO pipelines (pipeline_id, name) VALUES ($1, $2)")
                 .bind(e.pipeline_id)
                 .bind(&e.name)
                 .execute(&mut **tx)
                 .await?;
             for (idx, stage) in e.stages.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO projections.pipeline_stages (pipeline_id, stage_id, name, probability, idx) \
+                    "INSERT INTO pipeline_stages (pipeline_id, stage_id, name, probability, idx) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(e.pipeline_id)
@@ -110,11 +121,11 @@ async fn apply_one(
         }
         DomainEvent::DealOpened(e) => {
             sqlx::query(
-                "INSERT INTO projections.deals (deal_id, client_id, pipeline_id, stage_id, title, amount, \
+                "INSERT INTO deals (deal_id, client_id, pipeline_id, stage_id, title, amount, \
                  manager_id, source, status, expected_close_on, lead_id, opened_at, version, \
                  max_stage_idx, opened_manager_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, \
-                 coalesce((SELECT idx FROM projections.pipeline_stages WHERE pipeline_id = $3 AND stage_id = $4), 0), $7)",
+                 coalesce((SELECT idx FROM pipeline_stages WHERE pipeline_id = $3 AND stage_id = $4), 0), $7)",
             )
             .bind(e.deal_id)
             .bind(e.client_id)
@@ -186,11 +197,11 @@ async fn apply_one(
     };
     // The highest stage reached: the new stage's index, or every stage once won.
     sqlx::query(
-        "UPDATE projections.deals d SET stage_id = coalesce($2, d.stage_id), amount = coalesce($3, d.amount), \
+        "UPDATE deals d SET stage_id = coalesce($2, d.stage_id), amount = coalesce($3, d.amount), \
          manager_id = coalesce($4, d.manager_id), status = coalesce($5, d.status), version = $6, \
          max_stage_idx = greatest(d.max_stage_idx, \
              (SELECT CASE WHEN $5 = 'won' THEN max(s.idx) ELSE max(s.idx) FILTER (WHERE s.stage_id = $2) END \
-                FROM projections.pipeline_stages s WHERE s.pipeline_id = d.pipeline_id)) \
+                FROM pipeline_stages s WHERE s.pipeline_id = d.pipeline_id)) \
          WHERE d.deal_id = $1",
     )
     .bind(deal_id)
@@ -202,9 +213,9 @@ async fn apply_one(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO projections.deal_changes (deal_id, version, occurred_at, pipeline_id, stage_id, amount, \
+        "INSERT INTO deal_changes (deal_id, version, occurred_at, pipeline_id, stage_id, amount, \
          manager_id, status) \
-         SELECT $1, $2, $3, d.pipeline_id, $4, $5, $6, $7 FROM projections.deals d WHERE d.deal_id = $1",
+         SELECT $1, $2, $3, d.pipeline_id, $4, $5, $6, $7 FROM deals d WHERE d.deal_id = $1",
     )
     .bind(deal_id)
     .bind(stored.version)
@@ -219,10 +230,10 @@ async fn apply_one(
     match event {
         DomainEvent::DealWon(e) => {
             sqlx::query(
-                "INSERT INTO projections.deal_wins (deal_id, version, occurred_at, amount, manager_id, source, \
+                "INSERT INTO deal_wins (deal_id, version, occurred_at, amount, manager_id, source, \
                  pipeline_id, client_id) \
                  SELECT deal_id, $2, $3, $4, manager_id, source, pipeline_id, client_id \
-                   FROM projections.deals WHERE deal_id = $1",
+                   FROM deals WHERE deal_id = $1",
             )
             .bind(e.deal_id)
             .bind(stored.version)
@@ -233,10 +244,10 @@ async fn apply_one(
         }
         DomainEvent::DealLost(e) => {
             sqlx::query(
-                "INSERT INTO projections.deal_losses (deal_id, version, occurred_at, reason, amount, manager_id, \
+                "INSERT INTO deal_losses (deal_id, version, occurred_at, reason, amount, manager_id, \
                  pipeline_id) \
                  SELECT deal_id, $2, $3, $4, amount, manager_id, pipeline_id \
-                   FROM projections.deals WHERE deal_id = $1",
+                   FROM deals WHERE deal_id = $1",
             )
             .bind(e.deal_id)
             .bind(stored.version)

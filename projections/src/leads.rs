@@ -28,6 +28,10 @@ impl Projection for Leads {
         1
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["leads"]
+    }
+
     fn event_types(&self) -> Option<Vec<String>> {
         let types = [
             "LeadCaptured",
@@ -55,7 +59,7 @@ impl Projection for Leads {
             })?;
             let query = match &event {
                 DomainEvent::LeadCaptured(e) => sqlx::query(
-                    "INSERT INTO projections.leads (lead_id, name, source, channel, status, received_at, version) \
+                    "INSERT INTO leads (lead_id, name, source, channel, status, received_at, version) \
                      VALUES ($1, $2, $3, $4, 'new', $5, $6)",
                 )
                 .bind(e.lead_id)
@@ -65,7 +69,7 @@ impl Projection for Leads {
                 .bind(e.received_at)
                 .bind(stored.version),
                 DomainEvent::LeadAssigned(e) => sqlx::query(
-                    "UPDATE projections.leads SET manager_id = $2, \
+                    "UPDATE leads SET manager_id = $2, \
                      status = CASE WHEN status = 'new' THEN 'assigned' ELSE status END, version = $3 \
                      WHERE lead_id = $1",
                 )
@@ -73,18 +77,18 @@ impl Projection for Leads {
                 .bind(e.manager_id)
                 .bind(stored.version),
                 DomainEvent::LeadConverted(e) => {
-                    sqlx::query("UPDATE projections.leads SET status = 'converted', version = $2 WHERE lead_id = $1")
+                    sqlx::query("UPDATE leads SET status = 'converted', version = $2 WHERE lead_id = $1")
                         .bind(e.lead_id)
                         .bind(stored.version)
                 }
                 DomainEvent::LeadRejected(e) => {
-                    sqlx::query("UPDATE projections.leads SET status = 'rejected', version = $2 WHERE lead_id = $1")
+                    sqlx::query("UPDATE leads SET status = 'rejected', version = $2 WHERE lead_id = $1")
                         .bind(e.lead_id)
                         .bind(stored.version)
                 }
                 DomainEvent::InteractionLogged(e) => match e.lead_id {
                     Some(lead_id) => {
-                        sqlx::query("UPDATE projections.leads SET contacted = true WHERE lead_id = $1").bind(lead_id)
+                        sqlx::query("UPDATE leads SET contacted = true WHERE lead_id = $1").bind(lead_id)
                     }
                     None => continue,
                 },
@@ -96,9 +100,7 @@ impl Projection for Leads {
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE projections.leads")
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query("TRUNCATE leads").execute(&mut **tx).await?;
         Ok(())
     }
 }

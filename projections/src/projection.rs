@@ -14,6 +14,11 @@ use crate::error::ProjectionError;
 /// projections defined elsewhere, such as tests. Only the projection's code writes
 /// them, and only inside the transactions the runtime hands it.
 ///
+/// **Schemas.** [`Projection::tables`] names its tables in schema `projections`. Its
+/// `apply` and `reset` refer to them *unqualified*: the runtime sets `search_path` to
+/// the live schema, or to a rebuild's shadow schema (tables made `LIKE` the live
+/// ones) while a rebuild runs beside the live copy, then swaps them in.
+///
 /// **Transactions.** `apply` runs inside the transaction that also moves the
 /// projection's checkpoint: it must not commit, and should do set-based writes (one
 /// statement per table per batch where it can) so the transaction stays short.
@@ -25,6 +30,9 @@ pub trait Projection: Send + Sync + 'static {
     /// The version of its code and tables: a different version than the checkpoint's
     /// resets its tables and replays the whole log.
     fn version(&self) -> i32;
+
+    /// The tables it owns in schema `projections` (unqualified names).
+    fn tables(&self) -> &'static [&'static str];
 
     /// The event types it reads (the feed filter); None for every event.
     fn event_types(&self) -> Option<Vec<String>> {

@@ -28,6 +28,10 @@ impl Projection for Tasks {
         1
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["tasks"]
+    }
+
     fn event_types(&self) -> Option<Vec<String>> {
         let types = [
             "TaskScheduled",
@@ -55,7 +59,7 @@ impl Projection for Tasks {
             })?;
             let query = match &event {
                 DomainEvent::TaskScheduled(e) => sqlx::query(
-                    "INSERT INTO projections.tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
+                    "INSERT INTO tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
                      co_executor_ids, observer_ids, status, scheduled_at, version) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11)",
                 )
@@ -71,26 +75,26 @@ impl Projection for Tasks {
                 .bind(stored.occurred_at)
                 .bind(stored.version),
                 DomainEvent::TaskRescheduled(e) => {
-                    sqlx::query("UPDATE projections.tasks SET due_at = $2, version = $3 WHERE task_id = $1")
+                    sqlx::query("UPDATE tasks SET due_at = $2, version = $3 WHERE task_id = $1")
                         .bind(e.task_id)
                         .bind(e.to_due_at)
                         .bind(stored.version)
                 }
                 DomainEvent::TaskReassigned(e) => {
-                    sqlx::query("UPDATE projections.tasks SET assignee_id = $2, version = $3 WHERE task_id = $1")
+                    sqlx::query("UPDATE tasks SET assignee_id = $2, version = $3 WHERE task_id = $1")
                         .bind(e.task_id)
                         .bind(e.to_assignee_id)
                         .bind(stored.version)
                 }
                 DomainEvent::TaskCompleted(e) => sqlx::query(
-                    "UPDATE projections.tasks SET status = 'completed', closed_at = $2, completed_late = $2 > due_at, \
+                    "UPDATE tasks SET status = 'completed', closed_at = $2, completed_late = $2 > due_at, \
                      version = $3 WHERE task_id = $1",
                 )
                 .bind(e.task_id)
                 .bind(stored.occurred_at)
                 .bind(stored.version),
                 DomainEvent::TaskCancelled(e) => sqlx::query(
-                    "UPDATE projections.tasks SET status = 'cancelled', closed_at = $2, version = $3 WHERE task_id = $1",
+                    "UPDATE tasks SET status = 'cancelled', closed_at = $2, version = $3 WHERE task_id = $1",
                 )
                 .bind(e.task_id)
                 .bind(stored.occurred_at)
@@ -103,9 +107,7 @@ impl Projection for Tasks {
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE projections.tasks")
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query("TRUNCATE tasks").execute(&mut **tx).await?;
         Ok(())
     }
 }

@@ -24,6 +24,9 @@ impl Projection for Counter {
     fn version(&self) -> i32 {
         1
     }
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
     async fn setup(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query("CREATE TABLE IF NOT EXISTS test_counter (n bigint NOT NULL)")
             .execute(&mut **tx)

@@ -152,6 +152,9 @@ impl Projection for Counter {
         self.version
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn event_types(&self) -> Option<Vec<String>> {
         self.types.clone()
     }
