@@ -104,6 +104,17 @@ impl EventLog {
         Ok(row.map(|(tx_id, position)| Cursor::after(tx_id, position)))
     }
 
+    /// How many events the log holds that match `filter` (committed and visible now).
+    pub async fn count(&self, filter: &FeedFilter) -> Result<i64, EventLogError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM eventlog.events WHERE $1::text[] IS NULL OR event_type = ANY($1)",
+        )
+        .bind(filter.event_types.as_deref())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
     /// Reads up to `limit` events after `after`, in feed order.
     #[tracing::instrument(name = "eventlog.read_feed", skip_all, fields(after = %after, limit))]
     pub async fn read_feed(

@@ -1,6 +1,8 @@
 //! The `leads` read model: every lead as it stands and whether anyone has answered
 //! it; the overdue leads and leads reports read it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
@@ -9,6 +11,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::batch::decode;
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 
@@ -17,6 +20,32 @@ pub const NAME: &str = "leads";
 
 /// Keeps `projections.leads`.
 pub struct Leads;
+
+/// A lead's row, as loaded and written back by a batch.
+#[derive(sqlx::FromRow)]
+struct StoredLead {
+    lead_id: Uuid,
+    name: String,
+    source: String,
+    channel: Option<String>,
+    manager_id: Option<Uuid>,
+    status: String,
+    received_at: DateTime<Utc>,
+    contacted: bool,
+    version: i64,
+}
+
+/// The lead an event is about (an interaction's named lead included).
+fn lead_of(event: &DomainEvent) -> Option<Uuid> {
+    match event {
+        DomainEvent::LeadCaptured(e) => Some(e.lead_id),
+        DomainEvent::LeadAssigned(e) => Some(e.lead_id),
+        DomainEvent::LeadConverted(e) => Some(e.lead_id),
+        DomainEvent::LeadRejected(e) => Some(e.lead_id),
+        DomainEvent::InteractionLogged(e) => e.lead_id,
+        _ => None,
+    }
+}
 
 #[async_trait]
 impl Projection for Leads {
@@ -48,54 +77,86 @@ impl Projection for Leads {
         tx: &mut Transaction<'_, Postgres>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for stored in events {
-            let event = DomainEvent::from_stored(
-                &stored.event_type,
-                stored.schema_version,
-                stored.data.clone(),
-            )
-            .map_err(|e| {
-                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
-            })?;
-            let query = match &event {
-                DomainEvent::LeadCaptured(e) => sqlx::query(
-                    "INSERT INTO leads (lead_id, name, source, channel, status, received_at, version) \
-                     VALUES ($1, $2, $3, $4, 'new', $5, $6)",
-                )
-                .bind(e.lead_id)
-                .bind(&e.name)
-                .bind(&e.source)
-                .bind(&e.channel)
-                .bind(e.received_at)
-                .bind(stored.version),
-                DomainEvent::LeadAssigned(e) => sqlx::query(
-                    "UPDATE leads SET manager_id = $2, \
-                     status = CASE WHEN status = 'new' THEN 'assigned' ELSE status END, version = $3 \
-                     WHERE lead_id = $1",
-                )
-                .bind(e.lead_id)
-                .bind(e.manager_id)
-                .bind(stored.version),
-                DomainEvent::LeadConverted(e) => {
-                    sqlx::query("UPDATE leads SET status = 'converted', version = $2 WHERE lead_id = $1")
-                        .bind(e.lead_id)
-                        .bind(stored.version)
-                }
-                DomainEvent::LeadRejected(e) => {
-                    sqlx::query("UPDATE leads SET status = 'rejected', version = $2 WHERE lead_id = $1")
-                        .bind(e.lead_id)
-                        .bind(stored.version)
-                }
-                DomainEvent::InteractionLogged(e) => match e.lead_id {
-                    Some(lead_id) => {
-                        sqlx::query("UPDATE leads SET contacted = true WHERE lead_id = $1").bind(lead_id)
-                    }
-                    None => continue,
-                },
-                _ => continue,
+        let events = decode(events)?;
+        let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| lead_of(e)).collect();
+        let mut leads: HashMap<Uuid, StoredLead> = sqlx::query_as::<_, StoredLead>(
+            "SELECT lead_id, name, source, channel, manager_id, status, received_at, contacted, version \
+               FROM leads WHERE lead_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|l| (l.lead_id, l))
+        .collect();
+        let mut touched = Vec::new();
+        for (stored, event) in &events {
+            if let DomainEvent::LeadCaptured(e) = event {
+                leads.insert(
+                    e.lead_id,
+                    StoredLead {
+                        lead_id: e.lead_id,
+                        name: e.name.clone(),
+                        source: e.source.clone(),
+                        channel: e.channel.clone(),
+                        manager_id: None,
+                        status: "new".to_owned(),
+                        received_at: e.received_at,
+                        contacted: false,
+                        version: stored.version,
+                    },
+                );
+                touched.push(e.lead_id);
+                continue;
+            }
+            let Some(lead) = lead_of(event).and_then(|id| leads.get_mut(&id)) else {
+                continue;
             };
-            query.execute(&mut **tx).await?;
+            match event {
+                DomainEvent::LeadAssigned(e) => {
+                    lead.manager_id = Some(e.manager_id);
+                    if lead.status == "new" {
+                        lead.status = "assigned".to_owned();
+                    }
+                }
+                DomainEvent::LeadConverted(_) => lead.status = "converted".to_owned(),
+                DomainEvent::LeadRejected(_) => lead.status = "rejected".to_owned(),
+                // An interaction naming the lead: answered (the lead's version stays).
+                DomainEvent::InteractionLogged(_) => {
+                    lead.contacted = true;
+                    touched.push(lead.lead_id);
+                    continue;
+                }
+                _ => continue,
+            }
+            lead.version = stored.version;
+            touched.push(lead.lead_id);
         }
+        touched.sort_unstable();
+        touched.dedup();
+        let rows: Vec<&StoredLead> = touched.iter().filter_map(|id| leads.get(id)).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO leads (lead_id, name, source, channel, manager_id, status, received_at, \
+                    contacted, version) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], \
+                                  $6::text[], $7::timestamptz[], $8::bool[], $9::int8[]) \
+             ON CONFLICT (lead_id) DO UPDATE SET manager_id = EXCLUDED.manager_id, \
+                    status = EXCLUDED.status, contacted = EXCLUDED.contacted, version = EXCLUDED.version",
+        )
+        .bind(rows.iter().map(|l| l.lead_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.source.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.channel.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.manager_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.status.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.received_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.contacted).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.version).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

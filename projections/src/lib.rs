@@ -23,6 +23,7 @@
 //!   position, the error) and retries with backoff; a [`ProjectorSet`] runs many.
 //! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
 
+mod batch;
 mod checkpoint;
 pub mod deals;
 mod error;
@@ -30,6 +31,7 @@ pub mod leads;
 mod projection;
 mod runner;
 mod set;
+mod shadow;
 mod status;
 pub mod tasks;
 
@@ -37,7 +39,11 @@ pub use error::ProjectionError;
 pub use projection::Projection;
 pub use runner::{Runner, RunnerConfig, LOCK_CLASS};
 pub use set::{ProjectorSet, RunningProjectors};
-pub use status::{rebuild, status, wait_until_reflects, ProjectionStatus, LAG_COUNT_CAP};
+pub use shadow::RebuildRequest;
+pub use status::{
+    rebuild, rebuild_progress, status, wait_until_reflects, ProjectionStatus, RebuildProgress,
+    LAG_COUNT_CAP,
+};
 
 use sqlx::PgPool;
 

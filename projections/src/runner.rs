@@ -8,10 +8,12 @@ use crm_eventlog::{
 };
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::checkpoint::{self, Committed};
 use crate::error::ProjectionError;
 use crate::projection::Projection;
+use crate::shadow;
 
 /// The first key of every projection's advisory lock (`"CRMP"`); the second is
 /// `hashtext(name)`. The two-int4 form never collides with one-bigint locks, and the
@@ -197,8 +199,10 @@ impl Runner {
         let mut sub = self.subscribe(cursor);
         let mut failures = 0u32;
         let mut last_check = Instant::now();
+        let mut rebuild = RebuildTask::default();
         loop {
             if is_shutdown(shutdown) {
+                drop(rebuild);
                 checkpoint::mark_stopped(pool, name).await?;
                 return Ok(());
             }
@@ -231,6 +235,9 @@ impl Runner {
                 if sqlx::query("SELECT 1").execute(&mut *lock).await.is_err() {
                     return Err(ProjectionError::LockLost(name.to_owned()));
                 }
+                rebuild
+                    .keep_going(&self.log, &self.projection, self.config.batch_size)
+                    .await;
                 let stored = checkpoint::stored_cursor(pool, name).await?;
                 if stored != Some(cursor) {
                     // Rebuilt (or moved by a runner that should not have been active).
@@ -321,6 +328,59 @@ impl Runner {
         checkpoint::record_failure(pool, name, *cursor, position, &text).await?;
         sleep_or_shutdown(delay, shutdown).await;
         Ok(Flow::Resubscribe)
+    }
+}
+
+/// The active runner's rebuild beside the live copy, when one is under way: a task of
+/// its own, so live batches go on meanwhile. Dropped (and stopped) when the runner
+/// stops being active.
+#[derive(Default)]
+struct RebuildTask {
+    task: Option<JoinHandle<Result<(), ProjectionError>>>,
+}
+
+impl RebuildTask {
+    /// Starts (or restarts, after a failure) the rebuild task if the checkpoint says
+    /// a rebuild is under way and none is running.
+    async fn keep_going(&mut self, log: &EventLog, projection: &Arc<dyn Projection>, batch: usize) {
+        let name = projection.name();
+        if let Some(task) = &self.task {
+            if !task.is_finished() {
+                return;
+            }
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(projection = name, error = %err.chain(), "rebuild failed; retrying")
+                }
+                Err(err) => {
+                    tracing::warn!(projection = name, error = %err, "rebuild task ended abnormally")
+                }
+            }
+        }
+        match shadow::pending(log.pool(), name).await {
+            Ok(Some(_)) => {
+                let (log, projection) = (log.clone(), projection.clone());
+                self.task = Some(tokio::spawn(async move {
+                    shadow::drive(log, &*projection, batch).await
+                }));
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::debug!(projection = name, error = %err.chain(), "cannot check for a rebuild")
+            }
+        }
+    }
+}
+
+impl Drop for RebuildTask {
+    /// Stops the rebuild task (its progress is kept; the next active runner resumes it).
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 

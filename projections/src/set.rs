@@ -77,6 +77,15 @@ impl RunningProjectors {
         self.tasks.iter().map(|(name, _)| *name).collect()
     }
 
+    /// Stops every runner at once, wherever it is (mid-batch included), as a crash
+    /// would: their open transactions roll back, their locks go with their connections.
+    pub async fn abort(self) {
+        for (_, task) in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     /// Asks every runner to stop after its current batch and waits until they have.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

@@ -7,7 +7,7 @@ use crm_eventlog::{Cursor, EventLog, FeedFilter};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::checkpoint::{self, parse_cursor};
+use crate::checkpoint::parse_cursor;
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 use crate::runner::LOCK_CLASS;
@@ -40,6 +40,17 @@ pub struct ProjectionStatus {
     pub events_applied: i64,
     /// When its checkpoint last changed.
     pub updated_at: DateTime<Utc>,
+    /// A rebuild beside the live tables under way, if any.
+    pub rebuild: Option<RebuildProgress>,
+}
+
+/// How far a rebuild beside the live tables has come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebuildProgress {
+    /// Events the rebuilt copy has applied so far.
+    pub events_applied: i64,
+    /// When the rebuild was requested.
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 type Row = (
@@ -53,6 +64,9 @@ type Row = (
     i64,
     Option<Vec<String>>,
     DateTime<Utc>,
+    bool,
+    i64,
+    Option<DateTime<Utc>>,
 );
 
 /// Every projection that has a checkpoint, by name, with its lag.
@@ -67,7 +81,8 @@ pub async fn status(
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                            AND l.classid::bigint = $1 \
                            AND l.objid::bigint = (hashtext(c.name)::bigint & 4294967295)) AS active, \
-                c.last_error, c.failed_position, c.events_applied, c.event_types, c.updated_at \
+                c.last_error, c.failed_position, c.events_applied, c.event_types, c.updated_at, \
+                c.rebuild_cursor IS NOT NULL, c.rebuild_events, c.rebuild_started_at \
            FROM projections.checkpoints c ORDER BY c.name",
     )
     .bind(i64::from(LOCK_CLASS))
@@ -85,6 +100,9 @@ pub async fn status(
         events_applied,
         event_types,
         updated_at,
+        rebuilding,
+        rebuild_events,
+        rebuild_started_at,
     ) in rows
     {
         let cursor = parse_cursor(&name, &cursor)?;
@@ -101,6 +119,10 @@ pub async fn status(
             failed_position,
             events_applied,
             updated_at,
+            rebuild: rebuilding.then_some(RebuildProgress {
+                events_applied: rebuild_events,
+                started_at: rebuild_started_at,
+            }),
         });
     }
     Ok(out)
@@ -196,15 +218,27 @@ async fn reflects(log: &EventLog, name: &str, target: Cursor) -> Result<bool, Pr
     })
 }
 
-/// Rebuilds a projection in place: in one transaction, empties its tables
-/// ([`Projection::reset`]) and puts its checkpoint back at the start of the feed; its
-/// active runner (in whichever process) notices within its health-check interval
-/// (or after a failure's backoff) and replays the log in ordinary batches, each
-/// committed on its own. Queries see the tables empty, then filling up.
-///
-/// Rebuilding beside the live tables and swapping when caught up, so queries keep
-/// answering, is for later.
-pub async fn rebuild(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+/// Rebuilds a projection beside its live tables: an empty shadow copy of its tables
+/// is filled from the start of the log by its active runner (in whichever process),
+/// while the live tables keep answering and keep following the log; once the copy has
+/// caught up it is swapped in, in one transaction. A projection that declares no
+/// tables is emptied in place instead, and refills while queries see it.
+pub async fn rebuild(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<crate::RebuildRequest, ProjectionError> {
     tracing::info!(projection = projection.name(), "rebuilding projection");
-    checkpoint::reset(pool, projection).await
+    crate::shadow::request(pool, projection).await
+}
+
+/// The events a rebuild beside the live tables of projection `name` has applied so
+/// far; None when no rebuild is under way (finished, or never requested).
+pub async fn rebuild_progress(pool: &PgPool, name: &str) -> Result<Option<i64>, ProjectionError> {
+    let row: Option<(bool, i64)> = sqlx::query_as(
+        "SELECT rebuild_cursor IS NOT NULL, rebuild_events FROM projections.checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(pending, events)| pending.then_some(events)))
 }

@@ -1,6 +1,8 @@
 //! The `tasks` read model: every task as it stands; the task list and the overdue
 //! tasks report read it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
@@ -9,6 +11,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::batch::{decode, uuid_array_literal};
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 
@@ -17,6 +20,37 @@ pub const NAME: &str = "tasks";
 
 /// Keeps `projections.tasks`.
 pub struct Tasks;
+
+/// A task's row, as loaded and written back by a batch.
+#[derive(sqlx::FromRow)]
+struct StoredTask {
+    task_id: Uuid,
+    title: String,
+    kind: String,
+    assignee_id: Uuid,
+    due_at: DateTime<Utc>,
+    client_id: Option<Uuid>,
+    deal_id: Option<Uuid>,
+    co_executor_ids: Vec<Uuid>,
+    observer_ids: Vec<Uuid>,
+    status: String,
+    scheduled_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    completed_late: Option<bool>,
+    version: i64,
+}
+
+/// The task an event is about, if it is a task event.
+fn task_of(event: &DomainEvent) -> Option<Uuid> {
+    match event {
+        DomainEvent::TaskScheduled(e) => Some(e.task_id),
+        DomainEvent::TaskRescheduled(e) => Some(e.task_id),
+        DomainEvent::TaskReassigned(e) => Some(e.task_id),
+        DomainEvent::TaskCompleted(e) => Some(e.task_id),
+        DomainEvent::TaskCancelled(e) => Some(e.task_id),
+        _ => None,
+    }
+}
 
 #[async_trait]
 impl Projection for Tasks {
@@ -48,61 +82,100 @@ impl Projection for Tasks {
         tx: &mut Transaction<'_, Postgres>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        for stored in events {
-            let event = DomainEvent::from_stored(
-                &stored.event_type,
-                stored.schema_version,
-                stored.data.clone(),
-            )
-            .map_err(|e| {
-                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
-            })?;
-            let query = match &event {
-                DomainEvent::TaskScheduled(e) => sqlx::query(
-                    "INSERT INTO tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
-                     co_executor_ids, observer_ids, status, scheduled_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11)",
-                )
-                .bind(e.task_id)
-                .bind(&e.title)
-                .bind(&e.kind)
-                .bind(e.assignee_id)
-                .bind(e.due_at)
-                .bind(e.client_id)
-                .bind(e.deal_id)
-                .bind(&e.co_executor_ids)
-                .bind(&e.observer_ids)
-                .bind(stored.occurred_at)
-                .bind(stored.version),
-                DomainEvent::TaskRescheduled(e) => {
-                    sqlx::query("UPDATE tasks SET due_at = $2, version = $3 WHERE task_id = $1")
-                        .bind(e.task_id)
-                        .bind(e.to_due_at)
-                        .bind(stored.version)
-                }
-                DomainEvent::TaskReassigned(e) => {
-                    sqlx::query("UPDATE tasks SET assignee_id = $2, version = $3 WHERE task_id = $1")
-                        .bind(e.task_id)
-                        .bind(e.to_assignee_id)
-                        .bind(stored.version)
-                }
-                DomainEvent::TaskCompleted(e) => sqlx::query(
-                    "UPDATE tasks SET status = 'completed', closed_at = $2, completed_late = $2 > due_at, \
-                     version = $3 WHERE task_id = $1",
-                )
-                .bind(e.task_id)
-                .bind(stored.occurred_at)
-                .bind(stored.version),
-                DomainEvent::TaskCancelled(e) => sqlx::query(
-                    "UPDATE tasks SET status = 'cancelled', closed_at = $2, version = $3 WHERE task_id = $1",
-                )
-                .bind(e.task_id)
-                .bind(stored.occurred_at)
-                .bind(stored.version),
-                _ => continue,
+        let events = decode(events)?;
+        let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| task_of(e)).collect();
+        let mut tasks: HashMap<Uuid, StoredTask> = sqlx::query_as::<_, StoredTask>(
+            "SELECT task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
+                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, version \
+               FROM tasks WHERE task_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|t| (t.task_id, t))
+        .collect();
+        let mut touched = Vec::new();
+        for (stored, event) in &events {
+            if let DomainEvent::TaskScheduled(e) = event {
+                tasks.insert(
+                    e.task_id,
+                    StoredTask {
+                        task_id: e.task_id,
+                        title: e.title.clone(),
+                        kind: e.kind.clone(),
+                        assignee_id: e.assignee_id,
+                        due_at: e.due_at,
+                        client_id: e.client_id,
+                        deal_id: e.deal_id,
+                        co_executor_ids: e.co_executor_ids.clone(),
+                        observer_ids: e.observer_ids.clone(),
+                        status: "open".to_owned(),
+                        scheduled_at: stored.occurred_at,
+                        closed_at: None,
+                        completed_late: None,
+                        version: stored.version,
+                    },
+                );
+                touched.push(e.task_id);
+                continue;
+            }
+            let Some(task) = task_of(event).and_then(|id| tasks.get_mut(&id)) else {
+                continue;
             };
-            query.execute(&mut **tx).await?;
+            match event {
+                DomainEvent::TaskRescheduled(e) => task.due_at = e.to_due_at,
+                DomainEvent::TaskReassigned(e) => task.assignee_id = e.to_assignee_id,
+                DomainEvent::TaskCompleted(_) => {
+                    task.status = "completed".to_owned();
+                    task.closed_at = Some(stored.occurred_at);
+                    task.completed_late = Some(stored.occurred_at > task.due_at);
+                }
+                DomainEvent::TaskCancelled(_) => {
+                    task.status = "cancelled".to_owned();
+                    task.closed_at = Some(stored.occurred_at);
+                }
+                _ => continue,
+            }
+            task.version = stored.version;
+            touched.push(task.task_id);
         }
+        touched.sort_unstable();
+        touched.dedup();
+        let rows: Vec<&StoredTask> = touched.iter().filter_map(|id| tasks.get(id)).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
+                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, version) \
+             SELECT t.task_id, t.title, t.kind, t.assignee_id, t.due_at, t.client_id, t.deal_id, \
+                    t.co::uuid[], t.obs::uuid[], t.status, t.scheduled_at, t.closed_at, t.late, t.version \
+               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
+                           $7::uuid[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], \
+                           $12::timestamptz[], $13::bool[], $14::int8[]) \
+                 AS t(task_id, title, kind, assignee_id, due_at, client_id, deal_id, co, obs, status, \
+                      scheduled_at, closed_at, late, version) \
+             ON CONFLICT (task_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id, \
+                    due_at = EXCLUDED.due_at, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at, \
+                    completed_late = EXCLUDED.completed_late, version = EXCLUDED.version",
+        )
+        .bind(rows.iter().map(|t| t.task_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.title.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.assignee_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.due_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.client_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.deal_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| uuid_array_literal(&t.co_executor_ids)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| uuid_array_literal(&t.observer_ids)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.status.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.scheduled_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.closed_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.completed_late).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.version).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

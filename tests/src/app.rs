@@ -131,6 +131,21 @@ impl TestApp {
         }
     }
 
+    /// Waits (up to 60 s) until no rebuild of read model `name` is under way: its
+    /// rebuilt copy has been swapped in. Panics past the deadline.
+    pub async fn wait_rebuilt(&self, name: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match crm_projections::rebuild_progress(self.log.pool(), name).await {
+                Ok(None) => return,
+                Ok(Some(_)) | Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => panic!("the rebuild of {name} did not finish: {other:?}"),
+            }
+        }
+    }
+
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM eventlog.events")

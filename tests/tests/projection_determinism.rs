@@ -1,132 +1,288 @@
-//! Read models built live, while commands stream in, equal row for row the same read
-//! models rebuilt from scratch.
+//! Every built-in read model, built live while commands stream in or by projectors
+//! killed again and again mid-batch, equals row for row the same read models rebuilt
+//! from scratch.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use crm_eventlog::EventLog;
+use crm_projections::{ProjectorSet, RebuildRequest, RunnerConfig};
 use crm_tests::scenario::{client, manager};
 use crm_tests::TestApp;
-use serde_json::json;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Every row of every table of the deals read model, as text, in a stable order.
+/// Every row of every table of every built-in read model, as text, in a stable order.
 async fn snapshot(app: &TestApp) -> Vec<String> {
     let mut rows = Vec::new();
-    for (table, order) in [
-        ("pipelines", "pipeline_id"),
-        ("pipeline_stages", "pipeline_id, stage_id"),
-        ("deals", "deal_id"),
-        ("deal_changes", "deal_id, version"),
-        ("deal_wins", "deal_id, version"),
-        ("deal_losses", "deal_id, version"),
-    ] {
-        let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY {order}");
-        let texts: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(app.log.pool())
-            .await
-            .unwrap();
-        rows.extend(texts.into_iter().map(|r| format!("{table} {r}")));
+    for projection in crm_projections::builtin() {
+        for table in projection.tables() {
+            let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY 1");
+            let texts: Vec<String> = sqlx::query_scalar(&sql)
+                .fetch_all(app.log.pool())
+                .await
+                .unwrap();
+            rows.extend(texts.into_iter().map(|r| format!("{table} {r}")));
+        }
     }
     rows
 }
 
-/// Waits until the deals projection has applied every event of the log.
-async fn settled(app: &TestApp, last_position: i64) {
-    crm_projections::wait_until_reflects(&app.log, "deals", last_position, Duration::from_secs(30))
+/// Waits until every built-in read model has applied every event up to `last`.
+async fn settled(app: &TestApp, last: i64) {
+    for projection in crm_projections::builtin() {
+        crm_projections::wait_until_reflects(
+            &app.log,
+            projection.name(),
+            last,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
+    }
+}
+
+/// A small xorshift generator: the same scenario on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// A deterministic company: deals opened, moved, won, lost, reopened and reassigned;
+/// tasks scheduled, rescheduled, reassigned, completed and cancelled; leads captured,
+/// assigned, converted and rejected; calls about all of them. Returns the position of
+/// the last event.
+async fn company(app: &TestApp, steps: usize) -> i64 {
+    let managers = [manager(app, "Olena").await, manager(app, "Ivan").await];
+    let c = client(app, managers[0]).await;
+    let stages: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    let body = json!({"name": "P", "stages": stages.iter().enumerate().map(|(i, id)|
+        json!({"id": id, "name": format!("S{i}"), "probability": 0.25 * i as f64})).collect::<Vec<_>>()});
+    let pipeline = app.post("/pipelines", &body).await.body["id"].clone();
+    let (mut deals, mut tasks, mut leads): (Vec<String>, Vec<String>, Vec<String>) =
+        Default::default();
+    let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+    let mut last = 0;
+    for n in 0..steps {
+        let pick = dice.roll(100);
+        let m = managers[dice.roll(2)];
+        let at = format!(
+            "2026-0{}-{:02}T{:02}:00:00Z",
+            1 + dice.roll(6),
+            1 + dice.roll(28),
+            8 + dice.roll(10)
+        );
+        let any = |list: &Vec<String>, dice: &mut Dice| {
+            list[dice.roll(list.len().max(1)) % list.len().max(1)].clone()
+        };
+        let (path, body): (String, Value) = match pick {
+            _ if deals.is_empty() || pick < 15 => (
+                "/deals".into(),
+                json!({"client_id": c, "pipeline_id": pipeline, "stage_id": stages[dice.roll(3)],
+                       "title": format!("D{n}"), "amount": 100 + n, "manager_id": m,
+                       "expected_close_on": "2026-06-30", "occurred_at": at}),
+            ),
+            15..=44 => {
+                let id = any(&deals, &mut dice);
+                let (verb, body) = match dice.roll(7) {
+                    0 => ("win", json!({})),
+                    1 => (
+                        "lose",
+                        json!({"reason": (["price", "delivery"])[dice.roll(2)]}),
+                    ),
+                    2 => ("assign", json!({"manager_id": m})),
+                    3 => ("amount", json!({"amount": 1000 + n})),
+                    4 => ("reopen", json!({"stage_id": stages[dice.roll(3)]})),
+                    _ => ("stage", json!({"stage_id": stages[dice.roll(3)]})),
+                };
+                let mut body = body;
+                body["occurred_at"] = json!(at);
+                (format!("/deals/{id}/{verb}"), body)
+            }
+            45..=54 => (
+                "/tasks".into(),
+                json!({"title": format!("T{n}"), "assignee_id": m, "due_at": at, "client_id": c,
+                       "occurred_at": "2026-01-01T00:00:00Z"}),
+            ),
+            55..=69 if !tasks.is_empty() => {
+                let id = any(&tasks, &mut dice);
+                let (verb, body) = match dice.roll(4) {
+                    0 => ("reschedule", json!({"due_at": at})),
+                    1 => ("assign", json!({"assignee_id": m})),
+                    2 => ("cancel", json!({})),
+                    _ => ("complete", json!({"occurred_at": at})),
+                };
+                (format!("/tasks/{id}/{verb}"), body)
+            }
+            70..=77 => (
+                "/leads".into(),
+                json!({"source": (["web", "call"])[dice.roll(2)], "name": format!("L{n}"), "occurred_at": at}),
+            ),
+            78..=87 if !leads.is_empty() => {
+                let id = any(&leads, &mut dice);
+                let (verb, body) = match dice.roll(3) {
+                    0 => ("assign", json!({"manager_id": m})),
+                    1 => ("reject", json!({"reason": "spam"})),
+                    _ => (
+                        "convert",
+                        json!({"deal": {"pipeline_id": pipeline, "title": format!("L{n}"), "amount": 50}}),
+                    ),
+                };
+                (format!("/leads/{id}/{verb}"), body)
+            }
+            _ => {
+                let mut body = json!({"kind": (["call", "email", "meeting"])[dice.roll(3)],
+                                      "direction": (["inbound", "outbound"])[dice.roll(2)],
+                                      "manager_id": m, "duration_s": 30 * dice.roll(10), "occurred_at": at});
+                match dice.roll(3) {
+                    0 => body["client_id"] = json!(c),
+                    1 if !deals.is_empty() => body["deal_id"] = json!(any(&deals, &mut dice)),
+                    _ if !leads.is_empty() => body["lead_id"] = json!(any(&leads, &mut dice)),
+                    _ => {}
+                }
+                ("/interactions".into(), body)
+            }
+        };
+        let answer = app.post(&path, &body).await;
+        assert!(
+            answer.status.is_success() || answer.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {:?}",
+            answer.body
+        );
+        if answer.status == StatusCode::CREATED {
+            let id = answer.body["id"].as_str().unwrap().to_owned();
+            match path.as_str() {
+                "/deals" => deals.push(id),
+                "/tasks" => tasks.push(id),
+                "/leads" => leads.push(id),
+                _ => {}
+            }
+        }
+        if let Some(p) = answer.body["position"].as_i64() {
+            last = last.max(p);
+        }
+    }
+    last
+}
+
+/// Rebuilds every built-in read model beside the live one and waits for the swaps.
+async fn rebuild_all(app: &TestApp, last: i64) {
+    for projection in crm_projections::builtin() {
+        let mode = crm_projections::rebuild(app.log.pool(), projection.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(mode, RebuildRequest::Beside, "{}", projection.name());
+    }
+    for projection in crm_projections::builtin() {
+        app.wait_rebuilt(projection.name()).await;
+    }
+    settled(app, last).await;
 }
 
 #[sqlx::test(migrations = false)]
 async fn live_and_rebuilt_read_models_are_identical(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();
     let projectors = app.start_projectors();
-    let managers = [manager(&app, "Olena").await, manager(&app, "Ivan").await];
-    let c = client(&app, managers[0]).await;
-    let stages: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
-    let body = json!({"name": "P", "stages": stages.iter().enumerate().map(|(i, id)|
-        json!({"id": id, "name": format!("S{i}"), "probability": 0.25 * i as f64})).collect::<Vec<_>>()});
-    app.post("/pipelines", &body).await;
-    let pipeline = app.get("/events?types=PipelineDefined").await.body["events"][0]["data"]
-        ["pipeline_id"]
-        .clone();
-
-    // A deterministic mix of commands, sent while the projector runs.
-    let mut deals: Vec<(String, &str)> = Vec::new();
-    let mut last = 0;
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    for n in 0..150 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let pick = (x % 100) as usize;
-        let answer = if deals.is_empty() || pick < 25 {
-            let body = json!({"client_id": c, "pipeline_id": pipeline, "stage_id": stages[pick % 3], "title": format!("D{n}"),
-                              "amount": 100 + n, "manager_id": managers[pick % 2], "expected_close_on": "2026-06-30",
-                              "occurred_at": format!("2026-0{}-1{}T10:00:00Z", 1 + pick % 5, pick % 10)});
-            let answer = app.post("/deals", &body).await;
-            deals.push((answer.body["id"].as_str().unwrap().to_owned(), "open"));
-            answer
-        } else {
-            let i = pick % deals.len();
-            let (id, status) = deals[i].clone();
-            let (path, body, next) = match (status, pick % 5) {
-                ("open", 0) => ("win", json!({}), "won"),
-                ("open", 1) => (
-                    "lose",
-                    json!({"reason": if pick.is_multiple_of(2) { "price" } else { "delivery" }}),
-                    "lost",
-                ),
-                ("open", 2) => (
-                    "assign",
-                    json!({"manager_id": managers[(pick / 5) % 2]}),
-                    "open",
-                ),
-                ("open", _) => ("amount", json!({"amount": 1000 + n}), "open"),
-                (_, _) => ("reopen", json!({"stage_id": stages[pick % 3]}), "open"),
-            };
-            let answer = app.post(&format!("/deals/{id}/{path}"), &body).await;
-            if answer.status.is_success() {
-                deals[i].1 = next;
-            }
-            answer
-        };
-        assert!(
-            answer.status.is_success() || answer.status == StatusCode::UNPROCESSABLE_ENTITY,
-            "{:?}",
-            answer.body
-        );
-        if let Some(p) = answer.body["position"].as_i64() {
-            last = last.max(p);
-        }
-    }
+    let last = company(&app, 300).await;
     settled(&app, last).await;
     let live = snapshot(&app).await;
-    assert!(
-        live.iter().filter(|r| r.starts_with("deals ")).count() >= 20,
-        "a meaningful scenario"
-    );
-    assert!(
-        live.iter().any(|r| r.starts_with("deal_wins "))
-            && live.iter().any(|r| r.starts_with("deal_losses "))
-    );
+    for table in ["deals ", "deal_wins ", "deal_losses ", "tasks ", "leads "] {
+        assert!(
+            live.iter().filter(|r| r.starts_with(table)).count() >= 3,
+            "a meaningful scenario: {table}"
+        );
+    }
 
-    // Rebuild from scratch and compare row for row.
-    let deals_projection = crm_projections::builtin()
-        .into_iter()
-        .find(|p| p.name() == "deals")
-        .unwrap();
-    crm_projections::rebuild(app.log.pool(), deals_projection.as_ref())
-        .await
-        .unwrap();
-    settled(&app, last).await;
+    rebuild_all(&app, last).await;
     let rebuilt = snapshot(&app).await;
     assert_eq!(live.len(), rebuilt.len());
     assert!(
         live == rebuilt,
-        "the rebuilt read model differs from the live one"
+        "the rebuilt read models differ from the live ones"
+    );
+    projectors.shutdown().await;
+    app.log.close().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn projectors_killed_mid_batch_resume_to_a_clean_rebuild(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let last = company(&app, 300).await;
+
+    // Projectors in a "process" of their own, killed again and again: tasks aborted
+    // wherever they are, and every other round their connections dropped first.
+    let options = app.log.pool().connect_options().as_ref().clone();
+    let config = RunnerConfig {
+        batch_size: 23,
+        standby_retry: Duration::from_millis(50),
+        health_check: Duration::from_millis(100),
+        backoff_min: Duration::from_millis(50),
+        ..RunnerConfig::default()
+    };
+    let mut round = 0u64;
+    loop {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.clone().application_name("crash-projector"))
+            .await
+            .unwrap();
+        let log = EventLog::new(pool);
+        let mut set = ProjectorSet::new(log.clone()).with_config(config.clone());
+        for projection in crm_projections::builtin() {
+            set = set.with(projection);
+        }
+        let running = set.spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(40 + (round * 37) % 160)).await;
+        let mut done = true;
+        for projection in crm_projections::builtin() {
+            let reflects = crm_projections::wait_until_reflects(
+                &app.log,
+                projection.name(),
+                last,
+                Duration::ZERO,
+            )
+            .await;
+            done &= reflects.is_ok();
+        }
+        if round % 2 == 1 {
+            let _: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                  WHERE application_name = 'crash-projector'",
+            )
+            .fetch_one(app.log.pool())
+            .await
+            .unwrap();
+        }
+        running.abort().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), log.close()).await;
+        round += 1;
+        if done {
+            break;
+        }
+        assert!(round < 500, "the projectors never caught up");
+    }
+    assert!(
+        round > 3,
+        "the projectors were killed along the way ({round} rounds)"
+    );
+    let survived = snapshot(&app).await;
+
+    let projectors = app.start_projectors();
+    rebuild_all(&app, last).await;
+    let rebuilt = snapshot(&app).await;
+    assert_eq!(survived.len(), rebuilt.len());
+    assert!(
+        survived == rebuilt,
+        "the read models built through crashes differ from a clean rebuild"
     );
     projectors.shutdown().await;
     app.log.close().await;

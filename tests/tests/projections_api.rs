@@ -130,7 +130,7 @@ async fn projections_are_listed_and_rebuilt(pool: PgPool) {
     assert_eq!(rebuilt.status, StatusCode::ACCEPTED, "{:?}", rebuilt.body);
     assert_eq!(
         rebuilt.body,
-        json!({"name": "test_counter", "status": "rebuilding"})
+        json!({"name": "test_counter", "status": "rebuilding", "mode": "in_place"})
     );
     app.log
         .append(

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use crm_projections::RebuildRequest;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,6 +30,18 @@ pub struct ProjectionView {
     active: bool,
     version: i32,
     events_applied: i64,
+    /// A rebuild beside the live tables under way (null when none): the live tables
+    /// keep answering until the rebuilt copy has caught up and is swapped in.
+    rebuild: Option<RebuildView>,
+}
+
+/// How far a rebuild beside the live tables has come.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RebuildView {
+    /// Events the rebuilt copy has applied so far.
+    events_applied: i64,
+    /// When the rebuild was requested.
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Every read model with its status and lag.
@@ -54,6 +67,10 @@ pub async fn list(
                 active: s.active,
                 version: s.version,
                 events_applied: s.events_applied,
+                rebuild: s.rebuild.map(|r| RebuildView {
+                    events_applied: r.events_applied,
+                    started_at: r.started_at,
+                }),
             })
             .collect(),
     ))
@@ -63,11 +80,15 @@ pub async fn list(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RebuildAccepted {
     name: String,
-    /// Always `rebuilding`: the runner replays the log from the start.
+    /// Always `rebuilding`.
     status: &'static str,
+    /// `beside`: a copy is rebuilt beside the live tables and swapped in when caught
+    /// up; `already_running`: such a rebuild was under way and goes on; `in_place`: the
+    /// read model has no tables of its own to copy and was emptied to refill.
+    mode: &'static str,
 }
 
-/// Empties a read model and replays the whole log into it.
+/// Rebuilds a read model from the whole log beside its live tables, then swaps it in.
 #[utoipa::path(post, path = "/projections/{name}/rebuild", tag = "projections", operation_id = "rebuild_projection",
     params(("name" = String, Path)),
     responses((status = 202, body = RebuildAccepted), (status = 404)), security(("bearer" = [])))]
@@ -83,14 +104,20 @@ pub async fn rebuild(
         .ok_or_else(|| ApiError::NotFound {
             what: format!("projection {name}"),
         })?;
-    crm_projections::rebuild(state.log.pool(), projection.as_ref())
+    let mode = match crm_projections::rebuild(state.log.pool(), projection.as_ref())
         .await
-        .map_err(projection_error)?;
+        .map_err(projection_error)?
+    {
+        RebuildRequest::Beside => "beside",
+        RebuildRequest::AlreadyRunning => "already_running",
+        RebuildRequest::InPlace => "in_place",
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(RebuildAccepted {
             name,
             status: "rebuilding",
+            mode,
         }),
     ))
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod rebuild;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,8 +52,9 @@ enum Command {
     },
     /// Runs the projectors alone, keeping every read model live, until SIGINT or SIGTERM.
     Project,
-    /// Empties read models and replays the whole log into them (the running
-    /// projectors, in whichever process, pick the rebuild up).
+    /// Rebuilds read models from the whole log beside their live tables and swaps
+    /// each in when caught up, showing progress (a running server's projectors do the
+    /// work if it runs them; else this command does).
     Rebuild {
         /// The read model to rebuild.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -239,7 +241,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             log.close().await;
         }
         Command::Rebuild { name, all } => {
-            let log = db.log(2).await?;
+            let log = db.log(16).await?;
             let chosen: Vec<_> = crm_projections::builtin()
                 .into_iter()
                 .filter(|p| *all || name.as_deref() == Some(p.name()))
@@ -250,15 +252,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                     name.as_deref().unwrap_or("(none registered)")
                 );
             }
-            for projection in chosen {
-                crm_projections::rebuild(log.pool(), projection.as_ref())
-                    .await
-                    .with_context(|| format!("rebuilding {}", projection.name()))?;
-                println!(
-                    "{}: emptied; its projector replays the log",
-                    projection.name()
-                );
-            }
+            rebuild::run(&log, chosen).await?;
             log.close().await;
         }
         Command::Demo => {

@@ -1,0 +1,307 @@
+//! Rebuilding beside the live copy: a shadow schema filled from the start of the feed
+//! while the live tables keep answering, swapped in once it has caught up.
+//!
+//! The state lives in the projection's checkpoint row (`rebuild_cursor`,
+//! `rebuild_events`): a rebuild survives restarts and resumes where it stopped. Only
+//! the projection's active runner drives it, so one process at a time writes either
+//! copy.
+
+use crm_eventlog::{Cursor, EventLog, FeedFilter};
+use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument;
+
+use crate::checkpoint::{parse_cursor, use_schema, LIVE_SCHEMA};
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+/// What a rebuild request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebuildRequest {
+    /// A shadow copy was started; the active runner fills it and swaps it in.
+    Beside,
+    /// A rebuild beside the live copy was already under way; it goes on.
+    AlreadyRunning,
+    /// The projection declares no tables of its own: it was emptied in place.
+    InPlace,
+}
+
+/// The shadow schema of projection `name`.
+pub(crate) fn schema_of(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("projections_rebuild_{safe}")
+}
+
+/// Starts rebuilding `projection` beside its live tables: creates an empty shadow copy
+/// of each of its tables and records the rebuild in its checkpoint, in one transaction.
+pub async fn request(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<RebuildRequest, ProjectionError> {
+    let name = projection.name();
+    if projection.tables().is_empty() {
+        crate::checkpoint::reset(pool, projection).await?;
+        return Ok(RebuildRequest::InPlace);
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO projections.checkpoints (name, version, cursor, status, event_types) \
+         VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(projection.version())
+    .bind(Cursor::start().to_string())
+    .bind(projection.event_types())
+    .execute(&mut *tx)
+    .await?;
+    let running: Option<String> = sqlx::query_scalar(
+        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_one(&mut *tx)
+    .await?;
+    if running.is_some() {
+        return Ok(RebuildRequest::AlreadyRunning);
+    }
+    let schema = schema_of(name);
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        sqlx::query(&format!(
+            "CREATE TABLE \"{schema}\".\"{table}\" (LIKE {LIVE_SCHEMA}.\"{table}\" INCLUDING ALL)"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET rebuild_cursor = $2, rebuild_events = 0, rebuild_started_at = now() \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(Cursor::start().to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        projection = name,
+        schema,
+        "rebuilding beside the live tables"
+    );
+    Ok(RebuildRequest::Beside)
+}
+
+/// The shadow's cursor, when a rebuild is under way.
+pub(crate) async fn pending(pool: &PgPool, name: &str) -> Result<Option<Cursor>, ProjectionError> {
+    let text: Option<Option<String>> =
+        sqlx::query_scalar("SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    text.flatten().map(|t| parse_cursor(name, &t)).transpose()
+}
+
+/// Fills the shadow copy batch by batch, then swaps it in; returns once swapped (or
+/// when the rebuild was cancelled or restarted by someone else). Runs as a task of the
+/// active runner, beside its live batches.
+pub(crate) async fn drive(
+    log: EventLog,
+    projection: &dyn Projection,
+    batch_size: usize,
+) -> Result<(), ProjectionError> {
+    let name = projection.name();
+    let pool = log.pool();
+    let filter = FeedFilter {
+        event_types: projection.event_types(),
+    };
+    let Some(mut cursor) = pending(pool, name).await? else {
+        return Ok(());
+    };
+    loop {
+        let page = log.read_feed(cursor, batch_size, &filter).await?;
+        let applied = apply_batch(pool, projection, cursor, &page.events, page.next)
+            .instrument(tracing::info_span!(
+                "projection.rebuild_batch",
+                projection = name,
+                events = page.events.len()
+            ))
+            .await?;
+        if !applied {
+            // Cancelled or restarted by another request: nothing more to do here.
+            return Ok(());
+        }
+        cursor = page.next;
+        if page.caught_up && page.events.len() < batch_size {
+            analyze(pool, projection).await?;
+            if swap(pool, projection, cursor).await? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Applies `events` to the shadow copy and moves its cursor from `expected` to
+/// `next`, in one transaction; false when the shadow's cursor was not `expected`.
+async fn apply_batch(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    expected: Cursor,
+    events: &[crm_eventlog::RecordedEvent],
+    next: Cursor,
+) -> Result<bool, ProjectionError> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    if !fence(&mut tx, name, expected).await? {
+        return Ok(false);
+    }
+    if !events.is_empty() {
+        use_schema(&mut tx, &schema_of(name)).await?;
+        projection.apply(&mut tx, events).await?;
+    }
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET rebuild_cursor = $2, rebuild_events = rebuild_events + $3 WHERE name = $1",
+    )
+    .bind(name)
+    .bind(next.to_string())
+    .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// True when the shadow's cursor is still `expected` (locks the checkpoint row).
+async fn fence(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    expected: Cursor,
+) -> Result<bool, ProjectionError> {
+    let stored: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let expected = expected.to_string();
+    Ok(stored.flatten().as_deref() == Some(expected.as_str()))
+}
+
+/// Refreshes the planner's statistics of the freshly filled shadow tables.
+async fn analyze(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let schema = schema_of(projection.name());
+    for table in projection.tables() {
+        sqlx::query(&format!("ANALYZE \"{schema}\".\"{table}\""))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Swaps the shadow copy in if it has caught up with the live checkpoint: in one
+/// transaction, drops the live tables, moves the shadow ones into the live schema
+/// under the live indexes' names and moves the checkpoint to the shadow's cursor.
+/// False when the live copy is ahead (the caller reads on and tries again).
+async fn swap(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    shadow: Cursor,
+) -> Result<bool, ProjectionError> {
+    let name = projection.name();
+    let schema = schema_of(name);
+    let mut tx = pool.begin().await?;
+    // Queries on the live tables finish first; do not queue new ones behind us long.
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT cursor, rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((live, Some(stored))) = row else {
+        return Ok(true);
+    };
+    if stored != shadow.to_string() {
+        return Ok(true);
+    }
+    if parse_cursor(name, &live)? > shadow {
+        return Ok(false);
+    }
+    for table in projection.tables() {
+        let indexes = index_names(&mut tx, LIVE_SCHEMA, table).await?;
+        let fresh = index_names(&mut tx, &schema, table).await?;
+        sqlx::query(&format!("DROP TABLE {LIVE_SCHEMA}.\"{table}\""))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "ALTER TABLE \"{schema}\".\"{table}\" SET SCHEMA {LIVE_SCHEMA}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        // Give the moved indexes the names migrations know them by.
+        for (old, definition) in &indexes {
+            if let Some((new, _)) = fresh.iter().find(|(_, d)| d == definition) {
+                if new != old {
+                    sqlx::query(&format!(
+                        "ALTER INDEX {LIVE_SCHEMA}.\"{new}\" RENAME TO \"{old}\""
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+    }
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET cursor = rebuild_cursor, events_applied = rebuild_events, rebuild_cursor = NULL, \
+                status = 'running', last_error = NULL, failed_position = NULL, updated_at = now() \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(projection = name, "rebuilt copy swapped in");
+    Ok(true)
+}
+
+/// The indexes of `schema.table`: each one's name and its definition without the name
+/// and the schema (what an index made `LIKE` it shares).
+async fn index_names(
+    tx: &mut Transaction<'_, Postgres>,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<(String, String)>, ProjectionError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.relname::text, \
+                regexp_replace(pg_get_indexdef(i.oid), '^.*? USING ', '') \
+           FROM pg_index x \
+           JOIN pg_class i ON i.oid = x.indexrelid \
+           JOIN pg_class t ON t.oid = x.indrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+          WHERE n.nspname = $1 AND t.relname = $2 \
+          ORDER BY i.relname",
+    )
+    .bind(schema)
+    .bind(table)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,152 @@
+//! `POST /projections/{name}/rebuild` rebuilds beside the live tables: queries keep
+//! answering from the live copy (which keeps following the log) until the rebuilt one
+//! has caught up and is swapped in under the same table and index names.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use axum::http::{Method, StatusCode};
+use crm_tests::scenario::{client, manager};
+use crm_tests::{TestApp, ADMIN_TOKEN};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The deals list as `{deal id: stage id}`, read with `min_position` if given.
+async fn deal_stages(app: &TestApp, min_position: Option<i64>) -> BTreeMap<String, String> {
+    let wait = min_position
+        .map(|p| format!("&min_position={p}"))
+        .unwrap_or_default();
+    let answer = app.get(&format!("/deals?limit=1000{wait}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_owned(),
+                d["stage_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The names of the indexes on the live tables of the deals read model.
+async fn index_names(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'projections' \
+          AND tablename IN ('pipelines', 'pipeline_stages', 'deals', 'deal_changes', 'deal_wins', 'deal_losses') \
+          ORDER BY 1",
+    )
+    .fetch_all(app.log.pool())
+    .await
+    .unwrap()
+}
+
+async fn rebuild(app: &TestApp) -> Value {
+    let answer = app
+        .send(
+            Method::POST,
+            "/projections/deals/rebuild",
+            Some(ADMIN_TOKEN),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+    answer.body
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_rebuild_beside_the_live_tables_keeps_answering_and_swaps_in(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let projectors = app.start_projectors();
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    let stages: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    let pipeline = app
+        .post(
+            "/pipelines",
+            &json!({"name": "P", "stages": stages.iter().enumerate().map(|(i, id)| json!({"id": id, "name": format!("S{i}"), "probability": 0.5})).collect::<Vec<_>>()}),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let mut expected = BTreeMap::new();
+    let mut last = 0;
+    for n in 0..12 {
+        let answer = app
+            .post(
+                "/deals",
+                &json!({"client_id": c, "pipeline_id": pipeline, "title": format!("D{n}"), "amount": n, "manager_id": m}),
+            )
+            .await;
+        expected.insert(
+            answer.body["id"].as_str().unwrap().to_owned(),
+            stages[0].to_string(),
+        );
+        last = answer.body["position"].as_i64().unwrap();
+    }
+    assert_eq!(deal_stages(&app, Some(last)).await, expected);
+    let indexes = index_names(&app).await;
+    assert!(
+        indexes.contains(&"deals_pipeline_idx".to_owned()),
+        "{indexes:?}"
+    );
+
+    // No runner while the rebuild is requested: the shadow copy stays empty, and the
+    // live tables keep answering in full.
+    projectors.shutdown().await;
+    let first = rebuild(&app).await;
+    assert_eq!(first["mode"], "beside");
+    assert_eq!(rebuild(&app).await["mode"], "already_running");
+    assert_eq!(deal_stages(&app, None).await, expected);
+    let listed = app.get("/projections").await.body;
+    let deals = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "deals")
+        .unwrap()
+        .clone();
+    assert_eq!(deals["rebuild"]["events_applied"], 0, "{deals}");
+
+    // Events arriving meanwhile reach the live copy and the rebuilt one alike.
+    let projectors = app.start_projectors();
+    let total = expected.len();
+    for (id, stage) in expected.iter_mut().take(5) {
+        let answer = app
+            .post(
+                &format!("/deals/{id}/stage"),
+                &json!({"stage_id": stages[2]}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        *stage = stages[2].to_string();
+        last = answer.body["position"].as_i64().unwrap();
+        // Every answer in between is whole: the live copy or the swapped-in one.
+        assert_eq!(deal_stages(&app, None).await.len(), total);
+    }
+    app.wait_rebuilt("deals").await;
+    assert_eq!(deal_stages(&app, Some(last)).await, expected);
+    let listed = app.get("/projections").await.body;
+    let deals = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "deals")
+        .unwrap()
+        .clone();
+    assert!(deals["rebuild"].is_null(), "{deals}");
+    assert_eq!(index_names(&app).await, indexes, "indexes keep their names");
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'projections_rebuild_%'",
+    )
+    .fetch_one(app.log.pool())
+    .await
+    .unwrap();
+    assert_eq!(leftovers, 0, "the shadow schema is gone");
+    projectors.shutdown().await;
+    app.log.close().await;
+}
