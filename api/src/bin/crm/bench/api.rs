@@ -32,10 +32,10 @@ pub struct Options {
     pub clients: Vec<usize>,
 }
 
-type HttpClient = Client<HttpConnector, Body>;
+pub(super) type HttpClient = Client<HttpConnector, Body>;
 
 /// Sends one JSON command and returns the answer's status and body.
-async fn call(
+pub(super) async fn call(
     http: &HttpClient,
     base: &str,
     token: &str,

@@ -73,11 +73,11 @@ where
 }
 
 /// Latencies in microseconds, from 1 µs to 60 s, with 3 significant figures.
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
+pub(super) fn new_histogram() -> anyhow::Result<Histogram<u64>> {
     Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
 }
 
-fn record(hist: &mut Histogram<u64>, latency: Duration) {
+pub(super) fn record(hist: &mut Histogram<u64>, latency: Duration) {
     let micros = u64::try_from(latency.as_micros())
         .unwrap_or(u64::MAX)
         .max(1);

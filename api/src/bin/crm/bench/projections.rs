@@ -1,0 +1,458 @@
+//! `crm bench projections`: read models over a generated log of N events.
+//!
+//! A fresh database gets a generated company (`crm seed`). Then, in one run on the
+//! same PostgreSQL: the raw rate of reading the whole log with plain SQL (the
+//! baseline); the first build of every read model and a rebuild beside the live
+//! tables (events per second, peak memory of this process); each report's latency
+//! through the real HTTP server beside a `SELECT 1` round trip; and freshness: the
+//! time from a command's answer to its effect being visible in the funnel, under a
+//! steady load of commands.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::http::Method;
+use chrono::{NaiveDate, Utc};
+use crm_api::seed::SeedOptions;
+use crm_api::state::AppState;
+use crm_eventlog::EventLog;
+use crm_projections::{ProjectorSet, RunnerConfig};
+use hdrhistogram::Histogram;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
+
+use super::api::{call, HttpClient};
+use super::measure::{new_histogram, record};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events in the generated log.
+    pub events: u64,
+    /// The generator's seed.
+    pub seed: u64,
+    /// The end of the generated year.
+    pub until: NaiveDate,
+    /// Events per projection batch.
+    pub batch_size: usize,
+    /// Requests per report for its latency.
+    pub samples: usize,
+    /// Seconds of steady command load for freshness.
+    pub freshness_seconds: u64,
+}
+
+/// Runs every measurement against a fresh database on the server of `admin_url`.
+pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
+    super::in_fresh_database(admin_url, "crm_bench_projections", |target| {
+        measure(target, opts)
+    })
+    .await
+}
+
+/// Peak resident memory of this process since the last [`reset_peak`], in MiB.
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Starts measuring peak memory afresh (Linux: `clear_refs` 5 resets `VmHWM`).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn mib(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"))
+}
+
+async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
+    let pool = crm_api::connect_pool_with(target, 48).await?;
+    crm_api::migrate(&pool).await?;
+    let log = EventLog::new(pool.clone());
+    let mut out = String::new();
+
+    let seeding = crm_api::seed::seed(
+        &log,
+        &SeedOptions::new(opts.events, opts.seed, opts.until),
+        |_| {},
+    )
+    .await?;
+    eprintln!(
+        "seeded {} events in {:.1} s ({:.0} events/s)",
+        seeding.events,
+        seeding.elapsed.as_secs_f64(),
+        seeding.rate()
+    );
+    let total = seeding.events;
+    sqlx::query("VACUUM ANALYZE eventlog.events")
+        .execute(&pool)
+        .await?;
+
+    // The baseline: every event read with plain SQL in pages, in feed order.
+    reset_peak();
+    let started = Instant::now();
+    let read = raw_read(&pool).await?;
+    let raw_time = started.elapsed();
+    let raw_peak = peak_mib();
+    anyhow::ensure!(read == total, "raw read saw {read} of {total} events");
+    let raw_rate = total as f64 / raw_time.as_secs_f64();
+    eprintln!("raw read: {raw_rate:.0} events/s");
+
+    // The first build: every read model from an empty start, all at once.
+    let config = RunnerConfig {
+        batch_size: opts.batch_size,
+        ..RunnerConfig::default()
+    };
+    let mut set = ProjectorSet::new(log.clone()).with_config(config);
+    for projection in crm_projections::builtin() {
+        set = set.with(projection);
+    }
+    reset_peak();
+    let started = Instant::now();
+    let running = set.spawn()?;
+    let last = last_position(&pool).await?;
+    for projection in crm_projections::builtin() {
+        crm_projections::wait_until_reflects(
+            &log,
+            projection.name(),
+            last,
+            Duration::from_secs(3_600),
+        )
+        .await?;
+    }
+    let build_time = started.elapsed();
+    let build_peak = peak_mib();
+    eprintln!("first build: {:.1} s", build_time.as_secs_f64());
+
+    // A rebuild beside the live tables, while they keep answering.
+    reset_peak();
+    let started = Instant::now();
+    for projection in crm_projections::builtin() {
+        crm_projections::rebuild(&pool, projection.as_ref()).await?;
+    }
+    for projection in crm_projections::builtin() {
+        while crm_projections::rebuild_progress(&pool, projection.name())
+            .await?
+            .is_some()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let rebuild_time = started.elapsed();
+    let rebuild_peak = peak_mib();
+    eprintln!("rebuild beside: {:.1} s", rebuild_time.as_secs_f64());
+
+    let rate = |t: Duration| total as f64 / t.as_secs_f64();
+    out.push_str(&format!(
+        "Log of {total} generated events (`--seed {}`, year ending {}).\n\n\
+         | rebuild of all read models | events/s | wall time | peak memory (this process) | raw read events/s | raw read peak memory | ratio | target |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|\n\
+         | first build (empty start) | {:.0} | {:.1} s | {} | {raw_rate:.0} | {} | {:.0}% | ≥ 50,000/s {} |\n\
+         | rebuild beside the live tables | {:.0} | {:.1} s | {} | {raw_rate:.0} | {} | {:.0}% | ≥ 50,000/s {} |\n\n",
+        opts.seed,
+        opts.until,
+        rate(build_time),
+        build_time.as_secs_f64(),
+        mib(build_peak),
+        mib(raw_peak),
+        100.0 * rate(build_time) / raw_rate,
+        verdict(rate(build_time) >= 50_000.0),
+        rate(rebuild_time),
+        rebuild_time.as_secs_f64(),
+        mib(rebuild_peak),
+        mib(raw_peak),
+        100.0 * rate(rebuild_time) / raw_rate,
+        verdict(rate(rebuild_time) >= 50_000.0),
+    ));
+
+    // The real server, with the projectors still running.
+    let state = AppState::new(log.clone(), None).with_projections(crm_projections::builtin());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crm_api::server::serve(
+        listener,
+        crm_api::server::app(state),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let token = crm_api::auth::create_token(&pool, None, "admin", Some("bench"))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let web = Web {
+        http,
+        base,
+        token,
+    };
+
+    out.push_str(&reports(&web, &pool, opts).await?);
+    out.push_str(&freshness(&web, opts).await?);
+
+    let _ = stop.send(());
+    server.await??;
+    running.shutdown().await;
+    log.close().await;
+    Ok(out)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+/// Reads every event with plain SQL, in pages of 5,000 in feed order, decoding each
+/// row's columns as the log's reader does; returns how many.
+async fn raw_read(pool: &PgPool) -> anyhow::Result<u64> {
+    type Row = (
+        i64,
+        i64,
+        uuid::Uuid,
+        String,
+        i64,
+        String,
+        i32,
+        chrono::DateTime<Utc>,
+        chrono::DateTime<Utc>,
+        Value,
+        Value,
+        Vec<u8>,
+    );
+    let (mut tx_id, mut position, mut count) = (0i64, 0i64, 0u64);
+    loop {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT tx_id, position, event_id, stream, version, event_type, schema_version, \
+                    occurred_at, recorded_at, data, metadata, hash \
+               FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
+              ORDER BY tx_id, position LIMIT 5000",
+        )
+        .bind(tx_id)
+        .bind(position)
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(count);
+        };
+        (tx_id, position) = (last.0, last.1);
+        count += rows.len() as u64;
+    }
+}
+
+async fn last_position(pool: &PgPool) -> anyhow::Result<i64> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
+        .fetch_one(pool)
+        .await?;
+    last.context("an empty log")
+}
+
+/// The HTTP client of the benchmark's server.
+struct Web {
+    http: HttpClient,
+    base: String,
+    token: String,
+}
+
+impl Web {
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let (status, body) = call(
+            &self.http,
+            &self.base,
+            &self.token,
+            Method::GET,
+            path,
+            &Value::Null,
+        )
+        .await?;
+        anyhow::ensure!(status.is_success(), "GET {path}: {status} {body}");
+        Ok(body)
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let (status, answer) =
+            call(&self.http, &self.base, &self.token, Method::POST, path, body).await?;
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {answer}");
+        Ok(answer)
+    }
+}
+
+fn millis(hist: &Histogram<u64>, q: f64) -> f64 {
+    hist.value_at_quantile(q) as f64 / 1000.0
+}
+
+/// p50/p99 of each report query, beside a `SELECT 1` round trip on the same pool.
+async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<String> {
+    let deals = web.get("/deals?status=open&limit=1").await?;
+    let deal = &deals["items"][0];
+    let (pipeline, manager, client) = (
+        deal["pipeline_id"].as_str().unwrap_or_default().to_owned(),
+        deal["manager_id"].as_str().unwrap_or_default().to_owned(),
+        deal["client_id"].as_str().unwrap_or_default().to_owned(),
+    );
+    let until = opts.until.format("%Y-%m-%d").to_string();
+    let month = (opts.until - chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let year = (opts.until - chrono::Duration::days(365))
+        .format("%Y-%m-%d")
+        .to_string();
+    let as_of = (opts.until - chrono::Duration::days(90))
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    let now = format!("{until}T00:00:00Z");
+    let queries = [
+        format!("/reports/funnel?pipeline_id={pipeline}"),
+        format!("/reports/funnel?pipeline_id={pipeline}&as_of={as_of}"),
+        format!("/reports/conversion?pipeline_id={pipeline}&from={year}&to={until}"),
+        format!("/reports/managers?from={month}&to={until}"),
+        format!("/reports/managers?from={year}&to={until}"),
+        format!("/reports/overdue/tasks?now={now}"),
+        format!("/reports/overdue/deals?now={now}"),
+        format!("/reports/overdue/leads?now={now}"),
+        format!("/reports/loss-reasons?from={year}&to={until}"),
+        "/reports/forecast".to_owned(),
+        format!("/reports/revenue?by=manager&from={year}&to={until}"),
+        format!("/reports/leads?by=source&from={year}&to={until}"),
+        format!("/clients?segment=active&now={now}&limit=100"),
+        format!("/clients?manager_id={manager}&limit=100"),
+        format!("/clients/{client}?now={now}"),
+        format!("/clients/{client}/timeline?limit=100"),
+        format!("/deals?pipeline_id={pipeline}&status=open&limit=100"),
+        format!("/tasks?assignee_id={manager}&status=open&limit=100"),
+    ];
+    let mut floor = new_histogram()?;
+    for _ in 0..opts.samples {
+        let began = Instant::now();
+        sqlx::query("SELECT 1").execute(pool).await?;
+        record(&mut floor, began.elapsed());
+    }
+    let mut table = format!(
+        "Query latency through the HTTP server, {} sequential requests each; baseline: \
+         `SELECT 1` round trip on the same pool, p50 {:.2} ms / p99 {:.2} ms.\n\n\
+         | query | p50 ms | p99 ms | target p99 < 50 ms |\n|---|---:|---:|---|\n",
+        opts.samples,
+        millis(&floor, 0.5),
+        millis(&floor, 0.99)
+    );
+    for path in &queries {
+        web.get(path).await?;
+        let mut hist = new_histogram()?;
+        for _ in 0..opts.samples {
+            let began = Instant::now();
+            web.get(path).await?;
+            record(&mut hist, began.elapsed());
+        }
+        let p99 = millis(&hist, 0.99);
+        let shown = path
+            .replace(&pipeline, "{pipeline}")
+            .replace(&manager, "{manager}")
+            .replace(&client, "{client}");
+        table.push_str(&format!(
+            "| `{shown}` | {:.2} | {p99:.2} | {} |\n",
+            millis(&hist, 0.5),
+            verdict(p99 < 50.0)
+        ));
+        eprintln!("{shown}: p99 {p99:.2} ms");
+    }
+    table.push('\n');
+    Ok(table)
+}
+
+/// Freshness under a steady load: workers move open deals between stages, each
+/// pausing 20 ms between commands; after each answer the funnel is asked with
+/// `min_position` of that answer, and the time from the answer to the funnel
+/// reflecting it is recorded, beside the funnel's own latency without waiting.
+async fn freshness(web: &Web, opts: &Options) -> anyhow::Result<String> {
+    let open = web.get("/deals?status=open&limit=200").await?;
+    let items = open["items"].as_array().cloned().unwrap_or_default();
+    let first = items.first().context("no open deal")?;
+    let pipeline = first["pipeline_id"].as_str().unwrap_or_default().to_owned();
+    let deals: Vec<Value> = items
+        .iter()
+        .filter(|d| d["pipeline_id"] == first["pipeline_id"])
+        .cloned()
+        .collect();
+    let funnel = web
+        .get(&format!("/reports/funnel?pipeline_id={pipeline}"))
+        .await?;
+    let stages: Vec<String> = funnel["stages"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x["stage_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    anyhow::ensure!(stages.len() >= 2 && !deals.is_empty(), "nothing to move");
+    let workers = 4.min(deals.len());
+    let deadline = Instant::now() + Duration::from_secs(opts.freshness_seconds);
+    let mut fresh = new_histogram()?;
+    let mut plain = new_histogram()?;
+    let mut commands = 0u64;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let web = Web {
+            http: web.http.clone(),
+            base: web.base.clone(),
+            token: web.token.clone(),
+        };
+        let deal = deals[worker]["id"].as_str().unwrap_or_default().to_owned();
+        let (stages, pipeline) = (stages.clone(), pipeline.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut fresh = new_histogram()?;
+            let mut plain = new_histogram()?;
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                let to = &stages[n % stages.len()];
+                n += 1;
+                let answer = web
+                    .post(&format!("/deals/{deal}/stage"), &json!({"stage_id": to}))
+                    .await;
+                // A move to the stage it stands at is refused: go on with the next.
+                let Ok(answer) = answer else { continue };
+                let position = answer["position"].as_i64().unwrap_or_default();
+                let answered = Instant::now();
+                web.get(&format!(
+                    "/reports/funnel?pipeline_id={pipeline}&min_position={position}"
+                ))
+                .await?;
+                record(&mut fresh, answered.elapsed());
+                let began = Instant::now();
+                web.get(&format!("/reports/funnel?pipeline_id={pipeline}"))
+                    .await?;
+                record(&mut plain, began.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok::<_, anyhow::Error>((fresh, plain))
+        }));
+    }
+    for task in tasks {
+        let (f, p) = task.await??;
+        commands += f.len();
+        fresh.add(&f)?;
+        plain.add(&p)?;
+    }
+    let rate = commands as f64 / started.elapsed().as_secs_f64();
+    Ok(format!(
+        "Freshness: {workers} clients moving deals ({rate:.0} commands/s for {} s); time from a \
+         command's answer to the funnel reflecting it (`min_position`), beside the funnel's own \
+         latency in the same run.\n\n\
+         | measure | p50 ms | p99 ms | target |\n|---|---:|---:|---|\n\
+         | answer → visible in the funnel | {:.2} | {:.2} | p99 < 50 ms {} |\n\
+         | funnel query alone (baseline) | {:.2} | {:.2} | – |\n",
+        opts.freshness_seconds,
+        millis(&fresh, 0.5),
+        millis(&fresh, 0.99),
+        verdict(millis(&fresh, 0.99) < 50.0),
+        millis(&plain, 0.5),
+        millis(&plain, 0.99),
+    ))
+}
