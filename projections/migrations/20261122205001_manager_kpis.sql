@@ -51,8 +51,9 @@ CREATE INDEX kpi_facts_prev_call_idx ON projections.kpi_facts (prev_call_at)
 CREATE INDEX kpi_facts_pair_idx ON projections.kpi_facts (manager_id, client_id)
     WHERE client_id IS NOT NULL;
 
--- The facts summed per manager per UTC day (the report adds the raw facts of the
--- partial days at a period's edges).
+-- The facts summed per manager per UTC day (the report takes whole months from
+-- kpi_monthly, other whole days from here, the partial days at a period's edges
+-- from the facts).
 CREATE TABLE projections.kpi_daily (
     day                  date   NOT NULL,
     manager_id           uuid   NOT NULL,
@@ -73,6 +74,29 @@ CREATE TABLE projections.kpi_daily (
     tasks_completed      bigint NOT NULL,
     tasks_completed_late bigint NOT NULL,
     PRIMARY KEY (day, manager_id)
+);
+
+-- The same per manager per UTC month (the first day of the month).
+CREATE TABLE projections.kpi_monthly (
+    month                date   NOT NULL,
+    manager_id           uuid   NOT NULL,
+    calls_outbound       bigint NOT NULL,
+    calls_inbound        bigint NOT NULL,
+    call_seconds         bigint NOT NULL,
+    calls_with_client    bigint NOT NULL,
+    meetings             bigint NOT NULL,
+    emails               bigint NOT NULL,
+    messages             bigint NOT NULL,
+    leads_assigned       bigint NOT NULL,
+    leads_converted      bigint NOT NULL,
+    leads_rejected       bigint NOT NULL,
+    deals_opened         bigint NOT NULL,
+    deals_won            bigint NOT NULL,
+    deals_lost           bigint NOT NULL,
+    won_amount           bigint NOT NULL,
+    tasks_completed      bigint NOT NULL,
+    tasks_completed_late bigint NOT NULL,
+    PRIMARY KEY (month, manager_id)
 );
 
 -- Interactions with a client (calls = false) and calls with a client (calls = true)

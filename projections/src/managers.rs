@@ -30,7 +30,7 @@ pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 pub const NAME: &str = "manager_kpis";
 
 /// Keeps `projections.kpi_managers`, `kpi_owners`, `kpi_facts`, `kpi_daily`,
-/// `kpi_contact_months` and `kpi_pairs`.
+/// `kpi_monthly`, `kpi_contact_months` and `kpi_pairs`.
 pub struct ManagerKpisProjection;
 
 /// What a fact counts as (`kpi_facts.kind`).
@@ -315,8 +315,9 @@ fn subject(event: &DomainEvent) -> Option<Uuid> {
     }
 }
 
-/// The per-day sums of `kpi_daily`, each with the aggregate over `kpi_facts` rows
-/// that computes it: the daily rollup and the report's partial days share them.
+/// The sums of `kpi_daily` and `kpi_monthly`, each with the aggregate over
+/// `kpi_facts` rows that computes it: the rollups and the report's partial days
+/// share them.
 pub(crate) const MEASURES: &[(&str, &str)] = &[
     ("calls_outbound", "count(*) FILTER (WHERE kind = 'call_outbound')"),
     ("calls_inbound", "count(*) FILTER (WHERE kind = 'call_inbound')"),
@@ -364,6 +365,7 @@ impl Projection for ManagerKpisProjection {
             "kpi_owners",
             "kpi_facts",
             "kpi_daily",
+            "kpi_monthly",
             "kpi_contact_months",
             "kpi_pairs",
         ]
@@ -424,7 +426,8 @@ impl Projection for ManagerKpisProjection {
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
-            "TRUNCATE kpi_managers, kpi_owners, kpi_facts, kpi_daily, kpi_contact_months, kpi_pairs",
+            "TRUNCATE kpi_managers, kpi_owners, kpi_facts, kpi_daily, kpi_monthly, \
+             kpi_contact_months, kpi_pairs",
         )
         .execute(&mut **tx)
         .await?;
@@ -501,7 +504,7 @@ async fn write_owners(
     Ok(())
 }
 
-/// Inserts the facts and adds them to their days, in one statement.
+/// Inserts the facts and adds them to their days and months, in one statement.
 async fn write_facts(
     tx: &mut Transaction<'_, Postgres>,
     facts: &[Fact],
@@ -511,10 +514,13 @@ async fn write_facts(
     }
     let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
-    let updates: Vec<String> = columns
-        .iter()
-        .map(|c| format!("{c} = kpi_daily.{c} + EXCLUDED.{c}"))
-        .collect();
+    let updates = |table: &str| {
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = {table}.{c} + EXCLUDED.{c}"))
+            .collect();
+        sets.join(", ")
+    };
     let sql = format!(
         "WITH f AS ( \
              INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
@@ -530,14 +536,20 @@ async fn write_facts(
                            $10::timestamptz[]) \
                     AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
                          prev_contact_at, prev_call_at) \
-             RETURNING kind, manager_id, occurred_at, client_id, seconds, amount, late) \
-         INSERT INTO kpi_daily (day, manager_id, {columns}) \
-         SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+             RETURNING kind, manager_id, occurred_at, client_id, seconds, amount, late), \
+         d AS ( \
+             INSERT INTO kpi_daily (day, manager_id, {columns}) \
+             SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+               FROM f GROUP BY 1, 2 \
+             ON CONFLICT (day, manager_id) DO UPDATE SET {daily}) \
+         INSERT INTO kpi_monthly (month, manager_id, {columns}) \
+         SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
            FROM f GROUP BY 1, 2 \
-         ON CONFLICT (day, manager_id) DO UPDATE SET {updates}",
+         ON CONFLICT (month, manager_id) DO UPDATE SET {monthly}",
         columns = columns.join(", "),
         sums = sums.join(", "),
-        updates = updates.join(", "),
+        daily = updates("kpi_daily"),
+        monthly = updates("kpi_monthly"),
     );
     sqlx::query(&sql)
         .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
