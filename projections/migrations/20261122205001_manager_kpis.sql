@@ -41,9 +41,8 @@ CREATE TABLE projections.kpi_facts (
     -- Calls with a client: the previous call of the same manager to the same client.
     prev_call_at    timestamptz
 );
-CREATE INDEX kpi_facts_time_idx ON projections.kpi_facts (occurred_at);
-CREATE INDEX kpi_facts_contact_idx ON projections.kpi_facts (occurred_at)
-    INCLUDE (manager_id, prev_contact_at, prev_call_at) WHERE prev_contact_at IS NOT NULL;
+CREATE INDEX kpi_facts_time_idx ON projections.kpi_facts (occurred_at)
+    INCLUDE (manager_id, prev_contact_at, prev_call_at);
 CREATE INDEX kpi_facts_prev_contact_idx ON projections.kpi_facts (prev_contact_at)
     INCLUDE (manager_id, occurred_at) WHERE prev_contact_at IS NOT NULL;
 CREATE INDEX kpi_facts_prev_call_idx ON projections.kpi_facts (prev_call_at)
@@ -100,16 +99,18 @@ CREATE TABLE projections.kpi_monthly (
 );
 
 -- Interactions with a client (calls = false) and calls with a client (calls = true)
--- counted by the UTC month of their occurred_at and of their previous one with the
--- same client (prev_month '-infinity': none): those of months [M1, M2) whose
--- previous one is before M1 are the distinct clients of those months.
-CREATE TABLE projections.kpi_contact_months (
-    month      date    NOT NULL,
-    prev_month date    NOT NULL,
+-- counted by the UTC month (span 'month') or dekad (span 'dekad': the 1st-10th,
+-- 11th-20th, 21st-last) of their occurred_at, with the dekad of their previous one
+-- with the same client (prev_dekad '-infinity': none). Those of whole dekads and
+-- months [W1, W2) whose previous one is before W1 are the distinct clients there.
+CREATE TABLE projections.kpi_contact_links (
+    span       text    NOT NULL,
+    bucket     date    NOT NULL,
+    prev_dekad date    NOT NULL,
     calls      boolean NOT NULL,
     manager_id uuid    NOT NULL,
-    contacts   bigint  NOT NULL,
-    PRIMARY KEY (month, prev_month, calls, manager_id)
+    links      bigint  NOT NULL,
+    PRIMARY KEY (span, bucket, prev_dekad, calls, manager_id)
 );
 
 -- Each manager and client ever in touch: their latest interaction (chains are in

@@ -8,6 +8,7 @@
 //! deal's or task's assignee then. A lead converted or rejected while it has no
 //! manager counts for nobody.
 
+mod calendar;
 mod contacts;
 mod report;
 
@@ -30,7 +31,7 @@ pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 pub const NAME: &str = "manager_kpis";
 
 /// Keeps `projections.kpi_managers`, `kpi_owners`, `kpi_facts`, `kpi_daily`,
-/// `kpi_monthly`, `kpi_contact_months` and `kpi_pairs`.
+/// `kpi_monthly`, `kpi_contact_links` and `kpi_pairs`.
 pub struct ManagerKpisProjection;
 
 /// What a fact counts as (`kpi_facts.kind`).
@@ -366,7 +367,7 @@ impl Projection for ManagerKpisProjection {
             "kpi_facts",
             "kpi_daily",
             "kpi_monthly",
-            "kpi_contact_months",
+            "kpi_contact_links",
             "kpi_pairs",
         ]
     }
@@ -427,7 +428,7 @@ impl Projection for ManagerKpisProjection {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE kpi_managers, kpi_owners, kpi_facts, kpi_daily, kpi_monthly, \
-             kpi_contact_months, kpi_pairs",
+             kpi_contact_links, kpi_pairs",
         )
         .execute(&mut **tx)
         .await?;

@@ -2,8 +2,8 @@
 //! with a client gets the time of the pair's previous interaction by `occurred_at`
 //! (each call with a client, the pair's previous call): the interactions of a period
 //! whose previous one is before it are exactly its distinct clients. Each chain link
-//! is also counted by its month and its previous one's (`kpi_contact_months`), so
-//! whole months need no scan of the facts.
+//! is also counted by its month and by its dekad, with its previous one's dekad
+//! (`kpi_contact_links`), so whole dekads and months need no scan of the facts.
 //!
 //! Facts mostly arrive in business-time order: a new interaction at or after the
 //! pair's latest (`kpi_pairs`) just follows it. One that happened earlier (an import
@@ -11,10 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::calendar::{dekad_of, month_of};
 use super::Fact;
 use crate::error::ProjectionError;
 
@@ -30,9 +31,10 @@ struct Latest {
     call: Option<DateTime<Utc>>,
 }
 
-/// Chain links counted by (month, previous link's month (None: first), calls chain,
+/// Chain links counted by (`month` or `dekad`, the first day of that bucket of the
+/// link, the first day of the previous link's dekad (None: first), calls chain,
 /// manager).
-type MonthCounts = BTreeMap<(NaiveDate, Option<NaiveDate>, bool, Uuid), i64>;
+type LinkCounts = BTreeMap<(&'static str, NaiveDate, Option<NaiveDate>, bool, Uuid), i64>;
 
 /// A link's previous interaction and, for a call, previous call (None: the first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,29 +61,28 @@ struct Link {
     new: Option<usize>,
 }
 
-/// The first day of the UTC month of `at`.
-fn month(at: DateTime<Utc>) -> NaiveDate {
-    let day = at.date_naive();
-    day - Days::new(u64::from(day.day0()))
-}
-
-/// Counts (delta +1 or -1) the link at `at` with previous link `prev`.
+/// Counts (delta +1 or -1) the link at `at` with previous link `prev`, by its month
+/// and by its dekad.
 fn count(
-    months: &mut MonthCounts,
+    links: &mut LinkCounts,
     manager: Uuid,
     calls: bool,
     at: DateTime<Utc>,
     prev: Option<DateTime<Utc>>,
     delta: i64,
 ) {
-    *months
-        .entry((month(at), prev.map(month), calls, manager))
+    let (day, prev) = (at.date_naive(), prev.map(|p| dekad_of(p.date_naive())));
+    *links
+        .entry(("month", month_of(day), prev, calls, manager))
+        .or_default() += delta;
+    *links
+        .entry(("dekad", dekad_of(day), prev, calls, manager))
         .or_default() += delta;
 }
 
 /// Sets the previous interaction and call of the batch's interactions with a client,
 /// relinks the chains they land inside, and writes `kpi_pairs`, the relinked facts
-/// and `kpi_contact_months` (the new facts themselves are the caller's to insert).
+/// and `kpi_contact_links` (the new facts themselves are the caller's to insert).
 pub(super) async fn link(
     tx: &mut Transaction<'_, Postgres>,
     facts: &mut [Fact],
@@ -123,7 +124,7 @@ pub(super) async fn link(
         );
     }
 
-    let mut months = MonthCounts::new();
+    let mut links = LinkCounts::new();
     let mut relinked = Vec::new();
     if !relink.is_empty() {
         let mut relink: Vec<Pair> = relink.into_iter().collect();
@@ -160,11 +161,11 @@ pub(super) async fn link(
                             prev,
                             is_call: l.is_call,
                         });
-                        count(&mut months, manager, false, l.at, old.contact, -1);
-                        count(&mut months, manager, false, l.at, prev_contact, 1);
+                        count(&mut links, manager, false, l.at, old.contact, -1);
+                        count(&mut links, manager, false, l.at, prev_contact, 1);
                         if l.is_call {
-                            count(&mut months, manager, true, l.at, old.call, -1);
-                            count(&mut months, manager, true, l.at, call, 1);
+                            count(&mut links, manager, true, l.at, old.call, -1);
+                            count(&mut links, manager, true, l.at, call, 1);
                         }
                     }
                 }
@@ -187,7 +188,7 @@ pub(super) async fn link(
     for &i in &contacts {
         let f = &facts[i];
         count(
-            &mut months,
+            &mut links,
             f.manager_id,
             false,
             f.occurred_at,
@@ -196,7 +197,7 @@ pub(super) async fn link(
         );
         if f.kind.is_call() {
             count(
-                &mut months,
+                &mut links,
                 f.manager_id,
                 true,
                 f.occurred_at,
@@ -206,7 +207,7 @@ pub(super) async fn link(
         }
     }
     write_relinked(tx, &relinked).await?;
-    write_months(tx, &months).await?;
+    write_links(tx, &links).await?;
     write_latest(tx, &pairs, &latest).await?;
     Ok(())
 }
@@ -303,34 +304,36 @@ async fn write_relinked(
     Ok(())
 }
 
-async fn write_months(
+async fn write_links(
     tx: &mut Transaction<'_, Postgres>,
-    months: &MonthCounts,
+    links: &LinkCounts,
 ) -> Result<(), ProjectionError> {
-    let counts: Vec<_> = months.iter().filter(|(_, n)| **n != 0).collect();
+    let counts: Vec<_> = links.iter().filter(|(_, n)| **n != 0).collect();
     if counts.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO kpi_contact_months (month, prev_month, calls, manager_id, contacts) \
-         SELECT month, coalesce(prev_month, '-infinity'), calls, manager_id, contacts \
-           FROM UNNEST($1::date[], $2::date[], $3::bool[], $4::uuid[], $5::bigint[]) \
-                AS u(month, prev_month, calls, manager_id, contacts) \
-         ON CONFLICT (month, prev_month, calls, manager_id) \
-         DO UPDATE SET contacts = kpi_contact_months.contacts + EXCLUDED.contacts",
+        "INSERT INTO kpi_contact_links (span, bucket, prev_dekad, calls, manager_id, links) \
+         SELECT span, bucket, coalesce(prev_dekad, '-infinity'), calls, manager_id, links \
+           FROM UNNEST($1::text[], $2::date[], $3::date[], $4::bool[], $5::uuid[], $6::bigint[]) \
+                AS u(span, bucket, prev_dekad, calls, manager_id, links) \
+         ON CONFLICT (span, bucket, prev_dekad, calls, manager_id) \
+         DO UPDATE SET links = kpi_contact_links.links + EXCLUDED.links",
     )
     .bind(counts.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
     .bind(counts.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
     .bind(counts.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
     .bind(counts.iter().map(|(k, _)| k.3).collect::<Vec<_>>())
+    .bind(counts.iter().map(|(k, _)| k.4).collect::<Vec<_>>())
     .bind(counts.iter().map(|(_, n)| **n).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
-    // Relinks move links between months: drop the counts they emptied.
+    // Relinks move links between buckets: drop the counts they emptied.
     if counts.iter().any(|(_, n)| **n < 0) {
-        let mut touched: Vec<NaiveDate> = counts.iter().map(|(k, _)| k.0).collect();
+        let mut touched: Vec<NaiveDate> = counts.iter().map(|(k, _)| k.1).collect();
+        touched.sort_unstable();
         touched.dedup();
-        sqlx::query("DELETE FROM kpi_contact_months WHERE month = ANY($1) AND contacts = 0")
+        sqlx::query("DELETE FROM kpi_contact_links WHERE bucket = ANY($1) AND links = 0")
             .bind(touched)
             .execute(&mut **tx)
             .await?;

@@ -2,17 +2,19 @@
 //!
 //! Sums come from the monthly rollup for the period's whole UTC months, the daily
 //! rollup for its other whole days, and the raw facts for the partial days at its
-//! edges. Distinct clients are the interactions
-//! of the period whose previous one (same manager and client) is before `from`:
-//! counted from the raw facts for the partial months at the edges, and for the whole
-//! months in between from the monthly chain counts, less the links whose previous
-//! one falls in the leading partial month (they are not first in the period).
+//! edges. Distinct clients are the interactions of the period whose previous one
+//! (same manager and client) is before `from`: counted from the raw facts outside
+//! the period's whole UTC dekads, and inside them from the chain links counted per
+//! month (whole months) and per dekad (the other whole dekads) whose previous one's
+//! dekad is before the first whole dekad, less the links whose previous one falls
+//! between `from` and that dekad (they are not the first in the period).
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use super::calendar::{dekad_of, month_of, next_dekad, next_month, whole};
 use super::MEASURES;
 use crate::error::ProjectionError;
 
@@ -74,37 +76,6 @@ pub struct ManagerKpis {
     pub tasks_completed_late: i64,
 }
 
-/// Midnight UTC of `day`.
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc()
-}
-
-/// The span of the whole units (days or months, as `floor` and `next` define them)
-/// inside `[from, to)`; `(to, to)` when none fits.
-fn whole(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    floor: impl Fn(NaiveDate) -> NaiveDate,
-    next: impl Fn(NaiveDate) -> Option<NaiveDate>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let first = floor(from.date_naive());
-    let start = if midnight(first) == from {
-        Some(first)
-    } else {
-        next(first)
-    };
-    let end = floor(to.date_naive());
-    match start {
-        Some(start) if start < end => (midnight(start), midnight(end)),
-        _ => (to, to),
-    }
-}
-
-/// The first day of `day`'s month.
-fn month_of(day: NaiveDate) -> NaiveDate {
-    day - Days::new(u64::from(day.day0()))
-}
-
 /// `part / whole` rounded to `decimals`; None when `whole` is 0.
 fn ratio(part: i64, whole: i64, decimals: i32) -> Option<f64> {
     let scale = 10f64.powi(decimals);
@@ -120,13 +91,19 @@ pub async fn manager_kpis(
     filter: &ManagerKpisFilter,
 ) -> Result<Vec<ManagerKpis>, ProjectionError> {
     let (day_start, day_end) = whole(from, to, |d| d, |d| d.succ_opt());
-    let (month_start, month_end) =
-        whole(from, to, month_of, |d| d.checked_add_months(Months::new(1)));
+    let (month_start, month_end) = whole(from, to, month_of, next_month);
+    let (dekad_start, dekad_end) = whole(from, to, dekad_of, next_dekad);
     // Whole days outside the whole months: before and after them.
     let days = if month_start < month_end {
         [day_start, month_start, month_end, day_end]
     } else {
         [day_start, day_end, day_end, day_end]
+    };
+    // Whole dekads outside the whole months, which they contain.
+    let dekads = if month_start < month_end {
+        [dekad_start, month_start, month_end, dekad_end]
+    } else {
+        [dekad_start, dekad_end, dekad_end, dekad_end]
     };
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(report_sql);
@@ -143,10 +120,10 @@ pub async fn manager_kpis(
         .bind(day_start)
         .bind(day_end)
         .bind(days.map(|d| d.date_naive()))
-        .bind(month_start)
-        .bind(month_end)
-        .bind(month_start.date_naive())
-        .bind(month_end.date_naive())
+        .bind([month_start, month_end].map(|d| d.date_naive()))
+        .bind(dekad_start)
+        .bind(dekad_end)
+        .bind(dekads.map(|d| d.date_naive()))
         .bind(filter.manager_id)
         .bind(filter.department.as_deref())
         .fetch_all(&mut *tx)
@@ -157,8 +134,9 @@ pub async fn manager_kpis(
 
 /// The report's statement. $1 from, $2 to; $3, $4 the whole days' span (raw facts
 /// before and after it); $5 the whole days before and after the whole months, as
-/// dates `[$5[1], $5[2]) ∪ [$5[3], $5[4])`; $6, $7 the whole months' span, $8, $9 the
-/// same as dates; $10 the manager, $11 the department.
+/// dates `[$5[1], $5[2]) ∪ [$5[3], $5[4])`; $6 the whole months' span as dates; $7,
+/// $8 the whole dekads' span (raw links before and after it); $9 the whole dekads
+/// before and after the whole months, as dates; $10 the manager, $11 the department.
 fn report_sql() -> String {
     let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, s)| *s).collect();
@@ -175,7 +153,7 @@ fn report_sql() -> String {
         "WITH totals AS ( \
              SELECT manager_id, {totals} FROM ( \
                  SELECT manager_id, {columns} FROM projections.kpi_monthly \
-                  WHERE month >= $8 AND month < $9 AND {one} \
+                  WHERE month >= $6[1] AND month < $6[2] AND {one} \
                  UNION ALL \
                  SELECT manager_id, {columns} FROM projections.kpi_daily \
                   WHERE day >= $5[1] AND day < $5[2] AND {one} \
@@ -195,28 +173,34 @@ fn report_sql() -> String {
                  SELECT manager_id, count(*) FILTER (WHERE prev_contact_at < $1) AS clients, \
                         count(*) FILTER (WHERE prev_call_at < $1) AS call_clients \
                    FROM projections.kpi_facts \
-                  WHERE prev_contact_at IS NOT NULL AND occurred_at >= $1 AND occurred_at < $6 \
+                  WHERE prev_contact_at IS NOT NULL AND occurred_at >= $1 AND occurred_at < $7 \
                     AND {one} GROUP BY manager_id \
                  UNION ALL \
                  SELECT manager_id, count(*) FILTER (WHERE prev_contact_at < $1), \
                         count(*) FILTER (WHERE prev_call_at < $1) \
                    FROM projections.kpi_facts \
-                  WHERE prev_contact_at IS NOT NULL AND occurred_at >= $7 AND occurred_at < $2 \
+                  WHERE prev_contact_at IS NOT NULL AND occurred_at >= $8 AND occurred_at < $2 \
                     AND {one} GROUP BY manager_id \
                  UNION ALL \
-                 SELECT manager_id, coalesce(sum(contacts) FILTER (WHERE NOT calls), 0)::bigint, \
-                        coalesce(sum(contacts) FILTER (WHERE calls), 0)::bigint \
-                   FROM projections.kpi_contact_months \
-                  WHERE month >= $8 AND month < $9 AND prev_month < $8 AND {one} \
-                  GROUP BY manager_id \
+                 SELECT manager_id, {links} FROM projections.kpi_contact_links \
+                  WHERE span = 'month' AND bucket >= $6[1] AND bucket < $6[2] \
+                    AND prev_dekad < $9[1] AND {one} GROUP BY manager_id \
+                 UNION ALL \
+                 SELECT manager_id, {links} FROM projections.kpi_contact_links \
+                  WHERE span = 'dekad' AND bucket >= $9[1] AND bucket < $9[2] \
+                    AND prev_dekad < $9[1] AND {one} GROUP BY manager_id \
+                 UNION ALL \
+                 SELECT manager_id, {links} FROM projections.kpi_contact_links \
+                  WHERE span = 'dekad' AND bucket >= $9[3] AND bucket < $9[4] \
+                    AND prev_dekad < $9[1] AND {one} GROUP BY manager_id \
                  UNION ALL \
                  SELECT manager_id, -count(*), 0 FROM projections.kpi_facts \
-                  WHERE prev_contact_at >= $1 AND prev_contact_at < $6 \
-                    AND occurred_at >= $6 AND occurred_at < $7 AND {one} GROUP BY manager_id \
+                  WHERE prev_contact_at >= $1 AND prev_contact_at < $7 \
+                    AND occurred_at >= $7 AND occurred_at < $8 AND {one} GROUP BY manager_id \
                  UNION ALL \
                  SELECT manager_id, 0, -count(*) FROM projections.kpi_facts \
-                  WHERE prev_call_at >= $1 AND prev_call_at < $6 \
-                    AND occurred_at >= $6 AND occurred_at < $7 AND {one} GROUP BY manager_id \
+                  WHERE prev_call_at >= $1 AND prev_call_at < $7 \
+                    AND occurred_at >= $7 AND occurred_at < $8 AND {one} GROUP BY manager_id \
              ) links GROUP BY manager_id) \
          SELECT m.manager_id, m.name, m.department, {results}, \
                 coalesce(r.clients, 0) AS clients, coalesce(r.call_clients, 0) AS call_clients \
@@ -229,6 +213,8 @@ fn report_sql() -> String {
         sums = sums.join(", "),
         totals = totals.join(", "),
         results = results.join(", "),
+        links = "coalesce(sum(links) FILTER (WHERE NOT calls), 0)::bigint, \
+                 coalesce(sum(links) FILTER (WHERE calls), 0)::bigint",
     )
 }
 
