@@ -28,6 +28,7 @@ mod checkpoint;
 pub mod deals;
 mod error;
 pub mod leads;
+pub mod managers;
 mod projection;
 mod runner;
 mod set;
@@ -68,5 +69,6 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(deals::Deals),
         std::sync::Arc::new(tasks::Tasks),
         std::sync::Arc::new(leads::Leads),
+        std::sync::Arc::new(managers::ManagerKpisProjection),
     ]
 }

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::overdue_tasks))
         .routes(routes!(reports::overdue_leads))
         .routes(routes!(reports::leads))
+        .routes(routes!(reports::managers))
         .routes(routes!(tasks::list))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))

@@ -544,3 +544,66 @@ pub async fn leads(
         .map_err(projection_error)?;
     Ok(Json(LeadsView { groups }))
 }
+
+/// Which managers, over which period.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ManagersQuery {
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = String)]
+    from: Bound,
+    /// Period end (exclusive, after `from`): a time or a date.
+    #[param(value_type = String)]
+    to: Bound,
+    /// Only this manager.
+    manager_id: Option<Uuid>,
+    /// Only managers of this department.
+    department: Option<String>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// Every registered manager's figures over a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagersView {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// By name, then id: `manager_id, name, department, calls, calls_outbound,
+    /// calls_inbound, call_seconds, meetings, emails, messages, clients_contacted,
+    /// calls_per_client, leads_assigned, leads_converted, leads_rejected, deals_opened,
+    /// deals_won, deals_lost, won_amount, win_rate, tasks_completed, tasks_completed_late`.
+    #[schema(value_type = Vec<Object>)]
+    managers: Vec<crm_projections::managers::ManagerKpis>,
+}
+
+/// One row per registered manager (of `manager_id`, of `department`), by name, with
+/// the events that occurred in `[from, to)`: interactions for their `manager_id`, the
+/// rest for the lead's, deal's or task's manager at the time. `calls_per_client`:
+/// calls with a client / distinct clients among them, 2 decimals; `win_rate`: won /
+/// (won + lost), 4 decimals; null when undefined. `tasks_completed_late`: completed
+/// after the `due_at` then in force.
+#[utoipa::path(get, path = "/reports/managers", tag = "reports", operation_id = "managers_report",
+    params(ManagersQuery), responses((status = 200, body = ManagersView), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn managers(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ManagersQuery>,
+) -> Result<Json<ManagersView>, ApiError> {
+    let (from, to) = (query.from.at(), query.to.at());
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_period",
+            "from must be before to",
+        ));
+    }
+    reflects(&state, crm_projections::managers::NAME, query.min_position).await?;
+    let filter = crm_projections::managers::ManagerKpisFilter {
+        manager_id: query.manager_id,
+        department: query.department,
+    };
+    let managers = crm_projections::managers::manager_kpis(state.log.pool(), from, to, &filter)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(ManagersView { from, to, managers }))
+}

@@ -1,0 +1,569 @@
+//! The `manager_kpis` read model: every registered manager, who is responsible for
+//! each lead, deal and task, and one fact per counted event (an interaction, a lead
+//! assigned, converted or rejected, a deal opened, won or lost, a task completed) for
+//! the manager it counts for, summed per day; the manager KPIs report reads it.
+//!
+//! Interactions count for their `manager_id`; the other facts for the manager
+//! responsible when the event happened (in the entity's stream order): the lead's,
+//! deal's or task's assignee then. A lead converted or rejected while it has no
+//! manager counts for nobody.
+
+mod calendar;
+mod contacts;
+mod report;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use crm_domain::values::{Direction, InteractionKind, Role};
+use crm_domain::DomainEvent;
+use crm_eventlog::RecordedEvent;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
+
+/// The projection's name.
+pub const NAME: &str = "manager_kpis";
+
+/// Keeps `projections.kpi_managers`, `kpi_owners`, `kpi_facts`, `kpi_daily`,
+/// `kpi_monthly`, `kpi_contact_links` and `kpi_pairs`.
+pub struct ManagerKpisProjection;
+
+/// What a fact counts as (`kpi_facts.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CallOutbound,
+    CallInbound,
+    Meeting,
+    Email,
+    Message,
+    LeadAssigned,
+    LeadConverted,
+    LeadRejected,
+    DealOpened,
+    DealWon,
+    DealLost,
+    TaskCompleted,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::CallOutbound => "call_outbound",
+            Kind::CallInbound => "call_inbound",
+            Kind::Meeting => "meeting",
+            Kind::Email => "email",
+            Kind::Message => "message",
+            Kind::LeadAssigned => "lead_assigned",
+            Kind::LeadConverted => "lead_converted",
+            Kind::LeadRejected => "lead_rejected",
+            Kind::DealOpened => "deal_opened",
+            Kind::DealWon => "deal_won",
+            Kind::DealLost => "deal_lost",
+            Kind::TaskCompleted => "task_completed",
+        }
+    }
+
+    fn is_call(self) -> bool {
+        matches!(self, Kind::CallOutbound | Kind::CallInbound)
+    }
+}
+
+/// One counted event, for the manager it counts for.
+#[derive(Debug, Clone)]
+struct Fact {
+    position: i64,
+    manager_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    kind: Kind,
+    client_id: Option<Uuid>,
+    seconds: i64,
+    amount: i64,
+    late: bool,
+    /// Interactions with a client: the previous one of the pair (None: the first).
+    prev_contact_at: Option<DateTime<Utc>>,
+    /// Calls with a client: the previous call of the pair (None: the first).
+    prev_call_at: Option<DateTime<Utc>>,
+}
+
+impl Fact {
+    fn new(stored: &RecordedEvent, manager_id: Uuid, kind: Kind) -> Fact {
+        Fact {
+            position: stored.position,
+            manager_id,
+            occurred_at: stored.occurred_at,
+            kind,
+            client_id: None,
+            seconds: 0,
+            amount: 0,
+            late: false,
+            prev_contact_at: None,
+            prev_call_at: None,
+        }
+    }
+}
+
+/// Who is responsible for a lead, deal or task now, and a task's due time now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    manager_id: Option<Uuid>,
+    due_at: Option<DateTime<Utc>>,
+}
+
+/// A registered manager.
+struct Manager {
+    name: String,
+    department: String,
+    role: String,
+}
+
+/// A batch folded in memory: what to write.
+#[derive(Default)]
+struct Fold {
+    managers: BTreeMap<Uuid, Manager>,
+    /// Owners as loaded, then as the batch leaves them.
+    owners: HashMap<Uuid, Owner>,
+    /// The owners the batch changed.
+    changed: BTreeMap<Uuid, Owner>,
+    facts: Vec<Fact>,
+}
+
+impl Fold {
+    fn owner(&self, id: Uuid, position: i64) -> Result<Owner, ProjectionError> {
+        self.owners.get(&id).copied().ok_or_else(|| {
+            ProjectionError::failed(format!(
+                "event at position {position}: entity {id} was never opened"
+            ))
+        })
+    }
+
+    fn set_owner(&mut self, id: Uuid, owner: Owner) {
+        self.owners.insert(id, owner);
+        self.changed.insert(id, owner);
+    }
+
+    /// A fact for the current manager of a lead, deal or task (none: counts for nobody).
+    fn for_owner(
+        &mut self,
+        stored: &RecordedEvent,
+        id: Uuid,
+        kind: Kind,
+    ) -> Result<Option<&mut Fact>, ProjectionError> {
+        let owner = match kind {
+            // A lead nobody was ever assigned has no row.
+            Kind::LeadConverted | Kind::LeadRejected => self.owners.get(&id).copied(),
+            _ => Some(self.owner(id, stored.position)?),
+        };
+        let Some(manager_id) = owner.and_then(|o| o.manager_id) else {
+            return Ok(None);
+        };
+        self.facts.push(Fact::new(stored, manager_id, kind));
+        Ok(self.facts.last_mut())
+    }
+
+    fn apply(
+        &mut self,
+        stored: &RecordedEvent,
+        event: &DomainEvent,
+    ) -> Result<(), ProjectionError> {
+        use DomainEvent as E;
+        match event {
+            E::ManagerRegistered(e) => {
+                let role = role_name(&e.role);
+                self.managers.insert(
+                    e.manager_id,
+                    Manager {
+                        name: e.name.clone(),
+                        department: e.department.clone(),
+                        role,
+                    },
+                );
+            }
+            E::LeadAssigned(e) => {
+                self.set_owner(
+                    e.lead_id,
+                    Owner {
+                        manager_id: Some(e.manager_id),
+                        due_at: None,
+                    },
+                );
+                self.facts
+                    .push(Fact::new(stored, e.manager_id, Kind::LeadAssigned));
+            }
+            E::LeadConverted(e) => {
+                self.for_owner(stored, e.lead_id, Kind::LeadConverted)?;
+            }
+            E::LeadRejected(e) => {
+                self.for_owner(stored, e.lead_id, Kind::LeadRejected)?;
+            }
+            E::DealOpened(e) => {
+                self.set_owner(
+                    e.deal_id,
+                    Owner {
+                        manager_id: Some(e.manager_id),
+                        due_at: None,
+                    },
+                );
+                self.facts
+                    .push(Fact::new(stored, e.manager_id, Kind::DealOpened));
+            }
+            E::DealReassigned(e) => {
+                let owner = self.owner(e.deal_id, stored.position)?;
+                self.set_owner(
+                    e.deal_id,
+                    Owner {
+                        manager_id: Some(e.to_manager_id),
+                        ..owner
+                    },
+                );
+            }
+            E::DealWon(e) => {
+                if let Some(fact) = self.for_owner(stored, e.deal_id, Kind::DealWon)? {
+                    fact.amount = e.amount;
+                }
+            }
+            E::DealLost(e) => {
+                self.for_owner(stored, e.deal_id, Kind::DealLost)?;
+            }
+            E::TaskScheduled(e) => self.set_owner(
+                e.task_id,
+                Owner {
+                    manager_id: Some(e.assignee_id),
+                    due_at: Some(e.due_at),
+                },
+            ),
+            E::TaskRescheduled(e) => {
+                let owner = self.owner(e.task_id, stored.position)?;
+                self.set_owner(
+                    e.task_id,
+                    Owner {
+                        due_at: Some(e.to_due_at),
+                        ..owner
+                    },
+                );
+            }
+            E::TaskReassigned(e) => {
+                let owner = self.owner(e.task_id, stored.position)?;
+                self.set_owner(
+                    e.task_id,
+                    Owner {
+                        manager_id: Some(e.to_assignee_id),
+                        ..owner
+                    },
+                );
+            }
+            E::TaskCompleted(e) => {
+                let due_at = self.owner(e.task_id, stored.position)?.due_at;
+                if let Some(fact) = self.for_owner(stored, e.task_id, Kind::TaskCompleted)? {
+                    fact.late = due_at.is_some_and(|due| fact.occurred_at > due);
+                }
+            }
+            E::InteractionLogged(e) => {
+                let kind = match (e.kind, e.direction) {
+                    (InteractionKind::Call, Direction::Outbound) => Kind::CallOutbound,
+                    (InteractionKind::Call, Direction::Inbound) => Kind::CallInbound,
+                    (InteractionKind::Meeting, _) => Kind::Meeting,
+                    (InteractionKind::Email, _) => Kind::Email,
+                    (InteractionKind::Message, _) => Kind::Message,
+                };
+                let mut fact = Fact::new(stored, e.manager_id, kind);
+                fact.client_id = e.client_id;
+                if kind.is_call() {
+                    fact.seconds = e.duration_s.unwrap_or(0);
+                }
+                self.facts.push(fact);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The role as the API spells it (`manager`, `head`, …).
+fn role_name(role: &Role) -> String {
+    match role {
+        Role::Manager => "manager",
+        Role::Head => "head",
+        Role::Director => "director",
+        Role::Admin => "admin",
+        Role::Auditor => "auditor",
+        Role::Analyst => "analyst",
+    }
+    .to_owned()
+}
+
+/// The lead, deal or task an event is about, if it is one of those.
+fn subject(event: &DomainEvent) -> Option<Uuid> {
+    use DomainEvent as E;
+    match event {
+        E::LeadAssigned(e) => Some(e.lead_id),
+        E::LeadConverted(e) => Some(e.lead_id),
+        E::LeadRejected(e) => Some(e.lead_id),
+        E::DealOpened(e) => Some(e.deal_id),
+        E::DealReassigned(e) => Some(e.deal_id),
+        E::DealWon(e) => Some(e.deal_id),
+        E::DealLost(e) => Some(e.deal_id),
+        E::TaskScheduled(e) => Some(e.task_id),
+        E::TaskRescheduled(e) => Some(e.task_id),
+        E::TaskReassigned(e) => Some(e.task_id),
+        E::TaskCompleted(e) => Some(e.task_id),
+        _ => None,
+    }
+}
+
+/// The sums of `kpi_daily` and `kpi_monthly`, each with the aggregate over
+/// `kpi_facts` rows that computes it: the rollups and the report's partial days
+/// share them.
+pub(crate) const MEASURES: &[(&str, &str)] = &[
+    ("calls_outbound", "count(*) FILTER (WHERE kind = 'call_outbound')"),
+    ("calls_inbound", "count(*) FILTER (WHERE kind = 'call_inbound')"),
+    (
+        "call_seconds",
+        "coalesce(sum(seconds) FILTER (WHERE kind IN ('call_outbound', 'call_inbound')), 0)::bigint",
+    ),
+    (
+        "calls_with_client",
+        "count(*) FILTER (WHERE kind IN ('call_outbound', 'call_inbound') AND client_id IS NOT NULL)",
+    ),
+    ("meetings", "count(*) FILTER (WHERE kind = 'meeting')"),
+    ("emails", "count(*) FILTER (WHERE kind = 'email')"),
+    ("messages", "count(*) FILTER (WHERE kind = 'message')"),
+    ("leads_assigned", "count(*) FILTER (WHERE kind = 'lead_assigned')"),
+    ("leads_converted", "count(*) FILTER (WHERE kind = 'lead_converted')"),
+    ("leads_rejected", "count(*) FILTER (WHERE kind = 'lead_rejected')"),
+    ("deals_opened", "count(*) FILTER (WHERE kind = 'deal_opened')"),
+    ("deals_won", "count(*) FILTER (WHERE kind = 'deal_won')"),
+    ("deals_lost", "count(*) FILTER (WHERE kind = 'deal_lost')"),
+    (
+        "won_amount",
+        "coalesce(sum(amount) FILTER (WHERE kind = 'deal_won'), 0)::bigint",
+    ),
+    ("tasks_completed", "count(*) FILTER (WHERE kind = 'task_completed')"),
+    (
+        "tasks_completed_late",
+        "count(*) FILTER (WHERE kind = 'task_completed' AND late)",
+    ),
+];
+
+#[async_trait]
+impl Projection for ManagerKpisProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "kpi_managers",
+            "kpi_owners",
+            "kpi_facts",
+            "kpi_daily",
+            "kpi_monthly",
+            "kpi_contact_links",
+            "kpi_pairs",
+        ]
+    }
+
+    fn event_types(&self) -> Option<Vec<String>> {
+        let types = [
+            "ManagerRegistered",
+            "LeadAssigned",
+            "LeadConverted",
+            "LeadRejected",
+            "DealOpened",
+            "DealReassigned",
+            "DealWon",
+            "DealLost",
+            "InteractionLogged",
+            "TaskScheduled",
+            "TaskRescheduled",
+            "TaskReassigned",
+            "TaskCompleted",
+        ];
+        Some(types.iter().map(|t| (*t).to_owned()).collect())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        for stored in events {
+            let event = DomainEvent::from_stored(
+                &stored.event_type,
+                stored.schema_version,
+                stored.data.clone(),
+            )
+            .map_err(|e| {
+                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
+            })?;
+            decoded.push((stored, event));
+        }
+        let mut ids: Vec<Uuid> = decoded.iter().filter_map(|(_, e)| subject(e)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut fold = Fold {
+            owners: load_owners(tx, &ids).await?,
+            ..Fold::default()
+        };
+        for (stored, event) in &decoded {
+            fold.apply(stored, event)?;
+        }
+        contacts::link(tx, &mut fold.facts).await?;
+        write_managers(tx, &fold.managers).await?;
+        write_owners(tx, &fold.changed).await?;
+        write_facts(tx, &fold.facts).await?;
+        Ok(())
+    }
+
+    async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        sqlx::query(
+            "TRUNCATE kpi_managers, kpi_owners, kpi_facts, kpi_daily, kpi_monthly, \
+             kpi_contact_links, kpi_pairs",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn load_owners(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Owner>, ProjectionError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Option<Uuid>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT entity_id, manager_id, due_at FROM kpi_owners WHERE entity_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, manager_id, due_at)| (id, Owner { manager_id, due_at }))
+        .collect())
+}
+
+async fn write_managers(
+    tx: &mut Transaction<'_, Postgres>,
+    managers: &BTreeMap<Uuid, Manager>,
+) -> Result<(), ProjectionError> {
+    if managers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = managers.keys().copied().collect();
+    let names: Vec<&str> = managers.values().map(|m| m.name.as_str()).collect();
+    let departments: Vec<&str> = managers.values().map(|m| m.department.as_str()).collect();
+    let roles: Vec<&str> = managers.values().map(|m| m.role.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO kpi_managers (manager_id, name, department, role) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+         ON CONFLICT (manager_id) DO UPDATE SET name = EXCLUDED.name, \
+         department = EXCLUDED.department, role = EXCLUDED.role",
+    )
+    .bind(ids)
+    .bind(names)
+    .bind(departments)
+    .bind(roles)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_owners(
+    tx: &mut Transaction<'_, Postgres>,
+    owners: &BTreeMap<Uuid, Owner>,
+) -> Result<(), ProjectionError> {
+    if owners.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = owners.keys().copied().collect();
+    let managers: Vec<Option<Uuid>> = owners.values().map(|o| o.manager_id).collect();
+    let dues: Vec<Option<DateTime<Utc>>> = owners.values().map(|o| o.due_at).collect();
+    sqlx::query(
+        "INSERT INTO kpi_owners (entity_id, manager_id, due_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) \
+         ON CONFLICT (entity_id) DO UPDATE SET manager_id = EXCLUDED.manager_id, \
+         due_at = EXCLUDED.due_at",
+    )
+    .bind(ids)
+    .bind(managers)
+    .bind(dues)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts the facts and adds them to their days and months, in one statement.
+async fn write_facts(
+    tx: &mut Transaction<'_, Postgres>,
+    facts: &[Fact],
+) -> Result<(), ProjectionError> {
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
+    let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
+    let updates = |table: &str| {
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = {table}.{c} + EXCLUDED.{c}"))
+            .collect();
+        sets.join(", ")
+    };
+    let sql = format!(
+        "WITH f AS ( \
+             INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
+                                    amount, late, prev_contact_at, prev_call_at) \
+             SELECT u.position, u.manager_id, u.occurred_at, u.kind, u.client_id, u.seconds, \
+                    u.amount, u.late, \
+                    CASE WHEN u.client_id IS NOT NULL \
+                         THEN coalesce(u.prev_contact_at, '-infinity') END, \
+                    CASE WHEN u.client_id IS NOT NULL AND u.kind IN ('call_outbound', 'call_inbound') \
+                         THEN coalesce(u.prev_call_at, '-infinity') END \
+               FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], \
+                           $6::bigint[], $7::bigint[], $8::bool[], $9::timestamptz[], \
+                           $10::timestamptz[]) \
+                    AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
+                         prev_contact_at, prev_call_at) \
+             RETURNING kind, manager_id, occurred_at, client_id, seconds, amount, late), \
+         d AS ( \
+             INSERT INTO kpi_daily (day, manager_id, {columns}) \
+             SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+               FROM f GROUP BY 1, 2 \
+             ON CONFLICT (day, manager_id) DO UPDATE SET {daily}) \
+         INSERT INTO kpi_monthly (month, manager_id, {columns}) \
+         SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+           FROM f GROUP BY 1, 2 \
+         ON CONFLICT (month, manager_id) DO UPDATE SET {monthly}",
+        columns = columns.join(", "),
+        sums = sums.join(", "),
+        daily = updates("kpi_daily"),
+        monthly = updates("kpi_monthly"),
+    );
+    sqlx::query(&sql)
+        .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.manager_id).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.occurred_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.client_id).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.seconds).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.amount).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
