@@ -31,7 +31,7 @@ pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 pub const NAME: &str = "manager_kpis";
 
 /// Keeps `projections.kpi_managers`, `kpi_owners`, `kpi_facts`, `kpi_daily`,
-/// `kpi_monthly`, `kpi_contact_links` and `kpi_pairs`.
+/// `kpi_monthly` and `kpi_contact_links`.
 pub struct ManagerKpisProjection;
 
 /// What a fact counts as (`kpi_facts.kind`).
@@ -368,7 +368,6 @@ impl Projection for ManagerKpisProjection {
             "kpi_daily",
             "kpi_monthly",
             "kpi_contact_links",
-            "kpi_pairs",
         ]
     }
 
@@ -428,7 +427,7 @@ impl Projection for ManagerKpisProjection {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE kpi_managers, kpi_owners, kpi_facts, kpi_daily, kpi_monthly, \
-             kpi_contact_links, kpi_pairs",
+             kpi_contact_links",
         )
         .execute(&mut **tx)
         .await?;

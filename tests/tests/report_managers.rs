@@ -683,7 +683,6 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
             "kpi_contact_links",
             "span, bucket, prev_dekad, calls, manager_id",
         ),
-        ("kpi_pairs", "manager_id, client_id"),
     ] {
         let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY {order}");
         let texts: Vec<String> = sqlx::query_scalar(&sql)
