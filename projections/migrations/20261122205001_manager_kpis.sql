@@ -114,3 +114,6 @@ CREATE TABLE projections.kpi_contact_links (
     links      bigint  NOT NULL,
     PRIMARY KEY (span, bucket, prev_dekad, calls, manager_id)
 );
+-- Long periods: the few links whose previous one is before the period.
+CREATE INDEX kpi_contact_links_prev_idx ON projections.kpi_contact_links
+    (span, prev_dekad, bucket) INCLUDE (calls, manager_id, links);
