@@ -723,5 +723,27 @@ async fn manager_kpis_refuse_bad_periods(pool: PgPool) {
         json!({"from": "2026-01-01T00:00:00Z",
         "to": "2026-02-01T00:00:00Z", "managers": []})
     );
+    let anonymous = app
+        .send(
+            axum::http::Method::GET,
+            "/reports/managers?from=2026-01-01&to=2026-02-01",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    // Documented, with its query parameters.
+    let doc = app.get("/openapi.json").await;
+    let params: Vec<&str> = doc.body["paths"]["/reports/managers"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["from", "to", "manager_id", "department", "min_position"]
+    );
     app.log.close().await;
 }
