@@ -16,7 +16,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::calendar::{dekad_of, month_of};
-use super::Fact;
+use super::fold::Fact;
 use crate::error::ProjectionError;
 
 /// A manager and a client.
