@@ -47,8 +47,10 @@ CREATE INDEX kpi_facts_prev_contact_idx ON projections.kpi_facts (prev_contact_a
     INCLUDE (manager_id, occurred_at) WHERE prev_contact_at IS NOT NULL;
 CREATE INDEX kpi_facts_prev_call_idx ON projections.kpi_facts (prev_call_at)
     INCLUDE (manager_id, occurred_at) WHERE prev_call_at IS NOT NULL;
-CREATE INDEX kpi_facts_pair_idx ON projections.kpi_facts (manager_id, client_id)
-    WHERE client_id IS NOT NULL;
+-- Each manager and client's interactions in chain order: the latest, or the whole
+-- chain when an interaction from the past lands inside it.
+CREATE INDEX kpi_facts_pair_idx ON projections.kpi_facts
+    (manager_id, client_id, occurred_at, position) INCLUDE (kind) WHERE client_id IS NOT NULL;
 
 -- The facts summed per manager per UTC day (the report takes whole months from
 -- kpi_monthly, other whole days from here, the partial days at a period's edges
@@ -112,14 +114,6 @@ CREATE TABLE projections.kpi_contact_links (
     links      bigint  NOT NULL,
     PRIMARY KEY (span, bucket, prev_dekad, calls, manager_id)
 );
-
--- Each manager and client ever in touch: their latest interaction (chains are in
--- (occurred_at, position) order) and call.
-CREATE TABLE projections.kpi_pairs (
-    manager_id      uuid        NOT NULL,
-    client_id       uuid        NOT NULL,
-    last_contact_at timestamptz NOT NULL,
-    last_position   bigint      NOT NULL,
-    last_call_at    timestamptz,
-    PRIMARY KEY (manager_id, client_id)
-);
+-- Long periods: the few links whose previous one is before the period.
+CREATE INDEX kpi_contact_links_prev_idx ON projections.kpi_contact_links
+    (span, prev_dekad, bucket) INCLUDE (calls, manager_id, links);

@@ -683,7 +683,6 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
             "kpi_contact_links",
             "span, bucket, prev_dekad, calls, manager_id",
         ),
-        ("kpi_pairs", "manager_id, client_id"),
     ] {
         let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY {order}");
         let texts: Vec<String> = sqlx::query_scalar(&sql)
@@ -723,6 +722,28 @@ async fn manager_kpis_refuse_bad_periods(pool: PgPool) {
         answer.body,
         json!({"from": "2026-01-01T00:00:00Z",
         "to": "2026-02-01T00:00:00Z", "managers": []})
+    );
+    let anonymous = app
+        .send(
+            axum::http::Method::GET,
+            "/reports/managers?from=2026-01-01&to=2026-02-01",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    // Documented, with its query parameters.
+    let doc = app.get("/openapi.json").await;
+    let params: Vec<&str> = doc.body["paths"]["/reports/managers"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["from", "to", "manager_id", "department", "min_position"]
     );
     app.log.close().await;
 }

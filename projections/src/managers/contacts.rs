@@ -6,7 +6,7 @@
 //! (`kpi_contact_links`), so whole dekads and months need no scan of the facts.
 //!
 //! Facts mostly arrive in business-time order: a new interaction at or after the
-//! pair's latest (`kpi_pairs`) just follows it. One that happened earlier (an import
+//! pair's latest stored one just follows it. One that happened earlier (an import
 //! of history) relinks its pair's whole chain.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,7 +16,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::calendar::{dekad_of, month_of};
-use super::Fact;
+use super::fold::Fact;
 use crate::error::ProjectionError;
 
 /// A manager and a client.
@@ -81,7 +81,7 @@ fn count(
 }
 
 /// Sets the previous interaction and call of the batch's interactions with a client,
-/// relinks the chains they land inside, and writes `kpi_pairs`, the relinked facts
+/// relinks the chains they land inside, and writes the relinked facts
 /// and `kpi_contact_links` (the new facts themselves are the caller's to insert).
 pub(super) async fn link(
     tx: &mut Transaction<'_, Postgres>,
@@ -208,19 +208,27 @@ pub(super) async fn link(
     }
     write_relinked(tx, &relinked).await?;
     write_links(tx, &links).await?;
-    write_latest(tx, &pairs, &latest).await?;
     Ok(())
 }
 
+/// The latest stored interaction and call of each of `pairs` that has one.
 async fn load_latest(
     tx: &mut Transaction<'_, Postgres>,
     pairs: &[Pair],
 ) -> Result<HashMap<Pair, Latest>, ProjectionError> {
     type Row = (Uuid, Uuid, DateTime<Utc>, i64, Option<DateTime<Utc>>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT k.manager_id, k.client_id, k.last_contact_at, k.last_position, k.last_call_at \
+        "SELECT p.manager_id, p.client_id, l.occurred_at, l.position, c.occurred_at \
            FROM UNNEST($1::uuid[], $2::uuid[]) AS p(manager_id, client_id) \
-           JOIN kpi_pairs k USING (manager_id, client_id)",
+          CROSS JOIN LATERAL ( \
+                SELECT occurred_at, position FROM kpi_facts f \
+                 WHERE f.manager_id = p.manager_id AND f.client_id = p.client_id \
+                 ORDER BY occurred_at DESC, position DESC LIMIT 1) l \
+           LEFT JOIN LATERAL ( \
+                SELECT occurred_at FROM kpi_facts f \
+                 WHERE f.manager_id = p.manager_id AND f.client_id = p.client_id \
+                   AND f.kind IN ('call_outbound', 'call_inbound') \
+                 ORDER BY occurred_at DESC, position DESC LIMIT 1) c ON true",
     )
     .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
     .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
@@ -338,32 +346,5 @@ async fn write_links(
             .execute(&mut **tx)
             .await?;
     }
-    Ok(())
-}
-
-async fn write_latest(
-    tx: &mut Transaction<'_, Postgres>,
-    pairs: &[Pair],
-    latest: &HashMap<Pair, Latest>,
-) -> Result<(), ProjectionError> {
-    let rows: Vec<(Pair, Latest)> = pairs
-        .iter()
-        .filter_map(|p| latest.get(p).map(|l| (*p, *l)))
-        .collect();
-    sqlx::query(
-        "INSERT INTO kpi_pairs (manager_id, client_id, last_contact_at, last_position, last_call_at) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::bigint[], \
-                              $5::timestamptz[]) \
-         ON CONFLICT (manager_id, client_id) DO UPDATE SET \
-         last_contact_at = EXCLUDED.last_contact_at, last_position = EXCLUDED.last_position, \
-         last_call_at = EXCLUDED.last_call_at",
-    )
-    .bind(rows.iter().map(|r| r.0 .0).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.0 .1).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1.contact).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1.position).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1.call).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
