@@ -24,6 +24,7 @@
 //! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
 
 mod checkpoint;
+pub mod clients;
 pub mod deals;
 mod error;
 pub mod leads;
@@ -62,5 +63,6 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(deals::Deals),
         std::sync::Arc::new(tasks::Tasks),
         std::sync::Arc::new(leads::Leads),
+        std::sync::Arc::new(clients::Clients),
     ]
 }
