@@ -28,12 +28,55 @@ pub fn after_id(cursor: Option<&str>) -> Result<Option<Uuid>, ApiError> {
     }
 }
 
+/// The (name, id) a page of a list ordered by name, then id, starts after (None:
+/// the first page); the cursor is [`name_cursor`]'s.
+pub fn after_name_id(cursor: Option<&str>) -> Result<Option<(String, Uuid)>, ApiError> {
+    let Some(c) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"));
+    let text = hex::decode(c)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    let (id, name) = text.split_at_checked(36).ok_or_else(bad)?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(Some((name.to_owned(), id)))
+}
+
+/// The opaque cursor after the row (`name`, `id`) of a list ordered by name, then id.
+pub fn name_cursor(name: &str, id: Uuid) -> String {
+    hex::encode(format!("{}{name}", id.hyphenated()))
+}
+
+/// The position a page of a list in log order starts after (0: the first page).
+pub fn after_position(cursor: Option<&str>) -> Result<i64, ApiError> {
+    match cursor {
+        None | Some("") => Ok(0),
+        Some(c) => {
+            c.parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
+            })
+        }
+    }
+}
+
 /// Cuts `rows` (read with `limit + 1`) to the page and returns the next page's cursor.
 pub fn next_page<T>(rows: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Option<String> {
+    next_page_by(rows, limit, |row| id(row).to_string())
+}
+
+/// Cuts `rows` (read with `limit + 1`) to the page and returns the next page's
+/// cursor, made from the page's last row by `cursor`.
+pub fn next_page_by<T>(
+    rows: &mut Vec<T>,
+    limit: i64,
+    cursor: impl Fn(&T) -> String,
+) -> Option<String> {
     let limit = usize::try_from(limit).unwrap_or(1000);
     if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|row| id(row).to_string())
+        rows.last().map(cursor)
     } else {
         None
     }

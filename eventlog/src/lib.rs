@@ -3,7 +3,8 @@
 //! Every fact is an immutable event in `eventlog.events`, appended to its entity's
 //! stream with an expected version ([`EventLog::append`], [`EventLog::append_multi`]),
 //! idempotent by event id, hash-chained per stream ([`EventLog::verify`]). Readers take
-//! one stream ([`EventLog::read_stream`], [`EventLog::read_stream_until`]) or the
+//! one stream ([`EventLog::read_stream`], [`EventLog::read_stream_until`]), a few
+//! streams interleaved by position ([`EventLog::read_streams_by_position`]), or the
 //! global feed ([`EventLog::read_feed`], [`EventLog::subscribe`]), which delivers every
 //! committed event exactly once and each stream in version order.
 //!

@@ -135,6 +135,43 @@ impl EventLog {
         Ok(by_stream)
     }
 
+    /// Up to `limit` events of the given streams with positions after `after_position`,
+    /// by position: the interleaved history of a few related entities, a page at a
+    /// time. Like [`EventLog::read_types`] it reads what is committed when it starts,
+    /// so a later page may miss an event that commits late with a lower position.
+    #[tracing::instrument(name = "eventlog.read_streams_by_position", skip(self, streams), fields(streams = streams.len()))]
+    pub async fn read_streams_by_position(
+        &self,
+        streams: &[String],
+        after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, EventLogError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        // A stream's positions grow with its versions (version n+1 is appended only
+        // after version n committed), so each stream's first `limit` events after the
+        // position are its first ones by version: one (stream, version) index range
+        // scan per stream, then a merge of at most streams × limit rows.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM unnest($1::text[]) AS u(stream_id) \
+             CROSS JOIN LATERAL ( \
+                   SELECT * FROM eventlog.events x \
+                    WHERE x.stream_id = u.stream_id AND x.position > $2 \
+                    ORDER BY x.version LIMIT $3) e \
+             ORDER BY e.position LIMIT $3"
+        ))
+        .bind(&streams)
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
     /// Every event of the given types committed when the read starts, by position,
     /// up to `limit` after position `after`: a snapshot of the log, for questions
     /// such as "which entities were ever given to this manager". Unlike the feed,

@@ -25,6 +25,7 @@
 
 mod batch;
 mod checkpoint;
+pub mod clients;
 pub mod deals;
 mod error;
 pub mod leads;
@@ -70,5 +71,6 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(tasks::Tasks),
         std::sync::Arc::new(leads::Leads),
         std::sync::Arc::new(managers::ManagerKpisProjection),
+        std::sync::Arc::new(clients::Clients),
     ]
 }

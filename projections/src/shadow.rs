@@ -84,6 +84,24 @@ pub async fn request(
         ))
         .execute(&mut *tx)
         .await?;
+        // Storage parameters (fillfactor, …) are not part of LIKE: copy them too.
+        let options: Option<Vec<String>> = sqlx::query_scalar(
+            "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+              WHERE n.nspname = $1 AND c.relname = $2",
+        )
+        .bind(LIVE_SCHEMA)
+        .bind(table)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+        if let Some(options) = options.filter(|o| !o.is_empty()) {
+            sqlx::query(&format!(
+                "ALTER TABLE \"{schema}\".\"{table}\" SET ({})",
+                options.join(", ")
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     sqlx::query(
         "UPDATE projections.checkpoints \

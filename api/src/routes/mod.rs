@@ -1,5 +1,6 @@
 //! The HTTP routes, collected with their OpenAPI descriptions.
 
+mod client_queries;
 mod clients;
 mod deals;
 mod health;
@@ -78,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(clients::register))
         .routes(routes!(clients::update))
         .routes(routes!(clients::assign))
+        .routes(routes!(client_queries::card))
+        .routes(routes!(client_queries::list))
+        .routes(routes!(client_queries::timeline))
         .routes(routes!(leads::capture))
         .routes(routes!(leads::assign))
         .routes(routes!(leads::reject))

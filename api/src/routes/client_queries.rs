@@ -1,0 +1,286 @@
+//! Client queries from the `clients` read model: the card, the list of cards, the
+//! timeline. (The commands on clients are in `clients.rs`.)
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_projections::clients::{
+    client_card, client_timeline, list_clients, ClientCard, ClientFilter, Segment, SegmentClock,
+    NAME as CLIENTS,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::paging::{after_name_id, after_position, name_cursor, next_page_by, page_limit};
+use crate::read_model::{projection_error, reflects};
+use crate::state::AppState;
+
+/// The churn window when the query gives none, in days.
+pub const DEFAULT_CHURN_DAYS: i64 = 180;
+/// The longest churn window accepted, in days (100 years).
+pub const MAX_CHURN_DAYS: i64 = 36_500;
+
+/// The segments' clock from the query: `now` (default the server's clock) and
+/// `churn_days` (default 180, 1 to 36 500).
+fn segment_clock(
+    now: Option<DateTime<Utc>>,
+    churn_days: Option<i64>,
+) -> Result<SegmentClock, ApiError> {
+    let churn_days = churn_days.unwrap_or(DEFAULT_CHURN_DAYS);
+    if !(1..=MAX_CHURN_DAYS).contains(&churn_days) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("churn_days must be 1 to {MAX_CHURN_DAYS}"),
+        ));
+    }
+    Ok(SegmentClock {
+        now: now.unwrap_or_else(Utc::now),
+        churn_days,
+    })
+}
+
+/// A client's deals by their current outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealCounts {
+    open: i64,
+    won: i64,
+    lost: i64,
+    /// Sum of the amounts recorded by the last DealWon of each deal now won.
+    won_amount: i64,
+}
+
+/// A client's card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientCardView {
+    id: Uuid,
+    name: String,
+    /// `company` or `person`.
+    kind: String,
+    size: Option<String>,
+    industry: Option<String>,
+    region: Option<String>,
+    source: Option<String>,
+    manager_id: Uuid,
+    /// `inquiry`, `active` or `churned` at the query's `now` and `churn_days`.
+    segment: String,
+    /// `[{name, phone?, email?}]`.
+    #[schema(value_type = Vec<Object>)]
+    contacts: Value,
+    deals: DealCounts,
+    /// Interactions that name the client.
+    interactions: i64,
+    last_interaction_at: Option<DateTime<Utc>>,
+    /// The latest DealWon of the client's deals.
+    last_won_at: Option<DateTime<Utc>>,
+    registered_at: DateTime<Utc>,
+    /// The client stream's version.
+    version: i64,
+}
+
+impl From<ClientCard> for ClientCardView {
+    fn from(c: ClientCard) -> Self {
+        ClientCardView {
+            id: c.client_id,
+            name: c.name,
+            kind: c.kind,
+            size: c.size,
+            industry: c.industry,
+            region: c.region,
+            source: c.source,
+            manager_id: c.manager_id,
+            segment: c.segment,
+            contacts: c.contacts,
+            deals: DealCounts {
+                open: c.open_deals,
+                won: c.won_deals,
+                lost: c.lost_deals,
+                won_amount: c.won_amount,
+            },
+            interactions: c.interactions,
+            last_interaction_at: c.last_interaction_at,
+            last_won_at: c.last_won_at,
+            registered_at: c.registered_at,
+            version: c.version,
+        }
+    }
+}
+
+/// How to judge the card's segment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CardQuery {
+    /// The moment segments are judged at; default: the server's clock. Wins after it
+    /// do not count.
+    now: Option<DateTime<Utc>>,
+    /// A win within this many days before `now` keeps a client active; default 180.
+    churn_days: Option<i64>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+fn unknown_client(id: Uuid) -> ApiError {
+    ApiError::NotFound {
+        what: format!("client {id}"),
+    }
+}
+
+/// The client card: its fields, segment, contacts, deals by outcome, interactions.
+#[utoipa::path(get, path = "/clients/{id}", tag = "clients", operation_id = "get_client",
+    params(("id" = Uuid, Path), CardQuery),
+    responses((status = 200, body = ClientCardView), (status = 400), (status = 404), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn card(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<CardQuery>,
+) -> Result<Json<ClientCardView>, ApiError> {
+    let clock = segment_clock(query.now, query.churn_days)?;
+    reflects(&state, CLIENTS, query.min_position).await?;
+    let card = client_card(state.log.pool(), id, clock)
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(|| unknown_client(id))?;
+    Ok(Json(card.into()))
+}
+
+/// Which cards to list, and where to continue.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClientListQuery {
+    /// `inquiry`, `active` or `churned` (at `now` and `churn_days`).
+    #[param(value_type = Option<String>)]
+    segment: Option<Segment>,
+    manager_id: Option<Uuid>,
+    region: Option<String>,
+    industry: Option<String>,
+    source: Option<String>,
+    /// Only clients whose name contains this, ignoring case.
+    q: Option<String>,
+    /// The moment segments are judged at; default: the server's clock.
+    now: Option<DateTime<Utc>>,
+    /// A win within this many days before `now` keeps a client active; default 180.
+    churn_days: Option<i64>,
+    /// Page size: default 100, at most 1000.
+    limit: Option<i64>,
+    /// From an earlier page's `next_cursor`.
+    cursor: Option<String>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// A page of client cards.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientPage {
+    items: Vec<ClientCardView>,
+    /// Where the next page starts; null at the end.
+    next_cursor: Option<String>,
+}
+
+/// Client cards matching the filters, by name, then id, a page at a time.
+#[utoipa::path(get, path = "/clients", tag = "clients", operation_id = "list_clients",
+    params(ClientListQuery),
+    responses((status = 200, body = ClientPage), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn list(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ClientListQuery>,
+) -> Result<Json<ClientPage>, ApiError> {
+    let clock = segment_clock(query.now, query.churn_days)?;
+    let limit = page_limit(query.limit)?;
+    let after = after_name_id(query.cursor.as_deref())?;
+    reflects(&state, CLIENTS, query.min_position).await?;
+    let filter = ClientFilter {
+        segment: query.segment,
+        manager_id: query.manager_id,
+        region: query.region,
+        industry: query.industry,
+        source: query.source,
+        q: query.q,
+    };
+    let mut cards = list_clients(state.log.pool(), &filter, clock, after, limit + 1)
+        .await
+        .map_err(projection_error)?;
+    let next_cursor = next_page_by(&mut cards, limit, |c| name_cursor(&c.name, c.client_id));
+    Ok(Json(ClientPage {
+        items: cards.into_iter().map(ClientCardView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Where a timeline page starts, and how long it is.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Page size: default 100, at most 1000.
+    limit: Option<i64>,
+    /// From an earlier page's `next_cursor`.
+    cursor: Option<String>,
+    /// Answer once the read model reflects this position (read-your-writes).
+    min_position: Option<i64>,
+}
+
+/// One event of a client's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineItem {
+    position: i64,
+    stream: String,
+    /// The event's type, e.g. `DealWon`.
+    #[serde(rename = "type")]
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    /// Who caused it (the event's metadata): a manager id or `role:<role>`.
+    actor: Option<String>,
+    /// The event's payload.
+    #[schema(value_type = Object)]
+    data: Value,
+}
+
+/// A page of a client's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelinePage {
+    items: Vec<TimelineItem>,
+    /// Where the next page starts; null at the end.
+    next_cursor: Option<String>,
+}
+
+/// Every event about the client, its leads, deals, interactions and tasks, in log
+/// order, a page at a time.
+#[utoipa::path(get, path = "/clients/{id}/timeline", tag = "clients",
+    operation_id = "client_timeline", params(("id" = Uuid, Path), TimelineQuery),
+    responses((status = 200, body = TimelinePage), (status = 400), (status = 404), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn timeline(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<TimelineQuery>,
+) -> Result<Json<TimelinePage>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let after = after_position(query.cursor.as_deref())?;
+    reflects(&state, CLIENTS, query.min_position).await?;
+    let read = usize::try_from(limit + 1).unwrap_or(1001);
+    let mut events = client_timeline(&state.log, id, after, read)
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(|| unknown_client(id))?;
+    let next_cursor = next_page_by(&mut events, limit, |e| e.position.to_string());
+    let items = events
+        .into_iter()
+        .map(|e| TimelineItem {
+            position: e.position,
+            stream: e.stream,
+            event_type: e.event_type,
+            occurred_at: e.occurred_at,
+            actor: e.metadata.actor,
+            data: e.data,
+        })
+        .collect();
+    Ok(Json(TimelinePage { items, next_cursor }))
+}

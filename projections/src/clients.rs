@@ -1,0 +1,107 @@
+//! The `clients` read model: every client's card, its segment at any moment, and
+//! its timeline; `GET /clients/{id}`, `GET /clients` and `GET /clients/{id}/timeline`
+//! read it.
+//!
+//! Decisions where the contract is silent:
+//! - **Wins are DealWon events.** A client "has won" by `now` when any DealWon of its
+//!   deals occurred at or before `now`, even if that deal was reopened since (the
+//!   revenue report counts it the same way); wins after `now` do not count. A win
+//!   within `churn_days` means at or after `now - churn_days` (and not after `now`).
+//!   `client_wins` keeps every win time, so segments are exact for any `now`, and the
+//!   list filters by segment in SQL.
+//! - **Only wins move with `now`.** "Has an open deal", the deal counts, `won_amount`,
+//!   `interactions` and the two latest times are the card as it stands.
+//! - **`won_amount`** sums, over the deals whose current outcome is won, the amount
+//!   recorded by each one's last DealWon. **`last_won_at`** is the latest DealWon of
+//!   any of its deals (reopened or not).
+//! - **`interactions`, `last_interaction_at`** count the interactions whose
+//!   `client_id` is the client; those naming only one of its deals or leads appear in
+//!   the timeline, not in the count.
+//! - **The timeline** is the events, in position order, of the streams about the
+//!   client (`client_streams`): its own; its leads' (captured with its `client_id`,
+//!   or converted into it, earlier events included); its deals'; the interactions'
+//!   and tasks' naming it or one of its deals; and the interactions' naming one of its
+//!   leads (logged before or after the lead was linked). The events are read from the
+//!   log through `EventLog::read_streams_by_position`.
+//! - **Names** order in code point order (`COLLATE "C"`, the same on every
+//!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
+
+mod card;
+mod fold;
+mod queries;
+
+use async_trait::async_trait;
+use crm_eventlog::RecordedEvent;
+use sqlx::{Postgres, Transaction};
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+pub use queries::{
+    client_card, client_timeline, list_clients, ClientCard, ClientFilter, Segment, SegmentClock,
+};
+
+/// The projection's name.
+pub const NAME: &str = "clients";
+
+/// Keeps `projections.client_cards`, `client_interactions`, `client_deals`,
+/// `client_wins`, `client_streams`, `client_lead_links` and `client_lead_streams`.
+pub struct Clients;
+
+#[async_trait]
+impl Projection for Clients {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "client_cards",
+            "client_interactions",
+            "client_deals",
+            "client_wins",
+            "client_streams",
+            "client_lead_links",
+            "client_lead_streams",
+        ]
+    }
+
+    fn event_types(&self) -> Option<Vec<String>> {
+        let types = [
+            "ClientRegistered",
+            "ClientUpdated",
+            "ClientReassigned",
+            "LeadCaptured",
+            "LeadConverted",
+            "DealOpened",
+            "DealWon",
+            "DealLost",
+            "DealReopened",
+            "InteractionLogged",
+            "TaskScheduled",
+        ];
+        Some(types.iter().map(|t| (*t).to_owned()).collect())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        fold::apply(tx, events).await
+    }
+
+    async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        sqlx::query(
+            "TRUNCATE client_cards, client_interactions, client_deals, client_wins, \
+             client_streams, client_lead_links, client_lead_streams",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}

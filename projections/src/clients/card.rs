@@ -1,0 +1,360 @@
+//! What a batch does to client cards, and writing it without reading them first: a
+//! registration inserts a card; every other change is a patch (fields set, counts
+//! moved, win times widened) that one `UPDATE … FROM UNNEST` applies to the stored
+//! cards.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use crm_domain::events::{ClientChanges, ClientRegistered};
+use crm_domain::values::ClientKind;
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+
+/// A deal's current outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Open,
+    Won,
+    Lost,
+}
+
+impl Outcome {
+    /// The stored form: `open`, `won` or `lost`.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Open => "open",
+            Outcome::Won => "won",
+            Outcome::Lost => "lost",
+        }
+    }
+
+    /// Parses the stored form.
+    pub(super) fn parse(text: &str) -> Result<Self, ProjectionError> {
+        match text {
+            "open" => Ok(Outcome::Open),
+            "won" => Ok(Outcome::Won),
+            "lost" => Ok(Outcome::Lost),
+            other => Err(ProjectionError::failed(format!(
+                "client_deals holds an unknown status {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A card's fields as registered.
+#[derive(Debug, Clone)]
+struct Registration {
+    name: String,
+    kind: &'static str,
+    size: Option<String>,
+    industry: Option<String>,
+    region: Option<String>,
+    source: Option<String>,
+    manager_id: Uuid,
+    contacts: Value,
+    registered_at: DateTime<Utc>,
+    version: i64,
+}
+
+fn kind_name(kind: ClientKind) -> &'static str {
+    match kind {
+        ClientKind::Company => "company",
+        ClientKind::Person => "person",
+    }
+}
+
+fn contacts_json<T: serde::Serialize>(contacts: &T) -> Value {
+    // A list of plain structs always serializes.
+    serde_json::to_value(contacts).unwrap_or(Value::Array(Vec::new()))
+}
+
+/// What one batch does to one client's card: its registration, if in the batch, and
+/// the changes after it (or to the stored card).
+#[derive(Debug, Clone, Default)]
+pub(super) struct CardChange {
+    registered: Option<Registration>,
+    name: Option<String>,
+    kind: Option<&'static str>,
+    size: Option<Option<String>>,
+    industry: Option<Option<String>>,
+    region: Option<Option<String>>,
+    source: Option<Option<String>>,
+    manager_id: Option<Uuid>,
+    contacts: Option<Value>,
+    version: Option<i64>,
+    open_deals: i64,
+    won_deals: i64,
+    lost_deals: i64,
+    won_amount: i64,
+    first_won_at: Option<DateTime<Utc>>,
+    last_won_at: Option<DateTime<Utc>>,
+}
+
+impl CardChange {
+    /// The client registered (business time `at`, client stream version `version`).
+    pub(super) fn register(&mut self, e: &ClientRegistered, at: DateTime<Utc>, version: i64) {
+        self.registered = Some(Registration {
+            name: e.name.clone(),
+            kind: kind_name(e.kind),
+            size: e.size.clone(),
+            industry: e.industry.clone(),
+            region: e.region.clone(),
+            source: e.source.clone(),
+            manager_id: e.manager_id,
+            contacts: contacts_json(&e.contacts),
+            registered_at: at,
+            version,
+        });
+    }
+
+    /// Some of its fields changed.
+    pub(super) fn update(&mut self, c: &ClientChanges, version: i64) {
+        if c.name.is_some() {
+            self.name.clone_from(&c.name);
+        }
+        if let Some(kind) = c.kind {
+            self.kind = Some(kind_name(kind));
+        }
+        for (field, change) in [
+            (&mut self.size, &c.size),
+            (&mut self.industry, &c.industry),
+            (&mut self.region, &c.region),
+            (&mut self.source, &c.source),
+        ] {
+            if change.is_some() {
+                field.clone_from(change);
+            }
+        }
+        if let Some(contacts) = &c.contacts {
+            self.contacts = Some(contacts_json(contacts));
+        }
+        self.version = Some(version);
+    }
+
+    /// Another manager is responsible now.
+    pub(super) fn reassign(&mut self, manager_id: Uuid, version: i64) {
+        self.manager_id = Some(manager_id);
+        self.version = Some(version);
+    }
+
+    /// Counts a deal in (`sign` 1) or out (-1) of `outcome`, with its won amount.
+    pub(super) fn count(&mut self, outcome: Outcome, won_amount: Option<i64>, sign: i64) {
+        match outcome {
+            Outcome::Open => self.open_deals += sign,
+            Outcome::Won => {
+                self.won_deals += sign;
+                self.won_amount += sign * won_amount.unwrap_or(0);
+            }
+            Outcome::Lost => self.lost_deals += sign,
+        }
+    }
+
+    /// One of its deals was won at `at`.
+    pub(super) fn win(&mut self, at: DateTime<Utc>) {
+        self.first_won_at = Some(self.first_won_at.map_or(at, |t| t.min(at)));
+        self.last_won_at = Some(self.last_won_at.map_or(at, |t| t.max(at)));
+    }
+}
+
+/// Writes the batch's card changes: one INSERT of the cards registered in it, one
+/// UPDATE of the others.
+pub(super) async fn write(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &BTreeMap<Uuid, CardChange>,
+) -> Result<(), ProjectionError> {
+    insert_registered(tx, changes).await?;
+    update_stored(tx, changes).await
+}
+
+async fn insert_registered(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &BTreeMap<Uuid, CardChange>,
+) -> Result<(), ProjectionError> {
+    let mut rows = NewCards::default();
+    for (id, change) in changes {
+        if let Some(r) = &change.registered {
+            rows.push(*id, r, change);
+        }
+    }
+    if rows.client_id.is_empty() {
+        return Ok(());
+    }
+    // A client registers once: every row is new.
+    sqlx::query(
+        "INSERT INTO client_cards (client_id, name, name_folded, kind, size, industry, region, \
+             source, manager_id, contacts, registered_at, open_deals, won_deals, lost_deals, \
+             won_amount, first_won_at, last_won_at, version) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::uuid[], $10::jsonb[], $11::timestamptz[], \
+             $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
+             $16::timestamptz[], $17::timestamptz[], $18::bigint[])",
+    )
+    .bind(rows.client_id)
+    .bind(rows.name)
+    .bind(rows.name_folded)
+    .bind(rows.kind)
+    .bind(rows.size)
+    .bind(rows.industry)
+    .bind(rows.region)
+    .bind(rows.source)
+    .bind(rows.manager_id)
+    .bind(rows.contacts)
+    .bind(rows.registered_at)
+    .bind(rows.open_deals)
+    .bind(rows.won_deals)
+    .bind(rows.lost_deals)
+    .bind(rows.won_amount)
+    .bind(rows.first_won_at)
+    .bind(rows.last_won_at)
+    .bind(rows.version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The columns of the cards registered in a batch, with the batch's later changes.
+#[derive(Default)]
+struct NewCards {
+    client_id: Vec<Uuid>,
+    name: Vec<String>,
+    name_folded: Vec<String>,
+    kind: Vec<&'static str>,
+    size: Vec<Option<String>>,
+    industry: Vec<Option<String>>,
+    region: Vec<Option<String>>,
+    source: Vec<Option<String>>,
+    manager_id: Vec<Uuid>,
+    contacts: Vec<Value>,
+    registered_at: Vec<DateTime<Utc>>,
+    open_deals: Vec<i64>,
+    won_deals: Vec<i64>,
+    lost_deals: Vec<i64>,
+    won_amount: Vec<i64>,
+    first_won_at: Vec<Option<DateTime<Utc>>>,
+    last_won_at: Vec<Option<DateTime<Utc>>>,
+    version: Vec<i64>,
+}
+
+impl NewCards {
+    fn push(&mut self, id: Uuid, r: &Registration, c: &CardChange) {
+        let name = c.name.clone().unwrap_or_else(|| r.name.clone());
+        self.client_id.push(id);
+        self.name_folded.push(name.to_lowercase());
+        self.name.push(name);
+        self.kind.push(c.kind.unwrap_or(r.kind));
+        self.size
+            .push(c.size.clone().unwrap_or_else(|| r.size.clone()));
+        self.industry
+            .push(c.industry.clone().unwrap_or_else(|| r.industry.clone()));
+        self.region
+            .push(c.region.clone().unwrap_or_else(|| r.region.clone()));
+        self.source
+            .push(c.source.clone().unwrap_or_else(|| r.source.clone()));
+        self.manager_id.push(c.manager_id.unwrap_or(r.manager_id));
+        self.contacts
+            .push(c.contacts.clone().unwrap_or_else(|| r.contacts.clone()));
+        self.registered_at.push(r.registered_at);
+        self.open_deals.push(c.open_deals);
+        self.won_deals.push(c.won_deals);
+        self.lost_deals.push(c.lost_deals);
+        self.won_amount.push(c.won_amount);
+        self.first_won_at.push(c.first_won_at);
+        self.last_won_at.push(c.last_won_at);
+        self.version.push(c.version.unwrap_or(r.version));
+    }
+}
+
+async fn update_stored(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &BTreeMap<Uuid, CardChange>,
+) -> Result<(), ProjectionError> {
+    let patches: Vec<(&Uuid, &CardChange)> = changes
+        .iter()
+        .filter(|(_, c)| c.registered.is_none())
+        .collect();
+    if patches.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($field:ident) => {
+            patches
+                .iter()
+                .map(|(_, c)| c.$field.clone())
+                .collect::<Vec<_>>()
+        };
+    }
+    // For the clearable fields, whether the batch set them, and to what.
+    macro_rules! clearable {
+        ($field:ident) => {
+            (
+                patches
+                    .iter()
+                    .map(|(_, c)| c.$field.is_some())
+                    .collect::<Vec<bool>>(),
+                patches
+                    .iter()
+                    .map(|(_, c)| c.$field.clone().flatten())
+                    .collect::<Vec<Option<String>>>(),
+            )
+        };
+    }
+    let ids: Vec<Uuid> = patches.iter().map(|(id, _)| **id).collect();
+    let folded: Vec<Option<String>> = patches
+        .iter()
+        .map(|(_, c)| c.name.as_deref().map(str::to_lowercase))
+        .collect();
+    let (set_size, size) = clearable!(size);
+    let (set_industry, industry) = clearable!(industry);
+    let (set_region, region) = clearable!(region);
+    let (set_source, source) = clearable!(source);
+    sqlx::query(
+        "UPDATE client_cards c SET name = coalesce(u.name, c.name), \
+             name_folded = coalesce(u.name_folded, c.name_folded), kind = coalesce(u.kind, c.kind), \
+             size = CASE WHEN u.set_size THEN u.size ELSE c.size END, \
+             industry = CASE WHEN u.set_industry THEN u.industry ELSE c.industry END, \
+             region = CASE WHEN u.set_region THEN u.region ELSE c.region END, \
+             source = CASE WHEN u.set_source THEN u.source ELSE c.source END, \
+             manager_id = coalesce(u.manager_id, c.manager_id), \
+             contacts = coalesce(u.contacts, c.contacts), version = coalesce(u.version, c.version), \
+             open_deals = c.open_deals + u.open_deals, won_deals = c.won_deals + u.won_deals, \
+             lost_deals = c.lost_deals + u.lost_deals, won_amount = c.won_amount + u.won_amount, \
+             first_won_at = least(c.first_won_at, u.first_won_at), \
+             last_won_at = greatest(c.last_won_at, u.last_won_at) \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], \
+                     $7::bool[], $8::text[], $9::bool[], $10::text[], $11::bool[], $12::text[], \
+                     $13::uuid[], $14::jsonb[], $15::bigint[], $16::bigint[], $17::bigint[], \
+                     $18::bigint[], $19::bigint[], $20::timestamptz[], $21::timestamptz[]) \
+              AS u(client_id, name, name_folded, kind, set_size, size, set_industry, industry, \
+                   set_region, region, set_source, source, manager_id, contacts, version, \
+                   open_deals, won_deals, lost_deals, won_amount, first_won_at, last_won_at) \
+         WHERE c.client_id = u.client_id",
+    )
+    .bind(ids)
+    .bind(column!(name))
+    .bind(folded)
+    .bind(column!(kind))
+    .bind(set_size)
+    .bind(size)
+    .bind(set_industry)
+    .bind(industry)
+    .bind(set_region)
+    .bind(region)
+    .bind(set_source)
+    .bind(source)
+    .bind(column!(manager_id))
+    .bind(column!(contacts))
+    .bind(column!(version))
+    .bind(column!(open_deals))
+    .bind(column!(won_deals))
+    .bind(column!(lost_deals))
+    .bind(column!(won_amount))
+    .bind(column!(first_won_at))
+    .bind(column!(last_won_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

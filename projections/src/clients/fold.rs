@@ -1,0 +1,387 @@
+//! Applying a batch to the clients read model: load the deals and leads the batch
+//! names (one query per table), fold the events in memory, write each table once
+//! (cards as patches, see `card`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use crm_domain::DomainEvent;
+use crm_eventlog::RecordedEvent;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::card::{self, CardChange, Outcome};
+use crate::error::ProjectionError;
+
+/// A deal as `client_deals` holds it: its client, outcome, and last won amount.
+#[derive(Debug, Clone)]
+struct Deal {
+    client_id: Uuid,
+    outcome: Outcome,
+    won_amount: Option<i64>,
+}
+
+/// One DealWon, for `client_wins`.
+struct Win {
+    deal_id: Uuid,
+    version: i64,
+    client_id: Uuid,
+    won_at: DateTime<Utc>,
+}
+
+/// The rows a batch touches, loaded, changed in memory, then written back.
+#[derive(Default)]
+pub(super) struct Batch {
+    cards: BTreeMap<Uuid, CardChange>,
+    deals: HashMap<Uuid, Deal>,
+    changed_deals: BTreeSet<Uuid>,
+    wins: Vec<Win>,
+    /// Per client: interactions naming it in this batch, and the latest one's time.
+    interactions: BTreeMap<Uuid, (i64, DateTime<Utc>)>,
+    /// (client, stream) links to add.
+    streams: BTreeSet<(Uuid, String)>,
+    /// Each touched lead's clients, loaded and new.
+    lead_clients: HashMap<Uuid, BTreeSet<Uuid>>,
+    new_lead_clients: BTreeSet<(Uuid, Uuid)>,
+    /// Each touched lead's interaction streams, loaded and new.
+    lead_streams: HashMap<Uuid, BTreeSet<String>>,
+    new_lead_streams: BTreeSet<(Uuid, String)>,
+}
+
+/// Decodes a stored event, naming its position when it cannot.
+fn decode(stored: &RecordedEvent) -> Result<DomainEvent, ProjectionError> {
+    DomainEvent::from_stored(
+        &stored.event_type,
+        stored.schema_version,
+        stored.data.clone(),
+    )
+    .map_err(|e| ProjectionError::failed(format!("event at position {}: {e}", stored.position)))
+}
+
+/// Applies `events` (in feed order) to the read model inside `tx`.
+pub(super) async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let decoded = events
+        .iter()
+        .map(|stored| decode(stored).map(|event| (stored, event)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut batch = Batch::default();
+    batch.load(tx, &decoded).await?;
+    for (stored, event) in &decoded {
+        batch.fold(stored, event);
+    }
+    batch.write(tx).await
+}
+
+impl Batch {
+    /// Loads the deals and leads the events name.
+    async fn load(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[(&RecordedEvent, DomainEvent)],
+    ) -> Result<(), ProjectionError> {
+        let (mut deal_ids, mut lead_ids) = (Vec::new(), Vec::new());
+        for (_, event) in events {
+            match event {
+                DomainEvent::LeadCaptured(e) => lead_ids.push(e.lead_id),
+                DomainEvent::LeadConverted(e) => lead_ids.push(e.lead_id),
+                DomainEvent::DealWon(e) => deal_ids.push(e.deal_id),
+                DomainEvent::DealLost(e) => deal_ids.push(e.deal_id),
+                DomainEvent::DealReopened(e) => deal_ids.push(e.deal_id),
+                DomainEvent::InteractionLogged(e) => {
+                    deal_ids.extend(e.deal_id);
+                    lead_ids.extend(e.lead_id);
+                }
+                DomainEvent::TaskScheduled(e) => deal_ids.extend(e.deal_id),
+                _ => {}
+            }
+        }
+        if !deal_ids.is_empty() {
+            let rows: Vec<(Uuid, Uuid, String, Option<i64>)> = sqlx::query_as(
+                "SELECT deal_id, client_id, status, won_amount FROM client_deals \
+                  WHERE deal_id = ANY($1)",
+            )
+            .bind(&deal_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (deal_id, client_id, status, won_amount) in rows {
+                let outcome = Outcome::parse(&status)?;
+                self.deals.insert(
+                    deal_id,
+                    Deal {
+                        client_id,
+                        outcome,
+                        won_amount,
+                    },
+                );
+            }
+        }
+        if !lead_ids.is_empty() {
+            let links: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                "SELECT lead_id, client_id FROM client_lead_links WHERE lead_id = ANY($1)",
+            )
+            .bind(&lead_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (lead_id, client_id) in links {
+                self.lead_clients
+                    .entry(lead_id)
+                    .or_default()
+                    .insert(client_id);
+            }
+            let streams: Vec<(Uuid, String)> = sqlx::query_as(
+                "SELECT lead_id, stream FROM client_lead_streams WHERE lead_id = ANY($1)",
+            )
+            .bind(&lead_ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (lead_id, stream) in streams {
+                self.lead_streams.entry(lead_id).or_default().insert(stream);
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds one event over the loaded rows.
+    fn fold(&mut self, stored: &RecordedEvent, event: &DomainEvent) {
+        match event {
+            DomainEvent::ClientRegistered(e) => {
+                self.card(e.client_id)
+                    .register(e, stored.occurred_at, stored.version);
+                self.streams.insert((e.client_id, stored.stream.clone()));
+            }
+            DomainEvent::ClientUpdated(e) => {
+                self.card(e.client_id).update(&e.changes, stored.version)
+            }
+            DomainEvent::ClientReassigned(e) => {
+                self.card(e.client_id)
+                    .reassign(e.to_manager_id, stored.version);
+            }
+            DomainEvent::LeadCaptured(e) => {
+                if let Some(client_id) = e.client_id {
+                    self.link_lead(e.lead_id, client_id, &stored.stream);
+                }
+            }
+            DomainEvent::LeadConverted(e) => self.link_lead(e.lead_id, e.client_id, &stored.stream),
+            DomainEvent::DealOpened(e) => {
+                self.deals.insert(
+                    e.deal_id,
+                    Deal {
+                        client_id: e.client_id,
+                        outcome: Outcome::Open,
+                        won_amount: None,
+                    },
+                );
+                self.changed_deals.insert(e.deal_id);
+                self.card(e.client_id).count(Outcome::Open, None, 1);
+                self.streams.insert((e.client_id, stored.stream.clone()));
+            }
+            DomainEvent::DealWon(e) => {
+                self.set_outcome(e.deal_id, Outcome::Won, Some(e.amount));
+                if let Some(client_id) = self.deals.get(&e.deal_id).map(|d| d.client_id) {
+                    let won_at = stored.occurred_at;
+                    self.wins.push(Win {
+                        deal_id: e.deal_id,
+                        version: stored.version,
+                        client_id,
+                        won_at,
+                    });
+                    self.card(client_id).win(won_at);
+                }
+            }
+            DomainEvent::DealLost(e) => self.set_outcome(e.deal_id, Outcome::Lost, None),
+            DomainEvent::DealReopened(e) => self.set_outcome(e.deal_id, Outcome::Open, None),
+            DomainEvent::InteractionLogged(e) => {
+                if let Some(client_id) = e.client_id {
+                    let at = stored.occurred_at;
+                    let tally = self.interactions.entry(client_id).or_insert((0, at));
+                    *tally = (tally.0 + 1, tally.1.max(at));
+                }
+                self.link_named(e.client_id, e.deal_id, &stored.stream);
+                if let Some(lead_id) = e.lead_id {
+                    let stream = stored.stream.clone();
+                    if self
+                        .lead_streams
+                        .entry(lead_id)
+                        .or_default()
+                        .insert(stream.clone())
+                    {
+                        self.new_lead_streams.insert((lead_id, stream.clone()));
+                    }
+                    for client_id in self.lead_clients.get(&lead_id).into_iter().flatten() {
+                        self.streams.insert((*client_id, stream.clone()));
+                    }
+                }
+            }
+            DomainEvent::TaskScheduled(e) => {
+                self.link_named(e.client_id, e.deal_id, &stored.stream)
+            }
+            _ => {}
+        }
+    }
+
+    /// The batch's change to a client's card.
+    fn card(&mut self, client_id: Uuid) -> &mut CardChange {
+        self.cards.entry(client_id).or_default()
+    }
+
+    /// Moves a deal to `outcome` and its client's counts with it; `won_amount` is a
+    /// win's recorded amount (other outcomes keep the last one, uncounted).
+    fn set_outcome(&mut self, deal_id: Uuid, outcome: Outcome, won_amount: Option<i64>) {
+        let Some(deal) = self.deals.get_mut(&deal_id) else {
+            return;
+        };
+        let before = (deal.outcome, deal.won_amount);
+        deal.outcome = outcome;
+        if won_amount.is_some() {
+            deal.won_amount = won_amount;
+        }
+        let after = (deal.outcome, deal.won_amount);
+        let client_id = deal.client_id;
+        self.changed_deals.insert(deal_id);
+        let card = self.card(client_id);
+        card.count(before.0, before.1, -1);
+        card.count(after.0, after.1, 1);
+    }
+
+    /// Links an interaction's or task's stream to the client it names and to the
+    /// client of the deal it names.
+    fn link_named(&mut self, client_id: Option<Uuid>, deal_id: Option<Uuid>, stream: &str) {
+        let deal_client = deal_id
+            .and_then(|d| self.deals.get(&d))
+            .map(|d| d.client_id);
+        for client_id in client_id.into_iter().chain(deal_client) {
+            self.streams.insert((client_id, stream.to_owned()));
+        }
+    }
+
+    /// Links a lead to a client: its stream, and every interaction that named it.
+    fn link_lead(&mut self, lead_id: Uuid, client_id: Uuid, lead_stream: &str) {
+        if !self
+            .lead_clients
+            .entry(lead_id)
+            .or_default()
+            .insert(client_id)
+        {
+            // Linked before: its stream and interactions came then (and each
+            // interaction naming it since was linked to its clients as it came).
+            return;
+        }
+        self.new_lead_clients.insert((lead_id, client_id));
+        self.streams.insert((client_id, lead_stream.to_owned()));
+        for stream in self.lead_streams.get(&lead_id).into_iter().flatten() {
+            self.streams.insert((client_id, stream.clone()));
+        }
+    }
+
+    /// Writes every changed row, one statement per table.
+    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        card::write(tx, &self.cards).await?;
+        self.write_deals(tx).await?;
+        if !self.wins.is_empty() {
+            let mut cols: (Vec<Uuid>, Vec<i64>, Vec<Uuid>, Vec<DateTime<Utc>>) = Default::default();
+            for w in &self.wins {
+                cols.0.push(w.deal_id);
+                cols.1.push(w.version);
+                cols.2.push(w.client_id);
+                cols.3.push(w.won_at);
+            }
+            sqlx::query(
+                "INSERT INTO client_wins (deal_id, version, client_id, won_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::timestamptz[])",
+            )
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.interactions.is_empty() {
+            let clients: Vec<Uuid> = self.interactions.keys().copied().collect();
+            let (counts, latest): (Vec<i64>, Vec<DateTime<Utc>>) =
+                self.interactions.values().copied().unzip();
+            sqlx::query(
+                "INSERT INTO client_interactions AS t (client_id, interactions, last_interaction_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) \
+                 ON CONFLICT (client_id) DO UPDATE SET \
+                     interactions = t.interactions + EXCLUDED.interactions, \
+                     last_interaction_at = greatest(t.last_interaction_at, EXCLUDED.last_interaction_at)",
+            )
+            .bind(clients)
+            .bind(counts)
+            .bind(latest)
+            .execute(&mut **tx)
+            .await?;
+        }
+        // Every row below is new, so plain INSERTs without conflict checks: a stream is
+        // linked when the one event that names it comes (a lead's stream and its
+        // interactions when the lead is first linked to the client), the batch's sets
+        // hold no duplicates, and lead links and streams are new against those loaded.
+        let pairs = [
+            ("client_streams", "client_id, stream", &self.streams),
+            (
+                "client_lead_streams",
+                "lead_id, stream",
+                &self.new_lead_streams,
+            ),
+        ];
+        for (table, columns, rows) in pairs {
+            if rows.is_empty() {
+                continue;
+            }
+            let (ids, streams): (Vec<Uuid>, Vec<String>) = rows.iter().cloned().unzip();
+            let sql = format!(
+                "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST($1::uuid[], $2::text[])"
+            );
+            sqlx::query(&sql)
+                .bind(ids)
+                .bind(streams)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !self.new_lead_clients.is_empty() {
+            let (leads, clients): (Vec<Uuid>, Vec<Uuid>) =
+                self.new_lead_clients.iter().copied().unzip();
+            sqlx::query(
+                "INSERT INTO client_lead_links (lead_id, client_id) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[])",
+            )
+            .bind(leads)
+            .bind(clients)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_deals(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        let deals: BTreeMap<Uuid, &Deal> = self
+            .changed_deals
+            .iter()
+            .filter_map(|id| self.deals.get(id).map(|d| (*id, d)))
+            .collect();
+        if deals.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = deals.keys().copied().collect();
+        let clients: Vec<Uuid> = deals.values().map(|d| d.client_id).collect();
+        let statuses: Vec<&str> = deals.values().map(|d| d.outcome.as_str()).collect();
+        let amounts: Vec<Option<i64>> = deals.values().map(|d| d.won_amount).collect();
+        sqlx::query(
+            "INSERT INTO client_deals (deal_id, client_id, status, won_amount) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[]) \
+             ON CONFLICT (deal_id) DO UPDATE SET status = EXCLUDED.status, \
+                 won_amount = EXCLUDED.won_amount",
+        )
+        .bind(ids)
+        .bind(clients)
+        .bind(statuses)
+        .bind(amounts)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}

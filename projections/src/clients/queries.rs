@@ -1,0 +1,289 @@
+//! The queries of the clients read model: a card, the list of cards, a timeline.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crm_eventlog::{EventLog, RecordedEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+
+/// A client's segment at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Has never won a deal (by then).
+    Inquiry,
+    /// Won a deal within the churn window, or has an open deal and has won before.
+    Active,
+    /// Has won before, but is not active.
+    Churned,
+}
+
+impl Segment {
+    /// The segment's name: `inquiry`, `active` or `churned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Segment::Inquiry => "inquiry",
+            Segment::Active => "active",
+            Segment::Churned => "churned",
+        }
+    }
+}
+
+/// When segments are judged: at `now`, counting wins within `churn_days` before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentClock {
+    /// The moment; wins after it do not count.
+    pub now: DateTime<Utc>,
+    /// How many days a win keeps a client active.
+    pub churn_days: i64,
+}
+
+impl SegmentClock {
+    /// The earliest win time that still makes a client active at `now`.
+    fn cutoff(self) -> DateTime<Utc> {
+        TimeDelta::try_days(self.churn_days)
+            .and_then(|window| self.now.checked_sub_signed(window))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+/// Whether the card `c` won within the window from `$2` (now - churn_days) to `$1`
+/// (now): its latest win decides, unless that is after now; then its wins are
+/// searched (by client, for one card).
+macro_rules! recent_win_of_card {
+    () => {
+        "CASE WHEN c.last_won_at <= $1 THEN c.last_won_at >= $2 \
+         ELSE EXISTS (SELECT 1 FROM projections.client_wins w WHERE w.client_id = c.client_id \
+                         AND w.won_at >= $2 AND w.won_at <= $1) END"
+    };
+}
+
+/// The same as `recent_win_of_card!()` to filter many cards: the clients with a win in
+/// the window are found once (a hashed set), which PostgreSQL also costs right.
+macro_rules! recent_win_of_cards {
+    () => {
+        "((c.last_won_at <= $1 AND c.last_won_at >= $2) \
+          OR (c.last_won_at > $1 AND c.client_id IN ( \
+                SELECT w.client_id FROM projections.client_wins w \
+                 WHERE w.won_at >= $2 AND w.won_at <= $1)))"
+    };
+}
+
+/// The card `c` has not won by `$1`.
+const INQUIRY: &str = "(c.first_won_at IS NULL OR c.first_won_at > $1)";
+/// The card `c` has won by `$1`, and recently or with a deal open now.
+const ACTIVE: &str = concat!(
+    "(c.first_won_at <= $1 AND (c.open_deals > 0 OR ",
+    recent_win_of_cards!(),
+    "))"
+);
+/// The card `c` has won by `$1`, not recently, and has no open deal.
+const CHURNED: &str = concat!(
+    "(c.first_won_at <= $1 AND c.open_deals = 0 AND NOT ",
+    recent_win_of_cards!(),
+    ")"
+);
+
+/// The segment of the card `c` at `$1` and `$2`, as SQL.
+macro_rules! segment_sql {
+    () => {
+        concat!(
+            "CASE WHEN c.first_won_at IS NULL OR c.first_won_at > $1 THEN 'inquiry' \
+             WHEN c.open_deals > 0 OR ",
+            recent_win_of_card!(),
+            " THEN 'active' ELSE 'churned' END"
+        )
+    };
+}
+
+impl Segment {
+    /// The condition a card `c` meets when in the segment, as SQL.
+    fn condition(self) -> &'static str {
+        match self {
+            Segment::Inquiry => INQUIRY,
+            Segment::Active => ACTIVE,
+            Segment::Churned => CHURNED,
+        }
+    }
+}
+
+/// The card columns every query selects (from `cards_from!()`).
+macro_rules! card_columns {
+    () => {
+        "c.client_id, c.name, c.kind, c.size, c.industry, c.region, c.source, c.manager_id, \
+         c.contacts, c.registered_at, c.open_deals, c.won_deals, c.lost_deals, c.won_amount, \
+         coalesce(i.interactions, 0) AS interactions, i.last_interaction_at, c.last_won_at, \
+         c.version"
+    };
+}
+
+/// The cards with their interaction tallies, as `c` and `i`.
+macro_rules! cards_from {
+    () => {
+        "projections.client_cards c \
+         LEFT JOIN projections.client_interactions i ON i.client_id = c.client_id"
+    };
+}
+
+/// A client's card as the read model holds it, with its segment.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ClientCard {
+    /// The client.
+    pub client_id: Uuid,
+    /// Company or person name.
+    pub name: String,
+    /// `company` or `person`.
+    pub kind: String,
+    /// Company size.
+    pub size: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Where the client came from.
+    pub source: Option<String>,
+    /// The responsible manager.
+    pub manager_id: Uuid,
+    /// Contact persons, as registered or last updated.
+    pub contacts: Value,
+    /// When the client was registered (business time).
+    pub registered_at: DateTime<Utc>,
+    /// Its deals now open.
+    pub open_deals: i64,
+    /// Its deals now won.
+    pub won_deals: i64,
+    /// Its deals now lost.
+    pub lost_deals: i64,
+    /// The amounts recorded by the last DealWon of each deal now won.
+    pub won_amount: i64,
+    /// Interactions that name the client.
+    pub interactions: i64,
+    /// The latest of them (business time).
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    /// The latest DealWon of its deals (business time).
+    pub last_won_at: Option<DateTime<Utc>>,
+    /// The client stream's version.
+    pub version: i64,
+    /// `inquiry`, `active` or `churned` at the clock asked for.
+    pub segment: String,
+}
+
+/// The card of `client_id` with its segment at `clock`; None for an unknown client.
+pub async fn client_card(
+    pool: &PgPool,
+    client_id: Uuid,
+    clock: SegmentClock,
+) -> Result<Option<ClientCard>, ProjectionError> {
+    let card = sqlx::query_as::<_, ClientCard>(concat!(
+        "SELECT ",
+        card_columns!(),
+        ", ",
+        segment_sql!(),
+        " AS segment FROM ",
+        cards_from!(),
+        " WHERE c.client_id = $3"
+    ))
+    .bind(clock.now)
+    .bind(clock.cutoff())
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(card)
+}
+
+/// Which cards a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFilter {
+    /// Only those in this segment (at the list's clock).
+    pub segment: Option<Segment>,
+    /// Only this manager's.
+    pub manager_id: Option<Uuid>,
+    /// Only those of this region.
+    pub region: Option<String>,
+    /// Only those of this industry.
+    pub industry: Option<String>,
+    /// Only those from this source.
+    pub source: Option<String>,
+    /// Only those whose name contains this, ignoring case.
+    pub q: Option<String>,
+}
+
+/// Up to `limit` cards matching `filter`, ordered by name (code point order), then
+/// id, starting after the card `(name, id)` of `after`.
+///
+/// The page's ids come from the list index alone (`client_cards_list_idx` holds
+/// every column a filter reads): walked in name order, it stops after the page,
+/// and a filter few cards match reads only that index, never the cards. Then the
+/// page's cards are read by id.
+pub async fn list_clients(
+    pool: &PgPool,
+    filter: &ClientFilter,
+    clock: SegmentClock,
+    after: Option<(String, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ClientCard>, ProjectionError> {
+    // No cursor: start before every (name, id), the empty name and the nil id.
+    let (after_name, after_id) = after.unwrap_or_default();
+    let q = filter.q.as_deref().map(str::to_lowercase);
+    let segment = filter.segment.map_or("true", Segment::condition);
+    let sql = format!(
+        "SELECT {columns}, {segment_sql} AS segment \
+           FROM (SELECT c.client_id FROM projections.client_cards c \
+                  WHERE (c.name, c.client_id) > ($3, $4) \
+                    AND ($5::uuid IS NULL OR c.manager_id = $5) \
+                    AND ($6::text IS NULL OR c.region = $6) \
+                    AND ($7::text IS NULL OR c.industry = $7) \
+                    AND ($8::text IS NULL OR c.source = $8) \
+                    AND ($9::text IS NULL OR strpos(c.name_folded, $9) > 0) AND {segment} \
+                  ORDER BY c.name, c.client_id LIMIT $10) page \
+           JOIN ({cards}) ON c.client_id = page.client_id \
+          ORDER BY c.name, c.client_id",
+        columns = card_columns!(),
+        segment_sql = segment_sql!(),
+        cards = cards_from!(),
+    );
+    let cards = sqlx::query_as::<_, ClientCard>(&sql)
+        .bind(clock.now)
+        .bind(clock.cutoff())
+        .bind(after_name)
+        .bind(after_id)
+        .bind(filter.manager_id)
+        .bind(&filter.region)
+        .bind(&filter.industry)
+        .bind(&filter.source)
+        .bind(q)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(cards)
+}
+
+/// Up to `limit` events about `client_id` (its own, its leads', deals', and the
+/// interactions' and tasks' naming it or them) after position `after_position`, in
+/// log (position) order; None for an unknown client. The streams come from the read
+/// model, their events from the log.
+pub async fn client_timeline(
+    log: &EventLog,
+    client_id: Uuid,
+    after_position: i64,
+    limit: usize,
+) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
+    let streams: Option<Vec<String>> = sqlx::query_scalar(
+        "SELECT array(SELECT s.stream FROM projections.client_streams s \
+                       WHERE s.client_id = c.client_id) \
+           FROM projections.client_cards c WHERE c.client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(log.pool())
+    .await?;
+    let Some(streams) = streams else {
+        return Ok(None);
+    };
+    let events = log
+        .read_streams_by_position(&streams, after_position, limit)
+        .await?;
+    Ok(Some(events))
+}
