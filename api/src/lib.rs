@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod paging;
 pub mod read_model;
 pub mod routes;
+pub mod seed;
 pub mod server;
 pub mod state;
 

@@ -120,12 +120,15 @@ const APPEND_ONE: &str = "\
      WHERE $9::bigint IS NULL OR coalesce(h.version, 0) = $9 \
     RETURNING position, tx_id, version, recorded_at";
 
-/// For any other append: every stream's head, the positions and the clock.
+/// For any other append: every stream's head, the positions and the clock (the
+/// positions in the first row only: one copy, not one per stream).
 const PREPARE: &str = "\
     WITH positions AS MATERIALIZED ( \
             SELECT array_agg(nextval('eventlog.events_position_seq')) AS positions \
               FROM generate_series(1, $2)) \
-    SELECT u.ord, h.version, h.hash, p.positions, clock_timestamp() AS now \
+    SELECT u.ord, h.version, h.hash, \
+           CASE WHEN u.ord = 1 THEN p.positions END AS positions, \
+           clock_timestamp() AS now \
       FROM unnest($1::text[]) WITH ORDINALITY AS u(stream, ord) \
       LEFT JOIN LATERAL ( \
             SELECT e.version, e.hash FROM eventlog.events e \
@@ -310,7 +313,10 @@ impl EventLog {
                 version.unwrap_or(0),
                 hash.unwrap_or_else(|| GENESIS_HASH.to_vec()),
             ));
-            positions = row.try_get("positions").map_err(EventLogError::from)?;
+            let first: Option<Vec<i64>> = row.try_get("positions").map_err(EventLogError::from)?;
+            if let Some(first) = first {
+                positions = first;
+            }
             now = row.try_get("now").map_err(EventLogError::from)?;
         }
         positions.sort_unstable();

@@ -1,5 +1,6 @@
-//! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm demo` shows the
-//! event log at work; `crm bench log` measures it; `crm token create` makes tokens.
+//! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm seed` fills the
+//! log with a believable company's year; `crm demo` shows the event log at work;
+//! `crm bench log` measures it; `crm token create` makes tokens.
 
 mod bench;
 mod demo;
@@ -49,6 +50,22 @@ enum Command {
         /// Do not run the projectors here (when `crm project` runs them apart).
         #[arg(long)]
         no_projectors: bool,
+        /// On an empty log, first seed a demo company (20,000 events, as `crm seed`);
+        /// a log with events is reused as it is.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Appends a believable company's year of events (deterministic for a seed).
+    Seed {
+        /// How many events: exactly this many are appended.
+        #[arg(long)]
+        events: u64,
+        /// The seed of everything random: the same seed and --until give the same log.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The end of the year the events span, `YYYY-MM-DD` (midnight UTC); default: today.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
     },
     /// Runs the projectors alone, keeping every read model live, until SIGINT or SIGTERM.
     Project,
@@ -190,8 +207,12 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             bootstrap_token,
             db_connections,
             no_projectors,
+            demo,
         } => {
             let log = db.log(*db_connections).await?;
+            if *demo {
+                seed_demo(&log).await?;
+            }
             let projectors = if *no_projectors {
                 None
             } else {
@@ -255,6 +276,29 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             rebuild::run(&log, chosen).await?;
             log.close().await;
         }
+        Command::Seed {
+            events,
+            seed,
+            until,
+        } => {
+            let log = db.log(4).await?;
+            let until = until.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let options = crm_api::seed::SeedOptions::new(*events, *seed, until);
+            let report = crm_api::seed::seed_with_progress(&log, &options).await?;
+            log.close().await;
+            println!(
+                "seeded {} events (seed {seed}, year until {until}) in {:.1} s: {:.0} events/s in {} appends{}",
+                report.events,
+                report.elapsed.as_secs_f64(),
+                report.rate(),
+                report.batches,
+                if report.replayed > 0 {
+                    format!(", {} of them stored already", report.replayed)
+                } else {
+                    String::new()
+                }
+            );
+        }
         Command::Demo => {
             let log = db.log(4).await?;
             demo::run(&log).await?;
@@ -302,6 +346,23 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             println!("{table}");
         }
     }
+    Ok(())
+}
+
+/// `serve --demo`: seeds a demo company into an empty log, else reuses the log.
+async fn seed_demo(log: &EventLog) -> anyhow::Result<()> {
+    if !crm_api::seed::log_is_empty(log).await? {
+        tracing::info!("the log holds events already: reusing the data, not seeding");
+        return Ok(());
+    }
+    let today = chrono::Utc::now().date_naive();
+    let options = crm_api::seed::SeedOptions::new(20_000, 42, today);
+    let report = crm_api::seed::seed_with_progress(log, &options).await?;
+    tracing::info!(
+        events = report.events,
+        seconds = report.elapsed.as_secs_f64(),
+        "seeded a demo company"
+    );
     Ok(())
 }
 

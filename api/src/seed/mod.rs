@@ -1,0 +1,117 @@
+//! `crm seed`: a believable company's year, generated into the event log.
+//!
+//! A sales team in departments (heads and managers, about 60 for a million events),
+//! three pipelines (companies, persons, renewals) with their stages and
+//! probabilities, and a year of work: leads from several sources answered fast,
+//! late or never, rejected or converted into deals and clients; deals moving
+//! through their stages with drop-off, won or lost for reasons, reopened,
+//! re-valued, reassigned; calls, emails, meetings and messages; tasks done on time
+//! or late, rescheduled, passed on, cancelled or forgotten; managers leaving with a
+//! handover and others joining. Every event comes from a command decided by the
+//! domain's aggregates on the state folded so far, so the log is one the API would
+//! have accepted.
+//!
+//! The same options give the same log, byte for byte (ids included): everything
+//! random comes from a ChaCha stream seeded by [`SeedOptions::seed`], and business
+//! time from [`SeedOptions::until`] (the year ends there). The log gets exactly
+//! [`SeedOptions::events`] events (the first day's setup is cut short only when
+//! it alone is more).
+//!
+//! The modules: [`random`] (the seeded dice), [`time`] (the year, working hours,
+//! the agenda), [`company`] (the team and the clients' cards), [`sales`] (pipelines,
+//! sources, reasons), [`world`] (states and commands), [`batch`] (appends),
+//! `story` (the year played out and how much happens), the lives of leads, deals,
+//! tasks, accounts and the team, and `run` (appending while generating).
+
+mod accounts;
+pub mod batch;
+pub mod company;
+mod deals;
+mod leads;
+pub mod random;
+mod run;
+pub mod sales;
+mod story;
+mod tasks;
+mod team;
+pub mod time;
+pub mod world;
+
+use chrono::NaiveDate;
+use crm_domain::DomainError;
+use crm_eventlog::EventLogError;
+
+pub use batch::Batch;
+pub use run::{log_is_empty, seed, seed_with_progress, SeedReport};
+
+/// Events per append: large multi-stream batches, cut earlier where the story's
+/// order needs it.
+pub const DEFAULT_BATCH_SIZE: usize = 2_000;
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedOptions {
+    /// How many events the log gets.
+    pub events: u64,
+    /// The seed of everything random.
+    pub seed: u64,
+    /// The end of the year the story spans (at midnight UTC): nothing happens on or
+    /// after it.
+    pub until: NaiveDate,
+    /// Events per append, at most (a larger single command goes alone).
+    pub batch_size: usize,
+}
+
+impl SeedOptions {
+    /// `events` events from `seed`, for the year ending at `until`.
+    pub fn new(events: u64, seed: u64, until: NaiveDate) -> Self {
+        SeedOptions {
+            events,
+            seed,
+            until,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+/// Why seeding stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The generator made a command the domain refused: a bug of the generator.
+    #[error("the generator made a command the domain refused ({command}): {source}")]
+    Refused {
+        /// What the command was.
+        command: &'static str,
+        /// The domain's refusal.
+        source: DomainError,
+    },
+    /// The log refused or failed an append.
+    #[error("appending to the event log: {0}")]
+    Log(#[from] EventLogError),
+    /// The generating thread stopped unexpectedly.
+    #[error("the generator stopped: {0}")]
+    Stopped(String),
+}
+
+/// The batches of the log `options` describe, in append order.
+pub struct Generator {
+    sim: story::Sim,
+}
+
+impl Generator {
+    /// The generator for `options`.
+    pub fn new(options: &SeedOptions) -> Self {
+        let timeline = time::Timeline::ending(options.until);
+        Generator {
+            sim: story::Sim::new(options.seed, timeline, options.events, options.batch_size),
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Result<Batch, SeedError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.sim.next_batch().transpose()
+    }
+}

@@ -1,0 +1,97 @@
+//! Seeding a log: the batches generated on a blocking thread and appended in
+//! order as they come, with progress reported after each append.
+
+use std::time::{Duration, Instant};
+
+use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Batch, Generator, SeedError, SeedOptions};
+
+/// What a seeding did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Events appended (or found already stored).
+    pub events: u64,
+    /// Appends made.
+    pub batches: u64,
+    /// Appends whose events were all stored already (the same seed run again).
+    pub replayed: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl SeedReport {
+    /// Events per second.
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Generates the log `options` describe and appends it to `log`, one batch at a
+/// time in order, while the next batches are being generated on another thread;
+/// `progress` hears the number of events appended after each batch.
+///
+/// Run again with the same options on the same log, it appends nothing: every
+/// batch is recognised as already stored.
+pub async fn seed(
+    log: &EventLog,
+    options: &SeedOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<SeedReport, SeedError> {
+    let started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, SeedError>>(8);
+    let generator = Generator::new(options);
+    let producer = tokio::task::spawn_blocking(move || {
+        for batch in generator {
+            let stop = batch.is_err();
+            if tx.blocking_send(batch).is_err() || stop {
+                break;
+            }
+        }
+    });
+    let mut report = SeedReport {
+        events: 0,
+        batches: 0,
+        replayed: 0,
+        elapsed: Duration::ZERO,
+    };
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        let outcome = log.append_multi(batch.appends).await?;
+        report.events += batch.events as u64;
+        report.batches += 1;
+        report.replayed += u64::from(outcome.replayed);
+        progress(report.events);
+    }
+    producer
+        .await
+        .map_err(|e| SeedError::Stopped(e.to_string()))?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// True when the log holds no event.
+pub async fn log_is_empty(log: &EventLog) -> Result<bool, EventLogError> {
+    let page = log
+        .read_feed(Cursor::start(), 1, &FeedFilter::default())
+        .await?;
+    Ok(page.events.is_empty())
+}
+
+/// [`seed`] with a progress bar on the terminal (events, events per second, time
+/// left); nothing is drawn when stderr is not a terminal.
+pub async fn seed_with_progress(
+    log: &EventLog,
+    options: &SeedOptions,
+) -> Result<SeedReport, SeedError> {
+    let bar = ProgressBar::new(options.events);
+    let style = ProgressStyle::with_template(
+        "{spinner} seeding [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} events, {per_sec}, {eta} left",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    let report = seed(log, options, |appended| bar.set_position(appended)).await;
+    bar.finish_and_clear();
+    report
+}

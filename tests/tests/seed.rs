@@ -1,0 +1,410 @@
+//! `crm seed`: the generated log is the same for the same seed and date, has
+//! exactly the events asked for, verifies, holds every event type, feeds every
+//! built-in read model without a failure, and gives every report something to show.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use crm_api::seed::{self, Generator, SeedOptions};
+use crm_eventlog::EventLog;
+use crm_tests::TestApp;
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+/// One stored event: id, stream, version, type, data, metadata, business time.
+type Row = (uuid::Uuid, String, i64, String, Value, Value, DateTime<Utc>);
+
+async fn stored(pool: &PgPool) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT event_id, stream_id, version, event_type, data, metadata, occurred_at \
+           FROM eventlog.events ORDER BY position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// A second database beside the test's own, migrated.
+async fn twin(pool: &PgPool, name: &str) -> PgPool {
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let options = (*pool.connect_options()).clone().database(name);
+    let twin = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    crm_api::migrate(&twin).await.unwrap();
+    twin
+}
+
+async fn drop_twin(pool: &PgPool, twin: PgPool, name: &str) {
+    twin.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_same_seed_and_date_make_the_same_log(pool: PgPool) {
+    crm_api::migrate(&pool).await.unwrap();
+    let options = SeedOptions::new(6_000, 7, day("2026-03-01"));
+    let log = EventLog::new(pool.clone());
+    let report = seed::seed(&log, &options, |_| {}).await.unwrap();
+    assert_eq!(report.events, 6_000);
+    assert_eq!(report.replayed, 0);
+
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (same_name, other_name) = (
+        format!("seed_same_{suffix}"),
+        format!("seed_other_{suffix}"),
+    );
+    let same = twin(&pool, &same_name).await;
+    seed::seed(&EventLog::new(same.clone()), &options, |_| {})
+        .await
+        .unwrap();
+    let other = twin(&pool, &other_name).await;
+    let other_options = SeedOptions::new(6_000, 8, day("2026-03-01"));
+    seed::seed(&EventLog::new(other.clone()), &other_options, |_| {})
+        .await
+        .unwrap();
+
+    let (first, second, third) = (
+        stored(&pool).await,
+        stored(&same).await,
+        stored(&other).await,
+    );
+    assert_eq!(first.len(), 6_000);
+    assert_eq!(first, second, "the same seed and date make the same events");
+    assert_eq!(third.len(), 6_000);
+    let ids = |rows: &[Row]| rows.iter().map(|r| r.0).collect::<BTreeSet<_>>();
+    assert!(
+        ids(&first).is_disjoint(&ids(&third)),
+        "another seed, other ids"
+    );
+    let data = |rows: &[Row]| rows.iter().map(|r| r.4.clone()).collect::<Vec<_>>();
+    assert_ne!(data(&first), data(&third), "another seed, another story");
+    drop_twin(&pool, same, &same_name).await;
+    drop_twin(&pool, other, &other_name).await;
+
+    // Every event lies in the year before `until`, each stream in time order.
+    let until = day("2026-03-01").and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let start = until - chrono::Duration::days(365);
+    let mut last: HashMap<&str, (i64, DateTime<Utc>)> = HashMap::new();
+    for (_, stream, version, _, _, _, at) in &first {
+        assert!(*at >= start && *at < until, "{stream} v{version} at {at}");
+        if let Some((v, before)) = last.get(stream.as_str()) {
+            assert_eq!(*version, v + 1);
+            assert!(before <= at, "{stream} goes back in time at v{version}");
+        }
+        last.insert(stream, (*version, *at));
+    }
+
+    let verified = log.verify().await.unwrap();
+    assert!(verified.is_intact(), "{:?}", verified.breaks);
+    assert_eq!(verified.events, 6_000);
+
+    // The same seed again: every batch is recognised as stored; nothing is added.
+    let again = seed::seed(&log, &options, |_| {}).await.unwrap();
+    assert_eq!(again.replayed, again.batches);
+    assert_eq!(stored(&pool).await.len(), 6_000);
+}
+
+#[test]
+fn the_log_has_exactly_the_events_asked_for() {
+    for events in [1, 5, 40, 333, 2_500, 12_345] {
+        let options = SeedOptions {
+            batch_size: 500,
+            ..SeedOptions::new(events, 3, day("2026-06-15"))
+        };
+        let batches: Vec<_> = Generator::new(&options).map(Result::unwrap).collect();
+        let total: usize = batches.iter().map(|b| b.events).sum();
+        assert_eq!(total as u64, events, "asked for {events}");
+        for batch in &batches {
+            let counted: usize = batch.appends.iter().map(|a| a.events.len()).sum();
+            assert_eq!(counted, batch.events);
+            let streams: BTreeSet<_> = batch.appends.iter().map(|a| &a.stream).collect();
+            assert_eq!(
+                streams.len(),
+                batch.appends.len(),
+                "a stream once per append"
+            );
+        }
+    }
+}
+
+/// Waits until every built-in read model has applied the whole log, and returns
+/// their statuses.
+async fn caught_up(app: &TestApp) -> Vec<Value> {
+    let names: BTreeSet<String> = crm_projections::builtin()
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
+    let mut last = Value::Null;
+    for _ in 0..1_200 {
+        let answer = app.get("/projections").await;
+        assert!(answer.status.is_success(), "{:?}", answer.body);
+        let list = answer.body.as_array().cloned().unwrap_or_default();
+        for p in &list {
+            assert_ne!(
+                p["status"], "failed",
+                "a read model failed on the seeded log: {p}"
+            );
+        }
+        let done: BTreeSet<String> = list
+            .iter()
+            .filter(|p| p["lag_events"] == 0 && p["status"] == "running")
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect();
+        if names.is_subset(&done) {
+            return list;
+        }
+        last = answer.body;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the read models did not catch up: {last}");
+}
+
+/// Deals by their outcome now, and every client's wins, folded from the log.
+#[derive(Default)]
+struct Book {
+    deal_client: HashMap<String, String>,
+    deal_open: HashMap<String, bool>,
+    client_wins: HashMap<String, Vec<DateTime<Utc>>>,
+    clients: BTreeSet<String>,
+}
+
+impl Book {
+    fn read(rows: &[Row]) -> Book {
+        let mut book = Book::default();
+        for (_, _, _, kind, data, _, at) in rows {
+            let field = |name: &str| data[name].as_str().unwrap_or_default().to_owned();
+            match kind.as_str() {
+                "ClientRegistered" => {
+                    book.clients.insert(field("client_id"));
+                }
+                "DealOpened" => {
+                    book.deal_client
+                        .insert(field("deal_id"), field("client_id"));
+                    book.deal_open.insert(field("deal_id"), true);
+                }
+                "DealReopened" => {
+                    book.deal_open.insert(field("deal_id"), true);
+                }
+                "DealLost" => {
+                    book.deal_open.insert(field("deal_id"), false);
+                }
+                "DealWon" => {
+                    book.deal_open.insert(field("deal_id"), false);
+                    let client = book.deal_client[&field("deal_id")].clone();
+                    book.client_wins.entry(client).or_default().push(*at);
+                }
+                _ => {}
+            }
+        }
+        book
+    }
+
+    /// Clients per segment (inquiry, active, churned) as the spec defines them.
+    fn segments(&self, now: DateTime<Utc>) -> HashMap<&'static str, usize> {
+        let mut open_clients = BTreeSet::new();
+        for (deal, open) in &self.deal_open {
+            if *open {
+                open_clients.insert(self.deal_client[deal].clone());
+            }
+        }
+        let mut counts = HashMap::new();
+        for client in &self.clients {
+            let segment = match self.client_wins.get(client).and_then(|w| w.iter().max()) {
+                None => "inquiry",
+                Some(won) if now - *won <= chrono::Duration::days(180) => "active",
+                Some(_) if open_clients.contains(client) => "active",
+                Some(_) => "churned",
+            };
+            *counts.entry(segment).or_default() += 1;
+        }
+        counts
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await.unwrap();
+    let today = Utc::now().date_naive();
+    let options = SeedOptions::new(20_000, 11, today);
+    seed::seed(&app.log, &options, |_| {}).await.unwrap();
+    let rows = stored(&pool).await;
+    assert_eq!(rows.len(), 20_000);
+
+    // Every event type of the domain is there.
+    let types: BTreeSet<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    let all: BTreeSet<&str> = crm_domain::events::EVENT_TYPES.iter().copied().collect();
+    assert_eq!(types, all);
+
+    // The built-in read models take the whole log without a failure.
+    let projectors = app.start_projectors();
+    caught_up(&app).await;
+
+    let pipelines: Vec<String> = rows
+        .iter()
+        .filter(|r| r.3 == "PipelineDefined")
+        .map(|r| r.4["pipeline_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(pipelines.len() >= 2);
+    for pipeline in &pipelines {
+        let funnel = app
+            .get(&format!("/reports/funnel?pipeline_id={pipeline}"))
+            .await;
+        assert!(funnel.status.is_success(), "{:?}", funnel.body);
+        assert!(
+            funnel.body["open_deals"].as_i64().unwrap() > 0,
+            "{}",
+            funnel.body
+        );
+        let (from, to) = (today - chrono::Duration::days(365), today);
+        let conversion = app
+            .get(&format!("/reports/conversion?pipeline_id={pipeline}&from={from}T00:00:00Z&to={to}T00:00:00Z"))
+            .await;
+        assert!(conversion.status.is_success(), "{:?}", conversion.body);
+        assert!(
+            conversion.body["won"].as_i64().unwrap() > 0,
+            "{}",
+            conversion.body
+        );
+        assert!(
+            conversion.body["lost"].as_i64().unwrap() > 0,
+            "{}",
+            conversion.body
+        );
+    }
+
+    let (from, to) = (
+        format!("{}T00:00:00Z", today - chrono::Duration::days(365)),
+        format!("{today}T00:00:00Z"),
+    );
+    let non_empty =
+        |body: &Value, list: &str| body[list].as_array().is_some_and(|items| !items.is_empty());
+    for (path, list) in [
+        ("/reports/overdue/tasks".to_owned(), "tasks"),
+        ("/reports/overdue/deals".to_owned(), "deals"),
+        ("/reports/overdue/leads".to_owned(), "leads"),
+        ("/reports/forecast".to_owned(), "months"),
+        (
+            format!("/reports/loss-reasons?from={from}&to={to}"),
+            "reasons",
+        ),
+        (
+            format!("/reports/revenue?by=source&from={from}&to={to}"),
+            "groups",
+        ),
+        (
+            format!("/reports/revenue?by=manager&from={from}&to={to}"),
+            "groups",
+        ),
+        (
+            format!("/reports/leads?by=status&from={from}&to={to}"),
+            "groups",
+        ),
+        (
+            format!("/reports/leads?by=source&from={from}&to={to}"),
+            "groups",
+        ),
+    ] {
+        let answer = app.get(&path).await;
+        assert!(answer.status.is_success(), "{path}: {:?}", answer.body);
+        assert!(
+            non_empty(&answer.body, list),
+            "{path} is empty: {}",
+            answer.body
+        );
+    }
+    // The forecast reaches into the coming months.
+    let forecast = app.get("/reports/forecast").await;
+    let this_month = today.format("%Y-%m").to_string();
+    let months: Vec<&str> = forecast.body["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["month"].as_str())
+        .collect();
+    assert!(
+        months.iter().any(|m| *m > this_month.as_str()),
+        "{months:?}"
+    );
+    // Leads of every status.
+    let statuses = app
+        .get(&format!("/reports/leads?by=status&from={from}&to={to}"))
+        .await;
+    let keys: BTreeSet<&str> = statuses.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["key"].as_str())
+        .collect();
+    for status in ["assigned", "converted", "rejected"] {
+        assert!(keys.contains(status), "no {status} leads: {keys:?}");
+    }
+    projectors.shutdown().await;
+
+    // Clients of every segment, for the clients' reports.
+    let now = today.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let segments = Book::read(&rows).segments(now);
+    for segment in ["inquiry", "active", "churned"] {
+        assert!(
+            segments.get(segment).copied().unwrap_or(0) > 0,
+            "no {segment} clients: {segments:?}"
+        );
+    }
+
+    // The managers' report has calls both ways with durations, meetings, emails and
+    // messages; tasks done on time and late.
+    let interactions: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.3 == "InteractionLogged")
+        .map(|r| &r.4)
+        .collect();
+    for (kind, direction) in [
+        ("call", "inbound"),
+        ("call", "outbound"),
+        ("meeting", "outbound"),
+        ("email", "outbound"),
+        ("message", "inbound"),
+    ] {
+        assert!(
+            interactions
+                .iter()
+                .any(|i| i["kind"] == kind && i["direction"] == direction),
+            "no {direction} {kind}"
+        );
+    }
+    assert!(interactions
+        .iter()
+        .any(|i| i["duration_s"].as_i64().unwrap_or(0) > 0));
+    let mut due: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let (mut on_time, mut late) = (0, 0);
+    for (_, _, _, kind, data, _, at) in &rows {
+        let task = data["task_id"].as_str().unwrap_or_default().to_owned();
+        match kind.as_str() {
+            "TaskScheduled" => {
+                due.insert(task, data["due_at"].as_str().unwrap().parse().unwrap());
+            }
+            "TaskRescheduled" => {
+                due.insert(task, data["to_due_at"].as_str().unwrap().parse().unwrap());
+            }
+            "TaskCompleted" if *at > due[&task] => late += 1,
+            "TaskCompleted" => on_time += 1,
+            _ => {}
+        }
+    }
+    assert!(on_time > late && late > 0, "on time {on_time}, late {late}");
+}
