@@ -10,8 +10,9 @@ use crm_domain::values::{ClientKind, Contact, Direction, InteractionKind};
 use uuid::Uuid;
 
 use super::company;
+use super::contact::Contacted;
 use super::sales::{self, Line};
-use super::story::{Action, ClientInfo, Contacted, Sim};
+use super::story::{Action, ClientInfo, Sim};
 use super::time;
 use super::world::{decide, Actor};
 use super::SeedError;
@@ -166,7 +167,8 @@ impl Sim {
         self.open_deal(client_id, line, Some("repeat".to_owned()))
     }
 
-    /// A client's card: completed after a conversion from what the manager learnt,
+    /// A client's card: completed after a conversion from what the manager learnt
+    /// (a company's name, size, industry, region and contacts; a person's region),
     /// else some change (a move, a new contact).
     pub(super) fn client_update(&mut self, client_id: Uuid) -> Result<(), SeedError> {
         let Some(client) = self
@@ -184,6 +186,9 @@ impl Sim {
         let mut changes = ClientChanges::default();
         match card {
             Some(card) => {
+                if client.kind == ClientKind::Company {
+                    changes.name = Some(card.name);
+                }
                 changes.size = Some(card.size);
                 changes.industry = Some(card.industry);
                 changes.region = Some(Some(card.region));
@@ -209,6 +214,9 @@ impl Sim {
             }
         }
         // Only what differs from the card: the domain refuses an update that changes nothing.
+        if changes.name.as_ref() == Some(&client.name) {
+            changes.name = None;
+        }
         if changes.size.as_ref() == Some(&client.size) {
             changes.size = None;
         }

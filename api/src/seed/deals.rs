@@ -8,8 +8,9 @@ use crm_domain::deal::{Deal, DealCommand, DealStatus};
 use crm_domain::values::{ClientKind, Direction, InteractionKind};
 use uuid::Uuid;
 
+use super::contact::Contacted;
 use super::sales::{self, Line};
-use super::story::{Action, Contacted, Sim};
+use super::story::{Action, Sim};
 use super::time;
 use super::world::{decide, Actor};
 use super::SeedError;

@@ -10,8 +10,9 @@ use crm_domain::Ref;
 use uuid::Uuid;
 
 use super::company;
+use super::contact::Contacted;
 use super::sales::{self, Line};
-use super::story::{Action, ClientInfo, Contacted, LeadInfo, Sim};
+use super::story::{Action, ClientInfo, LeadInfo, Sim};
 use super::time;
 use super::world::{decide, Actor};
 use super::SeedError;
@@ -56,7 +57,7 @@ impl Sim {
                 let dept = self.team.department_for(kind, &mut self.dice);
                 let contact = profile.contacts.first().cloned();
                 let phone = contact.as_ref().and_then(|c| c.phone.clone());
-                let email = contact.and_then(|c| c.email);
+                let email = contact.as_ref().and_then(|c| c.email.clone());
                 let (phone, email) = match channel {
                     "call" => (phone.or_else(|| Some(company::phone(&mut self.dice))), None),
                     "email" => (None, email),
@@ -68,13 +69,15 @@ impl Sim {
                 } else {
                     None
                 };
+                // The person who asked, by name (a company's name comes with its card).
+                let name = contact.map_or(profile.name.clone(), |c| c.name);
                 let info = LeadInfo {
                     kind,
                     quality: source.quality,
                     department: dept,
-                    profile: Some(profile.clone()),
+                    profile: Some(profile),
                 };
-                (info, profile.name, phone, email, None, manager)
+                (info, name, phone, email, None, manager)
             }
         };
         let command = LeadCommand::Capture(CaptureLead {
@@ -342,7 +345,11 @@ impl Sim {
         if client.is_none() {
             self.client_list.push(new_client_id);
             let card = info.and_then(|i| i.profile);
-            let fill = card.is_some() && self.dice.chance(0.8);
+            let odds = match kind {
+                ClientKind::Company => 0.95,
+                ClientKind::Person => 0.6,
+            };
+            let fill = card.is_some() && self.dice.chance(odds);
             self.client_info.insert(
                 new_client_id,
                 ClientInfo {

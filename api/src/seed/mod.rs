@@ -20,12 +20,14 @@
 //! The modules: [`random`] (the seeded dice), [`time`] (the year, working hours,
 //! the agenda), [`company`] (the team and the clients' cards), [`sales`] (pipelines,
 //! sources, reasons), [`world`] (states and commands), [`batch`] (appends),
-//! `story` (the year played out and how much happens), the lives of leads, deals,
-//! tasks, accounts and the team, and `run` (appending while generating).
+//! `story` (the year played out), `volume` (how much happens each day), the lives
+//! of leads, deals, tasks, accounts and the team, `contact` (interactions), and
+//! `run` (appending while generating).
 
 mod accounts;
 pub mod batch;
 pub mod company;
+mod contact;
 mod deals;
 mod leads;
 pub mod random;
@@ -35,6 +37,7 @@ mod story;
 mod tasks;
 mod team;
 pub mod time;
+mod volume;
 pub mod world;
 
 use chrono::NaiveDate;

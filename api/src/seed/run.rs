@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::{Batch, Generator, SeedError, SeedOptions};
 
@@ -87,9 +87,16 @@ pub async fn seed_with_progress(
 ) -> Result<SeedReport, SeedError> {
     let bar = ProgressBar::new(options.events);
     let style = ProgressStyle::with_template(
-        "{spinner} seeding [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} events, {per_sec}, {eta} left",
+        "seeding [{wide_bar}] {human_pos}/{human_len} events · {rate} · {eta} left",
     )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .with_key(
+        "rate",
+        |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0} events/s", state.per_sec());
+        },
+    )
+    .progress_chars("=> ");
     bar.set_style(style);
     let report = seed(log, options, |appended| bar.set_position(appended)).await;
     bar.finish_and_clear();
