@@ -354,6 +354,33 @@ async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
     for status in ["assigned", "converted", "rejected"] {
         assert!(keys.contains(status), "no {status} leads: {keys:?}");
     }
+    // The managers' report: every kind of activity somewhere in the team.
+    let managers = app
+        .get(&format!("/reports/managers?from={from}&to={to}"))
+        .await;
+    assert!(managers.status.is_success(), "{:?}", managers.body);
+    let team = managers.body["managers"].as_array().unwrap();
+    for figure in [
+        "calls_inbound",
+        "calls_outbound",
+        "call_seconds",
+        "meetings",
+        "emails",
+        "messages",
+        "clients_contacted",
+        "leads_assigned",
+        "leads_converted",
+        "leads_rejected",
+        "deals_opened",
+        "deals_won",
+        "deals_lost",
+        "won_amount",
+        "tasks_completed",
+        "tasks_completed_late",
+    ] {
+        let total: i64 = team.iter().map(|m| m[figure].as_i64().unwrap_or(0)).sum();
+        assert!(total > 0, "no {figure} in the managers' report");
+    }
     projectors.shutdown().await;
 
     // Clients of every segment, for the clients' reports.
