@@ -15,6 +15,9 @@ use crate::error::EventLogError;
 use crate::event::{event_columns, row_to_event, RecordedEvent};
 use crate::store::EventLog;
 
+/// The most events a filtered feed read scans (in feed order) for one page.
+const FILTER_WINDOW: i64 = 20_000;
+
 /// An opaque place in the feed: the feed continues after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Cursor {
@@ -104,6 +107,14 @@ impl EventLog {
         Ok(row.map(|(tx_id, position)| Cursor::after(tx_id, position)))
     }
 
+    /// The position of the latest event committed and visible now (None: empty log).
+    pub async fn last_position(&self) -> Result<Option<i64>, EventLogError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last)
+    }
+
     /// How many events the log holds that match `filter` (committed and visible now).
     pub async fn count(&self, filter: &FeedFilter) -> Result<i64, EventLogError> {
         let count: i64 = sqlx::query_scalar(
@@ -124,20 +135,34 @@ impl EventLog {
         filter: &FeedFilter,
     ) -> Result<FeedPage, EventLogError> {
         let limit = i64::try_from(limit.clamp(1, 100_000)).unwrap_or(100_000);
+        // A filtered read scans at most `window` events in feed order (the planner,
+        // left alone, would fetch and sort every match after the cursor: quadratic over
+        // a rebuild). A page may then hold fewer than `limit` events without being at
+        // the end; `next` still moves past everything scanned.
+        let window = limit.saturating_mul(4).max(FILTER_WINDOW);
         let rows = sqlx::query(concat!(
             // `held`: is anything visible beyond the bound? (Evaluated once, by index.)
             "WITH bound AS MATERIALIZED ( \
                  SELECT x.xmin, \
                         (SELECT h.tx_id FROM eventlog.events h WHERE h.tx_id >= x.xmin \
                           ORDER BY h.tx_id LIMIT 1) IS NOT NULL AS held \
-                   FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x) \
-             SELECT b.xmin AS bound_xmin, b.held, ",
+                   FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x), \
+             scan_end AS MATERIALIZED ( \
+                 SELECT w.tx_id, w.position FROM eventlog.events w, bound b \
+                  WHERE $3::text[] IS NOT NULL AND (w.tx_id, w.position) > ($1, $2) \
+                    AND w.tx_id < b.xmin \
+                  ORDER BY w.tx_id, w.position OFFSET $5 LIMIT 1) \
+             SELECT b.xmin AS bound_xmin, b.held, \
+                    (SELECT tx_id FROM scan_end) AS end_tx_id, \
+                    (SELECT position FROM scan_end) AS end_position, ",
             event_columns!(),
             " FROM bound b \
                LEFT JOIN LATERAL ( \
                    SELECT * FROM eventlog.events e \
                     WHERE (e.tx_id, e.position) > ($1, $2) AND e.tx_id < b.xmin \
                       AND ($3::text[] IS NULL OR e.event_type = ANY($3)) \
+                      AND (NOT EXISTS (SELECT 1 FROM scan_end) \
+                           OR (e.tx_id, e.position) <= (SELECT s.tx_id, s.position FROM scan_end s)) \
                     ORDER BY e.tx_id, e.position \
                     LIMIT $4) e ON true"
         ))
@@ -145,19 +170,40 @@ impl EventLog {
         .bind(after.position)
         .bind(filter.event_types.as_deref())
         .bind(limit)
+        .bind(window - 1)
         .fetch_all(&self.pool)
         .await?;
 
         let mut bound_xmin = 0i64;
         let mut held_back = false;
+        let mut scan_end: Option<Cursor> = None;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
             bound_xmin = row.try_get("bound_xmin")?;
             held_back = row.try_get("held")?;
+            let end: (Option<i64>, Option<i64>) =
+                (row.try_get("end_tx_id")?, row.try_get("end_position")?);
+            if let (Some(tx_id), Some(position)) = end {
+                scan_end = Some(Cursor::after(tx_id, position));
+            }
             let position: Option<i64> = row.try_get("position")?;
             if position.is_some() {
                 events.push(row_to_event(row)?);
             }
+        }
+        if let Some(end) = scan_end {
+            // The window ended before the log did: the page is short but not the end.
+            let next = if (events.len() as i64) < limit {
+                end
+            } else {
+                events.last().map_or(end, RecordedEvent::cursor)
+            };
+            return Ok(FeedPage {
+                events,
+                next,
+                caught_up: false,
+                held_back,
+            });
         }
         let caught_up = (events.len() as i64) < limit;
         let mut next = events.last().map_or(after, RecordedEvent::cursor);

@@ -93,6 +93,10 @@ impl Subscription {
             if !page.events.is_empty() {
                 return Ok(page.events);
             }
+            if !page.caught_up {
+                // A filtered read stopped at its scan window: read on at once.
+                continue;
+            }
             let pause = if page.held_back {
                 let pause = held_pause.min(self.poll_interval);
                 held_pause = (held_pause * 2).min(MAX_HELD_PAUSE);

@@ -21,7 +21,8 @@ pub enum RebuildRequest {
     Beside,
     /// A rebuild beside the live copy was already under way; it goes on.
     AlreadyRunning,
-    /// The projection declares no tables of its own: it was emptied in place.
+    /// The projection declares no tables of its own, or has applied nothing yet: it
+    /// was emptied in place and its runner builds it from the start.
     InPlace,
 }
 
@@ -62,14 +63,20 @@ pub async fn request(
     .bind(projection.event_types())
     .execute(&mut *tx)
     .await?;
-    let running: Option<String> = sqlx::query_scalar(
-        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    let (live, running): (String, Option<String>) = sqlx::query_as(
+        "SELECT cursor, rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
     )
     .bind(name)
     .fetch_one(&mut *tx)
     .await?;
     if running.is_some() {
         return Ok(RebuildRequest::AlreadyRunning);
+    }
+    if parse_cursor(name, &live)? == Cursor::start() {
+        // Nothing built yet: the live build from the start is the rebuild.
+        tx.rollback().await?;
+        crate::checkpoint::reset(pool, projection).await?;
+        return Ok(RebuildRequest::InPlace);
     }
     let schema = schema_of(name);
     sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))

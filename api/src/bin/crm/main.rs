@@ -116,6 +116,28 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Read models over a generated log: rebuild rate and peak memory beside the raw
+    /// read rate, each report's latency, and freshness under load.
+    Projections {
+        /// Events in the generated log.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The end of the generated year (`YYYY-MM-DD`); default: today.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Events per projection batch.
+        #[arg(long, default_value_t = 2_000)]
+        batch_size: usize,
+        /// Requests per report for its latency percentiles.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Seconds of steady command load for freshness.
+        #[arg(long, default_value_t = 10)]
+        freshness_seconds: u64,
+    },
     /// Commands per second through HTTP beside the log's raw append rate.
     Api {
         /// Seconds each measurement runs.
@@ -344,6 +366,27 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             };
             let table = bench::eventlog::run(&db.url, &opts).await?;
             println!("{table}");
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Projections {
+                    events,
+                    seed,
+                    until,
+                    batch_size,
+                    samples,
+                    freshness_seconds,
+                },
+        } => {
+            let opts = bench::projections::Options {
+                events: *events,
+                seed: *seed,
+                until: until.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                batch_size: *batch_size,
+                samples: *samples,
+                freshness_seconds: *freshness_seconds,
+            };
+            println!("{}", bench::projections::run(&db.url, &opts).await?);
         }
     }
     Ok(())

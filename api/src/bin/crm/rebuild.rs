@@ -19,6 +19,7 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
     .progress_chars("=> ");
     let bars = MultiProgress::new();
     let mut watched = Vec::new();
+    let mut in_place = Vec::new();
     for projection in &chosen {
         let name = projection.name();
         let total = log
@@ -30,9 +31,8 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
             .await
             .with_context(|| format!("rebuilding {name}"))?;
         if mode == RebuildRequest::InPlace {
-            bars.println(format!(
-                "{name}: emptied in place; its projector replays the log"
-            ))?;
+            bars.println(format!("{name}: built in place from the start of the log"))?;
+            in_place.push(name);
             continue;
         }
         let bar = bars.add(ProgressBar::new(u64::try_from(total).unwrap_or(0)));
@@ -71,6 +71,13 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
             }
         }
         watched = still;
+    }
+    if let Some(last) = log.last_position().await? {
+        for name in in_place {
+            crm_projections::wait_until_reflects(log, name, last, Duration::from_secs(86_400))
+                .await?;
+            bars.println(format!("{name}: caught up with the log"))?;
+        }
     }
     running.shutdown().await;
     Ok(())

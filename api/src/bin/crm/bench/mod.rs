@@ -4,6 +4,7 @@
 pub mod api;
 pub mod eventlog;
 mod measure;
+pub mod projections;
 
 use std::future::Future;
 use std::str::FromStr;

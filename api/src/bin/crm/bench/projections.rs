@@ -185,11 +185,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let token = crm_api::auth::create_token(&pool, None, "admin", Some("bench"))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let web = Web {
-        http,
-        base,
-        token,
-    };
+    let web = Web { http, base, token };
 
     out.push_str(&reports(&web, &pool, opts).await?);
     out.push_str(&freshness(&web, opts).await?);
@@ -229,7 +225,7 @@ async fn raw_read(pool: &PgPool) -> anyhow::Result<u64> {
     let (mut tx_id, mut position, mut count) = (0i64, 0i64, 0u64);
     loop {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT tx_id, position, event_id, stream, version, event_type, schema_version, \
+            "SELECT tx_id, position, event_id, stream_id, version, event_type, schema_version, \
                     occurred_at, recorded_at, data, metadata, hash \
                FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
               ORDER BY tx_id, position LIMIT 5000",
@@ -276,8 +272,15 @@ impl Web {
     }
 
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let (status, answer) =
-            call(&self.http, &self.base, &self.token, Method::POST, path, body).await?;
+        let (status, answer) = call(
+            &self.http,
+            &self.base,
+            &self.token,
+            Method::POST,
+            path,
+            body,
+        )
+        .await?;
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {answer}");
         Ok(answer)
     }
@@ -398,13 +401,13 @@ async fn freshness(web: &Web, opts: &Options) -> anyhow::Result<String> {
     let mut commands = 0u64;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for worker in 0..workers {
+    for moved in deals.iter().take(workers) {
         let web = Web {
             http: web.http.clone(),
             base: web.base.clone(),
             token: web.token.clone(),
         };
-        let deal = deals[worker]["id"].as_str().unwrap_or_default().to_owned();
+        let deal = moved["id"].as_str().unwrap_or_default().to_owned();
         let (stages, pipeline) = (stages.clone(), pipeline.clone());
         tasks.push(tokio::spawn(async move {
             let mut fresh = new_histogram()?;
