@@ -18,15 +18,20 @@ pub(crate) fn parse_cursor(name: &str, text: &str) -> Result<Cursor, ProjectionE
 /// The schema of the live read models.
 pub(crate) const LIVE_SCHEMA: &str = "projections";
 
-/// Points the transaction's unqualified table names at `schema` (until it ends).
+/// Points the transaction's unqualified table names at `schema`, and makes its
+/// lookups use indexes (until it ends).
 pub(crate) async fn use_schema(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     schema: &str,
 ) -> Result<(), ProjectionError> {
-    sqlx::query("SELECT set_config('search_path', $1, true)")
-        .bind(format!("\"{schema}\", public"))
-        .execute(&mut **tx)
-        .await?;
+    // Batches look rows up by key. A table filling up during a (re)build has stale
+    // statistics that make the planner scan it whole for each batch: forbid that.
+    sqlx::query(
+        "SELECT set_config('search_path', $1, true), set_config('enable_seqscan', 'off', true)",
+    )
+    .bind(format!("\"{schema}\", public"))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
