@@ -1,6 +1,8 @@
 //! Helpers for set-based `apply`: decoding a batch, and Postgres array literals for
 //! columns that are arrays themselves (which `UNNEST` cannot take as 2-D arrays).
 
+use std::collections::HashMap;
+
 use crm_domain::DomainEvent;
 use crm_eventlog::RecordedEvent;
 use uuid::Uuid;
@@ -31,4 +33,11 @@ pub(crate) fn decode(
 pub(crate) fn uuid_array_literal(ids: &[Uuid]) -> String {
     let inner: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     format!("{{{}}}", inner.join(","))
+}
+
+/// The rows of `rows` a batch touched, each once, in id order (a stable write order).
+pub(crate) fn touched_rows<T>(mut touched: Vec<Uuid>, rows: &HashMap<Uuid, T>) -> Vec<&T> {
+    touched.sort_unstable();
+    touched.dedup();
+    touched.iter().filter_map(|id| rows.get(id)).collect()
 }

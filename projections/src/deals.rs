@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::batch::decode;
+use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 
@@ -200,9 +200,7 @@ impl Projection for Deals {
             ));
             touched.push(deal_id);
         }
-        touched.sort_unstable();
-        touched.dedup();
-        let rows: Vec<&StoredDeal> = touched.iter().filter_map(|id| deals.get(id)).collect();
+        let rows = touched_rows(touched, &deals);
         write_deals(tx, &rows).await?;
         write_appended(tx, &appended).await
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::batch::decode;
+use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 
@@ -132,9 +132,7 @@ impl Projection for Leads {
             lead.version = stored.version;
             touched.push(lead.lead_id);
         }
-        touched.sort_unstable();
-        touched.dedup();
-        let rows: Vec<&StoredLead> = touched.iter().filter_map(|id| leads.get(id)).collect();
+        let rows = touched_rows(touched, &leads);
         if rows.is_empty() {
             return Ok(());
         }

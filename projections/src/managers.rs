@@ -19,7 +19,6 @@ use fold::{subject, Fact, Fold, Manager, Owner};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_domain::DomainEvent;
 use crm_eventlog::RecordedEvent;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -115,18 +114,7 @@ impl Projection for ManagerKpisProjection {
         tx: &mut Transaction<'_, Postgres>,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut decoded = Vec::with_capacity(events.len());
-        for stored in events {
-            let event = DomainEvent::from_stored(
-                &stored.event_type,
-                stored.schema_version,
-                stored.data.clone(),
-            )
-            .map_err(|e| {
-                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
-            })?;
-            decoded.push((stored, event));
-        }
+        let decoded = crate::batch::decode(events)?;
         let mut ids: Vec<Uuid> = decoded.iter().filter_map(|(_, e)| subject(e)).collect();
         ids.sort_unstable();
         ids.dedup();

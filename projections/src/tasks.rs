@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::batch::{decode, uuid_array_literal};
+use crate::batch::{decode, touched_rows, uuid_array_literal};
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 
@@ -140,9 +140,7 @@ impl Projection for Tasks {
             task.version = stored.version;
             touched.push(task.task_id);
         }
-        touched.sort_unstable();
-        touched.dedup();
-        let rows: Vec<&StoredTask> = touched.iter().filter_map(|id| tasks.get(id)).collect();
+        let rows = touched_rows(touched, &tasks);
         if rows.is_empty() {
             return Ok(());
         }

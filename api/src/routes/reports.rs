@@ -191,10 +191,10 @@ impl Bound {
 /// The half-open period `[from, to)`, checked.
 fn period(from: Bound, to: Bound) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let (from, to) = (from.at(), to.at());
-    if from > to {
+    if from >= to {
         return Err(ApiError::bad_request(
             "invalid_period",
-            "from must not be after to",
+            "from must be before to",
         ));
     }
     Ok((from, to))
@@ -590,13 +590,7 @@ pub async fn managers(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
-    let (from, to) = (query.from.at(), query.to.at());
-    if from >= to {
-        return Err(ApiError::bad_request(
-            "invalid_period",
-            "from must be before to",
-        ));
-    }
+    let (from, to) = period(query.from, query.to)?;
     reflects(&state, crm_projections::managers::NAME, query.min_position).await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
         manager_id: query.manager_id,

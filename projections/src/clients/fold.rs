@@ -48,25 +48,12 @@ pub(super) struct Batch {
     new_lead_streams: BTreeSet<(Uuid, String)>,
 }
 
-/// Decodes a stored event, naming its position when it cannot.
-fn decode(stored: &RecordedEvent) -> Result<DomainEvent, ProjectionError> {
-    DomainEvent::from_stored(
-        &stored.event_type,
-        stored.schema_version,
-        stored.data.clone(),
-    )
-    .map_err(|e| ProjectionError::failed(format!("event at position {}: {e}", stored.position)))
-}
-
 /// Applies `events` (in feed order) to the read model inside `tx`.
 pub(super) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     events: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    let decoded = events
-        .iter()
-        .map(|stored| decode(stored).map(|event| (stored, event)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let decoded = crate::batch::decode(events)?;
     let mut batch = Batch::default();
     batch.load(tx, &decoded).await?;
     for (stored, event) in &decoded {

@@ -114,7 +114,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     reset_peak();
     let started = Instant::now();
     let running = set.spawn()?;
-    let last = last_position(&pool).await?;
+    let last = log.last_position().await?.context("an empty log")?;
     for projection in crm_projections::builtin() {
         crm_projections::wait_until_reflects(
             &log,
@@ -240,13 +240,6 @@ async fn raw_read(pool: &PgPool) -> anyhow::Result<u64> {
         (tx_id, position) = (last.0, last.1);
         count += rows.len() as u64;
     }
-}
-
-async fn last_position(pool: &PgPool) -> anyhow::Result<i64> {
-    let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
-        .fetch_one(pool)
-        .await?;
-    last.context("an empty log")
 }
 
 /// The HTTP client of the benchmark's server.
