@@ -2,30 +2,23 @@
 //! columns that are arrays themselves (which `UNNEST` cannot take as 2-D arrays).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crm_domain::DomainEvent;
 use crm_eventlog::RecordedEvent;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 
-/// Decodes (and upcasts) every event of a batch, in order, each beside its envelope.
+/// Every event of a batch in its domain form, in order, each beside its envelope; an
+/// error on the first one that has none.
 pub(crate) fn decode(
-    events: &[RecordedEvent],
-) -> Result<Vec<(&RecordedEvent, DomainEvent)>, ProjectionError> {
+    events: &[Arc<FeedEvent>],
+) -> Result<Vec<(&RecordedEvent, &DomainEvent)>, ProjectionError> {
     events
         .iter()
-        .map(|stored| {
-            DomainEvent::from_stored(
-                &stored.event_type,
-                stored.schema_version,
-                stored.data.clone(),
-            )
-            .map(|event| (stored, event))
-            .map_err(|e| {
-                ProjectionError::failed(format!("event at position {}: {e}", stored.position))
-            })
-        })
+        .map(|e| e.domain().map(|event| (&e.stored, event)))
         .collect()
 }
 

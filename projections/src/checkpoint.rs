@@ -1,10 +1,13 @@
 //! The checkpoints table: each projection's cursor, moved in the same transaction as
 //! the writes of the events it covers.
 
-use crm_eventlog::{Cursor, RecordedEvent};
+use std::sync::Arc;
+
+use crm_eventlog::Cursor;
 use sqlx::PgPool;
 
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 /// Parses a stored cursor.
@@ -147,7 +150,7 @@ pub(crate) enum Committed {
 pub(crate) async fn commit(
     pool: &PgPool,
     projection: &dyn Projection,
-    events: &[RecordedEvent],
+    events: &[Arc<FeedEvent>],
     expected: Cursor,
     next: Cursor,
 ) -> Result<Committed, ProjectionError> {
@@ -187,6 +190,7 @@ pub(crate) async fn commit(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::wakeups::COMMITS.announce();
     Ok(Committed::Done)
 }
 

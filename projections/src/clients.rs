@@ -30,11 +30,13 @@ mod card;
 mod fold;
 mod queries;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use crm_eventlog::RecordedEvent;
 use sqlx::{Postgres, Transaction};
 
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 pub use queries::{
@@ -90,7 +92,7 @@ impl Projection for Clients {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         fold::apply(tx, events).await
     }

@@ -1,6 +1,8 @@
 //! The `deals` read model: pipelines and their stages, every deal as it stands, and
 //! each deal's changes by business time; the deal list and the funnel read it.
 
+use std::sync::Arc;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 /// The projection's name.
@@ -96,7 +99,7 @@ impl Projection for Deals {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         let events = decode(events)?;
         define_pipelines(tx, &events).await?;
@@ -284,7 +287,7 @@ fn change_of(event: &DomainEvent) -> Option<(Uuid, Change)> {
 /// Stores the pipelines a batch defines (rare: one statement each is fine).
 async fn define_pipelines(
     tx: &mut Transaction<'_, Postgres>,
-    events: &[(&RecordedEvent, DomainEvent)],
+    events: &[(&RecordedEvent, &DomainEvent)],
 ) -> Result<(), ProjectionError> {
     for (_, event) in events {
         let DomainEvent::PipelineDefined(e) = event else {
@@ -313,7 +316,7 @@ async fn define_pipelines(
 /// Each stage's index in its pipeline, for the pipelines of a batch's deals.
 async fn stage_indexes(
     tx: &mut Transaction<'_, Postgres>,
-    events: &[(&RecordedEvent, DomainEvent)],
+    events: &[(&RecordedEvent, &DomainEvent)],
     deals: &HashMap<Uuid, StoredDeal>,
 ) -> Result<HashMap<Uuid, HashMap<Uuid, i32>>, ProjectionError> {
     let mut pipelines: Vec<Uuid> = deals.values().map(|d| d.pipeline_id).collect();

@@ -1,18 +1,20 @@
 //! The `leads` read model: every lead as it stands and whether anyone has answered
 //! it; the overdue leads and leads reports read it.
 
+use std::sync::Arc;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
-use crm_eventlog::RecordedEvent;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 /// The projection's name.
@@ -75,7 +77,7 @@ impl Projection for Leads {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         let events = decode(events)?;
         let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| lead_of(e)).collect();

@@ -13,17 +13,19 @@ mod contacts;
 mod fold;
 mod report;
 
+use std::sync::Arc;
+
 use std::collections::{BTreeMap, HashMap};
 
 use fold::{subject, Fact, Fold, Manager, Owner};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use crm_eventlog::RecordedEvent;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
@@ -90,6 +92,11 @@ impl Projection for ManagerKpisProjection {
         ]
     }
 
+    fn apply_indexes(&self) -> &'static [&'static str] {
+        // The chains of contacts per (manager, client) pair.
+        &["kpi_facts_pair_idx"]
+    }
+
     fn event_types(&self) -> Option<Vec<String>> {
         let types = [
             "ManagerRegistered",
@@ -112,7 +119,7 @@ impl Projection for ManagerKpisProjection {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         let decoded = crate::batch::decode(events)?;
         let mut ids: Vec<Uuid> = decoded.iter().filter_map(|(_, e)| subject(e)).collect();

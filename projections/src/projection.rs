@@ -1,10 +1,12 @@
 //! What a projection is: a named, versioned unit that owns tables and applies events.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use crm_eventlog::RecordedEvent;
 use sqlx::{Postgres, Transaction};
 
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 
 /// A read model built from the feed.
 ///
@@ -34,6 +36,14 @@ pub trait Projection: Send + Sync + 'static {
     /// The tables it owns in schema `projections` (unqualified names).
     fn tables(&self) -> &'static [&'static str];
 
+    /// The indexes (by name) its `apply` looks rows up by, besides primary keys and
+    /// unique constraints. A rebuild beside the live tables fills its copy with only
+    /// these and the unique ones, and builds the others (indexes for queries) in one go
+    /// once the copy has caught up: cheaper than keeping them up to date row by row.
+    fn apply_indexes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The event types it reads (the feed filter); None for every event.
     fn event_types(&self) -> Option<Vec<String>> {
         None
@@ -45,11 +55,12 @@ pub trait Projection: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Applies a batch of events, in feed order, to its tables inside `tx`.
+    /// Applies a batch of events, in feed order, to its tables inside `tx`. Each event
+    /// comes decoded (once per process, for every projection that reads it).
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError>;
 
     /// Empties its tables for a rebuild, inside `tx` (with its checkpoint's reset).

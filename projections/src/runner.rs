@@ -3,17 +3,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crm_eventlog::{
-    Cursor, EventLog, FeedFilter, RecordedEvent, Subscription, DEFAULT_POLL_INTERVAL,
-};
+use crm_eventlog::{Cursor, EventLog, FeedFilter, Subscription, DEFAULT_POLL_INTERVAL};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::checkpoint::{self, Committed};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 use crate::shadow;
+use crate::shared_feed::{SharedFeed, SharedReader};
 
 /// The first key of every projection's advisory lock (`"CRMP"`); the second is
 /// `hashtext(name)`. The two-int4 form never collides with one-bigint locks, and the
@@ -25,8 +26,11 @@ pub const LOCK_CLASS: i32 = 0x4352_4D50;
 /// How a runner behaves; the defaults suit production.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// The most events applied in one transaction. A runner that is behind gets full
-    /// batches; a live one gets what arrived since its last read (often one event).
+    /// The most events applied in one transaction. A runner that is behind (a first
+    /// build, a rebuild) reads pages of this many events of the whole feed, shared with
+    /// the other runners of its process, and applies those of its types from each page
+    /// in one transaction; a live one gets what arrived since its last read (often one
+    /// event).
     pub batch_size: usize,
     /// How often a standby tries to take the lock.
     pub standby_retry: Duration,
@@ -44,7 +48,7 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
-            batch_size: 2_000,
+            batch_size: 5_000,
             standby_retry: Duration::from_secs(1),
             health_check: Duration::from_secs(1),
             backoff_min: Duration::from_secs(1),
@@ -64,6 +68,23 @@ impl RunnerConfig {
     }
 }
 
+/// Where an active runner takes its batches from.
+enum Source {
+    /// Pages of the whole feed shared with the other runners of the process: while
+    /// behind.
+    CatchUp(SharedReader),
+    /// Its own subscription to the events of its types: once caught up.
+    Live(Subscription),
+}
+
+/// A batch to apply: the events of the projection's types up to `next`.
+struct Batch {
+    events: Vec<Arc<FeedEvent>>,
+    next: Cursor,
+    /// The batch reached the end of the feed (a catching-up runner goes live).
+    caught_up: bool,
+}
+
 /// What the batch loop does next.
 enum Flow {
     /// Keep reading from the same subscription.
@@ -78,16 +99,24 @@ pub struct Runner {
     log: EventLog,
     projection: Arc<dyn Projection>,
     config: RunnerConfig,
+    feed: SharedFeed,
 }
 
 impl Runner {
     /// A runner of `projection` on `log`'s database, with the default configuration.
     pub fn new(log: EventLog, projection: Arc<dyn Projection>) -> Self {
         Runner {
+            feed: SharedFeed::new(log.clone()),
             log,
             projection,
             config: RunnerConfig::default(),
         }
+    }
+
+    /// The same runner, catching up through pages shared with other runners.
+    pub(crate) fn with_shared_feed(mut self, feed: SharedFeed) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// The same runner with this configuration.
@@ -184,6 +213,41 @@ impl Runner {
             .with_poll_interval(self.config.poll_interval)
     }
 
+    /// A source that catches up from the shared pages first.
+    fn catch_up(&self) -> Source {
+        Source::CatchUp(self.feed.reader())
+    }
+
+    /// The next batch after `cursor` from `source`.
+    async fn next_batch(
+        &self,
+        source: &mut Source,
+        cursor: Cursor,
+        types: Option<&[String]>,
+    ) -> Result<Batch, ProjectionError> {
+        match source {
+            Source::CatchUp(reader) => {
+                let page = reader.page(cursor, self.config.batch_size).await?;
+                Ok(Batch {
+                    events: page.of_types(types),
+                    next: page.next,
+                    caught_up: page.caught_up,
+                })
+            }
+            Source::Live(sub) => {
+                let events = sub.next_batch(self.config.batch_size).await?;
+                Ok(Batch {
+                    events: events
+                        .into_iter()
+                        .map(|e| Arc::new(FeedEvent::decode(e)))
+                        .collect(),
+                    next: sub.cursor(),
+                    caught_up: false,
+                })
+            }
+        }
+    }
+
     /// The active runner's loop, while it holds the lock on `lock`. Returns Ok on
     /// shutdown, Err when it should stand by again (lost lock, database gone).
     async fn active(
@@ -196,10 +260,15 @@ impl Runner {
         let pool = self.log.pool();
         checkpoint::setup(pool, projection).await?;
         let mut cursor = checkpoint::activate(pool, projection).await?;
-        let mut sub = self.subscribe(cursor);
+        let types = projection.event_types();
+        let mut source = self.catch_up();
         let mut failures = 0u32;
         let mut last_check = Instant::now();
         let mut rebuild = RebuildTask::default();
+        let mut rebuilds = crate::wakeups::REBUILDS.watch();
+        rebuild
+            .keep_going(&self.log, &self.feed, &self.projection, &self.config)
+            .await;
         loop {
             if is_shutdown(shutdown) {
                 drop(rebuild);
@@ -213,20 +282,39 @@ impl Runner {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => continue,
-                got = sub.next_batch(self.config.batch_size) => match got {
-                    Ok(events) => {
-                        let next = sub.cursor();
+                _ = rebuilds.changed() => {
+                    // A rebuild was requested here: check now rather than at the next tick.
+                    last_check = Instant::now()
+                        .checked_sub(self.config.health_check)
+                        .unwrap_or(last_check);
+                }
+                got = self.next_batch(&mut source, cursor, types.as_deref()) => match got {
+                    Ok(batch) => {
                         let flow = self
-                            .apply_batch(&events, &mut cursor, next, &mut failures, shutdown)
+                            .apply_batch(&batch.events, &mut cursor, batch.next, &mut failures, shutdown)
+                            .instrument(tracing::info_span!(
+                                "projection.batch",
+                                projection = name,
+                                events = batch.events.len()
+                            ))
                             .await?;
-                        if let Flow::Resubscribe = flow {
-                            sub = self.subscribe(cursor);
+                        match flow {
+                            Flow::Resubscribe => source = self.catch_up(),
+                            Flow::Continue if batch.caught_up => {
+                                if let Source::CatchUp(_) = source {
+                                    source = Source::Live(self.subscribe(cursor));
+                                }
+                            }
+                            Flow::Continue => {}
                         }
                     }
-                    Err(err) if err.is_unavailable() => {
-                        tracing::debug!(projection = name, error = %err, "feed unavailable; retrying");
+                    Err(err) if err.is_transient() => {
+                        tracing::debug!(projection = name, error = %err.chain(), "feed unavailable; retrying");
+                        if sleep_or_shutdown(self.config.backoff_min, shutdown).await {
+                            continue;
+                        }
                     }
-                    Err(err) => return Err(err.into()),
+                    Err(err) => return Err(err),
                 },
                 () = tokio::time::sleep(until_check) => {}
             }
@@ -236,7 +324,7 @@ impl Runner {
                     return Err(ProjectionError::LockLost(name.to_owned()));
                 }
                 rebuild
-                    .keep_going(&self.log, &self.projection, self.config.batch_size)
+                    .keep_going(&self.log, &self.feed, &self.projection, &self.config)
                     .await;
                 let stored = checkpoint::stored_cursor(pool, name).await?;
                 if stored != Some(cursor) {
@@ -246,15 +334,18 @@ impl Runner {
                         "checkpoint moved (rebuild): following it"
                     );
                     cursor = checkpoint::activate(pool, projection).await?;
-                    sub = self.subscribe(cursor);
+                    source = self.catch_up();
                     failures = 0;
-                } else if sub.cursor() > cursor && failures == 0 {
-                    // Idle with a filter: remember the events the filter passed over.
-                    match checkpoint::commit(pool, projection, &[], cursor, sub.cursor()).await? {
-                        Committed::Done => cursor = sub.cursor(),
-                        Committed::Fenced => {
-                            cursor = checkpoint::activate(pool, projection).await?;
-                            sub = self.subscribe(cursor);
+                } else if let Source::Live(sub) = &source {
+                    let read = sub.cursor();
+                    if read > cursor && failures == 0 {
+                        // Idle with a filter: remember the events the filter passed over.
+                        match checkpoint::commit(pool, projection, &[], cursor, read).await? {
+                            Committed::Done => cursor = read,
+                            Committed::Fenced => {
+                                cursor = checkpoint::activate(pool, projection).await?;
+                                source = self.catch_up();
+                            }
                         }
                     }
                 }
@@ -266,7 +357,7 @@ impl Runner {
     /// events one by one to find (and record) the exact one, then waits out the backoff.
     async fn apply_batch(
         &self,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
         cursor: &mut Cursor,
         next: Cursor,
         failures: &mut u32,
@@ -293,19 +384,20 @@ impl Runner {
         };
         let mut failure = None;
         if let [only] = events {
-            failure = Some((only.position, err));
+            failure = Some((only.stored.position, err));
         } else {
             for event in events {
                 let one = std::slice::from_ref(event);
-                match checkpoint::commit(pool, projection, one, *cursor, event.cursor()).await {
-                    Ok(Committed::Done) => *cursor = event.cursor(),
+                let next = event.stored.cursor();
+                match checkpoint::commit(pool, projection, one, *cursor, next).await {
+                    Ok(Committed::Done) => *cursor = next,
                     Ok(Committed::Fenced) => {
                         *cursor = checkpoint::activate(pool, projection).await?;
                         return Ok(Flow::Resubscribe);
                     }
                     Err(err) if err.is_transient() => return Err(err),
                     Err(err) => {
-                        failure = Some((event.position, err));
+                        failure = Some((event.stored.position, err));
                         break;
                     }
                 }
@@ -342,7 +434,13 @@ struct RebuildTask {
 impl RebuildTask {
     /// Starts (or restarts, after a failure) the rebuild task if the checkpoint says
     /// a rebuild is under way and none is running.
-    async fn keep_going(&mut self, log: &EventLog, projection: &Arc<dyn Projection>, batch: usize) {
+    async fn keep_going(
+        &mut self,
+        log: &EventLog,
+        feed: &SharedFeed,
+        projection: &Arc<dyn Projection>,
+        config: &RunnerConfig,
+    ) {
         let name = projection.name();
         if let Some(task) = &self.task {
             if !task.is_finished() {
@@ -362,9 +460,10 @@ impl RebuildTask {
         }
         match shadow::pending(log.pool(), name).await {
             Ok(Some(_)) => {
-                let (log, projection) = (log.clone(), projection.clone());
+                let (log, reader, projection) = (log.clone(), feed.reader(), projection.clone());
+                let page = config.batch_size;
                 self.task = Some(tokio::spawn(async move {
-                    shadow::drive(log, &*projection, batch).await
+                    shadow::drive(log, reader, &*projection, page).await
                 }));
             }
             Ok(None) => {}

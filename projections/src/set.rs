@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use crate::error::ProjectionError;
 use crate::projection::Projection;
 use crate::runner::{Runner, RunnerConfig};
+use crate::shared_feed::SharedFeed;
 
 /// The projections one process runs, each in a task of its own (active, or standby
 /// when another process holds its lock). A failing projection stops alone.
@@ -50,13 +51,15 @@ impl ProjectorSet {
             }
         }
         let (shutdown, receiver) = watch::channel(false);
+        let feed = SharedFeed::new(self.log.clone());
         let tasks = self
             .projections
             .into_iter()
             .map(|projection| {
                 let name = projection.name();
-                let runner =
-                    Runner::new(self.log.clone(), projection).with_config(self.config.clone());
+                let runner = Runner::new(self.log.clone(), projection)
+                    .with_config(self.config.clone())
+                    .with_shared_feed(feed.clone());
                 (name, tokio::spawn(runner.run(receiver.clone())))
             })
             .collect();

@@ -6,13 +6,17 @@
 //! the projection's active runner drives it, so one process at a time writes either
 //! copy.
 
-use crm_eventlog::{Cursor, EventLog, FeedFilter};
+use std::sync::Arc;
+
+use crm_eventlog::{Cursor, EventLog};
 use sqlx::{PgPool, Postgres, Transaction};
 use tracing::Instrument;
 
 use crate::checkpoint::{parse_cursor, use_schema, LIVE_SCHEMA};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
+use crate::shared_feed::SharedReader;
 
 /// What a rebuild request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +113,7 @@ pub async fn request(
             .execute(&mut *tx)
             .await?;
         }
+        defer_query_indexes(&mut tx, projection, &schema, table).await?;
     }
     sqlx::query(
         "UPDATE projections.checkpoints \
@@ -120,6 +125,7 @@ pub async fn request(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::wakeups::REBUILDS.announce();
     tracing::info!(
         projection = name,
         schema,
@@ -138,29 +144,30 @@ pub(crate) async fn pending(pool: &PgPool, name: &str) -> Result<Option<Cursor>,
     text.flatten().map(|t| parse_cursor(name, &t)).transpose()
 }
 
-/// Fills the shadow copy batch by batch, then swaps it in; returns once swapped (or
-/// when the rebuild was cancelled or restarted by someone else). Runs as a task of the
-/// active runner, beside its live batches.
+/// Fills the shadow copy page by page (pages of the whole feed of `page_size` events,
+/// shared with the other rebuilds of the process), then swaps it in; returns once
+/// swapped (or when the rebuild was cancelled or restarted by someone else). Runs as a
+/// task of the active runner, beside its live batches.
 pub(crate) async fn drive(
     log: EventLog,
+    reader: SharedReader,
     projection: &dyn Projection,
-    batch_size: usize,
+    page_size: usize,
 ) -> Result<(), ProjectionError> {
     let name = projection.name();
     let pool = log.pool();
-    let filter = FeedFilter {
-        event_types: projection.event_types(),
-    };
+    let types = projection.event_types();
     let Some(mut cursor) = pending(pool, name).await? else {
         return Ok(());
     };
     loop {
-        let page = log.read_feed(cursor, batch_size, &filter).await?;
-        let applied = apply_batch(pool, projection, cursor, &page.events, page.next)
+        let page = reader.page(cursor, page_size).await?;
+        let events = page.of_types(types.as_deref());
+        let applied = apply_batch(pool, projection, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
                 projection = name,
-                events = page.events.len()
+                events = events.len()
             ))
             .await?;
         if !applied {
@@ -168,7 +175,8 @@ pub(crate) async fn drive(
             return Ok(());
         }
         cursor = page.next;
-        if page.caught_up && page.events.len() < batch_size {
+        if page.caught_up && page.len < page_size {
+            build_query_indexes(pool, projection).await?;
             analyze(pool, projection).await?;
             if swap(pool, projection, cursor).await? {
                 return Ok(());
@@ -183,7 +191,7 @@ async fn apply_batch(
     pool: &PgPool,
     projection: &dyn Projection,
     expected: Cursor,
-    events: &[crm_eventlog::RecordedEvent],
+    events: &[Arc<FeedEvent>],
     next: Cursor,
 ) -> Result<bool, ProjectionError> {
     let name = projection.name();
@@ -222,6 +230,70 @@ async fn fence(
     .await?;
     let expected = expected.to_string();
     Ok(stored.flatten().as_deref() == Some(expected.as_str()))
+}
+
+/// Drops the indexes of shadow table `table` that only queries use: every one but the
+/// unique ones and the projection's `apply_indexes`. [`build_query_indexes`] makes
+/// them again once the copy is filled.
+async fn defer_query_indexes(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: &dyn Projection,
+    schema: &str,
+    table: &str,
+) -> Result<(), ProjectionError> {
+    let live = index_names(tx, LIVE_SCHEMA, table).await?;
+    let shadow: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT i.relname::text, regexp_replace(pg_get_indexdef(i.oid), '^.*? USING ', ''), \
+                x.indisunique \
+           FROM pg_index x \
+           JOIN pg_class i ON i.oid = x.indexrelid \
+           JOIN pg_class t ON t.oid = x.indrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+          WHERE n.nspname = $1 AND t.relname = $2",
+    )
+    .bind(schema)
+    .bind(table)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (name, definition, unique) in shadow {
+        let needed = live.iter().any(|(live, d)| {
+            *d == definition && projection.apply_indexes().contains(&live.as_str())
+        });
+        if !unique && !needed {
+            sqlx::query(&format!("DROP INDEX \"{schema}\".\"{name}\""))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the indexes of the live tables that their shadow copies lack (see
+/// [`defer_query_indexes`]), each in one pass over the filled table.
+async fn build_query_indexes(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<(), ProjectionError> {
+    let schema = schema_of(projection.name());
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        let live = index_names(&mut tx, LIVE_SCHEMA, table).await?;
+        let shadow = index_names(&mut tx, &schema, table).await?;
+        for (_, definition) in live {
+            if !shadow.iter().any(|(_, d)| *d == definition) {
+                sqlx::query(&format!(
+                    "CREATE INDEX ON \"{schema}\".\"{table}\" USING {definition}"
+                ))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Refreshes the planner's statistics of the freshly filled shadow tables.
@@ -303,6 +375,7 @@ async fn swap(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::wakeups::COMMITS.announce();
     tracing::info!(projection = name, "rebuilt copy swapped in");
     Ok(true)
 }

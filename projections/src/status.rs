@@ -161,8 +161,9 @@ async fn count_after(
 /// `timeout`. A projection that filters events reflects an event of another type
 /// as soon as it has applied every event of its types before it.
 ///
-/// Polls the checkpoint (from 1 ms, doubling to 20 ms): checkpoints are written in
-/// the projection's transactions, which do not notify.
+/// Looks again as soon as a runner of this process commits a batch (`crm serve` runs
+/// them beside the API); runners in other processes do not notify, so it also polls
+/// the checkpoint (from 1 ms, doubling to 20 ms).
 pub async fn wait_until_reflects(
     log: &EventLog,
     name: &str,
@@ -175,6 +176,7 @@ pub async fn wait_until_reflects(
         .await?
         .ok_or(ProjectionError::UnknownEvent(position))?;
     let mut pause = Duration::from_millis(1);
+    let mut commits = crate::wakeups::COMMITS.watch();
     loop {
         if reflects(log, name, target).await? {
             return Ok(());
@@ -187,8 +189,16 @@ pub async fn wait_until_reflects(
                 waited,
             });
         }
-        tokio::time::sleep(pause.min(timeout - waited)).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
+        tokio::select! {
+            changed = commits.changed() => {
+                if changed.is_ok() {
+                    commits.mark_unchanged();
+                }
+            }
+            () = tokio::time::sleep(pause.min(timeout - waited)) => {
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
     }
 }
 

@@ -1,18 +1,20 @@
 //! The `tasks` read model: every task as it stands; the task list and the overdue
 //! tasks report read it.
 
+use std::sync::Arc;
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
-use crm_eventlog::RecordedEvent;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::batch::{decode, touched_rows, uuid_array_literal};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 /// The projection's name.
@@ -80,7 +82,7 @@ impl Projection for Tasks {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         let events = decode(events)?;
         let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| task_of(e)).collect();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
 use crm_api::state::AppState;
-use crm_eventlog::{EventLog, ExpectedVersion, NewEvent, RecordedEvent};
-use crm_projections::{Projection, ProjectionError, ProjectorSet};
+use crm_eventlog::{EventLog, ExpectedVersion, NewEvent};
+use crm_projections::{FeedEvent, Projection, ProjectionError, ProjectorSet};
 use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -41,7 +41,7 @@ impl Projection for Counter {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
         sqlx::query("UPDATE test_counter SET n = n + $1")
             .bind(events.len() as i64)

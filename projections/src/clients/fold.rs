@@ -2,6 +2,8 @@
 //! names (one query per table), fold the events in memory, write each table once
 //! (cards as patches, see `card`).
 
+use std::sync::Arc;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -12,6 +14,7 @@ use uuid::Uuid;
 
 use super::card::{self, CardChange, Outcome};
 use crate::error::ProjectionError;
+use crate::event::FeedEvent;
 
 /// A deal as `client_deals` holds it: its client, outcome, and last won amount.
 #[derive(Debug, Clone)]
@@ -51,7 +54,7 @@ pub(super) struct Batch {
 /// Applies `events` (in feed order) to the read model inside `tx`.
 pub(super) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
-    events: &[RecordedEvent],
+    events: &[Arc<FeedEvent>],
 ) -> Result<(), ProjectionError> {
     let decoded = crate::batch::decode(events)?;
     let mut batch = Batch::default();
@@ -67,7 +70,7 @@ impl Batch {
     async fn load(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[(&RecordedEvent, DomainEvent)],
+        events: &[(&RecordedEvent, &DomainEvent)],
     ) -> Result<(), ProjectionError> {
         let (mut deal_ids, mut lead_ids) = (Vec::new(), Vec::new());
         for (_, event) in events {

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use crm_eventlog::{EventLog, ExpectedVersion, NewEvent, RecordedEvent};
+use crm_projections::FeedEvent;
 use crm_projections::{Projection, ProjectionError, ProjectionStatus, RunnerConfig};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -178,8 +180,9 @@ impl Projection for Counter {
     async fn apply(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        events: &[RecordedEvent],
+        events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
+        let events: Vec<&RecordedEvent> = events.iter().map(|e| &e.stored).collect();
         if let Some(bad) = self.fail_on {
             if let Some(event) = events.iter().find(|e| e.event_type == bad) {
                 let ok: Option<bool> =
@@ -199,7 +202,7 @@ impl Projection for Counter {
             tokio::time::sleep(pause).await;
         }
         let mut per_type: BTreeMap<&str, i64> = BTreeMap::new();
-        for event in events {
+        for event in &events {
             *per_type.entry(&event.event_type).or_default() += 1;
         }
         let (types, counts): (Vec<String>, Vec<i64>) =

@@ -128,8 +128,8 @@ enum BenchCommand {
         /// The end of the generated year (`YYYY-MM-DD`); default: today.
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
-        /// Events per projection batch.
-        #[arg(long, default_value_t = 2_000)]
+        /// Events per projection batch (and per shared page while catching up).
+        #[arg(long, default_value_t = 5_000)]
         batch_size: usize,
         /// Requests per report for its latency percentiles.
         #[arg(long, default_value_t = 200)]
