@@ -21,16 +21,20 @@ pub(crate) fn parse_cursor(name: &str, text: &str) -> Result<Cursor, ProjectionE
 /// The schema of the live read models.
 pub(crate) const LIVE_SCHEMA: &str = "projections";
 
-/// Points the transaction's unqualified table names at `schema`, and makes its
-/// lookups use indexes (until it ends).
+/// Points the transaction's unqualified table names at `schema`, makes its lookups
+/// use indexes, and lets it commit without waiting for the disk (until it ends).
 pub(crate) async fn use_schema(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     schema: &str,
 ) -> Result<(), ProjectionError> {
     // Batches look rows up by key. A table filling up during a (re)build has stale
     // statistics that make the planner scan it whole for each batch: forbid that.
+    // A batch's writes and its checkpoint commit together: a crash that loses the last
+    // commits before they reach the disk loses both, and the batches are applied again
+    // from the log. So no batch needs to wait for the WAL flush.
     sqlx::query(
-        "SELECT set_config('search_path', $1, true), set_config('enable_seqscan', 'off', true)",
+        "SELECT set_config('search_path', $1, true), set_config('enable_seqscan', 'off', true), \
+                set_config('synchronous_commit', 'off', true)",
     )
     .bind(format!("\"{schema}\", public"))
     .execute(&mut **tx)
