@@ -240,7 +240,10 @@ pub async fn leads_by(
         "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
           WHERE received_at >= $1 AND received_at < $2 GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
     );
+    // Unnamed: planned for these bounds each time (a generic plan guesses a narrow
+    // period and fetches a year's rows through the index).
     let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+        .persistent(false)
         .bind(from)
         .bind(to)
         .fetch_all(pool)
