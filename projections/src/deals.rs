@@ -526,6 +526,48 @@ pub struct FunnelStage {
     pub amount: i64,
 }
 
+/// The funnel now: open deals of `$1` (of the current manager `$2`, if given) by
+/// current stage, every stage listed, in pipeline order.
+const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+       FROM projections.pipeline_stages s \
+       LEFT JOIN projections.deals d ON d.pipeline_id = s.pipeline_id AND d.stage_id = s.stage_id \
+                                    AND d.status = 'open' AND ($2::uuid IS NULL OR d.manager_id = $2) \
+      WHERE s.pipeline_id = $1 \
+      GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
+
+/// The funnel as of `$3`: each deal's fields are, per field, the value its latest (by
+/// version) change at or before `$3` set, and a deal counts once its first change
+/// (version 1) occurred by then. A deal none of whose changes occurred after `$3`
+/// stands then as it stands now, so only the deals changed since (`later`, from one
+/// range of the changes' time index, which also tells whether their version 1 is
+/// among those changes) are folded from `deal_changes`, and of those only the ones
+/// opened by then; the others are read as they are now.
+const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
+         SELECT c.deal_id, bool_or(c.version = 1) AS opened_after FROM projections.deal_changes c \
+          WHERE c.pipeline_id = $1 AND c.occurred_at > $3 GROUP BY c.deal_id), \
+     past AS ( \
+         SELECT l.deal_id, f.stage_id, f.amount, f.manager_id, f.status \
+           FROM later l CROSS JOIN LATERAL ( \
+             SELECT (array_agg(x.stage_id ORDER BY x.version DESC) FILTER (WHERE x.stage_id IS NOT NULL))[1] AS stage_id, \
+                    (array_agg(x.amount ORDER BY x.version DESC) FILTER (WHERE x.amount IS NOT NULL))[1] AS amount, \
+                    (array_agg(x.manager_id ORDER BY x.version DESC) FILTER (WHERE x.manager_id IS NOT NULL))[1] AS manager_id, \
+                    (array_agg(x.status ORDER BY x.version DESC) FILTER (WHERE x.status IS NOT NULL))[1] AS status \
+               FROM projections.deal_changes x \
+              WHERE x.deal_id = l.deal_id AND x.occurred_at <= $3 \
+             HAVING bool_or(x.version = 1)) f \
+          WHERE NOT l.opened_after), \
+     unchanged AS ( \
+         SELECT d.deal_id, d.stage_id, d.amount, d.manager_id, d.status FROM projections.deals d \
+          WHERE d.pipeline_id = $1 AND d.status = 'open' \
+            AND d.deal_id NOT IN (SELECT l.deal_id FROM later l)), \
+     deals AS (SELECT * FROM unchanged UNION ALL SELECT * FROM past) \
+     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+       FROM projections.pipeline_stages s \
+       LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
+                        AND ($2::uuid IS NULL OR d.manager_id = $2) \
+      WHERE s.pipeline_id = $1 \
+      GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
+
 /// Open deals of `pipeline_id` by current stage, in pipeline order, every stage
 /// listed; with `as_of`, counting only events that occurred at or before it. None
 /// when the pipeline is unknown.
@@ -544,37 +586,30 @@ pub async fn funnel(
     if !known {
         return Ok(None);
     }
-    // Each deal's fields as of the time: per field, the value its latest (by version)
-    // event at or before the time set; a deal counts once opened by then.
-    let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
-        "WITH current AS ( \
-             SELECT deal_id, stage_id, amount, manager_id, status FROM projections.deals \
-              WHERE pipeline_id = $1 AND $3::timestamptz IS NULL), \
-         past AS ( \
-             SELECT c.deal_id, \
-                    (SELECT x.stage_id FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
-                        AND x.occurred_at <= $3 AND x.stage_id IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS stage_id, \
-                    (SELECT x.amount FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
-                        AND x.occurred_at <= $3 AND x.amount IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS amount, \
-                    (SELECT x.manager_id FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
-                        AND x.occurred_at <= $3 AND x.manager_id IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS manager_id, \
-                    (SELECT x.status FROM projections.deal_changes x WHERE x.deal_id = c.deal_id \
-                        AND x.occurred_at <= $3 AND x.status IS NOT NULL ORDER BY x.version DESC LIMIT 1) AS status \
-               FROM projections.deal_changes c \
-              WHERE c.pipeline_id = $1 AND c.version = 1 AND c.occurred_at <= $3), \
-         deals AS (SELECT * FROM current UNION ALL SELECT * FROM past) \
-         SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
-           FROM projections.pipeline_stages s \
-           LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
-                            AND ($2::uuid IS NULL OR d.manager_id = $2) \
-          WHERE s.pipeline_id = $1 \
-          GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx",
-    )
-    .bind(pipeline_id)
-    .bind(manager_id)
-    .bind(as_of)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<(Uuid, String, i64, i64)> = match as_of {
+        None => {
+            sqlx::query_as(FUNNEL_NOW)
+                .bind(pipeline_id)
+                .bind(manager_id)
+                .fetch_all(pool)
+                .await?
+        }
+        Some(as_of) => {
+            // Planned for this time each time (how many deals changed since depends on
+            // it), and without JIT: compiling costs more than this statement runs.
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+            let rows = sqlx::query_as(FUNNEL_AS_OF)
+                .persistent(false)
+                .bind(pipeline_id)
+                .bind(manager_id)
+                .bind(as_of)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
+        }
+    };
     Ok(Some(
         rows.into_iter()
             .map(|(stage_id, name, deals, amount)| FunnelStage {
@@ -605,16 +640,23 @@ pub async fn forecast(
     pool: &PgPool,
     pipeline_id: Option<Uuid>,
 ) -> Result<Vec<ForecastMonth>, ProjectionError> {
-    // numeric, not double: round() then rounds halves away from zero, exactly.
+    // Summed per month and stage first (one pass over the open deals' close-date
+    // index), then weighted per stage: in numeric, Σ amount × p = p × Σ amount exactly,
+    // and round() rounds halves away from zero.
     let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT to_char(d.expected_close_on, 'YYYY-MM'), count(*), sum(d.amount)::bigint, \
-                round(sum(d.amount * s.probability::numeric))::bigint \
-           FROM projections.deals d \
-           JOIN projections.pipeline_stages s ON s.pipeline_id = d.pipeline_id AND s.stage_id = d.stage_id \
-          WHERE d.status = 'open' AND d.expected_close_on IS NOT NULL \
-            AND ($1::uuid IS NULL OR d.pipeline_id = $1) \
-          GROUP BY 1 ORDER BY 1",
+        "SELECT to_char(m.month, 'YYYY-MM'), sum(m.deals)::bigint, sum(m.amount)::bigint, \
+                round(sum(m.amount * s.probability::numeric))::bigint \
+           FROM (SELECT date_trunc('month', d.expected_close_on::timestamp) AS month, d.pipeline_id, \
+                        d.stage_id, count(*) AS deals, sum(d.amount) AS amount \
+                   FROM projections.deals d \
+                  WHERE d.status = 'open' AND d.expected_close_on IS NOT NULL \
+                    AND ($1::uuid IS NULL OR d.pipeline_id = $1) \
+                  GROUP BY 1, 2, 3) m \
+           JOIN projections.pipeline_stages s ON s.pipeline_id = m.pipeline_id AND s.stage_id = m.stage_id \
+          GROUP BY m.month ORDER BY m.month",
     )
+    // Unnamed: planned with the pipeline given or not (a generic plan keeps both).
+    .persistent(false)
     .bind(pipeline_id)
     .fetch_all(pool)
     .await?;
@@ -689,6 +731,8 @@ pub async fn loss_reasons(
             AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid IS NULL OR manager_id = $4) \
           GROUP BY reason ORDER BY count(*) DESC, reason",
     )
+    // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
+    .persistent(false)
     .bind(from)
     .bind(to)
     .bind(pipeline_id)
@@ -742,7 +786,9 @@ pub async fn revenue(
           WHERE occurred_at >= $1 AND occurred_at < $2 \
           GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
     );
+    // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
     let rows = sqlx::query_as::<_, RevenueGroup>(&sql)
+        .persistent(false)
         .bind(from)
         .bind(to)
         .fetch_all(pool)
@@ -786,46 +832,55 @@ pub async fn conversion(
     to: DateTime<Utc>,
     manager_id: Option<Uuid>,
 ) -> Result<Option<Conversion>, ProjectionError> {
-    let stages: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "WITH cohort AS ( \
-             SELECT max_stage_idx FROM projections.deals \
-              WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
-                AND ($4::uuid IS NULL OR opened_manager_id = $4)) \
-         SELECT s.stage_id, s.name, (SELECT count(*) FROM cohort c WHERE c.max_stage_idx >= s.idx) \
-           FROM projections.pipeline_stages s WHERE s.pipeline_id = $1 ORDER BY s.idx",
+    let stages: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "SELECT stage_id, name, idx FROM projections.pipeline_stages WHERE pipeline_id = $1 ORDER BY idx",
     )
+    .bind(pipeline_id)
+    .fetch_all(pool)
+    .await?;
+    if stages.is_empty() {
+        return Ok(None);
+    }
+    // The cohort counted by highest stage reached and outcome, in one pass over the
+    // pipeline's opening-time index (which holds both); a stage is reached by the
+    // deals whose highest stage is it or a later one.
+    let counts: Vec<(i32, String, i64)> = sqlx::query_as(
+        "SELECT max_stage_idx, status, count(*) FROM projections.deals \
+          WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
+            AND ($4::uuid IS NULL OR opened_manager_id = $4) \
+          GROUP BY 1, 2",
+    )
+    .persistent(false)
     .bind(pipeline_id)
     .bind(from)
     .bind(to)
     .bind(manager_id)
     .fetch_all(pool)
     .await?;
-    if stages.is_empty() {
-        return Ok(None);
-    }
-    let (cohort, won, lost, open): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'won'), count(*) FILTER (WHERE status = 'lost'), \
-                count(*) FILTER (WHERE status = 'open') \
-           FROM projections.deals \
-          WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
-            AND ($4::uuid IS NULL OR opened_manager_id = $4)",
-    )
-    .bind(pipeline_id)
-    .bind(from)
-    .bind(to)
-    .bind(manager_id)
-    .fetch_one(pool)
-    .await?;
+    let outcome = |status: &str| -> i64 {
+        counts
+            .iter()
+            .filter(|(_, s, _)| s == status)
+            .map(|(_, _, n)| n)
+            .sum()
+    };
+    let (won, lost, open) = (outcome("won"), outcome("lost"), outcome("open"));
+    let cohort = counts.iter().map(|(_, _, n)| n).sum();
+    let stages = stages
+        .into_iter()
+        .map(|(stage_id, name, idx)| ReachedStage {
+            stage_id,
+            name,
+            reached: counts
+                .iter()
+                .filter(|(reached, _, _)| *reached >= idx)
+                .map(|(_, _, n)| n)
+                .sum(),
+        })
+        .collect();
     Ok(Some(Conversion {
         cohort,
-        stages: stages
-            .into_iter()
-            .map(|(stage_id, name, reached)| ReachedStage {
-                stage_id,
-                name,
-                reached,
-            })
-            .collect(),
+        stages,
         won,
         lost,
         open,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::DomainEvent;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -15,12 +15,13 @@ use uuid::Uuid;
 use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
+use crate::managers::calendar::{month_of, next_month, whole};
 use crate::projection::Projection;
 
 /// The projection's name.
 pub const NAME: &str = "leads";
 
-/// Keeps `projections.leads`.
+/// Keeps `projections.leads` and the leads report's rollup, `lead_counts`.
 pub struct Leads;
 
 /// A lead's row, as loaded and written back by a batch.
@@ -60,7 +61,7 @@ impl Projection for Leads {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["leads"]
+        &["leads", "lead_counts"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -91,6 +92,11 @@ impl Projection for Leads {
         .into_iter()
         .map(|l| (l.lead_id, l))
         .collect();
+        // Where the stored leads count in the report's rollup, before this batch.
+        let before: HashMap<Uuid, Counted> = leads
+            .values()
+            .map(|l| (l.lead_id, Counted::of(l)))
+            .collect();
         let mut touched = Vec::new();
         for (stored, event) in &events {
             if let DomainEvent::LeadCaptured(e) = event {
@@ -157,13 +163,114 @@ impl Projection for Leads {
         .bind(rows.iter().map(|l| l.version).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        write_counts(tx, &before, &rows).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE leads").execute(&mut **tx).await?;
+        sqlx::query("TRUNCATE leads, lead_counts")
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
+}
+
+/// Where a lead counts in `lead_counts`: its received day and month, source, status
+/// and manager (`''`: none).
+#[derive(Clone, PartialEq, Eq)]
+struct Counted {
+    day: NaiveDate,
+    source: String,
+    status: String,
+    manager: String,
+}
+
+impl Counted {
+    fn of(lead: &StoredLead) -> Self {
+        Counted {
+            day: lead.received_at.date_naive(),
+            source: lead.source.clone(),
+            status: lead.status.clone(),
+            manager: lead.manager_id.map(|m| m.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// The rollup rows the lead counts in: (span, bucket, dim, key).
+    fn rows(&self) -> [(&'static str, NaiveDate, &'static str, &str); 6] {
+        let month = month_of(self.day);
+        [
+            ("day", self.day, "source", &self.source),
+            ("day", self.day, "status", &self.status),
+            ("day", self.day, "manager", &self.manager),
+            ("month", month, "source", &self.source),
+            ("month", month, "status", &self.status),
+            ("month", month, "manager", &self.manager),
+        ]
+    }
+}
+
+/// Moves the batch's leads in `lead_counts`: out of where they counted before it
+/// (`before`, the stored leads), into where they count now; rows left at zero go.
+async fn write_counts(
+    tx: &mut Transaction<'_, Postgres>,
+    before: &HashMap<Uuid, Counted>,
+    rows: &[&StoredLead],
+) -> Result<(), ProjectionError> {
+    let mut deltas: HashMap<(&'static str, NaiveDate, &'static str, String), i64> = HashMap::new();
+    let now: Vec<Counted> = rows.iter().map(|l| Counted::of(l)).collect();
+    for (lead, counted) in rows.iter().zip(&now) {
+        let old = before.get(&lead.lead_id);
+        if old == Some(counted) {
+            continue;
+        }
+        for (span, bucket, dim, key) in old.iter().flat_map(|o| o.rows()) {
+            *deltas
+                .entry((span, bucket, dim, key.to_owned()))
+                .or_default() -= 1;
+        }
+        for (span, bucket, dim, key) in counted.rows() {
+            *deltas
+                .entry((span, bucket, dim, key.to_owned()))
+                .or_default() += 1;
+        }
+    }
+    deltas.retain(|_, n| *n != 0);
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let mut deltas: Vec<_> = deltas.into_iter().collect();
+    deltas.sort_unstable();
+    let spans: Vec<&str> = deltas.iter().map(|((s, _, _, _), _)| *s).collect();
+    let buckets: Vec<NaiveDate> = deltas.iter().map(|((_, b, _, _), _)| *b).collect();
+    let dims: Vec<&str> = deltas.iter().map(|((_, _, d, _), _)| *d).collect();
+    let keys: Vec<&str> = deltas.iter().map(|((_, _, _, k), _)| k.as_str()).collect();
+    let moved: Vec<i64> = deltas.iter().map(|(_, n)| *n).collect();
+    sqlx::query(
+        "INSERT INTO lead_counts (span, bucket, dim, key, leads) \
+         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::int8[]) \
+         ON CONFLICT (span, dim, bucket, key) DO UPDATE SET leads = lead_counts.leads + EXCLUDED.leads",
+    )
+    .bind(&spans)
+    .bind(&buckets)
+    .bind(&dims)
+    .bind(&keys)
+    .bind(&moved)
+    .execute(&mut **tx)
+    .await?;
+    if moved.iter().any(|n| *n < 0) {
+        sqlx::query(
+            "DELETE FROM lead_counts c \
+              USING UNNEST($1::text[], $2::date[], $3::text[], $4::text[]) AS m(span, bucket, dim, key) \
+              WHERE c.span = m.span AND c.dim = m.dim AND c.bucket = m.bucket AND c.key = m.key \
+                AND c.leads = 0",
+        )
+        .bind(&spans)
+        .bind(&buckets)
+        .bind(&dims)
+        .bind(&keys)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A lead nobody has answered in time.
@@ -233,18 +340,53 @@ pub async fn leads_by(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<LeadGroup>, ProjectionError> {
-    let key = match by {
-        LeadsBy::Manager => "manager_id::text",
-        LeadsBy::Status => "status",
-        LeadsBy::Source => "source",
+    let (key, dim) = match by {
+        LeadsBy::Manager => ("manager_id::text", "manager"),
+        LeadsBy::Status => ("status", "status"),
+        LeadsBy::Source => ("source", "source"),
     };
+    // `lead_counts` keeps "no manager" as ''.
+    let counted = if by == LeadsBy::Manager {
+        "nullif(c.key, '')"
+    } else {
+        "c.key"
+    };
+    let (day_start, day_end) = whole(from, to, |d| d, |d| d.succ_opt());
+    let (month_start, month_end) = whole(from, to, month_of, next_month);
+    // Whole days outside the whole months: before and after them.
+    let days = if month_start < month_end {
+        [day_start, month_start, month_end, day_end]
+    } else {
+        [day_start, day_end, day_end, day_end]
+    };
+    // The whole months and days from the rollup, the partial days at the edges from
+    // the leads themselves.
     let sql = format!(
-        "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
-          WHERE received_at >= $1 AND received_at < $2 GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
+        "SELECT key, sum(n)::bigint AS leads FROM ( \
+             SELECT {counted} AS key, c.leads AS n FROM projections.lead_counts c \
+              WHERE c.span = 'month' AND c.dim = $5 AND c.bucket >= $7[1] AND c.bucket < $7[2] \
+             UNION ALL \
+             SELECT {counted}, c.leads FROM projections.lead_counts c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[1] AND c.bucket < $6[2] \
+             UNION ALL \
+             SELECT {counted}, c.leads FROM projections.lead_counts c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] \
+             UNION ALL \
+             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $1 AND received_at < $3 \
+             UNION ALL \
+             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $4 AND received_at < $2 \
+         ) parts GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key NULLS LAST"
     );
+    // Unnamed: planned for these bounds each time (a generic plan guesses them).
     let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+        .persistent(false)
         .bind(from)
         .bind(to)
+        .bind(day_start)
+        .bind(day_end)
+        .bind(dim)
+        .bind(days.map(|d| d.date_naive()))
+        .bind([month_start, month_end].map(|d| d.date_naive()))
         .fetch_all(pool)
         .await?;
     Ok(rows)

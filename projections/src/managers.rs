@@ -8,7 +8,7 @@
 //! deal's or task's assignee then. A lead converted or rejected while it has no
 //! manager counts for nobody.
 
-mod calendar;
+pub(crate) mod calendar;
 mod contacts;
 mod fold;
 mod report;

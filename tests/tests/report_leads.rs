@@ -135,12 +135,27 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
         .await;
     assert_eq!(by_hand.body["leads"].as_array().unwrap().len(), 4);
 
-    // The leads report for March 1–16 (the February lead is outside).
-    for by in ["manager", "status", "source"] {
+    // The leads report for March 1–16 (the February lead is outside); over whole
+    // months, whole days and partial days at both ends; and within one day.
+    let periods = [
+        ("2026-03-01", "2026-03-16"),
+        ("2026-01-31T18:00:00Z", "2026-03-15T11:00:00Z"),
+        ("2026-02-01", "2026-04-01"),
+        ("2026-03-15T10:00:00Z", "2026-03-15T11:45:00Z"),
+    ];
+    for ((from, to), by) in periods
+        .iter()
+        .flat_map(|p| ["manager", "status", "source"].map(|by| (*p, by)))
+    {
+        let bound = |b: &str| -> DateTime<Utc> {
+            b.parse()
+                .unwrap_or_else(|_| format!("{b}T00:00:00Z").parse().unwrap())
+        };
+        let (start, end) = (bound(from), bound(to));
         let mut groups: BTreeMap<Option<String>, i64> = BTreeMap::new();
         for l in leads
             .iter()
-            .filter(|l| l.received >= "2026-03-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap())
+            .filter(|l| l.received >= start && l.received < end)
         {
             let key = match by {
                 "manager" => l.manager.map(|m| m.to_string()),
@@ -164,11 +179,15 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
             .collect();
         let answer = app
             .get(&format!(
-                "/reports/leads?by={by}&from=2026-03-01&to=2026-03-16&min_position={position}"
+                "/reports/leads?by={by}&from={from}&to={to}&min_position={position}"
             ))
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-        assert_eq!(answer.body["groups"], json!(expected), "by {by}");
+        assert_eq!(
+            answer.body["groups"],
+            json!(expected),
+            "by {by} {from} {to}"
+        );
     }
     assert_eq!(
         app.get("/reports/leads?by=color&from=2026-03-01&to=2026-03-16")

@@ -5,28 +5,28 @@
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
 
 /// Midnight UTC of `day`.
-pub(super) fn midnight(day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// The first day of `day`'s month.
-pub(super) fn month_of(day: NaiveDate) -> NaiveDate {
+pub(crate) fn month_of(day: NaiveDate) -> NaiveDate {
     day - Days::new(u64::from(day.day0()))
 }
 
 /// The first day of `day`'s dekad.
-pub(super) fn dekad_of(day: NaiveDate) -> NaiveDate {
+pub(crate) fn dekad_of(day: NaiveDate) -> NaiveDate {
     let first = (day.day0() / 10).min(2) * 10;
     day - Days::new(u64::from(day.day0() - first))
 }
 
 /// The first day of the month after `month`'s.
-pub(super) fn next_month(month: NaiveDate) -> Option<NaiveDate> {
+pub(crate) fn next_month(month: NaiveDate) -> Option<NaiveDate> {
     month_of(month).checked_add_months(Months::new(1))
 }
 
 /// The first day of the dekad after `day`'s.
-pub(super) fn next_dekad(day: NaiveDate) -> Option<NaiveDate> {
+pub(crate) fn next_dekad(day: NaiveDate) -> Option<NaiveDate> {
     let dekad = dekad_of(day);
     if dekad.day0() == 20 {
         next_month(dekad)
@@ -37,7 +37,7 @@ pub(super) fn next_dekad(day: NaiveDate) -> Option<NaiveDate> {
 
 /// The span of the whole buckets (as `floor` and `next` define them) inside
 /// `[from, to)`; `(to, to)` when none fits.
-pub(super) fn whole(
+pub(crate) fn whole(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     floor: impl Fn(NaiveDate) -> NaiveDate,
