@@ -9,6 +9,8 @@
 //! `Upcaster { event_type: "DealLost", from_version: 1, upcast: deal_lost_v1 }`;
 //! the new code then writes version 2 and reads versions 1 and 2.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::events::{decode_current, DomainEvent};
@@ -95,7 +97,17 @@ impl DomainEvent {
         schema_version: i32,
         data: Value,
     ) -> Result<DomainEvent, DecodeError> {
-        decode_with(UPCASTERS, event_type, schema_version, data)
+        decode_cow(UPCASTERS, event_type, schema_version, Cow::Owned(data))
+    }
+
+    /// [`DomainEvent::from_stored`] from a borrowed payload: copied only when it needs
+    /// upcasting.
+    pub fn from_stored_ref(
+        event_type: &str,
+        schema_version: i32,
+        data: &Value,
+    ) -> Result<DomainEvent, DecodeError> {
+        decode_cow(UPCASTERS, event_type, schema_version, Cow::Borrowed(data))
     }
 }
 
@@ -105,6 +117,16 @@ pub fn decode_with(
     event_type: &str,
     schema_version: i32,
     data: Value,
+) -> Result<DomainEvent, DecodeError> {
+    decode_cow(upcasters, event_type, schema_version, Cow::Owned(data))
+}
+
+/// Upcasts (on an owned copy, only if needed) and deserializes.
+fn decode_cow(
+    upcasters: &[Upcaster],
+    event_type: &str,
+    schema_version: i32,
+    data: Cow<'_, Value>,
 ) -> Result<DomainEvent, DecodeError> {
     if !crate::events::EVENT_TYPES.contains(&event_type) {
         return Err(DecodeError::UnknownType(event_type.to_owned()));
@@ -127,14 +149,16 @@ pub fn decode_with(
                 event_type: event_type.to_owned(),
                 version,
             })?;
-        data = (step.upcast)(data).map_err(|message| DecodeError::Upcast {
-            event_type: event_type.to_owned(),
-            version,
-            message,
-        })?;
+        data = Cow::Owned((step.upcast)(data.into_owned()).map_err(|message| {
+            DecodeError::Upcast {
+                event_type: event_type.to_owned(),
+                version,
+                message,
+            }
+        })?);
         version += 1;
     }
-    match decode_current(event_type, data) {
+    match decode_current(event_type, &data) {
         Some(Ok(event)) => Ok(event),
         Some(Err(source)) => Err(DecodeError::Payload {
             event_type: event_type.to_owned(),

@@ -83,10 +83,11 @@ macro_rules! domain_events {
         /// Deserializes a payload already in the current shape of `event_type`.
         pub(crate) fn decode_current(
             event_type: &str,
-            data: Value,
+            data: &Value,
         ) -> Option<Result<DomainEvent, serde_json::Error>> {
+            use serde::Deserialize;
             match event_type {
-                $(stringify!($name) => Some(serde_json::from_value(data).map(DomainEvent::$name)),)*
+                $(stringify!($name) => Some($name::deserialize(data).map(DomainEvent::$name)),)*
                 _ => None,
             }
         }

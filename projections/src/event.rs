@@ -18,12 +18,9 @@ pub struct FeedEvent {
 impl FeedEvent {
     /// Decodes a stored event; one the domain cannot decode is kept with the reason.
     pub fn decode(stored: RecordedEvent) -> Self {
-        let decoded = DomainEvent::from_stored(
-            &stored.event_type,
-            stored.schema_version,
-            stored.data.clone(),
-        )
-        .map_err(|e| e.to_string());
+        let decoded =
+            DomainEvent::from_stored_ref(&stored.event_type, stored.schema_version, &stored.data)
+                .map_err(|e| e.to_string());
         FeedEvent { stored, decoded }
     }
 

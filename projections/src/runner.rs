@@ -48,7 +48,7 @@ pub struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
-            batch_size: 5_000,
+            batch_size: 10_000,
             standby_retry: Duration::from_secs(1),
             health_check: Duration::from_secs(1),
             backoff_min: Duration::from_secs(1),

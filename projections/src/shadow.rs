@@ -176,8 +176,8 @@ pub(crate) async fn drive(
         }
         cursor = page.next;
         if page.caught_up && page.len < page_size {
+            vacuum(pool, projection).await?;
             build_query_indexes(pool, projection).await?;
-            analyze(pool, projection).await?;
             if swap(pool, projection, cursor).await? {
                 return Ok(());
             }
@@ -296,11 +296,13 @@ async fn build_query_indexes(
     Ok(())
 }
 
-/// Refreshes the planner's statistics of the freshly filled shadow tables.
-async fn analyze(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+/// Vacuums the freshly filled shadow tables (so index-only scans work from the swap
+/// on, rather than after autovacuum's next visit) and gives the planner their
+/// statistics. Runs before the query indexes exist, which then need no cleanup.
+async fn vacuum(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
     let schema = schema_of(projection.name());
     for table in projection.tables() {
-        sqlx::query(&format!("ANALYZE \"{schema}\".\"{table}\""))
+        sqlx::query(&format!("VACUUM (ANALYZE) \"{schema}\".\"{table}\""))
             .execute(pool)
             .await?;
     }

@@ -129,7 +129,7 @@ enum BenchCommand {
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
         /// Events per projection batch (and per shared page while catching up).
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = 10_000)]
         batch_size: usize,
         /// Requests per report for its latency percentiles.
         #[arg(long, default_value_t = 200)]
