@@ -233,15 +233,27 @@ pub(crate) async fn mark_stopped(pool: &PgPool, name: &str) -> Result<(), Projec
     Ok(())
 }
 
-/// The stored cursor of a projection, if it has a checkpoint.
-pub(crate) async fn stored_cursor(
-    pool: &PgPool,
-    name: &str,
-) -> Result<Option<Cursor>, ProjectionError> {
-    let text: Option<String> =
-        sqlx::query_scalar("SELECT cursor FROM projections.checkpoints WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    text.map(|t| parse_cursor(name, &t)).transpose()
+/// A projection's checkpoint as a runner's health check sees it.
+pub(crate) struct Stored {
+    /// The live copy's cursor.
+    pub(crate) cursor: Cursor,
+    /// True while a rebuild beside the live copy is under way.
+    pub(crate) rebuilding: bool,
+}
+
+/// The stored checkpoint of a projection, if it has one (one query).
+pub(crate) async fn stored(pool: &PgPool, name: &str) -> Result<Option<Stored>, ProjectionError> {
+    let row: Option<(String, bool)> = sqlx::query_as(
+        "SELECT cursor, rebuild_cursor IS NOT NULL FROM projections.checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(text, rebuilding)| {
+        Ok(Stored {
+            cursor: parse_cursor(name, &text)?,
+            rebuilding,
+        })
+    })
+    .transpose()
 }

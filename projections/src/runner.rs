@@ -266,9 +266,7 @@ impl Runner {
         let mut last_check = Instant::now();
         let mut rebuild = RebuildTask::default();
         let mut rebuilds = crate::wakeups::REBUILDS.watch();
-        rebuild
-            .keep_going(&self.log, &self.feed, &self.projection, &self.config)
-            .await;
+        self.check(&mut rebuild).await?;
         loop {
             if is_shutdown(shutdown) {
                 drop(rebuild);
@@ -323,11 +321,7 @@ impl Runner {
                 if sqlx::query("SELECT 1").execute(&mut *lock).await.is_err() {
                     return Err(ProjectionError::LockLost(name.to_owned()));
                 }
-                rebuild
-                    .keep_going(&self.log, &self.feed, &self.projection, &self.config)
-                    .await;
-                let stored = checkpoint::stored_cursor(pool, name).await?;
-                if stored != Some(cursor) {
+                if self.check(&mut rebuild).await? != Some(cursor) {
                     // Rebuilt (or moved by a runner that should not have been active).
                     tracing::info!(
                         projection = name,
@@ -351,6 +345,22 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Reads the checkpoint, keeps a rebuild it records going, and returns its cursor.
+    async fn check(&self, rebuild: &mut RebuildTask) -> Result<Option<Cursor>, ProjectionError> {
+        let stored = checkpoint::stored(self.log.pool(), self.projection.name()).await?;
+        let rebuilding = stored.as_ref().is_some_and(|s| s.rebuilding);
+        rebuild
+            .keep_going(
+                rebuilding,
+                &self.log,
+                &self.feed,
+                &self.projection,
+                &self.config,
+            )
+            .await;
+        Ok(stored.map(|s| s.cursor))
     }
 
     /// Applies one batch and moves the checkpoint to `next`; on failure, applies the
@@ -433,9 +443,10 @@ struct RebuildTask {
 
 impl RebuildTask {
     /// Starts (or restarts, after a failure) the rebuild task if the checkpoint says
-    /// a rebuild is under way and none is running.
+    /// a rebuild is under way (`rebuilding`) and none is running.
     async fn keep_going(
         &mut self,
+        rebuilding: bool,
         log: &EventLog,
         feed: &SharedFeed,
         projection: &Arc<dyn Projection>,
@@ -448,6 +459,7 @@ impl RebuildTask {
             }
         }
         if let Some(task) = self.task.take() {
+            // Finished: its outcome is ready without waiting.
             match task.await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {
@@ -458,18 +470,12 @@ impl RebuildTask {
                 }
             }
         }
-        match shadow::pending(log.pool(), name).await {
-            Ok(Some(_)) => {
-                let (log, reader, projection) = (log.clone(), feed.reader(), projection.clone());
-                let page = config.batch_size;
-                self.task = Some(tokio::spawn(async move {
-                    shadow::drive(log, reader, &*projection, page).await
-                }));
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::debug!(projection = name, error = %err.chain(), "cannot check for a rebuild")
-            }
+        if rebuilding {
+            let (log, reader, projection) = (log.clone(), feed.reader(), projection.clone());
+            let page = config.batch_size;
+            self.task = Some(tokio::spawn(async move {
+                shadow::drive(log, reader, &*projection, page).await
+            }));
         }
     }
 }
