@@ -6,6 +6,7 @@ pub mod auth;
 pub mod command;
 pub mod embedded;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod idempotency;
 pub mod paging;

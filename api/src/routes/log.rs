@@ -1,6 +1,9 @@
 //! The log, read directly: one stream, the global feed, and hash-chain verification.
 
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_eventlog::{ChainBreak, Cursor, FeedFilter, RecordedEvent};
@@ -11,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::error::ApiError;
+use crate::export::{export, ExportFilter, Format};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
@@ -170,4 +174,79 @@ pub async fn verify(
         events_checked: report.events,
         first_bad: report.first_break().cloned(),
     }))
+}
+
+/// What to export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `ndjson` (default) or `csv`.
+    format: Option<String>,
+    /// Only these event types, comma-separated.
+    types: Option<String>,
+    /// Only the streams of this kind (`deal`, `client`, `lead`, `task`, `manager`, …).
+    stream_kind: Option<String>,
+    /// Only events that occurred at or after this time (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Only events that occurred before this time (RFC 3339).
+    to: Option<DateTime<Utc>>,
+}
+
+/// The log as a stream of NDJSON lines (events as `GET /events` shows them) or CSV
+/// rows, in feed order, up to the end of the feed when the export reaches it; for
+/// admin and auditor tokens.
+#[utoipa::path(
+    operation_id = "export_events", get, path = "/export/events", tag = "log", params(ExportQuery),
+    responses(
+        (status = 200, description = "the events", content(
+            (String = "application/x-ndjson"), (String = "text/csv"))),
+        (status = 400, description = "bad format or filter"),
+        (status = 403, description = "not an admin or auditor token")),
+    security(("bearer" = [])))]
+pub async fn export_events(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    if !matches!(actor.role.as_str(), "admin" | "auditor") {
+        return Err(ApiError::Forbidden(
+            "exporting the log takes an admin or auditor token".into(),
+        ));
+    }
+    let format = match query.format.as_deref() {
+        None => Format::Ndjson,
+        Some(text) => Format::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_format",
+                format!("format must be ndjson or csv, not {text:?}"),
+            )
+        })?,
+    };
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if from >= to {
+            return Err(ApiError::bad_request(
+                "invalid_period",
+                "from must be before to",
+            ));
+        }
+    }
+    let types = query.types.as_deref().map(|t| {
+        t.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    let filter = ExportFilter {
+        types: types.filter(|t| !t.is_empty()),
+        stream_kind: query.stream_kind.filter(|k| !k.is_empty()),
+        from: query.from,
+        to: query.to,
+    };
+    let body = export(state.log.clone(), format, filter);
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from_stream(body),
+    )
+        .into_response())
 }

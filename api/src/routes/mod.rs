@@ -22,6 +22,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub(crate) use log::EventView;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "crm", description = "The event-sourced CRM core: commands, queries and the log."),
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::stream_events))
         .routes(routes!(log::feed))
         .routes(routes!(log::verify))
+        .routes(routes!(log::export_events))
         .routes(routes!(projections::list))
         .routes(routes!(projections::rebuild))
         .routes(routes!(managers::register))

@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod export;
 mod rebuild;
 
 use std::net::SocketAddr;
@@ -67,6 +68,25 @@ enum Command {
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
     },
+    /// Writes the log to standard output as NDJSON or CSV, in feed order, in constant
+    /// memory (what `GET /export/events` answers).
+    Export {
+        /// `ndjson` or `csv`.
+        #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+        format: String,
+        /// Only these event types, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+        /// Only the streams of this kind (`deal`, `client`, `lead`, `task`, …).
+        #[arg(long)]
+        stream_kind: Option<String>,
+        /// Only events that occurred at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only events that occurred before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Runs the projectors alone, keeping every read model live, until SIGINT or SIGTERM.
     Project,
     /// Rebuilds read models from the whole log beside their live tables and swaps
@@ -116,6 +136,18 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// The log exported as NDJSON and CSV (events/s, peak memory) beside the raw read.
+    Export {
+        /// Events in the generated log.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The end of the generated year (`YYYY-MM-DD`); default: today.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+    },
     /// Read models over a generated log: rebuild rate and peak memory beside the raw
     /// read rate, each report's latency, and freshness under load.
     Projections {
@@ -298,6 +330,24 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             rebuild::run(&log, chosen).await?;
             log.close().await;
         }
+        Command::Export {
+            format,
+            types,
+            stream_kind,
+            from,
+            to,
+        } => {
+            let log = db.log(2).await?;
+            let format = crm_api::export::Format::parse(format).context("format")?;
+            let filter = crm_api::export::ExportFilter {
+                types: (!types.is_empty()).then(|| types.clone()),
+                stream_kind: stream_kind.clone(),
+                from: *from,
+                to: *to,
+            };
+            export::run(log.clone(), format, filter).await?;
+            log.close().await;
+        }
         Command::Seed {
             events,
             seed,
@@ -366,6 +416,21 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             };
             let table = bench::eventlog::run(&db.url, &opts).await?;
             println!("{table}");
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Export {
+                    events,
+                    seed,
+                    until,
+                },
+        } => {
+            let opts = bench::export::Options {
+                events: *events,
+                seed: *seed,
+                until: until.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            };
+            println!("{}", bench::export::run(&db.url, &opts).await?);
         }
         Command::Bench {
             which:

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod eventlog;
+pub mod export;
 mod measure;
 pub mod projections;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::http::Method;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use crm_api::seed::SeedOptions;
 use crm_api::state::AppState;
 use crm_eventlog::EventLog;
@@ -25,7 +25,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
 use super::api::{call, HttpClient};
-use super::measure::{new_histogram, record};
+use super::measure::{mib, new_histogram, peak_mib, raw_read, record, reset_peak};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -50,23 +50,6 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
         measure(target, opts)
     })
     .await
-}
-
-/// Peak resident memory of this process since the last [`reset_peak`], in MiB.
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// Starts measuring peak memory afresh (Linux: `clear_refs` 5 resets `VmHWM`).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn mib(value: Option<f64>) -> String {
-    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"))
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
@@ -202,43 +185,6 @@ fn verdict(met: bool) -> &'static str {
         "✓"
     } else {
         "✗"
-    }
-}
-
-/// Reads every event with plain SQL, in pages of 5,000 in feed order, decoding each
-/// row's columns as the log's reader does; returns how many.
-async fn raw_read(pool: &PgPool) -> anyhow::Result<u64> {
-    type Row = (
-        i64,
-        i64,
-        uuid::Uuid,
-        String,
-        i64,
-        String,
-        i32,
-        chrono::DateTime<Utc>,
-        chrono::DateTime<Utc>,
-        Value,
-        Value,
-        Vec<u8>,
-    );
-    let (mut tx_id, mut position, mut count) = (0i64, 0i64, 0u64);
-    loop {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT tx_id, position, event_id, stream_id, version, event_type, schema_version, \
-                    occurred_at, recorded_at, data, metadata, hash \
-               FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
-              ORDER BY tx_id, position LIMIT 5000",
-        )
-        .bind(tx_id)
-        .bind(position)
-        .fetch_all(pool)
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(count);
-        };
-        (tx_id, position) = (last.0, last.1);
-        count += rows.len() as u64;
     }
 }
 

@@ -1,0 +1,165 @@
+//! The log exported as NDJSON or CSV: chunks made page by page from the feed, so an
+//! export of any size takes the memory of one page. Shared by `GET /export/events` and
+//! `crm export`.
+
+use axum::body::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter, RecordedEvent};
+use futures::Stream;
+
+/// Events read from the feed per chunk.
+const PAGE: usize = 2_000;
+
+/// How long to wait before reading again when the end of the feed is held back.
+const HELD_BACK_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The shape of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line, as `GET /events` shows an event.
+    Ndjson,
+    /// A header line, then one line per event; `data` and `metadata` as JSON text.
+    Csv,
+}
+
+impl Format {
+    /// Parses `ndjson` or `csv`.
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "ndjson" => Some(Format::Ndjson),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// The HTTP content type of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Ndjson => "application/x-ndjson",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// Which events an export holds (every one by default).
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    /// Only these event types.
+    pub types: Option<Vec<String>>,
+    /// Only the streams of this kind (`deal` for `deal-<uuid>`).
+    pub stream_kind: Option<String>,
+    /// Only events that occurred at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events that occurred before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ExportFilter {
+    fn keeps(&self, event: &RecordedEvent) -> bool {
+        let kind = event
+            .stream
+            .split_once('-')
+            .map_or(&*event.stream, |(k, _)| k);
+        self.stream_kind.as_deref().is_none_or(|k| k == kind)
+            && self.from.is_none_or(|from| event.occurred_at >= from)
+            && self.to.is_none_or(|to| event.occurred_at < to)
+    }
+}
+
+/// The CSV columns, in order.
+const CSV_HEADER: &str = "position,event_id,stream,version,type,schema_version,occurred_at,\
+                          recorded_at,data,metadata,hash\n";
+
+/// The events of the log that `filter` keeps, in feed order, as chunks of `format`,
+/// up to the end of the feed when the export reaches it.
+pub fn export(
+    log: EventLog,
+    format: Format,
+    filter: ExportFilter,
+) -> impl Stream<Item = Result<Bytes, EventLogError>> {
+    let feed = FeedFilter {
+        event_types: filter.types.clone(),
+    };
+    let start = (Some(Cursor::start()), format == Format::Csv);
+    futures::stream::try_unfold(start, move |(cursor, header)| {
+        let (log, feed, filter) = (log.clone(), feed.clone(), filter.clone());
+        async move {
+            let Some(mut cursor) = cursor else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            if header {
+                out.extend_from_slice(CSV_HEADER.as_bytes());
+            }
+            loop {
+                let page = log.read_feed(cursor, PAGE, &feed).await?;
+                cursor = page.next;
+                for event in page.events.into_iter().filter(|e| filter.keeps(e)) {
+                    match format {
+                        Format::Ndjson => ndjson_line(&mut out, event),
+                        Format::Csv => csv_line(&mut out, &event),
+                    }
+                }
+                if page.caught_up && page.held_back {
+                    // Committed events wait behind a transaction still running (the
+                    // feed's order is only final once it ends): they belong in it.
+                    tokio::time::sleep(HELD_BACK_PAUSE).await;
+                    continue;
+                }
+                if page.caught_up {
+                    return Ok(Some((Bytes::from(out), (None, false))));
+                }
+                if !out.is_empty() {
+                    return Ok(Some((Bytes::from(out), (Some(cursor), false))));
+                }
+            }
+        }
+    })
+}
+
+/// The event as `GET /events` shows it, on one line.
+fn ndjson_line(out: &mut Vec<u8>, event: RecordedEvent) {
+    let view = crate::routes::EventView::from(event);
+    if serde_json::to_writer(&mut *out, &view).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// The event as one CSV line (RFC 4180 quoting).
+fn csv_line(out: &mut Vec<u8>, event: &RecordedEvent) {
+    let fields = [
+        event.position.to_string(),
+        event.event_id.to_string(),
+        event.stream.clone(),
+        event.version.to_string(),
+        event.event_type.clone(),
+        event.schema_version.to_string(),
+        event
+            .occurred_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        event
+            .recorded_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        event.data.to_string(),
+        serde_json::to_string(&event.metadata).unwrap_or_default(),
+        hex::encode(&event.hash),
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        csv_field(out, field);
+    }
+    out.push(b'\n');
+}
+
+/// A field, quoted (quotes doubled) when it holds a comma, a quote or a line break.
+fn csv_field(out: &mut Vec<u8>, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(field.as_bytes());
+    }
+}
