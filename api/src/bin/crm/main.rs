@@ -138,28 +138,14 @@ enum TokenCommand {
 enum BenchCommand {
     /// The log exported as NDJSON and CSV (events/s, peak memory) beside the raw read.
     Export {
-        /// Events in the generated log.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// The generator's seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// The end of the generated year (`YYYY-MM-DD`); default: today.
-        #[arg(long)]
-        until: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        log: bench::Generated,
     },
     /// Read models over a generated log: rebuild rate and peak memory beside the raw
     /// read rate, each report's latency, and freshness under load.
     Projections {
-        /// Events in the generated log.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// The generator's seed.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// The end of the generated year (`YYYY-MM-DD`); default: today.
-        #[arg(long)]
-        until: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        log: bench::Generated,
         /// Events per projection batch (and per shared page while catching up).
         #[arg(long, default_value_t = 10_000)]
         batch_size: usize,
@@ -418,35 +404,21 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             println!("{table}");
         }
         Command::Bench {
-            which:
-                BenchCommand::Export {
-                    events,
-                    seed,
-                    until,
-                },
+            which: BenchCommand::Export { log },
         } => {
-            let opts = bench::export::Options {
-                events: *events,
-                seed: *seed,
-                until: until.unwrap_or_else(|| chrono::Utc::now().date_naive()),
-            };
-            println!("{}", bench::export::run(&db.url, &opts).await?);
+            println!("{}", bench::export::run(&db.url, log).await?);
         }
         Command::Bench {
             which:
                 BenchCommand::Projections {
-                    events,
-                    seed,
-                    until,
+                    log,
                     batch_size,
                     samples,
                     freshness_seconds,
                 },
         } => {
             let opts = bench::projections::Options {
-                events: *events,
-                seed: *seed,
-                until: until.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                log: log.clone(),
                 batch_size: *batch_size,
                 samples: *samples,
                 freshness_seconds: *freshness_seconds,

@@ -7,48 +7,22 @@
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
 use crm_api::export::{export, ExportFilter, Format};
-use crm_api::seed::SeedOptions;
-use crm_eventlog::EventLog;
 use futures::TryStreamExt;
 use sqlx::postgres::PgConnectOptions;
 
 use super::measure::{mib, peak_mib, raw_read, reset_peak};
 
-/// What to measure.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Events in the generated log.
-    pub events: u64,
-    /// The generator's seed.
-    pub seed: u64,
-    /// The end of the generated year.
-    pub until: NaiveDate,
-}
-
 /// Runs every measurement against a fresh database on the server of `admin_url`.
-pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
+pub async fn run(admin_url: &str, generated: &super::Generated) -> anyhow::Result<String> {
     super::in_fresh_database(admin_url, "crm_bench_export", |target| {
-        measure(target, opts)
+        measure(target, generated)
     })
     .await
 }
 
-async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
-    let pool = crm_api::connect_pool_with(target, 8).await?;
-    crm_api::migrate(&pool).await?;
-    let log = EventLog::new(pool.clone());
-    let seeding = crm_api::seed::seed(
-        &log,
-        &SeedOptions::new(opts.events, opts.seed, opts.until),
-        |_| {},
-    )
-    .await?;
-    let total = seeding.events;
-    sqlx::query("VACUUM ANALYZE eventlog.events")
-        .execute(&pool)
-        .await?;
+async fn measure(target: PgConnectOptions, generated: &super::Generated) -> anyhow::Result<String> {
+    let (pool, log, total) = super::generated_log(target, 8, generated).await?;
 
     reset_peak();
     let started = Instant::now();
@@ -62,8 +36,8 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
          SQL in the same run: {raw_rate:.0} events/s, peak {}.\n\n\
          | export | events/s | ratio to raw read | bytes | peak memory (this process) |\n\
          |---|---:|---:|---:|---:|\n",
-        opts.seed,
-        opts.until,
+        generated.seed,
+        generated.until(),
         mib(raw_peak),
     );
     for (name, format) in [("NDJSON", Format::Ndjson), ("CSV", Format::Csv)] {

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::http::Method;
-use chrono::NaiveDate;
-use crm_api::seed::SeedOptions;
 use crm_api::state::AppState;
-use crm_eventlog::EventLog;
 use crm_projections::{ProjectorSet, RunnerConfig};
 use hdrhistogram::Histogram;
 use hyper_util::client::legacy::Client;
@@ -30,12 +27,8 @@ use super::measure::{mib, new_histogram, peak_mib, raw_read, record, reset_peak}
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Events in the generated log.
-    pub events: u64,
-    /// The generator's seed.
-    pub seed: u64,
-    /// The end of the generated year.
-    pub until: NaiveDate,
+    /// The generated log.
+    pub log: super::Generated,
     /// Events per projection batch.
     pub batch_size: usize,
     /// Requests per report for its latency.
@@ -53,27 +46,9 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
-    let pool = crm_api::connect_pool_with(target, 48).await?;
-    crm_api::migrate(&pool).await?;
-    let log = EventLog::new(pool.clone());
+    let (pool, log, total) = super::generated_log(target, 48, &opts.log).await?;
+    let until = opts.log.until();
     let mut out = String::new();
-
-    let seeding = crm_api::seed::seed(
-        &log,
-        &SeedOptions::new(opts.events, opts.seed, opts.until),
-        |_| {},
-    )
-    .await?;
-    eprintln!(
-        "seeded {} events in {:.1} s ({:.0} events/s)",
-        seeding.events,
-        seeding.elapsed.as_secs_f64(),
-        seeding.rate()
-    );
-    let total = seeding.events;
-    sqlx::query("VACUUM ANALYZE eventlog.events")
-        .execute(&pool)
-        .await?;
 
     // The baseline: every event read with plain SQL in pages, in feed order.
     reset_peak();
@@ -136,8 +111,8 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
          |---|---:|---:|---:|---:|---:|---:|---|\n\
          | first build (empty start) | {:.0} | {:.1} s | {} | {raw_rate:.0} | {} | {:.0}% | ≥ 50,000/s {} |\n\
          | rebuild beside the live tables | {:.0} | {:.1} s | {} | {raw_rate:.0} | {} | {:.0}% | ≥ 50,000/s {} |\n\n",
-        opts.seed,
-        opts.until,
+        opts.log.seed,
+        until,
         rate(build_time),
         build_time.as_secs_f64(),
         mib(build_peak),
@@ -238,14 +213,14 @@ async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<Str
         deal["manager_id"].as_str().unwrap_or_default().to_owned(),
         deal["client_id"].as_str().unwrap_or_default().to_owned(),
     );
-    let until = opts.until.format("%Y-%m-%d").to_string();
-    let month = (opts.until - chrono::Duration::days(30))
+    let until = opts.log.until().format("%Y-%m-%d").to_string();
+    let month = (opts.log.until() - chrono::Duration::days(30))
         .format("%Y-%m-%d")
         .to_string();
-    let year = (opts.until - chrono::Duration::days(365))
+    let year = (opts.log.until() - chrono::Duration::days(365))
         .format("%Y-%m-%d")
         .to_string();
-    let as_of = (opts.until - chrono::Duration::days(90))
+    let as_of = (opts.log.until() - chrono::Duration::days(90))
         .format("%Y-%m-%dT00:00:00Z")
         .to_string();
     let now = format!("{until}T00:00:00Z");
