@@ -94,7 +94,12 @@ pub fn export(
             loop {
                 let page = log.read_feed(cursor, PAGE, &feed).await?;
                 cursor = page.next;
-                for event in page.events.into_iter().filter(|e| filter.keeps(e)) {
+                for event in page
+                    .events
+                    .into_iter()
+                    .filter(|e| filter.keeps(e))
+                    .map(current_shape)
+                {
                     match format {
                         Format::Ndjson => ndjson_line(&mut out, event),
                         Format::Csv => csv_line(&mut out, &event),
@@ -115,6 +120,28 @@ pub fn export(
             }
         }
     })
+}
+
+/// The event with its payload upcast to its type's current schema version, as
+/// projections see it (`hash` stays the stored form's; `GET /streams/{s}/events`
+/// shows the stored form). Types the domain does not know stay as stored.
+fn current_shape(mut event: RecordedEvent) -> RecordedEvent {
+    let current = crm_domain::codec::current_schema_version(&event.event_type);
+    if event.schema_version < current {
+        match crm_domain::codec::upcast(&event.event_type, event.schema_version, event.data.clone())
+        {
+            Ok((version, data)) => {
+                event.schema_version = version;
+                event.data = data;
+            }
+            Err(err) => tracing::warn!(
+                position = event.position,
+                error = %err,
+                "exporting an event as stored: it cannot be upcast"
+            ),
+        }
+    }
+    event
 }
 
 /// The event as `GET /events` shows it, on one line.

@@ -71,8 +71,44 @@ pub struct Upcaster {
     pub upcast: fn(Value) -> Result<Value, String>,
 }
 
-/// Every upcaster of this code. None yet: every type is at version 1.
-pub const UPCASTERS: &[Upcaster] = &[];
+/// Every upcaster of this code: `InteractionLogged` is at version 2, every other type
+/// at version 1.
+pub const UPCASTERS: &[Upcaster] = &[Upcaster {
+    event_type: "InteractionLogged",
+    from_version: 1,
+    upcast: interaction_logged_v1,
+}];
+
+/// `InteractionLogged` 1 → 2: the number `duration_s` becomes the object
+/// `duration: {seconds}` (absent stays absent).
+fn interaction_logged_v1(mut data: Value) -> Result<Value, String> {
+    let Some(fields) = data.as_object_mut() else {
+        return Err("the payload is not an object".into());
+    };
+    match fields.remove("duration_s") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(seconds)) => {
+            let seconds = seconds
+                .as_i64()
+                .ok_or_else(|| format!("duration_s {seconds} is not whole seconds"))?;
+            fields.insert("duration".into(), serde_json::json!({ "seconds": seconds }));
+        }
+        Some(other) => return Err(format!("duration_s {other} is not a number")),
+    }
+    Ok(data)
+}
+
+/// The payload of a stored event in its type's current shape, with that version:
+/// what exports show. Unknown types and failed upcasts are errors.
+pub fn upcast(
+    event_type: &str,
+    schema_version: i32,
+    data: Value,
+) -> Result<(i32, Value), DecodeError> {
+    let current = version_with(UPCASTERS, event_type);
+    let data = upcast_with(UPCASTERS, event_type, schema_version, Cow::Owned(data))?;
+    Ok((current, data.into_owned()))
+}
 
 /// The schema version this code writes for `event_type`.
 pub fn current_schema_version(event_type: &str) -> i32 {
@@ -128,6 +164,25 @@ fn decode_cow(
     schema_version: i32,
     data: Cow<'_, Value>,
 ) -> Result<DomainEvent, DecodeError> {
+    let data = upcast_with(upcasters, event_type, schema_version, data)?;
+    match decode_current(event_type, &data) {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(source)) => Err(DecodeError::Payload {
+            event_type: event_type.to_owned(),
+            source,
+        }),
+        None => Err(DecodeError::UnknownType(event_type.to_owned())),
+    }
+}
+
+/// Brings a payload from `schema_version` to the type's current version (copying it
+/// only if a step applies).
+fn upcast_with<'a>(
+    upcasters: &[Upcaster],
+    event_type: &str,
+    schema_version: i32,
+    data: Cow<'a, Value>,
+) -> Result<Cow<'a, Value>, DecodeError> {
     if !crate::events::EVENT_TYPES.contains(&event_type) {
         return Err(DecodeError::UnknownType(event_type.to_owned()));
     }
@@ -158,14 +213,7 @@ fn decode_cow(
         })?);
         version += 1;
     }
-    match decode_current(event_type, &data) {
-        Some(Ok(event)) => Ok(event),
-        Some(Err(source)) => Err(DecodeError::Payload {
-            event_type: event_type.to_owned(),
-            source,
-        }),
-        None => Err(DecodeError::UnknownType(event_type.to_owned())),
-    }
+    Ok(data)
 }
 
 #[cfg(test)]

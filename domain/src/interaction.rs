@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::aggregate::{absent, Aggregate, HasId, Ref};
 use crate::client::ClientState;
 use crate::deal::DealState;
-use crate::events::InteractionLogged;
+use crate::events::{InteractionDuration, InteractionLogged};
 use crate::lead::LeadState;
 use crate::manager::ManagerState;
 use crate::rules::{active_manager, client_and_deal};
@@ -108,7 +108,7 @@ pub fn decide(
                 client_id,
                 deal_id,
                 lead_id,
-                duration_s: c.duration_s,
+                duration: c.duration_s.map(|seconds| InteractionDuration { seconds }),
                 outcome: c.outcome,
                 goal: c.goal,
                 notes: c.notes,

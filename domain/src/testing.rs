@@ -395,7 +395,7 @@ pub fn every_event() -> Vec<DomainEvent> {
             client_id: Some(CLIENT),
             deal_id: Some(DEAL),
             lead_id: Some(LEAD),
-            duration_s: Some(185),
+            duration: Some(InteractionDuration { seconds: 185 }),
             outcome: Some("interested".into()),
             goal: Some("qualify".into()),
             notes: Some("call back Monday".into()),

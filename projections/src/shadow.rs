@@ -309,11 +309,38 @@ async fn vacuum(pool: &PgPool, projection: &dyn Projection) -> Result<(), Projec
     Ok(())
 }
 
-/// Swaps the shadow copy in if it has caught up with the live checkpoint: in one
-/// transaction, drops the live tables, moves the shadow ones into the live schema
-/// under the live indexes' names and moves the checkpoint to the shadow's cursor.
-/// False when the live copy is ahead (the caller reads on and tries again).
+/// How long the swap waits for a lock before giving up and trying again: under
+/// PostgreSQL's `deadlock_timeout` (1 s by default), so that a query waiting behind it
+/// is never the one a deadlock check aborts.
+const SWAP_LOCK_TIMEOUT: &str = "200ms";
+
+/// [`swap_now`], which gives way (false, after a pause) when queries hold the live
+/// tables longer than [`SWAP_LOCK_TIMEOUT`].
 async fn swap(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    shadow: Cursor,
+) -> Result<bool, ProjectionError> {
+    match swap_now(pool, projection, shadow).await {
+        Err(ProjectionError::Database(sqlx::Error::Database(err)))
+            if err.code().as_deref() == Some("55P03") =>
+        {
+            tracing::debug!(
+                projection = projection.name(),
+                "live tables busy: swapping later"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok(false)
+        }
+        other => other,
+    }
+}
+
+/// Swaps the shadow copy in if it has caught up with the live checkpoint: in one
+/// transaction, locks every live table, drops them, moves the shadow ones into the
+/// live schema under the live indexes' names and moves the checkpoint to the shadow's
+/// cursor. False when the live copy is ahead (the caller reads on and tries again).
+async fn swap_now(
     pool: &PgPool,
     projection: &dyn Projection,
     shadow: Cursor,
@@ -322,7 +349,7 @@ async fn swap(
     let schema = schema_of(name);
     let mut tx = pool.begin().await?;
     // Queries on the live tables finish first; do not queue new ones behind us long.
-    sqlx::query("SET LOCAL lock_timeout = '5s'")
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
         .execute(&mut *tx)
         .await?;
     let row: Option<(String, Option<String>)> = sqlx::query_as(
@@ -340,6 +367,18 @@ async fn swap(
     if parse_cursor(name, &live)? > shadow {
         return Ok(false);
     }
+    // Every live table before changing any.
+    let live_tables: Vec<String> = projection
+        .tables()
+        .iter()
+        .map(|t| format!("{LIVE_SCHEMA}.\"{t}\""))
+        .collect();
+    sqlx::query(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        live_tables.join(", ")
+    ))
+    .execute(&mut *tx)
+    .await?;
     for table in projection.tables() {
         let indexes = index_names(&mut tx, LIVE_SCHEMA, table).await?;
         let fresh = index_names(&mut tx, &schema, table).await?;

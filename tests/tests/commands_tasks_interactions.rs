@@ -674,8 +674,8 @@ async fn logging_an_interaction_appends_interaction_logged(pool: PgPool) {
     assert_eq!(
         stored[0]["data"],
         json!({"interaction_id": own, "kind": "call", "direction": "outbound", "manager_id": anna,
-            "client_id": client_id, "deal_id": deal_id, "lead_id": lead_id, "duration_s": 185,
-            "outcome": "interested", "goal": "qualify", "notes": "call again"})
+            "client_id": client_id, "deal_id": deal_id, "lead_id": lead_id,
+            "duration": {"seconds": 185}, "outcome": "interested", "goal": "qualify", "notes": "call again"})
     );
 
     // The least: kind, direction, manager.

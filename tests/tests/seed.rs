@@ -430,7 +430,7 @@ async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
     }
     assert!(interactions
         .iter()
-        .any(|i| i["duration_s"].as_i64().unwrap_or(0) > 0));
+        .any(|i| i["duration"]["seconds"].as_i64().unwrap_or(0) > 0));
     let mut due: HashMap<String, DateTime<Utc>> = HashMap::new();
     let (mut on_time, mut late) = (0, 0);
     for (_, _, _, kind, data, _, at) in &rows {

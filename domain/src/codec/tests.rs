@@ -92,7 +92,16 @@ fn json_field_names_are_the_specs_literally() {
             .unwrap();
         let data = event.to_data();
         let mut keys: Vec<&String> = data.as_object().unwrap().keys().collect();
-        let mut expected: Vec<&String> = fields.iter().collect();
+        // Version 2 of InteractionLogged: `duration_s` became `duration: {seconds}`.
+        let evolved = |f: &String| {
+            if event_type == "InteractionLogged" && f == "duration_s" {
+                "duration".to_owned()
+            } else {
+                f.clone()
+            }
+        };
+        let renamed: Vec<String> = fields.iter().map(evolved).collect();
+        let mut expected: Vec<&String> = renamed.iter().collect();
         keys.sort();
         expected.sort();
         assert_eq!(keys, expected, "fields of {event_type}");
@@ -185,10 +194,57 @@ fn optional_fields_may_be_null_or_missing() {
 }
 
 #[test]
-fn every_type_is_at_schema_version_1() {
+fn every_type_is_at_schema_version_1_but_interaction_logged_at_2() {
     for event in every_event() {
-        assert_eq!(event.schema_version(), 1, "{}", event.event_type());
+        let expected = if event.event_type() == "InteractionLogged" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(event.schema_version(), expected, "{}", event.event_type());
     }
+}
+
+#[test]
+fn an_interaction_logged_at_version_1_reads_as_version_2() {
+    let v1 = json!({"interaction_id": INTERACTION, "kind": "call", "direction": "outbound",
+                    "manager_id": MANAGER, "duration_s": 185});
+    let DomainEvent::InteractionLogged(event) =
+        DomainEvent::from_stored("InteractionLogged", 1, v1.clone()).unwrap()
+    else {
+        panic!("not an interaction");
+    };
+    assert_eq!(
+        event.duration,
+        Some(crate::events::InteractionDuration { seconds: 185 })
+    );
+    let (version, data) = upcast("InteractionLogged", 1, v1).unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(data["duration"], json!({"seconds": 185}));
+    assert!(data.get("duration_s").is_none());
+    // Without a duration it has none; version 2 is read as it is.
+    let bare = json!({"interaction_id": INTERACTION, "kind": "meeting", "direction": "inbound",
+                      "manager_id": MANAGER});
+    let DomainEvent::InteractionLogged(event) =
+        DomainEvent::from_stored("InteractionLogged", 1, bare.clone()).unwrap()
+    else {
+        panic!("not an interaction");
+    };
+    assert_eq!(event.duration, None);
+    assert_eq!(
+        upcast("InteractionLogged", 2, bare.clone()).unwrap(),
+        (2, bare)
+    );
+    // A version 1 payload whose duration is not whole seconds cannot be read.
+    let bad = json!({"interaction_id": INTERACTION, "kind": "call", "direction": "outbound",
+                     "manager_id": MANAGER, "duration_s": "long"});
+    assert!(matches!(
+        DomainEvent::from_stored("InteractionLogged", 1, bad),
+        Err(DecodeError::Upcast { version: 1, .. })
+    ));
+    // Other types are at version 1 already: unchanged.
+    let won = json!({"deal_id": DEAL, "amount": 5});
+    assert_eq!(upcast("DealWon", 1, won.clone()).unwrap(), (1, won));
 }
 
 #[test]

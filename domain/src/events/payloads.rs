@@ -304,9 +304,10 @@ pub struct InteractionLogged {
     /// The lead it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<Uuid>,
-    /// Duration in seconds.
+    /// How long it lasted (schema version 2; version 1 stored `duration_s`, a number
+    /// of seconds, which reading upcasts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_s: Option<i64>,
+    pub duration: Option<InteractionDuration>,
     /// How it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
@@ -316,6 +317,13 @@ pub struct InteractionLogged {
     /// Notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+}
+
+/// How long an interaction lasted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractionDuration {
+    /// Whole seconds, not negative.
+    pub seconds: i64,
 }
 
 /// A task planned for a manager.

@@ -255,7 +255,7 @@ impl Fold {
                 let mut fact = Fact::new(stored, e.manager_id, kind);
                 fact.client_id = e.client_id;
                 if kind.is_call() {
-                    fact.seconds = e.duration_s.unwrap_or(0);
+                    fact.seconds = e.duration.map_or(0, |d| d.seconds);
                 }
                 self.facts.push(fact);
             }
