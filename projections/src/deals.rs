@@ -492,25 +492,68 @@ pub async fn list_deals(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DealRow>, ProjectionError> {
-    let rows = sqlx::query_as::<_, DealRow>(
+    const SQL: &str =
         "SELECT deal_id, client_id, pipeline_id, stage_id, title, amount, manager_id, source, status, \
                 expected_close_on, version \
            FROM projections.deals \
           WHERE ($1::uuid IS NULL OR pipeline_id = $1) AND ($2::uuid IS NULL OR stage_id = $2) \
             AND ($3::uuid IS NULL OR manager_id = $3) AND ($4::uuid IS NULL OR client_id = $4) \
             AND ($5::text IS NULL OR status = $5) AND ($6::uuid IS NULL OR deal_id > $6) \
-          ORDER BY deal_id LIMIT $7",
-    )
-    .bind(filter.pipeline_id)
-    .bind(filter.stage_id)
-    .bind(filter.manager_id)
-    .bind(filter.client_id)
-    .bind(&filter.status)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+          ORDER BY deal_id LIMIT $7";
+    let query = filtered(sqlx::query_as(SQL), filter, after).bind(limit);
+    Ok(query.fetch_all(pool).await?)
+}
+
+/// [`list_deals`] as the deals stood at business time `as_of`: each deal's stage,
+/// amount, manager and status are, per field, the value its latest (by version)
+/// change that occurred by then set, its version the latest such; a deal is listed
+/// once its opening occurred by then. (Its title, client, pipeline, source and
+/// expected close date are set when it opens.)
+pub async fn list_deals_as_of(
+    pool: &PgPool,
+    filter: &DealFilter,
+    as_of: DateTime<Utc>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DealRow>, ProjectionError> {
+    const SQL: &str =
+        "SELECT d.deal_id, d.client_id, d.pipeline_id, f.stage_id, d.title, f.amount, f.manager_id, \
+                d.source, f.status, d.expected_close_on, f.version \
+           FROM projections.deals d \
+          CROSS JOIN LATERAL ( \
+                SELECT (array_agg(x.stage_id ORDER BY x.version DESC) FILTER (WHERE x.stage_id IS NOT NULL))[1] AS stage_id, \
+                       (array_agg(x.amount ORDER BY x.version DESC) FILTER (WHERE x.amount IS NOT NULL))[1] AS amount, \
+                       (array_agg(x.manager_id ORDER BY x.version DESC) FILTER (WHERE x.manager_id IS NOT NULL))[1] AS manager_id, \
+                       (array_agg(x.status ORDER BY x.version DESC) FILTER (WHERE x.status IS NOT NULL))[1] AS status, \
+                       max(x.version) AS version \
+                  FROM projections.deal_changes x \
+                 WHERE x.deal_id = d.deal_id AND x.occurred_at <= $7 \
+                HAVING bool_or(x.version = 1)) f \
+          WHERE ($1::uuid IS NULL OR d.pipeline_id = $1) AND ($4::uuid IS NULL OR d.client_id = $4) \
+            AND ($6::uuid IS NULL OR d.deal_id > $6) \
+            AND ($2::uuid IS NULL OR f.stage_id = $2) AND ($3::uuid IS NULL OR f.manager_id = $3) \
+            AND ($5::text IS NULL OR f.status = $5) \
+          ORDER BY d.deal_id LIMIT $8";
+    let query = filtered(sqlx::query_as(SQL), filter, after)
+        .bind(as_of)
+        .bind(limit);
+    Ok(query.fetch_all(pool).await?)
+}
+
+/// A deal list query with its first parameters bound: `$1`–`$5` the filter, `$6` the
+/// cursor.
+fn filtered<'q>(
+    query: sqlx::query::QueryAs<'q, Postgres, DealRow, sqlx::postgres::PgArguments>,
+    filter: &'q DealFilter,
+    after: Option<Uuid>,
+) -> sqlx::query::QueryAs<'q, Postgres, DealRow, sqlx::postgres::PgArguments> {
+    query
+        .bind(filter.pipeline_id)
+        .bind(filter.stage_id)
+        .bind(filter.manager_id)
+        .bind(filter.client_id)
+        .bind(&filter.status)
+        .bind(after)
 }
 
 /// One stage of a funnel.

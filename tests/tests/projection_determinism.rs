@@ -241,7 +241,7 @@ async fn projectors_killed_mid_batch_resume_to_a_clean_rebuild(pool: PgPool) {
             set = set.with(projection);
         }
         let running = set.spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(40 + (round * 37) % 160)).await;
+        tokio::time::sleep(Duration::from_millis(10 + (round * 37) % 60)).await;
         let mut done = true;
         for projection in crm_projections::builtin() {
             let reflects = crm_projections::wait_until_reflects(

@@ -458,6 +458,9 @@ pub struct DealListQuery {
     cursor: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
     min_position: Option<i64>,
+    /// The deals as they stood at this business time (events with
+    /// `occurred_at <= as_of`); filters apply to that state.
+    as_of: Option<DateTime<Utc>>,
 }
 
 /// A page of deals.
@@ -495,9 +498,14 @@ pub async fn list(
         client_id: query.client_id,
         status: query.status,
     };
-    let mut rows = crm_projections::deals::list_deals(state.log.pool(), &filter, after, limit + 1)
-        .await
-        .map_err(crate::read_model::projection_error)?;
+    let pool = state.log.pool();
+    let mut rows = match query.as_of {
+        None => crm_projections::deals::list_deals(pool, &filter, after, limit + 1).await,
+        Some(as_of) => {
+            crm_projections::deals::list_deals_as_of(pool, &filter, as_of, after, limit + 1).await
+        }
+    }
+    .map_err(crate::read_model::projection_error)?;
     let next_cursor = crate::paging::next_page(&mut rows, limit, |d| d.deal_id);
     let items: Vec<DealView> = rows
         .into_iter()
