@@ -22,6 +22,11 @@ pub(crate) fn decode(
         .collect()
 }
 
+/// A feed filter of these event types (what [`crate::Projection::event_types`] returns).
+pub(crate) fn types(names: &[&str]) -> Option<Vec<String>> {
+    Some(names.iter().map(|t| (*t).to_owned()).collect())
+}
+
 /// A `uuid[]` as Postgres' text form (`{a,b}`), to bind in a `text[]` and cast back.
 pub(crate) fn uuid_array_literal(ids: &[Uuid]) -> String {
     let inner: Vec<String> = ids.iter().map(Uuid::to_string).collect();

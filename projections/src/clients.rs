@@ -73,7 +73,7 @@ impl Projection for Clients {
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
-        let types = [
+        crate::batch::types(&[
             "ClientRegistered",
             "ClientUpdated",
             "ClientReassigned",
@@ -85,8 +85,7 @@ impl Projection for Clients {
             "DealReopened",
             "InteractionLogged",
             "TaskScheduled",
-        ];
-        Some(types.iter().map(|t| (*t).to_owned()).collect())
+        ])
     }
 
     async fn apply(

@@ -83,7 +83,7 @@ impl Projection for Deals {
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
-        let types = [
+        crate::batch::types(&[
             "PipelineDefined",
             "DealOpened",
             "DealStageChanged",
@@ -92,8 +92,7 @@ impl Projection for Deals {
             "DealWon",
             "DealLost",
             "DealReopened",
-        ];
-        Some(types.iter().map(|t| (*t).to_owned()).collect())
+        ])
     }
 
     async fn apply(

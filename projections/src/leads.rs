@@ -65,14 +65,13 @@ impl Projection for Leads {
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
-        let types = [
+        crate::batch::types(&[
             "LeadCaptured",
             "LeadAssigned",
             "LeadConverted",
             "LeadRejected",
             "InteractionLogged",
-        ];
-        Some(types.iter().map(|t| (*t).to_owned()).collect())
+        ])
     }
 
     async fn apply(

@@ -98,7 +98,7 @@ impl Projection for ManagerKpisProjection {
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
-        let types = [
+        crate::batch::types(&[
             "ManagerRegistered",
             "LeadAssigned",
             "LeadConverted",
@@ -112,8 +112,7 @@ impl Projection for ManagerKpisProjection {
             "TaskRescheduled",
             "TaskReassigned",
             "TaskCompleted",
-        ];
-        Some(types.iter().map(|t| (*t).to_owned()).collect())
+        ])
     }
 
     async fn apply(

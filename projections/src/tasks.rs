@@ -69,14 +69,13 @@ impl Projection for Tasks {
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
-        let types = [
+        crate::batch::types(&[
             "TaskScheduled",
             "TaskRescheduled",
             "TaskReassigned",
             "TaskCompleted",
             "TaskCancelled",
-        ];
-        Some(types.iter().map(|t| (*t).to_owned()).collect())
+        ])
     }
 
     async fn apply(

@@ -153,4 +153,19 @@ impl TestApp {
             .await
             .unwrap_or(-1)
     }
+
+    /// Every row of these read-model tables (schema `projections`), as text prefixed
+    /// with its table, in a stable order: two read models compare row for row.
+    pub async fn table_rows(&self, tables: &[&str]) -> Vec<String> {
+        let mut rows = Vec::new();
+        for table in tables {
+            let sql = format!("SELECT t::text FROM projections.\"{table}\" t ORDER BY 1");
+            let texts: Vec<String> = sqlx::query_scalar(&sql)
+                .fetch_all(self.log.pool())
+                .await
+                .unwrap_or_else(|e| panic!("reading {table}: {e}"));
+            rows.extend(texts.into_iter().map(|r| format!("{table} {r}")));
+        }
+        rows
+    }
 }

@@ -19,14 +19,7 @@ use uuid::Uuid;
 async fn snapshot(app: &TestApp) -> Vec<String> {
     let mut rows = Vec::new();
     for projection in crm_projections::builtin() {
-        for table in projection.tables() {
-            let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY 1");
-            let texts: Vec<String> = sqlx::query_scalar(&sql)
-                .fetch_all(app.log.pool())
-                .await
-                .unwrap();
-            rows.extend(texts.into_iter().map(|r| format!("{table} {r}")));
-        }
+        rows.extend(app.table_rows(projection.tables()).await);
     }
     rows
 }

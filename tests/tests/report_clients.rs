@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
+use crm_projections::Projection;
 use crm_tests::scenario::manager;
 use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
@@ -1006,24 +1007,8 @@ async fn client_queries_refuse_bad_input_and_unknown_clients(pool: PgPool) {
 
 /// Every row of the clients read model, as text, in a stable order.
 async fn snapshot(app: &TestApp) -> Vec<String> {
-    let mut rows = Vec::new();
-    for (table, order) in [
-        ("client_cards", "client_id"),
-        ("client_interactions", "client_id"),
-        ("client_deals", "deal_id"),
-        ("client_wins", "deal_id, version"),
-        ("client_streams", "client_id, stream"),
-        ("client_lead_links", "lead_id, client_id"),
-        ("client_lead_streams", "lead_id, stream"),
-    ] {
-        let sql = format!("SELECT t::text FROM projections.{table} t ORDER BY {order}");
-        let texts: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(app.log.pool())
-            .await
-            .unwrap();
-        rows.extend(texts.into_iter().map(|r| format!("{table} {r}")));
-    }
-    rows
+    app.table_rows(crm_projections::clients::Clients.tables())
+        .await
 }
 
 #[sqlx::test(migrations = false)]
