@@ -115,15 +115,16 @@ impl EventLog {
         Ok(last)
     }
 
-    /// How many events the log holds that match `filter` (committed and visible now).
-    pub async fn count(&self, filter: &FeedFilter) -> Result<i64, EventLogError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM eventlog.events WHERE $1::text[] IS NULL OR event_type = ANY($1)",
-        )
-        .bind(filter.event_types.as_deref())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(count)
+    /// How many events of each type the log holds (committed and visible now), in one
+    /// pass over the log.
+    pub async fn count_by_type(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, i64>, EventLogError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT event_type, count(*) FROM eventlog.events GROUP BY event_type")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Reads up to `limit` events after `after`, in feed order.

@@ -377,6 +377,10 @@ async fn a_sparse_filter_pages_through_scan_windows_without_losing_events(pool: 
     }
     let expected: Vec<i64> = (0..total).filter(|n| n % 1_000 == 999).collect();
     assert_eq!(seen, expected);
+    let counts = log.count_by_type().await.unwrap();
+    assert_eq!(counts.get("DealWon"), Some(&45));
+    assert_eq!(counts.get("Tick"), Some(&(total - 45)));
+    assert_eq!(counts.len(), 2);
     assert!(short_pages >= 1, "the scan window was reached");
     // A subscription follows the same windows without waiting at each.
     let mut sub = log.subscribe(Cursor::start(), filter);

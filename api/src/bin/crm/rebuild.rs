@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use crm_eventlog::{EventLog, FeedFilter};
+use crm_eventlog::EventLog;
 use crm_projections::{Projection, ProjectorSet, RebuildRequest};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -20,13 +20,13 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
     let bars = MultiProgress::new();
     let mut watched = Vec::new();
     let mut in_place = Vec::new();
+    let per_type = log.count_by_type().await?;
     for projection in &chosen {
         let name = projection.name();
-        let total = log
-            .count(&FeedFilter {
-                event_types: projection.event_types(),
-            })
-            .await?;
+        let total: i64 = match projection.event_types() {
+            None => per_type.values().sum(),
+            Some(types) => types.iter().filter_map(|t| per_type.get(t)).sum(),
+        };
         let mode = crm_projections::rebuild(log.pool(), projection.as_ref())
             .await
             .with_context(|| format!("rebuilding {name}"))?;
