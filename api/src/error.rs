@@ -63,6 +63,19 @@ pub enum ApiError {
         /// What the rule says, for a person.
         detail: String,
     },
+    /// 422: a custom projection's definition is unsound; each problem names its part.
+    #[error("the projection definition is invalid: {}", first_problem(.0))]
+    InvalidDefinition(Vec<crm_projections::custom::Problem>),
+    /// 409: a custom projection is still being built for the first time.
+    #[error("custom projection {name} is still being built ({applied} of {total} events); retry shortly")]
+    Building {
+        /// The projection.
+        name: String,
+        /// Events applied so far.
+        applied: i64,
+        /// Events to apply.
+        total: i64,
+    },
     /// 503: a read model did not reach the asked `min_position` in time.
     #[error("the read model {name} has not caught up with position {position} yet; retry shortly")]
     Lagging {
@@ -98,7 +111,10 @@ impl ApiError {
             ApiError::VersionConflict { .. } | ApiError::Reused { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Rule { .. } | ApiError::InvalidDefinition(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Building { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable | ApiError::Lagging { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -118,6 +134,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "storage_unavailable",
             ApiError::Lagging { .. } => "projection_lagging",
+            ApiError::InvalidDefinition(_) => "invalid_definition",
+            ApiError::Building { .. } => "projection_building",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -137,7 +155,19 @@ impl ApiError {
         if let ApiError::VersionConflict { current, .. } = self {
             body.insert("current_version".into(), json!(current));
         }
+        if let ApiError::InvalidDefinition(problems) = self {
+            body.insert("errors".into(), json!(problems));
+        }
         Value::Object(body)
+    }
+}
+
+/// The first problem of a definition, as `path: message`.
+fn first_problem(problems: &[crm_projections::custom::Problem]) -> String {
+    match problems.first() {
+        Some(p) if p.path.is_empty() => p.message.clone(),
+        Some(p) => format!("{}: {}", p.path, p.message),
+        None => "no detail".into(),
     }
 }
 

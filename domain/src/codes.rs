@@ -57,3 +57,6 @@ pub const LEAD_CLOSED: &str = "lead_closed";
 pub const LEAD_UNASSIGNED: &str = "lead_unassigned";
 /// A deal named together with a client it does not belong to.
 pub const CLIENT_MISMATCH: &str = "client_mismatch";
+/// A custom projection name that is not 1–48 lowercase letters, digits or `_`,
+/// starting with a letter.
+pub const INVALID_PROJECTION_NAME: &str = "invalid_projection_name";

@@ -26,6 +26,8 @@ pub enum EntityKind {
     Interaction,
     /// `task-<uuid>`.
     Task,
+    /// `projection-<uuid>`: an analyst's custom projection definition.
+    Projection,
 }
 
 impl EntityKind {
@@ -39,6 +41,7 @@ impl EntityKind {
             EntityKind::Deal => "deal",
             EntityKind::Interaction => "interaction",
             EntityKind::Task => "task",
+            EntityKind::Projection => "projection",
         }
     }
 
@@ -118,6 +121,9 @@ domain_events!(
     TaskReassigned,
     TaskCompleted,
     TaskCancelled,
+    ProjectionDefined,
+    ProjectionRedefined,
+    ProjectionDropped,
 );
 
 impl DomainEvent {
@@ -154,6 +160,9 @@ impl DomainEvent {
             E::TaskReassigned(e) => (K::Task, e.task_id),
             E::TaskCompleted(e) => (K::Task, e.task_id),
             E::TaskCancelled(e) => (K::Task, e.task_id),
+            E::ProjectionDefined(e) => (K::Projection, e.projection_id),
+            E::ProjectionRedefined(e) => (K::Projection, e.projection_id),
+            E::ProjectionDropped(e) => (K::Projection, e.projection_id),
         }
     }
 

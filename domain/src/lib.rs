@@ -20,6 +20,8 @@
 //!   and `decide`.
 //! - [`handover`]: a manager's book handed to another manager.
 //! - [`conversion`]: a lead converted into a deal (and a client).
+//! - [`custom_projection`]: an analyst's projection definition, defined, redefined
+//!   and dropped through the log.
 //!
 //! How a handler uses it: fold the target stream with the aggregate's `fold`, fold
 //! every other stream the command names and put those states in the command (as
@@ -68,6 +70,7 @@ pub mod client;
 pub mod codec;
 pub mod codes;
 pub mod conversion;
+pub mod custom_projection;
 pub mod deal;
 pub mod error;
 pub mod events;

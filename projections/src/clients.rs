@@ -52,7 +52,7 @@ pub struct Clients;
 
 #[async_trait]
 impl Projection for Clients {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -60,8 +60,8 @@ impl Projection for Clients {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
+    fn tables(&self) -> Vec<&str> {
+        vec![
             "client_cards",
             "client_interactions",
             "client_deals",

@@ -63,7 +63,7 @@ struct Appended {
 
 #[async_trait]
 impl Projection for Deals {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -71,8 +71,8 @@ impl Projection for Deals {
         3
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
+    fn tables(&self) -> Vec<&str> {
+        vec![
             "pipelines",
             "pipeline_stages",
             "deals",

@@ -52,7 +52,7 @@ fn lead_of(event: &DomainEvent) -> Option<Uuid> {
 
 #[async_trait]
 impl Projection for Leads {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -60,8 +60,8 @@ impl Projection for Leads {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["leads", "lead_counts"]
+    fn tables(&self) -> Vec<&str> {
+        vec!["leads", "lead_counts"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {

@@ -26,6 +26,7 @@
 mod batch;
 mod checkpoint;
 pub mod clients;
+pub mod custom;
 pub mod deals;
 mod error;
 mod event;
@@ -76,5 +77,6 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(leads::Leads),
         std::sync::Arc::new(managers::ManagerKpisProjection),
         std::sync::Arc::new(clients::Clients),
+        std::sync::Arc::new(custom::Catalog),
     ]
 }

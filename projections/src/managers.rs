@@ -73,7 +73,7 @@ pub(crate) const MEASURES: &[(&str, &str)] = &[
 
 #[async_trait]
 impl Projection for ManagerKpisProjection {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -81,8 +81,8 @@ impl Projection for ManagerKpisProjection {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
+    fn tables(&self) -> Vec<&str> {
+        vec![
             "kpi_managers",
             "kpi_owners",
             "kpi_facts",
@@ -92,9 +92,9 @@ impl Projection for ManagerKpisProjection {
         ]
     }
 
-    fn apply_indexes(&self) -> &'static [&'static str] {
+    fn apply_indexes(&self) -> Vec<&str> {
         // The chains of contacts per (manager, client) pair.
-        &["kpi_facts_pair_idx"]
+        vec!["kpi_facts_pair_idx"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {

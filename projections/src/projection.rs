@@ -27,21 +27,21 @@ use crate::event::FeedEvent;
 #[async_trait]
 pub trait Projection: Send + Sync + 'static {
     /// The projection's unique, stable name (the checkpoint's key and the lock's).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// The version of its code and tables: a different version than the checkpoint's
     /// resets its tables and replays the whole log.
     fn version(&self) -> i32;
 
     /// The tables it owns in schema `projections` (unqualified names).
-    fn tables(&self) -> &'static [&'static str];
+    fn tables(&self) -> Vec<&str>;
 
     /// The indexes (by name) its `apply` looks rows up by, besides primary keys and
     /// unique constraints. A rebuild beside the live tables fills its copy with only
     /// these and the unique ones, and builds the others (indexes for queries) in one go
     /// once the copy has caught up: cheaper than keeping them up to date row by row.
-    fn apply_indexes(&self) -> &'static [&'static str] {
-        &[]
+    fn apply_indexes(&self) -> Vec<&str> {
+        Vec::new()
     }
 
     /// The event types it reads (the feed filter); None for every event.

@@ -18,6 +18,7 @@ pub struct ProjectorSet {
     log: EventLog,
     config: RunnerConfig,
     projections: Vec<Arc<dyn Projection>>,
+    custom: bool,
 }
 
 impl ProjectorSet {
@@ -27,6 +28,7 @@ impl ProjectorSet {
             log,
             config: RunnerConfig::default(),
             projections: Vec::new(),
+            custom: false,
         }
     }
 
@@ -42,6 +44,13 @@ impl ProjectorSet {
         self
     }
 
+    /// The same set, also running the analysts' custom projections: a supervisor
+    /// starts a runner for each generation the catalog (`custom_catalog`) calls for.
+    pub fn with_custom_projections(mut self) -> Self {
+        self.custom = true;
+        self
+    }
+
     /// Starts one task per projection. Must be called inside a tokio runtime.
     pub fn spawn(self) -> Result<RunningProjectors, ProjectionError> {
         let mut names = HashSet::new();
@@ -52,17 +61,26 @@ impl ProjectorSet {
         }
         let (shutdown, receiver) = watch::channel(false);
         let feed = SharedFeed::new(self.log.clone());
-        let tasks = self
+        let mut tasks: Vec<(String, JoinHandle<()>)> = self
             .projections
             .into_iter()
             .map(|projection| {
-                let name = projection.name();
+                let name = projection.name().to_owned();
                 let runner = Runner::new(self.log.clone(), projection)
                     .with_config(self.config.clone())
                     .with_shared_feed(feed.clone());
                 (name, tokio::spawn(runner.run(receiver.clone())))
             })
             .collect();
+        if self.custom {
+            let supervisor = crate::custom::supervisor::run(
+                self.log.clone(),
+                self.config.clone(),
+                feed.clone(),
+                receiver.clone(),
+            );
+            tasks.push(("custom projections".to_owned(), tokio::spawn(supervisor)));
+        }
         Ok(RunningProjectors { shutdown, tasks })
     }
 }
@@ -71,13 +89,13 @@ impl ProjectorSet {
 /// shutdown channel closes), without waiting.
 pub struct RunningProjectors {
     shutdown: watch::Sender<bool>,
-    tasks: Vec<(&'static str, JoinHandle<()>)>,
+    tasks: Vec<(String, JoinHandle<()>)>,
 }
 
 impl RunningProjectors {
     /// The names of the projections running.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.tasks.iter().map(|(name, _)| *name).collect()
+    pub fn names(&self) -> Vec<&str> {
+        self.tasks.iter().map(|(name, _)| name.as_str()).collect()
     }
 
     /// Stops every runner at once, wherever it is (mid-batch included), as a crash

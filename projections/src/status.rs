@@ -130,7 +130,7 @@ pub async fn status(
 
 /// Counts the feed's events after `cursor` matching `filter`, up to `cap`; true when
 /// there are more.
-async fn count_after(
+pub(crate) async fn count_after(
     log: &EventLog,
     mut cursor: Cursor,
     filter: &FeedFilter,
@@ -203,7 +203,11 @@ pub async fn wait_until_reflects(
 }
 
 /// True when the projection's checkpoint covers the event at feed cursor `target`.
-async fn reflects(log: &EventLog, name: &str, target: Cursor) -> Result<bool, ProjectionError> {
+pub(crate) async fn reflects(
+    log: &EventLog,
+    name: &str,
+    target: Cursor,
+) -> Result<bool, ProjectionError> {
     let row: Option<(String, Option<Vec<String>>)> =
         sqlx::query_as("SELECT cursor, event_types FROM projections.checkpoints WHERE name = $1")
             .bind(name)

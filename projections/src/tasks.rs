@@ -56,7 +56,7 @@ fn task_of(event: &DomainEvent) -> Option<Uuid> {
 
 #[async_trait]
 impl Projection for Tasks {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         NAME
     }
 
@@ -64,8 +64,8 @@ impl Projection for Tasks {
         1
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &["tasks"]
+    fn tables(&self) -> Vec<&str> {
+        vec!["tasks"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {

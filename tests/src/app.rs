@@ -119,12 +119,16 @@ impl TestApp {
             .await
     }
 
-    /// Runs the built-in projectors on this app's database until the result is shut down.
+    /// Runs the built-in projectors and the custom projections on this app's database
+    /// until the result is shut down.
     pub fn start_projectors(&self) -> crm_projections::RunningProjectors {
-        let set = crm_projections::builtin().into_iter().fold(
-            crm_projections::ProjectorSet::new(self.log.clone()),
-            |set, p| set.with(p),
-        );
+        let set = crm_projections::builtin()
+            .into_iter()
+            .fold(
+                crm_projections::ProjectorSet::new(self.log.clone()),
+                |set, p| set.with(p),
+            )
+            .with_custom_projections();
         match set.spawn() {
             Ok(running) => running,
             Err(err) => panic!("cannot start the projectors: {err}"),

@@ -19,7 +19,7 @@ use uuid::Uuid;
 async fn snapshot(app: &TestApp) -> Vec<String> {
     let mut rows = Vec::new();
     for projection in crm_projections::builtin() {
-        rows.extend(app.table_rows(projection.tables()).await);
+        rows.extend(app.table_rows(&projection.tables()).await);
     }
     rows
 }

@@ -18,14 +18,14 @@ struct Counter;
 
 #[async_trait]
 impl Projection for Counter {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "test_counter"
     }
     fn version(&self) -> i32 {
         1
     }
-    fn tables(&self) -> &'static [&'static str] {
-        &[]
+    fn tables(&self) -> Vec<&str> {
+        Vec::new()
     }
     async fn setup(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query("CREATE TABLE IF NOT EXISTS test_counter (n bigint NOT NULL)")

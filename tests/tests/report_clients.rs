@@ -1007,7 +1007,7 @@ async fn client_queries_refuse_bad_input_and_unknown_clients(pool: PgPool) {
 
 /// Every row of the clients read model, as text, in a stable order.
 async fn snapshot(app: &TestApp) -> Vec<String> {
-    app.table_rows(crm_projections::clients::Clients.tables())
+    app.table_rows(&crm_projections::clients::Clients.tables())
         .await
 }
 

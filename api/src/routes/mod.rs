@@ -2,6 +2,7 @@
 
 mod client_queries;
 mod clients;
+mod custom_projections;
 mod deals;
 mod health;
 mod interactions;
@@ -55,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(log::export_events))
         .routes(routes!(projections::list))
         .routes(routes!(projections::rebuild))
+        .routes(routes!(custom_projections::define))
+        .routes(routes!(custom_projections::get))
+        .routes(routes!(custom_projections::redefine))
+        .routes(routes!(custom_projections::drop))
+        .routes(routes!(custom_projections::rows))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
         .routes(routes!(managers::handover))

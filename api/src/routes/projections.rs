@@ -33,6 +33,20 @@ pub struct ProjectionView {
     /// A rebuild beside the live tables under way (null when none): the live tables
     /// keep answering until the rebuilt copy has caught up and is swapped in.
     rebuild: Option<RebuildView>,
+    /// `builtin`, or `custom` (defined by an analyst: `POST /projections`).
+    kind: &'static str,
+    /// Custom projections: `building` (first build, no rows yet), `live`, or
+    /// `rebuilding` (a new definition built beside the live rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    /// Custom projections: the generation being built, with `events_applied` of
+    /// `events_total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    building: Option<crm_projections::custom::GenerationStatus>,
+    /// Custom projections: the definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<serde_json::Value>,
 }
 
 /// How far a rebuild beside the live tables has come.
@@ -54,26 +68,60 @@ pub async fn list(
     let statuses = crm_projections::status(state.log.pool(), &state.log)
         .await
         .map_err(projection_error)?;
-    Ok(Json(
-        statuses
-            .into_iter()
-            .map(|s| ProjectionView {
-                name: s.name,
-                status: s.status,
-                lag_events: s.lag_events,
-                lag_capped: s.lag_capped,
-                last_error: s.last_error,
-                failed_position: s.failed_position,
-                active: s.active,
-                version: s.version,
-                events_applied: s.events_applied,
-                rebuild: s.rebuild.map(|r| RebuildView {
-                    events_applied: r.events_applied,
-                    started_at: r.started_at,
-                }),
-            })
-            .collect(),
-    ))
+    let custom = crm_projections::custom::custom_status(&state.log, None)
+        .await
+        .map_err(projection_error)?;
+    let mut views: Vec<ProjectionView> = Vec::new();
+    for s in &statuses {
+        if s.name
+            .starts_with(crm_projections::custom::projection::PREFIX)
+        {
+            continue;
+        }
+        views.push(ProjectionView {
+            name: s.name.clone(),
+            status: s.status.clone(),
+            lag_events: s.lag_events,
+            lag_capped: s.lag_capped,
+            last_error: s.last_error.clone(),
+            failed_position: s.failed_position,
+            active: s.active,
+            version: s.version,
+            events_applied: s.events_applied,
+            rebuild: s.rebuild.as_ref().map(|r| RebuildView {
+                events_applied: r.events_applied,
+                started_at: r.started_at,
+            }),
+            kind: "builtin",
+            state: None,
+            building: None,
+            definition: None,
+        });
+    }
+    for c in custom {
+        let serving = c.live.as_ref().or(c.building.as_ref());
+        let checkpoint = serving.and_then(|g| {
+            let key = crm_projections::custom::projection::checkpoint_name(&c.name, g.generation);
+            statuses.iter().find(|s| s.name == key)
+        });
+        views.push(ProjectionView {
+            name: c.name.clone(),
+            status: checkpoint.map_or_else(|| "starting".to_owned(), |s| s.status.clone()),
+            lag_events: checkpoint.map_or(0, |s| s.lag_events),
+            lag_capped: checkpoint.is_some_and(|s| s.lag_capped),
+            last_error: checkpoint.and_then(|s| s.last_error.clone()),
+            failed_position: checkpoint.and_then(|s| s.failed_position),
+            active: checkpoint.is_some_and(|s| s.active),
+            version: 1,
+            events_applied: serving.map_or(0, |g| g.events_applied),
+            rebuild: None,
+            kind: "custom",
+            state: Some(c.state),
+            building: c.building,
+            definition: Some(c.definition),
+        });
+    }
+    Ok(Json(views))
 }
 
 /// The answer to a rebuild request.

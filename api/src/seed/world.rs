@@ -170,8 +170,9 @@ impl World {
             EntityKind::Lead => evolve(self.leads.entry(id).or_default(), event),
             EntityKind::Deal => evolve(self.deals.entry(id).or_default(), event),
             EntityKind::Task => evolve(self.tasks.entry(id).or_default(), event),
-            // Interactions are logged once and never looked at again.
-            EntityKind::Interaction => 0,
+            // Interactions are logged once and never looked at again; the generator
+            // defines no custom projections.
+            EntityKind::Interaction | EntityKind::Projection => 0,
         }
     }
 

@@ -394,3 +394,30 @@ pub struct TaskCancelled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+/// An analyst defined a custom projection (its definition as given, already checked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionDefined {
+    /// The projection: a UUID derived from its name (`custom_projection::id_of`).
+    pub projection_id: Uuid,
+    /// Its name, unique among the live custom projections.
+    pub name: String,
+    /// Its declarative definition (event types, filters, group-by, measures).
+    pub definition: serde_json::Value,
+}
+
+/// A custom projection's definition was replaced; it is rebuilt beside the old one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionRedefined {
+    /// The projection.
+    pub projection_id: Uuid,
+    /// Its new definition.
+    pub definition: serde_json::Value,
+}
+
+/// A custom projection was dropped (its name may be defined again later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectionDropped {
+    /// The projection.
+    pub projection_id: Uuid,
+}

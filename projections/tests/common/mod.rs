@@ -146,7 +146,7 @@ impl Counter {
 
 #[async_trait]
 impl Projection for Counter {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.name
     }
 
@@ -154,8 +154,8 @@ impl Projection for Counter {
         self.version
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[]
+    fn tables(&self) -> Vec<&str> {
+        Vec::new()
     }
     fn event_types(&self) -> Option<Vec<String>> {
         self.types.clone()

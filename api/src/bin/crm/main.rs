@@ -446,13 +446,14 @@ async fn seed_demo(log: &EventLog) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts a runner for every built-in read model.
+/// Starts a runner for every built-in read model, and the custom projections' supervisor.
 fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningProjectors> {
     let set = crm_projections::builtin()
         .into_iter()
         .fold(crm_projections::ProjectorSet::new(log.clone()), |set, p| {
             set.with(p)
-        });
+        })
+        .with_custom_projections();
     let running = set.spawn()?;
     tracing::info!(projections = ?running.names(), "projectors running");
     Ok(running)

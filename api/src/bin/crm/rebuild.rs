@@ -22,7 +22,7 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
     let mut in_place = Vec::new();
     let per_type = log.count_by_type().await?;
     for projection in &chosen {
-        let name = projection.name();
+        let name = projection.name().to_owned();
         let total: i64 = match projection.event_types() {
             None => per_type.values().sum(),
             Some(types) => types.iter().filter_map(|t| per_type.get(t)).sum(),
@@ -37,7 +37,7 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
         }
         let bar = bars.add(ProgressBar::new(u64::try_from(total).unwrap_or(0)));
         bar.set_style(style.clone());
-        bar.set_prefix(name);
+        bar.set_prefix(name.clone());
         watched.push((name, bar));
     }
     let mut set = ProjectorSet::new(log.clone());
@@ -50,7 +50,7 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut still = Vec::new();
         for (name, bar) in watched {
-            match crm_projections::rebuild_progress(log.pool(), name).await? {
+            match crm_projections::rebuild_progress(log.pool(), &name).await? {
                 Some(done) => {
                     let done = u64::try_from(done).unwrap_or(0);
                     if done > bar.length().unwrap_or(0) {
@@ -74,7 +74,7 @@ pub async fn run(log: &EventLog, chosen: Vec<Arc<dyn Projection>>) -> anyhow::Re
     }
     if let Some(last) = log.last_position().await? {
         for name in in_place {
-            crm_projections::wait_until_reflects(log, name, last, Duration::from_secs(86_400))
+            crm_projections::wait_until_reflects(log, &name, last, Duration::from_secs(86_400))
                 .await?;
             bars.println(format!("{name}: caught up with the log"))?;
         }

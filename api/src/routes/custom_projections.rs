@@ -1,0 +1,319 @@
+//! Custom projections: analysts define, redefine and drop them (each change an event),
+//! and query their rows.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use crm_domain::custom_projection::{self, CustomProjectionCommand, CustomProjectionState};
+use crm_domain::{Aggregate, EntityKind};
+use crm_projections::custom::{self, Cmp, CustomStatus, RowsQuery, RowsRefusal};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::auth::Actor;
+use crate::command::{execute, CommandContext, CommandResponse, Decision};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath};
+use crate::paging::page_limit;
+use crate::read_model::projection_error;
+use crate::state::AppState;
+
+/// A custom projection's definition (see docs/projections.md).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct DefinitionDoc {
+    /// Its name (POST only): 1-48 lowercase letters, digits or `_`.
+    name: Option<String>,
+    /// The event types it counts, e.g. `["InteractionLogged"]`.
+    event_types: Vec<String>,
+    /// `[{field, op, value}]`: every counted event meets all of them. `op`: eq, ne,
+    /// in, not_in, gt, gte, lt, lte, exists, missing.
+    filters: Option<Vec<Value>>,
+    /// `[{name, field}]` or `[{name, bucket: day|week|month|quarter, time_zone}]`.
+    group_by: Option<Vec<Value>>,
+    /// `[{name, fn: count|count_distinct|sum|min|max|avg, field}]`.
+    measures: Vec<Value>,
+}
+
+/// A custom projection: its definition and how far its generations are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomView {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    status: CustomStatus,
+}
+
+/// What a definition change did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DefinitionAccepted {
+    /// The projection's name.
+    name: String,
+    /// The generation that will answer once built (unchanged when the definition was).
+    generation: i64,
+    /// The definition event's place in the log.
+    #[serde(flatten)]
+    command: CommandResponse,
+}
+
+/// May the actor change custom projections: analysts, directors and admins.
+fn may_define(actor: &Actor) -> Result<(), ApiError> {
+    if matches!(actor.role.as_str(), "analyst" | "director" | "admin") {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "defining custom projections takes an analyst, director or admin token".into(),
+        ))
+    }
+}
+
+/// The definition in `body` (without `name`), checked.
+fn checked(mut body: Map<String, Value>) -> Result<Value, ApiError> {
+    body.remove("name");
+    let definition = Value::Object(body);
+    custom::compile(&definition).map_err(ApiError::InvalidDefinition)?;
+    Ok(definition)
+}
+
+async fn decide(
+    state: &AppState,
+    ctx: &CommandContext,
+    name: &str,
+    command: CustomProjectionCommand,
+) -> Result<DefinitionAccepted, ApiError> {
+    let id = custom_projection::id_of(name);
+    let response = execute(state, ctx, None, |mut loader| {
+        let command = command.clone();
+        async move {
+            let current: CustomProjectionState = loader.load(EntityKind::Projection, id).await?;
+            let events = current.decide(command)?;
+            Ok(Decision::new(loader, EntityKind::Projection, id, events))
+        }
+    })
+    .await?;
+    Ok(DefinitionAccepted {
+        name: name.to_owned(),
+        generation: response.version,
+        command: response,
+    })
+}
+
+/// Defines a custom projection; it is built from the whole log, then kept live.
+#[utoipa::path(post, path = "/projections", tag = "projections", operation_id = "define_projection",
+    request_body = DefinitionDoc,
+    responses((status = 202, body = DefinitionAccepted), (status = 403), (status = 409, description = "the name is taken"),
+        (status = 422, description = "the definition is invalid: `errors` names each bad part")),
+    security(("bearer" = [])))]
+pub async fn define(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<DefinitionAccepted>), ApiError> {
+    may_define(&ctx.actor)?;
+    let name = match body.get("name") {
+        Some(Value::String(name)) => name.clone(),
+        _ => {
+            return Err(ApiError::InvalidDefinition(vec![custom::Problem {
+                path: "name".into(),
+                message: "give the projection a name (a string)".into(),
+            }]))
+        }
+    };
+    if state.projections.iter().any(|p| p.name() == name) {
+        return Err(ApiError::Rule {
+            code: "reserved_projection_name",
+            detail: format!("{name} is the name of a built-in read model"),
+        });
+    }
+    let definition = checked(body)?;
+    let accepted = decide(
+        &state,
+        &ctx,
+        &name,
+        CustomProjectionCommand::Define {
+            name: name.clone(),
+            definition,
+        },
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Replaces a custom projection's definition: the new one is built beside the live
+/// rows, which keep answering until it has caught up.
+#[utoipa::path(put, path = "/projections/{name}", tag = "projections", operation_id = "redefine_projection",
+    params(("name" = String, Path)), request_body = DefinitionDoc,
+    responses((status = 202, body = DefinitionAccepted), (status = 403), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn redefine(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<DefinitionAccepted>), ApiError> {
+    may_define(&ctx.actor)?;
+    if let Some(given) = body.get("name") {
+        if given.as_str() != Some(name.as_str()) {
+            return Err(ApiError::InvalidDefinition(vec![custom::Problem {
+                path: "name".into(),
+                message: format!(
+                    "the body names {given}, the path {name}: a projection cannot be renamed"
+                ),
+            }]));
+        }
+    }
+    let definition = checked(body)?;
+    let accepted = decide(
+        &state,
+        &ctx,
+        &name,
+        CustomProjectionCommand::Redefine {
+            name: name.clone(),
+            definition,
+        },
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Drops a custom projection and its rows (its definitions stay in the log).
+#[utoipa::path(delete, path = "/projections/{name}", tag = "projections", operation_id = "drop_projection",
+    params(("name" = String, Path)),
+    responses((status = 202, body = DefinitionAccepted), (status = 403), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn drop(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(name): ApiPath<String>,
+) -> Result<(StatusCode, Json<DefinitionAccepted>), ApiError> {
+    may_define(&ctx.actor)?;
+    let accepted = decide(
+        &state,
+        &ctx,
+        &name,
+        CustomProjectionCommand::Drop { name: name.clone() },
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// A custom projection's definition and state.
+#[utoipa::path(get, path = "/projections/{name}", tag = "projections", operation_id = "get_projection",
+    params(("name" = String, Path)),
+    responses((status = 200, body = CustomView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<CustomView>, ApiError> {
+    let status = custom::custom_status(&state.log, Some(&name))
+        .await
+        .map_err(projection_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("custom projection {name}"),
+        })?;
+    Ok(Json(CustomView { status }))
+}
+
+/// A page of a custom projection's rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowsView {
+    name: String,
+    /// The generation answering.
+    generation: i64,
+    /// Each row: its keys and measures by name.
+    items: Vec<Value>,
+    next_cursor: Option<String>,
+}
+
+/// Rows of a custom projection: `col=v`, `col.gt|gte|lt|lte=v` filters, `order=a,-b`,
+/// `limit`, `cursor`.
+#[utoipa::path(get, path = "/projections/{name}/rows", tag = "projections", operation_id = "projection_rows",
+    params(("name" = String, Path),
+        ("order" = Option<String>, Query, description = "columns, `-` first for descending: `month,-calls`"),
+        ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = RowsView), (status = 400), (status = 404),
+        (status = 409, description = "still being built for the first time")),
+    security(("bearer" = [])))]
+pub async fn rows(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<RowsView>, ApiError> {
+    let query = rows_query(&params)?;
+    let page = custom::rows(state.log.pool(), &name, &query)
+        .await
+        .map_err(projection_error)?;
+    match page {
+        Ok(page) => Ok(Json(RowsView {
+            name,
+            generation: page.generation,
+            next_cursor: page.more.then(|| (query.offset + query.limit).to_string()),
+            items: page.rows,
+        })),
+        Err(RowsRefusal::Unknown) => Err(ApiError::NotFound {
+            what: format!("custom projection {name}"),
+        }),
+        Err(RowsRefusal::BadQuery(detail)) => Err(ApiError::bad_request("invalid_query", detail)),
+        Err(RowsRefusal::Building) => {
+            let status = custom::custom_status(&state.log, Some(&name))
+                .await
+                .map_err(projection_error)?;
+            let building = status.into_iter().next().and_then(|s| s.building);
+            Err(ApiError::Building {
+                name,
+                applied: building.as_ref().map_or(0, |b| b.events_applied),
+                total: building.as_ref().map_or(0, |b| b.events_total),
+            })
+        }
+    }
+}
+
+/// The rows query of the request's parameters.
+fn rows_query(params: &HashMap<String, String>) -> Result<RowsQuery, ApiError> {
+    let limit = page_limit(params.get("limit").map(|l| l.parse::<i64>().unwrap_or(0)))?;
+    let offset = match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c.parse::<i64>().ok().filter(|o| *o >= 0).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
+        })?,
+    };
+    let order = params
+        .get("order")
+        .map(|o| {
+            o.split(',')
+                .filter(|c| !c.is_empty())
+                .map(|c| match c.strip_prefix('-') {
+                    Some(col) => (col.to_owned(), true),
+                    None => (c.to_owned(), false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut filters = Vec::new();
+    let mut names: Vec<&String> = params.keys().collect();
+    names.sort();
+    for param in names {
+        if matches!(param.as_str(), "order" | "limit" | "cursor") {
+            continue;
+        }
+        let (col, cmp) = Cmp::parse(param).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{param}: a filter is col=v or col.gt|gte|lt|lte=v"),
+            )
+        })?;
+        filters.push((col.to_owned(), cmp, params[param].clone()));
+    }
+    Ok(RowsQuery {
+        filters,
+        order,
+        limit,
+        offset,
+    })
+}

@@ -1,0 +1,294 @@
+//! Keeps the custom projections of the catalog running: starts a runner for each
+//! generation to build or keep live, makes a new generation live once it has caught up
+//! with the log, and drops the generations (and tables) nobody needs any more.
+//!
+//! Every process that runs projectors runs a supervisor; its runners compete for each
+//! generation's lock like the built-in ones, and what the supervisors write is
+//! idempotent, so any number of them agree.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use crm_eventlog::EventLog;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::catalog;
+use super::definition;
+use super::plan::Plan;
+use super::projection::{checkpoint_name, CustomProjection};
+use super::table::Tables;
+use crate::error::ProjectionError;
+use crate::runner::{Runner, RunnerConfig};
+use crate::shared_feed::SharedFeed;
+
+/// How often a supervisor looks at the catalog when nothing wakes it.
+const PERIOD: Duration = Duration::from_millis(500);
+
+/// A generation in `custom_runtime`.
+#[derive(Debug, Clone)]
+struct Generation {
+    name: String,
+    generation: i64,
+    definition: Value,
+    live: bool,
+}
+
+/// A runner this supervisor started.
+struct Child {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Runs until `shutdown`: reconciles the runners with the catalog now and then.
+pub(crate) async fn run(
+    log: EventLog,
+    config: RunnerConfig,
+    feed: SharedFeed,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut children: HashMap<String, Child> = HashMap::new();
+    let mut commits = crate::wakeups::COMMITS.watch();
+    loop {
+        if *shutdown.borrow() || shutdown.has_changed().is_err() {
+            break;
+        }
+        if let Err(err) = reconcile(&log, &config, &feed, &mut children).await {
+            if err.is_transient() {
+                tracing::debug!(error = %err.chain(), "custom projections: database unavailable");
+            } else {
+                tracing::warn!(error = %err.chain(), "custom projections: reconciling failed");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            changed = commits.changed() => {
+                if changed.is_ok() {
+                    commits.mark_unchanged();
+                }
+                // Batches commit often: look at most every few milliseconds.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            () = tokio::time::sleep(PERIOD) => {}
+        }
+    }
+    for (_, child) in children.drain() {
+        stop(child).await;
+    }
+}
+
+async fn stop(child: Child) {
+    let _ = child.shutdown.send(true);
+    let _ = child.task.await;
+}
+
+/// One pass: the runtime table follows the catalog, caught-up generations become
+/// live, obsolete ones are dropped, and this process runs a runner per generation.
+async fn reconcile(
+    log: &EventLog,
+    config: &RunnerConfig,
+    feed: &SharedFeed,
+    children: &mut HashMap<String, Child>,
+) -> Result<(), ProjectionError> {
+    let pool = log.pool();
+    let catalog: HashMap<String, catalog::Entry> = catalog::entries(pool)
+        .await?
+        .into_iter()
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    for entry in catalog.values() {
+        sqlx::query(
+            "INSERT INTO projections.custom_runtime (name, generation, definition) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&entry.name)
+        .bind(entry.generation)
+        .bind(&entry.definition)
+        .execute(pool)
+        .await?;
+    }
+    let mut wanted = Vec::new();
+    for g in generations(pool).await? {
+        let current = catalog.get(&g.name).map(|e| e.generation);
+        if current == Some(g.generation) {
+            if !g.live
+                && super::status::caught_up(log, &checkpoint_name(&g.name, g.generation)).await?
+            {
+                promote(pool, &g).await?;
+                tracing::info!(
+                    projection = g.name,
+                    generation = g.generation,
+                    "custom projection is live"
+                );
+            }
+            wanted.push(g.clone());
+        } else if g.live && current.is_some() {
+            // Keeps answering until the generation replacing it has caught up.
+            wanted.push(g.clone());
+        } else {
+            if let Some(child) = children.remove(&checkpoint_name(&g.name, g.generation)) {
+                stop(child).await;
+            }
+            retire(pool, &g).await?;
+        }
+    }
+    // A promotion may have retired generations this pass still listed.
+    let remaining: HashSet<(String, i64)> = generations(pool)
+        .await?
+        .into_iter()
+        .map(|g| (g.name, g.generation))
+        .collect();
+    wanted.retain(|g| remaining.contains(&(g.name.clone(), g.generation)));
+    let names: HashSet<String> = wanted
+        .iter()
+        .map(|g| checkpoint_name(&g.name, g.generation))
+        .collect();
+    let gone: Vec<String> = children
+        .keys()
+        .filter(|k| !names.contains(*k))
+        .cloned()
+        .collect();
+    for key in gone {
+        if let Some(child) = children.remove(&key) {
+            stop(child).await;
+        }
+    }
+    for g in wanted {
+        let key = checkpoint_name(&g.name, g.generation);
+        if children.contains_key(&key) {
+            continue;
+        }
+        let plan = match definition::parse(&g.definition).and_then(Plan::new) {
+            Ok(plan) => plan,
+            Err(problems) => {
+                // Definitions are checked before they are appended: this one was
+                // appended by older code, or by hand.
+                tracing::error!(
+                    projection = g.name,
+                    generation = g.generation,
+                    ?problems,
+                    "custom projection definition cannot run"
+                );
+                continue;
+            }
+        };
+        let projection = std::sync::Arc::new(CustomProjection::new(&g.name, g.generation, plan));
+        let (shutdown, receiver) = watch::channel(false);
+        let runner = Runner::new(log.clone(), projection)
+            .with_config(config.clone())
+            .with_shared_feed(feed.clone());
+        let task = tokio::spawn(runner.run(receiver));
+        children.insert(key, Child { shutdown, task });
+    }
+    Ok(())
+}
+
+async fn generations(pool: &PgPool) -> Result<Vec<Generation>, ProjectionError> {
+    let rows: Vec<(String, i64, Value, bool)> = sqlx::query_as(
+        "SELECT name, generation, definition, live FROM projections.custom_runtime \
+          ORDER BY name, generation",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, generation, definition, live)| Generation {
+            name,
+            generation,
+            definition,
+            live,
+        })
+        .collect())
+}
+
+/// Makes `g` the live generation of its name and drops the ones before it, in one
+/// transaction: queries see the old rows or the new, never neither.
+async fn promote(pool: &PgPool, g: &Generation) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    let older: Vec<i64> = sqlx::query_scalar(
+        "SELECT generation FROM projections.custom_runtime \
+          WHERE name = $1 AND generation <> $2 FOR UPDATE",
+    )
+    .bind(&g.name)
+    .bind(g.generation)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE projections.custom_runtime SET live = false WHERE name = $1 AND live")
+        .bind(&g.name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE projections.custom_runtime SET live = true, live_since = now() \
+          WHERE name = $1 AND generation = $2",
+    )
+    .bind(&g.name)
+    .bind(g.generation)
+    .execute(&mut *tx)
+    .await?;
+    for generation in older {
+        drop_generation(&mut tx, &g.name, generation).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Drops a generation nobody needs: its tables, checkpoint and runtime row.
+async fn retire(pool: &PgPool, g: &Generation) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    drop_generation(&mut tx, &g.name, g.generation).await?;
+    tx.commit().await?;
+    tracing::info!(
+        projection = g.name,
+        generation = g.generation,
+        "custom projection generation dropped"
+    );
+    Ok(())
+}
+
+async fn drop_generation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    name: &str,
+    generation: i64,
+) -> Result<(), ProjectionError> {
+    let key = checkpoint_name(name, generation);
+    sqlx::query("DELETE FROM projections.custom_runtime WHERE name = $1 AND generation = $2")
+        .bind(name)
+        .bind(generation)
+        .execute(&mut **tx)
+        .await?;
+    for table in Tables::of(name, generation).all() {
+        sqlx::query(&format!("DROP TABLE IF EXISTS projections.\"{table}\""))
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(&format!(
+        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+        crate::shadow::schema_of(&key)
+    ))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM projections.checkpoints WHERE name = $1")
+        .bind(&key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// True while generation `generation` of `name` is one the runtime table lists; a
+/// runner's setup takes a share lock on it so that a drop waits for the setup.
+pub(crate) async fn listed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    name: &str,
+    generation: i64,
+) -> Result<bool, ProjectionError> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM projections.custom_runtime WHERE name = $1 AND generation = $2 FOR KEY SHARE",
+    )
+    .bind(name)
+    .bind(generation)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
