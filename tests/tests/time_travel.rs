@@ -444,3 +444,250 @@ async fn the_client_card_as_of_a_time_is_the_card_replayed_from_the_log_cut_then
     );
     projectors.shutdown().await;
 }
+
+/// A few streams of every kind: the longest ones and some others.
+async fn sample_streams(pool: &PgPool) -> Vec<String> {
+    let mut streams = Vec::new();
+    for kind in [
+        "manager",
+        "pipeline",
+        "client",
+        "lead",
+        "deal",
+        "interaction",
+        "task",
+    ] {
+        let of_kind: Vec<String> = sqlx::query_scalar(
+            "(SELECT stream_id FROM eventlog.events WHERE stream_id LIKE $1 || '-%' \
+               GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 3) \
+             UNION (SELECT stream_id FROM eventlog.events WHERE stream_id LIKE $1 || '-%' \
+               GROUP BY 1 ORDER BY md5(stream_id) LIMIT 2)",
+        )
+        .bind(kind)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(!of_kind.is_empty(), "the company has {kind} streams");
+        streams.extend(of_kind);
+    }
+    streams
+}
+
+/// The `event_id`s of a list of events.
+fn event_ids(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Checks that a deal's folded stream state has the fields of the deal view.
+fn assert_state_is_deal(state: &Value, deal: &Value, what: &str) {
+    assert_eq!(state["version"], deal["version"], "{what}");
+    for field in [
+        "id",
+        "client_id",
+        "pipeline_id",
+        "stage_id",
+        "title",
+        "amount",
+        "manager_id",
+        "source",
+        "status",
+        "expected_close_on",
+    ] {
+        assert_eq!(state["state"][field], deal[field], "{what}: {field}");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn any_stream_cut_at_a_version_or_a_time_is_the_log_up_to_there(pool: PgPool) {
+    let (app, projectors) = company(&pool).await;
+    let (mut cut_by_time, mut deals_checked) = (0, 0);
+    for stream in sample_streams(&pool).await {
+        let whole = app.get(&format!("/streams/{stream}/events")).await;
+        assert_eq!(whole.status, StatusCode::OK, "{stream}: {}", whole.body);
+        let whole = whole.body["events"].as_array().unwrap().clone();
+        let head = whole.len();
+        let id = stream.split_once('-').unwrap().1;
+        for n in BTreeSet::from([1, head.div_ceil(2), head]) {
+            let cut = app
+                .get(&format!("/streams/{stream}/events?version={n}"))
+                .await;
+            assert_eq!(cut.status, StatusCode::OK, "{stream}@{n}: {}", cut.body);
+            assert_eq!(
+                cut.body["events"],
+                Value::from(whole[..n].to_vec()),
+                "{stream}@{n}"
+            );
+            let state = app
+                .get(&format!("/streams/{stream}/state?version={n}"))
+                .await;
+            assert_eq!(state.status, StatusCode::OK, "{stream}@{n}: {}", state.body);
+            assert_eq!(state.body["stream"], stream.as_str());
+            assert_eq!(state.body["version"], n, "{stream}@{n}");
+            let entity_id = state.body["state"]["id"]
+                .as_str()
+                .or(state.body["state"]["interaction_id"].as_str());
+            assert_eq!(entity_id, Some(id), "{stream}@{n}: {}", state.body);
+            if stream.starts_with("deal-") {
+                let deal = app.get(&format!("/deals/{id}?version={n}")).await;
+                assert_eq!(deal.status, StatusCode::OK, "{}", deal.body);
+                assert_state_is_deal(&state.body, &deal.body, &format!("{stream}@{n}"));
+                deals_checked += 1;
+            }
+        }
+        if head >= 3 {
+            let part = app
+                .get(&format!(
+                    "/streams/{stream}/events?from_version=2&version=3"
+                ))
+                .await;
+            assert_eq!(
+                part.body["events"],
+                Value::from(whole[1..3].to_vec()),
+                "{stream}"
+            );
+        }
+        for instant in INSTANTS {
+            let at: DateTime<Utc> = instant.parse().unwrap();
+            let expected: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT event_id::text, version FROM eventlog.events \
+                  WHERE stream_id = $1 AND occurred_at <= $2 ORDER BY version",
+            )
+            .bind(&stream)
+            .bind(at)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let cut = app
+                .get(&format!("/streams/{stream}/events?as_of={instant}"))
+                .await;
+            assert_eq!(
+                cut.status,
+                StatusCode::OK,
+                "{stream} {instant}: {}",
+                cut.body
+            );
+            let ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
+            assert_eq!(event_ids(&cut.body["events"]), ids, "{stream} {instant}");
+            cut_by_time += usize::from(!ids.is_empty() && ids.len() < head);
+            let state = app
+                .get(&format!("/streams/{stream}/state?as_of={instant}"))
+                .await;
+            let Some((_, version)) = expected.last() else {
+                assert_problem(&state, StatusCode::NOT_FOUND, "not_found", &stream);
+                continue;
+            };
+            assert_eq!(
+                state.status,
+                StatusCode::OK,
+                "{stream} {instant}: {}",
+                state.body
+            );
+            assert_eq!(state.body["version"], *version, "{stream} {instant}");
+            if stream.starts_with("deal-") {
+                let deal = app.get(&format!("/deals/{id}?as_of={instant}")).await;
+                assert_state_is_deal(&state.body, &deal.body, &format!("{stream} {instant}"));
+            }
+        }
+        // The state as it stands is the state at the head.
+        let now = app.get(&format!("/streams/{stream}/state")).await;
+        let at_head = app
+            .get(&format!("/streams/{stream}/state?version={head}"))
+            .await;
+        assert_eq!(now.body, at_head.body, "{stream}");
+
+        // A version beyond the head is a 404 that says where the head is.
+        for path in [
+            format!("/streams/{stream}/events?version={}", head + 1),
+            format!("/streams/{stream}/state?version={}", head + 1),
+        ] {
+            let answer = app.get(&path).await;
+            assert_problem(&answer, StatusCode::NOT_FOUND, "not_found", &path);
+            let detail = answer.body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(&format!("head is version {head}")),
+                "{detail}"
+            );
+        }
+    }
+    assert!(cut_by_time > 0, "some stream was cut by time");
+    assert!(deals_checked > 0, "deal states were compared");
+
+    // A client's folded state at its head agrees with its card.
+    let client: String = sqlx::query_scalar(
+        "SELECT data->>'client_id' FROM eventlog.events WHERE event_type = 'ClientUpdated' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let state = app.get(&format!("/streams/client-{client}/state")).await;
+    let card = app.get(&format!("/clients/{client}")).await;
+    for field in [
+        "id",
+        "name",
+        "kind",
+        "size",
+        "industry",
+        "region",
+        "source",
+        "manager_id",
+        "contacts",
+    ] {
+        assert_eq!(
+            state.body["state"][field], card.body[field],
+            "client {client}: {field}"
+        );
+    }
+    assert_eq!(state.body["version"], card.body["version"]);
+
+    // Bad parameters: 400; unknown streams: 404; nothing appended.
+    let before = app.event_count().await;
+    let deal: String = sqlx::query_scalar(
+        "SELECT stream_id FROM eventlog.events WHERE event_type = 'DealOpened' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    for endpoint in ["events", "state"] {
+        for query in [
+            "version=0",
+            "version=-3",
+            "version=two",
+            "version=1&as_of=2026-01-10T00:00:00Z",
+            "as_of=yesterday",
+            "as_of=2026-01-10",
+            "at=2026-01-10T00:00:00Z",
+        ] {
+            let path = format!("/streams/{deal}/{endpoint}?{query}");
+            let answer = app.get(&path).await;
+            assert_problem(&answer, StatusCode::BAD_REQUEST, "invalid_query", &path);
+        }
+        for stream in [
+            format!("deal-{}", uuid::Uuid::new_v4()),
+            format!("task-{}", uuid::Uuid::new_v4()),
+        ] {
+            let path = format!("/streams/{stream}/{endpoint}?version=1");
+            let answer = app.get(&path).await;
+            assert_problem(&answer, StatusCode::NOT_FOUND, "not_found", &path);
+        }
+    }
+    for path in [
+        "/streams/nonsense/state".to_owned(),
+        format!("/streams/{deal}/state?as_of=2000-01-01T00:00:00Z"),
+    ] {
+        let answer = app.get(&path).await;
+        assert_problem(&answer, StatusCode::NOT_FOUND, "not_found", &path);
+    }
+    let early = app
+        .get(&format!(
+            "/streams/{deal}/events?as_of=2000-01-01T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(early.body, json!({"events": []}), "before its first event");
+    assert_eq!(app.event_count().await, before, "reads appended nothing");
+    projectors.shutdown().await;
+}
