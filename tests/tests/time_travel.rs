@@ -691,3 +691,41 @@ async fn any_stream_cut_at_a_version_or_a_time_is_the_log_up_to_there(pool: PgPo
     assert_eq!(app.event_count().await, before, "reads appended nothing");
     projectors.shutdown().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn time_travel_is_documented_and_takes_a_token(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let doc = app
+        .send(axum::http::Method::GET, "/openapi.json", None, None, &[])
+        .await;
+    let params = |path: &str| -> BTreeSet<String> {
+        doc.body["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} is not documented"))
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (path, expected) in [
+        ("/streams/{stream}/events", &["as_of", "version"][..]),
+        ("/streams/{stream}/state", &["as_of", "version"]),
+        ("/clients/{id}", &["as_of", "now"]),
+        ("/clients/{id}/timeline", &["as_of"]),
+    ] {
+        let documented = params(path);
+        for name in expected {
+            assert!(documented.contains(*name), "{path} documents {name}");
+        }
+    }
+    let id = uuid::Uuid::new_v4();
+    for path in [
+        format!("/streams/deal-{id}/state"),
+        format!("/streams/deal-{id}/events?version=1"),
+        format!("/clients/{id}?as_of=2026-01-10T00:00:00Z"),
+    ] {
+        let answer = app
+            .send(axum::http::Method::GET, &path, None, None, &[])
+            .await;
+        assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthorized", &path);
+    }
+}
