@@ -1,6 +1,7 @@
 //! The client aggregate (`client-<uuid>`): registration, updates of its card and its
 //! responsible manager.
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
@@ -11,7 +12,7 @@ use crate::values::{ClientKind, Contact};
 use crate::{codes, DomainError, DomainEvent};
 
 /// A registered client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Client {
     /// Id.
     pub id: Uuid,
@@ -40,7 +41,7 @@ impl HasId for Client {
 }
 
 /// A client's state; the default is "not registered".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ClientState {
     /// Events folded from the stream.
     pub version: i64,

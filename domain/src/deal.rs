@@ -2,6 +2,7 @@
 //! stages, re-valued, reassigned, won or lost, and reopened.
 
 use chrono::NaiveDate;
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, implied, own, target, Aggregate, HasId, Ref};
@@ -17,7 +18,8 @@ use crate::rules::{active_manager, amount as check_amount, non_empty};
 use crate::{codes, DomainError, DomainEvent};
 
 /// A deal's current outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DealStatus {
     /// Neither won nor lost.
     Open,
@@ -28,7 +30,7 @@ pub enum DealStatus {
 }
 
 /// An opened deal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deal {
     /// Id.
     pub id: Uuid,
@@ -84,7 +86,7 @@ impl HasId for Deal {
 }
 
 /// A deal's state; the default is "not opened".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DealState {
     /// Events folded from the stream.
     pub version: i64,

@@ -49,6 +49,26 @@ impl EntityKind {
     pub fn stream(self, id: Uuid) -> String {
         format!("{}-{}", self.name(), id)
     }
+
+    /// Every kind.
+    pub const ALL: [EntityKind; 7] = [
+        EntityKind::Manager,
+        EntityKind::Pipeline,
+        EntityKind::Client,
+        EntityKind::Lead,
+        EntityKind::Deal,
+        EntityKind::Interaction,
+        EntityKind::Task,
+    ];
+
+    /// The kind and id a stream name holds (`deal-<uuid>`); None for any other name.
+    pub fn parse_stream(stream: &str) -> Option<(EntityKind, Uuid)> {
+        let (prefix, id) = stream.split_once('-')?;
+        let kind = EntityKind::ALL.into_iter().find(|k| k.name() == prefix)?;
+        // Only the hyphenated form `stream` writes names a stream.
+        let id: Uuid = id.parse().ok()?;
+        (kind.stream(id) == stream).then_some((kind, id))
+    }
 }
 
 macro_rules! domain_events {
@@ -170,5 +190,31 @@ impl DomainEvent {
     pub fn stream(&self) -> String {
         let (kind, id) = self.entity();
         kind.stream(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_stream_name_parses_back_into_its_kind_and_id() {
+        let id = Uuid::new_v4();
+        for kind in EntityKind::ALL {
+            assert_eq!(EntityKind::parse_stream(&kind.stream(id)), Some((kind, id)));
+        }
+        for name in [
+            "deal",
+            "deal-",
+            "deal-42",
+            "order-00000000-0000-0000-0000-000000000000",
+            &format!("deal-{}", id.simple()),
+            &format!("deal-{}", id.to_string().to_uppercase()),
+            &format!("Deal-{id}"),
+        ] {
+            assert_eq!(EntityKind::parse_stream(name), None, "{name}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The interaction aggregate (`interaction-<uuid>`): a call, email, meeting or
 //! message, logged once and never changed.
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, Aggregate, HasId, Ref};
@@ -23,7 +24,7 @@ impl HasId for Interaction {
 }
 
 /// An interaction's state; the default is "not logged".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct InteractionState {
     /// Events folded from the stream.
     pub version: i64,

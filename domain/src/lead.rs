@@ -2,6 +2,7 @@
 //! manager, then converted (see [`crate::conversion`]) or rejected, at most once.
 
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
@@ -13,7 +14,8 @@ use crate::rules::{active_manager, non_empty};
 use crate::{codes, DomainError, DomainEvent};
 
 /// Where a lead is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     /// Captured, nobody responsible yet.
     New,
@@ -26,7 +28,7 @@ pub enum LeadStatus {
 }
 
 /// A captured lead.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Lead {
     /// Id.
     pub id: Uuid,
@@ -48,10 +50,26 @@ pub struct Lead {
     pub manager_id: Option<Uuid>,
     /// Its status.
     pub status: LeadStatus,
-    /// The client and deal it was converted into.
+    /// The client and deal it was converted into (`{client_id, deal_id}` as JSON).
+    #[serde(serialize_with = "converted_json")]
     pub converted: Option<(Uuid, Uuid)>,
     /// Why it was rejected.
     pub reject_reason: Option<String>,
+}
+
+/// Serializes a conversion as `{client_id, deal_id}` rather than a bare pair.
+fn converted_json<S: Serializer>(
+    converted: &Option<(Uuid, Uuid)>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Converted {
+        client_id: Uuid,
+        deal_id: Uuid,
+    }
+    converted
+        .map(|(client_id, deal_id)| Converted { client_id, deal_id })
+        .serialize(out)
 }
 
 impl Lead {
@@ -80,7 +98,7 @@ impl HasId for Lead {
 }
 
 /// A lead's state; the default is "not captured".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LeadState {
     /// Events folded from the stream.
     pub version: i64,

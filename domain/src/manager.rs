@@ -1,6 +1,7 @@
 //! The manager aggregate (`manager-<uuid>`): registration, deactivation, and the
 //! handover of his book (see [`crate::handover`]).
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, own, target, Aggregate, HasId};
@@ -11,7 +12,7 @@ use crate::values::Role;
 use crate::{codes, DomainError, DomainEvent};
 
 /// A registered manager.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Manager {
     /// Id.
     pub id: Uuid,
@@ -34,7 +35,7 @@ impl HasId for Manager {
 }
 
 /// A manager's state; the default is "not registered".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ManagerState {
     /// Events folded from the stream.
     pub version: i64,

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, Aggregate, HasId};
@@ -12,7 +13,7 @@ use crate::values::Stage;
 use crate::{codes, DomainError, DomainEvent};
 
 /// A defined pipeline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pipeline {
     /// Id.
     pub id: Uuid,
@@ -52,7 +53,7 @@ impl Pipeline {
 }
 
 /// A pipeline's state; the default is "not defined".
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PipelineState {
     /// Events folded from the stream.
     pub version: i64,

@@ -2,6 +2,7 @@
 //! reassigned, then completed or cancelled, at most once.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
@@ -16,7 +17,8 @@ use crate::{codes, DomainError, DomainEvent};
 pub const DEFAULT_KIND: &str = "task";
 
 /// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// To do.
     Open,
@@ -27,7 +29,7 @@ pub enum TaskStatus {
 }
 
 /// A scheduled task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Task {
     /// Id.
     pub id: Uuid,
@@ -79,7 +81,7 @@ impl HasId for Task {
 }
 
 /// A task's state; the default is "not scheduled".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TaskState {
     /// Events folded from the stream.
     pub version: i64,

@@ -139,11 +139,24 @@ impl EventLog {
     /// by position: the interleaved history of a few related entities, a page at a
     /// time. Like [`EventLog::read_types`] it reads what is committed when it starts,
     /// so a later page may miss an event that commits late with a lower position.
-    #[tracing::instrument(name = "eventlog.read_streams_by_position", skip(self, streams), fields(streams = streams.len()))]
     pub async fn read_streams_by_position(
         &self,
         streams: &[String],
         after_position: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, EventLogError> {
+        self.read_streams_by_position_until(streams, after_position, None, limit)
+            .await
+    }
+
+    /// The same as [`EventLog::read_streams_by_position`], keeping only the events
+    /// that occurred at or before `until` when given: that history as of a past time.
+    #[tracing::instrument(name = "eventlog.read_streams_by_position", skip(self, streams), fields(streams = streams.len()))]
+    pub async fn read_streams_by_position_until(
+        &self,
+        streams: &[String],
+        after_position: i64,
+        until: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, EventLogError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -161,12 +174,14 @@ impl EventLog {
              CROSS JOIN LATERAL ( \
                    SELECT * FROM eventlog.events x \
                     WHERE x.stream_id = u.stream_id AND x.position > $2 \
+                      AND ($4::timestamptz IS NULL OR x.occurred_at <= $4) \
                     ORDER BY x.version LIMIT $3) e \
              ORDER BY e.position LIMIT $3"
         ))
         .bind(&streams)
         .bind(after_position)
         .bind(limit)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(row_to_event).collect()

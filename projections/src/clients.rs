@@ -23,9 +23,13 @@
 //!   and tasks' naming it or one of its deals; and the interactions' naming one of its
 //!   leads (logged before or after the lead was linked). The events are read from the
 //!   log through `EventLog::read_streams_by_position`.
+//! - **As of a past time** (`client_card_as_of`), the card is folded from the log:
+//!   the events of its streams with `occurred_at <= as_of`, in log order, through
+//!   this same fold; deal outcomes, wins and interactions count as they stood then.
 //! - **Names** order in code point order (`COLLATE "C"`, the same on every
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
 
+mod as_of;
 mod card;
 mod fold;
 mod queries;
@@ -39,6 +43,7 @@ use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
 
+pub use as_of::client_card_as_of;
 pub use queries::{
     client_card, client_timeline, list_clients, ClientCard, ClientFilter, Segment, SegmentClock,
 };

@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_projections::clients::{
-    client_card, client_timeline, list_clients, ClientCard, ClientFilter, Segment, SegmentClock,
-    NAME as CLIENTS,
+    client_card, client_card_as_of, client_timeline, list_clients, ClientCard, ClientFilter,
+    Segment, SegmentClock, NAME as CLIENTS,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,10 +25,11 @@ pub const DEFAULT_CHURN_DAYS: i64 = 180;
 /// The longest churn window accepted, in days (100 years).
 pub const MAX_CHURN_DAYS: i64 = 36_500;
 
-/// The segments' clock from the query: `now` (default the server's clock) and
-/// `churn_days` (default 180, 1 to 36 500).
+/// The segments' clock from the query: `now` (default `default_now`, else the
+/// server's clock) and `churn_days` (default 180, 1 to 36 500).
 fn segment_clock(
     now: Option<DateTime<Utc>>,
+    default_now: Option<DateTime<Utc>>,
     churn_days: Option<i64>,
 ) -> Result<SegmentClock, ApiError> {
     let churn_days = churn_days.unwrap_or(DEFAULT_CHURN_DAYS);
@@ -39,7 +40,7 @@ fn segment_clock(
         ));
     }
     Ok(SegmentClock {
-        now: now.unwrap_or_else(Utc::now),
+        now: now.or(default_now).unwrap_or_else(Utc::now),
         churn_days,
     })
 }
@@ -110,12 +111,15 @@ impl From<ClientCard> for ClientCardView {
     }
 }
 
-/// How to judge the card's segment.
+/// Which state of the card to show, and how to judge its segment.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CardQuery {
-    /// The moment segments are judged at; default: the server's clock. Wins after it
-    /// do not count.
+    /// The card as it stood at this business time (events with `occurred_at <= as_of`),
+    /// folded from the log; 404 when the client had not registered by then.
+    as_of: Option<DateTime<Utc>>,
+    /// The moment segments are judged at; default: `as_of`, else the server's clock.
+    /// Wins after it do not count.
     now: Option<DateTime<Utc>>,
     /// A win within this many days before `now` keeps a client active; default 180.
     churn_days: Option<i64>,
@@ -129,7 +133,8 @@ fn unknown_client(id: Uuid) -> ApiError {
     }
 }
 
-/// The client card: its fields, segment, contacts, deals by outcome, interactions.
+/// The client card: its fields, segment, contacts, deals by outcome, interactions;
+/// as it stands, or `as_of` a past business time.
 #[utoipa::path(get, path = "/clients/{id}", tag = "clients", operation_id = "get_client",
     params(("id" = Uuid, Path), CardQuery),
     responses((status = 200, body = ClientCardView), (status = 400), (status = 404), (status = 503)),
@@ -140,12 +145,19 @@ pub async fn card(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<CardQuery>,
 ) -> Result<Json<ClientCardView>, ApiError> {
-    let clock = segment_clock(query.now, query.churn_days)?;
+    let clock = segment_clock(query.now, query.as_of, query.churn_days)?;
     reflects(&state, CLIENTS, query.min_position).await?;
-    let card = client_card(state.log.pool(), id, clock)
-        .await
-        .map_err(projection_error)?
-        .ok_or_else(|| unknown_client(id))?;
+    let card = match query.as_of {
+        None => client_card(state.log.pool(), id, clock).await,
+        Some(as_of) => client_card_as_of(&state.log, id, as_of, clock).await,
+    }
+    .map_err(projection_error)?
+    .ok_or_else(|| match query.as_of {
+        None => unknown_client(id),
+        Some(as_of) => ApiError::NotFound {
+            what: format!("client {id} as of {}", as_of.to_rfc3339()),
+        },
+    })?;
     Ok(Json(card.into()))
 }
 
@@ -192,7 +204,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ClientListQuery>,
 ) -> Result<Json<ClientPage>, ApiError> {
-    let clock = segment_clock(query.now, query.churn_days)?;
+    let clock = segment_clock(query.now, None, query.churn_days)?;
     let limit = page_limit(query.limit)?;
     let after = after_name_id(query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
@@ -218,6 +230,8 @@ pub async fn list(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
+    /// Only the events that occurred at or before this business time.
+    as_of: Option<DateTime<Utc>>,
     /// Page size: default 100, at most 1000.
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
@@ -251,7 +265,7 @@ pub struct TimelinePage {
 }
 
 /// Every event about the client, its leads, deals, interactions and tasks, in log
-/// order, a page at a time.
+/// order, a page at a time; with `as_of`, those that occurred by then.
 #[utoipa::path(get, path = "/clients/{id}/timeline", tag = "clients",
     operation_id = "client_timeline", params(("id" = Uuid, Path), TimelineQuery),
     responses((status = 200, body = TimelinePage), (status = 400), (status = 404), (status = 503)),
@@ -266,7 +280,7 @@ pub async fn timeline(
     let after = after_position(query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
     let read = usize::try_from(limit + 1).unwrap_or(1001);
-    let mut events = client_timeline(&state.log, id, after, read)
+    let mut events = client_timeline(&state.log, id, after, query.as_of, read)
         .await
         .map_err(projection_error)?
         .ok_or_else(|| unknown_client(id))?;

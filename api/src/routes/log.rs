@@ -66,17 +66,23 @@ pub struct StreamEvents {
 pub struct StreamQuery {
     /// First version to return (default 1).
     from_version: Option<i64>,
+    /// The stream cut at this version (from 1, at most its head): events up to it.
+    version: Option<i64>,
+    /// The stream cut at this business time: its events with `occurred_at <= as_of`.
+    as_of: Option<DateTime<Utc>>,
     /// At most this many events (default and maximum 10,000).
     limit: Option<usize>,
 }
 
 const MAX_STREAM_READ: usize = 10_000;
 
-/// The events of one stream, in version order.
+/// The events of one stream, in version order; cut at a `version` or `as_of` a time.
 #[utoipa::path(
     operation_id = "read_stream",get, path = "/streams/{stream}/events", tag = "log",
     params(("stream" = String, Path, description = "e.g. deal-<uuid>"), StreamQuery),
-    responses((status = 200, body = StreamEvents), (status = 404, description = "no such stream")),
+    responses((status = 200, body = StreamEvents),
+        (status = 400, description = "as_of and version both, a version below 1, a bad time"),
+        (status = 404, description = "no such stream, or a version beyond its head")),
     security(("bearer" = [])))]
 pub async fn stream_events(
     _actor: Actor,
@@ -88,10 +94,16 @@ pub async fn stream_events(
         .limit
         .unwrap_or(MAX_STREAM_READ)
         .clamp(1, MAX_STREAM_READ);
-    let events = state
-        .log
-        .read_stream(&stream, query.from_version.unwrap_or(1), limit)
-        .await?;
+    let from = query.from_version.unwrap_or(1);
+    let events = match super::streams::cut(query.as_of, query.version)? {
+        None => state.log.read_stream(&stream, from, limit).await?,
+        Some(bound) => super::streams::read_cut(&state.log, &stream, bound)
+            .await?
+            .into_iter()
+            .filter(|e| e.version >= from)
+            .take(limit)
+            .collect(),
+    };
     Ok(Json(StreamEvents {
         events: events.into_iter().map(EventView::from).collect(),
     }))

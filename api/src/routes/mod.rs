@@ -12,6 +12,7 @@ mod managers;
 mod pipelines;
 mod projections;
 mod reports;
+mod streams;
 mod tasks;
 
 use axum::routing::get;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(health::health))
         .routes(routes!(health::live))
         .routes(routes!(log::stream_events))
+        .routes(routes!(streams::state))
         .routes(routes!(log::feed))
         .routes(routes!(log::verify))
         .routes(routes!(log::export_events))

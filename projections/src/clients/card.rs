@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::queries::{ClientCard, Segment};
 use crate::error::ProjectionError;
 
 /// A deal's current outcome.
@@ -158,6 +159,62 @@ impl CardChange {
         self.first_won_at = Some(self.first_won_at.map_or(at, |t| t.min(at)));
         self.last_won_at = Some(self.last_won_at.map_or(at, |t| t.max(at)));
     }
+
+    /// The registration with the later changes applied: the card's fields, when the
+    /// client registered in this batch.
+    fn merged(&self) -> Option<Registration> {
+        let r = self.registered.as_ref()?;
+        Some(Registration {
+            name: self.name.clone().unwrap_or_else(|| r.name.clone()),
+            kind: self.kind.unwrap_or(r.kind),
+            size: self.size.clone().unwrap_or_else(|| r.size.clone()),
+            industry: self.industry.clone().unwrap_or_else(|| r.industry.clone()),
+            region: self.region.clone().unwrap_or_else(|| r.region.clone()),
+            source: self.source.clone().unwrap_or_else(|| r.source.clone()),
+            manager_id: self.manager_id.unwrap_or(r.manager_id),
+            contacts: self.contacts.clone().unwrap_or_else(|| r.contacts.clone()),
+            registered_at: r.registered_at,
+            version: self.version.unwrap_or(r.version),
+        })
+    }
+
+    /// The whole card, when every event about the client went through this change
+    /// (its registration included; None otherwise), with its interaction tally and
+    /// its segment.
+    pub(super) fn card(
+        &self,
+        client_id: Uuid,
+        interactions: Option<(i64, DateTime<Utc>)>,
+        segment: Segment,
+    ) -> Option<ClientCard> {
+        let r = self.merged()?;
+        Some(ClientCard {
+            client_id,
+            name: r.name,
+            kind: r.kind.to_owned(),
+            size: r.size,
+            industry: r.industry,
+            region: r.region,
+            source: r.source,
+            manager_id: r.manager_id,
+            contacts: r.contacts,
+            registered_at: r.registered_at,
+            open_deals: self.open_deals,
+            won_deals: self.won_deals,
+            lost_deals: self.lost_deals,
+            won_amount: self.won_amount,
+            interactions: interactions.map_or(0, |(n, _)| n),
+            last_interaction_at: interactions.map(|(_, at)| at),
+            last_won_at: self.last_won_at,
+            version: r.version,
+            segment: segment.as_str().to_owned(),
+        })
+    }
+
+    /// Its deals now open.
+    pub(super) fn open_deals(&self) -> i64 {
+        self.open_deals
+    }
 }
 
 /// Writes the batch's card changes: one INSERT of the cards registered in it, one
@@ -176,8 +233,8 @@ async fn insert_registered(
 ) -> Result<(), ProjectionError> {
     let mut rows = NewCards::default();
     for (id, change) in changes {
-        if let Some(r) = &change.registered {
-            rows.push(*id, r, change);
+        if let Some(r) = change.merged() {
+            rows.push(*id, &r, change);
         }
     }
     if rows.client_id.is_empty() {
@@ -241,22 +298,16 @@ struct NewCards {
 
 impl NewCards {
     fn push(&mut self, id: Uuid, r: &Registration, c: &CardChange) {
-        let name = c.name.clone().unwrap_or_else(|| r.name.clone());
         self.client_id.push(id);
-        self.name_folded.push(name.to_lowercase());
-        self.name.push(name);
-        self.kind.push(c.kind.unwrap_or(r.kind));
-        self.size
-            .push(c.size.clone().unwrap_or_else(|| r.size.clone()));
-        self.industry
-            .push(c.industry.clone().unwrap_or_else(|| r.industry.clone()));
-        self.region
-            .push(c.region.clone().unwrap_or_else(|| r.region.clone()));
-        self.source
-            .push(c.source.clone().unwrap_or_else(|| r.source.clone()));
-        self.manager_id.push(c.manager_id.unwrap_or(r.manager_id));
-        self.contacts
-            .push(c.contacts.clone().unwrap_or_else(|| r.contacts.clone()));
+        self.name_folded.push(r.name.to_lowercase());
+        self.name.push(r.name.clone());
+        self.kind.push(r.kind);
+        self.size.push(r.size.clone());
+        self.industry.push(r.industry.clone());
+        self.region.push(r.region.clone());
+        self.source.push(r.source.clone());
+        self.manager_id.push(r.manager_id);
+        self.contacts.push(r.contacts.clone());
         self.registered_at.push(r.registered_at);
         self.open_deals.push(c.open_deals);
         self.won_deals.push(c.won_deals);
@@ -264,7 +315,7 @@ impl NewCards {
         self.won_amount.push(c.won_amount);
         self.first_won_at.push(c.first_won_at);
         self.last_won_at.push(c.last_won_at);
-        self.version.push(c.version.unwrap_or(r.version));
+        self.version.push(r.version);
     }
 }
 

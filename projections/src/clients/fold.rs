@@ -32,6 +32,16 @@ struct Win {
     won_at: DateTime<Utc>,
 }
 
+/// What a batch folded about one client (see [`Batch::client`]).
+pub(super) struct ClientFold<'a> {
+    /// Its card's change; None when no event of the batch changed it.
+    pub(super) card: Option<&'a CardChange>,
+    /// Interactions naming it, and the latest one's time.
+    pub(super) interactions: Option<(i64, DateTime<Utc>)>,
+    /// When its deals were won, each DealWon once.
+    pub(super) wins: Vec<DateTime<Utc>>,
+}
+
 /// The rows a batch touches, loaded, changed in memory, then written back.
 #[derive(Default)]
 pub(super) struct Batch {
@@ -135,7 +145,7 @@ impl Batch {
     }
 
     /// Folds one event over the loaded rows.
-    fn fold(&mut self, stored: &RecordedEvent, event: &DomainEvent) {
+    pub(super) fn fold(&mut self, stored: &RecordedEvent, event: &DomainEvent) {
         match event {
             DomainEvent::ClientRegistered(e) => {
                 self.card(e.client_id)
@@ -209,6 +219,21 @@ impl Batch {
                 self.link_named(e.client_id, e.deal_id, &stored.stream)
             }
             _ => {}
+        }
+    }
+
+    /// What the batch folded about one client: its card change, its interaction
+    /// tally (count, latest time) and the times its deals were won.
+    pub(super) fn client(&self, client_id: Uuid) -> ClientFold<'_> {
+        ClientFold {
+            card: self.cards.get(&client_id),
+            interactions: self.interactions.get(&client_id).copied(),
+            wins: self
+                .wins
+                .iter()
+                .filter(|w| w.client_id == client_id)
+                .map(|w| w.won_at)
+                .collect(),
         }
     }
 

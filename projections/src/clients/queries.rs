@@ -100,6 +100,19 @@ macro_rules! segment_sql {
 }
 
 impl Segment {
+    /// The segment, at `clock`, of a client with `open_deals` open and deals won at
+    /// `wins`: the rule `segment_sql!()` states in SQL, over a card folded in memory.
+    pub(super) fn of(open_deals: i64, wins: &[DateTime<Utc>], clock: SegmentClock) -> Segment {
+        let cutoff = clock.cutoff();
+        if !wins.iter().any(|&t| t <= clock.now) {
+            Segment::Inquiry
+        } else if open_deals > 0 || wins.iter().any(|&t| t >= cutoff && t <= clock.now) {
+            Segment::Active
+        } else {
+            Segment::Churned
+        }
+    }
+
     /// The condition a card `c` meets when in the segment, as SQL.
     fn condition(self) -> &'static str {
         match self {
@@ -263,12 +276,14 @@ pub async fn list_clients(
 
 /// Up to `limit` events about `client_id` (its own, its leads', deals', and the
 /// interactions' and tasks' naming it or them) after position `after_position`, in
-/// log (position) order; None for an unknown client. The streams come from the read
-/// model, their events from the log.
+/// log (position) order, only those that occurred at or before `until` when given;
+/// None for an unknown client. The streams come from the read model, their events
+/// from the log.
 pub async fn client_timeline(
     log: &EventLog,
     client_id: Uuid,
     after_position: i64,
+    until: Option<DateTime<Utc>>,
     limit: usize,
 ) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
     let streams: Option<Vec<String>> = sqlx::query_scalar(
@@ -283,7 +298,7 @@ pub async fn client_timeline(
         return Ok(None);
     };
     let events = log
-        .read_streams_by_position(&streams, after_position, limit)
+        .read_streams_by_position_until(&streams, after_position, until, limit)
         .await?;
     Ok(Some(events))
 }

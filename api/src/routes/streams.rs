@@ -1,0 +1,161 @@
+//! Any stream as it stood at a version or a business time: where the cut lies, the
+//! events up to it, and the aggregate's state folded from them by the domain's own
+//! `evolve` for the stream's kind. (`GET /streams/{stream}/events` is in `log.rs`.)
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_domain::client::ClientState;
+use crm_domain::deal::DealState;
+use crm_domain::interaction::InteractionState;
+use crm_domain::lead::LeadState;
+use crm_domain::manager::ManagerState;
+use crm_domain::pipeline::PipelineState;
+use crm_domain::task::TaskState;
+use crm_domain::{Aggregate, DomainEvent, EntityKind};
+use crm_eventlog::{EventLog, RecordedEvent, StreamBound};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// Where to cut a stream: at most one of a business time and a version (from 1);
+/// None for the whole stream.
+pub(crate) fn cut(
+    as_of: Option<DateTime<Utc>>,
+    version: Option<i64>,
+) -> Result<Option<StreamBound>, ApiError> {
+    match (as_of, version) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_query",
+            "give as_of or version, not both",
+        )),
+        (Some(t), None) => Ok(Some(StreamBound::OccurredAt(t))),
+        (None, Some(v)) if v >= 1 => Ok(Some(StreamBound::Version(v))),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "invalid_query",
+            "version starts at 1",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The events of `stream` up to `bound`, in version order: 404 for a stream with no
+/// events, or a version beyond its head.
+pub(crate) async fn read_cut(
+    log: &EventLog,
+    stream: &str,
+    bound: StreamBound,
+) -> Result<Vec<RecordedEvent>, ApiError> {
+    let events = log.read_stream_until(stream, bound).await?;
+    if let StreamBound::Version(v) = bound {
+        let head = events.last().map_or(0, |e| e.version);
+        if head < v {
+            return Err(ApiError::NotFound {
+                what: format!("version {v} of stream {stream} (its head is version {head})"),
+            });
+        }
+    }
+    Ok(events)
+}
+
+/// Which state of the stream to fold.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    /// The state at this business time (events with `occurred_at <= as_of`).
+    as_of: Option<DateTime<Utc>>,
+    /// The state at this version of the stream (from 1, at most its head).
+    version: Option<i64>,
+}
+
+/// An aggregate's state at a cut of its stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamState {
+    stream: String,
+    /// The version of the last event folded.
+    version: i64,
+    /// The entity as the domain folds it (its fields; enums as snake_case strings).
+    #[schema(value_type = Object)]
+    state: Value,
+}
+
+/// The entity of aggregate `S` folded from `events`, as JSON (null if none).
+fn entity_json<S>(events: &[DomainEvent]) -> Result<Value, ApiError>
+where
+    S: Aggregate,
+    S::Entity: Serialize,
+{
+    serde_json::to_value(S::fold(events).entity())
+        .map_err(|e| ApiError::Internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
+}
+
+/// The state of a stream of `kind`, folded from its events by that aggregate.
+fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiError> {
+    match kind {
+        EntityKind::Manager => entity_json::<ManagerState>(events),
+        EntityKind::Pipeline => entity_json::<PipelineState>(events),
+        EntityKind::Client => entity_json::<ClientState>(events),
+        EntityKind::Lead => entity_json::<LeadState>(events),
+        EntityKind::Deal => entity_json::<DealState>(events),
+        EntityKind::Interaction => entity_json::<InteractionState>(events),
+        EntityKind::Task => entity_json::<TaskState>(events),
+    }
+}
+
+/// An aggregate's state, folded by the domain from its stream: as it stands, or at a
+/// `version`, or `as_of` a business time.
+#[utoipa::path(
+    operation_id = "stream_state", get, path = "/streams/{stream}/state", tag = "log",
+    params(("stream" = String, Path, description = "`<kind>-<uuid>`, e.g. deal-<uuid>"), StateQuery),
+    responses(
+        (status = 200, body = StreamState),
+        (status = 400, description = "as_of and version both, a version below 1, a bad time"),
+        (status = 404, description = "no such stream, a version beyond its head, or no event by as_of")),
+    security(("bearer" = [])))]
+pub async fn state(
+    _actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(stream): ApiPath<String>,
+    ApiQuery(query): ApiQuery<StateQuery>,
+) -> Result<Json<StreamState>, ApiError> {
+    let bound = cut(query.as_of, query.version)?;
+    let (kind, _) = EntityKind::parse_stream(&stream).ok_or_else(|| ApiError::NotFound {
+        what: format!("stream {stream} (streams are named <kind>-<uuid>)"),
+    })?;
+    let stored = match bound {
+        None => {
+            let whole = StreamBound::Version(i64::MAX);
+            state.log.read_stream_until(&stream, whole).await?
+        }
+        Some(bound) => read_cut(&state.log, &stream, bound).await?,
+    };
+    let Some(version) = stored.last().map(|e| e.version) else {
+        return Err(ApiError::NotFound {
+            what: format!(
+                "stream {stream} as of {} (no event of it occurred by then)",
+                query.as_of.map(|t| t.to_rfc3339()).unwrap_or_default()
+            ),
+        });
+    };
+    let events = stored
+        .into_iter()
+        .map(|e| {
+            DomainEvent::from_stored(&e.event_type, e.schema_version, e.data).map_err(|err| {
+                ApiError::Internal(format!(
+                    "undecodable event at position {}: {err}",
+                    e.position
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(StreamState {
+        state: fold_state(kind, &events)?,
+        stream,
+        version,
+    }))
+}
