@@ -28,7 +28,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// A defined (and not dropped) custom projection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CustomProjection {
     /// Its id (derived from its name).
     pub id: Uuid,

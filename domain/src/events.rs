@@ -51,7 +51,7 @@ impl EntityKind {
     }
 
     /// Every kind.
-    pub const ALL: [EntityKind; 7] = [
+    pub const ALL: [EntityKind; 8] = [
         EntityKind::Manager,
         EntityKind::Pipeline,
         EntityKind::Client,
@@ -59,6 +59,7 @@ impl EntityKind {
         EntityKind::Deal,
         EntityKind::Interaction,
         EntityKind::Task,
+        EntityKind::Projection,
     ];
 
     /// The kind and id a stream name holds (`deal-<uuid>`); None for any other name.

@@ -104,6 +104,9 @@ fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiErro
         EntityKind::Deal => entity_json::<DealState>(events),
         EntityKind::Interaction => entity_json::<InteractionState>(events),
         EntityKind::Task => entity_json::<TaskState>(events),
+        EntityKind::Projection => {
+            entity_json::<crm_domain::custom_projection::CustomProjectionState>(events)
+        }
     }
 }
 

@@ -136,6 +136,11 @@ enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Custom projections built from a generated log (events/s) beside the raw read.
+    Custom {
+        #[command(flatten)]
+        log: bench::Generated,
+    },
     /// The log exported as NDJSON and CSV (events/s, peak memory) beside the raw read.
     Export {
         #[command(flatten)]
@@ -402,6 +407,11 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             };
             let table = bench::eventlog::run(&db.url, &opts).await?;
             println!("{table}");
+        }
+        Command::Bench {
+            which: BenchCommand::Custom { log },
+        } => {
+            println!("{}", bench::custom::run(&db.url, log).await?);
         }
         Command::Bench {
             which: BenchCommand::Export { log },

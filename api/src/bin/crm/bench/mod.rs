@@ -2,6 +2,7 @@
 //! baseline measured in the same run on the same PostgreSQL.
 
 pub mod api;
+pub mod custom;
 pub mod eventlog;
 pub mod export;
 mod measure;
