@@ -32,7 +32,7 @@ pub use definition::{Definition, Problem};
 pub use plan::Plan;
 pub use projection::CustomProjection;
 pub use rows::{rows, Cmp, RowsPage, RowsQuery, RowsRefusal};
-pub use status::{custom_status, CustomStatus, GenerationStatus};
+pub use status::{custom_status, live_projection, CustomStatus, GenerationStatus};
 
 /// Parses and checks a definition: the plan to run, or every problem with its path.
 pub fn compile(value: &serde_json::Value) -> Result<Plan, Vec<Problem>> {

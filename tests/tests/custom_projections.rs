@@ -376,6 +376,18 @@ async fn a_redefinition_is_built_beside_then_replaces_and_a_drop_removes_everyth
         as_set(&rows, &["manager", "month", "clients", "interactions"]),
         expected_rows
     );
+    // A rebuild of the live generation beside its tables gives the same rows.
+    let rebuild = app
+        .post("/projections/clients_per_manager_week/rebuild", &json!({}))
+        .await;
+    assert_eq!(rebuild.status, StatusCode::ACCEPTED, "{}", rebuild.body);
+    assert_eq!(rebuild.body["mode"], "beside");
+    app.wait_rebuilt("custom.clients_per_manager_week.2").await;
+    let rebuilt = all_rows(&app, "clients_per_manager_week", "").await;
+    assert_eq!(
+        as_set(&rebuilt, &["manager", "month", "clients", "interactions"]),
+        expected_rows
+    );
     // The first generation's tables are gone once the second went live.
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT tablename::text FROM pg_tables WHERE schemaname = 'projections' AND tablename LIKE 'cp%' ORDER BY 1",

@@ -145,14 +145,21 @@ pub async fn rebuild(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<RebuildAccepted>), ApiError> {
-    let projection = state
-        .projections
-        .iter()
-        .find(|p| p.name() == name)
-        .ok_or_else(|| ApiError::NotFound {
-            what: format!("projection {name}"),
-        })?;
-    let mode = match crm_projections::rebuild(state.log.pool(), projection.as_ref())
+    let custom;
+    let projection: &dyn crm_projections::Projection =
+        match state.projections.iter().find(|p| p.name() == name) {
+            Some(builtin) => builtin.as_ref(),
+            None => {
+                custom = crm_projections::custom::live_projection(state.log.pool(), &name)
+                    .await
+                    .map_err(projection_error)?
+                    .ok_or_else(|| ApiError::NotFound {
+                        what: format!("projection {name} (or its first build is not done)"),
+                    })?;
+                &custom
+            }
+        };
+    let mode = match crm_projections::rebuild(state.log.pool(), projection)
         .await
         .map_err(projection_error)?
     {

@@ -136,3 +136,24 @@ async fn generation_status(
         last_error,
     })
 }
+
+/// The live generation of custom projection `name` as a runnable projection (to
+/// rebuild it beside its live tables); None when it has none.
+pub async fn live_projection(
+    pool: &sqlx::PgPool,
+    name: &str,
+) -> Result<Option<super::CustomProjection>, ProjectionError> {
+    let live: Option<(i64, Value)> = sqlx::query_as(
+        "SELECT generation, definition FROM projections.custom_runtime WHERE name = $1 AND live",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    let Some((generation, definition)) = live else {
+        return Ok(None);
+    };
+    let plan = super::compile(&definition).map_err(|problems| {
+        ProjectionError::failed(format!("custom projection {name}: {problems:?}"))
+    })?;
+    Ok(Some(super::CustomProjection::new(name, generation, plan)))
+}
