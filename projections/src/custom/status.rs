@@ -62,23 +62,27 @@ pub async fn custom_status(
     only: Option<&str>,
 ) -> Result<Vec<CustomStatus>, ProjectionError> {
     let pool = log.pool();
-    let entries = catalog::entries(pool).await?;
-    let per_type = if entries.is_empty() {
-        Default::default()
-    } else {
+    let entries: Vec<catalog::Entry> = catalog::entries(pool)
+        .await?
+        .into_iter()
+        .filter(|e| only.is_none_or(|n| n == e.name))
+        .collect();
+    let live: std::collections::HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
+        "SELECT name, generation FROM projections.custom_runtime WHERE live",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    // Counting the log's events by type reads it whole: only for a build's progress.
+    let per_type = if entries.iter().any(|e| live.get(&e.name) != Some(&e.generation)) {
         log.count_by_type().await?
+    } else {
+        Default::default()
     };
     let mut out = Vec::new();
     for entry in entries {
-        if only.is_some_and(|n| n != entry.name) {
-            continue;
-        }
-        let live: Option<i64> = sqlx::query_scalar(
-            "SELECT generation FROM projections.custom_runtime WHERE name = $1 AND live",
-        )
-        .bind(&entry.name)
-        .fetch_optional(pool)
-        .await?;
+        let live = live.get(&entry.name).copied();
         let types: Vec<String> = super::definition::parse(&entry.definition)
             .ok()
             .and_then(|d| super::plan::Plan::new(d).ok())
