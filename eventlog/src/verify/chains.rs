@@ -7,13 +7,13 @@ use crate::feed::Cursor;
 
 use super::{BadEvent, BreakKind};
 
-/// Where one stream's chain stands.
+/// Where one stream's chain stands (kept small: one per stream of the log).
 struct StreamState {
     next_version: i64,
-    previous_hash: Vec<u8>,
+    previous_hash: [u8; 32],
     previous_position: i64,
     /// The stream's first bad event, its feed slot, and what was seen after it.
-    first_bad: Option<(Cursor, BadEvent)>,
+    first_bad: Option<Box<(Cursor, BadEvent)>>,
     gap: bool,
     backwards: bool,
 }
@@ -45,7 +45,7 @@ impl Chains {
             .entry(event.stream.to_owned())
             .or_insert_with(|| StreamState {
                 next_version: 1,
-                previous_hash: GENESIS_HASH.to_vec(),
+                previous_hash: GENESIS_HASH,
                 previous_position: 0,
                 first_bad: None,
                 gap: false,
@@ -62,7 +62,7 @@ impl Chains {
         } else if gap || backwards || computed[..] != stored[..] {
             state.gap = gap;
             state.backwards = backwards;
-            state.first_bad = Some((
+            state.first_bad = Some(Box::new((
                 slot,
                 BadEvent {
                     kind: BreakKind::Altered,
@@ -73,11 +73,14 @@ impl Chains {
                     event_id: event.event_id,
                     found_by: "chain",
                 },
-            ));
+            )));
         }
         state.next_version = event.version + 1;
         state.previous_position = event.position;
-        state.previous_hash = stored.to_vec();
+        // A stored hash of the wrong length has already failed the comparison above.
+        state.previous_hash = [0; 32];
+        let n = stored.len().min(32);
+        state.previous_hash[..n].copy_from_slice(&stored[..n]);
         Checked {
             computed,
             expected_version,
@@ -91,7 +94,7 @@ impl Chains {
         self.streams
             .into_values()
             .filter_map(|state| {
-                let (slot, mut bad) = state.first_bad?;
+                let (slot, mut bad) = *state.first_bad?;
                 bad.kind = if state.backwards {
                     BreakKind::Reordered
                 } else if state.gap {
