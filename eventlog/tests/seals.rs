@@ -463,3 +463,55 @@ async fn racing_sealers_cover_the_feed_once_in_order(_opts: PgPoolOptions, conn:
     );
     log.close().await;
 }
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn the_background_sealer_seals_what_is_appended(
+    _opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let log = open(&conn).await;
+    let sealer = crm_eventlog::Sealer::spawn(
+        log.clone(),
+        crm_eventlog::SealerOptions {
+            interval: std::time::Duration::from_millis(50),
+            max_per_seal: 2,
+        },
+    );
+    for n in 0..5 {
+        log.append(
+            "deal-bg",
+            ExpectedVersion::Any,
+            vec![ev("DealStageChanged", n)],
+        )
+        .await
+        .unwrap();
+    }
+    let mut sealed = 0i64;
+    for _ in 0..500 {
+        sealed =
+            sqlx::query_scalar("SELECT coalesce(sum(event_count), 0)::bigint FROM eventlog.seals")
+                .fetch_one(log.pool())
+                .await
+                .unwrap();
+        if sealed == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sealed, 5, "the sealer sealed every event");
+    sealer.shutdown().await;
+    let seals: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.seals")
+        .fetch_one(log.pool())
+        .await
+        .unwrap();
+    assert!(seals >= 3, "at most 2 events a seal: {seals} seals");
+    // Stopped: what is appended now stays unsealed.
+    log.append("deal-bg", ExpectedVersion::Any, vec![ev("DealWon", 5)])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let report = log.verify().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.events_sealed, report.unsealed_events), (5, 1));
+    log.close().await;
+}
