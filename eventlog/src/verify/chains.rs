@@ -1,109 +1,49 @@
-//! The per-stream hash chains, checked in feed order: one small state per stream.
-
-use std::collections::HashMap;
+//! The per-stream hash chains, checked one event at a time against its predecessor
+//! in its stream (read beside it by the walk's query), so the walk keeps no state
+//! per stream.
 
 use crate::chain::{ChainedFields, GENESIS_HASH};
-use crate::feed::Cursor;
 
-use super::{BadEvent, BreakKind};
+use super::BreakKind;
 
-/// Where one stream's chain stands (kept small: one per stream of the log).
-struct StreamState {
-    next_version: i64,
-    previous_hash: [u8; 32],
-    previous_position: i64,
-    /// The stream's first bad event, its feed slot, and what was seen after it.
-    first_bad: Option<Box<(Cursor, BadEvent)>>,
-    gap: bool,
-    backwards: bool,
+/// An event's predecessor in its stream (version − 1) as stored, if there is one.
+pub(super) struct Predecessor<'a> {
+    /// Its stored hash.
+    pub hash: Option<&'a [u8]>,
+    /// Its position.
+    pub position: Option<i64>,
 }
 
 /// What the chain says about one event.
 pub(super) struct Checked {
     /// The event's hash recomputed from its fields and its predecessor's stored hash.
     pub computed: [u8; 32],
-    /// The version the chain expected.
-    pub expected_version: i64,
+    /// What is wrong with it, if anything: deleted when its predecessor is missing,
+    /// reordered when its predecessor does not come before it, altered when its
+    /// fields do not hash to its stored hash.
+    pub verdict: Option<BreakKind>,
 }
 
-/// Every stream's chain.
-#[derive(Default)]
-pub(super) struct Chains {
-    streams: HashMap<String, StreamState>,
-}
-
-impl Chains {
-    /// Streams seen.
-    pub fn streams(&self) -> u64 {
-        self.streams.len() as u64
-    }
-
-    /// Checks the next event of its stream in feed order.
-    pub fn check(&mut self, slot: Cursor, event: &ChainedFields<'_>, stored: &[u8]) -> Checked {
-        let state = self
-            .streams
-            .entry(event.stream.to_owned())
-            .or_insert_with(|| StreamState {
-                next_version: 1,
-                previous_hash: GENESIS_HASH,
-                previous_position: 0,
-                first_bad: None,
-                gap: false,
-                backwards: false,
-            });
-        let computed = event.hash(&state.previous_hash);
-        let expected_version = state.next_version;
-        let gap = event.version > expected_version;
-        let backwards =
-            event.version < expected_version || event.position <= state.previous_position;
-        if state.first_bad.is_some() {
-            state.gap |= gap;
-            state.backwards |= backwards;
-        } else if gap || backwards || computed[..] != stored[..] {
-            state.gap = gap;
-            state.backwards = backwards;
-            state.first_bad = Some(Box::new((
-                slot,
-                BadEvent {
-                    kind: BreakKind::Altered,
-                    stream: Some(event.stream.to_owned()),
-                    version: Some(event.version),
-                    expected_version: Some(expected_version),
-                    position: event.position,
-                    event_id: event.event_id,
-                    found_by: "chain",
-                },
-            )));
-        }
-        state.next_version = event.version + 1;
-        state.previous_position = event.position;
-        // A stored hash of the wrong length has already failed the comparison above.
-        state.previous_hash = [0; 32];
-        let n = stored.len().min(32);
-        state.previous_hash[..n].copy_from_slice(&stored[..n]);
-        Checked {
-            computed,
-            expected_version,
-        }
-    }
-
-    /// The first bad event of each broken stream with its feed slot: reordered when
-    /// the stream went back in versions or positions after it, else deleted when
-    /// versions were skipped, else altered.
-    pub fn finish(self) -> Vec<(Cursor, BadEvent)> {
-        self.streams
-            .into_values()
-            .filter_map(|state| {
-                let (slot, mut bad) = *state.first_bad?;
-                bad.kind = if state.backwards {
-                    BreakKind::Reordered
-                } else if state.gap {
-                    BreakKind::Deleted
-                } else {
-                    BreakKind::Altered
-                };
-                Some((slot, bad))
-            })
-            .collect()
-    }
+/// Checks one event against its predecessor.
+pub(super) fn check(
+    event: &ChainedFields<'_>,
+    stored: &[u8],
+    predecessor: &Predecessor<'_>,
+) -> Checked {
+    let (previous, missing) = match predecessor.hash {
+        _ if event.version <= 1 => (&GENESIS_HASH[..], false),
+        Some(hash) => (hash, false),
+        None => (&GENESIS_HASH[..], true),
+    };
+    let computed = event.hash(previous);
+    let verdict = if missing {
+        Some(BreakKind::Deleted)
+    } else if event.version > 1 && predecessor.position.is_some_and(|p| p >= event.position) {
+        Some(BreakKind::Reordered)
+    } else if computed[..] != stored[..] {
+        Some(BreakKind::Altered)
+    } else {
+        None
+    };
+    Checked { computed, verdict }
 }

@@ -5,8 +5,9 @@
 //! Nothing is trusted but the stored rows: each event's hash is recomputed from its
 //! fields and its predecessor's stored hash, and compared with what its seal kept.
 //! The walk reads pages in feed order inside one read-only repeatable-read
-//! transaction (one snapshot; without a transaction id it holds no feed back). Memory
-//! is one page, one seal and a small state per stream.
+//! transaction (one snapshot; without a transaction id it holds no feed back), each
+//! event with its stream predecessor's hash and position. Memory is one page and one
+//! seal, whatever the size of the log.
 
 mod chains;
 mod seals;
@@ -20,7 +21,7 @@ use crate::error::EventLogError;
 use crate::feed::Cursor;
 use crate::store::EventLog;
 
-use chains::Chains;
+use chains::Predecessor;
 use seals::{SealWalk, Walked};
 
 /// Events read per page of the walk.
@@ -49,7 +50,7 @@ pub struct BadEvent {
     pub stream: Option<String>,
     /// Its version as stored (None as for `stream`).
     pub version: Option<i64>,
-    /// The version its stream's chain expected there.
+    /// For an event after a gap in its stream: the version missing before it.
     pub expected_version: Option<i64>,
     /// Its position (a deleted event's: the sealed one).
     pub position: i64,
@@ -80,7 +81,7 @@ pub struct SealHead {
 /// The result of a verification.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// Streams walked.
+    /// Streams walked (counted by their first events).
     pub streams: u64,
     /// Events checked against their chains.
     pub events: u64,
@@ -125,15 +126,20 @@ impl EventLog {
             .execute(&mut *tx)
             .await?;
         let mut seals = SealWalk::start(&mut tx).await?;
-        let mut chains = Chains::default();
+        let mut broken = std::collections::HashSet::new();
+        let mut first_chain_break: Option<(Cursor, BadEvent)> = None;
         let mut report = VerifyReport::default();
         let mut cursor = Cursor::start();
         loop {
             let rows = sqlx::query(
-                "SELECT position, tx_id, event_id, stream_id, version, event_type, \
-                        schema_version, occurred_at, recorded_at, data, metadata, hash \
-                   FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
-                  ORDER BY tx_id, position LIMIT $3",
+                "SELECT e.position, e.tx_id, e.event_id, e.stream_id, e.version, e.event_type, \
+                        e.schema_version, e.occurred_at, e.recorded_at, e.data, e.metadata, \
+                        e.hash, p.hash AS prev_hash, p.position AS prev_position \
+                   FROM (SELECT * FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
+                          ORDER BY tx_id, position LIMIT $3) e \
+                   LEFT JOIN eventlog.events p \
+                          ON p.stream_id = e.stream_id AND p.version = e.version - 1 \
+                  ORDER BY e.tx_id, e.position",
             )
             .bind(cursor.tx_id())
             .bind(cursor.position())
@@ -146,6 +152,7 @@ impl EventLog {
                 let data = canonical_json(&row.try_get::<serde_json::Value, _>("data")?);
                 let metadata = canonical_json(&row.try_get::<serde_json::Value, _>("metadata")?);
                 let stored: Vec<u8> = row.try_get("hash")?;
+                let prev_hash: Option<Vec<u8>> = row.try_get("prev_hash")?;
                 let event = ChainedFields {
                     event_id: row.try_get("event_id")?,
                     stream: &stream,
@@ -160,14 +167,38 @@ impl EventLog {
                 };
                 cursor = Cursor::after(row.try_get("tx_id")?, event.position);
                 report.events += 1;
-                let checked = chains.check(cursor, &event, &stored);
+                if event.version == 1 {
+                    report.streams += 1;
+                }
+                let predecessor = Predecessor {
+                    hash: prev_hash.as_deref(),
+                    position: row.try_get("prev_position")?,
+                };
+                let checked = chains::check(&event, &stored, &predecessor);
+                if let Some(kind) = checked.verdict {
+                    if broken.insert(stream.clone()) && first_chain_break.is_none() {
+                        first_chain_break = Some((
+                            cursor,
+                            BadEvent {
+                                kind,
+                                stream: Some(stream.clone()),
+                                version: Some(event.version),
+                                expected_version: (kind == BreakKind::Deleted)
+                                    .then_some(event.version - 1),
+                                position: event.position,
+                                event_id: event.event_id,
+                                found_by: "chain",
+                            },
+                        ));
+                    }
+                }
                 let walked = Walked {
                     slot: cursor,
                     position: event.position,
                     event_id: event.event_id,
                     stream: &stream,
                     version: event.version,
-                    expected_version: checked.expected_version,
+                    chain_verdict: checked.verdict,
                     stored_hash: &stored,
                     computed_hash: &checked.computed,
                 };
@@ -181,7 +212,6 @@ impl EventLog {
         seals.finish(&mut tx, cursor).await?;
         tx.rollback().await?;
 
-        report.streams = chains.streams();
         report.seals = seals.seals;
         report.events_sealed = seals.events_sealed;
         report.unsealed_events = seals.unsealed_events;
@@ -190,8 +220,8 @@ impl EventLog {
             seq,
             hash: hex::encode(hash),
         });
-        let mut found = chains.finish();
-        report.broken_streams = found.len() as u64;
+        report.broken_streams = broken.len() as u64;
+        let mut found: Vec<_> = first_chain_break.into_iter().collect();
         // The earliest in feed order; where a seal and a chain name the same place,
         // the seal's finding (it knows deletions and moves exactly).
         found.extend(seals.finding.take());

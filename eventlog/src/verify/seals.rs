@@ -17,7 +17,7 @@ pub(super) struct Walked<'a> {
     pub event_id: Uuid,
     pub stream: &'a str,
     pub version: i64,
-    pub expected_version: i64,
+    pub chain_verdict: Option<BreakKind>,
     pub stored_hash: &'a [u8],
     pub computed_hash: &'a [u8; 32],
 }
@@ -165,7 +165,7 @@ impl SealWalk {
             kind,
             stream: Some(event.stream.to_owned()),
             version: Some(event.version),
-            expected_version: Some(event.expected_version),
+            expected_version: None,
             position: event.position,
             event_id: event.event_id,
             found_by: "seal",
@@ -176,7 +176,7 @@ impl SealWalk {
                 if x.hash[..] == event.stored_hash[..] && x.hash == *event.computed_hash {
                     return Ok(());
                 }
-                if event.version != event.expected_version {
+                if event.chain_verdict == Some(BreakKind::Reordered) {
                     found(BreakKind::Reordered)
                 } else {
                     found(BreakKind::Altered)
