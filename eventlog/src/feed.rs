@@ -35,6 +35,16 @@ impl Cursor {
     pub fn after(tx_id: i64, position: i64) -> Self {
         Cursor { tx_id, position }
     }
+
+    /// The transaction id of the event the cursor is after.
+    pub(crate) fn tx_id(self) -> i64 {
+        self.tx_id
+    }
+
+    /// The position of the event the cursor is after.
+    pub(crate) fn position(self) -> i64 {
+        self.position
+    }
 }
 
 impl fmt::Display for Cursor {

@@ -2,7 +2,8 @@
 //!
 //! Every fact is an immutable event in `eventlog.events`, appended to its entity's
 //! stream with an expected version ([`EventLog::append`], [`EventLog::append_multi`]),
-//! idempotent by event id, hash-chained per stream ([`EventLog::verify`]). Readers take
+//! idempotent by event id, hash-chained per stream and sealed in feed-order ranges ([`EventLog::seal`],
+//! [`EventLog::verify`]). Readers take
 //! one stream ([`EventLog::read_stream`], [`EventLog::read_stream_until`]), a few
 //! streams interleaved by position ([`EventLog::read_streams_by_position`]), or the
 //! global feed ([`EventLog::read_feed`], [`EventLog::subscribe`]), which delivers every
@@ -22,6 +23,8 @@ mod event;
 mod feed;
 mod notify;
 mod read;
+mod seal;
+mod sealer;
 mod store;
 mod subscription;
 mod verify;
@@ -33,9 +36,11 @@ pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};
 pub use feed::{Cursor, FeedFilter, FeedPage};
 pub use notify::CHANNEL;
 pub use read::StreamBound;
+pub use seal::{SealReport, DEFAULT_SEAL_SIZE};
+pub use sealer::{Sealer, SealerOptions};
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
-pub use verify::{BreakKind, ChainBreak, VerifyReport};
+pub use verify::{BadEvent, BreakKind, SealBreak, SealHead, VerifyReport};
 
 /// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other
 /// crates keep their own migrations in the same database, so those are not "missing".

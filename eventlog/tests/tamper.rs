@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ev, exec};
+use common::{behind_the_back, ev, exec};
 use crm_eventlog::{BreakKind, EventLog, ExpectedVersion, StreamAppend};
 use sqlx::PgPool;
 
@@ -36,19 +36,6 @@ async fn seeded(pool: PgPool) -> EventLog {
     .await
     .unwrap();
     log
-}
-
-/// Runs `sql` with the guard disabled, as a superuser tampering with the table would.
-async fn behind_the_back(log: &EventLog, sql: &str) {
-    exec(
-        log,
-        &format!(
-            "ALTER TABLE eventlog.events DISABLE TRIGGER events_append_only; {sql}; \
-             ALTER TABLE eventlog.events ENABLE ALWAYS TRIGGER events_append_only;"
-        ),
-    )
-    .await
-    .unwrap();
 }
 
 async fn position_of(log: &EventLog, stream: &str, version: i64) -> i64 {
@@ -104,11 +91,11 @@ async fn an_altered_payload_is_caught(pool: PgPool) {
     )
     .await;
     let report = log.verify().await.unwrap();
-    assert_eq!(report.breaks.len(), 1, "{report:?}");
-    let b = report.first_break().unwrap();
+    assert_eq!(report.broken_streams, 1, "{report:?}");
+    let b = report.first_bad.unwrap();
     assert_eq!(
-        (b.kind, b.stream.as_str(), b.version, b.position),
-        (BreakKind::Altered, "deal-b", 3, position)
+        (b.kind, b.stream.as_deref(), b.version, b.position),
+        (BreakKind::Altered, Some("deal-b"), Some(3), position)
     );
 }
 
@@ -138,18 +125,35 @@ async fn an_altered_envelope_field_is_caught(pool: PgPool) {
             .await
             .unwrap();
         }
+        let row = format!("stream_id = '{stream}' AND version = 2");
+        exec(
+            &log,
+            &format!("CREATE TABLE saved AS SELECT * FROM eventlog.events WHERE {row}"),
+        )
+        .await
+        .unwrap();
         behind_the_back(
             &log,
-            &format!("UPDATE eventlog.events SET {column} = {value} WHERE stream_id = '{stream}' AND version = 2"),
+            &format!("UPDATE eventlog.events SET {column} = {value} WHERE {row}"),
         )
         .await;
         let report = log.verify().await.unwrap();
-        let b = report
-            .breaks
-            .iter()
-            .find(|b| b.stream == stream)
-            .expect("caught");
-        assert_eq!((b.kind, b.version), (BreakKind::Altered, 2), "{column}");
+        let b = report.first_bad.expect("caught");
+        assert_eq!(
+            (b.kind, b.stream.as_deref(), b.version),
+            (BreakKind::Altered, Some(stream.as_str()), Some(2)),
+            "{column}"
+        );
+        // Put the row back so that the next round's is the only break.
+        behind_the_back(
+            &log,
+            &format!(
+                "DELETE FROM eventlog.events WHERE {row}; \
+                 INSERT INTO eventlog.events SELECT * FROM saved; DROP TABLE saved"
+            ),
+        )
+        .await;
+        assert!(log.verify().await.unwrap().is_intact(), "{column}");
     }
 }
 
@@ -163,12 +167,17 @@ async fn a_deleted_event_is_caught(pool: PgPool) {
     )
     .await;
     let report = log.verify().await.unwrap();
-    assert_eq!(report.breaks.len(), 1, "{report:?}");
-    let b = &report.breaks[0];
-    assert_eq!(b.kind, BreakKind::Missing);
+    assert_eq!(report.broken_streams, 1, "{report:?}");
+    let b = report.first_bad.unwrap();
+    assert_eq!(b.kind, BreakKind::Deleted);
     assert_eq!(
-        (b.stream.as_str(), b.version, b.expected_version, b.position),
-        ("deal-c", 3, 2, next)
+        (
+            b.stream.as_deref(),
+            b.version,
+            b.expected_version,
+            b.position
+        ),
+        (Some("deal-c"), Some(3), Some(2), next)
     );
 }
 
@@ -176,7 +185,7 @@ async fn a_deleted_event_is_caught(pool: PgPool) {
 async fn reordered_events_are_caught(pool: PgPool) {
     let log = seeded(pool).await;
     // Swap versions 2 and 4 of deal-a: the rows still number 1..5 without gaps.
-    let was_four = position_of(&log, "deal-a", 4).await;
+    let was_two = position_of(&log, "deal-a", 2).await;
     behind_the_back(
         &log,
         "UPDATE eventlog.events SET version = 100 WHERE stream_id = 'deal-a' AND version = 2; \
@@ -185,12 +194,14 @@ async fn reordered_events_are_caught(pool: PgPool) {
     )
     .await;
     let report = log.verify().await.unwrap();
-    assert_eq!(report.breaks.len(), 1, "{report:?}");
-    let b = &report.breaks[0];
+    assert_eq!(report.broken_streams, 1, "{report:?}");
+    let b = report.first_bad.unwrap();
     assert_eq!(b.kind, BreakKind::Reordered);
+    // In feed order, the first out of place is the row at version 2's old place,
+    // which now says version 4 (and version 3 comes after it).
     assert_eq!(
-        (b.stream.as_str(), b.version, b.position),
-        ("deal-a", 2, was_four)
+        (b.stream.as_deref(), b.version, b.position),
+        (Some("deal-a"), Some(4), was_two)
     );
 }
 
@@ -209,15 +220,19 @@ async fn swapped_positions_across_streams_are_caught(pool: PgPool) {
     )
     .await;
     let report = log.verify().await.unwrap();
-    let streams: Vec<_> = report
-        .breaks
-        .iter()
-        .map(|b| (b.stream.as_str(), b.version))
-        .collect();
-    assert_eq!(streams, [("deal-a", 1), ("deal-b", 1)], "{report:?}");
-    // deal-b's first event now sits at deal-a's old, earlier position.
-    let first = report.first_break().unwrap();
-    assert_eq!((first.stream.as_str(), first.position), ("deal-b", a));
+    assert_eq!(report.broken_streams, 2, "{report:?}");
+    // Without seals the chains see both events altered (positions are hashed); the
+    // first in feed order is deal-a's, which now says deal-b's position.
+    let first = report.first_bad.unwrap();
+    assert_eq!(
+        (
+            first.kind,
+            first.stream.as_deref(),
+            first.version,
+            first.position
+        ),
+        (BreakKind::Altered, Some("deal-a"), Some(1), b)
+    );
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]

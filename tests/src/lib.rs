@@ -2,9 +2,11 @@
 //! throwaway PostgreSQL clusters ([`TempCluster`]) and the like.
 
 mod app;
+mod copy;
 pub mod scenario;
 
 pub use app::{Answer, TestApp, ADMIN_TOKEN};
+pub use copy::{copy_database, drop_database};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

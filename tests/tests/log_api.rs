@@ -119,7 +119,9 @@ async fn the_feed_pages_through_every_event_and_streams_read_alone(pool: PgPool)
     let verify = app.get("/audit/verify").await;
     assert_eq!(
         verify.body,
-        json!({"ok": true, "streams_checked": 8, "events_checked": 14, "first_bad": null})
+        json!({"ok": true, "streams_checked": 8, "events_checked": 14, "seals_checked": 0,
+               "events_sealed": 0, "unsealed_events": 14, "first_bad": null, "bad_seal": null,
+               "last_seal": null})
     );
 }
 

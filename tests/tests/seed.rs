@@ -111,7 +111,7 @@ async fn the_same_seed_and_date_make_the_same_log(pool: PgPool) {
     }
 
     let verified = log.verify().await.unwrap();
-    assert!(verified.is_intact(), "{:?}", verified.breaks);
+    assert!(verified.is_intact(), "{verified:?}");
     assert_eq!(verified.events, 6_000);
 
     // The same seed again: every batch is recognised as stored; nothing is added.

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use crm_eventlog::{ChainBreak, Cursor, FeedFilter, RecordedEvent};
+use crm_eventlog::{BadEvent, Cursor, FeedFilter, RecordedEvent, SealBreak, SealHead};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -160,18 +160,32 @@ pub async fn feed(
     }))
 }
 
-/// The result of checking every hash chain.
+/// The result of checking every hash chain and every seal.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyView {
     ok: bool,
     streams_checked: u64,
     events_checked: u64,
-    /// The earliest bad event, if any.
+    seals_checked: u64,
+    /// Events in the sealed part of the feed, each checked against its seal.
+    events_sealed: u64,
+    /// Events after the last seal, checked by their stream's chain only.
+    unsealed_events: u64,
+    /// The earliest bad event in feed order: `kind` (`altered`, `deleted`, `inserted`,
+    /// `reordered`), `position`, `event_id`, `stream`, `version`, `expected_version`,
+    /// `found_by` (`seal` or `chain`).
     #[schema(value_type = Option<Object>)]
-    first_bad: Option<ChainBreak>,
+    first_bad: Option<BadEvent>,
+    /// The first seal that is missing or altered: `seq`, `detail`.
+    #[schema(value_type = Option<Object>)]
+    bad_seal: Option<SealBreak>,
+    /// The newest seal (`seq`, `hash`): kept elsewhere, it makes the seals evident too.
+    #[schema(value_type = Option<Object>)]
+    last_seal: Option<SealHead>,
 }
 
-/// Checks every stream's hash chain over the stored events.
+/// Checks every stream's hash chain and every seal over the stored events, and names
+/// the earliest event altered, deleted, inserted or reordered behind the log's back.
 #[utoipa::path(
     operation_id = "verify_log",get, path = "/audit/verify", tag = "log",
     responses((status = 200, body = VerifyView)), security(("bearer" = [])))]
@@ -184,7 +198,12 @@ pub async fn verify(
         ok: report.is_intact(),
         streams_checked: report.streams,
         events_checked: report.events,
-        first_bad: report.first_break().cloned(),
+        seals_checked: report.seals,
+        events_sealed: report.events_sealed,
+        unsealed_events: report.unsealed_events,
+        first_bad: report.first_bad,
+        bad_seal: report.bad_seal,
+        last_seal: report.last_seal,
     }))
 }
 

@@ -51,3 +51,121 @@ pub async fn wait_for_feed(log: &EventLog, count: usize) {
     }
     panic!("the feed did not deliver {count} events in 10 s");
 }
+
+/// Runs `sql` with the append-only guards of events and seals disabled, as a
+/// superuser tampering with the tables would.
+pub async fn behind_the_back(log: &EventLog, sql: &str) {
+    exec(
+        log,
+        &format!(
+            "ALTER TABLE eventlog.events DISABLE TRIGGER events_append_only; \
+             ALTER TABLE eventlog.seals DISABLE TRIGGER seals_append_only; {sql}; \
+             ALTER TABLE eventlog.events ENABLE ALWAYS TRIGGER events_append_only; \
+             ALTER TABLE eventlog.seals ENABLE ALWAYS TRIGGER seals_append_only;"
+        ),
+    )
+    .await
+    .expect("tampering");
+}
+
+/// Recomputes every hash of `stream` from its stored fields, as a forger covering
+/// his tracks would: afterwards its chain verifies again.
+pub async fn rechain(log: &EventLog, stream: &str) {
+    use crm_eventlog::{canonical_json, ChainedFields, GENESIS_HASH};
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT event_id, version, position, event_type, schema_version, occurred_at, \
+                recorded_at, data, metadata FROM eventlog.events WHERE stream_id = $1 ORDER BY version",
+    )
+    .bind(stream)
+    .fetch_all(log.pool())
+    .await
+    .expect("the stream");
+    let mut previous = GENESIS_HASH.to_vec();
+    let mut updates = String::new();
+    for row in rows {
+        let data = canonical_json(&row.get::<serde_json::Value, _>("data"));
+        let metadata = canonical_json(&row.get::<serde_json::Value, _>("metadata"));
+        let event_type: String = row.get("event_type");
+        let fields = ChainedFields {
+            event_id: row.get("event_id"),
+            stream,
+            version: row.get("version"),
+            position: row.get("position"),
+            event_type: &event_type,
+            schema_version: row.get("schema_version"),
+            occurred_at: row.get("occurred_at"),
+            recorded_at: row.get("recorded_at"),
+            data: &data,
+            metadata: &metadata,
+        };
+        let hash = fields.hash(&previous);
+        updates.push_str(&format!(
+            "UPDATE eventlog.events SET hash = '\\x{}' WHERE event_id = '{}';",
+            hex::encode(hash),
+            fields.event_id
+        ));
+        previous = hash.to_vec();
+    }
+    behind_the_back(log, &updates).await;
+}
+
+/// A copy of the database `conn` points at, made with `CREATE DATABASE … TEMPLATE`
+/// (waiting until nobody is connected to the original); returns where it is.
+pub async fn copy_database(conn: &PgConnectOptions, suffix: &str) -> PgConnectOptions {
+    use sqlx::Connection;
+    let original = conn.get_database().expect("a database name").to_owned();
+    // Test databases' names are 63 bytes already, PostgreSQL's limit: a copy's name is
+    // the original's tail and the suffix.
+    let tail = &original[original.len().saturating_sub(20)..];
+    let copy = format!("copy_{tail}_{suffix}");
+    assert!(copy.len() <= 63, "{copy} is too long a name");
+    let mut admin = sqlx::PgConnection::connect_with(&conn.clone().database("postgres"))
+        .await
+        .expect("the server");
+    // A copy left by an earlier run that failed (test databases' names repeat).
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{copy}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("dropping an old copy");
+    for attempt in 0.. {
+        // The original's pool is closed, but a connection may linger a moment.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+              WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&original)
+        .execute(&mut admin)
+        .await
+        .expect("ending the original's sessions");
+        let made = sqlx::raw_sql(&format!(
+            "CREATE DATABASE \"{copy}\" TEMPLATE \"{original}\""
+        ))
+        .execute(&mut admin)
+        .await;
+        match made {
+            Ok(_) => break,
+            // The original's last connections are still closing.
+            Err(e) if attempt < 200 && e.to_string().contains("being accessed") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("copying {original}: {e}"),
+        }
+    }
+    admin.close().await.expect("closing");
+    conn.clone().database(&copy)
+}
+
+/// Drops a database made by [`copy_database`].
+pub async fn drop_database(conn: &PgConnectOptions) {
+    use sqlx::Connection;
+    let name = conn.get_database().expect("a database name").to_owned();
+    let mut admin = sqlx::PgConnection::connect_with(&conn.clone().database("postgres"))
+        .await
+        .expect("the server");
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("dropping the copy");
+    admin.close().await.expect("closing");
+}

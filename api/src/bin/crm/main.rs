@@ -1,7 +1,9 @@
 //! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm seed` fills the
 //! log with a believable company's year; `crm demo` shows the event log at work;
-//! `crm bench log` measures it; `crm token create` makes tokens.
+//! `crm bench log` measures it; `crm token create` makes tokens; `crm audit seal` and
+//! `crm audit verify` seal the feed and check the log.
 
+mod audit;
 mod bench;
 mod demo;
 mod export;
@@ -55,6 +57,9 @@ enum Command {
         /// a log with events is reused as it is.
         #[arg(long)]
         demo: bool,
+        /// Seconds between two rounds of the background sealer (0: no sealer here).
+        #[arg(long, env = "CRM_SEAL_INTERVAL", default_value_t = 5)]
+        seal_interval: u64,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -109,13 +114,34 @@ enum Command {
     Demo,
     /// Applies the database migrations.
     Migrate,
-    /// Walks every stream's hash chain and reports the first bad event of each.
+    /// Seals the global feed and verifies the log (hash chains and seals).
+    Audit {
+        #[command(subcommand)]
+        which: AuditCommand,
+    },
+    /// The former name of `crm audit verify`.
+    #[command(hide = true)]
     Verify,
     /// Runs a benchmark and prints a Markdown table of its figures beside raw SQL.
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Seals every settled event of the feed not sealed yet (what `crm serve` does
+    /// every few seconds).
+    Seal {
+        /// The most events one seal covers.
+        #[arg(long, default_value_t = crm_eventlog::DEFAULT_SEAL_SIZE)]
+        max_per_seal: usize,
+    },
+    /// Checks every stream's hash chain and every seal in one walk of the feed, with a
+    /// progress bar; prints a JSON report and exits non-zero naming the first event
+    /// altered, deleted, inserted or reordered.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +279,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             db_connections,
             no_projectors,
             demo,
+            seal_interval,
         } => {
             let log = db.log(*db_connections).await?;
             if *demo {
@@ -263,6 +290,15 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             } else {
                 Some(start_projectors(&log)?)
             };
+            let sealer = (*seal_interval > 0).then(|| {
+                crm_eventlog::Sealer::spawn(
+                    log.clone(),
+                    crm_eventlog::SealerOptions {
+                        interval: std::time::Duration::from_secs(*seal_interval),
+                        ..Default::default()
+                    },
+                )
+            });
             if bootstrap_token.is_none() {
                 first_admin_token(&log).await?;
             }
@@ -276,6 +312,9 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             tracing::info!("stopped serving; requests in flight have finished");
             if let Some(projectors) = projectors {
                 projectors.shutdown().await;
+            }
+            if let Some(sealer) = sealer {
+                sealer.shutdown().await;
             }
             log.close().await;
         }
@@ -372,14 +411,22 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             log.close().await;
             println!("migrations applied");
         }
-        Command::Verify => {
+        Command::Audit {
+            which: AuditCommand::Seal { max_per_seal },
+        } => {
             let log = db.log(2).await?;
-            let report = log.verify().await?;
+            let result = audit::seal(&log, *max_per_seal).await;
             log.close().await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            if !report.is_intact() {
-                anyhow::bail!("{} broken stream(s)", report.breaks.len());
-            }
+            result?;
+        }
+        Command::Audit {
+            which: AuditCommand::Verify,
+        }
+        | Command::Verify => {
+            let log = db.log(2).await?;
+            let result = audit::verify(&log).await;
+            log.close().await;
+            result?;
         }
         Command::Bench {
             which: BenchCommand::Api { seconds, clients },
