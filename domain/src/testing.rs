@@ -429,6 +429,18 @@ pub fn every_event() -> Vec<DomainEvent> {
             task_id: TASK,
             reason: Some("client went silent".into()),
         }),
+        E::ProjectionDefined(ProjectionDefined {
+            projection_id: crate::custom_projection::id_of("calls"),
+            name: "calls".into(),
+            definition: serde_json::json!({"event_types": ["InteractionLogged"]}),
+        }),
+        E::ProjectionRedefined(ProjectionRedefined {
+            projection_id: crate::custom_projection::id_of("calls"),
+            definition: serde_json::json!({"event_types": ["DealWon"]}),
+        }),
+        E::ProjectionDropped(ProjectionDropped {
+            projection_id: crate::custom_projection::id_of("calls"),
+        }),
     ]
 }
 

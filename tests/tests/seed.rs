@@ -246,9 +246,14 @@ async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
     let rows = stored(&pool).await;
     assert_eq!(rows.len(), 20_000);
 
-    // Every event type of the domain is there.
+    // Every business event type of the domain is there (the generator defines no
+    // custom projections).
     let types: BTreeSet<&str> = rows.iter().map(|r| r.3.as_str()).collect();
-    let all: BTreeSet<&str> = crm_domain::events::EVENT_TYPES.iter().copied().collect();
+    let all: BTreeSet<&str> = crm_domain::events::EVENT_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !t.starts_with("Projection"))
+        .collect();
     assert_eq!(types, all);
 
     // The built-in read models take the whole log without a failure.

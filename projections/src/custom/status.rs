@@ -75,7 +75,10 @@ pub async fn custom_status(
     .into_iter()
     .collect();
     // Counting the log's events by type reads it whole: only for a build's progress.
-    let per_type = if entries.iter().any(|e| live.get(&e.name) != Some(&e.generation)) {
+    let per_type = if entries
+        .iter()
+        .any(|e| live.get(&e.name) != Some(&e.generation))
+    {
         log.count_by_type().await?
     } else {
         Default::default()
