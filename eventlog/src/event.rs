@@ -214,26 +214,34 @@ macro_rules! event_columns {
 }
 pub(crate) use event_columns;
 
-/// Decodes one row selected with [`event_columns`].
+/// Decodes one row selected with [`event_columns`] (after any other columns): the
+/// columns are taken by their place, found once from `position`'s, and the metadata
+/// straight from its JSON.
 pub(crate) fn row_to_event(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, EventLogError> {
-    use sqlx::Row;
-    let metadata: Value = row.try_get("metadata")?;
-    let position: i64 = row.try_get("position")?;
-    let metadata: Metadata = serde_json::from_value(metadata).map_err(|e| {
-        EventLogError::Corrupt(format!("metadata of the event at position {position}: {e}"))
-    })?;
+    use sqlx::{Column, Row};
+    let base = row.try_column("position")?.ordinal();
+    let position: i64 = row.try_get(base)?;
+    let metadata = match row.try_get::<sqlx::types::Json<Metadata>, _>(base + 10) {
+        Ok(sqlx::types::Json(metadata)) => metadata,
+        Err(sqlx::Error::ColumnDecode { source, .. }) => {
+            return Err(EventLogError::Corrupt(format!(
+                "metadata of the event at position {position}: {source}"
+            )))
+        }
+        Err(err) => return Err(err.into()),
+    };
     Ok(RecordedEvent {
         position,
-        tx_id: row.try_get("tx_id")?,
-        event_id: row.try_get("event_id")?,
-        stream: row.try_get("stream_id")?,
-        version: row.try_get("version")?,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get("schema_version")?,
-        occurred_at: row.try_get("occurred_at")?,
-        recorded_at: row.try_get("recorded_at")?,
-        data: row.try_get("data")?,
+        tx_id: row.try_get(base + 1)?,
+        event_id: row.try_get(base + 2)?,
+        stream: row.try_get(base + 3)?,
+        version: row.try_get(base + 4)?,
+        event_type: row.try_get(base + 5)?,
+        schema_version: row.try_get(base + 6)?,
+        occurred_at: row.try_get(base + 7)?,
+        recorded_at: row.try_get(base + 8)?,
+        data: row.try_get(base + 9)?,
         metadata,
-        hash: row.try_get("hash")?,
+        hash: row.try_get(base + 11)?,
     })
 }

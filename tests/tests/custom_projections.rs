@@ -43,8 +43,27 @@ fn lost_by_reason_pipeline_quarter() -> Value {
         "measures": [
             {"name": "deals", "fn": "count"},
             {"name": "amount", "fn": "sum", "field": "deal.amount"},
-            {"name": "largest", "fn": "max", "field": "deal.amount"}
+            {"name": "largest", "fn": "max", "field": "deal.amount"},
+            {"name": "smallest", "fn": "min", "field": "deal.amount"},
+            {"name": "average", "fn": "avg", "field": "deal.amount"}
         ]
+    })
+}
+
+/// Events per actor (from the metadata) and type, outbound calls left out.
+fn events_per_actor() -> Value {
+    json!({
+        "name": "events_per_actor",
+        "event_types": ["InteractionLogged", "DealWon", "DealLost"],
+        "filters": [
+            {"field": "metadata.actor", "op": "exists"},
+            {"field": "data.direction", "op": "ne", "value": "outbound"}
+        ],
+        "group_by": [
+            {"name": "actor", "field": "metadata.actor"},
+            {"name": "type", "field": "event.type"}
+        ],
+        "measures": [{"name": "events", "fn": "count"}]
     })
 }
 
@@ -166,7 +185,8 @@ const LOST_SQL: &str = "
                ORDER BY a.version DESC LIMIT 1) AS amount
         FROM eventlog.events l WHERE l.event_type = 'DealLost')
     SELECT jsonb_build_array(to_jsonb(reason), pipeline, to_jsonb(quarter::text), count(*),
-                             coalesce(sum(amount), 0), max(amount))
+                             coalesce(sum(amount), 0), max(amount), min(amount),
+                             round(avg(amount), 4))
       FROM losses GROUP BY reason, pipeline, quarter";
 
 const CLIENTS_SQL: &str = "
@@ -191,6 +211,7 @@ async fn three_definitions_built_from_the_log_match_plain_sql_and_stay_live(pool
         calls_per_region_month(),
         lost_by_reason_pipeline_quarter(),
         clients_per_manager_week(),
+        events_per_actor(),
     ] {
         let answer = app.post("/projections", &definition).await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
@@ -218,7 +239,7 @@ async fn three_definitions_built_from_the_log_match_plain_sql_and_stay_live(pool
 
     let lost = all_rows(&app, "lost_by_reason", "").await;
     let columns = [
-        "reason", "pipeline", "quarter", "deals", "amount", "largest",
+        "reason", "pipeline", "quarter", "deals", "amount", "largest", "smallest", "average",
     ];
     assert!(lost.len() > 2, "losses for a few reasons: {lost:?}");
     assert!(
@@ -234,6 +255,23 @@ async fn three_definitions_built_from_the_log_match_plain_sql_and_stay_live(pool
     assert_eq!(
         as_set(&contacted, &columns),
         expected(&pool, CLIENTS_SQL).await
+    );
+
+    // Metadata fields filter and group; `ne` leaves out the events without the field
+    // (deal events have no direction), as SQL's `<>` does.
+    let actors = all_rows(&app, "events_per_actor", "").await;
+    assert!(!actors.is_empty());
+    assert_eq!(
+        as_set(&actors, &["actor", "type", "events"]),
+        expected(
+            &pool,
+            "SELECT jsonb_build_array(metadata->'actor', to_jsonb(event_type), count(*))
+               FROM eventlog.events
+              WHERE event_type IN ('InteractionLogged', 'DealWon', 'DealLost')
+                AND metadata->>'actor' IS NOT NULL AND data->>'direction' <> 'outbound'
+              GROUP BY metadata->'actor', event_type"
+        )
+        .await
     );
 
     // Filters, order and pages: the calls of one month, most calls first.

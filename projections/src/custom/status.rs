@@ -21,6 +21,40 @@ pub(crate) async fn caught_up(log: &EventLog, name: &str) -> Result<bool, Projec
     crate::status::reflects(log, name, target).await
 }
 
+/// How long a count of the log by type serves progress figures.
+const COUNTS_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+type Counts = std::collections::BTreeMap<String, i64>;
+
+/// The log's events by type, counted at most every [`COUNTS_FRESH`] per database.
+async fn counts_by_type(log: &EventLog) -> Result<Counts, ProjectionError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    use std::time::Instant;
+    static CACHE: OnceLock<Mutex<HashMap<String, (Instant, Counts)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let key = log
+        .pool()
+        .connect_options()
+        .get_database()
+        .unwrap_or_default()
+        .to_owned();
+    {
+        let kept = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, counts)) = kept.get(&key) {
+            if at.elapsed() < COUNTS_FRESH {
+                return Ok(counts.clone());
+            }
+        }
+    }
+    let counts = log.count_by_type().await?;
+    cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, (Instant::now(), counts.clone()));
+    Ok(counts)
+}
+
 /// A generation's build or upkeep, as `GET /projections` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GenerationStatus {
@@ -74,12 +108,13 @@ pub async fn custom_status(
     .await?
     .into_iter()
     .collect();
-    // Counting the log's events by type reads it whole: only for a build's progress.
+    // Counting the log's events by type reads it whole: only for a build's progress,
+    // and at most every few seconds (a dashboard polling it must not slow the build).
     let per_type = if entries
         .iter()
         .any(|e| live.get(&e.name) != Some(&e.generation))
     {
-        log.count_by_type().await?
+        counts_by_type(log).await?
     } else {
         Default::default()
     };

@@ -68,8 +68,9 @@ pub(crate) async fn run(
                 if changed.is_ok() {
                     commits.mark_unchanged();
                 }
-                // Batches commit often: look at most every few milliseconds.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // Batches commit often (every page of a build): look at most a few
+                // times a second, leaving the builds the machine.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             () = tokio::time::sleep(PERIOD) => {}
         }
