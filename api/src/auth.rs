@@ -43,19 +43,64 @@ pub async fn create_token(
     role: &str,
     label: Option<&str>,
 ) -> Result<String, ApiError> {
+    create_expiring_token(pool, manager_id, role, label, None).await
+}
+
+/// Creates a token like [`create_token`] that stops working at `expires_at` (never
+/// when None).
+pub async fn create_expiring_token(
+    pool: &PgPool,
+    manager_id: Option<Uuid>,
+    role: &str,
+    label: Option<&str>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = format!("crm_{}", hex::encode(bytes));
     sqlx::query(
-        "INSERT INTO api.tokens (token_hash, manager_id, role, label) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO api.tokens (token_hash, manager_id, role, label, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(hash(&token))
     .bind(manager_id)
     .bind(role)
     .bind(label)
+    .bind(expires_at)
     .execute(pool)
     .await?;
     Ok(token)
+}
+
+/// Which tokens to revoke.
+#[derive(Debug, Clone)]
+pub enum Revoke {
+    /// The token itself.
+    Token(String),
+    /// Every token with this label.
+    Label(String),
+    /// Every token acting for this manager.
+    Manager(Uuid),
+}
+
+/// Revokes the tokens `which` names (those not revoked yet); how many. A server that
+/// caches tokens stops accepting them within its cache's time to live (5 s).
+pub async fn revoke_tokens(pool: &PgPool, which: &Revoke) -> Result<u64, ApiError> {
+    let query = match which {
+        Revoke::Token(token) => sqlx::query(
+            "UPDATE api.tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash(token)),
+        Revoke::Label(label) => sqlx::query(
+            "UPDATE api.tokens SET revoked_at = now() WHERE label = $1 AND revoked_at IS NULL",
+        )
+        .bind(label.clone()),
+        Revoke::Manager(id) => sqlx::query(
+            "UPDATE api.tokens SET revoked_at = now() WHERE manager_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(*id),
+    };
+    Ok(query.execute(pool).await?.rows_affected())
 }
 
 /// Compares in time independent of where the strings differ.

@@ -2,28 +2,17 @@
 //! it and non-zero naming the event once one is altered behind the log's back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Output;
+mod common;
 
+use common::{crm, database_url};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-async fn crm(url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_crm"))
-        .args(["--database-url", url])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("the crm binary")
-}
 
 #[sqlx::test(migrations = false)]
 async fn crm_audit_verify_fails_naming_an_altered_event(
     _opts: PgPoolOptions,
     conn: PgConnectOptions,
 ) {
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{server}/{}", conn.get_database().unwrap());
+    let url = database_url(&conn);
     let seeded = crm(&url, &["seed", "--events", "500", "--until", "2026-03-01"]).await;
     assert!(seeded.status.success(), "{seeded:?}");
     let pool = PgPoolOptions::new()

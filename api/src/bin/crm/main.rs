@@ -163,6 +163,21 @@ enum TokenCommand {
         /// A note on what the token is for.
         #[arg(long)]
         label: Option<String>,
+        /// The token stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revokes tokens: the one given, or every token with a label or of a manager.
+    Revoke {
+        /// The token itself.
+        #[arg(conflicts_with_all = ["label", "manager"], required_unless_present_any = ["label", "manager"])]
+        token: Option<String>,
+        /// Every token with this label.
+        #[arg(long, conflicts_with = "manager")]
+        label: Option<String>,
+        /// Every token of this manager (a manager who left, say).
+        #[arg(long)]
+        manager: Option<Uuid>,
     },
 }
 
@@ -330,6 +345,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                     manager,
                     role,
                     label,
+                    expires_in_days,
                 },
         } => {
             let log = db.log(2).await?;
@@ -338,11 +354,40 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 (None, Some(role)) => role.clone(),
                 (None, None) => anyhow::bail!("give --manager or --role"),
             };
-            let token = crm_api::auth::create_token(log.pool(), *manager, &role, label.as_deref())
+            let expires_at = expires_in_days
+                .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let token = crm_api::auth::create_expiring_token(
+                log.pool(),
+                *manager,
+                &role,
+                label.as_deref(),
+                expires_at,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            log.close().await;
+            println!("{token}");
+        }
+        Command::Token {
+            which:
+                TokenCommand::Revoke {
+                    token,
+                    label,
+                    manager,
+                },
+        } => {
+            let which = match (token, label, manager) {
+                (Some(token), _, _) => crm_api::auth::Revoke::Token(token.clone()),
+                (None, Some(label), _) => crm_api::auth::Revoke::Label(label.clone()),
+                (None, None, Some(id)) => crm_api::auth::Revoke::Manager(*id),
+                (None, None, None) => anyhow::bail!("give a token, --label or --manager"),
+            };
+            let log = db.log(2).await?;
+            let revoked = crm_api::auth::revoke_tokens(log.pool(), &which)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             log.close().await;
-            println!("{token}");
+            println!("revoked {revoked} token(s)");
         }
         Command::Project => {
             let log = db.log(8).await?;

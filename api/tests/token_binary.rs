@@ -1,0 +1,58 @@
+//! The real `crm` binary: `crm token create` prints a token (stored hashed, with its
+//! expiry), `crm token revoke` revokes it by itself, by label or by manager.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{crm, database_url};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Runs `crm <args>` on `url`; its standard output, trimmed, once it succeeded.
+async fn ok(url: &str, args: &str) -> String {
+    let args: Vec<&str> = args.split(' ').collect();
+    let output = crm(url, &args).await;
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn crm_token_create_with_an_expiry_and_revoke(_opts: PgPoolOptions, conn: PgConnectOptions) {
+    let url = database_url(&conn);
+    ok(&url, "migrate").await;
+    let one = ok(&url, "token create --role analyst --expires-in-days 30").await;
+    let two = ok(&url, "token create --role auditor --label audit-2026").await;
+    let three = ok(&url, "token create --role auditor --label audit-2026").await;
+    assert!(one.starts_with("crm_") && one != two && two != three);
+
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(conn)
+        .await
+        .unwrap();
+    let days: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM expires_at - created_at)::float8 / 86400 \
+           FROM api.tokens WHERE role = 'analyst'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!((days - 30.0).abs() < 0.01, "{days}");
+
+    for (args, said) in [
+        (format!("token revoke {one}"), "revoked 1 token(s)"),
+        (
+            "token revoke --label audit-2026".to_owned(),
+            "revoked 2 token(s)",
+        ),
+        (format!("token revoke {one}"), "revoked 0 token(s)"),
+    ] {
+        assert_eq!(ok(&url, &args).await, said, "{args}");
+    }
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens WHERE revoked_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(live, 0);
+    // Neither a token nor a selector: refused.
+    assert!(!crm(&url, &["token", "revoke"]).await.status.success());
+}
