@@ -6,7 +6,7 @@
 mod common;
 
 use common::{behind_the_back, copy_database, drop_database, ev, exec, rechain};
-use crm_eventlog::{BadEvent, BreakKind, EventLog, ExpectedVersion, StreamAppend, VerifyReport};
+use crm_eventlog::{BadEvent, BreakKind, EventLog, ExpectedVersion, VerifyReport};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
@@ -43,31 +43,7 @@ async fn seal_everything(log: &EventLog) -> u64 {
 /// into a client in one append; sealed; the pool closed so the database can be copied.
 async fn sealed_original(conn: &PgConnectOptions) {
     let log = open(conn).await;
-    for round in 0..5 {
-        for stream in ["deal-a", "deal-b", "deal-c"] {
-            log.append(
-                stream,
-                ExpectedVersion::Any,
-                vec![ev("DealStageChanged", round)],
-            )
-            .await
-            .unwrap();
-        }
-    }
-    log.append_multi(vec![
-        StreamAppend::new(
-            "lead-x",
-            ExpectedVersion::NoStream,
-            vec![ev("LeadConverted", 1)],
-        ),
-        StreamAppend::new(
-            "client-x",
-            ExpectedVersion::NoStream,
-            vec![ev("ClientRegistered", 1)],
-        ),
-    ])
-    .await
-    .unwrap();
+    common::append_story(&log).await;
     seal_everything(&log).await;
     log.close().await;
 }

@@ -4,37 +4,13 @@
 mod common;
 
 use common::{behind_the_back, ev, exec};
-use crm_eventlog::{BreakKind, EventLog, ExpectedVersion, StreamAppend};
+use crm_eventlog::{BreakKind, EventLog, ExpectedVersion};
 use sqlx::PgPool;
 
 /// Three streams of five events each, appended in interleaved order.
 async fn seeded(pool: PgPool) -> EventLog {
     let log = EventLog::new(pool);
-    for round in 0..5 {
-        for stream in ["deal-a", "deal-b", "deal-c"] {
-            log.append(
-                stream,
-                ExpectedVersion::Any,
-                vec![ev("DealStageChanged", round)],
-            )
-            .await
-            .unwrap();
-        }
-    }
-    log.append_multi(vec![
-        StreamAppend::new(
-            "lead-x",
-            ExpectedVersion::NoStream,
-            vec![ev("LeadConverted", 1)],
-        ),
-        StreamAppend::new(
-            "client-x",
-            ExpectedVersion::NoStream,
-            vec![ev("ClientRegistered", 1)],
-        ),
-    ])
-    .await
-    .unwrap();
+    common::append_story(&log).await;
     log
 }
 

@@ -107,6 +107,26 @@ impl TestApp {
         }
     }
 
+    /// Every item of the paginated list at `path`, following `next_cursor` page after
+    /// page of `limit`, as the admin; panics on an answer other than 200.
+    pub async fn all_items(&self, path: &str, limit: usize) -> Vec<Value> {
+        let (mut items, mut cursor) = (Vec::new(), String::new());
+        let join = if path.contains('?') { '&' } else { '?' };
+        loop {
+            let answer = self
+                .get(&format!("{path}{join}limit={limit}&cursor={cursor}"))
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+            if let Some(page) = answer.body["items"].as_array() {
+                items.extend(page.iter().cloned());
+            }
+            match answer.body["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => return items,
+            }
+        }
+    }
+
     /// GET as the admin.
     pub async fn get(&self, path: &str) -> Answer {
         self.send(Method::GET, path, Some(ADMIN_TOKEN), None, &[])

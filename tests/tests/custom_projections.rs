@@ -101,22 +101,10 @@ async fn wait_live(app: &TestApp, name: &str, generation: i64) {
     }
 }
 
-/// Every row of `name` (with `query`), page by page.
+/// Every row of `name` (with `query`), in pages of 7.
 async fn all_rows(app: &TestApp, name: &str, query: &str) -> Vec<Value> {
-    let (mut rows, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let answer = app
-            .get(&format!(
-                "/projections/{name}/rows?limit=7&cursor={cursor}&{query}"
-            ))
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        rows.extend(answer.body["items"].as_array().unwrap().iter().cloned());
-        match answer.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return rows,
-        }
-    }
+    app.all_items(&format!("/projections/{name}/rows?{query}"), 7)
+        .await
 }
 
 /// Rows as sorted JSON texts of the given columns, for comparing as sets.

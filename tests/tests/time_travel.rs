@@ -41,18 +41,7 @@ async fn company(pool: &PgPool) -> (TestApp, crm_projections::RunningProjectors)
 
 /// Every deal of `/deals?{query}`, page after page.
 async fn all_pages(app: &TestApp, query: &str) -> Vec<Value> {
-    let (mut items, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let answer = app
-            .get(&format!("/deals?{query}&limit=200&cursor={cursor}"))
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        items.extend(answer.body["items"].as_array().unwrap().iter().cloned());
-        match answer.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return items,
-        }
-    }
+    app.all_items(&format!("/deals?{query}"), 200).await
 }
 
 #[sqlx::test(migrations = false)]
@@ -100,23 +89,6 @@ async fn the_deal_list_as_of_a_time_is_each_deal_folded_from_its_stream_then(poo
         }
     }
     projectors.shutdown().await;
-}
-
-/// Every item of `{path}` (a paginated list), page after page of `limit`.
-async fn all_items(app: &TestApp, path: &str, limit: usize) -> Vec<Value> {
-    let (mut items, mut cursor) = (Vec::new(), String::new());
-    let join = if path.contains('?') { '&' } else { '?' };
-    loop {
-        let answer = app
-            .get(&format!("{path}{join}limit={limit}&cursor={cursor}"))
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-        items.extend(answer.body["items"].as_array().unwrap().iter().cloned());
-        match answer.body["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return items,
-        }
-    }
 }
 
 /// A card field as it stood: the last value, by version, that the registration or an
@@ -400,7 +372,9 @@ async fn the_client_card_as_of_a_time_is_the_card_replayed_from_the_log_cut_then
     // The timeline as of a time: the live timeline's items that occurred by then.
     let mut cut_some = false;
     for client in clients.iter().take(8) {
-        let live = all_items(&app, &format!("/clients/{client}/timeline"), 1000).await;
+        let live = app
+            .all_items(&format!("/clients/{client}/timeline"), 1000)
+            .await;
         for instant in INSTANTS {
             let at: DateTime<Utc> = instant.parse().unwrap();
             let expected: Vec<&Value> = live
@@ -416,7 +390,7 @@ async fn the_client_card_as_of_a_time_is_the_card_replayed_from_the_log_cut_then
                 .collect();
             cut_some |= !expected.is_empty() && expected.len() < live.len();
             let path = format!("/clients/{client}/timeline?as_of={instant}");
-            let then = all_items(&app, &path, 7).await;
+            let then = app.all_items(&path, 7).await;
             assert_eq!(then.iter().collect::<Vec<_>>(), expected, "{path}");
         }
     }

@@ -92,12 +92,24 @@ async fn revoked_and_expired_tokens_are_refused_and_the_others_still_work(pool: 
     for token in [&kept, &expiring] {
         assert_eq!(status_with(&app, token).await, StatusCode::OK);
     }
-    // Tokens are stored hashed: no row holds a token's text.
-    let texts: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM api.tokens WHERE encode(token_hash, 'escape') LIKE 'crm_%'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(texts, 0);
+    // Tokens are stored hashed: each created token's SHA-256 is a row's key, and no
+    // row holds a token's text in any column.
+    for token in [&kept, &single, &a, &b, &of_manager, &expired, &expiring] {
+        let hashed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM api.tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+        )
+        .bind(token)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(hashed, 1, "{token}");
+        let in_clear: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM api.tokens t WHERE strpos(to_jsonb(t)::text, $1) > 0",
+        )
+        .bind(token)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(in_clear, 0, "{token}");
+    }
 }

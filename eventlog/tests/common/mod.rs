@@ -1,7 +1,7 @@
 //! Helpers shared by the event log's tests.
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use crm_eventlog::{EventLog, NewEvent};
+use crm_eventlog::{EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -168,4 +168,34 @@ pub async fn drop_database(conn: &PgConnectOptions) {
         .await
         .expect("dropping the copy");
     admin.close().await.expect("closing");
+}
+
+/// Appends the tamper tests' story: three streams of five events each, in interleaved
+/// order, then a lead converted into a client in one append (two streams).
+pub async fn append_story(log: &EventLog) {
+    for round in 0..5 {
+        for stream in ["deal-a", "deal-b", "deal-c"] {
+            log.append(
+                stream,
+                ExpectedVersion::Any,
+                vec![ev("DealStageChanged", round)],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    log.append_multi(vec![
+        StreamAppend::new(
+            "lead-x",
+            ExpectedVersion::NoStream,
+            vec![ev("LeadConverted", 1)],
+        ),
+        StreamAppend::new(
+            "client-x",
+            ExpectedVersion::NoStream,
+            vec![ev("ClientRegistered", 1)],
+        ),
+    ])
+    .await
+    .unwrap();
 }

@@ -111,13 +111,16 @@ async fn reconcile(
         .await?;
     }
     let mut wanted = Vec::new();
+    let mut promoted_over = HashSet::new();
     for g in generations(pool).await? {
         let current = catalog.get(&g.name).map(|e| e.generation);
         if current == Some(g.generation) {
             if !g.live
                 && super::status::caught_up(log, &checkpoint_name(&g.name, g.generation)).await?
             {
-                promote(pool, &g).await?;
+                for older in promote(pool, &g).await? {
+                    promoted_over.insert((g.name.clone(), older));
+                }
                 tracing::info!(
                     projection = g.name,
                     generation = g.generation,
@@ -135,13 +138,8 @@ async fn reconcile(
             retire(pool, &g).await?;
         }
     }
-    // A promotion may have retired generations this pass still listed.
-    let remaining: HashSet<(String, i64)> = generations(pool)
-        .await?
-        .into_iter()
-        .map(|g| (g.name, g.generation))
-        .collect();
-    wanted.retain(|g| remaining.contains(&(g.name.clone(), g.generation)));
+    // A promotion dropped the generations before it, which this pass may have listed.
+    wanted.retain(|g| !promoted_over.contains(&(g.name.clone(), g.generation)));
     let names: HashSet<String> = wanted
         .iter()
         .map(|g| checkpoint_name(&g.name, g.generation))
@@ -204,9 +202,9 @@ async fn generations(pool: &PgPool) -> Result<Vec<Generation>, ProjectionError> 
         .collect())
 }
 
-/// Makes `g` the live generation of its name and drops the ones before it, in one
-/// transaction: queries see the old rows or the new, never neither.
-async fn promote(pool: &PgPool, g: &Generation) -> Result<(), ProjectionError> {
+/// Makes `g` the live generation of its name and drops the others, in one transaction
+/// (queries see the old rows or the new, never neither); the generations it dropped.
+async fn promote(pool: &PgPool, g: &Generation) -> Result<Vec<i64>, ProjectionError> {
     let mut tx = pool.begin().await?;
     let older: Vec<i64> = sqlx::query_scalar(
         "SELECT generation FROM projections.custom_runtime \
@@ -228,11 +226,11 @@ async fn promote(pool: &PgPool, g: &Generation) -> Result<(), ProjectionError> {
     .bind(g.generation)
     .execute(&mut *tx)
     .await?;
-    for generation in older {
-        drop_generation(&mut tx, &g.name, generation).await?;
+    for generation in &older {
+        drop_generation(&mut tx, &g.name, *generation).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(older)
 }
 
 /// Drops a generation nobody needs: its tables, checkpoint and runtime row.
