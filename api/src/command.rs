@@ -26,6 +26,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::{authorize_command, Touched};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::idempotency::IdSeed;
@@ -145,6 +146,8 @@ pub struct Loader {
     states: Arc<StateCache>,
     /// Streams read ahead by `prefetch`: the version read from, and the events after it.
     prefetched: HashMap<String, (i64, Vec<crm_eventlog::RecordedEvent>)>,
+    /// Each loaded entity, for judging who may append to its stream.
+    touched: HashMap<String, Touched>,
 }
 
 impl Loader {
@@ -182,8 +185,10 @@ impl Loader {
 
     /// A new entity with an id of the server's making: nothing to read, and the append
     /// expects its stream not to exist.
-    pub fn fresh<S: Aggregate>(&mut self, kind: EntityKind, id: Uuid) -> S {
+    pub fn fresh<S: Aggregate + Send + Sync + 'static>(&mut self, kind: EntityKind, id: Uuid) -> S {
         self.versions.insert(kind.stream(id), 0);
+        self.touched
+            .insert(kind.stream(id), Touched::of(S::default()));
         S::default()
     }
 
@@ -221,7 +226,8 @@ impl Loader {
         if caught_up {
             self.states.put(&stream, &state);
         }
-        self.versions.insert(stream, state.version());
+        self.versions.insert(stream.clone(), state.version());
+        self.touched.insert(stream, Touched::of(state.clone()));
         Ok(state)
     }
 }
@@ -232,6 +238,7 @@ pub struct Decision {
     events: Vec<DomainEvent>,
     target: (EntityKind, Uuid),
     versions: BTreeMap<String, i64>,
+    touched: HashMap<String, Touched>,
 }
 
 impl Decision {
@@ -241,6 +248,7 @@ impl Decision {
             events,
             target: (kind, id),
             versions: loader.versions,
+            touched: loader.touched,
         }
     }
 }
@@ -271,8 +279,17 @@ where
             pipelines: Arc::clone(&state.pipelines),
             states: Arc::clone(&state.states),
             prefetched: HashMap::new(),
+            touched: HashMap::new(),
         };
         let decision = decide(loader).await?;
+        authorize_command(
+            state,
+            &ctx.actor,
+            decision.target.0,
+            &decision.events,
+            &decision.touched,
+        )
+        .await?;
         let versions = &decision.versions;
         let target_stream = decision.target.0.stream(decision.target.1);
         let target_version = versions.get(&target_stream).copied().unwrap_or(0);

@@ -20,8 +20,13 @@ pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
     /// 403: the token's owner may not do this.
-    #[error("{0}")]
-    Forbidden(String),
+    #[error("{detail}")]
+    Forbidden {
+        /// Stable machine word: `forbidden`, or a more precise one.
+        code: &'static str,
+        /// What is refused and why, for a person.
+        detail: String,
+    },
     /// 404: an entity or stream that does not exist.
     #[error("{what} not found")]
     NotFound {
@@ -101,12 +106,20 @@ impl ApiError {
         }
     }
 
+    /// A 403 with code `forbidden` and `detail`.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            code: "forbidden",
+            detail: detail.into(),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::VersionConflict { .. } | ApiError::Reused { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -125,9 +138,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Reused { code, .. }
-            | ApiError::Rule { code, .. } => code,
+            | ApiError::Rule { code, .. }
+            | ApiError::Forbidden { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { .. } => "not_found",
             ApiError::VersionConflict { .. } => "version_conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

@@ -32,6 +32,14 @@ impl Format {
         }
     }
 
+    /// The format's name: `ndjson` or `csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+
     /// The HTTP content type of the format.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -55,6 +63,24 @@ pub struct ExportFilter {
 }
 
 impl ExportFilter {
+    /// The filters as JSON, for the export's record (absent ones left out).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut filters = serde_json::Map::new();
+        if let Some(types) = &self.types {
+            filters.insert("types".into(), serde_json::json!(types));
+        }
+        if let Some(kind) = &self.stream_kind {
+            filters.insert("stream_kind".into(), serde_json::json!(kind));
+        }
+        if let Some(from) = self.from {
+            filters.insert("from".into(), serde_json::json!(from));
+        }
+        if let Some(to) = self.to {
+            filters.insert("to".into(), serde_json::json!(to));
+        }
+        serde_json::Value::Object(filters)
+    }
+
     fn keeps(&self, event: &RecordedEvent) -> bool {
         let kind = event
             .stream
@@ -71,18 +97,21 @@ const CSV_HEADER: &str = "position,event_id,stream,version,type,schema_version,o
                           recorded_at,data,metadata,hash\n";
 
 /// The events of the log that `filter` keeps, in feed order, as chunks of `format`,
-/// up to the end of the feed when the export reaches it.
+/// up to the end of the feed when the export reaches it, without the `hidden` fields.
 pub fn export(
     log: EventLog,
     format: Format,
     filter: ExportFilter,
+    hidden: crate::hidden::Hidden,
 ) -> impl Stream<Item = Result<Bytes, EventLogError>> {
+    let hidden = std::sync::Arc::new(hidden);
     let feed = FeedFilter {
         event_types: filter.types.clone(),
     };
     let start = (Some(Cursor::start()), format == Format::Csv);
     futures::stream::try_unfold(start, move |(cursor, header)| {
         let (log, feed, filter) = (log.clone(), feed.clone(), filter.clone());
+        let hidden = std::sync::Arc::clone(&hidden);
         async move {
             let Some(mut cursor) = cursor else {
                 return Ok(None);
@@ -100,6 +129,8 @@ pub fn export(
                     .filter(|e| filter.keeps(e))
                     .map(current_shape)
                 {
+                    let mut event = event;
+                    hidden.strip_stream(&event.stream, &mut event.data);
                     match format {
                         Format::Ndjson => ndjson_line(&mut out, event),
                         Format::Csv => csv_line(&mut out, &event),
@@ -189,4 +220,52 @@ fn csv_field(out: &mut Vec<u8>, field: &str) {
     } else {
         out.extend_from_slice(field.as_bytes());
     }
+}
+
+/// Records an export about to run as a `DataExported` event on a stream of its own,
+/// caused by `actor` (a token's owner, or `cli:<user>`), through `via` (`api`,
+/// `cli`): every export of the base is a fact of the log. Returns its position.
+pub async fn record_export(
+    log: &EventLog,
+    format: Format,
+    filter: &ExportFilter,
+    actor: String,
+    via: &str,
+) -> Result<i64, EventLogError> {
+    use crm_domain::export::{ExportCommand, ExportState};
+    use crm_domain::Aggregate;
+    let export = crm_domain::events::DataExported {
+        export_id: uuid::Uuid::now_v7(),
+        what: "events".into(),
+        format: format.name().into(),
+        filters: filter.to_json(),
+        via: via.into(),
+    };
+    // A new id: the record cannot be refused.
+    let events = ExportState::default()
+        .decide(ExportCommand::Record(export))
+        .unwrap_or_default();
+    let metadata = crm_eventlog::Metadata {
+        actor: Some(actor),
+        correlation_id: Some(uuid::Uuid::new_v4()),
+        causation_id: None,
+        request_id: None,
+        source: crm_eventlog::Source::Api,
+    };
+    let mut batches = Vec::new();
+    for event in events {
+        let new = crm_eventlog::NewEvent::new(event.event_type(), event.to_data())
+            .with_metadata(metadata.clone());
+        let new = crm_eventlog::NewEvent {
+            schema_version: event.schema_version(),
+            ..new
+        };
+        batches.push(crm_eventlog::StreamAppend::new(
+            event.stream(),
+            crm_eventlog::ExpectedVersion::NoStream,
+            vec![new],
+        ));
+    }
+    let outcome = log.append_multi(batches).await?;
+    Ok(outcome.last_position())
 }

@@ -2,12 +2,14 @@
 //! `crm` binary needs around it, such as the embedded PostgreSQL cluster that lets
 //! the server run with no database set up.
 
+pub mod access;
 pub mod auth;
 pub mod command;
 pub mod embedded;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod hidden;
 pub mod idempotency;
 pub mod paging;
 pub mod read_model;

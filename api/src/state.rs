@@ -11,6 +11,7 @@ use crm_projections::Projection;
 use uuid::Uuid;
 
 use crate::auth::Actor;
+use crate::hidden::HiddenFields;
 
 /// How long a resolved token is trusted before it is looked up again: a revoked
 /// token stops working within this time.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub states: Arc<StateCache>,
     /// The read models this server knows (to rebuild them by name).
     pub projections: Arc<Vec<Arc<dyn Projection>>>,
+    /// Which client and lead fields each role may not see.
+    pub hidden: Arc<HiddenFields>,
 }
 
 impl AppState {
@@ -43,7 +46,14 @@ impl AppState {
             pipelines: Arc::default(),
             states: Arc::default(),
             projections: Arc::new(crm_projections::builtin()),
+            hidden: Arc::default(),
         }
+    }
+
+    /// The same state hiding `hidden` from each role.
+    pub fn with_hidden_fields(mut self, hidden: HiddenFields) -> Self {
+        self.hidden = Arc::new(hidden);
+        self
     }
 
     /// The same state knowing these read models instead of the built-in ones.

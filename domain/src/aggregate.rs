@@ -26,6 +26,11 @@ pub trait Aggregate: Default + Clone + Debug {
     fn evolve(self, event: &DomainEvent) -> Self;
     /// The events a command produces, or why it is refused.
     fn decide(&self, command: Self::Command) -> Result<Vec<DomainEvent>, DomainError>;
+    /// The managers who answer for the entity (its manager, a task's assignee,
+    /// co-executors and observers); empty when it does not exist or no one does.
+    fn responsible(&self) -> Vec<Uuid> {
+        Vec::new()
+    }
 
     /// Folds events (typically one stream, oldest first) from the empty state.
     fn fold<'a>(events: impl IntoIterator<Item = &'a DomainEvent>) -> Self {

@@ -258,6 +258,9 @@ impl Aggregate for ClientState {
     fn id(&self) -> Option<Uuid> {
         self.client.as_ref().map(|c| c.id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.client.iter().map(|c| c.manager_id).collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

@@ -421,6 +421,9 @@ impl Aggregate for DealState {
     fn id(&self) -> Option<Uuid> {
         self.deal.as_ref().map(|d| d.id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.deal.iter().map(|d| d.manager_id).collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

@@ -28,6 +28,8 @@ pub enum EntityKind {
     Task,
     /// `projection-<uuid>`: an analyst's custom projection definition.
     Projection,
+    /// `export-<uuid>`: an export of the base, recorded.
+    Export,
 }
 
 impl EntityKind {
@@ -42,6 +44,7 @@ impl EntityKind {
             EntityKind::Interaction => "interaction",
             EntityKind::Task => "task",
             EntityKind::Projection => "projection",
+            EntityKind::Export => "export",
         }
     }
 
@@ -51,7 +54,7 @@ impl EntityKind {
     }
 
     /// Every kind.
-    pub const ALL: [EntityKind; 8] = [
+    pub const ALL: [EntityKind; 9] = [
         EntityKind::Manager,
         EntityKind::Pipeline,
         EntityKind::Client,
@@ -60,6 +63,7 @@ impl EntityKind {
         EntityKind::Interaction,
         EntityKind::Task,
         EntityKind::Projection,
+        EntityKind::Export,
     ];
 
     /// The kind and id a stream name holds (`deal-<uuid>`); None for any other name.
@@ -145,6 +149,7 @@ domain_events!(
     ProjectionDefined,
     ProjectionRedefined,
     ProjectionDropped,
+    DataExported,
 );
 
 impl DomainEvent {
@@ -184,6 +189,7 @@ impl DomainEvent {
             E::ProjectionDefined(e) => (K::Projection, e.projection_id),
             E::ProjectionRedefined(e) => (K::Projection, e.projection_id),
             E::ProjectionDropped(e) => (K::Projection, e.projection_id),
+            E::DataExported(e) => (K::Export, e.export_id),
         }
     }
 

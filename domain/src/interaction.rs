@@ -129,6 +129,9 @@ impl Aggregate for InteractionState {
     fn id(&self) -> Option<Uuid> {
         self.interaction.as_ref().map(|i| i.interaction_id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.interaction.iter().map(|i| i.manager_id).collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

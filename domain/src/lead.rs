@@ -282,6 +282,9 @@ impl Aggregate for LeadState {
     fn id(&self) -> Option<Uuid> {
         self.lead.as_ref().map(|l| l.id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.lead.iter().filter_map(|l| l.manager_id).collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

@@ -22,6 +22,7 @@
 //! - [`conversion`]: a lead converted into a deal (and a client).
 //! - [`custom_projection`]: an analyst's projection definition, defined, redefined
 //!   and dropped through the log.
+//! - [`export`]: an export of the base, recorded as a fact of the log.
 //!
 //! How a handler uses it: fold the target stream with the aggregate's `fold`, fold
 //! every other stream the command names and put those states in the command (as
@@ -74,6 +75,7 @@ pub mod custom_projection;
 pub mod deal;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod handover;
 pub mod interaction;
 pub mod lead;

@@ -158,6 +158,9 @@ impl Aggregate for ManagerState {
     fn id(&self) -> Option<Uuid> {
         self.manager.as_ref().map(|m| m.id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.manager.iter().map(|m| m.id).collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

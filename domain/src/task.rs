@@ -299,6 +299,16 @@ impl Aggregate for TaskState {
     fn id(&self) -> Option<Uuid> {
         self.task.as_ref().map(|t| t.id)
     }
+    fn responsible(&self) -> Vec<Uuid> {
+        self.task
+            .iter()
+            .flat_map(|t| {
+                std::iter::once(t.assignee_id)
+                    .chain(t.co_executor_ids.iter().copied())
+                    .chain(t.observer_ids.iter().copied())
+            })
+            .collect()
+    }
     fn version(&self) -> i64 {
         self.version
     }

@@ -441,6 +441,13 @@ pub fn every_event() -> Vec<DomainEvent> {
         E::ProjectionDropped(ProjectionDropped {
             projection_id: crate::custom_projection::id_of("calls"),
         }),
+        E::DataExported(DataExported {
+            export_id: Uuid::from_u128(0xE0),
+            what: "events".into(),
+            format: "ndjson".into(),
+            filters: serde_json::json!({"types": ["DealWon"], "from": "2026-01-01T00:00:00Z"}),
+            via: "api".into(),
+        }),
     ]
 }
 

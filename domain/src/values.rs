@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A manager's role, which decides what the manager may see and do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A salesperson.
@@ -20,6 +20,35 @@ pub enum Role {
     Auditor,
     /// An analyst building read models.
     Analyst,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] = [
+        Role::Manager,
+        Role::Head,
+        Role::Director,
+        Role::Admin,
+        Role::Auditor,
+        Role::Analyst,
+    ];
+
+    /// The role as the API spells it: `manager`, `head`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::Head => "head",
+            Role::Director => "director",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    /// The role `text` spells; None for any other text.
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == text)
+    }
 }
 
 /// Whether a client is a company or a person.

@@ -476,8 +476,8 @@ pub struct DealFilter {
     pub pipeline_id: Option<Uuid>,
     /// Only those at this stage.
     pub stage_id: Option<Uuid>,
-    /// Only this manager's.
-    pub manager_id: Option<Uuid>,
+    /// Only these managers'.
+    pub managers: Option<Vec<Uuid>>,
     /// Only this client's.
     pub client_id: Option<Uuid>,
     /// Only `open`, `won` or `lost` ones.
@@ -496,7 +496,7 @@ pub async fn list_deals(
                 expected_close_on, version \
            FROM projections.deals \
           WHERE ($1::uuid IS NULL OR pipeline_id = $1) AND ($2::uuid IS NULL OR stage_id = $2) \
-            AND ($3::uuid IS NULL OR manager_id = $3) AND ($4::uuid IS NULL OR client_id = $4) \
+            AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) AND ($4::uuid IS NULL OR client_id = $4) \
             AND ($5::text IS NULL OR status = $5) AND ($6::uuid IS NULL OR deal_id > $6) \
           ORDER BY deal_id LIMIT $7";
     let query = filtered(sqlx::query_as(SQL), filter, after).bind(limit);
@@ -530,7 +530,7 @@ pub async fn list_deals_as_of(
                 HAVING bool_or(x.version = 1)) f \
           WHERE ($1::uuid IS NULL OR d.pipeline_id = $1) AND ($4::uuid IS NULL OR d.client_id = $4) \
             AND ($6::uuid IS NULL OR d.deal_id > $6) \
-            AND ($2::uuid IS NULL OR f.stage_id = $2) AND ($3::uuid IS NULL OR f.manager_id = $3) \
+            AND ($2::uuid IS NULL OR f.stage_id = $2) AND ($3::uuid[] IS NULL OR f.manager_id = ANY($3)) \
             AND ($5::text IS NULL OR f.status = $5) \
           ORDER BY d.deal_id LIMIT $8";
     let query = filtered(sqlx::query_as(SQL), filter, after)
@@ -549,7 +549,7 @@ fn filtered<'q>(
     query
         .bind(filter.pipeline_id)
         .bind(filter.stage_id)
-        .bind(filter.manager_id)
+        .bind(filter.managers.as_deref())
         .bind(filter.client_id)
         .bind(&filter.status)
         .bind(after)
@@ -573,7 +573,7 @@ pub struct FunnelStage {
 const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
        FROM projections.pipeline_stages s \
        LEFT JOIN projections.deals d ON d.pipeline_id = s.pipeline_id AND d.stage_id = s.stage_id \
-                                    AND d.status = 'open' AND ($2::uuid IS NULL OR d.manager_id = $2) \
+                                    AND d.status = 'open' AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
       WHERE s.pipeline_id = $1 \
       GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
 
@@ -606,7 +606,7 @@ const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
      SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
        FROM projections.pipeline_stages s \
        LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
-                        AND ($2::uuid IS NULL OR d.manager_id = $2) \
+                        AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
       WHERE s.pipeline_id = $1 \
       GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
 
@@ -616,7 +616,7 @@ const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
 pub async fn funnel(
     pool: &PgPool,
     pipeline_id: Uuid,
-    manager_id: Option<Uuid>,
+    managers: Option<&[Uuid]>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<Vec<FunnelStage>>, ProjectionError> {
     let known: bool = sqlx::query_scalar(
@@ -632,7 +632,7 @@ pub async fn funnel(
         None => {
             sqlx::query_as(FUNNEL_NOW)
                 .bind(pipeline_id)
-                .bind(manager_id)
+                .bind(managers)
                 .fetch_all(pool)
                 .await?
         }
@@ -644,7 +644,7 @@ pub async fn funnel(
             let rows = sqlx::query_as(FUNNEL_AS_OF)
                 .persistent(false)
                 .bind(pipeline_id)
-                .bind(manager_id)
+                .bind(managers)
                 .bind(as_of)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -681,6 +681,7 @@ pub struct ForecastMonth {
 pub async fn forecast(
     pool: &PgPool,
     pipeline_id: Option<Uuid>,
+    managers: Option<&[Uuid]>,
 ) -> Result<Vec<ForecastMonth>, ProjectionError> {
     // Summed per month and stage first (one pass over the open deals' close-date
     // index), then weighted per stage: in numeric, Σ amount × p = p × Σ amount exactly,
@@ -693,6 +694,7 @@ pub async fn forecast(
                    FROM projections.deals d \
                   WHERE d.status = 'open' AND d.expected_close_on IS NOT NULL \
                     AND ($1::uuid IS NULL OR d.pipeline_id = $1) \
+                    AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
                   GROUP BY 1, 2, 3) m \
            JOIN projections.pipeline_stages s ON s.pipeline_id = m.pipeline_id AND s.stage_id = m.stage_id \
           GROUP BY m.month ORDER BY m.month",
@@ -700,6 +702,7 @@ pub async fn forecast(
     // Unnamed: planned with the pipeline given or not (a generic plan keeps both).
     .persistent(false)
     .bind(pipeline_id)
+    .bind(managers)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -733,15 +736,21 @@ pub struct OverdueDeal {
 }
 
 /// Open deals expected to close before `today`, by that date, then id.
-pub async fn overdue(pool: &PgPool, today: NaiveDate) -> Result<Vec<OverdueDeal>, ProjectionError> {
+pub async fn overdue(
+    pool: &PgPool,
+    today: NaiveDate,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<OverdueDeal>, ProjectionError> {
     let rows = sqlx::query_as::<_, OverdueDeal>(
         "SELECT deal_id, title, manager_id, stage_id, amount, expected_close_on, \
                 ($1::date - expected_close_on) AS days_overdue \
            FROM projections.deals \
           WHERE status = 'open' AND expected_close_on < $1 \
+            AND ($2::uuid[] IS NULL OR manager_id = ANY($2)) \
           ORDER BY expected_close_on, deal_id",
     )
     .bind(today)
+    .bind(managers)
     .fetch_all(pool)
     .await?;
     Ok(rows)
@@ -765,12 +774,12 @@ pub async fn loss_reasons(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     pipeline_id: Option<Uuid>,
-    manager_id: Option<Uuid>,
+    managers: Option<&[Uuid]>,
 ) -> Result<Vec<LossReason>, ProjectionError> {
     let rows = sqlx::query_as::<_, LossReason>(
         "SELECT reason, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_losses \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
-            AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid IS NULL OR manager_id = $4) \
+            AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid[] IS NULL OR manager_id = ANY($4)) \
           GROUP BY reason ORDER BY count(*) DESC, reason",
     )
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
@@ -778,7 +787,7 @@ pub async fn loss_reasons(
     .bind(from)
     .bind(to)
     .bind(pipeline_id)
-    .bind(manager_id)
+    .bind(managers)
     .fetch_all(pool)
     .await?;
     Ok(rows)
@@ -816,6 +825,7 @@ pub async fn revenue(
     by: RevenueBy,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, ProjectionError> {
     let key = match by {
         RevenueBy::Manager => "manager_id::text",
@@ -826,6 +836,7 @@ pub async fn revenue(
     let sql = format!(
         "SELECT {key} AS key, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_wins \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
+            AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
           GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
@@ -833,6 +844,7 @@ pub async fn revenue(
         .persistent(false)
         .bind(from)
         .bind(to)
+        .bind(managers)
         .fetch_all(pool)
         .await?;
     Ok(rows)
@@ -872,7 +884,7 @@ pub async fn conversion(
     pipeline_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    manager_id: Option<Uuid>,
+    managers: Option<&[Uuid]>,
 ) -> Result<Option<Conversion>, ProjectionError> {
     let stages: Vec<(Uuid, String, i32)> = sqlx::query_as(
         "SELECT stage_id, name, idx FROM projections.pipeline_stages WHERE pipeline_id = $1 ORDER BY idx",
@@ -889,14 +901,14 @@ pub async fn conversion(
     let counts: Vec<(i32, String, i64)> = sqlx::query_as(
         "SELECT max_stage_idx, status, count(*) FROM projections.deals \
           WHERE pipeline_id = $1 AND opened_at >= $2 AND opened_at < $3 \
-            AND ($4::uuid IS NULL OR opened_manager_id = $4) \
+            AND ($4::uuid[] IS NULL OR opened_manager_id = ANY($4)) \
           GROUP BY 1, 2",
     )
     .persistent(false)
     .bind(pipeline_id)
     .bind(from)
     .bind(to)
-    .bind(manager_id)
+    .bind(managers)
     .fetch_all(pool)
     .await?;
     let outcome = |status: &str| -> i64 {

@@ -295,6 +295,7 @@ pub async fn overdue_leads(
     pool: &PgPool,
     now: DateTime<Utc>,
     sla_minutes: i64,
+    managers: Option<&[Uuid]>,
 ) -> Result<Vec<WaitingLead>, ProjectionError> {
     let rows = sqlx::query_as::<_, WaitingLead>(
         "SELECT lead_id, name, source, manager_id, received_at, \
@@ -302,10 +303,12 @@ pub async fn overdue_leads(
            FROM projections.leads \
           WHERE status IN ('new', 'assigned') AND NOT contacted \
             AND received_at < $1 - make_interval(mins => $2::int) \
+            AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
           ORDER BY received_at, lead_id",
     )
     .bind(now)
     .bind(sla_minutes)
+    .bind(managers)
     .fetch_all(pool)
     .await?;
     Ok(rows)
@@ -332,18 +335,37 @@ pub struct LeadGroup {
     pub leads: i64,
 }
 
-/// Leads received in `[from, to)` by `by`, most leads first, then key.
+/// Leads received in `[from, to)` by `by`, most leads first, then key; only those
+/// assigned now to one of `managers` if given.
 pub async fn leads_by(
     pool: &PgPool,
     by: LeadsBy,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
 ) -> Result<Vec<LeadGroup>, ProjectionError> {
     let (key, dim) = match by {
         LeadsBy::Manager => ("manager_id::text", "manager"),
         LeadsBy::Status => ("status", "status"),
         LeadsBy::Source => ("source", "source"),
     };
+    if let Some(managers) = managers {
+        // A few managers' leads: counted from the leads themselves (the rollup
+        // counts every manager's together).
+        let sql = format!(
+            "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
+              WHERE received_at >= $1 AND received_at < $2 AND manager_id = ANY($3) \
+              GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
+        );
+        let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+            .persistent(false)
+            .bind(from)
+            .bind(to)
+            .bind(managers)
+            .fetch_all(pool)
+            .await?;
+        return Ok(rows);
+    }
     // `lead_counts` keeps "no manager" as ''.
     let counted = if by == LeadsBy::Manager {
         "nullif(c.key, '')"

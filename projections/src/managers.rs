@@ -10,6 +10,7 @@
 
 pub(crate) mod calendar;
 mod contacts;
+mod department;
 mod fold;
 mod report;
 
@@ -28,6 +29,7 @@ use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
 
+pub use department::department_members;
 pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 
 /// The projection's name.

@@ -208,11 +208,13 @@ pub struct TaskRow {
     pub version: i64,
 }
 
-/// Up to `limit` tasks, of `assignee` and with `status` if given, with ids after
+/// Up to `limit` tasks, of `assignee` and with `status` if given, involving one of
+/// `involving` (as assignee, co-executor or observer) if given, with ids after
 /// `after`, by id.
 pub async fn list_tasks(
     pool: &PgPool,
     assignee: Option<Uuid>,
+    involving: Option<&[Uuid]>,
     status: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
@@ -222,12 +224,15 @@ pub async fn list_tasks(
            FROM projections.tasks \
           WHERE ($1::uuid IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2) \
             AND ($3::uuid IS NULL OR task_id > $3) \
+            AND ($5::uuid[] IS NULL OR assignee_id = ANY($5) OR co_executor_ids && $5 \
+                 OR observer_ids && $5) \
           ORDER BY task_id LIMIT $4",
     )
     .bind(assignee)
     .bind(status)
     .bind(after)
     .bind(limit)
+    .bind(involving)
     .fetch_all(pool)
     .await?;
     Ok(rows)
@@ -252,21 +257,26 @@ pub struct OverdueTask {
     pub deal_id: Option<Uuid>,
 }
 
-/// Open tasks due before `now` (of `assignee` if given), by `due_at`, then id.
+/// Open tasks due before `now` (of `assignee` if given; involving one of `involving`,
+/// as assignee, co-executor or observer, if given), by `due_at`, then id.
 pub async fn overdue_tasks(
     pool: &PgPool,
     now: DateTime<Utc>,
     assignee: Option<Uuid>,
+    involving: Option<&[Uuid]>,
 ) -> Result<Vec<OverdueTask>, ProjectionError> {
     let rows = sqlx::query_as::<_, OverdueTask>(
         "SELECT task_id, title, assignee_id, due_at, \
                 floor(extract(epoch FROM ($1 - due_at)))::bigint AS overdue_seconds, client_id, deal_id \
            FROM projections.tasks \
           WHERE status = 'open' AND due_at < $1 AND ($2::uuid IS NULL OR assignee_id = $2) \
+            AND ($3::uuid[] IS NULL OR assignee_id = ANY($3) OR co_executor_ids && $3 \
+                 OR observer_ids && $3) \
           ORDER BY due_at, task_id",
     )
     .bind(now)
     .bind(assignee)
+    .bind(involving)
     .fetch_all(pool)
     .await?;
     Ok(rows)

@@ -43,11 +43,21 @@ impl Answer {
 impl TestApp {
     /// Migrates `pool`'s database and builds the app on it.
     pub async fn new(pool: PgPool) -> Result<TestApp, sqlx::migrate::MigrateError> {
+        TestApp::with(pool, |state| state).await
+    }
+
+    /// Migrates `pool`'s database and builds the app on the state `configure` makes
+    /// of the default one (e.g. with hidden fields).
+    pub async fn with(
+        pool: PgPool,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Result<TestApp, sqlx::migrate::MigrateError> {
         crm_api::migrate(&pool).await?;
         let log = EventLog::new(pool);
         let state = AppState::new(log.clone(), Some(ADMIN_TOKEN.into()))
             // Look every token up, so that a revocation shows at once.
             .with_token_ttl(std::time::Duration::ZERO);
+        let state = configure(state);
         Ok(TestApp {
             router: crm_api::server::app(state),
             log,

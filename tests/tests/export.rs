@@ -58,7 +58,16 @@ async fn the_export_holds_every_event_in_feed_order_and_filters_as_asked(pool: P
     assert_eq!(all.headers["content-type"], "application/x-ndjson");
     let events = lines(&all);
     assert_eq!(ids(&events), expected(&app, "true").await);
-    assert_eq!(events.len(), 9);
+    // The company's 9 events, then the export's own record, appended as it began.
+    assert_eq!(events.len(), 10);
+    let record = &events[9];
+    assert_eq!(record["type"], "DataExported");
+    assert!(record["stream"].as_str().unwrap().starts_with("export-"));
+    assert_eq!(record["data"]["what"], "events");
+    assert_eq!(record["data"]["format"], "ndjson");
+    assert_eq!(record["data"]["via"], "api");
+    assert_eq!(record["data"]["filters"], serde_json::json!({}));
+    assert_eq!(record["metadata"]["actor"], "role:admin");
     // Each line is the event as the feed shows it.
     let feed = app.get("/events?limit=1000").await.body;
     assert_eq!(Value::Array(events.clone()), feed["events"]);
@@ -178,10 +187,25 @@ async fn only_admins_and_auditors_export_and_bad_queries_are_400(pool: PgPool) {
         .await
         .unwrap();
     let answer = app
-        .send(Method::GET, "/export/events", Some(&auditor), None, &[])
+        .send(
+            Method::GET,
+            "/export/events?format=ndjson&types=ClientRegistered,DataExported",
+            Some(&auditor),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(lines(&answer).len(), 9);
+    // Six clients, then the auditor's export, recorded with what it asked for.
+    let exported = lines(&answer);
+    assert_eq!(exported.len(), 7);
+    let record = &exported[6]["data"];
+    assert_eq!(
+        record["filters"]["types"],
+        serde_json::json!(["ClientRegistered", "DataExported"])
+    );
+    assert_eq!(exported[6]["metadata"]["actor"], "role:auditor");
+    let before = app.event_count().await;
     for role in ["manager", "head", "director", "analyst"] {
         let token = crm_api::auth::create_token(pool, None, role, None)
             .await
@@ -192,6 +216,17 @@ async fn only_admins_and_auditors_export_and_bad_queries_are_400(pool: PgPool) {
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{role}");
         assert_eq!(answer.code(), "forbidden");
     }
+    let answer = app.get("/export/events?from=yesterday").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    // Neither a refused export nor a malformed one is recorded.
+    for (query, _) in [
+        ("format=xml", ""),
+        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", ""),
+    ] {
+        let answer = app.get(&format!("/export/events?{query}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    assert_eq!(app.event_count().await, before);
     for (query, code) in [
         ("format=xml", "invalid_format"),
         (

@@ -5,18 +5,20 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_projections::clients::{
-    client_card, client_card_as_of, client_timeline, list_clients, ClientCard, ClientFilter,
-    Segment, SegmentClock, NAME as CLIENTS,
+    client_card, client_card_as_of, client_manager, client_timeline, list_clients, ClientCard,
+    ClientFilter, Segment, SegmentClock, NAME as CLIENTS,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::access::{entity_reach, list_limit, out_of_reach};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::paging::{after_name_id, after_position, name_cursor, next_page_by, page_limit};
+use crate::hidden::Hidden;
+use crate::paging::{after_name_id, after_position, name_cursor, next_page_by};
 use crate::read_model::{projection_error, reflects};
 use crate::state::AppState;
 
@@ -140,11 +142,12 @@ fn unknown_client(id: Uuid) -> ApiError {
     responses((status = 200, body = ClientCardView), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn card(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<CardQuery>,
-) -> Result<Json<ClientCardView>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
+    let reach = entity_reach(&state, &actor).await?;
     let clock = segment_clock(query.now, query.as_of, query.churn_days)?;
     reflects(&state, CLIENTS, query.min_position).await?;
     let card = match query.as_of {
@@ -158,7 +161,10 @@ pub async fn card(
             what: format!("client {id} as of {}", as_of.to_rfc3339()),
         },
     })?;
-    Ok(Json(card.into()))
+    if !reach.covers_manager(card.manager_id) {
+        return Err(out_of_reach(&format!("client {id}")));
+    }
+    Ok(Json(shown(state.hidden.of(&actor), card)))
 }
 
 /// Which cards to list, and where to continue.
@@ -186,10 +192,19 @@ pub struct ClientListQuery {
     min_position: Option<i64>,
 }
 
+/// A card as `hidden` lets it be seen.
+fn shown(hidden: &Hidden, card: ClientCard) -> Value {
+    let mut value = serde_json::to_value(ClientCardView::from(card)).unwrap_or(Value::Null);
+    hidden.strip_client(&mut value);
+    value
+}
+
 /// A page of client cards.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientPage {
-    items: Vec<ClientCardView>,
+    /// The cards (without the fields hidden from the token's role).
+    #[schema(value_type = Vec<ClientCardView>)]
+    items: Vec<Value>,
     /// Where the next page starts; null at the end.
     next_cursor: Option<String>,
 }
@@ -200,17 +215,37 @@ pub struct ClientPage {
     responses((status = 200, body = ClientPage), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn list(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ClientListQuery>,
 ) -> Result<Json<ClientPage>, ApiError> {
+    let managers = entity_reach(&state, &actor)
+        .await?
+        .narrow(query.manager_id)?;
+    let hidden = state.hidden.of(&actor);
+    for (field, given) in [
+        ("region", query.region.is_some()),
+        ("industry", query.industry.is_some()),
+        ("source", query.source.is_some()),
+        ("name", query.q.is_some()),
+        ("segment", query.segment.is_some()),
+    ] {
+        if given && hidden.hides_client(field) {
+            return Err(ApiError::Forbidden {
+                code: "hidden_field",
+                detail: format!(
+                    "client field {field} is hidden from this token's role: it cannot filter by it"
+                ),
+            });
+        }
+    }
     let clock = segment_clock(query.now, None, query.churn_days)?;
-    let limit = page_limit(query.limit)?;
+    let limit = list_limit(&actor, query.limit)?;
     let after = after_name_id(query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
     let filter = ClientFilter {
         segment: query.segment,
-        manager_id: query.manager_id,
+        managers,
         region: query.region,
         industry: query.industry,
         source: query.source,
@@ -221,7 +256,7 @@ pub async fn list(
         .map_err(projection_error)?;
     let next_cursor = next_page_by(&mut cards, limit, |c| name_cursor(&c.name, c.client_id));
     Ok(Json(ClientPage {
-        items: cards.into_iter().map(ClientCardView::from).collect(),
+        items: cards.into_iter().map(|c| shown(hidden, c)).collect(),
         next_cursor,
     }))
 }
@@ -271,22 +306,35 @@ pub struct TimelinePage {
     responses((status = 200, body = TimelinePage), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn timeline(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<TimelineQuery>,
 ) -> Result<Json<TimelinePage>, ApiError> {
-    let limit = page_limit(query.limit)?;
+    let reach = entity_reach(&state, &actor).await?;
+    let limit = list_limit(&actor, query.limit)?;
     let after = after_position(query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
+    let manager = client_manager(state.log.pool(), id)
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(|| unknown_client(id))?;
+    if !reach.covers_manager(manager) {
+        return Err(out_of_reach(&format!("client {id}")));
+    }
     let read = usize::try_from(limit + 1).unwrap_or(1001);
     let mut events = client_timeline(&state.log, id, after, query.as_of, read)
         .await
         .map_err(projection_error)?
         .ok_or_else(|| unknown_client(id))?;
     let next_cursor = next_page_by(&mut events, limit, |e| e.position.to_string());
+    let hidden = state.hidden.of(&actor);
     let items = events
         .into_iter()
+        .map(|mut e| {
+            hidden.strip_stream(&e.stream, &mut e.data);
+            e
+        })
         .map(|e| TimelineItem {
             position: e.position,
             stream: e.stream,

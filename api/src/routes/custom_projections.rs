@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::access::{Role, CUSTOM_READERS};
 use crate::auth::Actor;
 use crate::command::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
@@ -60,13 +61,12 @@ pub struct DefinitionAccepted {
 
 /// May the actor change custom projections: analysts, directors and admins.
 fn may_define(actor: &Actor) -> Result<(), ApiError> {
-    if matches!(actor.role.as_str(), "analyst" | "director" | "admin") {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "defining custom projections takes an analyst, director or admin token".into(),
-        ))
-    }
+    actor
+        .require(
+            &[Role::Analyst, Role::Director, Role::Admin],
+            "defining custom projections",
+        )
+        .map(|_| ())
 }
 
 /// The definition in `body` (without `name`), checked.
@@ -240,11 +240,12 @@ pub struct RowsView {
         (status = 409, description = "still being built for the first time")),
     security(("bearer" = [])))]
 pub async fn rows(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RowsView>, ApiError> {
+    actor.require(CUSTOM_READERS, "reading custom projections' rows")?;
     let query = rows_query(&params)?;
     let page = custom::rows(state.log.pool(), &name, &query)
         .await

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::access::{entity_reach, list_limit, out_of_reach};
 use crate::auth::Actor;
 use crate::command::{
     assign as assign_to, created, execute, CommandContext, CommandResponse, Decision, Loader,
@@ -373,11 +374,12 @@ pub struct DealQuery {
     responses((status = 200, body = DealView), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<DealQuery>,
 ) -> Result<Json<DealView>, ApiError> {
+    let reach = entity_reach(&state, &actor).await?;
     let stream = EntityKind::Deal.stream(id);
     let bound = match (query.as_of, query.version) {
         (Some(_), Some(_)) => {
@@ -423,6 +425,9 @@ pub async fn get(
     }
     // Not yet opened at that time or version.
     let d = deal.deal.ok_or_else(not_found)?;
+    if !reach.covers_manager(d.manager_id) {
+        return Err(out_of_reach(&format!("deal {id}")));
+    }
     Ok(Json(DealView {
         id: d.id,
         client_id: d.client_id,
@@ -476,12 +481,15 @@ pub struct DealPage {
     responses((status = 200, body = DealPage), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn list(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<DealListQuery>,
 ) -> Result<Json<DealPage>, ApiError> {
+    let managers = entity_reach(&state, &actor)
+        .await?
+        .narrow(query.manager_id)?;
+    let limit = list_limit(&actor, query.limit)?;
     crate::read_model::reflects(&state, crm_projections::deals::NAME, query.min_position).await?;
-    let limit = crate::paging::page_limit(query.limit)?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "won" | "lost") {
             return Err(ApiError::bad_request(
@@ -494,7 +502,7 @@ pub async fn list(
     let filter = crm_projections::deals::DealFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,
-        manager_id: query.manager_id,
+        managers,
         client_id: query.client_id,
         status: query.status,
     };

@@ -12,10 +12,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::access::{EXPORTERS, LOG_READERS};
 use crate::auth::Actor;
 use crate::error::ApiError;
-use crate::export::{export, ExportFilter, Format};
+use crate::export::{export, record_export, ExportFilter, Format};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::hidden::Hidden;
 use crate::state::AppState;
 
 /// An event with its whole envelope.
@@ -54,6 +56,17 @@ impl From<RecordedEvent> for EventView {
     }
 }
 
+/// The events as shown, without the `hidden` fields.
+fn views(hidden: &Hidden, events: Vec<RecordedEvent>) -> Vec<EventView> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            hidden.strip_stream(&e.stream, &mut e.data);
+            EventView::from(e)
+        })
+        .collect()
+}
+
 /// Events of one stream.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StreamEvents {
@@ -85,11 +98,12 @@ const MAX_STREAM_READ: usize = 10_000;
         (status = 404, description = "no such stream, or a version beyond its head")),
     security(("bearer" = [])))]
 pub async fn stream_events(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(stream): ApiPath<String>,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Json<StreamEvents>, ApiError> {
+    super::streams::authorize_stream(&state, &actor, &stream).await?;
     let limit = query
         .limit
         .unwrap_or(MAX_STREAM_READ)
@@ -105,7 +119,7 @@ pub async fn stream_events(
             .collect(),
     };
     Ok(Json(StreamEvents {
-        events: events.into_iter().map(EventView::from).collect(),
+        events: views(state.hidden.of(&actor), events),
     }))
 }
 
@@ -136,10 +150,11 @@ pub struct FeedQuery {
     responses((status = 200, body = FeedView), (status = 400, description = "bad cursor")),
     security(("bearer" = [])))]
 pub async fn feed(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<FeedQuery>,
 ) -> Result<Json<FeedView>, ApiError> {
+    actor.require(LOG_READERS, "reading the whole log")?;
     let cursor = match query.cursor.as_deref() {
         None | Some("") => Cursor::start(),
         Some(text) => text.parse().map_err(|_| {
@@ -155,7 +170,7 @@ pub async fn feed(
     };
     let page = state.log.read_feed(cursor, limit, &filter).await?;
     Ok(Json(FeedView {
-        events: page.events.into_iter().map(EventView::from).collect(),
+        events: views(state.hidden.of(&actor), page.events),
         next_cursor: page.next.to_string(),
     }))
 }
@@ -190,9 +205,10 @@ pub struct VerifyView {
     operation_id = "verify_log",get, path = "/audit/verify", tag = "log",
     responses((status = 200, body = VerifyView)), security(("bearer" = [])))]
 pub async fn verify(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
 ) -> Result<Json<VerifyView>, ApiError> {
+    actor.require(LOG_READERS, "auditing the log")?;
     let report = state.log.verify().await?;
     Ok(Json(VerifyView {
         ok: report.is_intact(),
@@ -239,11 +255,7 @@ pub async fn export_events(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    if !matches!(actor.role.as_str(), "admin" | "auditor") {
-        return Err(ApiError::Forbidden(
-            "exporting the log takes an admin or auditor token".into(),
-        ));
-    }
+    actor.require(EXPORTERS, "exporting the log")?;
     let format = match query.format.as_deref() {
         None => Format::Ndjson,
         Some(text) => Format::parse(text).ok_or_else(|| {
@@ -274,7 +286,9 @@ pub async fn export_events(
         from: query.from,
         to: query.to,
     };
-    let body = export(state.log.clone(), format, filter);
+    record_export(&state.log, format, &filter, actor.name(), "api").await?;
+    let hidden = state.hidden.of(&actor).clone();
+    let body = export(state.log.clone(), format, filter, hidden);
     Ok((
         [(header::CONTENT_TYPE, format.content_type())],
         Body::from_stream(body),

@@ -7,6 +7,7 @@ use crm_projections::RebuildRequest;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::access::Role;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -139,16 +140,26 @@ pub struct RebuildAccepted {
 /// Rebuilds a read model from the whole log beside its live tables, then swaps it in.
 #[utoipa::path(post, path = "/projections/{name}/rebuild", tag = "projections", operation_id = "rebuild_projection",
     params(("name" = String, Path)),
-    responses((status = 202, body = RebuildAccepted), (status = 404)), security(("bearer" = [])))]
+    responses((status = 202, body = RebuildAccepted), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn rebuild(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<RebuildAccepted>), ApiError> {
+    actor.require(
+        &[Role::Admin, Role::Director, Role::Analyst],
+        "rebuilding read models",
+    )?;
     let custom;
     let projection: &dyn crm_projections::Projection =
         match state.projections.iter().find(|p| p.name() == name) {
-            Some(builtin) => builtin.as_ref(),
+            Some(builtin) => {
+                actor.require(
+                    &[Role::Admin, Role::Director],
+                    "rebuilding a built-in read model",
+                )?;
+                builtin.as_ref()
+            }
             None => {
                 custom = crm_projections::custom::live_projection(state.log.pool(), &name)
                     .await

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::access::report_reach;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -57,15 +58,18 @@ pub struct FunnelView {
     responses((status = 200, body = FunnelView), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn funnel(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<FunnelQuery>,
 ) -> Result<Json<FunnelView>, ApiError> {
+    let managers = report_reach(&state, &actor)
+        .await?
+        .narrow(query.manager_id)?;
     reflects(&state, DEALS, query.min_position).await?;
     let stages = funnel_query(
         state.log.pool(),
         query.pipeline_id,
-        query.manager_id,
+        managers.as_deref(),
         query.as_of,
     )
     .await
@@ -122,14 +126,16 @@ pub struct ForecastView {
     params(ForecastQuery), responses((status = 200, body = ForecastView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn forecast(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<Json<ForecastView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
     reflects(&state, DEALS, query.min_position).await?;
-    let months = crm_projections::deals::forecast(state.log.pool(), query.pipeline_id)
-        .await
-        .map_err(projection_error)?;
+    let months =
+        crm_projections::deals::forecast(state.log.pool(), query.pipeline_id, reach.managers())
+            .await
+            .map_err(projection_error)?;
     Ok(Json(ForecastView { months }))
 }
 
@@ -157,15 +163,17 @@ pub struct OverdueDealsView {
     params(OverdueQuery), responses((status = 200, body = OverdueDealsView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_deals(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<OverdueQuery>,
 ) -> Result<Json<OverdueDealsView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
     reflects(&state, DEALS, query.min_position).await?;
     let now = query.now.unwrap_or_else(Utc::now);
-    let deals = crm_projections::deals::overdue(state.log.pool(), now.date_naive())
-        .await
-        .map_err(projection_error)?;
+    let deals =
+        crm_projections::deals::overdue(state.log.pool(), now.date_naive(), reach.managers())
+            .await
+            .map_err(projection_error)?;
     Ok(Json(OverdueDealsView { now, deals }))
 }
 
@@ -230,10 +238,13 @@ pub struct LossReasonsView {
     params(LossQuery), responses((status = 200, body = LossReasonsView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn loss_reasons(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LossQuery>,
 ) -> Result<Json<LossReasonsView>, ApiError> {
+    let managers = report_reach(&state, &actor)
+        .await?
+        .narrow(query.manager_id)?;
     reflects(&state, DEALS, query.min_position).await?;
     let (from, to) = period(query.from, query.to)?;
     let reasons = crm_projections::deals::loss_reasons(
@@ -241,7 +252,7 @@ pub async fn loss_reasons(
         from,
         to,
         query.pipeline_id,
-        query.manager_id,
+        managers.as_deref(),
     )
     .await
     .map_err(projection_error)?;
@@ -279,15 +290,17 @@ pub struct RevenueView {
     params(RevenueQuery), responses((status = 200, body = RevenueView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn revenue(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
     reflects(&state, DEALS, query.min_position).await?;
     let (from, to) = period(query.from, query.to)?;
-    let groups = crm_projections::deals::revenue(state.log.pool(), query.by, from, to)
-        .await
-        .map_err(projection_error)?;
+    let groups =
+        crm_projections::deals::revenue(state.log.pool(), query.by, from, to, reach.managers())
+            .await
+            .map_err(projection_error)?;
     Ok(Json(RevenueView { groups }))
 }
 
@@ -346,10 +359,13 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     params(ConversionQuery), responses((status = 200, body = ConversionView), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn conversion(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ConversionQuery>,
 ) -> Result<Json<ConversionView>, ApiError> {
+    let managers = report_reach(&state, &actor)
+        .await?
+        .narrow(query.manager_id)?;
     reflects(&state, DEALS, query.min_position).await?;
     let (from, to) = period(query.from, query.to)?;
     let c = crm_projections::deals::conversion(
@@ -357,7 +373,7 @@ pub async fn conversion(
         query.pipeline_id,
         from,
         to,
-        query.manager_id,
+        managers.as_deref(),
     )
     .await
     .map_err(projection_error)?
@@ -426,15 +442,22 @@ pub struct OverdueTasksView {
     params(OverdueTasksQuery), responses((status = 200, body = OverdueTasksView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_tasks(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<OverdueTasksQuery>,
 ) -> Result<Json<OverdueTasksView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
+    reach.narrow(query.manager_id)?;
     reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
     let now = query.now.unwrap_or_else(Utc::now);
-    let tasks = crm_projections::tasks::overdue_tasks(state.log.pool(), now, query.manager_id)
-        .await
-        .map_err(projection_error)?;
+    let tasks = crm_projections::tasks::overdue_tasks(
+        state.log.pool(),
+        now,
+        query.manager_id,
+        reach.managers(),
+    )
+    .await
+    .map_err(projection_error)?;
     let mut counts = std::collections::BTreeMap::<Uuid, i64>::new();
     for task in &tasks {
         *counts.entry(task.assignee_id).or_default() += 1;
@@ -475,7 +498,7 @@ pub struct OverdueLeadsQuery {
 pub struct OverdueLeadsView {
     now: DateTime<Utc>,
     #[schema(value_type = Vec<Object>)]
-    leads: Vec<crm_projections::leads::WaitingLead>,
+    leads: Vec<serde_json::Value>,
 }
 
 /// Leads neither converted nor rejected, with no interaction that names them,
@@ -484,10 +507,11 @@ pub struct OverdueLeadsView {
     params(OverdueLeadsQuery), responses((status = 200, body = OverdueLeadsView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_leads(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<OverdueLeadsQuery>,
 ) -> Result<Json<OverdueLeadsView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
     reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
     let sla = query.sla_minutes.unwrap_or(15);
     if !(0..=525_600).contains(&sla) {
@@ -497,9 +521,18 @@ pub async fn overdue_leads(
         ));
     }
     let now = query.now.unwrap_or_else(Utc::now);
-    let leads = crm_projections::leads::overdue_leads(state.log.pool(), now, sla)
+    let leads = crm_projections::leads::overdue_leads(state.log.pool(), now, sla, reach.managers())
         .await
         .map_err(projection_error)?;
+    let hidden = state.hidden.of(&actor);
+    let leads = leads
+        .into_iter()
+        .map(|lead| {
+            let mut value = serde_json::to_value(lead).unwrap_or(serde_json::Value::Null);
+            hidden.strip_lead(&mut value);
+            value
+        })
+        .collect();
     Ok(Json(OverdueLeadsView { now, leads }))
 }
 
@@ -533,15 +566,17 @@ pub struct LeadsView {
     params(LeadsQuery), responses((status = 200, body = LeadsView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn leads(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LeadsQuery>,
 ) -> Result<Json<LeadsView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
     reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
     let (from, to) = period(query.from, query.to)?;
-    let groups = crm_projections::leads::leads_by(state.log.pool(), query.by, from, to)
-        .await
-        .map_err(projection_error)?;
+    let groups =
+        crm_projections::leads::leads_by(state.log.pool(), query.by, from, to, reach.managers())
+            .await
+            .map_err(projection_error)?;
     Ok(Json(LeadsView { groups }))
 }
 
@@ -586,14 +621,16 @@ pub struct ManagersView {
     params(ManagersQuery), responses((status = 200, body = ManagersView), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn managers(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
     let (from, to) = period(query.from, query.to)?;
     reflects(&state, crm_projections::managers::NAME, query.min_position).await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
-        manager_id: query.manager_id,
+        managers: report_reach(&state, &actor)
+            .await?
+            .narrow(query.manager_id)?,
         department: query.department,
     };
     let managers = crm_projections::managers::manager_kpis(state.log.pool(), from, to, &filter)

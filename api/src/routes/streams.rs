@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::{out_of_reach, reach, Role, LOG_READERS};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
@@ -94,6 +95,72 @@ where
         .map_err(|e| ApiError::Internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
 }
 
+/// Who answers for the entity of a stream of `kind` folded from `events`; None for
+/// kinds no manager answers for (pipelines, projection definitions).
+fn responsible(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
+    match kind {
+        EntityKind::Manager => Some(ManagerState::fold(events).responsible()),
+        EntityKind::Client => Some(ClientState::fold(events).responsible()),
+        EntityKind::Lead => Some(LeadState::fold(events).responsible()),
+        EntityKind::Deal => Some(DealState::fold(events).responsible()),
+        EntityKind::Interaction => Some(InteractionState::fold(events).responsible()),
+        EntityKind::Task => Some(TaskState::fold(events).responsible()),
+        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export => None,
+    }
+}
+
+/// The events of `stream` decoded for the domain.
+fn decoded(stored: Vec<RecordedEvent>) -> Result<Vec<DomainEvent>, ApiError> {
+    stored
+        .into_iter()
+        .map(|e| {
+            DomainEvent::from_stored(&e.event_type, e.schema_version, e.data).map_err(|err| {
+                ApiError::Internal(format!(
+                    "undecodable event at position {}: {err}",
+                    e.position
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Ok when `actor` may read `stream`: the log's readers read every stream; managers
+/// and heads the streams of the entities they reach, as the entities stand now.
+pub(crate) async fn authorize_stream(
+    state: &AppState,
+    actor: &Actor,
+    stream: &str,
+) -> Result<(), ApiError> {
+    let role = actor.require(
+        &[
+            Role::Manager,
+            Role::Head,
+            Role::Director,
+            Role::Admin,
+            Role::Auditor,
+        ],
+        "reading the log",
+    )?;
+    if LOG_READERS.contains(&role) {
+        return Ok(());
+    }
+    let reach = reach(state, actor).await?;
+    let Some((kind, _)) = EntityKind::parse_stream(stream) else {
+        return Err(out_of_reach(&format!("stream {stream}")));
+    };
+    let whole = state
+        .log
+        .read_stream_until(stream, StreamBound::Version(i64::MAX))
+        .await?;
+    let events = decoded(whole)?;
+    match responsible(kind, &events) {
+        // A stream with no events: the read that follows answers 404.
+        _ if events.is_empty() => Ok(()),
+        Some(managers) if reach.covers(&managers) => Ok(()),
+        _ => Err(out_of_reach(&format!("stream {stream}"))),
+    }
+}
+
 /// The state of a stream of `kind`, folded from its events by that aggregate.
 fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiError> {
     match kind {
@@ -107,6 +174,7 @@ fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiErro
         EntityKind::Projection => {
             entity_json::<crm_domain::custom_projection::CustomProjectionState>(events)
         }
+        EntityKind::Export => entity_json::<crm_domain::export::ExportState>(events),
     }
 }
 
@@ -121,11 +189,12 @@ fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiErro
         (status = 404, description = "no such stream, a version beyond its head, or no event by as_of")),
     security(("bearer" = [])))]
 pub async fn state(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(stream): ApiPath<String>,
     ApiQuery(query): ApiQuery<StateQuery>,
 ) -> Result<Json<StreamState>, ApiError> {
+    authorize_stream(&state, &actor, &stream).await?;
     let bound = cut(query.as_of, query.version)?;
     let (kind, _) = EntityKind::parse_stream(&stream).ok_or_else(|| ApiError::NotFound {
         what: format!("stream {stream} (streams are named <kind>-<uuid>)"),
@@ -145,19 +214,11 @@ pub async fn state(
             ),
         });
     };
-    let events = stored
-        .into_iter()
-        .map(|e| {
-            DomainEvent::from_stored(&e.event_type, e.schema_version, e.data).map_err(|err| {
-                ApiError::Internal(format!(
-                    "undecodable event at position {}: {err}",
-                    e.position
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let events = decoded(stored)?;
+    let mut folded = fold_state(kind, &events)?;
+    state.hidden.of(&actor).strip_stream(&stream, &mut folded);
     Ok(Json(StreamState {
-        state: fold_state(kind, &events)?,
+        state: folded,
         stream,
         version,
     }))

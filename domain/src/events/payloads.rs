@@ -421,3 +421,18 @@ pub struct ProjectionDropped {
     /// The projection.
     pub projection_id: Uuid,
 }
+
+/// An export of the base began: what it takes and how (who: the event's actor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataExported {
+    /// The export.
+    pub export_id: Uuid,
+    /// What was exported: `events` (the log).
+    pub what: String,
+    /// `ndjson` or `csv`.
+    pub format: String,
+    /// The filters it was asked with (types, stream kind, period), as given.
+    pub filters: serde_json::Value,
+    /// `api` or `cli`.
+    pub via: String,
+}

@@ -303,3 +303,30 @@ fn complete_or_cancel_unknown_task_is_not_found() {
         })
         .then_error(codes::NOT_FOUND);
 }
+
+#[test]
+fn assignee_co_executors_and_observers_answer_for_a_task() {
+    assert!(TaskState::default().responsible().is_empty());
+    let shared = DomainEvent::TaskScheduled(TaskScheduled {
+        task_id: TASK,
+        title: "Call back".into(),
+        kind: DEFAULT_KIND.into(),
+        assignee_id: MANAGER,
+        due_at: at(12),
+        client_id: None,
+        deal_id: None,
+        co_executor_ids: vec![OTHER_MANAGER],
+        observer_ids: vec![GONE_MANAGER],
+    });
+    let state = TaskState::fold([&shared]);
+    assert_eq!(state.responsible(), [MANAGER, OTHER_MANAGER, GONE_MANAGER]);
+    let handed = DomainEvent::TaskReassigned(TaskReassigned {
+        task_id: TASK,
+        from_assignee_id: MANAGER,
+        to_assignee_id: NOBODY,
+    });
+    assert_eq!(
+        state.evolve(&handed).responsible(),
+        [NOBODY, OTHER_MANAGER, GONE_MANAGER]
+    );
+}

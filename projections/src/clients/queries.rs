@@ -207,13 +207,26 @@ pub async fn client_card(
     Ok(card)
 }
 
+/// The manager responsible now for `client_id`; None for an unknown client.
+pub async fn client_manager(
+    pool: &PgPool,
+    client_id: Uuid,
+) -> Result<Option<Uuid>, ProjectionError> {
+    let manager =
+        sqlx::query_scalar("SELECT manager_id FROM projections.client_cards WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(manager)
+}
+
 /// Which cards a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct ClientFilter {
     /// Only those in this segment (at the list's clock).
     pub segment: Option<Segment>,
-    /// Only this manager's.
-    pub manager_id: Option<Uuid>,
+    /// Only these managers'.
+    pub managers: Option<Vec<Uuid>>,
     /// Only those of this region.
     pub region: Option<String>,
     /// Only those of this industry.
@@ -246,7 +259,7 @@ pub async fn list_clients(
         "SELECT {columns}, {segment_sql} AS segment \
            FROM (SELECT c.client_id FROM projections.client_cards c \
                   WHERE (c.name, c.client_id) > ($3, $4) \
-                    AND ($5::uuid IS NULL OR c.manager_id = $5) \
+                    AND ($5::uuid[] IS NULL OR c.manager_id = ANY($5)) \
                     AND ($6::text IS NULL OR c.region = $6) \
                     AND ($7::text IS NULL OR c.industry = $7) \
                     AND ($8::text IS NULL OR c.source = $8) \
@@ -263,7 +276,7 @@ pub async fn list_clients(
         .bind(clock.cutoff())
         .bind(after_name)
         .bind(after_id)
-        .bind(filter.manager_id)
+        .bind(filter.managers.as_deref())
         .bind(&filter.region)
         .bind(&filter.industry)
         .bind(&filter.source)

@@ -267,15 +267,7 @@ impl Fold {
 
 /// The role as the API spells it (`manager`, `head`, …).
 fn role_name(role: &Role) -> String {
-    match role {
-        Role::Manager => "manager",
-        Role::Head => "head",
-        Role::Director => "director",
-        Role::Admin => "admin",
-        Role::Auditor => "auditor",
-        Role::Analyst => "analyst",
-    }
-    .to_owned()
+    role.name().to_owned()
 }
 
 /// The lead, deal or task an event is about, if it is one of those.

@@ -21,8 +21,8 @@ use crate::error::ProjectionError;
 /// Which managers the report lists.
 #[derive(Debug, Clone, Default)]
 pub struct ManagerKpisFilter {
-    /// Only this manager.
-    pub manager_id: Option<Uuid>,
+    /// Only these managers.
+    pub managers: Option<Vec<Uuid>>,
     /// Only managers of this department.
     pub department: Option<String>,
 }
@@ -124,7 +124,7 @@ pub async fn manager_kpis(
         .bind(dekad_start)
         .bind(dekad_end)
         .bind(dekads.map(|d| d.date_naive()))
-        .bind(filter.manager_id)
+        .bind(filter.managers.as_deref())
         .bind(filter.department.as_deref())
         .fetch_all(&mut *tx)
         .await?;
@@ -136,7 +136,7 @@ pub async fn manager_kpis(
 /// before and after it); $5 the whole days before and after the whole months, as
 /// dates `[$5[1], $5[2]) ∪ [$5[3], $5[4])`; $6 the whole months' span as dates; $7,
 /// $8 the whole dekads' span (raw links before and after it); $9 the whole dekads
-/// before and after the whole months, as dates; $10 the manager, $11 the department.
+/// before and after the whole months, as dates; $10 the managers, $11 the department.
 fn report_sql() -> String {
     let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, s)| *s).collect();
@@ -148,7 +148,7 @@ fn report_sql() -> String {
         .iter()
         .map(|c| format!("coalesce(t.{c}, 0) AS {c}"))
         .collect();
-    let one = "($10::uuid IS NULL OR manager_id = $10)";
+    let one = "($10::uuid[] IS NULL OR manager_id = ANY($10))";
     format!(
         "WITH totals AS ( \
              SELECT manager_id, {totals} FROM ( \
@@ -206,7 +206,7 @@ fn report_sql() -> String {
                 coalesce(r.clients, 0) AS clients, coalesce(r.call_clients, 0) AS call_clients \
            FROM projections.kpi_managers m \
            LEFT JOIN totals t USING (manager_id) LEFT JOIN reach r USING (manager_id) \
-          WHERE ($10::uuid IS NULL OR m.manager_id = $10) \
+          WHERE ($10::uuid[] IS NULL OR m.manager_id = ANY($10)) \
             AND ($11::text IS NULL OR m.department = $11) \
           ORDER BY m.name COLLATE \"C\", m.manager_id",
         columns = columns.join(", "),

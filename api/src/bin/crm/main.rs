@@ -66,6 +66,11 @@ enum Command {
         /// Seconds between two rounds of the background sealer (0: no sealer here).
         #[arg(long, env = "CRM_SEAL_INTERVAL", default_value_t = 5)]
         seal_interval: u64,
+        /// A JSON file naming the client and lead fields each role may not see, e.g.
+        /// `{"manager": {"client": ["industry"], "lead": ["email"]}}` (analysts never
+        /// see personal data, whatever it says).
+        #[arg(long, env = "CRM_HIDDEN_FIELDS")]
+        hidden_fields: Option<std::path::PathBuf>,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -301,7 +306,18 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             no_projectors,
             demo,
             seal_interval,
+            hidden_fields,
         } => {
+            let hidden = match hidden_fields {
+                None => crm_api::hidden::HiddenFields::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    crm_api::hidden::HiddenFields::parse(&text)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| format!("in {}", path.display()))?
+                }
+            };
             let log = db.log(*db_connections).await?;
             if *demo {
                 seed_demo(&log).await?;
@@ -323,7 +339,8 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             if bootstrap_token.is_none() {
                 first_admin_token(&log).await?;
             }
-            let state = AppState::new(log.clone(), bootstrap_token.clone());
+            let state =
+                AppState::new(log.clone(), bootstrap_token.clone()).with_hidden_fields(hidden);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -426,6 +443,9 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 from: *from,
                 to: *to,
             };
+            let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            crm_api::export::record_export(&log, format, &filter, format!("cli:{who}"), "cli")
+                .await?;
             export::run(log.clone(), format, filter).await?;
             log.close().await;
         }

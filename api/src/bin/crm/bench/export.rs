@@ -43,7 +43,12 @@ async fn measure(target: PgConnectOptions, generated: &super::Generated) -> anyh
     for (name, format) in [("NDJSON", Format::Ndjson), ("CSV", Format::Csv)] {
         reset_peak();
         let started = Instant::now();
-        let chunks = export(log.clone(), format, ExportFilter::default());
+        let chunks = export(
+            log.clone(),
+            format,
+            ExportFilter::default(),
+            Default::default(),
+        );
         futures::pin_mut!(chunks);
         let (mut bytes, mut lines) = (0usize, 0usize);
         while let Some(chunk) = chunks.try_next().await? {

@@ -1,0 +1,260 @@
+//! Who may see and do what: the roles of the contract, and the managers whose
+//! clients, leads, deals and tasks a token reaches.
+//!
+//! A `manager` reaches what he answers for (his clients, leads and deals, the tasks
+//! he is assignee, co-executor or observer of); a `head` what his department's
+//! managers answer for; `director` and `admin` everything. An `auditor` reads
+//! everything (the log and exports included) and changes nothing; an `analyst`
+//! reads reports and custom projections, no personal data.
+
+use std::collections::HashMap;
+
+use crm_domain::{DomainEvent, EntityKind};
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::read_model::projection_error;
+use crate::state::AppState;
+
+pub use crm_domain::values::Role;
+
+impl Actor {
+    /// The actor's role; None for a token whose role the contract does not know
+    /// (it may do nothing but authenticate).
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+
+    /// Ok when the actor's role is one of `roles`, else a 403 saying what `doing` takes.
+    pub fn require(&self, roles: &[Role], doing: &str) -> Result<Role, ApiError> {
+        match self.role() {
+            Some(role) if roles.contains(&role) => Ok(role),
+            _ => {
+                let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+                Err(ApiError::forbidden(format!(
+                    "{doing} takes a token of role {}; this one is `{}`",
+                    names.join(", "),
+                    self.role
+                )))
+            }
+        }
+    }
+}
+
+/// Roles that read clients, leads, deals and tasks (each within its reach).
+pub const ENTITY_READERS: &[Role] = &[
+    Role::Manager,
+    Role::Head,
+    Role::Director,
+    Role::Admin,
+    Role::Auditor,
+];
+
+/// Roles that run commands on clients, leads, deals, tasks and interactions.
+pub const ACTORS: &[Role] = &[Role::Manager, Role::Head, Role::Director, Role::Admin];
+
+/// Roles that read the whole log: the feed, every stream, the audit.
+pub const LOG_READERS: &[Role] = &[Role::Director, Role::Admin, Role::Auditor];
+
+/// Roles that export the base.
+pub const EXPORTERS: &[Role] = &[Role::Admin, Role::Auditor];
+
+/// Roles that read custom projections' rows (company-wide figures).
+pub const CUSTOM_READERS: &[Role] = &[Role::Analyst, Role::Director, Role::Admin, Role::Auditor];
+
+/// The managers whose work an actor reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The whole company.
+    All,
+    /// What these managers answer for (none: nothing).
+    Managers(Vec<Uuid>),
+}
+
+impl Reach {
+    /// Does the actor reach an entity these managers answer for?
+    pub fn covers(&self, responsible: &[Uuid]) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Managers(mine) => responsible.iter().any(|m| mine.contains(m)),
+        }
+    }
+
+    /// Does the actor reach the work of `manager_id`?
+    pub fn covers_manager(&self, manager_id: Uuid) -> bool {
+        self.covers(&[manager_id])
+    }
+
+    /// The managers a query is limited to (None: no limit), narrowed to `manager_id`
+    /// when the query names one: a manager out of reach is a 403.
+    pub fn narrow(&self, manager_id: Option<Uuid>) -> Result<Option<Vec<Uuid>>, ApiError> {
+        match (self, manager_id) {
+            (_, Some(id)) if self.covers_manager(id) => Ok(Some(vec![id])),
+            (_, Some(id)) => Err(out_of_reach(&format!("manager {id}'s work"))),
+            (Reach::All, None) => Ok(None),
+            (Reach::Managers(mine), None) => Ok(Some(mine.clone())),
+        }
+    }
+
+    /// The managers a query is limited to (None: no limit).
+    pub fn managers(&self) -> Option<&[Uuid]> {
+        match self {
+            Reach::All => None,
+            Reach::Managers(mine) => Some(mine),
+        }
+    }
+}
+
+/// The 403 for an entity or a manager's work outside the actor's reach.
+pub fn out_of_reach(what: &str) -> ApiError {
+    ApiError::Forbidden {
+        code: "out_of_reach",
+        detail: format!("{what} is outside what this token may see or change"),
+    }
+}
+
+/// What `actor` reaches: everything for directors, admins, auditors and analysts;
+/// his own work for a manager; his department's for a head (read from the
+/// registered managers).
+pub async fn reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiError> {
+    match (actor.role(), actor.manager_id) {
+        (Some(Role::Director | Role::Admin | Role::Auditor | Role::Analyst), _) => Ok(Reach::All),
+        (Some(Role::Manager), Some(me)) => Ok(Reach::Managers(vec![me])),
+        (Some(Role::Head), Some(me)) => {
+            let mut members = crm_projections::managers::department_members(state.log.pool(), me)
+                .await
+                .map_err(projection_error)?;
+            if !members.contains(&me) {
+                members.push(me);
+            }
+            Ok(Reach::Managers(members))
+        }
+        _ => Ok(Reach::Managers(Vec::new())),
+    }
+}
+
+/// The reach of an actor who reads clients, leads, deals or tasks: a 403 for the
+/// roles that do not.
+pub async fn entity_reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiError> {
+    actor.require(ENTITY_READERS, "reading clients, leads, deals and tasks")?;
+    reach(state, actor).await
+}
+
+/// Who answers for an entity after some events of its stream.
+type After = Box<dyn Fn(&[&DomainEvent]) -> Vec<Uuid> + Send + Sync>;
+
+/// What a command did to one stream it appends to: whether the entity existed, who
+/// answered for it before, and who answers after the command's events.
+pub struct Touched {
+    existed: bool,
+    before: Vec<Uuid>,
+    after: After,
+}
+
+impl Touched {
+    /// The stream of an entity in `state`, as the command loaded it.
+    pub fn of<S>(state: S) -> Self
+    where
+        S: crm_domain::Aggregate + Send + Sync + 'static,
+    {
+        Touched {
+            existed: state.id().is_some(),
+            before: state.responsible(),
+            after: Box::new(move |events| {
+                events
+                    .iter()
+                    .fold(state.clone(), |s, e| s.evolve(e))
+                    .responsible()
+            }),
+        }
+    }
+}
+
+/// The roles that may run a command about an entity of `kind`.
+fn command_roles(kind: EntityKind) -> (&'static [Role], &'static str) {
+    match kind {
+        EntityKind::Projection => (
+            &[Role::Analyst, Role::Director, Role::Admin],
+            "defining custom projections",
+        ),
+        EntityKind::Pipeline => (&[Role::Director, Role::Admin], "defining pipelines"),
+        EntityKind::Export => (EXPORTERS, "exporting the base"),
+        EntityKind::Manager => (
+            &[Role::Head, Role::Director, Role::Admin],
+            "managing the sales team",
+        ),
+        _ => (
+            ACTORS,
+            "changing clients, leads, deals, tasks and interactions",
+        ),
+    }
+}
+
+/// Ok when `actor` may append `events` for a command about an entity of
+/// `target`: his role may run it, and he reaches every client, lead, deal, task,
+/// interaction and manager it touches, before and after.
+pub async fn authorize_command(
+    state: &AppState,
+    actor: &Actor,
+    target: EntityKind,
+    events: &[DomainEvent],
+    touched: &HashMap<String, Touched>,
+) -> Result<(), ApiError> {
+    let (roles, doing) = command_roles(target);
+    actor.require(roles, doing)?;
+    let reach = reach(state, actor).await?;
+    if reach == Reach::All {
+        return Ok(());
+    }
+    let mut by_stream: Vec<(String, Vec<&DomainEvent>)> = Vec::new();
+    for event in events {
+        let stream = event.stream();
+        match by_stream.iter_mut().find(|(s, _)| *s == stream) {
+            Some((_, list)) => list.push(event),
+            None => by_stream.push((stream, vec![event])),
+        }
+    }
+    for (stream, list) in by_stream {
+        let Some(entity) = touched.get(&stream) else {
+            return Err(out_of_reach(&stream));
+        };
+        if entity.existed && !reach.covers(&entity.before) {
+            return Err(out_of_reach(&stream));
+        }
+        if !reach.covers(&(entity.after)(&list)) {
+            return Err(ApiError::Forbidden {
+                code: "out_of_reach",
+                detail: format!(
+                    "after this command {stream} would be outside what this token may see or change"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The reach of an actor who reads reports: every role, each within its reach.
+pub async fn report_reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiError> {
+    actor.require(&Role::ALL, "reading reports")?;
+    reach(state, actor).await
+}
+
+/// The largest page of a list a manager or head may ask for: more is a bulk export
+/// of the base, refused to them.
+pub const BULK_PAGE: i64 = 200;
+
+/// The page size of a list the actor asked for (default 100, at most 1000): past
+/// [`BULK_PAGE`] a 403 `bulk_export_refused` for managers and heads.
+pub fn list_limit(actor: &Actor, limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = crate::paging::page_limit(limit)?;
+    if limit > BULK_PAGE && matches!(actor.role(), Some(Role::Manager | Role::Head) | None) {
+        return Err(ApiError::Forbidden {
+            code: "bulk_export_refused",
+            detail: format!(
+                "pages of more than {BULK_PAGE} items are a bulk export of the base, which this token may not make"
+            ),
+        });
+    }
+    Ok(limit)
+}

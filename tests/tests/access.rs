@@ -1,0 +1,722 @@
+//! Who may see and do what: each role's reach over lists, cards, timelines, reports
+//! and the log; 403s that append nothing; bulk pages; hidden fields.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use crm_api::hidden::HiddenFields;
+use crm_tests::scenario::response_id;
+use crm_tests::{Answer, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Two departments: North (head Hanna, managers Andriy and Bohdan) and South
+/// (manager Ciril); one client, deal, lead and task each, a task of Ciril's that
+/// Andriy observes; tokens for every role.
+struct Company {
+    app: TestApp,
+    pipeline: Uuid,
+    stages: Vec<Uuid>,
+    andriy: Uuid,
+    bohdan: Uuid,
+    ciril: Uuid,
+    hanna: Uuid,
+    /// Clients of Andriy, Bohdan, Ciril.
+    clients: [Uuid; 3],
+    /// Deals of Andriy, Bohdan, Ciril.
+    deals: [Uuid; 3],
+    /// Leads of Andriy and Ciril.
+    leads: [Uuid; 2],
+    /// Andriy's task; Ciril's task that Andriy observes; Bohdan's task.
+    tasks: [Uuid; 3],
+    tokens: Tokens,
+    /// The position every read model must reflect.
+    position: i64,
+    _projectors: crm_projections::RunningProjectors,
+}
+
+struct Tokens {
+    andriy: String,
+    bohdan: String,
+    ciril: String,
+    hanna: String,
+    director: String,
+    auditor: String,
+    analyst: String,
+}
+
+async fn registered(app: &TestApp, name: &str, department: &str, role: &str) -> Uuid {
+    let answer = app
+        .post(
+            "/managers",
+            &json!({"name": name, "department": department, "role": role}),
+        )
+        .await;
+    response_id(&answer, StatusCode::CREATED, "manager", 1)
+}
+
+async fn token(app: &TestApp, manager: Option<Uuid>, role: &str) -> String {
+    crm_api::auth::create_token(app.log.pool(), manager, role, None)
+        .await
+        .unwrap()
+}
+
+async fn company(pool: PgPool, hidden: HiddenFields) -> Company {
+    let app = TestApp::with(pool, |s| s.with_hidden_fields(hidden))
+        .await
+        .unwrap();
+    let andriy = registered(&app, "Andriy", "North", "manager").await;
+    let bohdan = registered(&app, "Bohdan", "North", "manager").await;
+    let ciril = registered(&app, "Ciril", "South", "manager").await;
+    let hanna = registered(&app, "Hanna", "North", "head").await;
+    let answer = app
+        .post(
+            "/pipelines",
+            &json!({"name": "Sales", "stages": [
+                {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
+        )
+        .await;
+    let pipeline = response_id(&answer, StatusCode::CREATED, "pipeline", 1);
+    let stages = answer_stages(&app, pipeline).await;
+    let mut clients = [Uuid::nil(); 3];
+    let mut deals = [Uuid::nil(); 3];
+    for (n, (manager, name)) in [(andriy, "Alpha"), (bohdan, "Beta"), (ciril, "Gamma")]
+        .into_iter()
+        .enumerate()
+    {
+        let answer = app
+            .post(
+                "/clients",
+                &json!({"name": name, "kind": "company", "industry": "retail", "region": "Kyiv",
+                        "manager_id": manager,
+                        "contacts": [{"name": format!("{name} Boss"), "phone": "+380501112233",
+                                      "email": "boss@example.com"}]}),
+            )
+            .await;
+        clients[n] = response_id(&answer, StatusCode::CREATED, "client", 1);
+        let answer = app
+            .post(
+                "/deals",
+                &json!({"client_id": clients[n], "pipeline_id": pipeline, "title": format!("{name} deal"),
+                        "amount": 1000 * (n as i64 + 1), "manager_id": manager,
+                        "expected_close_on": "2026-01-10"}),
+            )
+            .await;
+        deals[n] = response_id(&answer, StatusCode::CREATED, "deal", 1);
+    }
+    let mut leads = [Uuid::nil(); 2];
+    for (n, manager) in [andriy, ciril].into_iter().enumerate() {
+        let answer = app
+            .post(
+                "/leads",
+                &json!({"source": "web", "name": format!("Lead {n}"), "phone": "+380671234567",
+                        "email": "lead@example.com", "manager_id": manager,
+                        "occurred_at": "2026-01-05T10:00:00Z"}),
+            )
+            .await;
+        leads[n] = response_id(&answer, StatusCode::CREATED, "lead", 2);
+    }
+    let mut tasks = [Uuid::nil(); 3];
+    for (n, (assignee, observers)) in [(andriy, vec![]), (ciril, vec![andriy]), (bohdan, vec![])]
+        .into_iter()
+        .enumerate()
+    {
+        let answer = app
+            .post(
+                "/tasks",
+                &json!({"title": format!("Task {n}"), "assignee_id": assignee,
+                        "due_at": "2026-01-02T09:00:00Z", "observer_ids": observers}),
+            )
+            .await;
+        tasks[n] = response_id(&answer, StatusCode::CREATED, "task", 1);
+    }
+    let tokens = Tokens {
+        andriy: token(&app, Some(andriy), "manager").await,
+        bohdan: token(&app, Some(bohdan), "manager").await,
+        ciril: token(&app, Some(ciril), "manager").await,
+        hanna: token(&app, Some(hanna), "head").await,
+        director: token(&app, None, "director").await,
+        auditor: token(&app, None, "auditor").await,
+        analyst: token(&app, None, "analyst").await,
+    };
+    let projectors = app.start_projectors();
+    let mut company = Company {
+        app,
+        pipeline,
+        stages,
+        andriy,
+        bohdan,
+        ciril,
+        hanna,
+        clients,
+        deals,
+        leads,
+        tasks,
+        tokens,
+        position: 0,
+        _projectors: projectors,
+    };
+    company.position = company.last_position().await;
+    // Heads' departments come from the managers' read model: wait for it.
+    let kpis = company
+        .get(
+            &company.tokens.director,
+            "/reports/managers?from=2026-01-01&to=2026-01-02",
+        )
+        .await;
+    assert_eq!(kpis.status, StatusCode::OK, "{}", kpis.body);
+    company
+}
+
+async fn answer_stages(app: &TestApp, pipeline: Uuid) -> Vec<Uuid> {
+    let events = crm_tests::scenario::events(app, &format!("pipeline-{pipeline}")).await;
+    events[0]["data"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage_id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+impl Company {
+    async fn last_position(&self) -> i64 {
+        sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
+            .fetch_one(self.app.log.pool())
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` as `token`, once the read models reflect every event so far.
+    async fn get(&self, token: &str, path: &str) -> Answer {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{sep}min_position={}", self.position);
+        self.app
+            .send(Method::GET, &path, Some(token), None, &[])
+            .await
+    }
+
+    /// GET `path` as `token` without waiting on read models (log endpoints).
+    async fn get_raw(&self, token: &str, path: &str) -> Answer {
+        self.app
+            .send(Method::GET, path, Some(token), None, &[])
+            .await
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.app
+            .send(Method::POST, path, Some(token), Some(&body), &[])
+            .await
+    }
+
+    /// The ids of a list's items under `key`.
+    async fn ids(&self, token: &str, path: &str, key: &str) -> BTreeSet<Uuid> {
+        let answer = self.get(token, path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        answer.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i[key].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+}
+
+fn set<const N: usize>(ids: [Uuid; N]) -> BTreeSet<Uuid> {
+    ids.into_iter().collect()
+}
+
+fn forbidden(answer: &Answer, code: &str) {
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(answer.code(), code, "{}", answer.body);
+    assert_eq!(answer.headers["content-type"], "application/problem+json");
+}
+
+#[sqlx::test(migrations = false)]
+async fn lists_cards_and_timelines_show_each_role_its_reach(pool: PgPool) {
+    let c = company(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    let [ca, cb, cc] = c.clients;
+    let [da, db, dc] = c.deals;
+    let [ta, tc, tb] = c.tasks;
+
+    // Clients: his own for a manager, the department's for a head, all above.
+    assert_eq!(c.ids(&t.andriy, "/clients", "id").await, set([ca]));
+    assert_eq!(c.ids(&t.ciril, "/clients", "id").await, set([cc]));
+    assert_eq!(c.ids(&t.hanna, "/clients", "id").await, set([ca, cb]));
+    for token in [&t.director, &t.auditor] {
+        assert_eq!(c.ids(token, "/clients", "id").await, set([ca, cb, cc]));
+    }
+    // A filter by a manager out of reach is refused, within reach it narrows.
+    forbidden(
+        &c.get(&t.andriy, &format!("/clients?manager_id={}", c.bohdan))
+            .await,
+        "out_of_reach",
+    );
+    assert_eq!(
+        c.ids(&t.hanna, &format!("/clients?manager_id={}", c.bohdan), "id")
+            .await,
+        set([cb])
+    );
+    // Cards and timelines.
+    assert_eq!(
+        c.get(&t.andriy, &format!("/clients/{ca}")).await.status,
+        StatusCode::OK
+    );
+    forbidden(
+        &c.get(&t.andriy, &format!("/clients/{cb}")).await,
+        "out_of_reach",
+    );
+    forbidden(
+        &c.get(&t.andriy, &format!("/clients/{cb}/timeline")).await,
+        "out_of_reach",
+    );
+    assert_eq!(
+        c.get(&t.hanna, &format!("/clients/{cb}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.get(&t.hanna, &format!("/clients/{cb}/timeline"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    forbidden(
+        &c.get(&t.hanna, &format!("/clients/{cc}")).await,
+        "out_of_reach",
+    );
+    assert_eq!(
+        c.get(&t.auditor, &format!("/clients/{cc}/timeline"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Deals.
+    assert_eq!(c.ids(&t.andriy, "/deals", "id").await, set([da]));
+    assert_eq!(c.ids(&t.hanna, "/deals", "id").await, set([da, db]));
+    assert_eq!(c.ids(&t.director, "/deals", "id").await, set([da, db, dc]));
+    forbidden(
+        &c.get_raw(&t.andriy, &format!("/deals/{dc}")).await,
+        "out_of_reach",
+    );
+    assert_eq!(
+        c.get_raw(&t.ciril, &format!("/deals/{dc}")).await.status,
+        StatusCode::OK
+    );
+
+    // Tasks: assignee, co-executor or observer.
+    assert_eq!(c.ids(&t.andriy, "/tasks", "id").await, set([ta, tc]));
+    assert_eq!(c.ids(&t.ciril, "/tasks", "id").await, set([tc]));
+    assert_eq!(c.ids(&t.bohdan, "/tasks", "id").await, set([tb]));
+    assert_eq!(c.ids(&t.hanna, "/tasks", "id").await, set([ta, tc, tb]));
+    // Ciril's tasks, as Andriy sees them: the one he observes.
+    assert_eq!(
+        c.ids(&t.andriy, &format!("/tasks?assignee_id={}", c.ciril), "id")
+            .await,
+        set([tc])
+    );
+
+    // Analysts read no clients, deals or tasks at all.
+    for path in [
+        "/clients".to_owned(),
+        format!("/clients/{ca}"),
+        "/deals".into(),
+        "/tasks".into(),
+    ] {
+        forbidden(&c.get(&t.analyst, &path).await, "forbidden");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn reports_count_only_what_each_role_reaches(pool: PgPool) {
+    let c = company(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    let rows = |answer: &Answer| -> BTreeSet<Uuid> {
+        answer.body["managers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["manager_id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    let kpis = "/reports/managers?from=2026-01-01&to=2027-01-01";
+    assert_eq!(rows(&c.get(&t.andriy, kpis).await), set([c.andriy]));
+    assert_eq!(
+        rows(&c.get(&t.hanna, kpis).await),
+        set([c.andriy, c.bohdan, c.hanna])
+    );
+    assert_eq!(
+        rows(&c.get(&t.analyst, kpis).await),
+        set([c.andriy, c.bohdan, c.ciril, c.hanna])
+    );
+    forbidden(
+        &c.get(&t.andriy, &format!("{kpis}&manager_id={}", c.ciril))
+            .await,
+        "out_of_reach",
+    );
+
+    // The funnel: open deals by stage, 1000 (Andriy), 2000 (Bohdan), 3000 (Ciril).
+    let funnel = format!("/reports/funnel?pipeline_id={}", c.pipeline);
+    let first_stage = |answer: &Answer| {
+        assert_eq!(
+            answer.body["stages"][0]["stage_id"],
+            c.stages[0].to_string()
+        );
+        (
+            answer.body["stages"][0]["deals"].as_i64().unwrap(),
+            answer.body["stages"][0]["amount"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(first_stage(&c.get(&t.andriy, &funnel).await), (1, 1000));
+    assert_eq!(first_stage(&c.get(&t.hanna, &funnel).await), (2, 3000));
+    assert_eq!(first_stage(&c.get(&t.director, &funnel).await), (3, 6000));
+    assert_eq!(first_stage(&c.get(&t.analyst, &funnel).await), (3, 6000));
+
+    // Overdue deals and tasks (everything is due early in January 2026).
+    let now = "now=2026-02-01T00:00:00Z";
+    let overdue = c
+        .get(&t.ciril, &format!("/reports/overdue/deals?{now}"))
+        .await;
+    let deals: Vec<&str> = overdue.body["deals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["deal_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(deals, [c.deals[2].to_string()]);
+    let overdue = c
+        .get(&t.andriy, &format!("/reports/overdue/tasks?{now}"))
+        .await;
+    let tasks: BTreeSet<Uuid> = overdue.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["task_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(tasks, set([c.tasks[0], c.tasks[1]]));
+
+    // Forecast and revenue: only reachable deals.
+    let forecast = c.get(&t.hanna, "/reports/forecast").await;
+    assert_eq!(forecast.body["months"][0]["amount"], 3000);
+    let leads = c
+        .get(
+            &t.andriy,
+            "/reports/leads?by=manager&from=2026-01-01&to=2026-02-01",
+        )
+        .await;
+    assert_eq!(
+        leads.body["groups"],
+        json!([{"key": c.andriy.to_string(), "leads": 1}])
+    );
+    let leads = c
+        .get(
+            &t.director,
+            "/reports/leads?by=manager&from=2026-01-01&to=2026-02-01",
+        )
+        .await;
+    assert_eq!(leads.body["groups"].as_array().unwrap().len(), 2);
+}
+
+#[sqlx::test(migrations = false)]
+async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
+    let c = company(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    let [ca, cb, _] = c.clients;
+    let [_, _, dc] = c.deals;
+    let before = c.app.event_count().await;
+    let refused = [
+        // Someone else's client, deal or task.
+        (
+            &t.andriy,
+            format!("/clients/{cb}/assign"),
+            json!({"manager_id": c.andriy}),
+        ),
+        (
+            &t.andriy,
+            format!("/deals/{dc}/amount"),
+            json!({"amount": 1}),
+        ),
+        (
+            &t.andriy,
+            format!("/tasks/{}/complete", c.tasks[2]),
+            json!({}),
+        ),
+        // A new client for someone else; his own client handed to someone else.
+        (
+            &t.andriy,
+            "/clients".into(),
+            json!({"name": "X", "kind": "person", "manager_id": c.bohdan}),
+        ),
+        (
+            &t.andriy,
+            format!("/clients/{ca}/assign"),
+            json!({"manager_id": c.bohdan}),
+        ),
+        // A head outside his department.
+        (
+            &t.hanna,
+            format!("/clients/{ca}/assign"),
+            json!({"manager_id": c.ciril}),
+        ),
+        (&t.hanna, format!("/deals/{dc}/win"), json!({})),
+        // Roles that change nothing, or not this.
+        (
+            &t.auditor,
+            "/clients".into(),
+            json!({"name": "X", "kind": "person", "manager_id": c.andriy}),
+        ),
+        (
+            &t.analyst,
+            "/interactions".into(),
+            json!({"kind": "call", "direction": "outbound", "manager_id": c.andriy}),
+        ),
+        (
+            &t.andriy,
+            "/managers".into(),
+            json!({"name": "Y", "department": "North", "role": "manager"}),
+        ),
+        (
+            &t.hanna,
+            "/pipelines".into(),
+            json!({"name": "P", "stages": [{"name": "S", "probability": 0.5}]}),
+        ),
+        (
+            &t.andriy,
+            format!("/managers/{}/deactivate", c.bohdan),
+            json!({}),
+        ),
+    ];
+    for (token, path, body) in &refused {
+        let answer = c.post(token, path, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            answer.body
+        );
+        assert!(
+            ["forbidden", "out_of_reach"].contains(&answer.code()),
+            "{path}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(c.app.event_count().await, before);
+
+    // Within reach: his own deal, the task he observes, a head inside his department.
+    let ok = [
+        (
+            &t.andriy,
+            format!("/deals/{}/amount", c.deals[0]),
+            json!({"amount": 5}),
+        ),
+        (
+            &t.andriy,
+            format!("/tasks/{}/complete", c.tasks[1]),
+            json!({}),
+        ),
+        (
+            &t.hanna,
+            format!("/clients/{ca}/assign"),
+            json!({"manager_id": c.bohdan}),
+        ),
+        (
+            &t.andriy,
+            "/clients".into(),
+            json!({"name": "Mine", "kind": "person", "manager_id": c.andriy}),
+        ),
+        (
+            &t.director,
+            format!("/clients/{}/assign", c.clients[2]),
+            json!({"manager_id": c.andriy}),
+        ),
+    ];
+    for (token, path, body) in &ok {
+        let answer = c.post(token, path, body.clone()).await;
+        assert!(answer.status.is_success(), "{path}: {}", answer.body);
+    }
+    assert_eq!(c.app.event_count().await, before + ok.len() as i64);
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_log_is_read_by_auditors_and_each_stream_within_reach(pool: PgPool) {
+    let c = company(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    let [ca, cb, _] = c.clients;
+    for token in [&t.andriy, &t.hanna, &t.analyst] {
+        forbidden(&c.get_raw(token, "/events").await, "forbidden");
+        forbidden(&c.get_raw(token, "/audit/verify").await, "forbidden");
+    }
+    for token in [&t.auditor, &t.director] {
+        assert_eq!(c.get_raw(token, "/events").await.status, StatusCode::OK);
+        let verify = c.get_raw(token, "/audit/verify").await;
+        assert_eq!(verify.body["ok"], true, "{}", verify.body);
+    }
+    for path in ["events", "state"] {
+        let mine = c
+            .get_raw(&t.andriy, &format!("/streams/client-{ca}/{path}"))
+            .await;
+        assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+        forbidden(
+            &c.get_raw(&t.andriy, &format!("/streams/client-{cb}/{path}"))
+                .await,
+            "out_of_reach",
+        );
+        forbidden(
+            &c.get_raw(
+                &t.andriy,
+                &format!("/streams/pipeline-{}/{path}", c.pipeline),
+            )
+            .await,
+            "out_of_reach",
+        );
+        assert_eq!(
+            c.get_raw(&t.hanna, &format!("/streams/client-{cb}/{path}"))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        forbidden(
+            &c.get_raw(&t.analyst, &format!("/streams/client-{ca}/{path}"))
+                .await,
+            "forbidden",
+        );
+    }
+    // Exports: managers and heads are refused, and nothing is recorded for them.
+    let before = c.app.event_count().await;
+    for token in [&t.andriy, &t.hanna, &t.director, &t.analyst] {
+        forbidden(&c.get_raw(token, "/export/events").await, "forbidden");
+    }
+    assert_eq!(c.app.event_count().await, before);
+    // Bulk pages are an export too.
+    forbidden(
+        &c.get(&t.andriy, "/clients?limit=500").await,
+        "bulk_export_refused",
+    );
+    forbidden(
+        &c.get(&t.hanna, "/deals?limit=201").await,
+        "bulk_export_refused",
+    );
+    assert_eq!(
+        c.get(&t.andriy, "/clients?limit=200").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.get(&t.director, "/clients?limit=1000").await.status,
+        StatusCode::OK
+    );
+}
+
+/// Every key (at any depth) of a JSON value.
+fn keys(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.insert(k.clone());
+                keys(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+fn has_key(value: &Value, key: &str) -> bool {
+    let mut all = BTreeSet::new();
+    keys(value, &mut all);
+    all.contains(key)
+}
+
+#[sqlx::test(migrations = false)]
+async fn hidden_fields_are_absent_from_every_answer_of_that_role(pool: PgPool) {
+    let hidden = HiddenFields::parse(
+        r#"{"manager": {"client": ["industry", "contacts.phone"], "lead": ["email"]},
+            "auditor": {"client": ["region"]}}"#,
+    )
+    .unwrap();
+    let c = company(pool, hidden).await;
+    let t = &c.tokens;
+    let [ca, _, _] = c.clients;
+    let [la, _] = c.leads;
+
+    // The manager's card, list, timeline, stream events and state lack them.
+    let card = c.get(&t.andriy, &format!("/clients/{ca}")).await.body;
+    assert!(!has_key(&card, "industry"), "{card}");
+    assert_eq!(card["region"], "Kyiv");
+    assert_eq!(
+        card["contacts"],
+        json!([{"name": "Alpha Boss", "email": "boss@example.com"}])
+    );
+    let list = c.get(&t.andriy, "/clients").await.body;
+    assert!(
+        !has_key(&list, "industry") && !has_key(&list, "phone"),
+        "{list}"
+    );
+    let timeline = c
+        .get(&t.andriy, &format!("/clients/{ca}/timeline"))
+        .await
+        .body;
+    assert!(
+        !has_key(&timeline, "industry") && !has_key(&timeline, "phone"),
+        "{timeline}"
+    );
+    for path in [
+        format!("/streams/client-{ca}/events"),
+        format!("/streams/client-{ca}/state"),
+    ] {
+        let body = c.get_raw(&t.andriy, &path).await.body;
+        assert!(
+            !has_key(&body, "industry") && !has_key(&body, "phone"),
+            "{path}: {body}"
+        );
+    }
+    let lead = c
+        .get_raw(&t.andriy, &format!("/streams/lead-{la}/events"))
+        .await
+        .body;
+    assert!(!has_key(&lead, "email"), "{lead}");
+    assert!(has_key(&lead, "phone"), "{lead}");
+    // Filtering by a hidden field would reveal it.
+    forbidden(
+        &c.get(&t.andriy, "/clients?industry=retail").await,
+        "hidden_field",
+    );
+
+    // A director sees everything; the auditor everything but the region, the
+    // export included.
+    let card = c.get(&t.director, &format!("/clients/{ca}")).await.body;
+    assert_eq!(
+        (card["industry"].as_str(), card["region"].as_str()),
+        (Some("retail"), Some("Kyiv"))
+    );
+    let export = c.get_raw(&t.auditor, "/export/events").await;
+    assert_eq!(export.status, StatusCode::OK);
+    let text = export.body.as_str().unwrap();
+    assert!(text.contains("\"industry\":\"retail\""));
+    assert!(!text.contains("\"region\""), "{text}");
+    let feed = c.get_raw(&t.auditor, "/events?limit=1000").await.body;
+    assert!(!has_key(&feed, "region") && has_key(&feed, "industry"));
+
+    // Analysts: no personal data in the reports they read.
+    let waiting = c
+        .get(
+            &t.analyst,
+            "/reports/overdue/leads?now=2026-02-01T00:00:00Z",
+        )
+        .await
+        .body;
+    let leads = waiting["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 2, "{waiting}");
+    for lead in leads {
+        assert!(!has_key(lead, "name") && lead["source"] == "web", "{lead}");
+    }
+    let waiting = c
+        .get(
+            &t.director,
+            "/reports/overdue/leads?now=2026-02-01T00:00:00Z",
+        )
+        .await
+        .body;
+    assert_eq!(waiting["leads"][0]["name"], "Lead 0");
+}
