@@ -55,4 +55,13 @@ async fn crm_token_create_with_an_expiry_and_revoke(_opts: PgPoolOptions, conn: 
     assert_eq!(live, 0);
     // Neither a token nor a selector: refused.
     assert!(!crm(&url, &["token", "revoke"]).await.status.success());
+    // A role the contract does not know: no token.
+    let boss = crm(&url, &["token", "create", "--role", "boss"]).await;
+    assert!(!boss.status.success());
+    assert!(String::from_utf8_lossy(&boss.stderr).contains("unknown role"));
+    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 3);
 }

@@ -371,6 +371,11 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 (None, Some(role)) => role.clone(),
                 (None, None) => anyhow::bail!("give --manager or --role"),
             };
+            if crm_api::access::Role::parse(&role).is_none() {
+                anyhow::bail!(
+                    "unknown role {role:?}: manager, head, director, admin, auditor or analyst"
+                );
+            }
             let expires_at = expires_in_days
                 .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
             let token = crm_api::auth::create_expiring_token(
