@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod idempotency;
+pub mod limits;
 pub mod paging;
 pub mod read_model;
 pub mod routes;
