@@ -50,6 +50,18 @@ pub struct ScheduleTaskBody {
 
 /// The managers `ids` names, each with its state.
 async fn managers(loader: &mut Loader, ids: &[Uuid]) -> Result<Vec<Ref<ManagerState>>, ApiError> {
+    // The domain refuses longer lists too; checked here before any is loaded.
+    if ids.len() > crm_domain::MAX_ITEMS {
+        return Err(crm_domain::DomainError::rule(
+            crm_domain::codes::TOO_MANY_ITEMS,
+            format!(
+                "at most {} co-executors or observers, got {}",
+                crm_domain::MAX_ITEMS,
+                ids.len()
+            ),
+        )
+        .into());
+    }
     let mut refs = Vec::with_capacity(ids.len());
     for &id in ids {
         refs.push(Ref::new(id, loader.load(EntityKind::Manager, id).await?));
