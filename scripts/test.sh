@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, lints, then the whole test suite against a
-# PostgreSQL server. Works from any folder of a fresh clone.
+# Runs every check CI runs: formatting, lints, the whole test suite, then the API
+# fuzzed against its OpenAPI document (scripts/fuzz.sh), against a PostgreSQL server.
+# Works from any folder of a fresh clone.
 #
 # The database: $DATABASE_URL if set; else a server already answering on
 # 127.0.0.1:5432 as user postgres; else a private throwaway cluster on port 55432,
@@ -86,6 +87,14 @@ echo "==> cargo test"
 log=$(mktemp /tmp/crm-test-log.XXXXXX)
 cargo test --workspace 2>&1 | tee "$log"
 
-# One closing line over every test binary (cargo's last line is the doc-tests').
-awk '/^test result:/ { p += $4; f += $6 } END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+# The HTTP API fuzzed against its OpenAPI document (schemathesis): one more test.
+echo "==> fuzzing the API (scripts/fuzz.sh)"
+fuzz=0
+./scripts/fuzz.sh || fuzz=$?
+
+# One closing line over every test binary and the fuzzing (cargo's last line is the
+# doc-tests').
+awk -v fuzz="$fuzz" '/^test result:/ { p += $4; f += $6 }
+    END { if (fuzz == 0) p += 1; else f += 1; printf "all tests: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
+exit "$fuzz"

@@ -89,6 +89,22 @@ pub enum ApiError {
         /// The position asked for.
         position: i64,
     },
+    /// 503: the server handles as many requests as it may at once; retry after
+    /// `retry_after` seconds.
+    #[error("the server is handling as many requests as it can; retry in {retry_after} s")]
+    Overloaded {
+        /// Seconds to wait (also in `Retry-After`).
+        retry_after: u64,
+    },
+    /// 429: this client has as many requests in flight as one client may.
+    #[error("too many requests in flight for this client; retry in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds to wait (also in `Retry-After`).
+        retry_after: u64,
+    },
+    /// 408: the request (its body, or its handling) took longer than the server allows.
+    #[error("the request took longer than the server allows")]
+    RequestTimeout,
     /// 503: PostgreSQL is unreachable for now.
     #[error("the event store is unavailable; retry later")]
     Unavailable,
@@ -128,7 +144,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Building { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable | ApiError::Lagging { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Lagging { .. } | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -146,6 +166,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "storage_unavailable",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::Lagging { .. } => "projection_lagging",
             ApiError::InvalidDefinition(_) => "invalid_definition",
             ApiError::Building { .. } => "projection_building",
@@ -198,6 +221,13 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::Overloaded { retry_after } | ApiError::TooManyRequests { retry_after } =
+            &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if matches!(self, ApiError::Unauthorized) {
             response
                 .headers_mut()

@@ -82,8 +82,8 @@ where
     }
 }
 
-/// A JSON body that may be left out entirely (then `T::default()`), for commands
-/// whose fields are all optional.
+/// A JSON body that may be left out entirely or be `null` (then `T::default()`), for
+/// commands whose fields are all optional.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJsonOrEmpty<T>(pub T);
 
@@ -104,7 +104,8 @@ where
                     ApiError::bad_request("invalid_body", rejection.body_text())
                 }
             })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body, or a JSON `null`: nothing is given.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(ApiJsonOrEmpty(T::default()));
         }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
@@ -119,5 +120,54 @@ where
                 ApiError::bad_request(code, format!("Failed to deserialize the JSON body: {e}"))
             })?;
         Ok(ApiJsonOrEmpty(value))
+    }
+}
+
+/// Integers given as JSON numbers with a zero fraction too (`5.0`), as JSON Schema's
+/// `integer` allows; other fractions, and numbers beyond `i64`, are refused.
+pub mod whole {
+    use serde::de::{Error, Unexpected, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is exactly representable; every f64 below it in magnitude with no
+            // fraction is an i64.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if v.fract() == 0.0 && (-LIMIT..LIMIT).contains(&v) {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    /// An integer field.
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(Whole)
+    }
+
+    /// An optional integer field (with `#[serde(default)]`); `null` is none.
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(deserialize_with = "required")] i64);
+        Option::<Wrapped>::deserialize(d).map(|w| w.map(|w| w.0))
     }
 }

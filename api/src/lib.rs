@@ -11,6 +11,7 @@ pub mod export;
 pub mod extract;
 pub mod hidden;
 pub mod idempotency;
+pub mod limits;
 pub mod paging;
 pub mod read_model;
 pub mod routes;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
 use crate::events::{ClientChanges, ClientReassigned, ClientRegistered, ClientUpdated};
 use crate::manager::ManagerState;
-use crate::rules::{active_manager, non_empty};
+use crate::rules::{active_manager, at_most, items, non_empty, short, MAX_NAME_CHARS};
 use crate::values::{ClientKind, Contact};
 use crate::{codes, DomainError, DomainEvent};
 
@@ -170,6 +170,11 @@ pub fn decide(
         ClientCommand::Register(c) => {
             absent(state)?;
             non_empty(&c.name, codes::EMPTY_NAME, "client name")?;
+            at_most(&c.name, MAX_NAME_CHARS, "client name")?;
+            short(c.size.as_deref(), "size")?;
+            short(c.industry.as_deref(), "industry")?;
+            short(c.region.as_deref(), "region")?;
+            short(c.source.as_deref(), "source")?;
             check_contacts(&c.contacts)?;
             let manager = active_manager(&c.manager)?;
             Ok(vec![DomainEvent::ClientRegistered(ClientRegistered {
@@ -188,7 +193,12 @@ pub fn decide(
             let client = target(state, client_id)?;
             if let Some(name) = &changes.name {
                 non_empty(name, codes::EMPTY_NAME, "client name")?;
+                at_most(name, MAX_NAME_CHARS, "client name")?;
             }
+            short(changes.size.clone().flatten().as_deref(), "size")?;
+            short(changes.industry.clone().flatten().as_deref(), "industry")?;
+            short(changes.region.clone().flatten().as_deref(), "region")?;
+            short(changes.source.clone().flatten().as_deref(), "source")?;
             if let Some(contacts) = &changes.contacts {
                 check_contacts(contacts)?;
             }
@@ -226,9 +236,13 @@ pub fn decide(
 }
 
 fn check_contacts(contacts: &[Contact]) -> Result<(), DomainError> {
-    contacts
-        .iter()
-        .try_for_each(|c| non_empty(&c.name, codes::EMPTY_NAME, "contact name"))
+    items(contacts.len(), "contacts")?;
+    contacts.iter().try_for_each(|c| {
+        non_empty(&c.name, codes::EMPTY_NAME, "contact name")?;
+        at_most(&c.name, MAX_NAME_CHARS, "contact name")?;
+        short(c.phone.as_deref(), "contact phone")?;
+        short(c.email.as_deref(), "contact email")
+    })
 }
 
 /// Keeps only the fields whose value differs from the client's.

@@ -60,3 +60,8 @@ pub const CLIENT_MISMATCH: &str = "client_mismatch";
 /// A custom projection name that is not 1–48 lowercase letters, digits or `_`,
 /// starting with a letter.
 pub const INVALID_PROJECTION_NAME: &str = "invalid_projection_name";
+/// A text longer than its field allows (names and titles: 200 characters, free
+/// texts: 10,000).
+pub const TEXT_TOO_LONG: &str = "text_too_long";
+/// A list with more items than a command allows (100).
+pub const TOO_MANY_ITEMS: &str = "too_many_items";

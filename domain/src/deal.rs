@@ -14,7 +14,9 @@ use crate::events::{
 use crate::lead::LeadState;
 use crate::manager::ManagerState;
 use crate::pipeline::{Pipeline, PipelineState};
-use crate::rules::{active_manager, amount as check_amount, non_empty};
+use crate::rules::{
+    active_manager, amount as check_amount, at_most, long, non_empty, short, MAX_NAME_CHARS,
+};
 use crate::{codes, DomainError, DomainEvent};
 
 /// A deal's current outcome.
@@ -334,6 +336,8 @@ pub fn decide(state: &DealState, command: DealCommand) -> Result<Vec<DomainEvent
             let deal = target(state, deal_id)?;
             deal.require_open()?;
             non_empty(&reason, codes::EMPTY_REASON, "reason")?;
+            at_most(&reason, MAX_NAME_CHARS, "reason")?;
+            long(comment.as_deref(), "comment")?;
             Ok(vec![DomainEvent::DealLost(DealLost {
                 deal_id,
                 reason,
@@ -380,6 +384,8 @@ pub(crate) struct NewDeal<'a> {
 /// Checks a new deal's rules and makes its `DealOpened`.
 pub(crate) fn opened(d: NewDeal<'_>) -> Result<DealOpened, DomainError> {
     non_empty(&d.title, codes::EMPTY_TITLE, "deal title")?;
+    at_most(&d.title, MAX_NAME_CHARS, "deal title")?;
+    short(d.source.as_deref(), "source")?;
     check_amount(d.amount)?;
     let stage_id = match d.stage_id {
         Some(stage_id) => {

@@ -10,7 +10,7 @@ use crate::deal::DealState;
 use crate::events::{InteractionDuration, InteractionLogged};
 use crate::lead::LeadState;
 use crate::manager::ManagerState;
-use crate::rules::{active_manager, client_and_deal};
+use crate::rules::{active_manager, client_and_deal, long, short};
 use crate::values::{Direction, InteractionKind};
 use crate::{codes, DomainError, DomainEvent};
 
@@ -98,6 +98,9 @@ pub fn decide(
                     ));
                 }
             }
+            short(c.outcome.as_deref(), "outcome")?;
+            short(c.goal.as_deref(), "goal")?;
+            long(c.notes.as_deref(), "notes")?;
             let manager_id = active_manager(&c.manager)?.id;
             let (client_id, deal_id) = client_and_deal(c.client.as_ref(), c.deal.as_ref())?;
             let lead_id = c.lead.as_ref().map(Ref::get).transpose()?.map(|l| l.id);

@@ -10,7 +10,7 @@ use crate::client::ClientState;
 use crate::conversion::{convert, ConvertLead};
 use crate::events::{LeadAssigned, LeadCaptured, LeadRejected};
 use crate::manager::ManagerState;
-use crate::rules::{active_manager, non_empty};
+use crate::rules::{active_manager, at_most, non_empty, short, MAX_NAME_CHARS};
 use crate::{codes, DomainError, DomainEvent};
 
 /// Where a lead is in its life.
@@ -217,6 +217,11 @@ pub fn decide(state: &LeadState, command: LeadCommand) -> Result<Vec<DomainEvent
             absent(state)?;
             non_empty(&c.name, codes::EMPTY_NAME, "lead name")?;
             non_empty(&c.source, codes::EMPTY_SOURCE, "lead source")?;
+            at_most(&c.name, MAX_NAME_CHARS, "lead name")?;
+            at_most(&c.source, MAX_NAME_CHARS, "lead source")?;
+            short(c.channel.as_deref(), "channel")?;
+            short(c.phone.as_deref(), "phone")?;
+            short(c.email.as_deref(), "email")?;
             let client_id = match &c.client {
                 Some(client) => Some(client.get()?.id),
                 None => None,
@@ -263,6 +268,7 @@ pub fn decide(state: &LeadState, command: LeadCommand) -> Result<Vec<DomainEvent
             let lead = target(state, lead_id)?;
             lead.require_open()?;
             non_empty(&reason, codes::EMPTY_REASON, "reason")?;
+            at_most(&reason, MAX_NAME_CHARS, "reason")?;
             Ok(vec![DomainEvent::LeadRejected(LeadRejected {
                 lead_id,
                 reason,

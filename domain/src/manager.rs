@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::{absent, own, target, Aggregate, HasId};
 use crate::events::{ManagerDeactivated, ManagerRegistered};
 use crate::handover::{handover, Handover};
-use crate::rules::{inactive, non_empty};
+use crate::rules::{at_most, inactive, non_empty, short, MAX_NAME_CHARS};
 use crate::values::Role;
 use crate::{codes, DomainError, DomainEvent};
 
@@ -123,6 +123,9 @@ pub fn decide(
             absent(state)?;
             non_empty(&name, codes::EMPTY_NAME, "name")?;
             non_empty(&department, codes::EMPTY_DEPARTMENT, "department")?;
+            at_most(&name, MAX_NAME_CHARS, "name")?;
+            at_most(&department, MAX_NAME_CHARS, "department")?;
+            short(email.as_deref(), "email")?;
             Ok(vec![DomainEvent::ManagerRegistered(ManagerRegistered {
                 manager_id,
                 name,

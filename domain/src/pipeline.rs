@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::aggregate::{absent, Aggregate, HasId};
 use crate::events::PipelineDefined;
-use crate::rules::non_empty;
+use crate::rules::{at_most, items, non_empty, MAX_NAME_CHARS};
 use crate::values::Stage;
 use crate::{codes, DomainError, DomainEvent};
 
@@ -108,6 +108,7 @@ pub fn decide(
         } => {
             absent(state)?;
             non_empty(&name, codes::EMPTY_NAME, "pipeline name")?;
+            at_most(&name, MAX_NAME_CHARS, "pipeline name")?;
             check_stages(&stages)?;
             Ok(vec![DomainEvent::PipelineDefined(PipelineDefined {
                 pipeline_id,
@@ -125,10 +126,12 @@ fn check_stages(stages: &[Stage]) -> Result<(), DomainError> {
             "a pipeline needs at least one stage",
         ));
     }
+    items(stages.len(), "stages")?;
     let mut ids = HashSet::new();
     let mut names = HashSet::new();
     for stage in stages {
         non_empty(&stage.name, codes::EMPTY_NAME, "stage name")?;
+        at_most(&stage.name, MAX_NAME_CHARS, "stage name")?;
         if !ids.insert(stage.stage_id) {
             return Err(DomainError::rule(
                 codes::DUPLICATE_STAGE_ID,

@@ -1,5 +1,5 @@
-//! Validation helpers shared by the aggregates: non-empty text, non-negative
-//! numbers, active managers.
+//! Validation helpers shared by the aggregates: non-empty text, text and list
+//! lengths, non-negative numbers, active managers.
 
 use crate::aggregate::Ref;
 use crate::codes;
@@ -10,6 +10,53 @@ use crate::DomainError;
 pub(crate) fn non_empty(value: &str, code: &'static str, what: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {
         Err(DomainError::rule(code, format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// The most characters of a name, title or other one-line text (names, titles,
+/// departments, sources, kinds, reasons, phones, e-mails…).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The most characters of a free text (an interaction's notes, outcome and goal, a
+/// loss comment, a task's result or cancellation reason).
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// The most items of a list in a command (contacts, stages, co-executors, observers).
+pub const MAX_ITEMS: usize = 100;
+
+/// Refuses text longer than `max` characters (Unicode scalar values, as JSON
+/// Schema's `maxLength` counts) with `text_too_long`.
+pub(crate) fn at_most(value: &str, max: usize, what: &str) -> Result<(), DomainError> {
+    // Counting stops past the limit: a huge string costs no more than max + 1 steps.
+    if value.chars().nth(max).is_some() {
+        Err(DomainError::rule(
+            codes::TEXT_TOO_LONG,
+            format!("{what} must be at most {max} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`at_most`] [`MAX_NAME_CHARS`] for an optional one-line text.
+pub(crate) fn short(value: Option<&str>, what: &str) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| at_most(v, MAX_NAME_CHARS, what))
+}
+
+/// [`at_most`] [`MAX_TEXT_CHARS`] for an optional free text.
+pub(crate) fn long(value: Option<&str>, what: &str) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| at_most(v, MAX_TEXT_CHARS, what))
+}
+
+/// Refuses a list of more than [`MAX_ITEMS`] items with `too_many_items`.
+pub(crate) fn items(len: usize, what: &str) -> Result<(), DomainError> {
+    if len > MAX_ITEMS {
+        Err(DomainError::rule(
+            codes::TOO_MANY_ITEMS,
+            format!("{what} must have at most {MAX_ITEMS} items, got {len}"),
+        ))
     } else {
         Ok(())
     }
@@ -62,4 +109,42 @@ pub(crate) fn client_and_deal(
         }
     }
     Ok((client.map(|c| c.id), deal.map(|d| d.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_measured_in_characters_not_bytes() {
+        // 200 two-byte characters are 400 bytes and still fit.
+        let cyrillic = "ж".repeat(200);
+        assert_eq!(at_most(&cyrillic, 200, "name"), Ok(()));
+        let longer = "ж".repeat(201);
+        let err = at_most(&longer, 200, "name").map_err(|e| e.code());
+        assert_eq!(err, Err("text_too_long"));
+    }
+
+    #[test]
+    fn lists_of_more_than_a_hundred_items_are_refused() {
+        assert_eq!(items(100, "contacts"), Ok(()));
+        assert_eq!(
+            items(101, "contacts").map_err(|e| e.code()),
+            Err("too_many_items")
+        );
+    }
+
+    #[test]
+    fn optional_texts_are_checked_only_when_given() {
+        assert_eq!(short(None, "email"), Ok(()));
+        assert_eq!(long(Some(&"x".repeat(10_000)), "notes"), Ok(()));
+        assert_eq!(
+            long(Some(&"x".repeat(10_001)), "notes").map_err(|e| e.code()),
+            Err("text_too_long")
+        );
+        assert_eq!(
+            short(Some(&"x".repeat(201)), "email").map_err(|e| e.code()),
+            Err("text_too_long")
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::client::ClientState;
 use crate::deal::DealState;
 use crate::events::{TaskCancelled, TaskCompleted, TaskReassigned, TaskRescheduled, TaskScheduled};
 use crate::manager::ManagerState;
-use crate::rules::{active_manager, non_empty};
+use crate::rules::{active_manager, at_most, items, long, non_empty, short, MAX_NAME_CHARS};
 use crate::{codes, DomainError, DomainEvent};
 
 /// The kind a task gets when the command gives none.
@@ -238,6 +238,7 @@ pub fn decide(state: &TaskState, command: TaskCommand) -> Result<Vec<DomainEvent
         }
         TaskCommand::Complete { task_id, result } => {
             target(state, task_id)?.require_open()?;
+            long(result.as_deref(), "result")?;
             Ok(vec![DomainEvent::TaskCompleted(TaskCompleted {
                 task_id,
                 result,
@@ -245,6 +246,7 @@ pub fn decide(state: &TaskState, command: TaskCommand) -> Result<Vec<DomainEvent
         }
         TaskCommand::Cancel { task_id, reason } => {
             target(state, task_id)?.require_open()?;
+            short(reason.as_deref(), "reason")?;
             Ok(vec![DomainEvent::TaskCancelled(TaskCancelled {
                 task_id,
                 reason,
@@ -256,6 +258,10 @@ pub fn decide(state: &TaskState, command: TaskCommand) -> Result<Vec<DomainEvent
 fn schedule(state: &TaskState, c: ScheduleTask) -> Result<Vec<DomainEvent>, DomainError> {
     absent(state)?;
     non_empty(&c.title, codes::EMPTY_TITLE, "task title")?;
+    at_most(&c.title, MAX_NAME_CHARS, "task title")?;
+    short(c.kind.as_deref(), "task kind")?;
+    items(c.co_executors.len(), "co_executor_ids")?;
+    items(c.observers.len(), "observer_ids")?;
     let kind = match c.kind {
         Some(kind) => {
             non_empty(&kind, codes::EMPTY_KIND, "task kind")?;

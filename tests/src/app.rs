@@ -64,6 +64,18 @@ impl TestApp {
         })
     }
 
+    /// [`TestApp::new`] with these limits on requests in flight.
+    pub async fn with_limits(
+        pool: PgPool,
+        limits: crm_api::limits::Limits,
+    ) -> Result<TestApp, sqlx::migrate::MigrateError> {
+        let mut app = TestApp::new(pool).await?;
+        let state = AppState::new(app.log.clone(), Some(ADMIN_TOKEN.into()))
+            .with_token_ttl(std::time::Duration::ZERO);
+        app.router = crm_api::server::app_with(state, limits);
+        Ok(app)
+    }
+
     /// Sends a request with `token` (if any) and a JSON `body` (if any).
     pub async fn send(
         &self,

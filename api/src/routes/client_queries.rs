@@ -22,6 +22,8 @@ use crate::paging::{after_name_id, after_position, name_cursor, next_page_by};
 use crate::read_model::{projection_error, reflects};
 use crate::state::AppState;
 
+use super::doc_types::SegmentDoc;
+
 /// The churn window when the query gives none, in days.
 pub const DEFAULT_CHURN_DAYS: i64 = 180;
 /// The longest churn window accepted, in days (100 years).
@@ -115,6 +117,7 @@ impl From<ClientCard> for ClientCardView {
 
 /// Which state of the card to show, and how to judge its segment.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CardQuery {
     /// The card as it stood at this business time (events with `occurred_at <= as_of`),
@@ -124,8 +127,10 @@ pub struct CardQuery {
     /// Wins after it do not count.
     now: Option<DateTime<Utc>>,
     /// A win within this many days before `now` keeps a client active; default 180.
+    #[param(minimum = 1, maximum = 36500)]
     churn_days: Option<i64>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -169,10 +174,11 @@ pub async fn card(
 
 /// Which cards to list, and where to continue.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClientListQuery {
     /// `inquiry`, `active` or `churned` (at `now` and `churn_days`).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<SegmentDoc>, inline)]
     segment: Option<Segment>,
     manager_id: Option<Uuid>,
     region: Option<String>,
@@ -183,12 +189,15 @@ pub struct ClientListQuery {
     /// The moment segments are judged at; default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// A win within this many days before `now` keeps a client active; default 180.
+    #[param(minimum = 1, maximum = 36500)]
     churn_days: Option<i64>,
     /// Page size: default 100, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -263,15 +272,18 @@ pub async fn list(
 
 /// Where a timeline page starts, and how long it is.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
     /// Only the events that occurred at or before this business time.
     as_of: Option<DateTime<Utc>>,
     /// Page size: default 100, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 

@@ -20,12 +20,17 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
+use super::doc_types::ClientKindDoc;
+
 /// A contact person of a client, as a request gives it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
+    #[schema(max_length = 200)]
     name: String,
+    #[schema(max_length = 200)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     email: Option<String>,
 }
 
@@ -49,18 +54,24 @@ fn contacts(list: Vec<ContactBody>) -> Vec<Contact> {
 pub struct RegisterClientBody {
     /// The new client's id (creation is then idempotent by id); default: a new one.
     id: Option<Uuid>,
+    #[schema(max_length = 200)]
     name: String,
     /// `company` or `person`.
-    #[schema(value_type = String)]
+    #[schema(value_type = ClientKindDoc, inline)]
     kind: ClientKind,
+    #[schema(max_length = 200)]
     size: Option<String>,
+    #[schema(max_length = 200)]
     industry: Option<String>,
+    #[schema(max_length = 200)]
     region: Option<String>,
+    #[schema(max_length = 200)]
     source: Option<String>,
     /// The responsible manager: must exist and be active.
     manager_id: Uuid,
-    /// Contact persons; default: none.
+    /// Contact persons (at most 100); default: none.
     #[serde(default)]
+    #[schema(max_items = 100)]
     contacts: Vec<ContactBody>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -118,28 +129,31 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 #[serde(deny_unknown_fields)]
 pub struct UpdateClientBody {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, max_length = 200)]
     name: Option<String>,
     /// `company` or `person`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = ClientKindDoc, inline)]
     kind: Option<ClientKind>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     size: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     region: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     source: Option<Option<String>>,
     /// A new responsible manager (recorded as a `ClientReassigned`): must exist and be active.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Uuid)]
     manager_id: Option<Uuid>,
-    /// The new full list of contacts.
+    /// The new full list of contacts (at most 100).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<ContactBody>, max_items = 100)]
     contacts: Option<Vec<ContactBody>>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,

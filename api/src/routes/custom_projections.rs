@@ -235,7 +235,7 @@ pub struct RowsView {
 #[utoipa::path(get, path = "/projections/{name}/rows", tag = "projections", operation_id = "projection_rows",
     params(("name" = String, Path),
         ("order" = Option<String>, Query, description = "columns, `-` first for descending: `month,-calls`"),
-        ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RowsView), (status = 400), (status = 404),
         (status = 409, description = "still being built for the first time")),
     security(("bearer" = [])))]

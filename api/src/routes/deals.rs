@@ -34,10 +34,14 @@ pub struct OpenDealBody {
     pipeline_id: Uuid,
     /// Default: the pipeline's first stage.
     stage_id: Option<Uuid>,
+    #[schema(max_length = 200)]
     title: String,
     /// Minor units (cents, kopecks).
+    #[serde(deserialize_with = "crate::extract::whole::required")]
+    #[schema(minimum = 0)]
     amount: i64,
     manager_id: Uuid,
+    #[schema(max_length = 200)]
     source: Option<String>,
     expected_close_on: Option<NaiveDate>,
     /// Business time of the fact; default: now.
@@ -165,6 +169,8 @@ pub async fn change_stage(
 #[serde(deny_unknown_fields)]
 pub struct ChangeAmountBody {
     /// Minor units, not negative.
+    #[serde(deserialize_with = "crate::extract::whole::required")]
+    #[schema(minimum = 0)]
     amount: i64,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -234,6 +240,8 @@ pub async fn assign(
 #[serde(deny_unknown_fields)]
 pub struct WinBody {
     /// The amount won; default: the deal's current amount.
+    #[serde(default, deserialize_with = "crate::extract::whole::optional")]
+    #[schema(minimum = 0)]
     amount: Option<i64>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -268,7 +276,9 @@ pub async fn win(
 #[serde(deny_unknown_fields)]
 pub struct LoseBody {
     /// Why the deal was lost (price, delivery time, …).
+    #[schema(max_length = 200)]
     reason: String,
+    #[schema(max_length = 10000)]
     comment: Option<String>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -360,11 +370,13 @@ pub struct DealView {
 
 /// Which state of a deal to show.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DealQuery {
     /// The deal as it stood at this business time (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
     /// The deal as it stood at this version of its stream.
+    #[param(minimum = 1)]
     version: Option<i64>,
 }
 
@@ -449,6 +461,7 @@ pub async fn get(
 
 /// Which deals to list, and where to continue.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DealListQuery {
     pipeline_id: Option<Uuid>,
@@ -458,10 +471,12 @@ pub struct DealListQuery {
     /// `open`, `won` or `lost`.
     status: Option<String>,
     /// Page size: default 100, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
     /// The deals as they stood at this business time (events with
     /// `occurred_at <= as_of`); filters apply to that state.

@@ -23,10 +23,10 @@ pub struct LogInteractionBody {
     /// The new interaction's id (creation is then idempotent by id); default: a new one.
     id: Option<Uuid>,
     /// `call`, `email`, `meeting` or `message`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::doc_types::InteractionKindDoc, inline)]
     kind: InteractionKind,
     /// `inbound` or `outbound`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::doc_types::DirectionDoc, inline)]
     direction: Direction,
     /// The manager on our side: must exist and be active.
     manager_id: Uuid,
@@ -37,11 +37,16 @@ pub struct LogInteractionBody {
     /// The lead it answered: must exist.
     lead_id: Option<Uuid>,
     /// Duration in seconds, not negative.
+    #[serde(default, deserialize_with = "crate::extract::whole::optional")]
+    #[schema(minimum = 0)]
     duration_s: Option<i64>,
     /// How it went.
+    #[schema(max_length = 200)]
     outcome: Option<String>,
     /// What it was for.
+    #[schema(max_length = 200)]
     goal: Option<String>,
+    #[schema(max_length = 10000)]
     notes: Option<String>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,

@@ -33,12 +33,17 @@ pub struct CaptureLeadBody {
     /// The new lead's id (creation is then idempotent by id); default: a new one.
     id: Option<Uuid>,
     /// Where it came from (site, ad campaign, referral…).
+    #[schema(max_length = 200)]
     source: String,
     /// The channel it came through (form, call, chat…).
+    #[schema(max_length = 200)]
     channel: Option<String>,
     /// The person's name.
+    #[schema(max_length = 200)]
     name: String,
+    #[schema(max_length = 200)]
     phone: Option<String>,
+    #[schema(max_length = 200)]
     email: Option<String>,
     /// The existing client the request is from: must exist.
     client_id: Option<Uuid>,
@@ -135,6 +140,7 @@ pub async fn assign(
 #[serde(deny_unknown_fields)]
 pub struct RejectLeadBody {
     /// Why, not blank.
+    #[schema(max_length = 200)]
     reason: String,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -177,8 +183,11 @@ pub struct ConvertLeadDealBody {
     /// Its stage, one of the pipeline's; default: the pipeline's first.
     stage_id: Option<Uuid>,
     /// Title, not blank.
+    #[schema(max_length = 200)]
     title: String,
     /// Amount in minor units, not negative.
+    #[serde(deserialize_with = "crate::extract::whole::required")]
+    #[schema(minimum = 0)]
     amount: i64,
     /// When it is expected to close (`YYYY-MM-DD`).
     expected_close_on: Option<NaiveDate>,

@@ -75,15 +75,18 @@ pub struct StreamEvents {
 
 /// Where to start reading a stream and how much.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// First version to return (default 1).
     from_version: Option<i64>,
     /// The stream cut at this version (from 1, at most its head): events up to it.
+    #[param(minimum = 1)]
     version: Option<i64>,
     /// The stream cut at this business time: its events with `occurred_at <= as_of`.
     as_of: Option<DateTime<Utc>>,
     /// At most this many events (default and maximum 10,000).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -104,10 +107,13 @@ pub async fn stream_events(
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Json<StreamEvents>, ApiError> {
     super::streams::authorize_stream(&state, &actor, &stream).await?;
-    let limit = query
-        .limit
-        .unwrap_or(MAX_STREAM_READ)
-        .clamp(1, MAX_STREAM_READ);
+    let limit = query.limit.unwrap_or(MAX_STREAM_READ);
+    if !(1..=MAX_STREAM_READ).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_STREAM_READ}"),
+        ));
+    }
     let from = query.from_version.unwrap_or(1);
     let events = match super::streams::cut(query.as_of, query.version)? {
         None => state.log.read_stream(&stream, from, limit).await?,
@@ -133,11 +139,13 @@ pub struct FeedView {
 
 /// Where to read the feed from.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// An opaque cursor from an earlier page (default: the beginning).
     cursor: Option<String>,
     /// Page size (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Only these event types, comma-separated.
     types: Option<String>,
@@ -225,9 +233,11 @@ pub async fn verify(
 
 /// What to export.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `ndjson` (default) or `csv`.
+    #[param(value_type = Option<super::doc_types::ExportFormatDoc>, inline)]
     format: Option<String>,
     /// Only these event types, comma-separated.
     types: Option<String>,

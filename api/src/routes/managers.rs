@@ -32,11 +32,14 @@ use crate::state::AppState;
 pub struct RegisterManager {
     /// The new manager's id (creation is then idempotent by id); default: a new one.
     id: Option<Uuid>,
+    #[schema(max_length = 200)]
     name: String,
+    #[schema(max_length = 200)]
     department: String,
     /// `manager`, `head`, `director`, `admin`, `auditor` or `analyst`.
-    #[schema(value_type = String)]
+    #[schema(value_type = super::doc_types::RoleDoc, inline)]
     role: Role,
+    #[schema(max_length = 200)]
     email: Option<String>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,

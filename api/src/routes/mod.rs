@@ -4,12 +4,14 @@ mod client_queries;
 mod clients;
 mod custom_projections;
 mod deals;
+mod doc_types;
 mod health;
 mod interactions;
 mod leads;
 mod log;
 mod managers;
 mod pipelines;
+mod problems;
 mod projections;
 mod reports;
 mod streams;
@@ -25,6 +27,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 pub(crate) use log::EventView;
+pub use problems::{Problem, PROBLEM_JSON};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +51,7 @@ impl Modify for BearerAuth {
 
 /// Every route with its state, and `GET /openapi.json` describing them all.
 pub fn router(state: AppState) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::live))
         .routes(routes!(log::stream_events))
@@ -105,6 +108,29 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(interactions::log))
         .with_state(state)
         .split_for_parts();
+    // The document describes itself too: every route served is in it.
+    api.paths.add_path_operation(
+        "/openapi.json",
+        vec![utoipa::openapi::HttpMethod::Get],
+        utoipa::openapi::path::OperationBuilder::new()
+            .operation_id(Some("openapi"))
+            .tag("health")
+            .summary(Some("This OpenAPI document."))
+            .response(
+                "200",
+                utoipa::openapi::ResponseBuilder::new()
+                    .description("the document")
+                    .content(
+                        "application/json",
+                        utoipa::openapi::content::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::ObjectBuilder::new()))
+                            .build(),
+                    ),
+            )
+            .build(),
+    );
+    // After the routes are in: the layers' errors are declared on each of them.
+    problems::ProblemResponses.modify(&mut api);
     let document = axum::Json(api);
     router.route(
         "/openapi.json",

@@ -22,8 +22,10 @@ use crate::state::AppState;
 pub struct StageBody {
     /// The stage's id; default: a new one.
     id: Option<Uuid>,
+    #[schema(max_length = 200)]
     name: String,
     /// The probability of winning a deal at this stage, 0..1.
+    #[schema(minimum = 0, maximum = 1)]
     probability: f64,
 }
 
@@ -33,8 +35,10 @@ pub struct StageBody {
 pub struct DefinePipeline {
     /// The pipeline's id; default: a new one.
     id: Option<Uuid>,
+    #[schema(max_length = 200)]
     name: String,
     /// The stages, in order.
+    #[schema(min_items = 1, max_items = 100)]
     stages: Vec<StageBody>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,

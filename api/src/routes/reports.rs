@@ -15,8 +15,11 @@ use crate::extract::ApiQuery;
 use crate::read_model::{projection_error, reflects};
 use crate::state::AppState;
 
+use super::doc_types::{LeadsByDoc, RevenueByDoc, TimeOrDate};
+
 /// Which funnel.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelQuery {
     pipeline_id: Uuid,
@@ -25,6 +28,7 @@ pub struct FunnelQuery {
     /// The funnel as it stood then (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -105,11 +109,13 @@ pub async fn funnel(
 
 /// Which forecast.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ForecastQuery {
     /// Only this pipeline's deals.
     pipeline_id: Option<Uuid>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -141,11 +147,13 @@ pub async fn forecast(
 
 /// When "overdue" is judged.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
     /// Default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -210,18 +218,20 @@ fn period(from: Bound, to: Bound) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiE
 
 /// Which losses.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LossQuery {
     /// Period start (inclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     from: Bound,
     /// Period end (exclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     to: Bound,
     pipeline_id: Option<Uuid>,
     /// Only losses while this manager was responsible.
     manager_id: Option<Uuid>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -261,18 +271,20 @@ pub async fn loss_reasons(
 
 /// Which revenue.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RevenueQuery {
     /// `manager`, `source`, `pipeline` or `client`.
-    #[param(value_type = String)]
+    #[param(value_type = RevenueByDoc, inline)]
     by: crm_projections::deals::RevenueBy,
     /// Period start (inclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     from: Bound,
     /// Period end (exclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     to: Bound,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -306,18 +318,20 @@ pub async fn revenue(
 
 /// Which cohort.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionQuery {
     pipeline_id: Uuid,
     /// Cohort: deals opened from (inclusive)…
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     from: Bound,
     /// …to (exclusive).
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     to: Bound,
     /// Only deals opened by this manager.
     manager_id: Option<Uuid>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -409,6 +423,7 @@ pub async fn conversion(
 
 /// Which overdue tasks.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueTasksQuery {
     /// Default: the server's clock.
@@ -416,6 +431,7 @@ pub struct OverdueTasksQuery {
     /// Only tasks assigned to this manager.
     manager_id: Option<Uuid>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -483,13 +499,16 @@ pub async fn overdue_tasks(
 
 /// Which waiting leads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueLeadsQuery {
     /// Default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// How long a lead may wait for an answer, in minutes (default 15).
+    #[param(minimum = 0, maximum = 525600)]
     sla_minutes: Option<i64>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -538,18 +557,20 @@ pub async fn overdue_leads(
 
 /// Which leads to count.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LeadsQuery {
     /// `manager`, `status` or `source`.
-    #[param(value_type = String)]
+    #[param(value_type = LeadsByDoc, inline)]
     by: crm_projections::leads::LeadsBy,
     /// Period start (inclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     from: Bound,
     /// Period end (exclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     to: Bound,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 
@@ -582,19 +603,21 @@ pub async fn leads(
 
 /// Which managers, over which period.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ManagersQuery {
     /// Period start (inclusive): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     from: Bound,
     /// Period end (exclusive, after `from`): a time or a date.
-    #[param(value_type = String)]
+    #[param(value_type = TimeOrDate, inline)]
     to: Bound,
     /// Only this manager.
     manager_id: Option<Uuid>,
     /// Only managers of this department.
     department: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 

@@ -66,11 +66,13 @@ pub(crate) async fn read_cut(
 
 /// Which state of the stream to fold.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StateQuery {
     /// The state at this business time (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
     /// The state at this version of the stream (from 1, at most its head).
+    #[param(minimum = 1)]
     version: Option<i64>,
 }
 

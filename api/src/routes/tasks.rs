@@ -25,8 +25,10 @@ pub struct ScheduleTaskBody {
     /// The new task's id (creation is then idempotent by id); default: a new one.
     id: Option<Uuid>,
     /// What to do, not blank.
+    #[schema(max_length = 200)]
     title: String,
     /// Kind of task, free text; default: `task`.
+    #[schema(max_length = 200)]
     kind: Option<String>,
     /// The manager who must do it: must exist and be active.
     assignee_id: Uuid,
@@ -37,8 +39,10 @@ pub struct ScheduleTaskBody {
     /// The deal it is about: must exist, and be the client's when both are given.
     deal_id: Option<Uuid>,
     /// Managers who help: each must exist and be active.
+    #[schema(max_items = 100)]
     co_executor_ids: Option<Vec<Uuid>>,
     /// Managers who watch: each must exist and be active.
+    #[schema(max_items = 100)]
     observer_ids: Option<Vec<Uuid>>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -46,6 +50,18 @@ pub struct ScheduleTaskBody {
 
 /// The managers `ids` names, each with its state.
 async fn managers(loader: &mut Loader, ids: &[Uuid]) -> Result<Vec<Ref<ManagerState>>, ApiError> {
+    // The domain refuses longer lists too; checked here before any is loaded.
+    if ids.len() > crm_domain::MAX_ITEMS {
+        return Err(crm_domain::DomainError::rule(
+            crm_domain::codes::TOO_MANY_ITEMS,
+            format!(
+                "at most {} co-executors or observers, got {}",
+                crm_domain::MAX_ITEMS,
+                ids.len()
+            ),
+        )
+        .into());
+    }
     let mut refs = Vec::with_capacity(ids.len());
     for &id in ids {
         refs.push(Ref::new(id, loader.load(EntityKind::Manager, id).await?));
@@ -186,6 +202,7 @@ pub async fn assign(
 #[serde(deny_unknown_fields)]
 pub struct CompleteTaskBody {
     /// What came of it.
+    #[schema(max_length = 10000)]
     result: Option<String>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -222,6 +239,7 @@ pub async fn complete(
 #[serde(deny_unknown_fields)]
 pub struct CancelTaskBody {
     /// Why.
+    #[schema(max_length = 200)]
     reason: Option<String>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -255,16 +273,19 @@ pub async fn cancel(
 
 /// Which tasks to list, and where to continue.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TaskListQuery {
     assignee_id: Option<Uuid>,
     /// `open`, `completed` or `cancelled`.
     status: Option<String>,
     /// Page size: default 100, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
     min_position: Option<i64>,
 }
 

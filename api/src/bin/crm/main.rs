@@ -71,6 +71,17 @@ enum Command {
         /// see personal data, whatever it says).
         #[arg(long, env = "CRM_HIDDEN_FIELDS")]
         hidden_fields: Option<std::path::PathBuf>,
+        /// Requests handled at once; more wait up to 1 s, then get 503 `overloaded`
+        /// (default: twice --db-connections; 0: no limit).
+        #[arg(long, env = "CRM_MAX_CONCURRENT_REQUESTS")]
+        max_concurrent_requests: Option<usize>,
+        /// Requests handled at once for one client (bearer token, else address); more
+        /// get 429 `too_many_requests` (default: 3/4 of --max-concurrent-requests; 0: no limit).
+        #[arg(long, env = "CRM_MAX_REQUESTS_PER_CLIENT")]
+        max_requests_per_client: Option<usize>,
+        /// Connections open at once; more wait in the listen backlog.
+        #[arg(long, env = "CRM_MAX_CONNECTIONS", default_value_t = 1024)]
+        max_connections: usize,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -307,6 +318,9 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             demo,
             seal_interval,
             hidden_fields,
+            max_concurrent_requests,
+            max_requests_per_client,
+            max_connections,
         } => {
             let hidden = match hidden_fields {
                 None => crm_api::hidden::HiddenFields::default(),
@@ -345,8 +359,30 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "serving the CRM API");
-            crm_api::server::serve(listener, crm_api::server::app(state), shutdown_signal())
-                .await?;
+            let mut limits = crm_api::limits::Limits::new(
+                max_concurrent_requests
+                    .unwrap_or_else(|| crm_api::limits::default_max_concurrent(*db_connections)),
+            );
+            if let Some(per_client) = max_requests_per_client {
+                limits.per_client = *per_client;
+            }
+            tracing::info!(
+                max_concurrent_requests = limits.max_concurrent,
+                max_requests_per_client = limits.per_client,
+                max_connections,
+                "request limits"
+            );
+            let options = crm_api::server::ServeOptions {
+                max_connections: *max_connections,
+                ..Default::default()
+            };
+            crm_api::server::serve_with(
+                listener,
+                crm_api::server::app_with(state, limits),
+                shutdown_signal(),
+                &options,
+            )
+            .await?;
             tracing::info!("stopped serving; requests in flight have finished");
             if let Some(projectors) = projectors {
                 projectors.shutdown().await;

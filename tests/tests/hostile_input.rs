@@ -1,0 +1,708 @@
+//! Hostile input: malformed and oversized bodies, SQL fragments, bad ids, cursors
+//! and numbers each get a clear problem+json 4xx with a `code` and append nothing;
+//! SQL fragments inside free text are data, stored and read back verbatim; requests
+//! beyond the limits in flight are refused with 503 / 429 and `Retry-After`, and the
+//! server serves again once they finish; slow clients cannot hold connections.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use crm_api::limits::Limits;
+use crm_tests::scenario::{client, manager, send_text};
+use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+const SQL_OR: &str = "' OR 1=1 --";
+const SQL_DROP: &str = "'; DROP TABLE eventlog.events; --";
+
+/// Sends raw bytes with a content type as the admin.
+async fn send_bytes(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Answer {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    app.send_raw(request).await
+}
+
+/// Percent-encodes every byte that is not unreserved in a URI.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Checks a refusal: status, problem+json, the code, and an unchanged log.
+async fn assert_refused(
+    app: &TestApp,
+    what: &str,
+    answer: &Answer,
+    status: StatusCode,
+    code: &str,
+    before: i64,
+) {
+    assert_eq!(answer.status, status, "{what}: {}", answer.body);
+    assert_eq!(answer.code(), code, "{what}: {}", answer.body);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "application/problem+json",
+        "{what}"
+    );
+    assert_eq!(answer.body["status"], status.as_u16(), "{what}");
+    assert_eq!(app.event_count().await, before, "{what} appended events");
+}
+
+/// A pipeline with one stage, through the API.
+async fn pipeline(app: &TestApp) -> Uuid {
+    let answer = app
+        .post(
+            "/pipelines",
+            &json!({"name": "Sales", "stages": [{"name": "Lead", "probability": 0.1}]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    answer.body["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    let p = pipeline(&app).await;
+    let valid_client = json!({"name": "Acme", "kind": "company", "manager_id": m});
+    let with = |key: &str, value: Value| {
+        let mut body = valid_client.clone();
+        body[key] = value;
+        body.to_string()
+    };
+    let name_of = |chars: usize| "я".repeat(chars);
+    let contacts = |n: usize| Value::Array(vec![json!({"name": "Ivan"}); n]);
+    let huge = "x".repeat(500 * 1024);
+    let deep = "[".repeat(100_000);
+    let patch = format!("/clients/{c}");
+
+    // (what, method, path, body, status, code)
+    let cases: Vec<(&str, Method, String, String, StatusCode, &str)> = vec![
+        ("wrong type", Method::POST, "/clients".into(), with("name", json!(42)), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("contacts not a list", Method::POST, "/clients".into(), with("contacts", json!("Ivan")), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("missing field", Method::POST, "/clients".into(), json!({"kind": "company", "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("unknown field", Method::POST, "/clients".into(), with("is_admin", json!(true)), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("unknown enum word", Method::POST, "/clients".into(), with("kind", json!("robot")), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("a name of 201 characters", Method::POST, "/clients".into(), with("name", json!(name_of(201))), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("a 100 KB name", Method::POST, "/clients".into(), with("name", json!("x".repeat(100 * 1024))), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("a 500 KB name", Method::POST, "/clients".into(), with("name", json!(huge)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ("101 contacts", Method::POST, "/clients".into(), with("contacts", contacts(101)), StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
+        ("100,000 contacts", Method::POST, "/clients".into(), with("contacts", contacts(100_000)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ("a contact's phone of 201 characters", Method::POST, "/clients".into(), with("contacts", json!([{"name": "Ivan", "phone": name_of(201)}])), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("100,000 [", Method::POST, "/clients".into(), deep.clone(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("deep objects", Method::POST, "/clients".into(), format!("{}1{}", "{\"a\":".repeat(5000), "}".repeat(5000)), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("100,000 [ where any JSON is read", Method::POST, "/projections".into(), format!("{{\"name\": {deep}"), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("not JSON", Method::POST, "/clients".into(), "name=Acme&kind=company".into(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("truncated JSON", Method::POST, "/clients".into(), "{\"name\": \"Ac".into(), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("PATCH null name", Method::PATCH, patch.clone(), json!({"name": null}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("PATCH unknown field", Method::PATCH, patch.clone(), json!({"nmae": "Acme 2"}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("PATCH region of 201 characters", Method::PATCH, patch.clone(), json!({"region": name_of(201)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("PATCH 101 contacts", Method::PATCH, patch.clone(), json!({"contacts": contacts(101)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
+        ("PATCH a bad manager id", Method::PATCH, patch.clone(), json!({"manager_id": SQL_OR}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("lead name of 201 characters", Method::POST, "/leads".into(), json!({"source": "site", "name": name_of(201)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("lead without source", Method::POST, "/leads".into(), json!({"name": "Ivan"}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("deal amount negative", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": -1, "manager_id": m}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "negative_amount"),
+        ("deal amount beyond i64", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": 1e30, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("deal amount with a fraction", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": 10.5, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("deal amount a string", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": "100", "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("deal title of 201 characters", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": name_of(201), "amount": 1, "manager_id": m}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("deal client id with SQL", Method::POST, "/deals".into(), json!({"client_id": SQL_DROP, "pipeline_id": p, "title": "Big", "amount": 1, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("interaction notes of 10,001 characters", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "notes": "n".repeat(10_001)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("interaction duration negative", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "duration_s": -5}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "negative_duration"),
+        ("interaction duration huge", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "duration_s": 18_446_744_073_709_551_615u64}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("interaction kind unknown", Method::POST, "/interactions".into(), json!({"kind": "pigeon", "direction": "outbound", "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("task title of 201 characters", Method::POST, "/tasks".into(), json!({"title": name_of(201), "assignee_id": m, "due_at": "2026-03-01T09:00:00Z"}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("task with 101 observers", Method::POST, "/tasks".into(), json!({"title": "Call", "assignee_id": m, "due_at": "2026-03-01T09:00:00Z", "observer_ids": vec![m; 101]}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
+        ("task due_at not a time", Method::POST, "/tasks".into(), json!({"title": "Call", "assignee_id": m, "due_at": SQL_OR}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("pipeline with 101 stages", Method::POST, "/pipelines".into(), json!({"name": "Long", "stages": (0..101).map(|i| json!({"name": format!("S{i}"), "probability": 0.5})).collect::<Vec<_>>()}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
+        ("pipeline stage name of 201 characters", Method::POST, "/pipelines".into(), json!({"name": "P", "stages": [{"name": name_of(201), "probability": 0.5}]}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
+        ("pipeline probability a string", Method::POST, "/pipelines".into(), json!({"name": "P", "stages": [{"name": "S", "probability": "high"}]}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+    ];
+    for (what, method, path, body, status, code) in cases {
+        let before = app.event_count().await;
+        let answer = send_text(&app, method, &path, Some(&body), &[]).await;
+        assert_refused(&app, what, &answer, status, code, before).await;
+    }
+
+    // Bytes that are not UTF-8 inside a JSON string.
+    let before = app.event_count().await;
+    let mut bytes = br#"{"name": ""#.to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe, 0xc3, 0x28]);
+    bytes.extend_from_slice(format!(r#"", "kind": "company", "manager_id": "{m}"}}"#).as_bytes());
+    let answer = send_bytes(&app, Method::POST, "/clients", "application/json", bytes).await;
+    assert_refused(
+        &app,
+        "invalid UTF-8",
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        before,
+    )
+    .await;
+
+    // A body that is not declared JSON.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
+        let answer = send_bytes(
+            &app,
+            Method::POST,
+            "/clients",
+            content_type,
+            valid_client.to_string().into_bytes(),
+        )
+        .await;
+        assert_refused(
+            &app,
+            content_type,
+            &answer,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            before,
+        )
+        .await;
+    }
+    let no_type = Request::builder()
+        .method(Method::POST)
+        .uri("/clients")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .body(Body::from(valid_client.to_string()))
+        .unwrap();
+    let answer = app.send_raw(no_type).await;
+    assert_refused(
+        &app,
+        "no content type",
+        &answer,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        before,
+    )
+    .await;
+
+    // The same valid body is accepted: the refusals above were about what they changed.
+    let answer = send_text(
+        &app,
+        Method::POST,
+        "/clients",
+        Some(&valid_client.to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    assert_eq!(app.event_count().await, before + 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn hostile_ids_queries_and_cursors_get_a_problem(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let m = manager(&app, "Olena").await;
+    let before = app.event_count().await;
+    let (or, drop) = (encode(SQL_OR), encode(SQL_DROP));
+    // (path, method, body, status, code)
+    let cases: Vec<(String, Method, Option<String>, StatusCode, &str)> = vec![
+        (
+            format!("/clients/{or}"),
+            Method::PATCH,
+            Some(json!({"name": "X"}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            format!("/clients/{drop}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            format!("/deals/{drop}/win"),
+            Method::POST,
+            Some("{}".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            format!("/leads/{or}/reject"),
+            Method::POST,
+            Some(json!({"reason": "spam"}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            format!("/managers/{}/deactivate", "12345"),
+            Method::POST,
+            Some("{}".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            format!("/clients?manager_id={or}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("/clients?cursor={drop}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/deals?cursor={or}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/tasks?cursor={drop}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/events?cursor={drop}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/events?limit={or}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/events?limit=-1".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/events?limit=0".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/clients?limit=1001".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/deals?limit=99999999999999999999999".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/clients?churn_days=-5".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/streams/client-x/events?limit=10001".into(),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            format!("/streams/{drop}/events?version=-1"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("/reports/funnel?pipeline_id={or}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("/reports/revenue?by={drop}&from=2026-01-01&to=2026-02-01"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("/reports/leads?by=source&from={or}&to=2026-02-01"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            format!("/export/events?format={drop}"),
+            Method::GET,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_format",
+        ),
+    ];
+    for (path, method, body, status, code) in cases {
+        let answer = send_text(&app, method, &path, body.as_deref(), &[]).await;
+        assert_refused(&app, &path, &answer, status, code, before).await;
+    }
+    // An id that is a UUID but names nothing: 404, not a leak or a crash.
+    let answer = app.get(&format!("/deals/{}", Uuid::new_v4())).await;
+    assert_refused(
+        &app,
+        "unknown deal",
+        &answer,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        before,
+    )
+    .await;
+    // A stream id with SQL in it is only an unknown stream.
+    let answer = app.get(&format!("/streams/{drop}/events")).await;
+    assert_refused(
+        &app,
+        "SQL stream id",
+        &answer,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        before,
+    )
+    .await;
+    // A command whose reference is SQL in a valid UUID's place never reaches SQL.
+    let answer = app
+        .post(&format!("/clients/{or}/assign"), &json!({"manager_id": m}))
+        .await;
+    assert_refused(
+        &app,
+        "assign",
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+        before,
+    )
+    .await;
+    assert_tables_exist(&app).await;
+}
+
+/// The log's and the read models' tables are all still there.
+async fn assert_tables_exist(app: &TestApp) {
+    for table in ["eventlog.events", "api.tokens", "projections.checkpoints"] {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(app.log.pool())
+            .await
+            .unwrap();
+        assert!(exists, "{table} is gone");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let m = manager(&app, "Olena").await;
+    let before = app.event_count().await;
+    let name = format!("Robert{SQL_DROP}");
+    let region = SQL_OR.to_owned();
+    let contact = json!({"name": "x\"); DELETE FROM api.tokens; --", "email": "a@b.c' OR '1'='1"});
+    let answer = app
+        .post(
+            "/clients",
+            &json!({"name": name, "kind": "person", "manager_id": m, "region": region,
+                    "contacts": [contact], "source": "\\x00\\'; SELECT pg_sleep(10); --"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    assert_eq!(app.event_count().await, before + 1);
+    let id = answer.body["id"].as_str().unwrap();
+
+    // Read back from the log through the API, and straight from the table.
+    let events = app.get(&format!("/streams/client-{id}/events")).await;
+    assert_eq!(events.status, StatusCode::OK);
+    let data = &events.body["events"][0]["data"];
+    assert_eq!(data["name"], json!(name));
+    assert_eq!(data["region"], json!(region));
+    assert_eq!(data["contacts"], json!([contact]));
+    assert_eq!(data["source"], json!("\\x00\\'; SELECT pg_sleep(10); --"));
+    let stored: Value = sqlx::query_scalar("SELECT data FROM eventlog.events WHERE stream_id = $1")
+        .bind(format!("client-{id}"))
+        .fetch_one(app.log.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored["name"], json!(name));
+
+    // The same fragments in a search are a search for them.
+    let projectors = app.start_projectors();
+    let position = answer.body["position"].as_i64().unwrap();
+    let found = app
+        .get(&format!(
+            "/clients?q={}&min_position={position}",
+            encode(SQL_DROP)
+        ))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let names: Vec<&str> = found.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, vec![name.as_str()]);
+    let none = app.get(&format!("/clients?q={}", encode(SQL_OR))).await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(
+        none.body["items"].as_array().unwrap().len(),
+        0,
+        "{}",
+        none.body
+    );
+    projectors.shutdown().await;
+    assert_tables_exist(&app).await;
+    assert_eq!(app.event_count().await, before + 1);
+}
+
+/// A request whose body the client has not finished sending: it holds its slot
+/// until `finish` sends the rest.
+struct Pending {
+    sender: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    answer: tokio::task::JoinHandle<Answer>,
+}
+
+impl Pending {
+    /// Starts `POST /clients` with `token`, sending only the body's first byte.
+    async fn start(app: &TestApp, token: &str) -> Pending {
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        sender.send(Ok(b"{".to_vec())).await.unwrap();
+        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|chunk| (chunk, receiver))
+        });
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/clients")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap();
+        let app = app.clone();
+        let answer = tokio::spawn(async move { app.send_raw(request).await });
+        Pending { sender, answer }
+    }
+
+    /// Sends the rest of a valid body and returns the answer.
+    async fn finish(self, manager_id: Uuid) -> Answer {
+        let rest = format!(r#""name": "Slow", "kind": "company", "manager_id": "{manager_id}"}}"#);
+        self.sender.send(Ok(rest.into_bytes())).await.unwrap();
+        drop(self.sender);
+        self.answer.await.unwrap()
+    }
+}
+
+/// Sends `GET /events` with `token` until the answer is not a 200 (the held
+/// requests may take a moment to reach the limiter), at most 200 times.
+async fn refused_while_full(app: &TestApp, token: Option<&str>) -> Answer {
+    for _ in 0..200 {
+        let answer = app.send(Method::GET, "/events", token, None, &[]).await;
+        if answer.status != StatusCode::OK {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never refused a request while full");
+}
+
+fn small_limits(max_concurrent: usize, per_client: usize) -> Limits {
+    Limits {
+        max_concurrent,
+        per_client,
+        queue_wait: Duration::from_millis(20),
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_full_server_answers_overloaded_then_recovers(pool: PgPool) {
+    let app = TestApp::with_limits(pool, small_limits(2, 0))
+        .await
+        .unwrap();
+    let m = manager(&app, "Olena").await;
+    let before = app.event_count().await;
+    let slow = [
+        Pending::start(&app, ADMIN_TOKEN).await,
+        Pending::start(&app, ADMIN_TOKEN).await,
+    ];
+
+    let refused = refused_while_full(&app, Some(ADMIN_TOKEN)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "overloaded");
+    assert_eq!(refused.headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        refused.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    // A refused command appends nothing.
+    let command = app
+        .post(
+            "/managers",
+            &json!({"name": "Late", "department": "Sales", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(
+        (command.status, command.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
+    );
+    // Liveness is answered all the same.
+    let live = app.send(Method::GET, "/health/live", None, None, &[]).await;
+    assert_eq!(live.status, StatusCode::OK);
+
+    for pending in slow {
+        let answer = pending.finish(m).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    assert_eq!(app.event_count().await, before + 2);
+    let again = app.get("/events").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+}
+
+#[sqlx::test(migrations = false)]
+async fn one_client_cannot_take_every_slot(pool: PgPool) {
+    let app = TestApp::with_limits(pool, small_limits(10, 1))
+        .await
+        .unwrap();
+    let m = manager(&app, "Olena").await;
+    let slow = Pending::start(&app, ADMIN_TOKEN).await;
+
+    let refused = refused_while_full(&app, Some(ADMIN_TOKEN)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "too_many_requests");
+    assert_eq!(refused.headers[header::RETRY_AFTER], "1");
+    // Another client (here: no token at all) is not held back by the first one.
+    let other = app.send(Method::GET, "/events", None, None, &[]).await;
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+
+    assert_eq!(slow.finish(m).await.status, StatusCode::CREATED);
+    assert_eq!(app.get("/events").await.status, StatusCode::OK);
+}
+
+/// Serves the app on a free local port with `options`; returns the address.
+async fn serve(app: &TestApp, options: crm_api::server::ServeOptions) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        crm_api::server::serve_with(listener, router, std::future::pending(), &options).await
+    });
+    address
+}
+
+/// A complete request for the liveness probe, and the status line of its answer.
+async fn live(address: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_client_slow_to_send_its_headers_is_disconnected(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let address = serve(
+        &app,
+        crm_api::server::ServeOptions {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(300),
+        },
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The server closes the connection (hyper may answer 408 first): reading ends.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the slow connection was never closed");
+    assert_eq!(live(address).await, "HTTP/1.1 200 OK");
+}
+
+#[sqlx::test(migrations = false)]
+async fn connections_beyond_the_limit_wait_for_a_free_one(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let address = serve(
+        &app,
+        crm_api::server::ServeOptions {
+            max_connections: 1,
+            header_read_timeout: Duration::from_secs(60),
+        },
+    )
+    .await;
+    // The one connection the server takes, idle in the middle of its headers.
+    let mut first = tokio::net::TcpStream::connect(address).await.unwrap();
+    first
+        .write_all(b"GET /health/live HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let second = tokio::spawn(live(address));
+    // While the first is open the second is not served (it waits in the backlog).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "a connection beyond the limit was served"
+    );
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(30), second).await;
+    assert_eq!(status.unwrap().unwrap(), "HTTP/1.1 200 OK");
+}
