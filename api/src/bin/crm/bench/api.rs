@@ -89,7 +89,15 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crm_api::server::serve(
         listener,
-        crm_api::server::app(state),
+        // Limits sized to the benchmark's clients (all on one token), so that they
+        // measure the commands, not the wait for a slot.
+        crm_api::server::app_with(
+            state,
+            crm_api::limits::Limits {
+                per_client: 0,
+                ..crm_api::limits::Limits::new(max_clients * 2)
+            },
+        ),
         async {
             let _ = stopped.await;
         },
