@@ -60,3 +60,6 @@ pub const CLIENT_MISMATCH: &str = "client_mismatch";
 /// A custom projection name that is not 1–48 lowercase letters, digits or `_`,
 /// starting with a letter.
 pub const INVALID_PROJECTION_NAME: &str = "invalid_projection_name";
+/// New personal data (a name, contacts) for a data subject whose personal data was
+/// erased, or a lead conversion that would copy an erased lead's data.
+pub const SUBJECT_ERASED: &str = "subject_erased";

@@ -145,6 +145,8 @@ domain_events!(
     ProjectionDefined,
     ProjectionRedefined,
     ProjectionDropped,
+    ClientErased,
+    LeadErased,
 );
 
 impl DomainEvent {
@@ -184,6 +186,8 @@ impl DomainEvent {
             E::ProjectionDefined(e) => (K::Projection, e.projection_id),
             E::ProjectionRedefined(e) => (K::Projection, e.projection_id),
             E::ProjectionDropped(e) => (K::Projection, e.projection_id),
+            E::ClientErased(e) => (K::Client, e.client_id),
+            E::LeadErased(e) => (K::Lead, e.lead_id),
         }
     }
 

@@ -441,6 +441,14 @@ pub fn every_event() -> Vec<DomainEvent> {
         E::ProjectionDropped(ProjectionDropped {
             projection_id: crate::custom_projection::id_of("calls"),
         }),
+        E::ClientErased(ClientErased {
+            client_id: CLIENT,
+            reason: Some("the data subject asked".into()),
+        }),
+        E::LeadErased(LeadErased {
+            lead_id: LEAD,
+            reason: None,
+        }),
     ]
 }
 
