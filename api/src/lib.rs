@@ -10,6 +10,7 @@ pub mod export;
 pub mod extract;
 pub mod idempotency;
 pub mod paging;
+pub mod personal;
 pub mod read_model;
 pub mod routes;
 pub mod seed;

@@ -4,6 +4,7 @@ mod client_queries;
 mod clients;
 mod custom_projections;
 mod deals;
+mod erasure;
 mod health;
 mod interactions;
 mod leads;
@@ -63,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(custom_projections::redefine))
         .routes(routes!(custom_projections::drop))
         .routes(routes!(custom_projections::rows))
+        .routes(routes!(erasure::erase_client))
+        .routes(routes!(erasure::erase_lead))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
         .routes(routes!(managers::handover))
