@@ -92,7 +92,7 @@ async fn company(app: &TestApp) -> Company {
     ok(
         &app.post(
             &format!("/leads/{converted_lead}/convert"),
-            &json!({"deal": {"pipeline_id": id_of(&pipeline), "title": "Sofa", "amount": 4_000_00}}),
+            &json!({"deal": {"pipeline_id": id_of(&pipeline), "title": "Sofa", "amount": 400_000}}),
         )
         .await,
         "convert",

@@ -32,7 +32,7 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
     .await?;
     // Personal values (the lead's and the client's name) are stored encrypted.
     crm_api::personal::append(
-        &log,
+        log,
         vec![StreamAppend::new(
             format!("lead-{lead}"),
             ExpectedVersion::NoStream,
@@ -46,7 +46,7 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
     .await?;
     // Converting the lead is one fact over three streams: all of it or nothing.
     let converted = crm_api::personal::append(
-        &log,
+        log,
         vec![
             StreamAppend::new(
                 format!("lead-{lead}"),
