@@ -211,6 +211,13 @@ async fn erased_personal_data_shows_as_erased_everywhere_and_the_log_still_verif
     let app = TestApp::new(pool.clone()).await.unwrap();
     let projectors = app.start_projectors();
     let c = company(&app).await;
+    let openapi = app.get("/openapi.json").await.body;
+    for path in ["/clients/{id}/erase", "/leads/{id}/erase"] {
+        assert!(
+            openapi["paths"][path]["post"].is_object(),
+            "{path} documented"
+        );
+    }
 
     // Stored encrypted: no personal value in any payload, each one a `pii:v1:` string
     // bound to its subject.

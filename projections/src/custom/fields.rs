@@ -78,6 +78,8 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     ("TaskReassigned", &[("task_id", S), ("from_assignee_id", S), ("to_assignee_id", S)]),
     ("TaskCompleted", &[("task_id", S), ("result", S)]),
     ("TaskCancelled", &[("task_id", S), ("reason", S)]),
+    ("ClientErased", &[("client_id", S), ("reason", S)]),
+    ("LeadErased", &[("lead_id", S), ("reason", S)]),
 ];
 
 /// The envelope's fields a definition may name as `event.<field>`.
