@@ -6,6 +6,9 @@
 //! streams, each expected at the version it was read at. If another command got
 //! in between, the whole thing runs again on fresh states, unless the request
 //! carried `If-Match`, which makes a moved entity a 409.
+//!
+//! Personal values are decrypted where the loader reads stored events, and encrypted
+//! where the events are appended (`crate::personal`): the domain sees plaintext only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -176,6 +179,9 @@ impl Loader {
             after.push((stream, known));
         }
         let mut news = self.log.read_streams_after(&after).await?;
+        for events in news.values_mut() {
+            crm_projections::personal::reveal(&self.log, events).await?;
+        }
         for (stream, known) in after {
             let events = news.remove(&stream).unwrap_or_default();
             self.prefetched.insert(stream, (known, events));
@@ -204,10 +210,11 @@ impl Loader {
             Some((known, events)) if known == cached.version() => (cached, events),
             Some((0, events)) => (S::default(), events),
             _ => {
-                let events = self
+                let mut events = self
                     .log
                     .read_stream_after(&stream, cached.version())
                     .await?;
+                crm_projections::personal::reveal(&self.log, &mut events).await?;
                 (cached, events)
             }
         };
@@ -311,7 +318,7 @@ where
             });
         }
         let batches = batches(decision.events, versions, ctx, occurred_at)?;
-        match state.log.append_multi(batches).await {
+        match crate::personal::append(&state.log, batches).await {
             Ok(outcome) => {
                 let version = outcome.version_of(&target_stream).unwrap_or(target_version);
                 return Ok(CommandResponse {

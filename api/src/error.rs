@@ -258,6 +258,12 @@ impl From<EventLogError> for ApiError {
             },
             EventLogError::Invalid(detail) => ApiError::bad_request("invalid", detail),
             EventLogError::Unavailable(_) => ApiError::Unavailable,
+            EventLogError::SubjectErased { subject } => ApiError::Rule {
+                code: crm_domain::codes::SUBJECT_ERASED,
+                detail: format!(
+                    "the personal data of {subject} was erased; it takes no new personal data"
+                ),
+            },
             other => {
                 ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other)))
             }

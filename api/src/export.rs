@@ -121,7 +121,8 @@ pub fn export(
                 out.extend_from_slice(CSV_HEADER.as_bytes());
             }
             loop {
-                let page = log.read_feed(cursor, PAGE, &feed).await?;
+                let mut page = log.read_feed(cursor, PAGE, &feed).await?;
+                crm_projections::personal::reveal(&log, &mut page.events).await?;
                 cursor = page.next;
                 for event in page
                     .events

@@ -13,6 +13,7 @@ pub mod hidden;
 pub mod idempotency;
 pub mod limits;
 pub mod paging;
+pub mod personal;
 pub mod read_model;
 pub mod routes;
 pub mod seed;

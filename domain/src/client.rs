@@ -5,8 +5,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
-use crate::events::{ClientChanges, ClientReassigned, ClientRegistered, ClientUpdated};
+use crate::events::{
+    ClientChanges, ClientErased, ClientReassigned, ClientRegistered, ClientUpdated,
+};
 use crate::manager::ManagerState;
+use crate::personal::ERASED;
 use crate::rules::{active_manager, at_most, items, non_empty, short, MAX_NAME_CHARS};
 use crate::values::{ClientKind, Contact};
 use crate::{codes, DomainError, DomainEvent};
@@ -32,6 +35,8 @@ pub struct Client {
     pub manager_id: Uuid,
     /// Contact persons.
     pub contacts: Vec<Contact>,
+    /// True once its personal data was erased (`ClientErased`).
+    pub erased: bool,
 }
 
 impl HasId for Client {
@@ -93,6 +98,13 @@ pub enum ClientCommand {
         /// The new manager: must exist and be active.
         manager: Ref<ManagerState>,
     },
+    /// `POST /clients/{id}/erase`: `ClientErased`; nothing for a client erased already.
+    Erase {
+        /// The client.
+        client_id: Uuid,
+        /// Why.
+        reason: Option<String>,
+    },
 }
 
 /// Applies one event to a client's state.
@@ -116,6 +128,7 @@ fn apply(state: &mut ClientState, event: &DomainEvent) -> bool {
                 source: e.source.clone(),
                 manager_id: e.manager_id,
                 contacts: e.contacts.clone(),
+                erased: false,
             });
         }
         DomainEvent::ClientUpdated(e) => match own(&mut state.client, e.client_id) {
@@ -126,9 +139,29 @@ fn apply(state: &mut ClientState, event: &DomainEvent) -> bool {
             Some(client) => client.manager_id = e.to_manager_id,
             None => return false,
         },
+        DomainEvent::ClientErased(e) => match own(&mut state.client, e.client_id) {
+            Some(client) => erase(client),
+            None => return false,
+        },
         _ => return false,
     }
     true
+}
+
+/// Replaces the client's personal values by [`ERASED`].
+fn erase(client: &mut Client) {
+    client.erased = true;
+    client.name = ERASED.to_owned();
+    client.contacts = client.contacts.iter().map(erased_contact).collect();
+}
+
+/// A contact with its personal values replaced by [`ERASED`] (absent ones stay absent).
+pub fn erased_contact(contact: &Contact) -> Contact {
+    Contact {
+        name: ERASED.to_owned(),
+        phone: contact.phone.as_ref().map(|_| ERASED.to_owned()),
+        email: contact.email.as_ref().map(|_| ERASED.to_owned()),
+    }
 }
 
 fn apply_changes(client: &mut Client, changes: &ClientChanges) {
@@ -202,6 +235,12 @@ pub fn decide(
             if let Some(contacts) = &changes.contacts {
                 check_contacts(contacts)?;
             }
+            if client.erased && (changes.name.is_some() || changes.contacts.is_some()) {
+                return Err(DomainError::rule(
+                    codes::SUBJECT_ERASED,
+                    format!("the personal data of client {client_id} was erased; it takes no new name or contacts"),
+                ));
+            }
             let changes = effective(client, changes);
             if changes.is_empty() {
                 return Err(DomainError::rule(
@@ -230,6 +269,16 @@ pub fn decide(
                 client_id,
                 from_manager_id: client.manager_id,
                 to_manager_id: manager.id,
+            })])
+        }
+        ClientCommand::Erase { client_id, reason } => {
+            let client = target(state, client_id)?;
+            if client.erased {
+                return Ok(vec![]);
+            }
+            Ok(vec![DomainEvent::ClientErased(ClientErased {
+                client_id,
+                reason,
             })])
         }
     }

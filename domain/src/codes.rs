@@ -65,3 +65,6 @@ pub const INVALID_PROJECTION_NAME: &str = "invalid_projection_name";
 pub const TEXT_TOO_LONG: &str = "text_too_long";
 /// A list with more items than a command allows (100).
 pub const TOO_MANY_ITEMS: &str = "too_many_items";
+/// New personal data (a name, contacts) for a data subject whose personal data was
+/// erased, or a lead conversion that would copy an erased lead's data.
+pub const SUBJECT_ERASED: &str = "subject_erased";

@@ -70,6 +70,15 @@ pub fn convert(lead: &LeadState, c: ConvertLead) -> Result<Vec<DomainEvent>, Dom
     let client_id = match (&c.client, lead.client_id) {
         (Some(client), _) => client.get()?.id,
         (None, Some(client_id)) => client_id,
+        (None, None) if lead.erased => {
+            return Err(DomainError::rule(
+                codes::SUBJECT_ERASED,
+                format!(
+                    "the personal data of lead {} was erased: no client can be registered from it; name an existing client",
+                    lead.id
+                ),
+            ));
+        }
         (None, None) => {
             events.push(DomainEvent::ClientRegistered(ClientRegistered {
                 client_id: c.new_client_id,

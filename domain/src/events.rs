@@ -150,6 +150,8 @@ domain_events!(
     ProjectionRedefined,
     ProjectionDropped,
     DataExported,
+    ClientErased,
+    LeadErased,
 );
 
 impl DomainEvent {
@@ -190,6 +192,8 @@ impl DomainEvent {
             E::ProjectionRedefined(e) => (K::Projection, e.projection_id),
             E::ProjectionDropped(e) => (K::Projection, e.projection_id),
             E::DataExported(e) => (K::Export, e.export_id),
+            E::ClientErased(e) => (K::Client, e.client_id),
+            E::LeadErased(e) => (K::Lead, e.lead_id),
         }
     }
 

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
 use crate::client::ClientState;
 use crate::conversion::{convert, ConvertLead};
-use crate::events::{LeadAssigned, LeadCaptured, LeadRejected};
+use crate::events::{LeadAssigned, LeadCaptured, LeadErased, LeadRejected};
 use crate::manager::ManagerState;
+use crate::personal::ERASED;
 use crate::rules::{active_manager, at_most, non_empty, short, MAX_NAME_CHARS};
 use crate::{codes, DomainError, DomainEvent};
 
@@ -55,6 +56,8 @@ pub struct Lead {
     pub converted: Option<(Uuid, Uuid)>,
     /// Why it was rejected.
     pub reject_reason: Option<String>,
+    /// True once its personal data was erased (`LeadErased`).
+    pub erased: bool,
 }
 
 /// Serializes a conversion as `{client_id, deal_id}` rather than a bare pair.
@@ -151,6 +154,14 @@ pub enum LeadCommand {
         /// Why, not blank.
         reason: String,
     },
+    /// `POST /leads/{id}/erase` (also when its client is erased): `LeadErased`, in
+    /// any status; nothing for a lead erased already.
+    Erase {
+        /// The lead.
+        lead_id: Uuid,
+        /// Why.
+        reason: Option<String>,
+    },
 }
 
 /// Applies one event to a lead's state.
@@ -177,6 +188,7 @@ fn apply(state: &mut LeadState, event: &DomainEvent) -> bool {
                 status: LeadStatus::New,
                 converted: None,
                 reject_reason: None,
+                erased: false,
             });
         }
         DomainEvent::LeadAssigned(e) => match own(&mut state.lead, e.lead_id) {
@@ -197,6 +209,15 @@ fn apply(state: &mut LeadState, event: &DomainEvent) -> bool {
             Some(lead) => {
                 lead.status = LeadStatus::Rejected;
                 lead.reject_reason = Some(e.reason.clone());
+            }
+            None => return false,
+        },
+        DomainEvent::LeadErased(e) => match own(&mut state.lead, e.lead_id) {
+            Some(lead) => {
+                lead.erased = true;
+                lead.name = ERASED.to_owned();
+                lead.phone = lead.phone.as_ref().map(|_| ERASED.to_owned());
+                lead.email = lead.email.as_ref().map(|_| ERASED.to_owned());
             }
             None => return false,
         },
@@ -270,6 +291,16 @@ pub fn decide(state: &LeadState, command: LeadCommand) -> Result<Vec<DomainEvent
             non_empty(&reason, codes::EMPTY_REASON, "reason")?;
             at_most(&reason, MAX_NAME_CHARS, "reason")?;
             Ok(vec![DomainEvent::LeadRejected(LeadRejected {
+                lead_id,
+                reason,
+            })])
+        }
+        LeadCommand::Erase { lead_id, reason } => {
+            let lead = target(state, lead_id)?;
+            if lead.erased {
+                return Ok(vec![]);
+            }
+            Ok(vec![DomainEvent::LeadErased(LeadErased {
                 lead_id,
                 reason,
             })])

@@ -20,6 +20,8 @@
 //!   and `decide`.
 //! - [`handover`]: a manager's book handed to another manager.
 //! - [`conversion`]: a lead converted into a deal (and a client).
+//! - [`personal`]: which payload values are personal data and whose (encrypted by
+//!   the writers, erased with `ClientErased`/`LeadErased`).
 //! - [`custom_projection`]: an analyst's projection definition, defined, redefined
 //!   and dropped through the log.
 //! - [`export`]: an export of the base, recorded as a fact of the log.
@@ -81,6 +83,7 @@ pub mod interaction;
 pub mod lead;
 pub mod manager;
 mod nullable;
+pub mod personal;
 pub mod pipeline;
 mod rules;
 pub mod task;

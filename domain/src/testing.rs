@@ -448,6 +448,14 @@ pub fn every_event() -> Vec<DomainEvent> {
             filters: serde_json::json!({"types": ["DealWon"], "from": "2026-01-01T00:00:00Z"}),
             via: "api".into(),
         }),
+        E::ClientErased(ClientErased {
+            client_id: CLIENT,
+            reason: Some("the data subject asked".into()),
+        }),
+        E::LeadErased(LeadErased {
+            lead_id: LEAD,
+            reason: None,
+        }),
     ]
 }
 

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::Row;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::chain::{canonical_json, to_micros, ChainedFields, GENESIS_HASH};
@@ -20,6 +20,7 @@ use crate::error::EventLogError;
 use crate::event::{validate_name, ExpectedVersion, NewEvent};
 use crate::feed::Cursor;
 use crate::store::EventLog;
+use crate::vault::VaultWrite;
 
 /// How many times an append whose streams moved under it is tried again.
 const MAX_ATTEMPTS: u32 = 64;
@@ -191,15 +192,28 @@ impl EventLog {
 
     /// Appends to several streams in one transaction: all events or none, each
     /// stream checked against its own expected version.
-    #[tracing::instrument(name = "eventlog.append", skip_all, fields(streams = batches.len()))]
     pub async fn append_multi(
         &self,
         batches: Vec<StreamAppend>,
     ) -> Result<AppendOutcome, EventLogError> {
+        self.append_with_keys(batches, &VaultWrite::default()).await
+    }
+
+    /// [`EventLog::append_multi`] with the key vault's writes in the same
+    /// transaction, after the events: keys created for their subjects' first personal
+    /// data, keys that must still be live ([`EventLogError::SubjectErased`] otherwise),
+    /// keys destroyed by an erasure. A refused append writes no key either.
+    #[tracing::instrument(name = "eventlog.append", skip_all, fields(streams = batches.len()))]
+    pub async fn append_with_keys(
+        &self,
+        batches: Vec<StreamAppend>,
+        vault: &VaultWrite,
+    ) -> Result<AppendOutcome, EventLogError> {
         let prepared = Prepared::build(&batches)?;
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_append(&batches, &prepared).await {
+            match self.try_append(&batches, &prepared, vault).await {
                 Ok(outcome) => {
+                    self.vault.remember(vault);
                     self.notifier.poke();
                     return Ok(outcome);
                 }
@@ -235,20 +249,43 @@ impl EventLog {
         })
     }
 
+    /// One attempt: the events' statement(s) on one connection, and with vault writes
+    /// all of it in one transaction, the vault's statements after the events' (so the
+    /// transaction gets its id only after the stream heads were read, as the feed's
+    /// order needs).
     async fn try_append(
         &self,
         batches: &[StreamAppend],
         prepared: &Prepared,
+        vault: &VaultWrite,
+    ) -> Result<AppendOutcome, Miss> {
+        if vault.is_empty() {
+            let mut conn = self.pool.acquire().await.map_err(EventLogError::from)?;
+            return self.append_on(&mut conn, batches, prepared).await;
+        }
+        let mut tx = self.pool.begin().await.map_err(EventLogError::from)?;
+        let outcome = self.append_on(&mut tx, batches, prepared).await?;
+        crate::vault::apply(&mut tx, vault).await?;
+        tx.commit().await.map_err(EventLogError::from)?;
+        Ok(outcome)
+    }
+
+    async fn append_on(
+        &self,
+        conn: &mut PgConnection,
+        batches: &[StreamAppend],
+        prepared: &Prepared,
     ) -> Result<AppendOutcome, Miss> {
         match batches {
-            [one] if one.events.len() == 1 => self.append_one(one, prepared).await,
-            _ => self.append_many(batches, prepared).await,
+            [one] if one.events.len() == 1 => self.append_one(conn, one, prepared).await,
+            _ => self.append_many(conn, batches, prepared).await,
         }
     }
 
     /// The common case in one round trip: one event to one stream.
     async fn append_one(
         &self,
+        conn: &mut PgConnection,
         batch: &StreamAppend,
         prepared: &Prepared,
     ) -> Result<AppendOutcome, Miss> {
@@ -264,7 +301,7 @@ impl EventLog {
             .bind(batch.expected.as_db())
             .bind(&prepared.data_canonical[0])
             .bind(&prepared.metadata_canonical[0])
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else {
             let actual = self.stream_version(&batch.stream).await?.unwrap_or(0);
@@ -292,6 +329,7 @@ impl EventLog {
     /// Several events or streams: read the heads, chain here, insert in one statement.
     async fn append_many(
         &self,
+        conn: &mut PgConnection,
         batches: &[StreamAppend],
         prepared: &Prepared,
     ) -> Result<AppendOutcome, Miss> {
@@ -301,7 +339,7 @@ impl EventLog {
         let rows = sqlx::query(PREPARE)
             .bind(&prepared.streams)
             .bind(total)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         let mut heads = Vec::with_capacity(rows.len());
         let mut positions: Vec<i64> = Vec::new();
@@ -376,7 +414,7 @@ impl EventLog {
             .bind(&prepared.data)
             .bind(&prepared.metadata)
             .bind(&hashes)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         let mut tx_ids = HashMap::with_capacity(rows.len());
         for row in &rows {

@@ -41,6 +41,13 @@ pub enum EventLogError {
     /// The database failed in a way the log does not expect.
     #[error("event store failure")]
     Database(#[source] sqlx::Error),
+    /// The data subject's key was destroyed (erased): no new personal data of it is
+    /// stored; nothing was appended.
+    #[error("the personal data of {subject} was erased")]
+    SubjectErased {
+        /// The erased data subject.
+        subject: Uuid,
+    },
     /// The schema migrations could not be applied.
     #[error("cannot migrate the event log schema")]
     Migrate(#[from] sqlx::migrate::MigrateError),

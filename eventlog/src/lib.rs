@@ -10,6 +10,10 @@
 //! committed event exactly once and each stream in version order.
 //!
 //! The crate knows envelopes with JSON payloads, not the domain's event types.
+//! Personal values arrive encrypted by the caller under their subject's key from
+//! the [`Vault`] (`vault.subject_keys`, apart from the log; [`pii`] is the cipher);
+//! an append creates or destroys keys in its own transaction ([`VaultWrite`]), and
+//! readers decrypt with [`Vault::reveal`].
 //!
 //! Appends take no lock: each is one `INSERT` whose versions come from stream heads
 //! read just before, and the unique (stream, version) index refuses it if a stream
@@ -22,11 +26,13 @@ mod error;
 mod event;
 mod feed;
 mod notify;
+pub mod pii;
 mod read;
 mod seal;
 mod sealer;
 mod store;
 mod subscription;
+mod vault;
 mod verify;
 
 pub use append::{AppendOutcome, Appended, StreamAppend};
@@ -35,11 +41,13 @@ pub use error::EventLogError;
 pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};
 pub use feed::{Cursor, FeedFilter, FeedPage};
 pub use notify::CHANNEL;
+pub use pii::{SubjectKey, ERASED};
 pub use read::StreamBound;
 pub use seal::{SealReport, DEFAULT_SEAL_SIZE};
 pub use sealer::{Sealer, SealerOptions};
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
+pub use vault::{KeyState, Vault, VaultWrite, WriteKeys, KEY_TTL};
 pub use verify::{BadEvent, BreakKind, SealBreak, SealHead, VerifyReport};
 
 /// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other

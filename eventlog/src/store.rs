@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::EventLogError;
 use crate::notify::{Notifier, Wakeups};
+use crate::vault::Vault;
 
 /// The event log on one PostgreSQL database. Cheap to clone.
 #[derive(Clone)]
@@ -11,6 +12,7 @@ pub struct EventLog {
     pub(crate) pool: PgPool,
     pub(crate) notifier: Notifier,
     pub(crate) wakeups: Wakeups,
+    pub(crate) vault: Vault,
 }
 
 impl EventLog {
@@ -19,6 +21,7 @@ impl EventLog {
     pub fn new(pool: PgPool) -> Self {
         let notifier = Notifier::spawn(pool.clone());
         EventLog {
+            vault: Vault::new(pool.clone()),
             pool,
             notifier,
             wakeups: Wakeups::default(),
@@ -44,6 +47,11 @@ impl EventLog {
     pub async fn close(&self) {
         self.wakeups.close().await;
         self.pool.close().await;
+    }
+
+    /// The key vault of personal data, with this process's key cache.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     /// The pool this log uses.

@@ -26,6 +26,9 @@
 //! - **As of a past time** (`client_card_as_of`), the card is folded from the log:
 //!   the events of its streams with `occurred_at <= as_of`, in log order, through
 //!   this same fold; deal outcomes, wins and interactions count as they stood then.
+//! - **Erasure** (`ClientErased`) replaces the card's name and contacts by
+//!   `[erased]` and sets `erased_at`; a rebuild gets the same from the log, whose
+//!   personal values no longer decrypt.
 //! - **Names** order in code point order (`COLLATE "C"`, the same on every
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
 
@@ -45,8 +48,8 @@ use crate::projection::Projection;
 
 pub use as_of::client_card_as_of;
 pub use queries::{
-    client_card, client_manager, client_timeline, list_clients, ClientCard, ClientFilter, Segment,
-    SegmentClock,
+    client_card, client_leads, client_manager, client_timeline, list_clients, ClientCard,
+    ClientFilter, Segment, SegmentClock,
 };
 
 /// The projection's name.
@@ -83,6 +86,7 @@ impl Projection for Clients {
             "ClientRegistered",
             "ClientUpdated",
             "ClientReassigned",
+            "ClientErased",
             "LeadCaptured",
             "LeadConverted",
             "DealOpened",

@@ -1,5 +1,6 @@
 //! The `leads` read model: every lead as it stands and whether anyone has answered
-//! it; the overdue leads and leads reports read it.
+//! it; the overdue leads and leads reports read it. A `LeadErased` turns its name
+//! (the one personal value kept here) into `[erased]`.
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ fn lead_of(event: &DomainEvent) -> Option<Uuid> {
         DomainEvent::LeadAssigned(e) => Some(e.lead_id),
         DomainEvent::LeadConverted(e) => Some(e.lead_id),
         DomainEvent::LeadRejected(e) => Some(e.lead_id),
+        DomainEvent::LeadErased(e) => Some(e.lead_id),
         DomainEvent::InteractionLogged(e) => e.lead_id,
         _ => None,
     }
@@ -70,6 +72,7 @@ impl Projection for Leads {
             "LeadAssigned",
             "LeadConverted",
             "LeadRejected",
+            "LeadErased",
             "InteractionLogged",
         ])
     }
@@ -128,6 +131,8 @@ impl Projection for Leads {
                 }
                 DomainEvent::LeadConverted(_) => lead.status = "converted".to_owned(),
                 DomainEvent::LeadRejected(_) => lead.status = "rejected".to_owned(),
+                // Its name (the only personal value kept here) reads as erased.
+                DomainEvent::LeadErased(_) => lead.name = crate::personal::ERASED.to_owned(),
                 // An interaction naming the lead: answered (the lead's version stays).
                 DomainEvent::InteractionLogged(_) => {
                     lead.contacted = true;
@@ -148,7 +153,7 @@ impl Projection for Leads {
                     contacted, version) \
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], \
                                   $6::text[], $7::timestamptz[], $8::bool[], $9::int8[]) \
-             ON CONFLICT (lead_id) DO UPDATE SET manager_id = EXCLUDED.manager_id, \
+             ON CONFLICT (lead_id) DO UPDATE SET name = EXCLUDED.name, manager_id = EXCLUDED.manager_id, \
                     status = EXCLUDED.status, contacted = EXCLUDED.contacted, version = EXCLUDED.version",
         )
         .bind(rows.iter().map(|l| l.lead_id).collect::<Vec<_>>())

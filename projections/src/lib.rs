@@ -32,6 +32,7 @@ mod error;
 mod event;
 pub mod leads;
 pub mod managers;
+pub mod personal;
 mod projection;
 mod runner;
 mod set;

@@ -235,7 +235,8 @@ impl Runner {
                 })
             }
             Source::Live(sub) => {
-                let events = sub.next_batch(self.config.batch_size).await?;
+                let mut events = sub.next_batch(self.config.batch_size).await?;
+                crate::personal::reveal(&self.log, &mut events).await?;
                 Ok(Batch {
                     events: events
                         .into_iter()

@@ -131,10 +131,11 @@ impl SharedFeed {
     /// Reads and decodes one page of the whole feed.
     async fn read(&self, start: Cursor, size: usize) -> Result<Arc<SharedPage>, ProjectionError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let page = self
+        let mut page = self
             .log
             .read_feed(start, size, &FeedFilter::default())
             .await?;
+        crate::personal::reveal(&self.log, &mut page.events).await?;
         let len = page.events.len();
         let events = page
             .events

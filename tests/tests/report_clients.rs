@@ -291,6 +291,8 @@ impl World {
             "interactions": c.interactions.len(),
             "last_interaction_at": c.interactions.iter().max().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             "last_won_at": last_won.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            // Nobody is erased here (tests/tests/erasure.rs erases).
+            "erased_at": null,
         })
     }
 

@@ -27,6 +27,17 @@ async fn stored(pool: &PgPool) -> Vec<Row> {
     .unwrap()
 }
 
+/// The stored events with their personal values decrypted by the database's own keys
+/// (each database has keys of its own, so the stored ciphertexts differ).
+async fn revealed(pool: &PgPool) -> Vec<Row> {
+    let log = EventLog::new(pool.clone());
+    let mut rows = stored(pool).await;
+    for row in &mut rows {
+        log.vault().reveal_json(&mut row.4).await.unwrap();
+    }
+    rows
+}
+
 /// A second database beside the test's own, migrated.
 async fn twin(pool: &PgPool, name: &str) -> PgPool {
     sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -80,12 +91,25 @@ async fn the_same_seed_and_date_make_the_same_log(pool: PgPool) {
         .unwrap();
 
     let (first, second, third) = (
-        stored(&pool).await,
-        stored(&same).await,
-        stored(&other).await,
+        revealed(&pool).await,
+        revealed(&same).await,
+        revealed(&other).await,
     );
     assert_eq!(first.len(), 6_000);
     assert_eq!(first, second, "the same seed and date make the same events");
+    // Stored, every client's and lead's name is encrypted under its own key.
+    let (stored_first, stored_same) = (stored(&pool).await, stored(&same).await);
+    let names: Vec<(&Value, &Value)> = stored_first
+        .iter()
+        .zip(&stored_same)
+        .filter(|(r, _)| matches!(r.3.as_str(), "ClientRegistered" | "LeadCaptured"))
+        .map(|(a, b)| (&a.4["name"], &b.4["name"]))
+        .collect();
+    assert!(!names.is_empty());
+    for (a, b) in names {
+        assert!(a.as_str().unwrap().starts_with("pii:v1:"), "{a}");
+        assert_ne!(a, b, "each database has keys of its own");
+    }
     assert_eq!(third.len(), 6_000);
     let ids = |rows: &[Row]| rows.iter().map(|r| r.0).collect::<BTreeSet<_>>();
     assert!(
@@ -243,16 +267,17 @@ async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
     let today = Utc::now().date_naive();
     let options = SeedOptions::new(20_000, 11, today);
     seed::seed(&app.log, &options, |_| {}).await.unwrap();
-    let rows = stored(&pool).await;
+    let rows = revealed(&pool).await;
     assert_eq!(rows.len(), 20_000);
 
     // Every business event type of the domain is there (the generator defines no
-    // custom projections).
+    // custom projections and erases nobody).
     let types: BTreeSet<&str> = rows.iter().map(|r| r.3.as_str()).collect();
     let all: BTreeSet<&str> = crm_domain::events::EVENT_TYPES
         .iter()
         .copied()
         .filter(|t| !t.starts_with("Projection") && *t != "DataExported")
+        .filter(|t| !crm_domain::personal::ERASURE_TYPES.contains(t))
         .collect();
     assert_eq!(types, all);
 

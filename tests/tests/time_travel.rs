@@ -175,7 +175,7 @@ async fn expected_card(
     let at = |name: &str| row.get::<Option<DateTime<Utc>>, _>(name);
     let count = |name: &str| row.get::<i64, _>(name);
     let text = |name: &str| row.get::<Value, _>(name);
-    Some(json!({
+    let mut card = json!({
         "id": client,
         "name": text("name"),
         "kind": text("kind"),
@@ -197,7 +197,16 @@ async fn expected_card(
         "last_won_at": at("last_won_at"),
         "registered_at": at("registered_at"),
         "version": count("version"),
-    }))
+        // Nobody is erased in the generated company.
+        "erased_at": null,
+    });
+    // The log stores the name and contacts encrypted: decrypted with the client's key.
+    crm_eventlog::EventLog::new(pool.clone())
+        .vault()
+        .reveal_json(&mut card)
+        .await
+        .unwrap();
+    Some(card)
 }
 
 /// The client ids a query returns.

@@ -85,6 +85,9 @@ pub struct ClientCardView {
     registered_at: DateTime<Utc>,
     /// The client stream's version.
     version: i64,
+    /// When the client's personal data was erased (its name and contacts then read
+    /// `[erased]`); null unless erased.
+    erased_at: Option<DateTime<Utc>>,
 }
 
 impl From<ClientCard> for ClientCardView {
@@ -111,6 +114,7 @@ impl From<ClientCard> for ClientCardView {
             last_won_at: c.last_won_at,
             registered_at: c.registered_at,
             version: c.version,
+            erased_at: c.erased_at,
         }
     }
 }

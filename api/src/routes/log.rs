@@ -115,7 +115,7 @@ pub async fn stream_events(
         ));
     }
     let from = query.from_version.unwrap_or(1);
-    let events = match super::streams::cut(query.as_of, query.version)? {
+    let mut events = match super::streams::cut(query.as_of, query.version)? {
         None => state.log.read_stream(&stream, from, limit).await?,
         Some(bound) => super::streams::read_cut(&state.log, &stream, bound)
             .await?
@@ -124,6 +124,7 @@ pub async fn stream_events(
             .take(limit)
             .collect(),
     };
+    crm_projections::personal::reveal(&state.log, &mut events).await?;
     Ok(Json(StreamEvents {
         events: views(state.hidden.of(&actor), events),
     }))
@@ -176,7 +177,8 @@ pub async fn feed(
         }
         _ => FeedFilter::default(),
     };
-    let page = state.log.read_feed(cursor, limit, &filter).await?;
+    let mut page = state.log.read_feed(cursor, limit, &filter).await?;
+    crm_projections::personal::reveal(&state.log, &mut page.events).await?;
     Ok(Json(FeedView {
         events: views(state.hidden.of(&actor), page.events),
         next_cursor: page.next.to_string(),

@@ -5,6 +5,7 @@ mod clients;
 mod custom_projections;
 mod deals;
 mod doc_types;
+mod erasure;
 mod health;
 mod interactions;
 mod leads;
@@ -66,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(custom_projections::redefine))
         .routes(routes!(custom_projections::drop))
         .routes(routes!(custom_projections::rows))
+        .routes(routes!(erasure::erase_client))
+        .routes(routes!(erasure::erase_lead))
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
         .routes(routes!(managers::handover))

@@ -201,13 +201,14 @@ pub async fn state(
     let (kind, _) = EntityKind::parse_stream(&stream).ok_or_else(|| ApiError::NotFound {
         what: format!("stream {stream} (streams are named <kind>-<uuid>)"),
     })?;
-    let stored = match bound {
+    let mut stored = match bound {
         None => {
             let whole = StreamBound::Version(i64::MAX);
             state.log.read_stream_until(&stream, whole).await?
         }
         Some(bound) => read_cut(&state.log, &stream, bound).await?,
     };
+    crm_projections::personal::reveal(&state.log, &mut stored).await?;
     let Some(version) = stored.last().map(|e| e.version) else {
         return Err(ApiError::NotFound {
             what: format!(

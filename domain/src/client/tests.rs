@@ -232,3 +232,111 @@ fn a_ref_with_another_entitys_state_is_not_found() {
         })
         .then_error(codes::REFERENCE_NOT_FOUND);
 }
+
+fn erased(client_id: Uuid) -> DomainEvent {
+    DomainEvent::ClientErased(ClientErased {
+        client_id,
+        reason: Some("asked by the data subject".into()),
+    })
+}
+
+fn registered_with_contacts() -> DomainEvent {
+    DomainEvent::ClientRegistered(ClientRegistered {
+        client_id: CLIENT,
+        name: "Olena Petrenko".into(),
+        kind: ClientKind::Person,
+        size: None,
+        industry: None,
+        region: Some("Kyiv".into()),
+        source: None,
+        manager_id: MANAGER,
+        contacts: vec![
+            Contact {
+                name: "Olena".into(),
+                phone: Some("+380 44 000".into()),
+                email: None,
+            },
+            Contact {
+                name: "Ivan".into(),
+                phone: None,
+                email: Some("ivan@example.com".into()),
+            },
+        ],
+    })
+}
+
+#[test]
+fn erase_replaces_the_name_and_contacts_by_the_marker() {
+    let state = given::<ClientState>([registered_with_contacts()])
+        .when(ClientCommand::Erase {
+            client_id: CLIENT,
+            reason: Some("asked by the data subject".into()),
+        })
+        .then(vec![erased(CLIENT)]);
+    let client = state.client.unwrap();
+    assert!(client.erased);
+    assert_eq!(client.name, "[erased]");
+    assert_eq!(
+        client.contacts,
+        vec![
+            Contact {
+                name: "[erased]".into(),
+                phone: Some("[erased]".into()),
+                email: None,
+            },
+            Contact {
+                name: "[erased]".into(),
+                phone: None,
+                email: Some("[erased]".into()),
+            },
+        ]
+    );
+    // What is not personal stays.
+    assert_eq!(client.region.as_deref(), Some("Kyiv"));
+    assert_eq!(state.version, 2);
+}
+
+#[test]
+fn erase_twice_appends_nothing_and_an_unknown_client_is_not_found() {
+    given::<ClientState>([client_registered(CLIENT), erased(CLIENT)])
+        .when(ClientCommand::Erase {
+            client_id: CLIENT,
+            reason: None,
+        })
+        .then(vec![]);
+    given::<ClientState>([])
+        .when(ClientCommand::Erase {
+            client_id: CLIENT,
+            reason: None,
+        })
+        .then_error(codes::NOT_FOUND);
+}
+
+#[test]
+fn an_erased_client_takes_no_new_personal_data_but_other_changes() {
+    let history = [registered_with_contacts(), erased(CLIENT)];
+    given::<ClientState>(history.clone())
+        .when(update(ClientChanges {
+            name: Some("Olena P.".into()),
+            ..ClientChanges::default()
+        }))
+        .then_error(codes::SUBJECT_ERASED);
+    given::<ClientState>(history.clone())
+        .when(update(ClientChanges {
+            contacts: Some(vec![]),
+            ..ClientChanges::default()
+        }))
+        .then_error(codes::SUBJECT_ERASED);
+    given::<ClientState>(history)
+        .when(update(ClientChanges {
+            region: Some(Some("Lviv".into())),
+            ..ClientChanges::default()
+        }))
+        .then(vec![DomainEvent::ClientUpdated(ClientUpdated {
+            client_id: CLIENT,
+            changes: ClientChanges {
+                region: Some(Some("Lviv".into())),
+                ..ClientChanges::default()
+            },
+        })]);
+}

@@ -74,8 +74,8 @@ fn every_spec_type_is_an_event_type_and_back() {
     let spec: Vec<String> = spec_fields().into_iter().map(|(t, _)| t).collect();
     assert_eq!(spec.len(), 23);
     // The spec's business events, then the three of the analysts' custom projection
-    // definitions (issue 5) and the record of an export (issue 6), which the spec's
-    // list predates.
+    // definitions (issue 5), the record of an export and the two erasures of
+    // personal data (issue 6), which the spec's list predates.
     assert_eq!(spec, EVENT_TYPES[..23].to_vec());
     assert_eq!(
         EVENT_TYPES[23..],
@@ -83,7 +83,9 @@ fn every_spec_type_is_an_event_type_and_back() {
             "ProjectionDefined",
             "ProjectionRedefined",
             "ProjectionDropped",
-            "DataExported"
+            "DataExported",
+            "ClientErased",
+            "LeadErased"
         ]
     );
     let sampled: Vec<&str> = every_event().iter().map(|e| e.event_type()).collect();
@@ -296,7 +298,9 @@ fn every_event_names_its_stream() {
             "projection",
             "projection",
             "projection",
-            "export"
+            "export",
+            "client",
+            "lead"
         ]
     );
     assert_eq!(

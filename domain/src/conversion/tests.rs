@@ -225,3 +225,21 @@ fn convert_checks_the_deals_rules() {
             .then_error(code);
     }
 }
+
+#[test]
+fn an_erased_lead_registers_no_client_but_converts_for_a_named_one() {
+    let [captured, assigned] = assigned_lead();
+    let erased = DomainEvent::LeadErased(crate::events::LeadErased {
+        lead_id: LEAD,
+        reason: None,
+    });
+    given::<LeadState>([captured.clone(), assigned.clone(), erased.clone()])
+        .when(LeadCommand::Convert(command()))
+        .then_error(codes::SUBJECT_ERASED);
+    given::<LeadState>([captured, assigned, erased])
+        .when(LeadCommand::Convert(ConvertLead {
+            client: Some(client(OTHER_CLIENT)),
+            ..command()
+        }))
+        .then(vec![deal_for(OTHER_CLIENT), lead_converted(OTHER_CLIENT)]);
+}

@@ -139,6 +139,17 @@ pub struct ClientReassigned {
     pub to_manager_id: Uuid,
 }
 
+/// A client's personal data was erased: its key destroyed, its name and contacts
+/// read as [`crate::personal::ERASED`] from now on (not a spec type: issue 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientErased {
+    /// The client.
+    pub client_id: Uuid,
+    /// Why (a request of the data subject, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// An incoming request arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadCaptured {
@@ -191,6 +202,17 @@ pub struct LeadRejected {
     pub lead_id: Uuid,
     /// Why.
     pub reason: String,
+}
+
+/// A lead's personal data was erased: its key destroyed, its name, phone and email
+/// read as [`crate::personal::ERASED`] from now on (not a spec type: issue 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadErased {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A deal opened in a pipeline.

@@ -222,3 +222,50 @@ fn evolve_records_the_conversion() {
     assert_eq!(lead.converted, Some((CLIENT, DEAL)));
     assert!(!lead.is_open());
 }
+
+fn erased() -> DomainEvent {
+    DomainEvent::LeadErased(LeadErased {
+        lead_id: LEAD,
+        reason: None,
+    })
+}
+
+#[test]
+fn erase_replaces_name_phone_and_email_in_any_status() {
+    for history in [
+        vec![lead_captured(LEAD)],
+        vec![lead_captured(LEAD), rejected()],
+    ] {
+        let status = LeadState::fold(&history).lead.unwrap().status;
+        let state = given::<LeadState>(history)
+            .when(LeadCommand::Erase {
+                lead_id: LEAD,
+                reason: None,
+            })
+            .then(vec![erased()]);
+        let lead = state.lead.unwrap();
+        assert!(lead.erased);
+        assert_eq!(lead.name, "[erased]");
+        // lead_captured has a phone and no email: absent stays absent.
+        assert_eq!(lead.phone.as_deref(), Some("[erased]"));
+        assert_eq!(lead.email, None);
+        assert_eq!(lead.status, status);
+        assert_eq!(lead.source, "site");
+    }
+}
+
+#[test]
+fn erase_twice_appends_nothing_and_an_unknown_lead_is_not_found() {
+    given::<LeadState>([lead_captured(LEAD), erased()])
+        .when(LeadCommand::Erase {
+            lead_id: LEAD,
+            reason: Some("again".into()),
+        })
+        .then(vec![]);
+    given::<LeadState>([])
+        .when(LeadCommand::Erase {
+            lead_id: LEAD,
+            reason: None,
+        })
+        .then_error(codes::NOT_FOUND);
+}

@@ -45,9 +45,10 @@ pub async fn client_card_as_of(
             EntityKind::parse_stream(s).is_some_and(|(kind, _)| CARD_STREAM_KINDS.contains(&kind))
         })
         .collect();
-    let stored = log
+    let mut stored = log
         .read_streams_by_position_until(&streams, 0, Some(as_of), usize::MAX)
         .await?;
+    crate::personal::reveal(log, &mut stored).await?;
     let events: Vec<FeedEvent> = stored.into_iter().map(FeedEvent::decode).collect();
     let mut batch = Batch::default();
     for event in &events {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::queries::{ClientCard, Segment};
 use crate::error::ProjectionError;
+use crate::personal::ERASED;
 
 /// A deal's current outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +94,62 @@ pub(super) struct CardChange {
     won_amount: i64,
     first_won_at: Option<DateTime<Utc>>,
     last_won_at: Option<DateTime<Utc>>,
+    /// Set by `ClientErased`: its business time.
+    erased_at: Option<DateTime<Utc>>,
+}
+
+/// Contacts (as stored in a card) with their personal values replaced by [`ERASED`].
+fn erased_contacts(contacts: &Value) -> Value {
+    let Value::Array(items) = contacts else {
+        return Value::Array(Vec::new());
+    };
+    let erased = items
+        .iter()
+        .map(|item| {
+            let mut contact = serde_json::Map::new();
+            contact.insert("name".into(), Value::String(ERASED.into()));
+            for field in ["phone", "email"] {
+                if item.get(field).is_some_and(|v| !v.is_null()) {
+                    contact.insert(field.into(), Value::String(ERASED.into()));
+                }
+            }
+            Value::Object(contact)
+        })
+        .collect();
+    Value::Array(erased)
+}
+
+/// The same as [`erased_contacts`] in SQL, over the stored card `c` (`$m`: the marker).
+macro_rules! erased_contacts_sql {
+    ($m:literal) => {
+        concat!(
+            "(SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('name', ",
+            $m,
+            ", 'phone', CASE WHEN x.c->'phone' IS NOT NULL AND x.c->'phone' <> 'null' THEN ",
+            $m,
+            " END, 'email', CASE WHEN x.c->'email' IS NOT NULL AND x.c->'email' <> 'null' THEN ",
+            $m,
+            " END)) ORDER BY x.n), '[]'::jsonb) \
+               FROM jsonb_array_elements(c.contacts) WITH ORDINALITY AS x(c, n))"
+        )
+    };
 }
 
 impl CardChange {
+    /// Its personal data was erased (business time `at`, client stream version
+    /// `version`): name and contacts read [`ERASED`] from now on.
+    pub(super) fn erase(&mut self, at: DateTime<Utc>, version: i64) {
+        self.name = Some(ERASED.to_owned());
+        let known = self
+            .contacts
+            .clone()
+            .or_else(|| self.registered.as_ref().map(|r| r.contacts.clone()));
+        // Contacts of a card stored before this batch are erased by the UPDATE.
+        self.contacts = known.map(|c| erased_contacts(&c));
+        self.erased_at = Some(at);
+        self.version = Some(version);
+    }
+
     /// The client registered (business time `at`, client stream version `version`).
     pub(super) fn register(&mut self, e: &ClientRegistered, at: DateTime<Utc>, version: i64) {
         self.registered = Some(Registration {
@@ -207,6 +261,7 @@ impl CardChange {
             last_interaction_at: interactions.map(|(_, at)| at),
             last_won_at: self.last_won_at,
             version: r.version,
+            erased_at: self.erased_at,
             segment: segment.as_str().to_owned(),
         })
     }
@@ -244,11 +299,11 @@ async fn insert_registered(
     sqlx::query(
         "INSERT INTO client_cards (client_id, name, name_folded, kind, size, industry, region, \
              source, manager_id, contacts, registered_at, open_deals, won_deals, lost_deals, \
-             won_amount, first_won_at, last_won_at, version) \
+             won_amount, first_won_at, last_won_at, version, erased_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::jsonb[], $11::timestamptz[], \
              $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
-             $16::timestamptz[], $17::timestamptz[], $18::bigint[])",
+             $16::timestamptz[], $17::timestamptz[], $18::bigint[], $19::timestamptz[])",
     )
     .bind(rows.client_id)
     .bind(rows.name)
@@ -268,6 +323,7 @@ async fn insert_registered(
     .bind(rows.first_won_at)
     .bind(rows.last_won_at)
     .bind(rows.version)
+    .bind(rows.erased_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -294,6 +350,7 @@ struct NewCards {
     first_won_at: Vec<Option<DateTime<Utc>>>,
     last_won_at: Vec<Option<DateTime<Utc>>>,
     version: Vec<i64>,
+    erased_at: Vec<Option<DateTime<Utc>>>,
 }
 
 impl NewCards {
@@ -316,6 +373,7 @@ impl NewCards {
         self.first_won_at.push(c.first_won_at);
         self.last_won_at.push(c.last_won_at);
         self.version.push(r.version);
+        self.erased_at.push(c.erased_at);
     }
 }
 
@@ -362,7 +420,7 @@ async fn update_stored(
     let (set_industry, industry) = clearable!(industry);
     let (set_region, region) = clearable!(region);
     let (set_source, source) = clearable!(source);
-    sqlx::query(
+    sqlx::query(concat!(
         "UPDATE client_cards c SET name = coalesce(u.name, c.name), \
              name_folded = coalesce(u.name_folded, c.name_folded), kind = coalesce(u.kind, c.kind), \
              size = CASE WHEN u.set_size THEN u.size ELSE c.size END, \
@@ -370,7 +428,11 @@ async fn update_stored(
              region = CASE WHEN u.set_region THEN u.region ELSE c.region END, \
              source = CASE WHEN u.set_source THEN u.source ELSE c.source END, \
              manager_id = coalesce(u.manager_id, c.manager_id), \
-             contacts = coalesce(u.contacts, c.contacts), version = coalesce(u.version, c.version), \
+             contacts = CASE WHEN u.contacts IS NULL AND u.erased_at IS NOT NULL THEN ",
+        erased_contacts_sql!("'[erased]'"),
+        " ELSE coalesce(u.contacts, c.contacts) END, \
+             erased_at = coalesce(c.erased_at, u.erased_at), \
+             version = coalesce(u.version, c.version), \
              open_deals = c.open_deals + u.open_deals, won_deals = c.won_deals + u.won_deals, \
              lost_deals = c.lost_deals + u.lost_deals, won_amount = c.won_amount + u.won_amount, \
              first_won_at = least(c.first_won_at, u.first_won_at), \
@@ -378,12 +440,14 @@ async fn update_stored(
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], \
                      $7::bool[], $8::text[], $9::bool[], $10::text[], $11::bool[], $12::text[], \
                      $13::uuid[], $14::jsonb[], $15::bigint[], $16::bigint[], $17::bigint[], \
-                     $18::bigint[], $19::bigint[], $20::timestamptz[], $21::timestamptz[]) \
+                     $18::bigint[], $19::bigint[], $20::timestamptz[], $21::timestamptz[], \
+                     $22::timestamptz[]) \
               AS u(client_id, name, name_folded, kind, set_size, size, set_industry, industry, \
                    set_region, region, set_source, source, manager_id, contacts, version, \
-                   open_deals, won_deals, lost_deals, won_amount, first_won_at, last_won_at) \
+                   open_deals, won_deals, lost_deals, won_amount, first_won_at, last_won_at, \
+                   erased_at) \
          WHERE c.client_id = u.client_id",
-    )
+    ))
     .bind(ids)
     .bind(column!(name))
     .bind(folded)
@@ -405,6 +469,7 @@ async fn update_stored(
     .bind(column!(won_amount))
     .bind(column!(first_won_at))
     .bind(column!(last_won_at))
+    .bind(column!(erased_at))
     .execute(&mut **tx)
     .await?;
     Ok(())

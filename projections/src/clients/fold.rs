@@ -159,6 +159,10 @@ impl Batch {
                 self.card(e.client_id)
                     .reassign(e.to_manager_id, stored.version);
             }
+            DomainEvent::ClientErased(e) => {
+                self.card(e.client_id)
+                    .erase(stored.occurred_at, stored.version);
+            }
             DomainEvent::LeadCaptured(e) => {
                 if let Some(client_id) = e.client_id {
                     self.link_lead(e.lead_id, client_id, &stored.stream);

@@ -129,7 +129,7 @@ macro_rules! card_columns {
         "c.client_id, c.name, c.kind, c.size, c.industry, c.region, c.source, c.manager_id, \
          c.contacts, c.registered_at, c.open_deals, c.won_deals, c.lost_deals, c.won_amount, \
          coalesce(i.interactions, 0) AS interactions, i.last_interaction_at, c.last_won_at, \
-         c.version"
+         c.version, c.erased_at"
     };
 }
 
@@ -180,6 +180,8 @@ pub struct ClientCard {
     pub last_won_at: Option<DateTime<Utc>>,
     /// The client stream's version.
     pub version: i64,
+    /// When its personal data was erased (business time); None unless erased.
+    pub erased_at: Option<DateTime<Utc>>,
     /// `inquiry`, `active` or `churned` at the clock asked for.
     pub segment: String,
 }
@@ -310,8 +312,21 @@ pub async fn client_timeline(
     let Some(streams) = streams else {
         return Ok(None);
     };
-    let events = log
+    let mut events = log
         .read_streams_by_position_until(&streams, after_position, until, limit)
         .await?;
+    crate::personal::reveal(log, &mut events).await?;
     Ok(Some(events))
+}
+
+/// The leads linked to a client (captured with its `client_id` or converted into
+/// it), by id: the leads whose personal data goes with the client's on erasure.
+pub async fn client_leads(pool: &PgPool, client_id: Uuid) -> Result<Vec<Uuid>, ProjectionError> {
+    let leads = sqlx::query_scalar(
+        "SELECT lead_id FROM projections.client_lead_links WHERE client_id = $1 ORDER BY lead_id",
+    )
+    .bind(client_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(leads)
 }

@@ -44,6 +44,7 @@ pub const TYPES: &[&str] = &[
     "ClientRegistered",
     "ClientUpdated",
     "ClientReassigned",
+    "ClientErased",
     "DealOpened",
     "DealStageChanged",
     "DealAmountChanged",
@@ -131,6 +132,11 @@ pub fn evolve(event_type: &str, data: &Value, attrs: &mut Map<String, Value>) {
             }
         }
         "ClientReassigned" | "DealReassigned" => copy(attrs, "to_manager_id", "manager_id"),
+        // Later events see the client's name erased; rows built before keep what they
+        // copied until the projection is rebuilt (docs/operations.md).
+        "ClientErased" => {
+            attrs.insert("name".into(), Value::from(crate::personal::ERASED));
+        }
         "DealOpened" => {
             for f in [
                 "client_id",

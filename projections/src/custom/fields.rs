@@ -82,6 +82,8 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
         "DataExported",
         &[("export_id", S), ("what", S), ("format", S), ("via", S)],
     ),
+    ("ClientErased", &[("client_id", S), ("reason", S)]),
+    ("LeadErased", &[("lead_id", S), ("reason", S)]),
 ];
 
 /// The envelope's fields a definition may name as `event.<field>`.

@@ -30,19 +30,24 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
         .occurred_at(day(10))],
     )
     .await?;
-    log.append(
-        &format!("lead-{lead}"),
-        ExpectedVersion::NoStream,
-        vec![
-            NewEvent::new("LeadCaptured", json!({"lead_id": lead, "source": "website", "name": "Ivan", "received_at": day(3)}))
-                .occurred_at(day(3)),
-            NewEvent::new("LeadAssigned", json!({"lead_id": lead, "manager_id": manager})).occurred_at(day(3)),
-        ],
+    // Personal values (the lead's and the client's name) are stored encrypted.
+    crm_api::personal::append(
+        log,
+        vec![StreamAppend::new(
+            format!("lead-{lead}"),
+            ExpectedVersion::NoStream,
+            vec![
+                NewEvent::new("LeadCaptured", json!({"lead_id": lead, "source": "website", "name": "Ivan", "received_at": day(3)}))
+                    .occurred_at(day(3)),
+                NewEvent::new("LeadAssigned", json!({"lead_id": lead, "manager_id": manager})).occurred_at(day(3)),
+            ],
+        )],
     )
     .await?;
     // Converting the lead is one fact over three streams: all of it or nothing.
-    let converted = log
-        .append_multi(vec![
+    let converted = crm_api::personal::append(
+        log,
+        vec![
             StreamAppend::new(
                 format!("lead-{lead}"),
                 ExpectedVersion::Exact(2),
@@ -64,8 +69,9 @@ pub async fn run(log: &EventLog) -> anyhow::Result<()> {
                     json!({"deal_id": deal, "client_id": client, "title": "First order", "amount": 1_250_000, "manager_id": manager}),
                 )],
             ),
-        ])
-        .await?;
+        ],
+    )
+    .await?;
     println!(
         "lead converted in one transaction: {} events, last at position {}",
         converted.events.len(),

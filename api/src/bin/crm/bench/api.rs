@@ -132,10 +132,11 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     .await?;
     let pipeline = pipeline["id"].as_str().unwrap_or_default().to_owned();
     let client = Uuid::new_v4();
-    log.append(&format!("client-{client}"), ExpectedVersion::NoStream, vec![NewEvent::new(
+    crm_api::personal::append(&log, vec![crm_eventlog::StreamAppend::new(
+        format!("client-{client}"), ExpectedVersion::NoStream, vec![NewEvent::new(
         "ClientRegistered",
         json!({"client_id": client, "name": "Acme", "kind": "company", "manager_id": manager, "contacts": []}),
-    )])
+    )])])
     .await?;
     let seconds = Duration::from_secs(opts.seconds);
     let mut table = Table::new("log append");

@@ -1,0 +1,122 @@
+//! Erasing personal data (issue 6): `POST /clients/{id}/erase` and
+//! `POST /leads/{id}/erase`, for admin and director tokens.
+//!
+//! The erasure event is appended and the subject's key destroyed in one transaction
+//! (`crate::personal::append`): from then on the subject's personal values in the log
+//! read `[erased]` everywhere, while the log stays as it was written. Erasing a client
+//! also erases the leads linked to it (captured for it or converted into it, as the
+//! `clients` read model knows them once it has caught up with the log). Erasing again
+//! is a no-op answered 200 (nothing appended, `position` 0).
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use crm_domain::client::{ClientCommand, ClientState};
+use crm_domain::lead::{LeadCommand, LeadState};
+use crm_domain::{Aggregate, EntityKind};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::access::Role;
+use crate::command::{execute, CommandContext, CommandResponse, Decision};
+use crate::error::ApiError;
+use crate::extract::{ApiJsonOrEmpty, ApiPath};
+use crate::read_model::{projection_error, reflects};
+use crate::state::AppState;
+
+/// The body of an erasure (it may be left out).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// Why (recorded in the erasure event; keep personal data out of it).
+    reason: Option<String>,
+    /// Business time of the erasure; default: now.
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Only admin and director tokens erase personal data.
+fn may_erase(ctx: &CommandContext) -> Result<(), ApiError> {
+    ctx.actor
+        .require(&[Role::Admin, Role::Director], "erasing personal data")
+        .map(|_| ())
+}
+
+/// Erases a client's personal data (name, contacts) and that of its leads: appends
+/// `ClientErased` (and a `LeadErased` per lead) and destroys their keys.
+#[utoipa::path(post, path = "/clients/{id}/erase", operation_id = "erase_client", tag = "clients",
+    request_body = Option<EraseBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse, description = "erased (or erased already: nothing appended)"),
+        (status = 400), (status = 401), (status = 403, description = "not an admin or director token"),
+        (status = 404), (status = 409), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn erase_client(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<EraseBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    may_erase(&ctx)?;
+    // The client's leads come from the clients read model: let it catch up first.
+    let head = state.log.last_position().await?;
+    reflects(&state, crm_projections::clients::NAME, head).await?;
+    let leads = crm_projections::clients::client_leads(state.log.pool(), id)
+        .await
+        .map_err(projection_error)?;
+    let reason = body.reason;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let (leads, reason) = (leads.clone(), reason.clone());
+        async move {
+            let client: ClientState = loader.load(EntityKind::Client, id).await?;
+            let mut events = client.decide(ClientCommand::Erase {
+                client_id: id,
+                reason: reason.clone(),
+            })?;
+            for lead_id in leads {
+                let lead: LeadState = loader.load(EntityKind::Lead, lead_id).await?;
+                if lead.lead.is_some() {
+                    events.extend(lead.decide(LeadCommand::Erase {
+                        lead_id,
+                        reason: reason.clone(),
+                    })?);
+                }
+            }
+            Ok(Decision::new(loader, EntityKind::Client, id, events))
+        }
+    })
+    .await?;
+    Ok(Json(response))
+}
+
+/// Erases a lead's personal data (name, phone, email): appends `LeadErased` and
+/// destroys its key.
+#[utoipa::path(post, path = "/leads/{id}/erase", operation_id = "erase_lead", tag = "leads",
+    request_body = Option<EraseBody>,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = CommandResponse, description = "erased (or erased already: nothing appended)"),
+        (status = 400), (status = 401), (status = 403, description = "not an admin or director token"),
+        (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn erase_lead(
+    State(state): State<AppState>,
+    ctx: CommandContext,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<EraseBody>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    may_erase(&ctx)?;
+    let reason = body.reason;
+    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+        let reason = reason.clone();
+        async move {
+            let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
+            let events = lead.decide(LeadCommand::Erase {
+                lead_id: id,
+                reason,
+            })?;
+            Ok(Decision::new(loader, EntityKind::Lead, id, events))
+        }
+    })
+    .await?;
+    Ok(Json(response))
+}

@@ -1,0 +1,387 @@
+//! The key vault: one key per data subject in `vault.subject_keys`, apart from the
+//! log. A key is created with the first append that stores personal data of its
+//! subject, in that append's transaction; erasure sets it to NULL (a tombstone with
+//! `erased_at`, so the subject never silently gets a new key) in the transaction
+//! that appends the erasure event. Readers turn encrypted values back into plaintext
+//! with [`Vault::reveal`], or into [`ERASED`] once the key is gone.
+//!
+//! Keys are cached in the process: a live key for [`KEY_TTL`] (so another process's
+//! erasure is seen within that time even by a process that reads no feed), an
+//! erased one for good. Erasing through this process, or [`Vault::forget`] (called
+//! when an erasure event is seen in the feed), drops a key at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::postgres::PgPool;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::error::EventLogError;
+use crate::event::RecordedEvent;
+use crate::pii::{self, SubjectKey, ERASED};
+
+/// How long a live key is trusted from the cache before it is read again.
+pub const KEY_TTL: Duration = Duration::from_secs(5);
+
+/// The most keys cached before the cache is emptied (rather than grow without end).
+const CACHE_CAPACITY: usize = 500_000;
+
+/// What the vault holds for a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// The subject's key: its values can be read.
+    Live(SubjectKey),
+    /// The key was destroyed (or never existed): its values read as [`ERASED`].
+    Erased,
+}
+
+/// The vault's writes that go with an append, in the append's transaction.
+#[derive(Debug, Clone, Default)]
+pub struct VaultWrite {
+    /// Keys to create (the first personal data of these subjects).
+    pub create: Vec<(Uuid, SubjectKey)>,
+    /// Subjects whose existing keys encrypted data of the append: they must still be
+    /// live when it commits (a concurrent erasure refuses the append).
+    pub live: Vec<Uuid>,
+    /// Subjects whose keys are destroyed with the append.
+    pub erase: Vec<Uuid>,
+}
+
+impl VaultWrite {
+    /// True when the append touches no key.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.live.is_empty() && self.erase.is_empty()
+    }
+}
+
+/// Keys to encrypt an append's personal values with (see [`Vault::keys_for_write`]).
+#[derive(Debug, Clone, Default)]
+pub struct WriteKeys {
+    keys: HashMap<Uuid, SubjectKey>,
+    created: HashSet<Uuid>,
+}
+
+impl WriteKeys {
+    /// The key of `subject`, if it was asked for.
+    pub fn key(&self, subject: Uuid) -> Option<&SubjectKey> {
+        self.keys.get(&subject)
+    }
+
+    /// The vault writes the append must carry: the new keys, and the old ones checked live.
+    pub fn into_write(self) -> VaultWrite {
+        let mut write = VaultWrite::default();
+        for (subject, key) in self.keys {
+            if self.created.contains(&subject) {
+                write.create.push((subject, key));
+            } else {
+                write.live.push(subject);
+            }
+        }
+        write.create.sort_by_key(|(s, _)| *s);
+        write.live.sort();
+        write
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    state: KeyState,
+    at: Instant,
+}
+
+/// The key vault of one database, with the process's key cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Vault {
+    pool: PgPool,
+    cache: Arc<Mutex<HashMap<Uuid, Cached>>>,
+}
+
+impl Vault {
+    /// The vault on the log's database.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Vault {
+            pool,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The states of these subjects' keys: from the cache, the rest in one query.
+    /// A subject without a row reads as erased (its values cannot be decrypted).
+    pub async fn states(
+        &self,
+        subjects: &HashSet<Uuid>,
+    ) -> Result<HashMap<Uuid, KeyState>, EventLogError> {
+        let mut states = HashMap::with_capacity(subjects.len());
+        let mut missing = Vec::new();
+        if let Ok(cache) = self.cache.lock() {
+            for subject in subjects {
+                match cache.get(subject) {
+                    Some(c) if c.state == KeyState::Erased || c.at.elapsed() < KEY_TTL => {
+                        states.insert(*subject, c.state.clone());
+                    }
+                    _ => missing.push(*subject),
+                }
+            }
+        } else {
+            missing.extend(subjects.iter().copied());
+        }
+        if missing.is_empty() {
+            return Ok(states);
+        }
+        let loaded = load(&self.pool, &missing).await?;
+        let now = Instant::now();
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() + missing.len() > CACHE_CAPACITY {
+                cache.clear();
+            }
+            for subject in &missing {
+                let state = match loaded.get(subject) {
+                    Some(Some(key)) => KeyState::Live(key.clone()),
+                    // A row without a key: erased for good. No row: not cached, a
+                    // key may yet be created for it.
+                    Some(None) => KeyState::Erased,
+                    None => continue,
+                };
+                cache.insert(*subject, Cached { state, at: now });
+            }
+        }
+        for subject in missing {
+            let state = match loaded.get(&subject) {
+                Some(Some(key)) => KeyState::Live(key.clone()),
+                _ => KeyState::Erased,
+            };
+            states.insert(subject, state);
+        }
+        Ok(states)
+    }
+
+    /// Replaces every encrypted value in these events' payloads by its plaintext, or
+    /// by [`ERASED`] when its subject's key is gone. Plaintext values (a log written
+    /// before encryption) pass through. The hash stays the stored event's.
+    pub async fn reveal(&self, events: &mut [RecordedEvent]) -> Result<(), EventLogError> {
+        let mut subjects = HashSet::new();
+        for event in events.iter() {
+            collect_subjects(&event.data, &mut subjects);
+        }
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let states = self.states(&subjects).await?;
+        for event in events.iter_mut() {
+            reveal_value(&states, &mut event.data, "");
+        }
+        Ok(())
+    }
+
+    /// The same as [`Vault::reveal`] for one JSON value.
+    pub async fn reveal_json(&self, value: &mut Value) -> Result<(), EventLogError> {
+        let mut subjects = HashSet::new();
+        collect_subjects(value, &mut subjects);
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let states = self.states(&subjects).await?;
+        reveal_value(&states, value, "");
+        Ok(())
+    }
+
+    /// Keys to encrypt new personal data of `subjects` with, read from the vault
+    /// (not the cache): existing keys, and new ones for subjects that have none (to
+    /// be created by the append, see [`WriteKeys::into_write`]). A subject whose key
+    /// was destroyed is refused: [`EventLogError::SubjectErased`].
+    pub async fn keys_for_write(&self, subjects: &[Uuid]) -> Result<WriteKeys, EventLogError> {
+        let mut keys = WriteKeys::default();
+        if subjects.is_empty() {
+            return Ok(keys);
+        }
+        let loaded = load(&self.pool, subjects).await?;
+        for subject in subjects {
+            match loaded.get(subject) {
+                Some(Some(key)) => {
+                    keys.keys.insert(*subject, key.clone());
+                }
+                Some(None) => return Err(EventLogError::SubjectErased { subject: *subject }),
+                None => {
+                    keys.keys.insert(*subject, SubjectKey::generate());
+                    keys.created.insert(*subject);
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Drops `subject`'s key from this process's cache (an erasure was seen).
+    pub fn forget(&self, subject: Uuid) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&subject);
+        }
+    }
+
+    /// Remembers what an append just wrote to the vault.
+    pub(crate) fn remember(&self, write: &VaultWrite) {
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        for (subject, key) in &write.create {
+            cache.insert(
+                *subject,
+                Cached {
+                    state: KeyState::Live(key.clone()),
+                    at: now,
+                },
+            );
+        }
+        for subject in &write.erase {
+            cache.insert(
+                *subject,
+                Cached {
+                    state: KeyState::Erased,
+                    at: now,
+                },
+            );
+        }
+    }
+}
+
+/// Each subject's stored key (None: destroyed); subjects without a row are absent.
+async fn load(
+    pool: &PgPool,
+    subjects: &[Uuid],
+) -> Result<HashMap<Uuid, Option<SubjectKey>>, EventLogError> {
+    let rows =
+        sqlx::query("SELECT subject_id, key FROM vault.subject_keys WHERE subject_id = ANY($1)")
+            .bind(subjects)
+            .fetch_all(pool)
+            .await?;
+    let mut keys = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let subject: Uuid = row.try_get(0)?;
+        let key: Option<Vec<u8>> = row.try_get(1)?;
+        let key = match key {
+            None => None,
+            Some(bytes) => Some(SubjectKey::from_bytes(&bytes).ok_or_else(|| {
+                EventLogError::Corrupt(format!("the vault key of {subject} is not 32 bytes"))
+            })?),
+        };
+        keys.insert(subject, key);
+    }
+    Ok(keys)
+}
+
+/// Applies an append's vault writes on its transaction, after its events are written.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    write: &VaultWrite,
+) -> Result<(), EventLogError> {
+    if !write.create.is_empty() {
+        let subjects: Vec<Uuid> = write.create.iter().map(|(s, _)| *s).collect();
+        let keys: Vec<&[u8]> = write.create.iter().map(|(_, k)| k.as_bytes()).collect();
+        let created: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO vault.subject_keys (subject_id, key) \
+             SELECT * FROM unnest($1::uuid[], $2::bytea[]) \
+             ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id",
+        )
+        .bind(&subjects)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await?;
+        if created.len() != subjects.len() {
+            let created: HashSet<Uuid> = created.into_iter().collect();
+            let raced: Vec<Uuid> = subjects
+                .into_iter()
+                .filter(|s| !created.contains(s))
+                .collect();
+            let erased: Option<Uuid> = sqlx::query_scalar(
+                "SELECT subject_id FROM vault.subject_keys \
+                  WHERE subject_id = ANY($1) AND key IS NULL LIMIT 1",
+            )
+            .bind(&raced)
+            .fetch_optional(&mut *conn)
+            .await?;
+            return Err(match erased {
+                Some(subject) => EventLogError::SubjectErased { subject },
+                // Another append created the key meanwhile: decide and encrypt again.
+                None => EventLogError::Conflict {
+                    stream: format!(
+                        "vault key of {}",
+                        raced.first().copied().unwrap_or_default()
+                    ),
+                    expected: crate::event::ExpectedVersion::NoStream,
+                    actual: 1,
+                },
+            });
+        }
+    }
+    if !write.live.is_empty() {
+        // FOR SHARE: an erasure of these subjects waits for this append, or this
+        // append sees its tombstone.
+        let live: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT subject_id FROM vault.subject_keys \
+              WHERE subject_id = ANY($1) AND key IS NOT NULL FOR SHARE",
+        )
+        .bind(&write.live)
+        .fetch_all(&mut *conn)
+        .await?;
+        if let Some(subject) = write.live.iter().find(|s| !live.contains(s)) {
+            return Err(EventLogError::SubjectErased { subject: *subject });
+        }
+    }
+    if !write.erase.is_empty() {
+        sqlx::query(
+            "INSERT INTO vault.subject_keys (subject_id, key, erased_at) \
+             SELECT s, NULL, now() FROM unnest($1::uuid[]) AS s \
+             ON CONFLICT (subject_id) DO UPDATE \
+                SET key = NULL, erased_at = coalesce(vault.subject_keys.erased_at, now())",
+        )
+        .bind(&write.erase)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds the subject of every encrypted value in `value` to `subjects`.
+fn collect_subjects(value: &Value, subjects: &mut HashSet<Uuid>) {
+    match value {
+        Value::String(s) => {
+            if let Some((subject, _)) = pii::parse(s) {
+                subjects.insert(subject);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_subjects(v, subjects)),
+        Value::Object(map) => map.values().for_each(|v| collect_subjects(v, subjects)),
+        _ => {}
+    }
+}
+
+/// Decrypts every encrypted value in `value`, each bound to the name of the field
+/// holding it (`field`: the nearest object key above).
+fn reveal_value(states: &HashMap<Uuid, KeyState>, value: &mut Value, field: &str) {
+    match value {
+        Value::String(s) => {
+            let Some((subject, _)) = pii::parse(s) else {
+                return;
+            };
+            let plain = match states.get(&subject) {
+                Some(KeyState::Live(key)) => match key.decrypt(s, field) {
+                    Ok(plain) => plain,
+                    Err(err) => {
+                        tracing::warn!(%subject, field, "a personal value does not decrypt: {err}");
+                        ERASED.to_owned()
+                    }
+                },
+                _ => ERASED.to_owned(),
+            };
+            *s = plain;
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| reveal_value(states, v, field)),
+        Value::Object(map) => map.iter_mut().for_each(|(k, v)| reveal_value(states, v, k)),
+        _ => {}
+    }
+}
