@@ -515,6 +515,19 @@ async fn bad_definitions_get_a_422_naming_the_part_and_append_nothing(pool: PgPo
             json!({"name": "x", "event_types": ["DealWon"], "measures": [{"name": "n", "fn": "count"}], "having": []}),
             "having",
         ),
+        // Personal data is no group key, filter or measure: analysts see none.
+        (
+            json!({"name": "x", "event_types": ["ClientRegistered"], "group_by": [{"name": "who", "field": "data.name"}], "measures": [{"name": "n", "fn": "count"}]}),
+            "group_by[0].field",
+        ),
+        (
+            json!({"name": "x", "event_types": ["LeadCaptured"], "filters": [{"field": "data.phone", "op": "exists"}], "measures": [{"name": "n", "fn": "count"}]}),
+            "filters[0].field",
+        ),
+        (
+            json!({"name": "x", "event_types": ["DealWon"], "measures": [{"name": "n", "fn": "count_distinct", "field": "client.name"}]}),
+            "measures[0].field",
+        ),
     ];
     for (body, path) in cases {
         let answer = app.post("/projections", &body).await;

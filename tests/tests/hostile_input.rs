@@ -467,7 +467,13 @@ async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
         .fetch_one(app.log.pool())
         .await
         .unwrap();
-    assert_eq!(stored["name"], json!(name));
+    // Stored verbatim (the name, personal data, encrypted under the client's key).
+    assert_eq!(stored["region"], json!(region));
+    assert_eq!(stored["source"], json!("\\x00\\'; SELECT pg_sleep(10); --"));
+    assert!(
+        stored["name"].as_str().unwrap().starts_with("pii:v1:"),
+        "{stored}"
+    );
 
     // The same fragments in a search are a search for them.
     let projectors = app.start_projectors();

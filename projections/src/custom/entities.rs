@@ -44,7 +44,6 @@ pub const TYPES: &[&str] = &[
     "ClientRegistered",
     "ClientUpdated",
     "ClientReassigned",
-    "ClientErased",
     "DealOpened",
     "DealStageChanged",
     "DealAmountChanged",
@@ -109,34 +108,22 @@ pub fn evolve(event_type: &str, data: &Value, attrs: &mut Map<String, Value>) {
         "ManagerDeactivated" => {
             attrs.insert("active".into(), Value::Bool(false));
         }
+        // Not the client's name: personal data, which no definition may name.
         "ClientRegistered" => {
-            for f in [
-                "name",
-                "kind",
-                "size",
-                "industry",
-                "region",
-                "source",
-                "manager_id",
-            ] {
+            for f in ["kind", "size", "industry", "region", "source", "manager_id"] {
                 copy(attrs, f, f);
             }
         }
         "ClientUpdated" => {
             if let Some(Value::Object(changes)) = data.get("changes") {
                 for (field, value) in changes {
-                    if field != "contacts" {
+                    if field != "contacts" && field != "name" {
                         attrs.insert(field.clone(), value.clone());
                     }
                 }
             }
         }
         "ClientReassigned" | "DealReassigned" => copy(attrs, "to_manager_id", "manager_id"),
-        // Later events see the client's name erased; rows built before keep what they
-        // copied until the projection is rebuilt (docs/operations.md).
-        "ClientErased" => {
-            attrs.insert("name".into(), Value::from(crate::personal::ERASED));
-        }
         "DealOpened" => {
             for f in [
                 "client_id",
@@ -221,5 +208,9 @@ mod tests {
         assert_eq!(client["region"], "Lviv");
         assert_eq!(client["industry"], "IT");
         assert_eq!(client["size"], Value::Null);
+        assert!(
+            !client.contains_key("name"),
+            "personal data is never copied"
+        );
     }
 }

@@ -14,7 +14,9 @@ pub enum Kind {
 use Kind::{Number as N, Scalar as S};
 
 /// The payload fields of each event type, dotted for nested objects. Arrays (contacts,
-/// stages, co-executors) are left out: they make no group key or measure.
+/// stages, co-executors) are left out: they make no group key or measure. So is
+/// personal data (client and lead names, phones, e-mails): a definition is no way
+/// around the rule that analysts see none.
 #[rustfmt::skip]
 pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     ("ManagerRegistered", &[("manager_id", S), ("name", S), ("email", S), ("department", S), ("role", S)]),
@@ -23,14 +25,14 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     (
         "ClientRegistered",
         &[
-            ("client_id", S), ("name", S), ("kind", S), ("size", S), ("industry", S),
+            ("client_id", S), ("kind", S), ("size", S), ("industry", S),
             ("region", S), ("source", S), ("manager_id", S),
         ],
     ),
     (
         "ClientUpdated",
         &[
-            ("client_id", S), ("changes.name", S), ("changes.kind", S), ("changes.size", S),
+            ("client_id", S), ("changes.kind", S), ("changes.size", S),
             ("changes.industry", S), ("changes.region", S), ("changes.source", S),
         ],
     ),
@@ -38,8 +40,8 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     (
         "LeadCaptured",
         &[
-            ("lead_id", S), ("source", S), ("channel", S), ("name", S), ("phone", S),
-            ("email", S), ("client_id", S), ("received_at", S),
+            ("lead_id", S), ("source", S), ("channel", S), ("client_id", S),
+            ("received_at", S),
         ],
     ),
     ("LeadAssigned", &[("lead_id", S), ("manager_id", S)]),
@@ -98,10 +100,11 @@ pub const METADATA: &[&str] = &[
     "source",
 ];
 
-/// The attributes of the client an event names (`client.<attr>`).
+/// The attributes of the client an event names (`client.<attr>`); not its name,
+/// which is personal data.
 #[rustfmt::skip]
 pub const CLIENT: &[(&str, Kind)] = &[
-    ("name", S), ("kind", S), ("size", S), ("industry", S), ("region", S), ("source", S),
+    ("kind", S), ("size", S), ("industry", S), ("region", S), ("source", S),
     ("manager_id", S),
 ];
 
