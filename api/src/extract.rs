@@ -23,10 +23,61 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        let bytes = body_bytes(req, state).await?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        an_object(&bytes)?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// True for `application/json` and `application/<anything>+json`, as axum's `Json`
+/// accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The request's body, at most [`BODY_LIMIT`] bytes.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::bad_request("invalid_body", rejection.body_text())
+            }
+        })
+}
+
+/// A body that deserialized must also have been a JSON object: serde takes a
+/// struct from an array of its fields too (`[null, null]`), which the contract
+/// does not allow.
+fn an_object(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.trim_ascii_start().first() {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            "the request body must be a JSON object",
+        )),
     }
 }
 
@@ -95,15 +146,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-                } else {
-                    ApiError::bad_request("invalid_body", rejection.body_text())
-                }
-            })?;
+        let bytes = body_bytes(req, state).await?;
         // No body, or a JSON `null`: nothing is given.
         if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(ApiJsonOrEmpty(T::default()));
@@ -119,6 +162,7 @@ where
                 };
                 ApiError::bad_request(code, format!("Failed to deserialize the JSON body: {e}"))
             })?;
+        an_object(&bytes)?;
         Ok(ApiJsonOrEmpty(value))
     }
 }

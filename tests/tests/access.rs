@@ -420,6 +420,102 @@ async fn reports_count_only_what_each_role_reaches(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn outcomes_cohorts_and_custom_rows_follow_the_reach(pool: PgPool) {
+    let mut c = company(pool, HiddenFields::default()).await;
+    let [da, db, dc] = c.deals;
+    // Andriy's and Ciril's deals won, Bohdan's lost, in March 2026.
+    let at = "2026-03-02T10:00:00Z";
+    for (deal, outcome, body) in [
+        (da, "win", json!({"occurred_at": at})),
+        (dc, "win", json!({"occurred_at": at})),
+        (db, "lose", json!({"reason": "price", "occurred_at": at})),
+    ] {
+        let path = format!("/deals/{deal}/{outcome}");
+        let answer = c.post(&c.tokens.director, &path, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+    c.position = c.last_position().await;
+    let t = &c.tokens;
+    let period = "from=2026-03-01&to=2026-04-01";
+    let revenue = |answer: &Answer| -> Vec<(String, i64)> {
+        answer.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap().to_owned(),
+                    g["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let by_manager = format!("/reports/revenue?by=manager&{period}");
+    assert_eq!(
+        revenue(&c.get(&t.andriy, &by_manager).await),
+        [(c.andriy.to_string(), 1000)]
+    );
+    assert_eq!(
+        revenue(
+            &c.get(&t.ciril, &format!("/reports/revenue?by=pipeline&{period}"))
+                .await
+        ),
+        [(c.pipeline.to_string(), 3000)]
+    );
+    assert_eq!(
+        revenue(&c.get(&t.director, &by_manager).await),
+        [(c.ciril.to_string(), 3000), (c.andriy.to_string(), 1000)]
+    );
+    let losses = format!("/reports/loss-reasons?{period}");
+    assert_eq!(c.get(&t.andriy, &losses).await.body["reasons"], json!([]));
+    assert_eq!(
+        c.get(&t.hanna, &losses).await.body["reasons"],
+        json!([{"reason": "price", "deals": 1, "amount": 2000}])
+    );
+    // Cohorts: the deals were opened now, in the year from 2026-01-01.
+    let conversion = format!(
+        "/reports/conversion?pipeline_id={}&from=2026-01-01&to=2100-01-01",
+        c.pipeline
+    );
+    let cohort = |answer: &Answer| {
+        (
+            answer.body["cohort"].as_i64().unwrap(),
+            answer.body["won"].as_i64().unwrap(),
+            answer.body["lost"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(cohort(&c.get(&t.andriy, &conversion).await), (1, 1, 0));
+    assert_eq!(cohort(&c.get(&t.hanna, &conversion).await), (2, 1, 1));
+    assert_eq!(cohort(&c.get(&t.auditor, &conversion).await), (3, 2, 1));
+    forbidden(
+        &c.get(&t.ciril, &format!("{conversion}&manager_id={}", c.andriy))
+            .await,
+        "out_of_reach",
+    );
+
+    // Custom projections hold company-wide figures: not for managers and heads.
+    let defined = c
+        .post(
+            &t.analyst,
+            "/projections",
+            json!({"name": "wins", "event_types": ["DealWon"],
+                   "measures": [{"name": "n", "fn": "count"}]}),
+        )
+        .await;
+    assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
+    for token in [&t.andriy, &t.hanna] {
+        forbidden(
+            &c.get_raw(token, "/projections/wins/rows").await,
+            "forbidden",
+        );
+    }
+    for token in [&t.analyst, &t.director, &t.auditor] {
+        let rows = c.get_raw(token, "/projections/wins/rows").await;
+        assert_ne!(rows.status, StatusCode::FORBIDDEN, "{}", rows.body);
+    }
+}
+
+#[sqlx::test(migrations = false)]
 async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
     let c = company(pool, HiddenFields::default()).await;
     let t = &c.tokens;

@@ -114,6 +114,8 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
         ("100,000 contacts", Method::POST, "/clients".into(), with("contacts", contacts(100_000)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ("a contact's phone of 201 characters", Method::POST, "/clients".into(), with("contacts", json!([{"name": "Ivan", "phone": name_of(201)}])), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
         ("100,000 [", Method::POST, "/clients".into(), deep.clone(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("the fields as an array", Method::POST, "/clients".into(), json!([null, "Acme", "company", null, null, null, null, m, [], null]).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("an array for an erasure", Method::POST, format!("{patch}/erase"), "[null, null]".into(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("deep objects", Method::POST, "/clients".into(), format!("{}1{}", "{\"a\":".repeat(5000), "}".repeat(5000)), StatusCode::BAD_REQUEST, "invalid_body"),
         ("100,000 [ where any JSON is read", Method::POST, "/projections".into(), format!("{{\"name\": {deep}"), StatusCode::BAD_REQUEST, "malformed_json"),
         ("not JSON", Method::POST, "/clients".into(), "name=Acme&kind=company".into(), StatusCode::BAD_REQUEST, "malformed_json"),
