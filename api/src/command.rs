@@ -38,7 +38,9 @@ use crate::state::AppState;
 use crate::state::StateCache;
 
 /// How many times a command is decided again after another command moved its streams.
-const ATTEMPTS: usize = 5;
+/// Enough for every one of a few dozen commands racing for one entity to get its
+/// turn: each round one of them wins.
+const ATTEMPTS: usize = 32;
 
 /// What every command response says: where the entity's stream stands now.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -330,6 +332,10 @@ where
             }
             Err(EventLogError::Conflict { .. }) if ctx.if_match.is_none() && attempt < ATTEMPTS => {
                 tracing::debug!(attempt, "an entity moved while deciding; deciding again");
+                // Racers spread out a little more each round, in random order, so the
+                // same one does not lose every time.
+                let spread = rand::random::<u64>() % (500 * attempt.min(10) as u64);
+                tokio::time::sleep(std::time::Duration::from_micros(spread)).await;
             }
             Err(err) => return Err(err.into()),
         }

@@ -304,7 +304,15 @@ impl EventLog {
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else {
-            let actual = self.stream_version(&batch.stream).await?.unwrap_or(0);
+            // On the connection this append holds: asking the pool for another while
+            // holding one would deadlock once every connection is held by a racer.
+            let actual: Option<i64> =
+                sqlx::query_scalar("SELECT max(version) FROM eventlog.events WHERE stream_id = $1")
+                    .bind(&batch.stream)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(EventLogError::from)?;
+            let actual = actual.unwrap_or(0);
             return Err(EventLogError::Conflict {
                 stream: batch.stream.clone(),
                 expected: batch.expected,

@@ -237,6 +237,53 @@ async fn two_appenders_with_one_expectation_one_wins(opts: PgPoolOptions, conn: 
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn more_racers_than_connections_get_conflicts_not_a_starved_pool(
+    _opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    // Two connections, sixteen appenders with one expectation: every loser learns
+    // the stream's version on the connection it holds. Asking the pool for a second
+    // one would starve it (each holds one) until the acquire timeout.
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(conn)
+        .await
+        .unwrap();
+    let log = EventLog::new(pool);
+    log.append(
+        "deal-7",
+        ExpectedVersion::NoStream,
+        vec![ev("DealOpened", 0)],
+    )
+    .await
+    .unwrap();
+    let mut racers = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let log = log.clone();
+        racers.spawn(async move {
+            log.append(
+                "deal-7",
+                ExpectedVersion::Exact(1),
+                vec![ev("DealStageChanged", n)],
+            )
+            .await
+        });
+    }
+    let (mut won, mut lost) = (0, 0);
+    while let Some(outcome) = racers.join_next().await {
+        match outcome.unwrap() {
+            Ok(_) => won += 1,
+            Err(EventLogError::Conflict { actual: 2, .. }) => lost += 1,
+            Err(other) => panic!("a racer failed otherwise: {other:?}"),
+        }
+    }
+    assert_eq!((won, lost), (1, 15));
+    assert_eq!(count(&log).await, 2);
+    log.close().await;
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
 async fn a_conflict_on_one_stream_appends_nothing_anywhere(pool: PgPool) {
     let log = EventLog::new(pool);
     log.append(
