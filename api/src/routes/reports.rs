@@ -517,7 +517,18 @@ pub struct OverdueLeadsQuery {
 pub struct OverdueLeadsView {
     now: DateTime<Utc>,
     #[schema(value_type = Vec<Object>)]
-    leads: Vec<serde_json::Value>,
+    leads: LeadRows,
+}
+
+/// The waiting leads as stored, or without the fields hidden from the token's role
+/// (made into JSON objects only then: the list can be long).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum LeadRows {
+    /// Nothing hidden.
+    Whole(Vec<crm_projections::leads::WaitingLead>),
+    /// Some fields removed.
+    Stripped(Vec<serde_json::Value>),
 }
 
 /// Leads neither converted nor rejected, with no interaction that names them,
@@ -544,14 +555,20 @@ pub async fn overdue_leads(
         .await
         .map_err(projection_error)?;
     let hidden = state.hidden.of(&actor);
-    let leads = leads
-        .into_iter()
-        .map(|lead| {
-            let mut value = serde_json::to_value(lead).unwrap_or(serde_json::Value::Null);
-            hidden.strip_lead(&mut value);
-            value
-        })
-        .collect();
+    let leads = if hidden.lead.is_empty() {
+        LeadRows::Whole(leads)
+    } else {
+        LeadRows::Stripped(
+            leads
+                .into_iter()
+                .map(|lead| {
+                    let mut value = serde_json::to_value(lead).unwrap_or(serde_json::Value::Null);
+                    hidden.strip_lead(&mut value);
+                    value
+                })
+                .collect(),
+        )
+    };
     Ok(Json(OverdueLeadsView { now, leads }))
 }
 
