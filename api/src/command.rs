@@ -368,6 +368,15 @@ where
     .await
 }
 
+/// The log's form of a domain event: its type, payload and schema version, with
+/// `metadata`.
+pub fn new_event(event: &DomainEvent, metadata: Metadata) -> NewEvent {
+    NewEvent {
+        schema_version: event.schema_version(),
+        ..NewEvent::new(event.event_type(), event.to_data()).with_metadata(metadata)
+    }
+}
+
 /// Groups events by stream, each stream expected at the version it was read at.
 fn batches(
     events: Vec<DomainEvent>,
@@ -385,16 +394,10 @@ fn batches(
     let mut batches: Vec<StreamAppend> = Vec::new();
     for (n, event) in events.into_iter().enumerate() {
         let stream = event.stream();
-        let mut new = NewEvent::new(event.event_type(), event.to_data())
-            .occurred_at(occurred_at)
-            .with_metadata(metadata.clone());
+        let mut new = new_event(&event, metadata.clone()).occurred_at(occurred_at);
         if let Some(seed) = ctx.seed {
             new.event_id = seed.id("event", n);
         }
-        let new = NewEvent {
-            schema_version: event.schema_version(),
-            ..new
-        };
         match batches.iter_mut().find(|b| b.stream == stream) {
             Some(batch) => batch.events.push(new),
             None => {

@@ -253,20 +253,16 @@ pub async fn record_export(
         request_id: None,
         source: crm_eventlog::Source::Api,
     };
-    let mut batches = Vec::new();
-    for event in events {
-        let new = crm_eventlog::NewEvent::new(event.event_type(), event.to_data())
-            .with_metadata(metadata.clone());
-        let new = crm_eventlog::NewEvent {
-            schema_version: event.schema_version(),
-            ..new
-        };
-        batches.push(crm_eventlog::StreamAppend::new(
-            event.stream(),
-            crm_eventlog::ExpectedVersion::NoStream,
-            vec![new],
-        ));
-    }
+    let batches = events
+        .iter()
+        .map(|event| {
+            crm_eventlog::StreamAppend::new(
+                event.stream(),
+                crm_eventlog::ExpectedVersion::NoStream,
+                vec![crate::command::new_event(event, metadata.clone())],
+            )
+        })
+        .collect();
     let outcome = log.append_multi(batches).await?;
     Ok(outcome.last_position())
 }

@@ -9,7 +9,7 @@ use crm_domain::deal::{DealCommand, DealState, DealStatus, OpenDeal};
 use crm_domain::lead::LeadState;
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
-use crm_domain::{Aggregate, DomainEvent, EntityKind, Ref};
+use crm_domain::{Aggregate, EntityKind, Ref};
 use crm_eventlog::StreamBound;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -421,20 +421,8 @@ pub async fn get(
             crm_eventlog::EventLogError::NotFound { .. } => not_found(),
             other => other.into(),
         })?;
-    let mut deal = DealState::default();
-    let mut version = 0;
-    for stored in events {
-        version = stored.version;
-        let event =
-            DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
-                .map_err(|e| {
-                    ApiError::Internal(format!(
-                        "undecodable event at position {}: {e}",
-                        stored.position
-                    ))
-                })?;
-        deal = deal.evolve(&event);
-    }
+    let version = events.last().map_or(0, |e| e.version);
+    let deal = DealState::fold(&super::streams::decoded(events)?);
     // Not yet opened at that time or version.
     let d = deal.deal.ok_or_else(not_found)?;
     if !reach.covers_manager(d.manager_id) {

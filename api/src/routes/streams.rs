@@ -112,7 +112,7 @@ fn responsible(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uui
 }
 
 /// The events of `stream` decoded for the domain.
-fn decoded(stored: Vec<RecordedEvent>) -> Result<Vec<DomainEvent>, ApiError> {
+pub(crate) fn decoded(stored: Vec<RecordedEvent>) -> Result<Vec<DomainEvent>, ApiError> {
     stored
         .into_iter()
         .map(|e| {
