@@ -52,36 +52,51 @@ fn segment_clock(
 /// A client's deals by their current outcome.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealCounts {
+    /// The client's deals open now.
     open: i64,
+    /// The client's deals won now.
     won: i64,
+    /// The client's deals lost now.
     lost: i64,
-    /// Sum of the amounts recorded by the last DealWon of each deal now won.
+    /// Sum of the amounts recorded by the last DealWon of each deal now won; minor units.
     won_amount: i64,
 }
 
 /// A client's card.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientCardView {
+    /// The client.
     id: Uuid,
+    /// Company or person name, as registered or last updated.
     name: String,
     /// `company` or `person`.
     kind: String,
+    /// Company size.
     size: Option<String>,
+    /// Industry.
     industry: Option<String>,
+    /// Region.
     region: Option<String>,
+    /// Where the client came from.
     source: Option<String>,
+    /// The manager responsible now (at `as_of` on a card as of a time).
     manager_id: Uuid,
-    /// `inquiry`, `active` or `churned` at the query's `now` and `churn_days`.
+    /// `inquiry` (no DealWon by `now`), `active` (a DealWon within `churn_days` before
+    /// `now`, or an open deal and a win before) or `churned` (every other client that
+    /// has won).
     segment: String,
     /// `[{name, phone?, email?}]`.
     #[schema(value_type = Vec<Object>)]
     contacts: Value,
+    /// The client's deals by their current outcome.
     deals: DealCounts,
-    /// Interactions that name the client.
+    /// InteractionLogged events whose `client_id` is the client.
     interactions: i64,
+    /// The latest `occurred_at` of those interactions; null when none.
     last_interaction_at: Option<DateTime<Utc>>,
-    /// The latest DealWon of the client's deals.
+    /// The latest DealWon of the client's deals (reopened since or not); null when none.
     last_won_at: Option<DateTime<Utc>>,
+    /// The ClientRegistered's `occurred_at`.
     registered_at: DateTime<Utc>,
     /// The client stream's version.
     version: i64,
@@ -294,11 +309,14 @@ pub struct TimelineQuery {
 /// One event of a client's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineItem {
+    /// The event's global position.
     position: i64,
+    /// Its stream, e.g. `deal-<uuid>`.
     stream: String,
     /// The event's type, e.g. `DealWon`.
     #[serde(rename = "type")]
     event_type: String,
+    /// Its business time.
     occurred_at: DateTime<Utc>,
     /// Who caused it (the event's metadata): a manager id or `role:<role>`.
     actor: Option<String>,

@@ -14,6 +14,7 @@ mod managers;
 mod pipelines;
 mod problems;
 mod projections;
+mod report_rows;
 mod reports;
 mod streams;
 mod tasks;

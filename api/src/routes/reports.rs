@@ -1,4 +1,6 @@
 //! Reports computed from the read models, each figure as the contract defines it.
+//! Each operation's description and each answer field's doc comment state the
+//! figure's definition in short; docs/reports.md defines them in full, with examples.
 
 use axum::extract::State;
 use axum::Json;
@@ -16,14 +18,16 @@ use crate::read_model::{projection_error, reflects};
 use crate::state::AppState;
 
 use super::doc_types::{LeadsByDoc, RevenueByDoc, TimeOrDate};
+use super::report_rows;
 
 /// Which funnel.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelQuery {
+    /// The pipeline (404 when unknown).
     pipeline_id: Uuid,
-    /// Only deals whose current manager this is.
+    /// Only deals whose manager (now, or at `as_of`) this is.
     manager_id: Option<Uuid>,
     /// The funnel as it stood then (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
@@ -35,9 +39,11 @@ pub struct FunnelQuery {
 /// One stage of the funnel.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FunnelStageView {
+    /// The stage.
     stage_id: Uuid,
+    /// Its name.
     name: String,
-    /// Open deals at this stage.
+    /// Open deals (neither won nor lost) whose current stage this is.
     deals: i64,
     /// Their summed current amounts, minor units.
     amount: i64,
@@ -46,20 +52,29 @@ pub struct FunnelStageView {
 /// The funnel of open deals.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FunnelView {
+    /// The pipeline.
     pipeline_id: Uuid,
-    /// The time the funnel is as of (null: now, every event counted).
+    /// The time the funnel is as of: events with `occurred_at <= as_of` counted (null:
+    /// now, every event counted).
     as_of: Option<DateTime<Utc>>,
+    /// Every stage of the pipeline, in pipeline order, also those without deals.
     stages: Vec<FunnelStageView>,
+    /// Open deals of the pipeline: the stages' `deals` summed.
     open_deals: i64,
+    /// Their summed current amounts: the stages' `amount` summed; minor units.
     open_amount: i64,
 }
 
-/// Open deals (neither won nor lost) by current stage, in pipeline order, every stage
-/// listed; `amount` sums their current amounts; with `as_of`, only events that
-/// occurred by then count.
+/// The funnel: open deals by stage.
+///
+/// Open deals (neither won nor lost) by their current stage, in pipeline order, every
+/// stage listed; `amount` sums their current amounts; `manager_id` filters by the
+/// deal's current manager. With `as_of=T` the same, counting only events with
+/// `occurred_at <= T` (each deal folded in version order). Reach: the deal's manager.
+/// Read model `deals`.
 #[utoipa::path(get, path = "/reports/funnel", tag = "reports", operation_id = "funnel_report",
     params(FunnelQuery),
-    responses((status = 200, body = FunnelView), (status = 400), (status = 404), (status = 503)),
+    responses((status = 200, body = FunnelView, description = "The funnel."), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn funnel(
     actor: Actor,
@@ -122,14 +137,18 @@ pub struct ForecastQuery {
 /// Expected sales by month.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ForecastView {
-    #[schema(value_type = Vec<Object>)]
+    /// The months with open deals expected to close in them, ascending.
+    #[schema(value_type = Vec<report_rows::ForecastMonth>)]
     months: Vec<crm_projections::deals::ForecastMonth>,
 }
 
-/// Open deals with an expected close date, by its month (`YYYY-MM`, ascending);
-/// `weighted_amount` = round(Σ amount × probability of the deal's stage).
+/// The forecast: expected sales by month.
+///
+/// Open deals with an `expected_close_on`, by its month (`YYYY-MM`, ascending);
+/// `weighted_amount` = round(Σ amount × probability of the deal's current stage), per
+/// month. Reach: the deal's current manager. Read model `deals`.
 #[utoipa::path(get, path = "/reports/forecast", tag = "reports", operation_id = "forecast_report",
-    params(ForecastQuery), responses((status = 200, body = ForecastView), (status = 400), (status = 503)),
+    params(ForecastQuery), responses((status = 200, body = ForecastView, description = "The forecast."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn forecast(
     actor: Actor,
@@ -150,7 +169,7 @@ pub async fn forecast(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueQuery {
-    /// Default: the server's clock.
+    /// The moment deals are judged overdue at; default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// Answer once the read model reflects this position (read-your-writes).
     #[param(minimum = 1)]
@@ -160,15 +179,20 @@ pub struct OverdueQuery {
 /// Open deals past their expected close date.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueDealsView {
+    /// The moment judged at (the query's `now`, or the server's clock).
     now: DateTime<Utc>,
-    #[schema(value_type = Vec<Object>)]
+    /// By `expected_close_on`, then `deal_id`.
+    #[schema(value_type = Vec<report_rows::OverdueDeal>)]
     deals: Vec<crm_projections::deals::OverdueDeal>,
 }
 
+/// Overdue deals: open deals past their expected close date.
+///
 /// Open deals with `expected_close_on` before the UTC date of `now`, by that date,
-/// then `deal_id`.
+/// then `deal_id`; `days_overdue` counts the days from that date to the UTC date of
+/// `now`. Reach: the deal's current manager. Read model `deals`.
 #[utoipa::path(get, path = "/reports/overdue/deals", tag = "reports", operation_id = "overdue_deals_report",
-    params(OverdueQuery), responses((status = 200, body = OverdueDealsView), (status = 400), (status = 503)),
+    params(OverdueQuery), responses((status = 200, body = OverdueDealsView, description = "The overdue deals."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_deals(
     actor: Actor,
@@ -227,6 +251,7 @@ pub struct LossQuery {
     /// Period end (exclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
+    /// Only this pipeline's deals.
     pipeline_id: Option<Uuid>,
     /// Only losses while this manager was responsible.
     manager_id: Option<Uuid>,
@@ -238,14 +263,18 @@ pub struct LossQuery {
 /// Why deals were lost.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LossReasonsView {
-    #[schema(value_type = Vec<Object>)]
+    /// Most deals first, then reason.
+    #[schema(value_type = Vec<report_rows::LossReason>)]
     reasons: Vec<crm_projections::deals::LossReason>,
 }
 
-/// DealLost events in the period by reason (a deal lost, reopened and lost again
-/// counts twice; amount as it stood at the loss), most deals first, then reason.
+/// Loss reasons: the period's losses by reason.
+///
+/// DealLost events with `occurred_at` in `[from, to)` by reason (a deal lost, reopened
+/// and lost again counts twice; amount as it stood at the loss), most deals first, then
+/// reason. Reach: the manager responsible at the loss. Read model `deals`.
 #[utoipa::path(get, path = "/reports/loss-reasons", tag = "reports", operation_id = "loss_reasons_report",
-    params(LossQuery), responses((status = 200, body = LossReasonsView), (status = 400), (status = 503)),
+    params(LossQuery), responses((status = 200, body = LossReasonsView, description = "The losses by reason."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn loss_reasons(
     actor: Actor,
@@ -291,15 +320,19 @@ pub struct RevenueQuery {
 /// Won revenue by group.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevenueView {
-    #[schema(value_type = Vec<Object>)]
+    /// Largest amount first, then key (null last).
+    #[schema(value_type = Vec<report_rows::RevenueGroup>)]
     groups: Vec<crm_projections::deals::RevenueGroup>,
 }
 
-/// DealWon events in the period with the amount they recorded, keyed by the manager
-/// responsible at the win, the deal's source, pipeline or client; largest amount
-/// first, then key.
+/// Revenue: the period's wins by group.
+///
+/// DealWon events with `occurred_at` in `[from, to)` with the amount they recorded,
+/// keyed by the manager responsible at the win, the deal's source, pipeline or client;
+/// largest amount first, then key. Reach: the manager responsible at the win. Read
+/// model `deals`.
 #[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
-    params(RevenueQuery), responses((status = 200, body = RevenueView), (status = 400), (status = 503)),
+    params(RevenueQuery), responses((status = 200, body = RevenueView, description = "The revenue by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn revenue(
     actor: Actor,
@@ -321,6 +354,7 @@ pub async fn revenue(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionQuery {
+    /// The pipeline (404 when unknown).
     pipeline_id: Uuid,
     /// Cohort: deals opened from (inclusive)…
     #[param(value_type = TimeOrDate, inline)]
@@ -328,7 +362,7 @@ pub struct ConversionQuery {
     /// …to (exclusive).
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
-    /// Only deals opened by this manager.
+    /// Only deals opened by this manager (their manager at DealOpened).
     manager_id: Option<Uuid>,
     /// Answer once the read model reflects this position (read-your-writes).
     #[param(minimum = 1)]
@@ -338,9 +372,12 @@ pub struct ConversionQuery {
 /// How far a cohort got at one stage.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversionStage {
+    /// The stage.
     stage_id: Uuid,
+    /// Its name.
     name: String,
-    /// Deals whose highest stage ever is this one or later (every stage once won).
+    /// Cohort deals whose highest stage ever is this one or later (opening at a later
+    /// stage reaches the earlier ones; a won deal reached every stage).
     reached: i64,
     /// reached / reached at the previous stage, 4 decimals; null for the first stage
     /// or when the previous stage was reached by none.
@@ -350,11 +387,18 @@ pub struct ConversionStage {
 /// A cohort's conversion through the pipeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConversionView {
+    /// The pipeline.
     pipeline_id: Uuid,
+    /// The pipeline's deals opened (DealOpened's `occurred_at`) in `[from, to)`, by
+    /// the manager at opening if given.
     cohort: i64,
+    /// Every stage, in pipeline order.
     stages: Vec<ConversionStage>,
+    /// Cohort deals won now.
     won: i64,
+    /// Cohort deals lost now.
     lost: i64,
+    /// Cohort deals open now.
     open: i64,
     /// won / (won + lost), 4 decimals; null when both are 0.
     win_rate: Option<f64>,
@@ -367,10 +411,16 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole != 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
 }
 
-/// The pipeline's deals opened in the period: how many reached each stage, and
-/// their outcomes now.
+/// Conversion: a cohort of deals through the pipeline.
+///
+/// Cohort: the pipeline's deals opened in `[from, to)` (by the manager at opening, if
+/// given). A deal reached stage i when the highest stage index it has ever stood at is
+/// at least i; `conversion_from_previous` = reached(i) / reached(i-1); `won`, `lost`,
+/// `open`: the cohort's outcomes now; `win_rate` = won / (won + lost);
+/// `conversion_to_won` = won / cohort. Ratios are rounded to 4 decimals, null when
+/// the denominator is 0. Reach: the deal's manager at opening. Read model `deals`.
 #[utoipa::path(get, path = "/reports/conversion", tag = "reports", operation_id = "conversion_report",
-    params(ConversionQuery), responses((status = 200, body = ConversionView), (status = 400), (status = 404), (status = 503)),
+    params(ConversionQuery), responses((status = 200, body = ConversionView, description = "The cohort's conversion."), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn conversion(
     actor: Actor,
@@ -426,7 +476,7 @@ pub async fn conversion(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueTasksQuery {
-    /// Default: the server's clock.
+    /// The moment tasks are judged overdue at; default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// Only tasks assigned to this manager.
     manager_id: Option<Uuid>,
@@ -438,24 +488,31 @@ pub struct OverdueTasksQuery {
 /// Overdue tasks of one manager.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueByManager {
+    /// The assignee.
     manager_id: Uuid,
+    /// The listed overdue tasks assigned to him.
     overdue: i64,
 }
 
 /// Open tasks past their due time.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueTasksView {
+    /// The moment judged at (the query's `now`, or the server's clock).
     now: DateTime<Utc>,
-    #[schema(value_type = Vec<Object>)]
+    /// By `due_at`, then `task_id`.
+    #[schema(value_type = Vec<report_rows::OverdueTask>)]
     tasks: Vec<crm_projections::tasks::OverdueTask>,
-    /// Most overdue tasks first, then manager id.
+    /// The listed tasks counted per assignee: most overdue tasks first, then manager id.
     by_manager: Vec<OverdueByManager>,
 }
 
-/// Open tasks (neither completed nor cancelled) with `due_at < now`, by `due_at`,
-/// then `task_id`; and their count per assignee.
+/// Overdue tasks: open tasks past their due time.
+///
+/// Open tasks (neither completed nor cancelled) with `due_at < now` (the due time in
+/// force now), by `due_at`, then `task_id`; and their count per assignee. Reach: a
+/// task whose assignee, co-executor or observer is reached. Read model `tasks`.
 #[utoipa::path(get, path = "/reports/overdue/tasks", tag = "reports", operation_id = "overdue_tasks_report",
-    params(OverdueTasksQuery), responses((status = 200, body = OverdueTasksView), (status = 400), (status = 503)),
+    params(OverdueTasksQuery), responses((status = 200, body = OverdueTasksView, description = "The overdue tasks."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_tasks(
     actor: Actor,
@@ -502,7 +559,7 @@ pub async fn overdue_tasks(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverdueLeadsQuery {
-    /// Default: the server's clock.
+    /// The moment leads are judged at; default: the server's clock.
     now: Option<DateTime<Utc>>,
     /// How long a lead may wait for an answer, in minutes (default 15).
     #[param(minimum = 0, maximum = 525600)]
@@ -515,8 +572,10 @@ pub struct OverdueLeadsQuery {
 /// Leads waiting past the SLA.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueLeadsView {
+    /// The moment judged at (the query's `now`, or the server's clock).
     now: DateTime<Utc>,
-    #[schema(value_type = Vec<Object>)]
+    /// Oldest first (by `received_at`), then `lead_id`.
+    #[schema(value_type = Vec<report_rows::WaitingLead>)]
     leads: LeadRows,
 }
 
@@ -531,10 +590,14 @@ enum LeadRows {
     Stripped(Vec<serde_json::Value>),
 }
 
-/// Leads neither converted nor rejected, with no interaction that names them,
-/// captured more than `sla_minutes` before `now`, oldest first.
+/// Overdue leads: leads nobody answered in time.
+///
+/// Leads neither converted nor rejected, with no interaction that names them, captured
+/// more than `sla_minutes` before `now` (`received_at < now - sla_minutes`), oldest
+/// first, then `lead_id`. Reach: the lead's current manager (leads without one: only
+/// for roles that reach the whole company). Read model `leads`.
 #[utoipa::path(get, path = "/reports/overdue/leads", tag = "reports", operation_id = "overdue_leads_report",
-    params(OverdueLeadsQuery), responses((status = 200, body = OverdueLeadsView), (status = 400), (status = 503)),
+    params(OverdueLeadsQuery), responses((status = 200, body = OverdueLeadsView, description = "The waiting leads."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn overdue_leads(
     actor: Actor,
@@ -594,14 +657,19 @@ pub struct LeadsQuery {
 /// Leads by group.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LeadsView {
-    #[schema(value_type = Vec<Object>)]
+    /// Most leads first, then key (null last); only groups with leads.
+    #[schema(value_type = Vec<report_rows::LeadGroup>)]
     groups: Vec<crm_projections::leads::LeadGroup>,
 }
 
-/// Leads captured in the period by manager, status (`new`, `assigned`, `converted`
-/// or `rejected` now) or source; most leads first, then key.
+/// Leads: the period's leads by group.
+///
+/// Leads captured (`received_at`) in `[from, to)`, by their manager now, their status
+/// now (`new`, `assigned`, `converted` or `rejected`) or their source; most leads
+/// first, then key. Reach: the lead's current manager (leads without one: only for
+/// roles that reach the whole company). Read model `leads`.
 #[utoipa::path(get, path = "/reports/leads", tag = "reports", operation_id = "leads_report",
-    params(LeadsQuery), responses((status = 200, body = LeadsView), (status = 400), (status = 503)),
+    params(LeadsQuery), responses((status = 200, body = LeadsView, description = "The leads by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn leads(
     actor: Actor,
@@ -631,7 +699,7 @@ pub struct ManagersQuery {
     to: Bound,
     /// Only this manager.
     manager_id: Option<Uuid>,
-    /// Only managers of this department.
+    /// Only managers of this department (exact match).
     department: Option<String>,
     /// Answer once the read model reflects this position (read-your-writes).
     #[param(minimum = 1)]
@@ -641,24 +709,27 @@ pub struct ManagersQuery {
 /// Every registered manager's figures over a period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ManagersView {
+    /// The period's start (inclusive), as a time.
     from: DateTime<Utc>,
+    /// The period's end (exclusive), as a time.
     to: DateTime<Utc>,
-    /// By name, then id: `manager_id, name, department, calls, calls_outbound,
-    /// calls_inbound, call_seconds, meetings, emails, messages, clients_contacted,
-    /// calls_per_client, leads_assigned, leads_converted, leads_rejected, deals_opened,
-    /// deals_won, deals_lost, won_amount, win_rate, tasks_completed, tasks_completed_late`.
-    #[schema(value_type = Vec<Object>)]
+    /// One row per registered manager in reach (and of `manager_id`, `department`), by
+    /// name (code point order), then id.
+    #[schema(value_type = Vec<report_rows::ManagerKpis>)]
     managers: Vec<crm_projections::managers::ManagerKpis>,
 }
 
-/// One row per registered manager (of `manager_id`, of `department`), by name, with
-/// the events that occurred in `[from, to)`: interactions for their `manager_id`, the
-/// rest for the lead's, deal's or task's manager at the time. `calls_per_client`:
-/// calls with a client / distinct clients among them, 2 decimals; `win_rate`: won /
-/// (won + lost), 4 decimals; null when undefined. `tasks_completed_late`: completed
-/// after the `due_at` then in force.
+/// Manager KPIs: each manager's activity and results over a period.
+///
+/// One row per registered manager (of `manager_id`, of `department`), by name, then id,
+/// with the events that occurred in `[from, to)`: interactions for their `manager_id`,
+/// the rest for the lead's, deal's or task's manager at the time of the event.
+/// `calls_per_client`: calls with a client / distinct clients among them, 2 decimals;
+/// `win_rate`: won / (won + lost), 4 decimals; null when undefined.
+/// `tasks_completed_late`: completed after the `due_at` then in force. Reach: the rows
+/// of the managers reached. Read model `manager_kpis`.
 #[utoipa::path(get, path = "/reports/managers", tag = "reports", operation_id = "managers_report",
-    params(ManagersQuery), responses((status = 200, body = ManagersView), (status = 400), (status = 503)),
+    params(ManagersQuery), responses((status = 200, body = ManagersView, description = "The managers' figures."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
 pub async fn managers(
     actor: Actor,

@@ -6,7 +6,8 @@ use super::*;
 use crate::events::{DealWon, EVENT_TYPES};
 use crate::testing::*;
 
-/// The event types and payload fields, copied verbatim from events.md.
+/// The event types and payload fields as the event log's contract fixes them (the list
+/// of docs/api.md, less the later additions).
 const SPEC: &str = "
 - ManagerRegistered `{manager_id, name, email?, department, role}` · ManagerDeactivated `{manager_id}`
 - PipelineDefined `{pipeline_id, name, stages: [{stage_id, name, probability}]}`
