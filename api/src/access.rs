@@ -114,6 +114,24 @@ pub fn out_of_reach(what: &str) -> ApiError {
     }
 }
 
+/// The entity `what` read as `row`: a 404 when there is none, a 403 when the actor
+/// reaches none of the managers who answer for it (`responsible`).
+pub fn within_reach<T>(
+    reach: &Reach,
+    what: &str,
+    row: Option<T>,
+    responsible: impl FnOnce(&T) -> Vec<Uuid>,
+) -> Result<T, ApiError> {
+    let row = row.ok_or_else(|| ApiError::NotFound {
+        what: what.to_owned(),
+    })?;
+    if reach.covers(&responsible(&row)) {
+        Ok(row)
+    } else {
+        Err(out_of_reach(what))
+    }
+}
+
 /// What `actor` reaches: everything for directors, admins, auditors and analysts;
 /// his own work for a manager; his department's for a head (read from the
 /// registered managers).

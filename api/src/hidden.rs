@@ -84,9 +84,28 @@ impl Hidden {
         strip(&self.client, value);
     }
 
-    /// Removes the hidden lead fields from a lead (a report row, a state, a payload).
+    /// Is lead field `name` hidden?
+    pub fn hides_lead(&self, name: &str) -> bool {
+        self.lead.contains(name)
+    }
+
+    /// Removes the hidden lead fields from a lead (a report row, a state, a payload),
+    /// and its manager's name (`manager_name`) with a hidden `manager_id`.
     pub fn strip_lead(&self, value: &mut Value) {
         strip(&self.lead, value);
+        if self.hides_lead("manager_id") {
+            if let Value::Object(map) = value {
+                map.remove("manager_name");
+            }
+        }
+    }
+
+    /// Removes `client_name`, a client's name shown beside its id (in deal, task and
+    /// interaction rows), when the client's `name` is hidden.
+    pub fn strip_client_name(&self, value: &mut Value) {
+        if let (true, Value::Object(map)) = (self.hides_client("name"), value) {
+            map.remove("client_name");
+        }
     }
 
     /// Removes the hidden fields from the payload or state of an entity of `stream`.

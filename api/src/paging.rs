@@ -1,6 +1,7 @@
 //! Cursor pages of the list endpoints: `limit` (default 100, at most 1000), an opaque
 //! `cursor`, and `next_cursor` (null at the end).
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -22,26 +23,36 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 pub fn after_id(cursor: Option<&str>) -> Result<Option<Uuid>, ApiError> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => Uuid::parse_str(c)
-            .map(Some)
-            .map_err(|_| ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))),
+        Some(c) => Uuid::parse_str(c).map(Some).map_err(|_| invalid_cursor(c)),
     }
 }
 
 /// The (name, id) a page of a list ordered by name, then id, starts after (None:
-/// the first page); the cursor is [`name_cursor`]'s.
+/// the first page); the cursor is [`name_cursor`]'s (the name empty when it was
+/// made without one).
 pub fn after_name_id(cursor: Option<&str>) -> Result<Option<(String, Uuid)>, ApiError> {
+    Ok(id_and_rest(cursor)?.map(|(id, name)| (name, id)))
+}
+
+/// The id and the rest of a cursor made of a hyphenated id and some text, hex
+/// encoded (None: no cursor, the first page).
+fn id_and_rest(cursor: Option<&str>) -> Result<Option<(Uuid, String)>, ApiError> {
     let Some(c) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let bad = || ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"));
+    let bad = || invalid_cursor(c);
     let text = hex::decode(c)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(bad)?;
-    let (id, name) = text.split_at_checked(36).ok_or_else(bad)?;
+    let (id, rest) = text.split_at_checked(36).ok_or_else(bad)?;
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(Some((name.to_owned(), id)))
+    Ok(Some((id, rest.to_owned())))
+}
+
+/// The 400 for a cursor no page gave.
+pub fn invalid_cursor(cursor: &str) -> ApiError {
+    ApiError::bad_request("invalid_cursor", format!("not a cursor: {cursor:?}"))
 }
 
 /// The opaque cursor after the row (`name`, `id`) of a list ordered by name, then id.
@@ -49,15 +60,34 @@ pub fn name_cursor(name: &str, id: Uuid) -> String {
     hex::encode(format!("{}{name}", id.hyphenated()))
 }
 
+/// The (time, id) a page of a list ordered newest first (by time, then id, both
+/// descending) starts before (None: the first page); the cursor is [`time_cursor`]'s.
+pub fn before_time_id(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+    let Some((id, micros)) = id_and_rest(cursor)? else {
+        return Ok(None);
+    };
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(|| invalid_cursor(cursor.unwrap_or_default()))?;
+    Ok(Some((at, id)))
+}
+
+/// The opaque cursor after the row (`at`, `id`) of a list ordered newest first.
+pub fn time_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    hex::encode(format!("{}{}", id.hyphenated(), at.timestamp_micros()))
+}
+
 /// The position a page of a list in log order starts after (0: the first page).
 pub fn after_position(cursor: Option<&str>) -> Result<i64, ApiError> {
     match cursor {
         None | Some("") => Ok(0),
-        Some(c) => {
-            c.parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", format!("not a cursor: {c:?}"))
-            })
-        }
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| invalid_cursor(c)),
     }
 }
 

@@ -7,6 +7,16 @@ use crm_projections::ProjectionError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The query of a read of one entity: only `min_position`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReadYourWrites {
+    /// Answer once the read model reflects this position (read-your-writes).
+    #[param(minimum = 1)]
+    pub min_position: Option<i64>,
+}
+
 /// How long a query waits for its read model to reach `min_position`.
 pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
 
@@ -39,6 +49,31 @@ pub async fn reflects(
             format!("no event at position {position}"),
         )),
         Err(err) => Err(projection_error(err)),
+    }
+}
+
+/// [`reflects`] for each read model an answer draws from (a list that joins
+/// another model's names waits for that one too).
+pub async fn reflects_all(
+    state: &AppState,
+    names: &[&str],
+    min_position: Option<i64>,
+) -> Result<(), ApiError> {
+    for name in names {
+        reflects(state, name, min_position).await?;
+    }
+    Ok(())
+}
+
+/// A text filter of a query as given, refused (400) when it holds a NUL, which no
+/// stored text can hold.
+pub fn text_filter(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.contains('\0') => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must not hold a NUL character"),
+        )),
+        other => Ok(other),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `leads` read model: every lead as it stands and whether anyone has answered
-//! it; the overdue leads and leads reports read it. A `LeadErased` turns its name
-//! (the one personal value kept here) into `[erased]`.
+//! it; the lead list and card, the overdue leads and leads reports read it. A
+//! `LeadErased` turns its personal values (name, phone, email) into `[erased]`.
 
 use std::sync::Arc;
 
@@ -19,6 +19,10 @@ use crate::event::FeedEvent;
 use crate::managers::calendar::{month_of, next_month, whole};
 use crate::projection::Projection;
 
+mod list;
+
+pub use list::{lead, list_leads, LeadFilter, LeadRow, Searched};
+
 /// The projection's name.
 pub const NAME: &str = "leads";
 
@@ -30,10 +34,15 @@ pub struct Leads;
 struct StoredLead {
     lead_id: Uuid,
     name: String,
+    phone: Option<String>,
+    email: Option<String>,
     source: String,
     channel: Option<String>,
     manager_id: Option<Uuid>,
+    client_id: Option<Uuid>,
+    deal_id: Option<Uuid>,
     status: String,
+    rejected_reason: Option<String>,
     received_at: DateTime<Utc>,
     contacted: bool,
     version: i64,
@@ -59,7 +68,8 @@ impl Projection for Leads {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: phone, email, client, deal and rejection reason, for the lead list.
+        2
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -85,7 +95,8 @@ impl Projection for Leads {
         let events = decode(events)?;
         let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| lead_of(e)).collect();
         let mut leads: HashMap<Uuid, StoredLead> = sqlx::query_as::<_, StoredLead>(
-            "SELECT lead_id, name, source, channel, manager_id, status, received_at, contacted, version \
+            "SELECT lead_id, name, phone, email, source, channel, manager_id, client_id, deal_id, \
+                    status, rejected_reason, received_at, contacted, version \
                FROM leads WHERE lead_id = ANY($1)",
         )
         .bind(&ids)
@@ -107,10 +118,15 @@ impl Projection for Leads {
                     StoredLead {
                         lead_id: e.lead_id,
                         name: e.name.clone(),
+                        phone: e.phone.clone(),
+                        email: e.email.clone(),
                         source: e.source.clone(),
                         channel: e.channel.clone(),
                         manager_id: None,
+                        client_id: e.client_id,
+                        deal_id: None,
                         status: "new".to_owned(),
+                        rejected_reason: None,
                         received_at: e.received_at,
                         contacted: false,
                         version: stored.version,
@@ -129,10 +145,22 @@ impl Projection for Leads {
                         lead.status = "assigned".to_owned();
                     }
                 }
-                DomainEvent::LeadConverted(_) => lead.status = "converted".to_owned(),
-                DomainEvent::LeadRejected(_) => lead.status = "rejected".to_owned(),
-                // Its name (the only personal value kept here) reads as erased.
-                DomainEvent::LeadErased(_) => lead.name = crate::personal::ERASED.to_owned(),
+                DomainEvent::LeadConverted(e) => {
+                    lead.status = "converted".to_owned();
+                    lead.client_id = Some(e.client_id);
+                    lead.deal_id = Some(e.deal_id);
+                }
+                DomainEvent::LeadRejected(e) => {
+                    lead.status = "rejected".to_owned();
+                    lead.rejected_reason = Some(e.reason.clone());
+                }
+                // Its personal values read as erased (the absent stay absent).
+                DomainEvent::LeadErased(_) => {
+                    let erased = || crate::personal::ERASED.to_owned();
+                    lead.name = erased();
+                    lead.phone = lead.phone.as_ref().map(|_| erased());
+                    lead.email = lead.email.as_ref().map(|_| erased());
+                }
                 // An interaction naming the lead: answered (the lead's version stays).
                 DomainEvent::InteractionLogged(_) => {
                     lead.contacted = true;
@@ -149,19 +177,49 @@ impl Projection for Leads {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO leads (lead_id, name, source, channel, manager_id, status, received_at, \
+            "INSERT INTO leads (lead_id, name, phone, email, name_folded, email_folded, source, \
+                    channel, manager_id, client_id, deal_id, status, rejected_reason, received_at, \
                     contacted, version) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], \
-                                  $6::text[], $7::timestamptz[], $8::bool[], $9::int8[]) \
-             ON CONFLICT (lead_id) DO UPDATE SET name = EXCLUDED.name, manager_id = EXCLUDED.manager_id, \
-                    status = EXCLUDED.status, contacted = EXCLUDED.contacted, version = EXCLUDED.version",
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                                  $6::text[], $7::text[], $8::text[], $9::uuid[], $10::uuid[], \
+                                  $11::uuid[], $12::text[], $13::text[], $14::timestamptz[], \
+                                  $15::bool[], $16::int8[]) \
+             ON CONFLICT (lead_id) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
+                    email = EXCLUDED.email, name_folded = EXCLUDED.name_folded, \
+                    email_folded = EXCLUDED.email_folded, manager_id = EXCLUDED.manager_id, \
+                    client_id = EXCLUDED.client_id, deal_id = EXCLUDED.deal_id, \
+                    status = EXCLUDED.status, rejected_reason = EXCLUDED.rejected_reason, \
+                    contacted = EXCLUDED.contacted, version = EXCLUDED.version",
         )
         .bind(rows.iter().map(|l| l.lead_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.phone.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.email.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|l| l.name.to_lowercase())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|l| l.email.as_deref().map(str::to_lowercase))
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|l| l.source.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|l| l.channel.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|l| l.channel.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|l| l.manager_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.client_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|l| l.deal_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|l| l.status.as_str()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|l| l.rejected_reason.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|l| l.received_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|l| l.contacted).collect::<Vec<_>>())
         .bind(rows.iter().map(|l| l.version).collect::<Vec<_>>())

@@ -30,8 +30,10 @@ pub mod custom;
 pub mod deals;
 mod error;
 mod event;
+pub mod interactions;
 pub mod leads;
 pub mod managers;
+mod names;
 pub mod personal;
 mod projection;
 mod runner;
@@ -78,6 +80,7 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(leads::Leads),
         std::sync::Arc::new(managers::ManagerKpisProjection),
         std::sync::Arc::new(clients::Clients),
+        std::sync::Arc::new(interactions::Interactions),
         std::sync::Arc::new(custom::Catalog),
     ]
 }

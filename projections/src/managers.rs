@@ -13,6 +13,7 @@ mod contacts;
 mod department;
 mod fold;
 mod report;
+mod team;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use crate::projection::Projection;
 
 pub use department::department_members;
 pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
+pub use team::{list_team, team_member, TeamFilter, TeamMember};
 
 /// The projection's name.
 pub const NAME: &str = "manager_kpis";
@@ -80,7 +82,8 @@ impl Projection for ManagerKpisProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: the team's email, active and registered_at.
+        2
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -102,6 +105,7 @@ impl Projection for ManagerKpisProjection {
     fn event_types(&self) -> Option<Vec<String>> {
         crate::batch::types(&[
             "ManagerRegistered",
+            "ManagerDeactivated",
             "LeadAssigned",
             "LeadConverted",
             "LeadRejected",
@@ -134,7 +138,7 @@ impl Projection for ManagerKpisProjection {
             fold.apply(stored, event)?;
         }
         contacts::link(tx, &mut fold.facts).await?;
-        write_managers(tx, &fold.managers).await?;
+        write_managers(tx, &fold.managers, &fold.deactivated).await?;
         write_owners(tx, &fold.changed).await?;
         write_facts(tx, &fold.facts).await?;
         Ok(())
@@ -170,29 +174,42 @@ async fn load_owners(
         .collect())
 }
 
+/// Writes the managers a batch registered, then marks those it deactivated.
 async fn write_managers(
     tx: &mut Transaction<'_, Postgres>,
     managers: &BTreeMap<Uuid, Manager>,
+    deactivated: &[Uuid],
 ) -> Result<(), ProjectionError> {
-    if managers.is_empty() {
-        return Ok(());
+    if !managers.is_empty() {
+        let ids: Vec<Uuid> = managers.keys().copied().collect();
+        let names: Vec<&str> = managers.values().map(|m| m.name.as_str()).collect();
+        let departments: Vec<&str> = managers.values().map(|m| m.department.as_str()).collect();
+        let roles: Vec<&str> = managers.values().map(|m| m.role.as_str()).collect();
+        let emails: Vec<Option<&str>> = managers.values().map(|m| m.email.as_deref()).collect();
+        let registered: Vec<DateTime<Utc>> = managers.values().map(|m| m.registered_at).collect();
+        sqlx::query(
+            "INSERT INTO kpi_managers (manager_id, name, department, role, email, registered_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                                  $6::timestamptz[]) \
+             ON CONFLICT (manager_id) DO UPDATE SET name = EXCLUDED.name, \
+             department = EXCLUDED.department, role = EXCLUDED.role, email = EXCLUDED.email, \
+             registered_at = EXCLUDED.registered_at",
+        )
+        .bind(ids)
+        .bind(names)
+        .bind(departments)
+        .bind(roles)
+        .bind(emails)
+        .bind(registered)
+        .execute(&mut **tx)
+        .await?;
     }
-    let ids: Vec<Uuid> = managers.keys().copied().collect();
-    let names: Vec<&str> = managers.values().map(|m| m.name.as_str()).collect();
-    let departments: Vec<&str> = managers.values().map(|m| m.department.as_str()).collect();
-    let roles: Vec<&str> = managers.values().map(|m| m.role.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO kpi_managers (manager_id, name, department, role) \
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) \
-         ON CONFLICT (manager_id) DO UPDATE SET name = EXCLUDED.name, \
-         department = EXCLUDED.department, role = EXCLUDED.role",
-    )
-    .bind(ids)
-    .bind(names)
-    .bind(departments)
-    .bind(roles)
-    .execute(&mut **tx)
-    .await?;
+    if !deactivated.is_empty() {
+        sqlx::query("UPDATE kpi_managers SET active = false WHERE manager_id = ANY($1)")
+            .bind(deactivated)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

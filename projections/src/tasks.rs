@@ -1,5 +1,5 @@
-//! The `tasks` read model: every task as it stands; the task list and the overdue
-//! tasks report read it.
+//! The `tasks` read model: every task as it stands; the task list and card and the
+//! overdue tasks report read it.
 
 use std::sync::Arc;
 
@@ -39,6 +39,7 @@ struct StoredTask {
     scheduled_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     completed_late: Option<bool>,
+    result: Option<String>,
     version: i64,
 }
 
@@ -61,7 +62,8 @@ impl Projection for Tasks {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: a completed task's result.
+        2
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -87,7 +89,8 @@ impl Projection for Tasks {
         let ids: Vec<Uuid> = events.iter().filter_map(|(_, e)| task_of(e)).collect();
         let mut tasks: HashMap<Uuid, StoredTask> = sqlx::query_as::<_, StoredTask>(
             "SELECT task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
-                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, version \
+                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, result, \
+                    version \
                FROM tasks WHERE task_id = ANY($1)",
         )
         .bind(&ids)
@@ -115,6 +118,7 @@ impl Projection for Tasks {
                         scheduled_at: stored.occurred_at,
                         closed_at: None,
                         completed_late: None,
+                        result: None,
                         version: stored.version,
                     },
                 );
@@ -127,8 +131,9 @@ impl Projection for Tasks {
             match event {
                 DomainEvent::TaskRescheduled(e) => task.due_at = e.to_due_at,
                 DomainEvent::TaskReassigned(e) => task.assignee_id = e.to_assignee_id,
-                DomainEvent::TaskCompleted(_) => {
+                DomainEvent::TaskCompleted(e) => {
                     task.status = "completed".to_owned();
+                    task.result = e.result.clone();
                     task.closed_at = Some(stored.occurred_at);
                     task.completed_late = Some(stored.occurred_at > task.due_at);
                 }
@@ -147,17 +152,20 @@ impl Projection for Tasks {
         }
         sqlx::query(
             "INSERT INTO tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
-                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, version) \
+                    co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, \
+                    result, version) \
              SELECT t.task_id, t.title, t.kind, t.assignee_id, t.due_at, t.client_id, t.deal_id, \
-                    t.co::uuid[], t.obs::uuid[], t.status, t.scheduled_at, t.closed_at, t.late, t.version \
+                    t.co::uuid[], t.obs::uuid[], t.status, t.scheduled_at, t.closed_at, t.late, \
+                    t.result, t.version \
                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
                            $7::uuid[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], \
-                           $12::timestamptz[], $13::bool[], $14::int8[]) \
+                           $12::timestamptz[], $13::bool[], $14::text[], $15::int8[]) \
                  AS t(task_id, title, kind, assignee_id, due_at, client_id, deal_id, co, obs, status, \
-                      scheduled_at, closed_at, late, version) \
+                      scheduled_at, closed_at, late, result, version) \
              ON CONFLICT (task_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id, \
                     due_at = EXCLUDED.due_at, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at, \
-                    completed_late = EXCLUDED.completed_late, version = EXCLUDED.version",
+                    completed_late = EXCLUDED.completed_late, result = EXCLUDED.result, \
+                    version = EXCLUDED.version",
         )
         .bind(rows.iter().map(|t| t.task_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.title.as_str()).collect::<Vec<_>>())
@@ -172,6 +180,7 @@ impl Projection for Tasks {
         .bind(rows.iter().map(|t| t.scheduled_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.closed_at).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.completed_late).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.result.as_deref()).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.version).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
@@ -184,7 +193,7 @@ impl Projection for Tasks {
     }
 }
 
-/// A task as the read model holds it.
+/// A task as the read model holds it, with its client's name and deal's title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TaskRow {
     /// The task's id.
@@ -198,19 +207,47 @@ pub struct TaskRow {
     pub assignee_id: Uuid,
     /// When it is due.
     pub due_at: DateTime<Utc>,
-    /// The client it is about.
-    pub client_id: Option<Uuid>,
-    /// The deal it is about.
-    pub deal_id: Option<Uuid>,
     /// `open`, `completed` or `cancelled`.
     pub status: String,
+    /// The client it is about.
+    pub client_id: Option<Uuid>,
+    /// That client's name (null when the client is outside the reader's reach).
+    pub client_name: Option<String>,
+    /// The deal it is about.
+    pub deal_id: Option<Uuid>,
+    /// That deal's title (null when the deal is outside the reader's reach).
+    pub deal_title: Option<String>,
+    /// Managers who help.
+    pub co_executor_ids: Vec<Uuid>,
+    /// Managers who watch.
+    pub observer_ids: Vec<Uuid>,
+    /// When it was completed (business time); null unless completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// What came of it.
+    pub result: Option<String>,
     /// Its stream's version.
     pub version: i64,
 }
 
+/// The task columns with the names, from `t`, its client's card `c` and deal `dl`;
+/// parameter `$1` is the reader's reach (`uuid[]`, NULL: everyone).
+fn task_select() -> String {
+    format!(
+        "SELECT t.task_id, t.title, t.kind, t.assignee_id, t.due_at, t.status, t.client_id, \
+                {client_name}, t.deal_id, {deal_title}, t.co_executor_ids, t.observer_ids, \
+                CASE WHEN t.status = 'completed' THEN t.closed_at END AS completed_at, t.result, \
+                t.version \
+           FROM projections.tasks t \
+           LEFT JOIN projections.client_cards c ON c.client_id = t.client_id \
+           LEFT JOIN projections.deals dl ON dl.deal_id = t.deal_id",
+        client_name = crate::names::client_name("$1"),
+        deal_title = crate::names::deal_title("$1"),
+    )
+}
+
 /// Up to `limit` tasks, of `assignee` and with `status` if given, involving one of
 /// `involving` (as assignee, co-executor or observer) if given, with ids after
-/// `after`, by id.
+/// `after`, by id. The names shown are those `involving` reaches.
 pub async fn list_tasks(
     pool: &PgPool,
     assignee: Option<Uuid>,
@@ -219,23 +256,40 @@ pub async fn list_tasks(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<TaskRow>, ProjectionError> {
-    let rows = sqlx::query_as::<_, TaskRow>(
-        "SELECT task_id, title, kind, assignee_id, due_at, client_id, deal_id, status, version \
-           FROM projections.tasks \
-          WHERE ($1::uuid IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2) \
-            AND ($3::uuid IS NULL OR task_id > $3) \
-            AND ($5::uuid[] IS NULL OR assignee_id = ANY($5) OR co_executor_ids && $5 \
-                 OR observer_ids && $5) \
-          ORDER BY task_id LIMIT $4",
-    )
-    .bind(assignee)
-    .bind(status)
-    .bind(after)
-    .bind(limit)
-    .bind(involving)
-    .fetch_all(pool)
-    .await?;
+    let sql = format!(
+        "{select} \
+          WHERE ($2::uuid IS NULL OR t.assignee_id = $2) AND ($3::text IS NULL OR t.status = $3) \
+            AND ($4::uuid IS NULL OR t.task_id > $4) \
+            AND ($1::uuid[] IS NULL OR t.assignee_id = ANY($1) OR t.co_executor_ids && $1 \
+                 OR t.observer_ids && $1) \
+          ORDER BY t.task_id LIMIT $5",
+        select = task_select(),
+    );
+    let rows = sqlx::query_as::<_, TaskRow>(&sql)
+        .bind(involving)
+        .bind(assignee)
+        .bind(status)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows)
+}
+
+/// The task `task_id` with the names a reader reaching `reach` (None: everyone) may
+/// see; None when there is none.
+pub async fn task(
+    pool: &PgPool,
+    task_id: Uuid,
+    reach: Option<&[Uuid]>,
+) -> Result<Option<TaskRow>, ProjectionError> {
+    let sql = format!("{} WHERE t.task_id = $2", task_select());
+    let row = sqlx::query_as::<_, TaskRow>(&sql)
+        .bind(reach)
+        .bind(task_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row)
 }
 
 /// An open task past its due time.

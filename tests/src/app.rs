@@ -132,12 +132,16 @@ impl TestApp {
     /// Every item of the paginated list at `path`, following `next_cursor` page after
     /// page of `limit`, as the admin; panics on an answer other than 200.
     pub async fn all_items(&self, path: &str, limit: usize) -> Vec<Value> {
+        self.all_items_as(ADMIN_TOKEN, path, limit).await
+    }
+
+    /// [`TestApp::all_items`] with `token`.
+    pub async fn all_items_as(&self, token: &str, path: &str, limit: usize) -> Vec<Value> {
         let (mut items, mut cursor) = (Vec::new(), String::new());
         let join = if path.contains('?') { '&' } else { '?' };
         loop {
-            let answer = self
-                .get(&format!("{path}{join}limit={limit}&cursor={cursor}"))
-                .await;
+            let uri = format!("{path}{join}limit={limit}&cursor={cursor}");
+            let answer = self.send(Method::GET, &uri, Some(token), None, &[]).await;
             assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
             if let Some(page) = answer.body["items"].as_array() {
                 items.extend(page.iter().cloned());

@@ -83,6 +83,25 @@ pub fn response_id(answer: &Answer, status: StatusCode, kind: &str, version: i64
     id
 }
 
+/// A registered, active member of the team, of `department` and `role`.
+pub async fn registered(app: &TestApp, name: &str, department: &str, role: &str) -> Uuid {
+    let answer = app
+        .post(
+            "/managers",
+            &json!({"name": name, "department": department, "role": role}),
+        )
+        .await;
+    response_id(&answer, StatusCode::CREATED, "manager", 1)
+}
+
+/// A new bearer token of `role`, acting as `manager` (if any).
+pub async fn token(app: &TestApp, manager: Option<Uuid>, role: &str) -> String {
+    match crm_api::auth::create_token(app.log.pool(), manager, role, None).await {
+        Ok(token) => token,
+        Err(err) => panic!("cannot create a {role} token: {err}"),
+    }
+}
+
 /// A registered, active manager.
 pub async fn manager(app: &TestApp, name: &str) -> Uuid {
     let answer = app

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
 use crm_api::hidden::HiddenFields;
-use crm_tests::scenario::response_id;
+use crm_tests::scenario::{registered, response_id, token};
 use crm_tests::{Answer, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -45,22 +45,6 @@ struct Tokens {
     director: String,
     auditor: String,
     analyst: String,
-}
-
-async fn registered(app: &TestApp, name: &str, department: &str, role: &str) -> Uuid {
-    let answer = app
-        .post(
-            "/managers",
-            &json!({"name": name, "department": department, "role": role}),
-        )
-        .await;
-    response_id(&answer, StatusCode::CREATED, "manager", 1)
-}
-
-async fn token(app: &TestApp, manager: Option<Uuid>, role: &str) -> String {
-    crm_api::auth::create_token(app.log.pool(), manager, role, None)
-        .await
-        .unwrap()
 }
 
 async fn company(pool: PgPool, hidden: HiddenFields) -> Company {

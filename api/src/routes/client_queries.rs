@@ -18,7 +18,7 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
-use crate::paging::{after_name_id, after_position, name_cursor, next_page_by};
+use crate::paging::{after_name_id, after_position, invalid_cursor, name_cursor, next_page_by};
 use crate::read_model::{projection_error, reflects};
 use crate::state::AppState;
 
@@ -247,9 +247,8 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ClientListQuery>,
 ) -> Result<Json<ClientPage>, ApiError> {
-    let managers = entity_reach(&state, &actor)
-        .await?
-        .narrow(query.manager_id)?;
+    let reach = entity_reach(&state, &actor).await?;
+    let managers = reach.narrow(query.manager_id)?;
     let hidden = state.hidden.of(&actor);
     for (field, given) in [
         ("region", query.region.is_some()),
@@ -271,6 +270,19 @@ pub async fn list(
     let limit = list_limit(&actor, query.limit)?;
     let after = after_name_id(query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
+    // A cursor never carries a hidden name: made without it, it names the client
+    // only, whose name (if the token reaches it) is where the page starts.
+    let after = match after {
+        Some((name, id)) if name.is_empty() => {
+            let card = client_card(state.log.pool(), id, clock)
+                .await
+                .map_err(projection_error)?
+                .filter(|card| reach.covers_manager(card.manager_id))
+                .ok_or_else(|| invalid_cursor(query.cursor.as_deref().unwrap_or_default()))?;
+            Some((card.name, id))
+        }
+        other => other,
+    };
     let filter = ClientFilter {
         segment: query.segment,
         managers,
@@ -282,7 +294,10 @@ pub async fn list(
     let mut cards = list_clients(state.log.pool(), &filter, clock, after, limit + 1)
         .await
         .map_err(projection_error)?;
-    let next_cursor = next_page_by(&mut cards, limit, |c| name_cursor(&c.name, c.client_id));
+    let name_hidden = hidden.hides_client("name");
+    let next_cursor = next_page_by(&mut cards, limit, |c| {
+        name_cursor(if name_hidden { "" } else { &c.name }, c.client_id)
+    });
     Ok(Json(ClientPage {
         items: cards.into_iter().map(|c| shown(hidden, c)).collect(),
         next_cursor,

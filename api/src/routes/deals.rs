@@ -471,15 +471,40 @@ pub struct DealListQuery {
     as_of: Option<DateTime<Utc>>,
 }
 
+/// A deal of a list: as it stands (or stood), with the names a person reads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealListItem {
+    #[serde(flatten)]
+    deal: DealView,
+    /// The client's name: absent when hidden from the token's role, null when the
+    /// client is outside the token's reach.
+    client_name: Option<String>,
+    /// The stage's name.
+    stage_name: Option<String>,
+    /// The manager's name.
+    manager_name: Option<String>,
+}
+
 /// A page of deals.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealPage {
-    items: Vec<DealView>,
+    /// The deals (without the fields hidden from the token's role).
+    #[schema(value_type = Vec<DealListItem>)]
+    items: Vec<serde_json::Value>,
     /// Where the next page starts; null at the end.
     next_cursor: Option<String>,
 }
 
-/// Deals matching the filters, by id, a page at a time.
+/// The read models a deal list draws from (the names from the clients' and the
+/// managers').
+const LIST_MODELS: &[&str] = &[
+    crm_projections::deals::NAME,
+    crm_projections::clients::NAME,
+    crm_projections::managers::NAME,
+];
+
+/// Deals matching the filters, by id, a page at a time, each with its client's,
+/// stage's and manager's names.
 #[utoipa::path(get, path = "/deals", tag = "deals", operation_id = "list_deals", params(DealListQuery),
     responses((status = 200, body = DealPage), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -488,11 +513,10 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<DealListQuery>,
 ) -> Result<Json<DealPage>, ApiError> {
-    let managers = entity_reach(&state, &actor)
-        .await?
-        .narrow(query.manager_id)?;
+    let reach = entity_reach(&state, &actor).await?;
+    let managers = reach.narrow(query.manager_id)?;
     let limit = list_limit(&actor, query.limit)?;
-    crate::read_model::reflects(&state, crm_projections::deals::NAME, query.min_position).await?;
+    crate::read_model::reflects_all(&state, LIST_MODELS, query.min_position).await?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "won" | "lost") {
             return Err(ApiError::bad_request(
@@ -508,6 +532,7 @@ pub async fn list(
         managers,
         client_id: query.client_id,
         status: query.status,
+        reach: reach.managers().map(<[Uuid]>::to_vec),
     };
     let pool = state.log.pool();
     let mut rows = match query.as_of {
@@ -518,24 +543,35 @@ pub async fn list(
     }
     .map_err(crate::read_model::projection_error)?;
     let next_cursor = crate::paging::next_page(&mut rows, limit, |d| d.deal_id);
-    let items: Vec<DealView> = rows
+    let hidden = state.hidden.of(&actor);
+    let items = rows
         .into_iter()
-        .map(|d| DealView {
-            id: d.deal_id,
-            client_id: d.client_id,
-            pipeline_id: d.pipeline_id,
-            stage_id: d.stage_id,
-            title: d.title,
-            amount: d.amount,
-            manager_id: d.manager_id,
-            source: d.source,
-            status: match d.status.as_str() {
-                "won" => "won",
-                "lost" => "lost",
-                _ => "open",
-            },
-            expected_close_on: d.expected_close_on,
-            version: d.version,
+        .map(|d| {
+            let item = DealListItem {
+                deal: DealView {
+                    id: d.deal_id,
+                    client_id: d.client_id,
+                    pipeline_id: d.pipeline_id,
+                    stage_id: d.stage_id,
+                    title: d.title,
+                    amount: d.amount,
+                    manager_id: d.manager_id,
+                    source: d.source,
+                    status: match d.status.as_str() {
+                        "won" => "won",
+                        "lost" => "lost",
+                        _ => "open",
+                    },
+                    expected_close_on: d.expected_close_on,
+                    version: d.version,
+                },
+                client_name: d.client_name,
+                stage_name: d.stage_name,
+                manager_name: d.manager_name,
+            };
+            let mut value = serde_json::to_value(item).unwrap_or(serde_json::Value::Null);
+            hidden.strip_client_name(&mut value);
+            value
         })
         .collect();
     Ok(Json(DealPage { items, next_cursor }))

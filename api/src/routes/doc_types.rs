@@ -43,6 +43,14 @@ words!(
     RevenueByDoc: Manager, Source, Pipeline, Client
 );
 words!(
+    /// A lead's status.
+    LeadStatusDoc: New, Assigned, Converted, Rejected
+);
+words!(
+    /// A task's status.
+    TaskStatusDoc: Open, Completed, Cancelled
+);
+words!(
     /// What leads are grouped by.
     LeadsByDoc: Manager, Status, Source
 );

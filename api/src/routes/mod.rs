@@ -7,16 +7,21 @@ mod deals;
 mod doc_types;
 mod erasure;
 mod health;
+mod interaction_queries;
 mod interactions;
+mod lead_queries;
 mod leads;
 mod log;
+mod manager_queries;
 mod managers;
+mod pipeline_queries;
 mod pipelines;
 mod problems;
 mod projections;
 mod report_rows;
 mod reports;
 mod streams;
+mod task_queries;
 mod tasks;
 
 use axum::routing::get;
@@ -87,7 +92,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::overdue_leads))
         .routes(routes!(reports::leads))
         .routes(routes!(reports::managers))
-        .routes(routes!(tasks::list))
+        .routes(routes!(task_queries::list))
+        .routes(routes!(task_queries::get))
         .routes(routes!(deals::change_stage))
         .routes(routes!(deals::change_amount))
         .routes(routes!(deals::assign))
@@ -110,6 +116,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(tasks::complete))
         .routes(routes!(tasks::cancel))
         .routes(routes!(interactions::log))
+        .routes(routes!(manager_queries::list))
+        .routes(routes!(manager_queries::get))
+        .routes(routes!(pipeline_queries::list))
+        .routes(routes!(pipeline_queries::get))
+        .routes(routes!(lead_queries::list))
+        .routes(routes!(lead_queries::get))
+        .routes(routes!(interaction_queries::list))
+        .routes(routes!(interaction_queries::get))
         .with_state(state)
         .split_for_parts();
     // The document describes itself too: every route served is in it.

@@ -100,12 +100,16 @@ pub(super) struct Manager {
     pub(super) name: String,
     pub(super) department: String,
     pub(super) role: String,
+    pub(super) email: Option<String>,
+    pub(super) registered_at: DateTime<Utc>,
 }
 
 /// A batch folded in memory: what to write.
 #[derive(Default)]
 pub(super) struct Fold {
     pub(super) managers: BTreeMap<Uuid, Manager>,
+    /// The managers the batch deactivated.
+    pub(super) deactivated: Vec<Uuid>,
     /// Owners as loaded, then as the batch leaves them.
     pub(super) owners: HashMap<Uuid, Owner>,
     /// The owners the batch changed.
@@ -162,9 +166,12 @@ impl Fold {
                         name: e.name.clone(),
                         department: e.department.clone(),
                         role,
+                        email: e.email.clone(),
+                        registered_at: stored.occurred_at,
                     },
                 );
             }
+            E::ManagerDeactivated(e) => self.deactivated.push(e.manager_id),
             E::LeadAssigned(e) => {
                 self.set_owner(
                     e.lead_id,
