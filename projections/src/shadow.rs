@@ -196,12 +196,13 @@ async fn apply_batch(
 ) -> Result<bool, ProjectionError> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
-    if !fence(&mut tx, name, expected).await? {
+    let Some(repaired) = fence(&mut tx, name, expected, events).await? else {
         return Ok(false);
-    }
+    };
+    let events = crate::repairs::honour(events, &repaired);
     if !events.is_empty() {
         use_schema(&mut tx, &schema_of(name)).await?;
-        projection.apply(&mut tx, events).await?;
+        projection.apply(&mut tx, &events).await?;
     }
     sqlx::query(
         "UPDATE projections.checkpoints \
@@ -216,20 +217,29 @@ async fn apply_batch(
     Ok(true)
 }
 
-/// True when the shadow's cursor is still `expected` (locks the checkpoint row).
+/// When the shadow's cursor is still `expected` (locks the checkpoint row): the
+/// repairs recorded among `events` (see `crate::repairs::AMONG`); None otherwise.
 async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     name: &str,
     expected: Cursor,
-) -> Result<bool, ProjectionError> {
-    let stored: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
-    )
+    events: &[Arc<FeedEvent>],
+) -> Result<Option<Vec<String>>, ProjectionError> {
+    let (first, last) = crate::repairs::span(events);
+    let row: Option<(Option<String>, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT c.rebuild_cursor, {} FROM projections.checkpoints c \
+          WHERE c.name = $1 FOR UPDATE OF c",
+        crate::repairs::AMONG
+    ))
     .bind(name)
+    .bind(first)
+    .bind(last)
     .fetch_optional(&mut **tx)
     .await?;
     let expected = expected.to_string();
-    Ok(stored.flatten().as_deref() == Some(expected.as_str()))
+    Ok(row.and_then(|(cursor, repaired)| {
+        (cursor.as_deref() == Some(expected.as_str())).then_some(repaired)
+    }))
 }
 
 /// Drops the indexes of shadow table `table` that only queries use: every one but the
