@@ -163,13 +163,19 @@ pub(crate) async fn drive(
     loop {
         let page = reader.page(cursor, page_size).await?;
         let events = page.of_types(types.as_deref());
-        let applied = apply_batch(pool, projection, cursor, &events, page.next)
+        let applied = match apply_batch(pool, projection, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
                 projection = name,
                 events = events.len()
             ))
-            .await?;
+            .await
+        {
+            Err(err) if !err.is_transient() => {
+                return Err(failed_event(pool, projection, cursor, &events, err).await)
+            }
+            other => other?,
+        };
         if !applied {
             // Cancelled or restarted by another request: nothing more to do here.
             return Ok(());
@@ -183,6 +189,40 @@ pub(crate) async fn drive(
             }
         }
     }
+}
+
+/// After a batch of a rebuild failed: applies its events one by one to find the one
+/// that fails, and names its position in the error (for `crm projection skip`), the
+/// events before it staying applied. The rebuild is retried from there.
+async fn failed_event(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    mut cursor: Cursor,
+    events: &[Arc<FeedEvent>],
+    err: ProjectionError,
+) -> ProjectionError {
+    for event in events {
+        let next = event.stored.cursor();
+        match apply_batch(pool, projection, cursor, std::slice::from_ref(event), next).await {
+            Ok(true) => cursor = next,
+            Ok(false) => break,
+            Err(err) if err.is_transient() => return err,
+            Err(err) => {
+                let position = event.stored.position;
+                tracing::error!(
+                    projection = projection.name(),
+                    position,
+                    error = %err.chain(),
+                    "rebuild failed on an event"
+                );
+                return ProjectionError::failed(format!(
+                    "rebuild failed on the event at position {position}: {}",
+                    err.chain()
+                ));
+            }
+        }
+    }
+    err
 }
 
 /// Applies `events` to the shadow copy and moves its cursor from `expected` to

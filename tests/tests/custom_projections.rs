@@ -681,6 +681,10 @@ async fn a_definition_older_code_accepted_that_reads_personal_data_is_refused_at
         rows.body
     );
     assert!(!rows.body.to_string().contains("Petro"), "{}", rows.body);
+    let rebuild = app
+        .post(&format!("/projections/{name}/rebuild"), &json!({}))
+        .await;
+    assert_eq!(rebuild.status, StatusCode::NOT_FOUND, "{}", rebuild.body);
     // The other read models are unaffected; a sound redefinition builds again.
     let redefined = app
         .send(

@@ -208,7 +208,10 @@ pub async fn rebuild(
                     .await
                     .map_err(projection_error)?
                     .ok_or_else(|| ApiError::NotFound {
-                        what: format!("projection {name} (or its first build is not done)"),
+                        what: format!(
+                            "projection {name} (or its first build is not done, or its \
+                             definition is refused)"
+                        ),
                     })?;
                 &custom
             }
