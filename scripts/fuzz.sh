@@ -6,7 +6,9 @@
 # operation of /openapi.json. Any 5xx, or any answer that contradicts the document
 # (status, content type, body schema, headers, a schema-violating request accepted,
 # a schema-valid one refused with 400, an undeclared method, a missing auth header
-# accepted), fails the run. The server is stopped and the database dropped on exit.
+# accepted), fails the run; so does a read model that failed on what was accepted,
+# or that has not caught up with the log a minute after. The server is stopped and
+# the database dropped on exit.
 #
 # Environment: DATABASE_URL (required: scripts/test.sh sets it), CRM_FUZZ_EXAMPLES
 # (examples per operation and phase, default 100), CRM_FUZZ_SEED (default 1: the
@@ -163,6 +165,37 @@ status=0
     --request-timeout 40 \
     --report junit --report-dir "$WORK/report") || status=$?
 echo "==> fuzzing took $(( $(date +%s) - start )) s"
+
+# 6. The invariant after hostile input: every read model has taken whatever the
+# fuzzer got accepted. None failed (a value it could not store), and each catches up
+# with the log within 60 s (GET /projections: lag_events 0).
+echo "==> read models after fuzzing"
+if ! python3 - "$BASE" "$TOKEN" <<'EOF'
+import json, sys, time, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+deadline = time.time() + 60
+while True:
+    request = urllib.request.Request(base + "/projections", headers={"Authorization": "Bearer " + token})
+    models = json.load(urllib.request.urlopen(request, timeout=10))
+    failed = [m for m in models if m["status"] == "failed"]
+    lagging = [m for m in models if m["lag_events"] != 0]
+    if failed:
+        for m in failed:
+            print(f"error: read model {m['name']} failed on the event at position "
+                  f"{m['failed_position']}: {m['last_error']}", file=sys.stderr)
+        sys.exit(1)
+    if not lagging:
+        print(f"{len(models)} read models, none failed, none lagging")
+        sys.exit(0)
+    if time.time() > deadline:
+        for m in lagging:
+            print(f"error: read model {m['name']} lags by {m['lag_events']} events", file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.5)
+EOF
+then
+    status=1
+fi
 if grep -q "panicked" "$WORK/server.log"; then
     echo "error: the server panicked during fuzzing:" >&2
     grep -B2 -A10 "panicked" "$WORK/server.log" >&2

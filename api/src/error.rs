@@ -81,6 +81,26 @@ pub enum ApiError {
         /// Events to apply.
         total: i64,
     },
+    /// 409: a custom projection's stored definition no longer passes the check (it
+    /// was appended by older code): it is not built until redefined.
+    #[error("custom projection {name} is not built: its definition is refused ({detail}); redefine or drop it")]
+    DefinitionRefused {
+        /// The projection.
+        name: String,
+        /// The reasons.
+        detail: String,
+    },
+    /// 503: a read model stopped on an event before the asked `min_position`; it keeps
+    /// answering without `min_position`, and catches up once an operator repairs it.
+    #[error("the read model {name} failed on the event at position {failed_position} and cannot reach position {position} until it is repaired (crm projection skip|sanitize)")]
+    ProjectionFailed {
+        /// The read model.
+        name: String,
+        /// The position asked for.
+        position: i64,
+        /// The position of the event it failed on.
+        failed_position: i64,
+    },
     /// 503: a read model did not reach the asked `min_position` in time.
     #[error("the read model {name} has not caught up with position {position} yet; retry shortly")]
     Lagging {
@@ -143,10 +163,11 @@ impl ApiError {
             ApiError::Rule { .. } | ApiError::InvalidDefinition(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::Building { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable | ApiError::Lagging { .. } | ApiError::Overloaded { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Building { .. } | ApiError::DefinitionRefused { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable
+            | ApiError::Lagging { .. }
+            | ApiError::ProjectionFailed { .. }
+            | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -172,6 +193,8 @@ impl ApiError {
             ApiError::Lagging { .. } => "projection_lagging",
             ApiError::InvalidDefinition(_) => "invalid_definition",
             ApiError::Building { .. } => "projection_building",
+            ApiError::DefinitionRefused { .. } => "definition_refused",
+            ApiError::ProjectionFailed { .. } => "projection_failed",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -29,6 +29,7 @@ where
         let bytes = body_bytes(req, state).await?;
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
         an_object(&bytes)?;
+        storable(&bytes)?;
         Ok(ApiJson(value))
     }
 }
@@ -78,6 +79,58 @@ fn an_object(bytes: &[u8]) -> Result<(), ApiError> {
             "invalid_body",
             "the request body must be a JSON object",
         )),
+    }
+}
+
+/// A body that deserialized must also hold only text PostgreSQL can store: no
+/// U+0000 (NUL) in any string or key, whatever the field (422 `invalid_text` naming
+/// it). Checked here, before any command sees the body, so nothing is encrypted or
+/// appended with it; a NUL would otherwise pass the log's own check inside an
+/// encrypted personal value and stop every read model that stores it. (Lone
+/// surrogates never get this far: they are malformed JSON to the parser.)
+fn storable(bytes: &[u8]) -> Result<(), ApiError> {
+    // Raw control characters are malformed JSON: a NUL can only come as `\u0000`.
+    if !bytes.windows(2).any(|w| w == b"\\u") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        // The body deserialized already; a shape the generic parser refuses (too deep)
+        // holds no text that reaches the log.
+        return Ok(());
+    };
+    match nul_at(&value) {
+        None => Ok(()),
+        Some(path) => Err(ApiError::Rule {
+            code: crm_domain::codes::INVALID_TEXT,
+            detail: format!(
+                "{path} must not contain the character U+0000 (NUL), which the CRM cannot store"
+            ),
+        }),
+    }
+}
+
+/// The path (`contacts[0].name`) of the first string or key holding U+0000, if any.
+fn nul_at(value: &serde_json::Value) -> Option<String> {
+    nul_below(value).map(|path| path.trim_start_matches('.').to_owned())
+}
+
+/// [`nul_at`], each step written with its separator (`.name`, `[0]`).
+fn nul_below(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(String::new()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_below(item).map(|rest| format!("[{i}]{rest}"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(format!(".{}", key.replace('\0', "\\u0000")))
+            } else {
+                nul_below(item).map(|rest| format!(".{key}{rest}"))
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -163,6 +216,7 @@ where
                 ApiError::bad_request(code, format!("Failed to deserialize the JSON body: {e}"))
             })?;
         an_object(&bytes)?;
+        storable(&bytes)?;
         Ok(ApiJsonOrEmpty(value))
     }
 }
@@ -213,5 +267,33 @@ pub mod whole {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(deserialize_with = "required")] i64);
         Option::<Wrapped>::deserialize(d).map(|w| w.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::nul_at;
+
+    #[test]
+    fn a_nul_is_found_with_its_path_wherever_it_is() {
+        assert_eq!(
+            nul_at(&json!({"name": "Evil\u{0}Corp"})).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            nul_at(&json!({"name": "A", "contacts": [{"name": "B"}, {"phone": "\u{0}"}]}))
+                .as_deref(),
+            Some("contacts[1].phone")
+        );
+        assert_eq!(
+            nul_at(&json!({"filters": [{"value": {"a\u{0}b": 1}}]})).as_deref(),
+            Some("filters[0].value.a\\u0000b")
+        );
+        assert_eq!(
+            nul_at(&json!({"name": "\\u0000 is text", "n": [1, null]})),
+            None
+        );
     }
 }

@@ -14,7 +14,9 @@ use uuid::Uuid;
 /// (created for a subject's first personal data), and returns the vault writes the
 /// append must carry: keys to create, keys that must still be live, and the keys of
 /// the subjects an erasure event among the batches erases. A subject erased already
-/// is refused with [`EventLogError::SubjectErased`].
+/// is refused with [`EventLogError::SubjectErased`]; a personal value holding a NUL
+/// (which the log's own check cannot see once encrypted) with
+/// [`EventLogError::Invalid`], before anything is encrypted.
 pub async fn seal(
     log: &EventLog,
     batches: &mut [StreamAppend],
@@ -28,8 +30,21 @@ pub async fn seal(
         let Some(subject) = personal::subject(&event.event_type, &event.data) else {
             continue;
         };
-        let mut any = false;
-        personal::visit(&event.event_type, &mut event.data, &mut |_, _| any = true);
+        let (mut any, mut nul) = (false, None);
+        personal::visit(&event.event_type, &mut event.data, &mut |field, value| {
+            any = true;
+            if value.contains('\0') {
+                nul = Some(field.to_owned());
+            }
+        });
+        if let Some(field) = nul {
+            // The log refuses a NUL itself, but would never see this one once encrypted.
+            return Err(EventLogError::Invalid(format!(
+                "event {}: the personal value {field} contains a NUL character, which \
+                 PostgreSQL cannot store",
+                event.event_id
+            )));
+        }
         if any {
             subjects.insert(subject);
         }

@@ -22,7 +22,8 @@ pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
 
 /// Waits until read model `name` reflects the event at `min_position` and every
 /// event committed before it (no wait without one); a 503 `projection_lagging` after
-/// [`MIN_POSITION_WAIT`].
+/// [`MIN_POSITION_WAIT`], or `projection_failed` once the read model is seen stopped on
+/// an event before that position (it keeps answering without `min_position`).
 pub async fn reflects(
     state: &AppState,
     name: &str,
@@ -43,6 +44,13 @@ pub async fn reflects(
         Err(ProjectionError::Lagging { .. }) => Err(ApiError::Lagging {
             name: name.to_owned(),
             position,
+        }),
+        Err(ProjectionError::FailedBefore {
+            failed_position, ..
+        }) => Err(ApiError::ProjectionFailed {
+            name: name.to_owned(),
+            position,
+            failed_position,
         }),
         Err(ProjectionError::UnknownEvent(_)) => Err(ApiError::bad_request(
             "invalid_min_position",

@@ -63,6 +63,8 @@ pub const INVALID_PROJECTION_NAME: &str = "invalid_projection_name";
 /// A text longer than its field allows (names and titles: 200 characters, free
 /// texts: 10,000).
 pub const TEXT_TOO_LONG: &str = "text_too_long";
+/// A text holding a character no text column can store: U+0000 (NUL).
+pub const INVALID_TEXT: &str = "invalid_text";
 /// A list with more items than a command allows (100).
 pub const TOO_MANY_ITEMS: &str = "too_many_items";
 /// New personal data (a name, contacts) for a data subject whose personal data was

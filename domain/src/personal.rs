@@ -29,19 +29,90 @@ pub fn subject(event_type: &str, data: &Value) -> Option<Uuid> {
     data.get(key)?.as_str()?.parse().ok()
 }
 
+/// Where personal strings lie in a payload: the one declaration [`visit`] and
+/// [`reaches`] both follow.
+#[derive(Debug)]
+enum Shape {
+    /// The string here is personal.
+    Value,
+    /// These fields of an object, in this order.
+    Fields(&'static [(&'static str, Shape)]),
+    /// Every item of an array.
+    Items(&'static Shape),
+}
+
+/// A contact of a client: its name, phone and e-mail.
+const CONTACT: Shape = Shape::Fields(&[
+    ("name", Shape::Value),
+    ("phone", Shape::Value),
+    ("email", Shape::Value),
+]);
+
+/// A client's name and contacts (`ClientRegistered`, `ClientUpdated`'s `changes`).
+const CLIENT: Shape =
+    Shape::Fields(&[("name", Shape::Value), ("contacts", Shape::Items(&CONTACT))]);
+
+/// The personal strings of each event type's payload (types not listed carry none).
+const PERSONAL: &[(&str, Shape)] = &[
+    ("ClientRegistered", CLIENT),
+    ("ClientUpdated", Shape::Fields(&[("changes", CLIENT)])),
+    ("LeadCaptured", CONTACT),
+];
+
+fn shape(event_type: &str) -> Option<&'static Shape> {
+    PERSONAL
+        .iter()
+        .find(|(t, _)| *t == event_type)
+        .map(|(_, shape)| shape)
+}
+
 /// Calls `f(field, value)` on every personal string of a payload of `event_type`,
 /// always in the same order; `field` is the name of the JSON field holding it.
 pub fn visit(event_type: &str, data: &mut Value, f: &mut dyn FnMut(&str, &mut String)) {
-    match event_type {
-        "ClientRegistered" => visit_client(data, f),
-        "ClientUpdated" => {
-            if let Some(changes) = data.get_mut("changes") {
-                visit_client(changes, f);
+    if let Some(shape) = shape(event_type) {
+        visit_shape(shape, "", data, f);
+    }
+}
+
+fn visit_shape(shape: &Shape, field: &str, data: &mut Value, f: &mut dyn FnMut(&str, &mut String)) {
+    match (shape, data) {
+        (Shape::Value, Value::String(value)) => f(field, value),
+        (Shape::Fields(fields), Value::Object(map)) => {
+            for (name, inner) in *fields {
+                if let Some(value) = map.get_mut(*name) {
+                    visit_shape(inner, name, value, f);
+                }
             }
         }
-        "LeadCaptured" => visit_fields(data, &["name", "phone", "email"], f),
+        (Shape::Items(inner), Value::Array(items)) => {
+            for item in items {
+                visit_shape(inner, field, item, f);
+            }
+        }
         _ => {}
     }
+}
+
+/// True when the value at `path` in a payload of `event_type` is personal or holds
+/// personal values: the payload itself (`[]`), `contacts`, `contacts.0.phone`,
+/// `changes`, `name`… Any step below an array stands for one of its items. What a
+/// definition, a filter or a join may never read.
+pub fn reaches<S: AsRef<str>>(event_type: &str, path: &[S]) -> bool {
+    let Some(mut shape) = shape(event_type) else {
+        return false;
+    };
+    for step in path {
+        shape = match shape {
+            // Below a personal string there is nothing else; stay cautious.
+            Shape::Value => return true,
+            Shape::Fields(fields) => match fields.iter().find(|(n, _)| *n == step.as_ref()) {
+                Some((_, inner)) => inner,
+                None => return false,
+            },
+            Shape::Items(inner) => inner,
+        };
+    }
+    true
 }
 
 /// The subject whose personal data an event erases: its client or lead.
@@ -65,23 +136,6 @@ pub fn erased_subject_stored(event_type: &str, data: &Value) -> Option<Uuid> {
 
 /// The event types that erase personal data.
 pub const ERASURE_TYPES: [&str; 2] = ["ClientErased", "LeadErased"];
-
-fn visit_client(data: &mut Value, f: &mut dyn FnMut(&str, &mut String)) {
-    visit_fields(data, &["name"], f);
-    if let Some(Value::Array(contacts)) = data.get_mut("contacts") {
-        for contact in contacts {
-            visit_fields(contact, &["name", "phone", "email"], f);
-        }
-    }
-}
-
-fn visit_fields(data: &mut Value, fields: &[&str], f: &mut dyn FnMut(&str, &mut String)) {
-    for field in fields {
-        if let Some(Value::String(value)) = data.get_mut(*field) {
-            f(field, value);
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -143,6 +197,49 @@ mod tests {
             pairs(&[("name", "Petro"), ("phone", "+380 2"), ("email", "p@x.ua")])
         );
         assert_eq!(subject("LeadCaptured", &data), Some(id));
+    }
+
+    #[test]
+    fn a_path_reaches_personal_data_at_or_below_it() {
+        let reaches = |t: &str, path: &str| {
+            let steps: Vec<&str> = if path.is_empty() {
+                Vec::new()
+            } else {
+                path.split('.').collect()
+            };
+            super::reaches(t, &steps)
+        };
+        for (t, path) in [
+            ("ClientRegistered", ""),
+            ("ClientRegistered", "name"),
+            ("ClientRegistered", "contacts"),
+            ("ClientRegistered", "contacts.0"),
+            ("ClientRegistered", "contacts.0.phone"),
+            ("ClientRegistered", "contacts.17.email"),
+            ("ClientRegistered", "name.first"),
+            ("ClientUpdated", "changes"),
+            ("ClientUpdated", "changes.name"),
+            ("ClientUpdated", "changes.contacts.0.name"),
+            ("LeadCaptured", "name"),
+            ("LeadCaptured", "phone"),
+            ("LeadCaptured", "email"),
+            ("LeadCaptured", ""),
+        ] {
+            assert!(reaches(t, path), "{t} {path}");
+        }
+        for (t, path) in [
+            ("ClientRegistered", "region"),
+            ("ClientRegistered", "client_id"),
+            ("ClientUpdated", "changes.region"),
+            ("ClientUpdated", "client_id"),
+            ("LeadCaptured", "source"),
+            ("LeadCaptured", "client_id"),
+            ("ManagerRegistered", "name"),
+            ("ManagerRegistered", ""),
+            ("DealOpened", "title"),
+        ] {
+            assert!(!reaches(t, path), "{t} {path}");
+        }
     }
 
     #[test]

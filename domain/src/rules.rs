@@ -27,13 +27,28 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_ITEMS: usize = 100;
 
 /// Refuses text longer than `max` characters (Unicode scalar values, as JSON
-/// Schema's `maxLength` counts) with `text_too_long`.
+/// Schema's `maxLength` counts) with `text_too_long`, and text that is not
+/// [`storable`] with `invalid_text`.
 pub(crate) fn at_most(value: &str, max: usize, what: &str) -> Result<(), DomainError> {
+    storable(value, what)?;
     // Counting stops past the limit: a huge string costs no more than max + 1 steps.
     if value.chars().nth(max).is_some() {
         Err(DomainError::rule(
             codes::TEXT_TOO_LONG,
             format!("{what} must be at most {max} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses text that PostgreSQL cannot store in a `text` or `jsonb` value: one
+/// holding U+0000 (NUL). (Rust strings hold no lone surrogates.)
+pub(crate) fn storable(value: &str, what: &str) -> Result<(), DomainError> {
+    if value.contains('\0') {
+        Err(DomainError::rule(
+            codes::INVALID_TEXT,
+            format!("{what} must not contain the character U+0000 (NUL)"),
         ))
     } else {
         Ok(())
@@ -123,6 +138,19 @@ mod tests {
         let longer = "ж".repeat(201);
         let err = at_most(&longer, 200, "name").map_err(|e| e.code());
         assert_eq!(err, Err("text_too_long"));
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_other_controls_kept() {
+        assert_eq!(
+            at_most("Evil\0Corp", 200, "client name").map_err(|e| e.code()),
+            Err("invalid_text")
+        );
+        assert_eq!(
+            long(Some("\0"), "notes").map_err(|e| e.code()),
+            Err("invalid_text")
+        );
+        assert_eq!(at_most("tab\there\u{1b}[31m\u{202e}", 200, "name"), Ok(()));
     }
 
     #[test]

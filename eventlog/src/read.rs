@@ -213,6 +213,19 @@ impl EventLog {
         rows.iter().map(row_to_event).collect()
     }
 
+    /// The event at `position` as stored, if there is one.
+    pub async fn event_at(&self, position: i64) -> Result<Option<RecordedEvent>, EventLogError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM eventlog.events e WHERE e.position = $1"
+        ))
+        .bind(position)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_to_event).transpose()
+    }
+
     /// The version of `stream`'s last event, or None when it has none.
     pub async fn stream_version(&self, stream: &str) -> Result<Option<i64>, EventLogError> {
         let version: Option<i64> =

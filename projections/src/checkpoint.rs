@@ -160,22 +160,29 @@ pub(crate) async fn commit(
 ) -> Result<Committed, ProjectionError> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let stored = match stored {
-        Some(text) => Some(parse_cursor(name, &text)?),
-        None => None,
+    let (first, last) = crate::repairs::span(events);
+    let row: Option<(String, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT c.cursor, {} FROM projections.checkpoints c WHERE c.name = $1 FOR UPDATE OF c",
+        crate::repairs::AMONG
+    ))
+    .bind(name)
+    .bind(first)
+    .bind(last)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (stored, repaired) = match row {
+        Some((text, repaired)) => (Some(parse_cursor(name, &text)?), repaired),
+        None => (None, Vec::new()),
     };
     if stored != Some(expected) {
         tx.rollback().await?;
         return Ok(Committed::Fenced);
     }
+    // Events an operator told this read model to skip or sanitize (crm projection).
+    let events = crate::repairs::honour(events, &repaired);
     if !events.is_empty() {
         use_schema(&mut tx, LIVE_SCHEMA).await?;
-        if let Err(err) = projection.apply(&mut tx, events).await {
+        if let Err(err) = projection.apply(&mut tx, &events).await {
             // Rolling back explicitly returns a clean connection to the pool.
             let _ = tx.rollback().await;
             return Err(err);

@@ -48,8 +48,8 @@ use crate::projection::Projection;
 
 pub use as_of::client_card_as_of;
 pub use queries::{
-    client_card, client_leads, client_manager, client_timeline, list_clients, ClientCard,
-    ClientFilter, Segment, SegmentClock,
+    client_card, client_leads, client_manager, client_timeline, linked_leads, list_clients,
+    ClientCard, ClientFilter, Segment, SegmentClock,
 };
 
 /// The projection's name.

@@ -38,3 +38,18 @@ pub use status::{custom_status, live_projection, CustomStatus, GenerationStatus}
 pub fn compile(value: &serde_json::Value) -> Result<Plan, Vec<Problem>> {
     definition::parse(value).and_then(Plan::new)
 }
+
+/// The problems of a definition in one line: `path: message; …`.
+pub fn describe(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            if p.path.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.path, p.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -29,6 +29,22 @@ pub enum ProjectionError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// The projection is marked failed on an event at or before the one waited for
+    /// (read-your-writes): it cannot reflect it until an operator repairs it.
+    #[error("projection {name} failed on the event at position {failed_position} ({error}): it cannot reflect position {position} until repaired")]
+    FailedBefore {
+        /// The projection waited for.
+        name: String,
+        /// The position waited for.
+        position: i64,
+        /// The position of the event it failed on.
+        failed_position: i64,
+        /// Its error.
+        error: String,
+    },
+    /// An operator's repair was refused (see `crate::repairs`).
+    #[error("cannot repair: {0}")]
+    Repair(String),
     /// No event has this position.
     #[error("no event at position {0}")]
     UnknownEvent(i64),

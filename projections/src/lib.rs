@@ -20,7 +20,9 @@
 //!   session-level advisory lock (`pg_try_advisory_lock(LOCK_CLASS, hashtext(name))`)
 //!   on a dedicated connection; others wait as standbys and retry every second.
 //! - A projection whose `apply` fails stops alone (status `failed`, the exact event's
-//!   position, the error) and retries with backoff; a [`ProjectorSet`] runs many.
+//!   position, the error) and retries with backoff, its tables still answering; an
+//!   operator gets it past that event with a [`repair`] (skip or sanitize it, recorded
+//!   for good); a [`ProjectorSet`] runs many.
 //! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
 
 mod batch;
@@ -36,6 +38,7 @@ pub mod managers;
 mod names;
 pub mod personal;
 mod projection;
+pub mod repairs;
 mod runner;
 mod set;
 mod shadow;
@@ -47,6 +50,7 @@ mod wakeups;
 pub use error::ProjectionError;
 pub use event::FeedEvent;
 pub use projection::Projection;
+pub use repairs::{repair, Repair, RepairAction};
 pub use runner::{Runner, RunnerConfig, LOCK_CLASS};
 pub use set::{ProjectorSet, RunningProjectors};
 pub use shadow::RebuildRequest;
@@ -57,8 +61,9 @@ pub use status::{
 
 use sqlx::PgPool;
 
-/// This crate's schema migrations (versions 2026112220xxxx belong to it). Other crates
-/// keep their own migrations in the same database, so those are not "missing".
+/// This crate's schema migrations (versions 2026112220xxxx and 2026120621200x belong
+/// to it). Other crates keep their own migrations in the same database, so those are
+/// not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

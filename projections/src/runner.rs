@@ -429,8 +429,30 @@ impl Runner {
             "projection failed on an event"
         );
         checkpoint::record_failure(pool, name, *cursor, position, &text).await?;
-        sleep_or_shutdown(delay, shutdown).await;
+        self.wait_out(delay, position, shutdown).await;
         Ok(Flow::Resubscribe)
+    }
+
+    /// Waits out the backoff after a failure on the event at `position`, cut short by
+    /// shutdown or by an operator's repair of that event (looked for every health check).
+    async fn wait_out(&self, delay: Duration, position: i64, shutdown: &mut watch::Receiver<bool>) {
+        let deadline = Instant::now() + delay;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero()
+                || sleep_or_shutdown(left.min(self.config.health_check), shutdown).await
+            {
+                return;
+            }
+            let name = self.projection.name();
+            if matches!(
+                crate::repairs::recorded(self.log.pool(), name, position).await,
+                Ok(true)
+            ) {
+                tracing::info!(projection = name, position, "repair recorded: retrying now");
+                return;
+            }
+        }
     }
 }
 

@@ -163,13 +163,19 @@ pub(crate) async fn drive(
     loop {
         let page = reader.page(cursor, page_size).await?;
         let events = page.of_types(types.as_deref());
-        let applied = apply_batch(pool, projection, cursor, &events, page.next)
+        let applied = match apply_batch(pool, projection, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
                 projection = name,
                 events = events.len()
             ))
-            .await?;
+            .await
+        {
+            Err(err) if !err.is_transient() => {
+                return Err(failed_event(pool, projection, cursor, &events, err).await)
+            }
+            other => other?,
+        };
         if !applied {
             // Cancelled or restarted by another request: nothing more to do here.
             return Ok(());
@@ -185,6 +191,40 @@ pub(crate) async fn drive(
     }
 }
 
+/// After a batch of a rebuild failed: applies its events one by one to find the one
+/// that fails, and names its position in the error (for `crm projection skip`), the
+/// events before it staying applied. The rebuild is retried from there.
+async fn failed_event(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    mut cursor: Cursor,
+    events: &[Arc<FeedEvent>],
+    err: ProjectionError,
+) -> ProjectionError {
+    for event in events {
+        let next = event.stored.cursor();
+        match apply_batch(pool, projection, cursor, std::slice::from_ref(event), next).await {
+            Ok(true) => cursor = next,
+            Ok(false) => break,
+            Err(err) if err.is_transient() => return err,
+            Err(err) => {
+                let position = event.stored.position;
+                tracing::error!(
+                    projection = projection.name(),
+                    position,
+                    error = %err.chain(),
+                    "rebuild failed on an event"
+                );
+                return ProjectionError::failed(format!(
+                    "rebuild failed on the event at position {position}: {}",
+                    err.chain()
+                ));
+            }
+        }
+    }
+    err
+}
+
 /// Applies `events` to the shadow copy and moves its cursor from `expected` to
 /// `next`, in one transaction; false when the shadow's cursor was not `expected`.
 async fn apply_batch(
@@ -196,12 +236,13 @@ async fn apply_batch(
 ) -> Result<bool, ProjectionError> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
-    if !fence(&mut tx, name, expected).await? {
+    let Some(repaired) = fence(&mut tx, name, expected, events).await? else {
         return Ok(false);
-    }
+    };
+    let events = crate::repairs::honour(events, &repaired);
     if !events.is_empty() {
         use_schema(&mut tx, &schema_of(name)).await?;
-        projection.apply(&mut tx, events).await?;
+        projection.apply(&mut tx, &events).await?;
     }
     sqlx::query(
         "UPDATE projections.checkpoints \
@@ -216,20 +257,29 @@ async fn apply_batch(
     Ok(true)
 }
 
-/// True when the shadow's cursor is still `expected` (locks the checkpoint row).
+/// When the shadow's cursor is still `expected` (locks the checkpoint row): the
+/// repairs recorded among `events` (see `crate::repairs::AMONG`); None otherwise.
 async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     name: &str,
     expected: Cursor,
-) -> Result<bool, ProjectionError> {
-    let stored: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
-    )
+    events: &[Arc<FeedEvent>],
+) -> Result<Option<Vec<String>>, ProjectionError> {
+    let (first, last) = crate::repairs::span(events);
+    let row: Option<(Option<String>, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT c.rebuild_cursor, {} FROM projections.checkpoints c \
+          WHERE c.name = $1 FOR UPDATE OF c",
+        crate::repairs::AMONG
+    ))
     .bind(name)
+    .bind(first)
+    .bind(last)
     .fetch_optional(&mut **tx)
     .await?;
     let expected = expected.to_string();
-    Ok(stored.flatten().as_deref() == Some(expected.as_str()))
+    Ok(row.and_then(|(cursor, repaired)| {
+        (cursor.as_deref() == Some(expected.as_str())).then_some(repaired)
+    }))
 }
 
 /// Drops the indexes of shadow table `table` that only queries use: every one but the

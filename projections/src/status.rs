@@ -156,10 +156,18 @@ pub(crate) async fn count_after(
     }
 }
 
+/// How long [`wait_until_reflects`] waits on a projection marked failed before it
+/// gives up: longer than the first retry's backoff, so a failure the retry clears
+/// costs nothing, while a poisoned event is reported within about a second.
+const FAILED_GRACE: Duration = Duration::from_secs(2);
+
 /// Waits until projection `name` reflects the event at `position` (and every event
 /// before it in the feed), for read-your-writes; [`ProjectionError::Lagging`] after
-/// `timeout`. A projection that filters events reflects an event of another type
-/// as soon as it has applied every event of its types before it.
+/// `timeout`, or [`ProjectionError::FailedBefore`] once it has stayed marked failed on
+/// an event before that position for [`FAILED_GRACE`] (it will not get past that event
+/// until an operator repairs it: no use waiting on). A projection that filters events
+/// reflects an event of another type as soon as it has applied every event of its
+/// types before it.
 ///
 /// Looks again as soon as a runner of this process commits a batch (`crm serve` runs
 /// them beside the API); runners in other processes do not notify, so it also polls
@@ -177,11 +185,30 @@ pub async fn wait_until_reflects(
         .ok_or(ProjectionError::UnknownEvent(position))?;
     let mut pause = Duration::from_millis(1);
     let mut commits = crate::wakeups::COMMITS.watch();
+    let mut failed_since: Option<Instant> = None;
     loop {
-        if reflects(log, name, target).await? {
-            return Ok(());
-        }
+        let failure = match standing(log, name, target).await? {
+            Standing::Reflects => return Ok(()),
+            Standing::Behind => None,
+            Standing::Failed {
+                position: at,
+                error,
+            } => Some((at, error)),
+        };
         let waited = started.elapsed();
+        if let Some((failed_position, error)) = failure {
+            let since = *failed_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= FAILED_GRACE || waited >= timeout {
+                return Err(ProjectionError::FailedBefore {
+                    name: name.to_owned(),
+                    position,
+                    failed_position,
+                    error,
+                });
+            }
+        } else {
+            failed_since = None;
+        }
         if waited >= timeout {
             return Err(ProjectionError::Lagging {
                 name: name.to_owned(),
@@ -202,33 +229,71 @@ pub async fn wait_until_reflects(
     }
 }
 
+/// Where a projection stands against a feed cursor.
+enum Standing {
+    /// Its checkpoint covers the event.
+    Reflects,
+    /// Not yet.
+    Behind,
+    /// Not yet, and it is marked failed on an event (at this position, with this
+    /// error): the next one it would apply.
+    Failed { position: i64, error: String },
+}
+
 /// True when the projection's checkpoint covers the event at feed cursor `target`.
 pub(crate) async fn reflects(
     log: &EventLog,
     name: &str,
     target: Cursor,
 ) -> Result<bool, ProjectionError> {
-    let row: Option<(String, Option<Vec<String>>)> =
-        sqlx::query_as("SELECT cursor, event_types FROM projections.checkpoints WHERE name = $1")
-            .bind(name)
-            .fetch_optional(log.pool())
-            .await?;
-    let Some((cursor, event_types)) = row else {
-        return Ok(false);
+    Ok(matches!(
+        standing(log, name, target).await?,
+        Standing::Reflects
+    ))
+}
+
+/// Whether the projection's checkpoint covers the event at feed cursor `target`, and
+/// if not, whether it is stopped by a failure.
+async fn standing(log: &EventLog, name: &str, target: Cursor) -> Result<Standing, ProjectionError> {
+    type Row = (
+        String,
+        Option<Vec<String>>,
+        String,
+        Option<i64>,
+        Option<String>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT cursor, event_types, status, failed_position, last_error \
+           FROM projections.checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(log.pool())
+    .await?;
+    let Some((cursor, event_types, status, failed_position, last_error)) = row else {
+        return Ok(Standing::Behind);
     };
     let cursor = parse_cursor(name, &cursor)?;
     // `target` is the place just after the event, so "covered" is cursor >= target.
-    if cursor >= target || event_types.is_none() {
-        return Ok(cursor >= target);
-    }
-    // Filtered: covered when the first event of its types after the checkpoint comes
-    // after the target, or there is none and the feed has read past the target.
-    let page = log
-        .read_feed(cursor, 1, &FeedFilter { event_types })
-        .await?;
-    Ok(match page.events.first() {
-        Some(first) => first.cursor() > target,
-        None => page.next >= target,
+    let covered = if cursor >= target || event_types.is_none() {
+        cursor >= target
+    } else {
+        // Filtered: covered when the first event of its types after the checkpoint
+        // comes after the target, or there is none and the feed has read past the target.
+        let page = log
+            .read_feed(cursor, 1, &FeedFilter { event_types })
+            .await?;
+        match page.events.first() {
+            Some(first) => first.cursor() > target,
+            None => page.next >= target,
+        }
+    };
+    Ok(match (covered, status.as_str(), failed_position) {
+        (true, _, _) => Standing::Reflects,
+        (false, "failed", Some(position)) => Standing::Failed {
+            position,
+            error: last_error.unwrap_or_default(),
+        },
+        (false, _, _) => Standing::Behind,
     })
 }
 

@@ -196,6 +196,68 @@ impl TestApp {
         }
     }
 
+    /// The invariant after hostile input: every read model (built-in and custom) has
+    /// applied the whole log within 60 s, and `GET /projections` shows none failed
+    /// and none lagging. Panics naming the read model otherwise.
+    pub async fn assert_read_models_healthy(&self) {
+        let wait = std::time::Duration::from_secs(60);
+        if let Ok(Some(head)) = self.log.last_position().await {
+            // The built-in ones (a runner just started has no checkpoint yet), and
+            // every other that has one (custom projections).
+            let mut names: Vec<String> = crm_projections::builtin()
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect();
+            let statuses = crm_projections::status(self.log.pool(), &self.log)
+                .await
+                .unwrap_or_else(|e| panic!("projection status: {e}"));
+            names.extend(statuses.into_iter().map(|s| s.name));
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                if let Err(err) =
+                    crm_projections::wait_until_reflects(&self.log, &name, head, wait).await
+                {
+                    let all = self.get("/projections").await;
+                    panic!(
+                        "read model {name} does not reach position {head}: {err}; {}",
+                        all.body
+                    );
+                }
+            }
+        }
+        let answer = self.get("/projections").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let models = answer.body.as_array().cloned().unwrap_or_default();
+        assert!(!models.is_empty(), "no read model runs");
+        for model in models {
+            assert_ne!(model["status"], "failed", "{model}");
+            assert_eq!(model["lag_events"], 0, "{model}");
+            assert_eq!(model["last_error"], Value::Null, "{model}");
+        }
+    }
+
+    /// Waits (up to 120 s) until custom projection `name` answers from generation
+    /// `generation` or later. Panics past the deadline.
+    pub async fn wait_custom_live(&self, name: &str, generation: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let answer = self.get(&format!("/projections/{name}")).await;
+            if answer.status == StatusCode::OK
+                && answer.body["state"] == "live"
+                && answer.body["live"]["generation"].as_i64() >= Some(generation)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never went live: {}",
+                answer.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM eventlog.events")

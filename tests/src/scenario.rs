@@ -133,3 +133,42 @@ pub async fn client(app: &TestApp, manager_id: Uuid) -> Uuid {
         .await;
     response_id(&answer, StatusCode::CREATED, "client", 1)
 }
+
+/// Appends one event straight through the log, as code older than the NUL check did
+/// (a hand-written import would): its personal values encrypted under their subject's
+/// key whatever they hold, no command and no check of the API in between. Returns its
+/// position.
+pub async fn append_as_older_code(
+    app: &TestApp,
+    stream: &str,
+    event_type: &str,
+    mut data: Value,
+) -> i64 {
+    use crm_domain::personal;
+    let subjects: Vec<Uuid> = personal::subject(event_type, &data).into_iter().collect();
+    let keys = match app.log.vault().keys_for_write(&subjects).await {
+        Ok(keys) => keys,
+        Err(err) => panic!("keys for {subjects:?}: {err}"),
+    };
+    let event_id = Uuid::now_v7();
+    if let Some((subject, key)) = subjects.first().and_then(|s| Some((*s, keys.key(*s)?))) {
+        let mut ordinal: u32 = 0;
+        personal::visit(event_type, &mut data, &mut |field, value| {
+            let mut seed = event_id.as_bytes().to_vec();
+            seed.extend_from_slice(&ordinal.to_be_bytes());
+            *value = key.encrypt(subject, field, &seed, value);
+            ordinal += 1;
+        });
+    }
+    let event = crm_eventlog::NewEvent::new(event_type, data).with_id(event_id);
+    let append =
+        crm_eventlog::StreamAppend::new(stream, crm_eventlog::ExpectedVersion::Any, vec![event]);
+    match app
+        .log
+        .append_with_keys(vec![append], &keys.into_write())
+        .await
+    {
+        Ok(outcome) => outcome.last_position(),
+        Err(err) => panic!("appending {event_type} to {stream}: {err}"),
+    }
+}

@@ -81,24 +81,14 @@ fn clients_per_manager_week() -> Value {
     })
 }
 
-/// Waits until `name` answers from generation `generation` or later.
-async fn wait_live(app: &TestApp, name: &str, generation: i64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let answer = app.get(&format!("/projections/{name}")).await;
-        if answer.status == StatusCode::OK
-            && answer.body["state"] == "live"
-            && answer.body["live"]["generation"].as_i64() >= Some(generation)
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never went live: {}",
-            answer.body
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The probe of issue 14: a field a manager's event allows (`data.name`, `data.email`),
+/// read from client and lead events too, which older code accepted.
+fn probe_definition() -> Value {
+    json!({
+        "event_types": ["ManagerRegistered", "ClientRegistered", "LeadCaptured"],
+        "group_by": [{"name": "who", "field": "data.name"}],
+        "measures": [{"name": "emails", "fn": "count_distinct", "field": "data.email"}]
+    })
 }
 
 /// Every row of `name` (with `query`), in pages of 7.
@@ -209,7 +199,7 @@ async fn three_definitions_built_from_the_log_match_plain_sql_and_stay_live(pool
         ));
     }
     for (name, generation) in &generations {
-        wait_live(&app, name, *generation).await;
+        app.wait_custom_live(name, *generation).await;
     }
 
     let calls = all_rows(&app, "calls_per_region_month", "").await;
@@ -344,7 +334,7 @@ async fn a_redefinition_is_built_beside_then_replaces_and_a_drop_removes_everyth
     let projectors = app.start_projectors();
     let defined = app.post("/projections", &clients_per_manager_week()).await;
     assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
-    wait_live(&app, "clients_per_manager_week", 1).await;
+    app.wait_custom_live("clients_per_manager_week", 1).await;
     let listed = app.get("/projections").await;
     let entry = listed
         .body
@@ -387,7 +377,7 @@ async fn a_redefinition_is_built_beside_then_replaces_and_a_drop_removes_everyth
         .await;
     assert_eq!(redefined.status, StatusCode::ACCEPTED, "{}", redefined.body);
     assert_eq!(redefined.body["generation"], 2);
-    wait_live(&app, "clients_per_manager_week", 2).await;
+    app.wait_custom_live("clients_per_manager_week", 2).await;
     let rows = all_rows(&app, "clients_per_manager_week", "").await;
     let expected_rows = expected(
         &pool,
@@ -528,6 +518,27 @@ async fn bad_definitions_get_a_422_naming_the_part_and_append_nothing(pool: PgPo
             json!({"name": "x", "event_types": ["DealWon"], "measures": [{"name": "n", "fn": "count_distinct", "field": "client.name"}]}),
             "measures[0].field",
         ),
+        // Nor when one listed type allows the path and another holds personal data there.
+        (
+            {
+                let mut probe = probe_definition();
+                probe["name"] = json!("x");
+                probe
+            },
+            "group_by[0].field",
+        ),
+        (
+            json!({"name": "x", "event_types": ["ManagerRegistered", "LeadCaptured"], "filters": [{"field": "data.email", "op": "eq", "value": "olena@x.ua"}], "measures": [{"name": "n", "fn": "count"}]}),
+            "filters[0].field",
+        ),
+        (
+            json!({"name": "x", "event_types": ["ClientRegistered"], "group_by": [{"name": "p", "field": "data.contacts.0.phone"}], "measures": [{"name": "n", "fn": "count"}]}),
+            "group_by[0].field",
+        ),
+        (
+            json!({"name": "x", "event_types": ["ClientUpdated"], "measures": [{"name": "n", "fn": "count_distinct", "field": "data.changes.name"}]}),
+            "measures[0].field",
+        ),
     ];
     for (body, path) in cases {
         let answer = app.post("/projections", &body).await;
@@ -572,4 +583,123 @@ async fn bad_definitions_get_a_422_naming_the_part_and_append_nothing(pool: PgPo
         app.get("/projections/nothing").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_definition_older_code_accepted_that_reads_personal_data_is_refused_at_start(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool.clone()).await.unwrap();
+    let m = crm_tests::scenario::manager(&app, "Olena").await;
+    let client = app
+        .post(
+            "/clients",
+            &json!({"name": "Petro Ivanenko", "kind": "person", "manager_id": m,
+                    "contacts": [{"name": "Petro", "phone": "+380 50 000 00 01"}]}),
+        )
+        .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.body);
+    let lead = app
+        .post(
+            "/leads",
+            &json!({"source": "site", "name": "Oksana Lysenko", "email": "oksana@x.ua"}),
+        )
+        .await;
+    assert_eq!(lead.status, StatusCode::CREATED, "{}", lead.body);
+    // The probe, appended as older code did once its check passed (it passed then).
+    let name = "probe";
+    let defined =
+        crm_domain::DomainEvent::ProjectionDefined(crm_domain::events::ProjectionDefined {
+            projection_id: crm_domain::custom_projection::id_of(name),
+            name: name.into(),
+            definition: probe_definition(),
+        });
+    let event = crm_api::command::new_event(&defined, crm_eventlog::Metadata::default());
+    app.log
+        .append(
+            &defined.stream(),
+            crm_eventlog::ExpectedVersion::NoStream,
+            vec![event],
+        )
+        .await
+        .unwrap();
+    // ...and the rows that code built, live, as an upgraded database would hold them.
+    sqlx::query(
+        "INSERT INTO projections.custom_runtime (name, generation, definition, live) \
+         VALUES ($1, 1, $2, true)",
+    )
+    .bind(name)
+    .bind(probe_definition())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TABLE projections.cp1_probe (_key text PRIMARY KEY, who jsonb NOT NULL, emails bigint)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO projections.cp1_probe VALUES ('[\"Petro Ivanenko\"]', '\"Petro Ivanenko\"', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let projectors = app.start_projectors();
+    // It is marked failed with the reasons, and its rows are gone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let model = loop {
+        let all = app.get("/projections").await;
+        let model = all
+            .body
+            .as_array()
+            .and_then(|a| a.iter().find(|m| m["name"] == name))
+            .cloned();
+        if let Some(model) = model.filter(|m| m["status"] == "failed") {
+            break model;
+        }
+        assert!(Instant::now() < deadline, "never refused: {}", all.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let error = model["last_error"].as_str().unwrap();
+    assert!(error.starts_with("definition refused: "), "{model}");
+    assert!(error.contains("group_by[0].field"), "{model}");
+    assert!(
+        error.contains("personal data of ClientRegistered, LeadCaptured"),
+        "{model}"
+    );
+    let table: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('projections.cp1_probe')::text")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(table, None, "the rows built from personal data are dropped");
+    let rows = app.get(&format!("/projections/{name}/rows")).await;
+    assert_eq!(
+        (rows.status, rows.code()),
+        (StatusCode::CONFLICT, "definition_refused"),
+        "{}",
+        rows.body
+    );
+    assert!(!rows.body.to_string().contains("Petro"), "{}", rows.body);
+    let rebuild = app
+        .post(&format!("/projections/{name}/rebuild"), &json!({}))
+        .await;
+    assert_eq!(rebuild.status, StatusCode::NOT_FOUND, "{}", rebuild.body);
+    // The other read models are unaffected; a sound redefinition builds again.
+    let redefined = app
+        .send(
+            Method::PUT,
+            &format!("/projections/{name}"),
+            Some(crm_tests::ADMIN_TOKEN),
+            Some(&json!({"event_types": ["ManagerRegistered"],
+                         "group_by": [{"name": "who", "field": "data.name"}],
+                         "measures": [{"name": "n", "fn": "count"}]})),
+            &[],
+        )
+        .await;
+    assert_eq!(redefined.status, StatusCode::ACCEPTED, "{}", redefined.body);
+    app.wait_custom_live(name, 2).await;
+    let rows = all_rows(&app, name, "").await;
+    assert_eq!(rows, vec![json!({"who": "Olena", "n": 1})]);
+    projectors.shutdown().await;
 }

@@ -5,6 +5,7 @@
 //! server serves again once they finish; slow clients cannot hold connections.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 const SQL_OR: &str = "' OR 1=1 --";
 const SQL_DROP: &str = "'; DROP TABLE eventlog.events; --";
+const SQL_SLEEP: &str = "\\'; SELECT pg_sleep(10); --";
 
 /// Sends raw bytes with a content type as the admin.
 async fn send_bytes(
@@ -143,6 +145,15 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
         ("pipeline with 101 stages", Method::POST, "/pipelines".into(), json!({"name": "Long", "stages": (0..101).map(|i| json!({"name": format!("S{i}"), "probability": 0.5})).collect::<Vec<_>>()}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "too_many_items"),
         ("pipeline stage name of 201 characters", Method::POST, "/pipelines".into(), json!({"name": "P", "stages": [{"name": name_of(201), "probability": 0.5}]}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
         ("pipeline probability a string", Method::POST, "/pipelines".into(), json!({"name": "P", "stages": [{"name": "S", "probability": "high"}]}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
+        // Text PostgreSQL cannot hold: a NUL anywhere (422 naming the field, before
+        // anything is encrypted or stored), a lone surrogate (not JSON text at all).
+        ("a NUL in a name", Method::POST, "/clients".into(), with("name", json!("Evil\u{0}Corp")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        ("a NUL in a contact's phone", Method::POST, "/clients".into(), with("contacts", json!([{"name": "Ivan", "phone": "\u{0}"}])), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        ("a NUL in a lead's e-mail", Method::POST, "/leads".into(), json!({"source": "site", "name": "Ivan", "email": "i\u{0}@x.ua"}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        ("a NUL in a key of a filter's value", Method::POST, "/projections".into(), json!({"name": "x", "event_types": ["DealWon"], "filters": [{"field": "data.amount", "op": "eq", "value": {"a\u{0}": 1}}], "measures": [{"name": "n", "fn": "count"}]}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        ("a NUL in an erasure's reason", Method::POST, format!("{patch}/erase"), json!({"reason": "\u{0}"}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_text"),
+        ("a lone leading surrogate", Method::POST, "/clients".into(), format!(r#"{{"name": "Evil\ud800Corp", "kind": "company", "manager_id": "{m}"}}"#), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("a lone trailing surrogate", Method::PATCH, patch.clone(), r#"{"region": "\udc00"}"#.into(), StatusCode::BAD_REQUEST, "malformed_json"),
     ];
     for (what, method, path, body, status, code) in cases {
         let before = app.event_count().await;
@@ -218,6 +229,9 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
     .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     assert_eq!(app.event_count().await, before + 1);
+    let projectors = app.start_projectors();
+    app.assert_read_models_healthy().await;
+    projectors.shutdown().await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -445,13 +459,29 @@ async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
     let name = format!("Robert{SQL_DROP}");
     let region = SQL_OR.to_owned();
     let contact = json!({"name": "x\"); DELETE FROM api.tokens; --", "email": "a@b.c' OR '1'='1"});
-    let answer = app
-        .post(
-            "/clients",
-            &json!({"name": name, "kind": "person", "manager_id": m, "region": region,
-                    "contacts": [contact], "source": "\\x00\\'; SELECT pg_sleep(10); --"}),
-        )
+    let body = |source: String| {
+        json!({"name": name, "kind": "person", "manager_id": m, "region": region,
+               "contacts": [contact], "source": source})
+    };
+    // A NUL before the fragment (a real one: U+0000) is refused, naming the field.
+    let nul = app
+        .post("/clients", &body(format!("\u{0}{SQL_SLEEP}")))
         .await;
+    assert_refused(
+        &app,
+        "NUL",
+        &nul,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_text",
+        before,
+    )
+    .await;
+    assert!(
+        nul.body["detail"].as_str().unwrap().starts_with("source "),
+        "{}",
+        nul.body
+    );
+    let answer = app.post("/clients", &body(SQL_SLEEP.to_owned())).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     assert_eq!(app.event_count().await, before + 1);
     let id = answer.body["id"].as_str().unwrap();
@@ -463,7 +493,7 @@ async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
     assert_eq!(data["name"], json!(name));
     assert_eq!(data["region"], json!(region));
     assert_eq!(data["contacts"], json!([contact]));
-    assert_eq!(data["source"], json!("\\x00\\'; SELECT pg_sleep(10); --"));
+    assert_eq!(data["source"], json!(SQL_SLEEP));
     let stored: Value = sqlx::query_scalar("SELECT data FROM eventlog.events WHERE stream_id = $1")
         .bind(format!("client-{id}"))
         .fetch_one(app.log.pool())
@@ -471,7 +501,7 @@ async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
         .unwrap();
     // Stored verbatim (the name, personal data, encrypted under the client's key).
     assert_eq!(stored["region"], json!(region));
-    assert_eq!(stored["source"], json!("\\x00\\'; SELECT pg_sleep(10); --"));
+    assert_eq!(stored["source"], json!(SQL_SLEEP));
     assert!(
         stored["name"].as_str().unwrap().starts_with("pii:v1:"),
         "{stored}"
@@ -502,6 +532,7 @@ async fn sql_fragments_in_free_text_are_stored_verbatim(pool: PgPool) {
         "{}",
         none.body
     );
+    app.assert_read_models_healthy().await;
     projectors.shutdown().await;
     assert_tables_exist(&app).await;
     assert_eq!(app.event_count().await, before + 1);
@@ -713,4 +744,378 @@ async fn connections_beyond_the_limit_wait_for_a_free_one(pool: PgPool) {
     drop(first);
     let status = tokio::time::timeout(Duration::from_secs(30), second).await;
     assert_eq!(status.unwrap().unwrap(), "HTTP/1.1 200 OK");
+}
+
+/// The mark of every hostile text below, so that a body's text fields can be told
+/// from its ids, times and enum words.
+const MARK: char = '☠';
+
+/// Text that is hard to store, show, compare or search, but that PostgreSQL can
+/// hold: every control character but NUL, bidi overrides and isolates, line and
+/// paragraph separators, a BOM, zero-width space, quotes, backslashes, SQL and LIKE
+/// wildcards, four-byte emoji, Cyrillic; exactly `chars` characters (a field's
+/// limit: 200 for names, 10,000 for free texts), starting with [`MARK`] and `tag`.
+fn hostile(tag: &str, chars: usize) -> String {
+    let pool: Vec<char> = (1u32..32)
+        .chain([
+            0x7f, 0x80, 0x9f, 0x202e, 0x2066, 0x2028, 0x2029, 0xfeff, 0x200b,
+        ])
+        .filter_map(char::from_u32)
+        .chain("'\"\\%_;--/* DROP TABLE x; 😀я€".chars())
+        .collect();
+    let mut text: String = std::iter::once(MARK).chain(tag.chars()).collect();
+    let mut next = pool.iter().cycle();
+    while text.chars().count() < chars {
+        text.push(*next.next().unwrap());
+    }
+    text
+}
+
+/// The paths (`contacts[0].name`) of the hostile texts of `body`, each with its value.
+fn marked(body: &Value, at: &str, found: &mut Vec<String>) {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match body {
+        Value::String(s) if s.starts_with(MARK) => found.push(at.to_owned()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                marked(item, &format!("{at}[{i}]"), found);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                marked(item, &join(key), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `body` with a NUL put into the text at `path`.
+fn with_nul(body: &Value, path: &str) -> Value {
+    let mut body = body.clone();
+    let mut at = &mut body;
+    for step in path.split('.') {
+        let (key, index) = match step.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (step, None),
+        };
+        at = &mut at[key];
+        if let Some(i) = index {
+            at = &mut at[i];
+        }
+    }
+    let text = at.as_str().unwrap().to_owned();
+    *at = Value::String(format!(
+        "{}\u{0}{}",
+        &text[..MARK.len_utf8()],
+        &text[MARK.len_utf8()..]
+    ));
+    body
+}
+
+/// Every command of the API with a body, sent with hostile text in each of its text
+/// fields: first once per field with a NUL in it (422 `invalid_text` naming the
+/// field, nothing appended), then as it is (accepted). Records the route's template.
+struct Commands<'a> {
+    app: &'a TestApp,
+    covered: BTreeSet<String>,
+    last: i64,
+}
+
+impl Commands<'_> {
+    async fn send(&mut self, method: Method, route: &str, path: &str, body: Value) -> Answer {
+        self.covered.insert(format!("{method} {route}"));
+        let mut texts = Vec::new();
+        marked(&body, "", &mut texts);
+        for field in texts {
+            let before = self.app.event_count().await;
+            let bad = with_nul(&body, &field);
+            let answer =
+                send_text(self.app, method.clone(), path, Some(&bad.to_string()), &[]).await;
+            assert_refused(
+                self.app,
+                &format!("{path} {field}"),
+                &answer,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_text",
+                before,
+            )
+            .await;
+            let detail = answer.body["detail"].as_str().unwrap();
+            assert!(detail.starts_with(&format!("{field} ")), "{path}: {detail}");
+        }
+        let answer = send_text(self.app, method, path, Some(&body.to_string()), &[]).await;
+        assert!(answer.status.is_success(), "{path} {body}: {}", answer.body);
+        if let Some(position) = answer.body["position"].as_i64() {
+            self.last = self.last.max(position);
+        }
+        answer
+    }
+}
+
+/// The id a command's answer gives.
+fn id_of(answer: &Answer) -> Uuid {
+    answer.body["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let projectors = app.start_projectors();
+    let name = |tag: &str| json!(hostile(tag, crm_domain::MAX_NAME_CHARS));
+    let text = |tag: &str| json!(hostile(tag, crm_domain::MAX_TEXT_CHARS));
+    let mut c = Commands {
+        app: &app,
+        covered: BTreeSet::new(),
+        last: 0,
+    };
+    use Method as M;
+
+    let manager = |tag: &str| json!({"name": name(tag), "department": name("dept"), "role": "manager", "email": name("mail")});
+    let m = id_of(
+        &c.send(M::POST, "/managers", "/managers", manager("m"))
+            .await,
+    );
+    let m2 = id_of(
+        &c.send(M::POST, "/managers", "/managers", manager("m2"))
+            .await,
+    );
+    let m3 = id_of(
+        &c.send(M::POST, "/managers", "/managers", manager("m3"))
+            .await,
+    );
+    c.send(
+        M::POST,
+        "/managers/{id}/deactivate",
+        &format!("/managers/{m3}/deactivate"),
+        json!({}),
+    )
+    .await;
+    let (s1, s2) = (Uuid::new_v4(), Uuid::new_v4());
+    let stages = json!([{"id": s1, "name": name("s1"), "probability": 0.3}, {"id": s2, "name": name("s2"), "probability": 0.7}]);
+    let p = id_of(
+        &c.send(
+            M::POST,
+            "/pipelines",
+            "/pipelines",
+            json!({"name": name("pipe"), "stages": stages}),
+        )
+        .await,
+    );
+
+    let contacts = json!([{"name": name("cn"), "phone": name("cp"), "email": name("ce")}]);
+    let client = json!({"name": name("client"), "kind": "company", "size": name("size"), "industry": name("ind"),
+                        "region": name("reg"), "source": name("src"), "manager_id": m, "contacts": contacts});
+    let k = id_of(
+        &c.send(M::POST, "/clients", "/clients", client.clone())
+            .await,
+    );
+    let k2 = id_of(&c.send(M::POST, "/clients", "/clients", client).await);
+    let changes = json!({"name": name("client2"), "size": name("size2"), "industry": name("ind2"), "region": name("reg2"),
+                         "source": name("src2"), "contacts": [{"name": name("cn2"), "phone": name("cp2"), "email": name("ce2")}]});
+    c.send(M::PATCH, "/clients/{id}", &format!("/clients/{k}"), changes)
+        .await;
+    c.send(
+        M::POST,
+        "/clients/{id}/assign",
+        &format!("/clients/{k}/assign"),
+        json!({"manager_id": m2}),
+    )
+    .await;
+
+    let lead = |tag: &str| {
+        json!({"source": name(&format!("{tag}src")), "channel": name("chan"), "name": name(tag),
+                                  "phone": name("lp"), "email": name("le"), "client_id": k})
+    };
+    let l1 = id_of(&c.send(M::POST, "/leads", "/leads", lead("l1")).await);
+    let l2 = id_of(&c.send(M::POST, "/leads", "/leads", lead("l2")).await);
+    let l3 = id_of(&c.send(M::POST, "/leads", "/leads", lead("l3")).await);
+    c.send(
+        M::POST,
+        "/leads/{id}/assign",
+        &format!("/leads/{l1}/assign"),
+        json!({"manager_id": m}),
+    )
+    .await;
+    let deal = json!({"pipeline_id": p, "stage_id": s1, "title": name("conv"), "amount": 100, "expected_close_on": "2026-12-31"});
+    c.send(
+        M::POST,
+        "/leads/{id}/convert",
+        &format!("/leads/{l1}/convert"),
+        json!({"client_id": k, "deal": deal}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/leads/{id}/reject",
+        &format!("/leads/{l2}/reject"),
+        json!({"reason": name("rej")}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/leads/{id}/erase",
+        &format!("/leads/{l3}/erase"),
+        json!({"reason": name("gdpr")}),
+    )
+    .await;
+
+    let d = id_of(&c.send(M::POST, "/deals", "/deals", json!({"client_id": k, "pipeline_id": p, "title": name("deal"), "amount": 500,
+                                                                "manager_id": m, "source": name("dsrc"), "expected_close_on": "2026-11-30"})).await);
+    let deal_path = |action: &str| format!("/deals/{d}/{action}");
+    c.send(
+        M::POST,
+        "/deals/{id}/stage",
+        &deal_path("stage"),
+        json!({"stage_id": s2}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/deals/{id}/amount",
+        &deal_path("amount"),
+        json!({"amount": 700}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/deals/{id}/assign",
+        &deal_path("assign"),
+        json!({"manager_id": m2}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/deals/{id}/lose",
+        &deal_path("lose"),
+        json!({"reason": name("why"), "comment": text("comment")}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/deals/{id}/reopen",
+        &deal_path("reopen"),
+        json!({"stage_id": s1}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/deals/{id}/win",
+        &deal_path("win"),
+        json!({"amount": 800}),
+    )
+    .await;
+
+    let task = |tag: &str| {
+        json!({"title": name(tag), "kind": name("kind"), "assignee_id": m, "due_at": "2026-03-01T09:00:00Z",
+                                  "client_id": k, "deal_id": d})
+    };
+    let t1 = id_of(&c.send(M::POST, "/tasks", "/tasks", task("t1")).await);
+    let t2 = id_of(&c.send(M::POST, "/tasks", "/tasks", task("t2")).await);
+    c.send(
+        M::POST,
+        "/tasks/{id}/reschedule",
+        &format!("/tasks/{t1}/reschedule"),
+        json!({"due_at": "2026-03-02T09:00:00Z"}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/tasks/{id}/assign",
+        &format!("/tasks/{t1}/assign"),
+        json!({"assignee_id": m2}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/tasks/{id}/complete",
+        &format!("/tasks/{t1}/complete"),
+        json!({"result": text("result")}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/tasks/{id}/cancel",
+        &format!("/tasks/{t2}/cancel"),
+        json!({"reason": name("cancel")}),
+    )
+    .await;
+
+    let notes = text("notes");
+    c.send(M::POST, "/interactions", "/interactions", json!({"kind": "call", "direction": "outbound", "manager_id": m2,
+                                                             "client_id": k, "deal_id": d, "duration_s": 60, "outcome": name("out"),
+                                                             "goal": name("goal"), "notes": notes})).await;
+    c.send(
+        M::POST,
+        "/managers/{id}/handover",
+        &format!("/managers/{m2}/handover"),
+        json!({"to_manager_id": m}),
+    )
+    .await;
+    c.send(
+        M::POST,
+        "/clients/{id}/erase",
+        &format!("/clients/{k2}/erase"),
+        json!({"reason": name("gdpr2")}),
+    )
+    .await;
+
+    // Custom projections keyed and counted by the longest texts, filtered by hostile values.
+    let definition = |measure: &str| {
+        json!({"event_types": ["InteractionLogged"],
+        "filters": [{"field": "data.outcome", "op": "ne", "value": name("nope")}],
+        "group_by": [{"name": "notes", "field": "data.notes"}],
+        "measures": [{"name": measure, "fn": "count_distinct", "field": "data.notes"}]})
+    };
+    let mut defined = definition("texts");
+    defined["name"] = json!("hostile_text");
+    c.send(M::POST, "/projections", "/projections", defined)
+        .await;
+    c.send(
+        M::PUT,
+        "/projections/{name}",
+        "/projections/hostile_text",
+        definition("distinct_notes"),
+    )
+    .await;
+
+    // Every operation of the document that takes a body was sent above.
+    let document = app
+        .send(Method::GET, "/openapi.json", None, None, &[])
+        .await;
+    let mut with_body = BTreeSet::new();
+    for (route, item) in document.body["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_some() {
+                with_body.insert(format!("{} {route}", method.to_uppercase()));
+            }
+        }
+    }
+    assert_eq!(c.covered, with_body);
+
+    // Every read model took all of it; what they show is what was sent.
+    app.wait_custom_live("hostile_text", 2).await;
+    app.assert_read_models_healthy().await;
+    let card = app
+        .get(&format!("/clients/{k}?min_position={}", c.last))
+        .await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.body);
+    assert_eq!(card.body["name"], name("client2"));
+    assert_eq!(card.body["region"], name("reg2"));
+    assert_eq!(card.body["contacts"][0]["phone"], name("cp2"));
+    let deal = app.get(&format!("/deals/{d}")).await;
+    assert_eq!(deal.body["title"], name("deal"), "{}", deal.body);
+    let rows = app.get("/projections/hostile_text/rows").await;
+    assert_eq!(rows.status, StatusCode::OK, "{}", rows.body);
+    assert_eq!(
+        rows.body["items"],
+        json!([{"notes": notes, "distinct_notes": 1}])
+    );
+    projectors.shutdown().await;
 }

@@ -237,7 +237,7 @@ pub struct RowsView {
         ("order" = Option<String>, Query, description = "columns, `-` first for descending: `month,-calls`"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RowsView), (status = 400), (status = 404),
-        (status = 409, description = "still being built for the first time")),
+        (status = 409, description = "still being built for the first time, or its stored definition is refused (`definition_refused`)")),
     security(("bearer" = [])))]
 pub async fn rows(
     actor: Actor,
@@ -261,6 +261,7 @@ pub async fn rows(
             what: format!("custom projection {name}"),
         }),
         Err(RowsRefusal::BadQuery(detail)) => Err(ApiError::bad_request("invalid_query", detail)),
+        Err(RowsRefusal::Refused(detail)) => Err(ApiError::DefinitionRefused { name, detail }),
         Err(RowsRefusal::Building) => {
             let status = custom::custom_status(&state.log, Some(&name))
                 .await

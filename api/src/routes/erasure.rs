@@ -4,9 +4,11 @@
 //! The erasure event is appended and the subject's key destroyed in one transaction
 //! (`crate::personal::append`): from then on the subject's personal values in the log
 //! read `[erased]` everywhere, while the log stays as it was written. Erasing a client
-//! also erases the leads linked to it (captured for it or converted into it, as the
-//! `clients` read model knows them once it has caught up with the log). Erasing again
-//! is a no-op answered 200 (nothing appended, `position` 0).
+//! also erases the leads linked to it (captured for it or converted into it: as the
+//! `clients` read model knows them, plus those of the events of the log it has not
+//! applied yet, so that a read model behind or failed neither blocks an erasure nor
+//! makes it miss a lead). Erasing again is a no-op answered 200 (nothing appended,
+//! `position` 0).
 
 use axum::extract::State;
 use axum::Json;
@@ -22,7 +24,7 @@ use crate::access::Role;
 use crate::command::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJsonOrEmpty, ApiPath};
-use crate::read_model::{projection_error, reflects};
+use crate::read_model::projection_error;
 use crate::state::AppState;
 
 /// The body of an erasure (it may be left out).
@@ -58,10 +60,10 @@ pub async fn erase_client(
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<EraseBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     may_erase(&ctx)?;
-    // The client's leads come from the clients read model: let it catch up first.
-    let head = state.log.last_position().await?;
-    reflects(&state, crm_projections::clients::NAME, head).await?;
-    let leads = crm_projections::clients::client_leads(state.log.pool(), id)
+    // The client's leads: those the clients read model linked, and those linked by
+    // events it has not applied (it may be behind, or stopped on an event it cannot
+    // store): no wait on it, so a failed read model blocks no erasure.
+    let leads = crm_projections::clients::linked_leads(&state.log, id)
         .await
         .map_err(projection_error)?;
     let reason = body.reason;

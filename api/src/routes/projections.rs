@@ -48,6 +48,44 @@ pub struct ProjectionView {
     /// Custom projections: the definition.
     #[serde(skip_serializing_if = "Option::is_none")]
     definition: Option<serde_json::Value>,
+    /// The events an operator told it to skip or sanitize (`crm projection skip`,
+    /// `crm projection sanitize`), oldest first.
+    repairs: Vec<RepairView>,
+}
+
+/// An event a read model gets past by an operator's decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepairView {
+    /// The event's position in the log.
+    position: i64,
+    /// Its type.
+    event_type: String,
+    /// `skip` (nothing of it applied) or `sanitize` (applied with its NULs replaced).
+    action: &'static str,
+    /// Why.
+    reason: String,
+    /// Who.
+    repaired_by: String,
+    /// When.
+    repaired_at: chrono::DateTime<chrono::Utc>,
+    /// The error the read model had failed with on it, if it had.
+    error: Option<String>,
+}
+
+/// The repairs of checkpoint `name` among `all`.
+fn repairs_of(all: &[crm_projections::Repair], name: &str) -> Vec<RepairView> {
+    all.iter()
+        .filter(|r| r.projection == name)
+        .map(|r| RepairView {
+            position: r.position,
+            event_type: r.event_type.clone(),
+            action: r.action.as_str(),
+            reason: r.reason.clone(),
+            repaired_by: r.repaired_by.clone(),
+            repaired_at: r.repaired_at,
+            error: r.error.clone(),
+        })
+        .collect()
 }
 
 /// How far a rebuild beside the live tables has come.
@@ -70,6 +108,9 @@ pub async fn list(
         .await
         .map_err(projection_error)?;
     let custom = crm_projections::custom::custom_status(&state.log, None)
+        .await
+        .map_err(projection_error)?;
+    let repairs = crm_projections::repairs::repairs(state.log.pool(), None)
         .await
         .map_err(projection_error)?;
     let mut views: Vec<ProjectionView> = Vec::new();
@@ -97,6 +138,7 @@ pub async fn list(
             state: None,
             building: None,
             definition: None,
+            repairs: repairs_of(&repairs, &s.name),
         });
     }
     for c in custom {
@@ -120,6 +162,7 @@ pub async fn list(
             state: Some(c.state),
             building: c.building,
             definition: Some(c.definition),
+            repairs: checkpoint.map_or_else(Vec::new, |s| repairs_of(&repairs, &s.name)),
         });
     }
     Ok(Json(views))
@@ -165,7 +208,10 @@ pub async fn rebuild(
                     .await
                     .map_err(projection_error)?
                     .ok_or_else(|| ApiError::NotFound {
-                        what: format!("projection {name} (or its first build is not done)"),
+                        what: format!(
+                            "projection {name} (or its first build is not done, or its \
+                             definition is refused)"
+                        ),
                     })?;
                 &custom
             }

@@ -321,6 +321,50 @@ pub async fn client_timeline(
 
 /// The leads linked to a client (captured with its `client_id` or converted into
 /// it), by id: the leads whose personal data goes with the client's on erasure.
+/// Exact whatever the read model's state: those it has linked, and those linked by
+/// the events of the log it has not applied yet (it may be behind, or stopped by an
+/// event it cannot apply), read after its checkpoint.
+pub async fn linked_leads(log: &EventLog, client_id: Uuid) -> Result<Vec<Uuid>, ProjectionError> {
+    use crm_domain::DomainEvent;
+    let pool = log.pool();
+    // The checkpoint first: the rows read next cover at least what it covers.
+    let cursor: Option<String> =
+        sqlx::query_scalar("SELECT cursor FROM projections.checkpoints WHERE name = $1")
+            .bind(super::NAME)
+            .fetch_optional(pool)
+            .await?;
+    let mut cursor = match cursor {
+        Some(text) => crate::checkpoint::parse_cursor(super::NAME, &text)?,
+        None => crm_eventlog::Cursor::start(),
+    };
+    let mut leads: std::collections::BTreeSet<Uuid> =
+        client_leads(pool, client_id).await?.into_iter().collect();
+    let filter = crm_eventlog::FeedFilter {
+        event_types: Some(vec!["LeadCaptured".into(), "LeadConverted".into()]),
+    };
+    loop {
+        let page = log.read_feed(cursor, 1_000, &filter).await?;
+        for stored in page.events {
+            let linked = match crate::FeedEvent::decode(stored).domain() {
+                Ok(DomainEvent::LeadCaptured(e)) => {
+                    (e.client_id == Some(client_id)).then_some(e.lead_id)
+                }
+                Ok(DomainEvent::LeadConverted(e)) => {
+                    (e.client_id == client_id).then_some(e.lead_id)
+                }
+                // An event the read model cannot decode links nothing it knows of.
+                _ => None,
+            };
+            leads.extend(linked);
+        }
+        cursor = page.next;
+        if page.caught_up {
+            return Ok(leads.into_iter().collect());
+        }
+    }
+}
+
+/// The leads the clients read model has linked to a client so far, by id.
 pub async fn client_leads(pool: &PgPool, client_id: Uuid) -> Result<Vec<Uuid>, ProjectionError> {
     let leads = sqlx::query_scalar(
         "SELECT lead_id FROM projections.client_lead_links WHERE client_id = $1 ORDER BY lead_id",

@@ -149,8 +149,14 @@ impl Problem {
 /// A field a definition names, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldRef {
-    /// A payload field, by its path.
-    Data(Vec<String>),
+    /// A payload field, by its path, read only from the listed event types whose
+    /// payloads declare it (others give no value).
+    Data {
+        /// The path in the payload.
+        path: Vec<String>,
+        /// The event types it is read from.
+        types: Vec<String>,
+    },
     /// A metadata field.
     Metadata(String),
     /// An envelope field: `type`, `stream`, `occurred_at`.
@@ -379,33 +385,57 @@ pub fn parse_field(field: &str, types: &[String]) -> Result<(FieldRef, Kind), St
     };
     match source {
         "data" => {
-            let found: Vec<Kind> = types
+            let path: Vec<String> = rest.split('.').map(str::to_owned).collect();
+            let personal: Vec<&str> = types
                 .iter()
-                .filter_map(|t| fields::payload(t))
-                .filter_map(|list| list.iter().find(|(f, _)| *f == rest).map(|(_, k)| *k))
+                .filter(|t| crm_domain::personal::reaches(t, &path))
+                .map(String::as_str)
                 .collect();
-            match found.first() {
-                Some(kind) => Ok((FieldRef::Data(rest.split('.').map(str::to_owned).collect()), *kind)),
-                None => {
-                    let mut all: Vec<&str> = types
-                        .iter()
-                        .filter_map(|t| fields::payload(t))
-                        .flat_map(|list| list.iter().map(|(f, _)| *f))
-                        .collect();
-                    all.sort_unstable();
-                    all.dedup();
-                    Err(format!(
-                        "{rest:?} is not a payload field of {}; their fields: {}",
-                        types.join(", "),
-                        all.join(", ")
-                    ))
-                }
+            if !personal.is_empty() {
+                return Err(personal_data(field, &personal));
             }
+            let declared: Vec<(&String, Kind)> = types
+                .iter()
+                .filter_map(|t| {
+                    let (_, kind) = fields::payload(t)?.iter().find(|(f, _)| *f == rest)?;
+                    Some((t, *kind))
+                })
+                .collect();
+            if declared.is_empty() {
+                let mut all: Vec<&str> = types
+                    .iter()
+                    .filter_map(|t| fields::payload(t))
+                    .flat_map(|list| list.iter().map(|(f, _)| *f))
+                    .filter(|f| {
+                        let steps: Vec<&str> = f.split('.').collect();
+                        !types.iter().any(|t| crm_domain::personal::reaches(t, &steps))
+                    })
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                return Err(format!(
+                    "{rest:?} is not a payload field of {}; their fields: {}",
+                    types.join(", "),
+                    all.join(", ")
+                ));
+            }
+            // A number only where every type that has it says so.
+            let kind = if declared.iter().all(|(_, k)| *k == Kind::Number) {
+                Kind::Number
+            } else {
+                Kind::Scalar
+            };
+            let types = declared.into_iter().map(|(t, _)| t.clone()).collect();
+            Ok((FieldRef::Data { path, types }, kind))
         }
         "metadata" if fields::METADATA.contains(&rest) => Ok((FieldRef::Metadata(rest.into()), Kind::Scalar)),
         "metadata" => Err(format!("{rest:?} is not a metadata field; known: {}", fields::METADATA.join(", "))),
         "event" if fields::ENVELOPE.contains(&rest) => Ok((FieldRef::Envelope(rest.into()), Kind::Scalar)),
         "event" => Err(format!("{rest:?} is not an envelope field; known: {}", fields::ENVELOPE.join(", "))),
+        // A client's attributes come from its ClientRegistered and ClientUpdated.
+        "client" if crm_domain::personal::reaches("ClientRegistered", &[rest]) => {
+            Err(personal_data(field, &["ClientRegistered"]))
+        }
         "client" => attribute(fields::CLIENT, "client", &["client_id", "deal_id"])
             .map(|k| (FieldRef::Client(rest.into()), k)),
         "deal" => attribute(fields::DEAL, "deal", &["deal_id"]).map(|k| (FieldRef::Deal(rest.into()), k)),
@@ -419,6 +449,15 @@ pub fn parse_field(field: &str, types: &[String]) -> Result<(FieldRef, Kind), St
             "{source:?} is not a source; a field is data.<path>, metadata.<key>, event.<field>, client.<attr>, deal.<attr> or manager.<attr>"
         )),
     }
+}
+
+/// The refusal of a field that reads personal data.
+fn personal_data(field: &str, types: &[&str]) -> String {
+    format!(
+        "{field} reads personal data of {} (names, phones and e-mails of clients, their \
+         contacts and leads): no custom projection may read, group, count or filter by it",
+        types.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -455,6 +494,102 @@ mod tests {
             ]
         });
         assert_eq!(problems(definition), vec![]);
+    }
+
+    #[test]
+    fn no_path_bucket_filter_or_measure_reads_personal_data() {
+        let count = json!([{"name": "n", "fn": "count"}]);
+        // The issue's probe: a field one listed type allows, read from every type.
+        let probe = json!({
+            "event_types": ["ManagerRegistered", "ClientRegistered", "LeadCaptured"],
+            "group_by": [{"name": "who", "field": "data.name"}],
+            "measures": [{"name": "emails", "fn": "count_distinct", "field": "data.email"}]
+        });
+        assert_eq!(paths(probe), ["group_by[0].field", "measures[0].field"]);
+        let refused = [
+            ("ClientRegistered", "data.name"),
+            ("ClientRegistered", "data.contacts"),
+            ("ClientRegistered", "data.contacts.0"),
+            ("ClientRegistered", "data.contacts.0.phone"),
+            ("ClientRegistered", "data.contacts.name"),
+            ("ClientUpdated", "data.changes"),
+            ("ClientUpdated", "data.changes.name"),
+            ("ClientUpdated", "data.changes.contacts.3.email"),
+            ("LeadCaptured", "data.name"),
+            ("LeadCaptured", "data.phone"),
+            ("LeadCaptured", "data.email"),
+            ("DealWon", "client.name"),
+            ("DealWon", "client.contacts"),
+            ("ClientRegistered", "data"),
+            ("ClientRegistered", "data."),
+        ];
+        for (t, field) in refused {
+            for (place, definition) in [
+                (
+                    "group_by[0].field",
+                    json!({"event_types": [t], "group_by": [{"name": "k", "field": field}], "measures": count}),
+                ),
+                (
+                    "measures[0].field",
+                    json!({"event_types": [t], "measures": [{"name": "d", "fn": "count_distinct", "field": field}]}),
+                ),
+                (
+                    "filters[0].field",
+                    json!({"event_types": [t], "filters": [{"field": field, "op": "eq", "value": "Olena"}], "measures": count}),
+                ),
+                (
+                    "filters[0].field",
+                    json!({"event_types": [t], "filters": [{"field": field, "op": "exists"}], "measures": count}),
+                ),
+                (
+                    "filters[0].field",
+                    json!({"event_types": [t], "filters": [{"field": field, "op": "in", "value": ["a", "b"]}], "measures": count}),
+                ),
+            ] {
+                let found = problems(definition);
+                assert_eq!(
+                    found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+                    [place],
+                    "{t} {field}: {found:?}"
+                );
+            }
+        }
+        // The message says why.
+        let found = problems(
+            json!({"event_types": ["LeadCaptured"], "group_by": [{"name": "e", "field": "data.email"}], "measures": count}),
+        );
+        assert!(
+            found[0].message.contains("personal data of LeadCaptured"),
+            "{found:?}"
+        );
+        // What is not personal stays readable: a manager's name, a lead's source, a
+        // client's region through the join.
+        for (t, field) in [
+            ("ManagerRegistered", "data.name"),
+            ("LeadCaptured", "data.source"),
+            ("ClientUpdated", "data.changes.region"),
+            ("DealWon", "client.region"),
+        ] {
+            let definition = json!({"event_types": [t], "group_by": [{"name": "k", "field": field}], "measures": count});
+            assert_eq!(problems(definition), vec![], "{t} {field}");
+        }
+    }
+
+    #[test]
+    fn a_payload_field_is_read_only_from_the_types_that_declare_it() {
+        let types = vec!["DealWon".to_owned(), "DealLost".to_owned()];
+        let (field, kind) = parse_field("data.reason", &types).unwrap();
+        assert_eq!(
+            field,
+            FieldRef::Data {
+                path: vec!["reason".into()],
+                types: vec!["DealLost".into()]
+            }
+        );
+        assert_eq!(kind, Kind::Scalar);
+        // A number where every declaring type says so.
+        let (_, kind) = parse_field("data.amount", &types).unwrap();
+        assert_eq!(kind, Kind::Number);
     }
 
     #[test]

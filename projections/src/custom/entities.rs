@@ -108,16 +108,18 @@ pub fn evolve(event_type: &str, data: &Value, attrs: &mut Map<String, Value>) {
         "ManagerDeactivated" => {
             attrs.insert("active".into(), Value::Bool(false));
         }
-        // Not the client's name: personal data, which no definition may name.
+        // Never its personal data (crm_domain::personal), which no definition may name.
         "ClientRegistered" => {
             for f in ["kind", "size", "industry", "region", "source", "manager_id"] {
-                copy(attrs, f, f);
+                if !crm_domain::personal::reaches(event_type, &[f]) {
+                    copy(attrs, f, f);
+                }
             }
         }
         "ClientUpdated" => {
             if let Some(Value::Object(changes)) = data.get("changes") {
                 for (field, value) in changes {
-                    if field != "contacts" && field != "name" {
+                    if !crm_domain::personal::reaches(event_type, &["changes", field.as_str()]) {
                         attrs.insert(field.clone(), value.clone());
                     }
                 }

@@ -276,7 +276,13 @@ impl Event<'_> {
 
     fn value(&self, field: &FieldRef) -> Option<Value> {
         match field {
-            FieldRef::Data(path) => {
+            FieldRef::Data { path, types } => {
+                // Only from the types that declare it, and never a personal value
+                // (checked with the definition already; kept here whatever it says).
+                let event_type = &self.stored.event_type;
+                if !types.contains(event_type) || crm_domain::personal::reaches(event_type, path) {
+                    return None;
+                }
                 let mut v = self.data;
                 for part in path {
                     v = v.get(part)?;

@@ -80,6 +80,9 @@ pub enum RowsRefusal {
     Building,
     /// The query names a column it does not have, or a value of the wrong kind.
     BadQuery(String),
+    /// Its stored definition no longer passes the check (appended by older code:
+    /// one naming personal data, say): it is not built; the reasons.
+    Refused(String),
 }
 
 /// Reads a page of the live generation of custom projection `name`.
@@ -97,24 +100,22 @@ pub async fn rows(
     .fetch_optional(pool)
     .await?;
     let Some((generation, definition)) = live else {
-        let defined: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM projections.custom_catalog WHERE name = $1")
+        let defined: Option<Value> =
+            sqlx::query_scalar("SELECT definition FROM projections.custom_catalog WHERE name = $1")
                 .bind(name)
                 .fetch_optional(pool)
                 .await?;
-        return Ok(Err(if defined.is_some() {
-            RowsRefusal::Building
-        } else {
-            RowsRefusal::Unknown
+        return Ok(Err(match defined {
+            None => RowsRefusal::Unknown,
+            Some(definition) => match super::compile(&definition) {
+                Ok(_) => RowsRefusal::Building,
+                Err(problems) => RowsRefusal::Refused(super::describe(&problems)),
+            },
         }));
     };
     let plan = match definition::parse(&definition).and_then(Plan::new) {
         Ok(plan) => plan,
-        Err(problems) => {
-            return Err(ProjectionError::failed(format!(
-                "custom projection {name}: stored definition cannot run: {problems:?}"
-            )))
-        }
+        Err(problems) => return Ok(Err(RowsRefusal::Refused(super::describe(&problems)))),
     };
     let columns = shown_columns(&plan);
     let measure = |col: &str| {

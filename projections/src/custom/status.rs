@@ -180,7 +180,8 @@ async fn generation_status(
 }
 
 /// The live generation of custom projection `name` as a runnable projection (to
-/// rebuild it beside its live tables); None when it has none.
+/// rebuild it beside its live tables); None when it has none, or when its
+/// definition is refused (it is not built at all, see the supervisor).
 pub async fn live_projection(
     pool: &sqlx::PgPool,
     name: &str,
@@ -194,8 +195,8 @@ pub async fn live_projection(
     let Some((generation, definition)) = live else {
         return Ok(None);
     };
-    let plan = super::compile(&definition).map_err(|problems| {
-        ProjectionError::failed(format!("custom projection {name}: {problems:?}"))
-    })?;
+    let Ok(plan) = super::compile(&definition) else {
+        return Ok(None);
+    };
     Ok(Some(super::CustomProjection::new(name, generation, plan)))
 }

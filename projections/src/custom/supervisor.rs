@@ -50,12 +50,13 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut children: HashMap<String, Child> = HashMap::new();
+    let mut refused: HashSet<String> = HashSet::new();
     let mut commits = crate::wakeups::COMMITS.watch();
     loop {
         if *shutdown.borrow() || shutdown.has_changed().is_err() {
             break;
         }
-        if let Err(err) = reconcile(&log, &config, &feed, &mut children).await {
+        if let Err(err) = reconcile(&log, &config, &feed, &mut children, &mut refused).await {
             if err.is_transient() {
                 tracing::debug!(error = %err.chain(), "custom projections: database unavailable");
             } else {
@@ -92,6 +93,7 @@ async fn reconcile(
     config: &RunnerConfig,
     feed: &SharedFeed,
     children: &mut HashMap<String, Child>,
+    refused: &mut HashSet<String>,
 ) -> Result<(), ProjectionError> {
     let pool = log.pool();
     let catalog: HashMap<String, catalog::Entry> = catalog::entries(pool)
@@ -156,20 +158,23 @@ async fn reconcile(
     }
     for g in wanted {
         let key = checkpoint_name(&g.name, g.generation);
-        if children.contains_key(&key) {
+        if children.contains_key(&key) || refused.contains(&key) {
             continue;
         }
         let plan = match definition::parse(&g.definition).and_then(Plan::new) {
             Ok(plan) => plan,
             Err(problems) => {
                 // Definitions are checked before they are appended: this one was
-                // appended by older code, or by hand.
+                // appended by older code (one naming personal data, say), or by hand.
+                let error = super::describe(&problems);
                 tracing::error!(
                     projection = g.name,
                     generation = g.generation,
-                    ?problems,
-                    "custom projection definition cannot run"
+                    error,
+                    "custom projection definition refused: not built, its rows dropped"
                 );
+                refuse(pool, &g, &error).await?;
+                refused.insert(key);
                 continue;
             }
         };
@@ -231,6 +236,41 @@ async fn promote(pool: &PgPool, g: &Generation) -> Result<Vec<i64>, ProjectionEr
     }
     tx.commit().await?;
     Ok(older)
+}
+
+/// A generation whose definition no longer passes the check: its tables (rows that
+/// older code may have built from what the check now refuses, personal data say) are
+/// dropped, and its checkpoint says `failed` with the reasons, at the start of the log
+/// (`GET /projections` shows it). It stays in the runtime table until redefined or
+/// dropped.
+async fn refuse(pool: &PgPool, g: &Generation, error: &str) -> Result<(), ProjectionError> {
+    let key = checkpoint_name(&g.name, g.generation);
+    let mut tx = pool.begin().await?;
+    for table in Tables::of(&g.name, g.generation).all() {
+        sqlx::query(&format!("DROP TABLE IF EXISTS projections.\"{table}\""))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(&format!(
+        "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+        crate::shadow::schema_of(&key)
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO projections.checkpoints (name, version, cursor, status, last_error) \
+         VALUES ($1, 1, $2, 'failed', $3) \
+         ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, status = 'failed', \
+           last_error = excluded.last_error, failed_position = NULL, events_applied = 0, \
+           rebuild_cursor = NULL, updated_at = now()",
+    )
+    .bind(&key)
+    .bind(crm_eventlog::Cursor::start().to_string())
+    .bind(format!("definition refused: {error}"))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Drops a generation nobody needs: its tables, checkpoint and runtime row.

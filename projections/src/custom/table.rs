@@ -40,6 +40,21 @@ impl Tables {
     }
 }
 
+/// The longest group key or distinct value stored as it is; a longer one is stored as
+/// its digest (`#` and the SHA-256 in hex, which no JSON text starts with), since a
+/// btree index entry holds at most about 2.7 kB (a 10,000-character note would not fit).
+const MAX_STORED_KEY: usize = 512;
+
+/// How a group key's or distinct value's JSON text is stored in an indexed column.
+fn stored(text: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::{Digest, Sha256};
+    if text.len() <= MAX_STORED_KEY {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("#{}", hex::encode(Sha256::digest(text.as_bytes()))))
+    }
+}
+
 /// A column name, quoted (names are checked: lowercase letters, digits, `_`).
 fn q(name: &str) -> String {
     format!("\"{name}\"")
@@ -248,7 +263,8 @@ pub async fn store_groups(
         unnest = unnest.join(", "),
         aliases = aliases.join(", "),
     );
-    let mut query = sqlx::query(&sql).bind(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+    let stored_keys: Vec<String> = keys.iter().map(|k| stored(k).into_owned()).collect();
+    let mut query = sqlx::query(&sql).bind(&stored_keys);
     for i in 0..definition.group_by.len() {
         let texts: Vec<String> = keys
             .iter()
@@ -273,9 +289,9 @@ pub async fn store_groups(
                 )
             }
             Acc::Distinct(_) => {
-                let counts: Vec<i64> = keys
+                let counts: Vec<i64> = stored_keys
                     .iter()
-                    .map(|k| new_distinct.get(&((*k).clone(), i)).copied().unwrap_or(0))
+                    .map(|k| new_distinct.get(&(k.clone(), i)).copied().unwrap_or(0))
                     .collect();
                 query = query.bind(counts)
             }
@@ -315,7 +331,8 @@ pub async fn store_groups(
     Ok(())
 }
 
-/// Inserts the batch's distinct values; the number new to the table per (group, measure).
+/// Inserts the batch's distinct values; the number new to the table per (group's stored
+/// key, measure).
 async fn store_distinct(
     tx: &mut Transaction<'_, Postgres>,
     tables: &Tables,
@@ -329,9 +346,9 @@ async fn store_distinct(
                 let mut values: Vec<&String> = values.iter().collect();
                 values.sort_unstable();
                 for v in values {
-                    key_col.push(key.as_str());
+                    key_col.push(stored(key).into_owned());
                     measure_col.push(i16::try_from(i).unwrap_or(i16::MAX));
-                    value_col.push(v.as_str());
+                    value_col.push(stored(v).into_owned());
                 }
             }
         }
@@ -356,4 +373,22 @@ async fn store_distinct(
             .or_insert(0) += 1;
     }
     Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{stored, MAX_STORED_KEY};
+
+    #[test]
+    fn a_long_key_is_stored_as_its_digest_a_short_one_as_it_is() {
+        let short = format!("[\"{}\"]", "я".repeat(200));
+        assert!(short.len() <= MAX_STORED_KEY);
+        assert_eq!(stored(&short), short);
+        let long = format!("[\"{}\"]", "😀".repeat(10_000));
+        let digest = stored(&long);
+        assert_eq!(digest.len(), 65);
+        assert!(digest.starts_with('#'), "{digest}");
+        assert_eq!(digest, stored(&long.clone()));
+        assert_ne!(digest, stored(&format!("[\"{}\"]", "😀".repeat(9_999))));
+    }
 }

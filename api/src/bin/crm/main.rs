@@ -1,12 +1,14 @@
 //! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm seed` fills the
 //! log with a believable company's year; `crm demo` shows the event log at work;
 //! `crm bench log` measures it; `crm token create` makes tokens; `crm audit seal` and
-//! `crm audit verify` seal the feed and check the log.
+//! `crm audit verify` seal the feed and check the log; `crm projection` shows the read
+//! models and gets one past an event it cannot apply.
 
 mod audit;
 mod bench;
 mod demo;
 mod export;
+mod projection;
 mod rebuild;
 
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use clap::{Parser, Subcommand};
 use crm_api::embedded::EmbeddedPostgres;
 use crm_api::state::AppState;
 use crm_eventlog::EventLog;
+use crm_projections::RepairAction;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
@@ -127,6 +130,11 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Shows the read models, and repairs one stopped by an event it cannot apply.
+    Projection {
+        #[command(subcommand)]
+        which: ProjectionCommand,
+    },
     /// Makes and manages bearer tokens.
     Token {
         #[command(subcommand)]
@@ -164,6 +172,45 @@ enum AuditCommand {
     /// progress bar; prints a JSON report and exits non-zero naming the first event
     /// altered, deleted, inserted or reordered.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionCommand {
+    /// Prints each read model's state as JSON lines (status, lag, the position and
+    /// error of the event a failed one stopped on), then every repair recorded.
+    Status {
+        /// Only this read model (its checkpoint name, as `status` prints it).
+        name: Option<String>,
+    },
+    /// The read model applies nothing of the event at --position, now and in every
+    /// rebuild (recorded, with who and why, in projections.event_repairs).
+    Skip {
+        #[command(flatten)]
+        repair: RepairArgs,
+    },
+    /// The read model applies the event at --position with every NUL character of
+    /// its text replaced by U+FFFD, now and in every rebuild (recorded like skip).
+    Sanitize {
+        #[command(flatten)]
+        repair: RepairArgs,
+    },
+}
+
+/// Which event of which read model, and why.
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// The read model (its checkpoint name: `clients`, `leads`, or
+    /// `custom.<name>.<generation>` for a custom projection).
+    pub name: String,
+    /// The event's position in the log (the `failed_position` of a failed read model).
+    #[arg(long)]
+    pub position: i64,
+    /// Why (kept with the repair).
+    #[arg(long)]
+    pub reason: String,
+    /// Who (default: cli:$USER).
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -446,6 +493,22 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             log.close().await;
             println!("revoked {revoked} token(s)");
+        }
+        Command::Projection { which } => {
+            let log = db.log(2).await?;
+            let result = match which {
+                ProjectionCommand::Status { name } => {
+                    projection::status(&log, name.as_deref()).await
+                }
+                ProjectionCommand::Skip { repair } => {
+                    projection::repair(&log, repair, RepairAction::Skip).await
+                }
+                ProjectionCommand::Sanitize { repair } => {
+                    projection::repair(&log, repair, RepairAction::Sanitize).await
+                }
+            };
+            log.close().await;
+            result?;
         }
         Command::Project => {
             let log = db.log(8).await?;
