@@ -192,6 +192,46 @@ impl TestApp {
         }
     }
 
+    /// Waits (up to 120 s) until custom projection `name` answers from generation
+    /// `generation` or later. Panics past the deadline.
+    pub async fn wait_live(&self, name: &str, generation: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let answer = self.get(&format!("/projections/{name}")).await;
+            if answer.status == StatusCode::OK
+                && answer.body["state"] == "live"
+                && answer.body["live"]["generation"].as_i64() >= Some(generation)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never went live: {}",
+                answer.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The same application as another server process on the same database: its own
+    /// log handle and caches (keys, states, tokens), its state made by `configure`.
+    pub fn another_process(&self, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let log = EventLog::new(self.log.pool().clone());
+        let state = AppState::new(log.clone(), Some(ADMIN_TOKEN.into()))
+            .with_token_ttl(std::time::Duration::ZERO);
+        TestApp {
+            router: crm_api::server::app(configure(state)),
+            log,
+        }
+    }
+
+    /// The OpenAPI document the router serves.
+    pub async fn openapi(&self) -> Value {
+        let answer = self.get("/openapi.json").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM eventlog.events")

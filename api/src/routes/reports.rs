@@ -12,7 +12,7 @@ use crate::access::report_reach;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::read_model::{projection_error, reflects};
+use crate::read_model::{projection_error, ReadYourWrites};
 use crate::state::AppState;
 
 use super::doc_types::{LeadsByDoc, RevenueByDoc, TimeOrDate};
@@ -27,9 +27,9 @@ pub struct FunnelQuery {
     manager_id: Option<Uuid>,
     /// The funnel as it stood then (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// One stage of the funnel.
@@ -69,7 +69,7 @@ pub async fn funnel(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let stages = funnel_query(
         state.log.pool(),
         query.pipeline_id,
@@ -114,9 +114,9 @@ pub async fn funnel(
 pub struct ForecastQuery {
     /// Only this pipeline's deals.
     pipeline_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Expected sales by month.
@@ -137,7 +137,7 @@ pub async fn forecast(
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<Json<ForecastView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let months =
         crm_projections::deals::forecast(state.log.pool(), query.pipeline_id, reach.managers())
             .await
@@ -152,9 +152,9 @@ pub async fn forecast(
 pub struct OverdueQuery {
     /// Default: the server's clock.
     now: Option<DateTime<Utc>>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Open deals past their expected close date.
@@ -176,7 +176,7 @@ pub async fn overdue_deals(
     ApiQuery(query): ApiQuery<OverdueQuery>,
 ) -> Result<Json<OverdueDealsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let now = query.now.unwrap_or_else(Utc::now);
     let deals =
         crm_projections::deals::overdue(state.log.pool(), now.date_naive(), reach.managers())
@@ -230,9 +230,9 @@ pub struct LossQuery {
     pipeline_id: Option<Uuid>,
     /// Only losses while this manager was responsible.
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Why deals were lost.
@@ -255,7 +255,7 @@ pub async fn loss_reasons(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let reasons = crm_projections::deals::loss_reasons(
         state.log.pool(),
@@ -283,9 +283,9 @@ pub struct RevenueQuery {
     /// Period end (exclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Won revenue by group.
@@ -307,7 +307,7 @@ pub async fn revenue(
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let groups =
         crm_projections::deals::revenue(state.log.pool(), query.by, from, to, reach.managers())
@@ -330,9 +330,9 @@ pub struct ConversionQuery {
     to: Bound,
     /// Only deals opened by this manager.
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// How far a cohort got at one stage.
@@ -380,7 +380,7 @@ pub async fn conversion(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let c = crm_projections::deals::conversion(
         state.log.pool(),
@@ -430,9 +430,9 @@ pub struct OverdueTasksQuery {
     now: Option<DateTime<Utc>>,
     /// Only tasks assigned to this manager.
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Overdue tasks of one manager.
@@ -464,7 +464,10 @@ pub async fn overdue_tasks(
 ) -> Result<Json<OverdueTasksView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
     reach.narrow(query.manager_id)?;
-    reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::tasks::NAME)
+        .await?;
     let now = query.now.unwrap_or_else(Utc::now);
     let tasks = crm_projections::tasks::overdue_tasks(
         state.log.pool(),
@@ -507,9 +510,9 @@ pub struct OverdueLeadsQuery {
     /// How long a lead may wait for an answer, in minutes (default 15).
     #[param(minimum = 0, maximum = 525600)]
     sla_minutes: Option<i64>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Leads waiting past the SLA.
@@ -542,7 +545,10 @@ pub async fn overdue_leads(
     ApiQuery(query): ApiQuery<OverdueLeadsQuery>,
 ) -> Result<Json<OverdueLeadsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::leads::NAME)
+        .await?;
     let sla = query.sla_minutes.unwrap_or(15);
     if !(0..=525_600).contains(&sla) {
         return Err(ApiError::bad_request(
@@ -586,9 +592,9 @@ pub struct LeadsQuery {
     /// Period end (exclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Leads by group.
@@ -609,7 +615,10 @@ pub async fn leads(
     ApiQuery(query): ApiQuery<LeadsQuery>,
 ) -> Result<Json<LeadsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::leads::NAME)
+        .await?;
     let (from, to) = period(query.from, query.to)?;
     let groups =
         crm_projections::leads::leads_by(state.log.pool(), query.by, from, to, reach.managers())
@@ -633,9 +642,9 @@ pub struct ManagersQuery {
     manager_id: Option<Uuid>,
     /// Only managers of this department.
     department: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Every registered manager's figures over a period.
@@ -666,7 +675,10 @@ pub async fn managers(
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
     let (from, to) = period(query.from, query.to)?;
-    reflects(&state, crm_projections::managers::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::managers::NAME)
+        .await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
         managers: report_reach(&state, &actor)
             .await?

@@ -16,6 +16,7 @@ use crate::command::{
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
+use crate::read_model::ReadYourWrites;
 use crate::state::AppState;
 
 /// `POST /tasks`.
@@ -284,9 +285,9 @@ pub struct TaskListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of tasks.
@@ -311,7 +312,10 @@ pub async fn list(
     // An assignee out of reach is no 403: the list shows the tasks of his that the
     // actor co-executes or observes.
     let limit = crate::access::list_limit(&actor, query.limit)?;
-    crate::read_model::reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::tasks::NAME)
+        .await?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "completed" | "cancelled") {
             return Err(ApiError::bad_request(
