@@ -109,6 +109,22 @@ pub enum ApiError {
         /// The position asked for.
         position: i64,
     },
+    /// 503: the feed could not deliver the asked `min_position` in time (an older
+    /// transaction was still open).
+    #[error("the feed cannot deliver position {position} yet: an older transaction is still open; retry shortly")]
+    FeedLagging {
+        /// The position asked for.
+        position: i64,
+    },
+    /// 503: an erasure is recorded and its keys destroyed, but a read model did not
+    /// apply it in time (it may be failed or stopped).
+    #[error("the erasure is recorded at position {position} and the keys are destroyed: values read from the log show [erased] from now on; but the read models {names} have not applied it yet (failed or stopped? see GET /projections) and may still show the erased values until they do; erasing again appends nothing and waits again")]
+    ErasurePending {
+        /// The erasure's position.
+        position: i64,
+        /// The read models found behind, comma-separated.
+        names: String,
+    },
     /// 503: the server handles as many requests as it may at once; retry after
     /// `retry_after` seconds.
     #[error("the server is handling as many requests as it can; retry in {retry_after} s")]
@@ -128,6 +144,24 @@ pub enum ApiError {
     /// 503: PostgreSQL is unreachable for now.
     #[error("the event store is unavailable; retry later")]
     Unavailable,
+    /// 405: the route exists, not with this method (the `Allow` header lists its methods).
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed {
+        /// The method asked.
+        method: String,
+        /// The path asked.
+        path: String,
+    },
+    /// Any other error status a layer answered with, as a problem like the rest.
+    #[error("{detail}")]
+    Http {
+        /// The status.
+        status: StatusCode,
+        /// Stable machine word.
+        code: &'static str,
+        /// What went wrong, for a person.
+        detail: String,
+    },
     /// 500: a fault of ours; the cause is logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -167,9 +201,13 @@ impl ApiError {
             ApiError::Unavailable
             | ApiError::Lagging { .. }
             | ApiError::ProjectionFailed { .. }
+            | ApiError::FeedLagging { .. }
+            | ApiError::ErasurePending { .. }
             | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Http { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -178,6 +216,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. }
+            | ApiError::Http { code, .. }
             | ApiError::Reused { code, .. }
             | ApiError::Rule { code, .. }
             | ApiError::Forbidden { code, .. } => code,
@@ -190,11 +229,13 @@ impl ApiError {
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::RequestTimeout => "request_timeout",
-            ApiError::Lagging { .. } => "projection_lagging",
+            ApiError::Lagging { .. } | ApiError::FeedLagging { .. } => "projection_lagging",
+            ApiError::ErasurePending { .. } => "erasure_pending",
             ApiError::InvalidDefinition(_) => "invalid_definition",
             ApiError::Building { .. } => "projection_building",
             ApiError::DefinitionRefused { .. } => "definition_refused",
             ApiError::ProjectionFailed { .. } => "projection_failed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -216,6 +257,9 @@ impl ApiError {
         }
         if let ApiError::InvalidDefinition(problems) = self {
             body.insert("errors".into(), json!(problems));
+        }
+        if let ApiError::ErasurePending { position, .. } = self {
+            body.insert("position".into(), json!(position));
         }
         Value::Object(body)
     }

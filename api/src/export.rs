@@ -122,7 +122,7 @@ pub fn export(
             }
             loop {
                 let mut page = log.read_feed(cursor, PAGE, &feed).await?;
-                crm_projections::personal::reveal(&log, &mut page.events).await?;
+                crm_projections::personal::reveal_current(&log, &mut page.events).await?;
                 cursor = page.next;
                 for event in page
                     .events

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod command;
 pub mod embedded;
 pub mod error;
+pub mod every_error;
 pub mod export;
 pub mod extract;
 pub mod hidden;

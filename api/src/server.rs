@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -41,10 +42,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The whole application: routes, body limit, request ids, a time limit, the limits
-/// on requests in flight, one span per request.
+/// on requests in flight, one span per request; every error answer a problem.
 pub fn app_with(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     routes::router(state.clone())
+        .layer(CatchPanicLayer::custom(crate::every_error::panicked))
         .layer(axum::middleware::from_fn_with_state(state, crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
@@ -53,6 +55,7 @@ pub fn app_with(state: AppState, limits: Limits) -> Router {
             Limiter::new(limits),
             crate::limits::layer,
         ))
+        .layer(axum::middleware::from_fn(crate::every_error::layer))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &HttpRequest<_>| {
             let id = req

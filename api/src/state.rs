@@ -34,6 +34,8 @@ pub struct AppState {
     pub projections: Arc<Vec<Arc<dyn Projection>>>,
     /// Which client and lead fields each role may not see.
     pub hidden: Arc<HiddenFields>,
+    /// How long a query waits for `min_position`, and an erasure for the read models.
+    pub min_position_wait: Duration,
 }
 
 impl AppState {
@@ -47,7 +49,15 @@ impl AppState {
             states: Arc::default(),
             projections: Arc::new(crm_projections::builtin()),
             hidden: Arc::default(),
+            min_position_wait: crate::read_model::MIN_POSITION_WAIT,
         }
+    }
+
+    /// The same state waiting `wait` for `min_position` (and erasures) instead of
+    /// [`crate::read_model::MIN_POSITION_WAIT`].
+    pub fn with_min_position_wait(mut self, wait: Duration) -> Self {
+        self.min_position_wait = wait;
+        self
     }
 
     /// The same state hiding `hidden` from each role.

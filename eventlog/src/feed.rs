@@ -117,6 +117,21 @@ impl EventLog {
         Ok(row.map(|(tx_id, position)| Cursor::after(tx_id, position)))
     }
 
+    /// Whether the feed can deliver the event at `position` now (None: no such
+    /// event): its transaction is below the feed's bound, so a reader paging through
+    /// the feed meets it. A committed event is held back while an older transaction
+    /// is still running.
+    pub async fn feed_delivers(&self, position: i64) -> Result<Option<bool>, EventLogError> {
+        let delivers: Option<bool> = sqlx::query_scalar(
+            "SELECT tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+               FROM eventlog.events WHERE position = $1",
+        )
+        .bind(position)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(delivers)
+    }
+
     /// The position of the latest event committed and visible now (None: empty log).
     pub async fn last_position(&self) -> Result<Option<i64>, EventLogError> {
         let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM eventlog.events")

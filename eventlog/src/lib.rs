@@ -47,7 +47,7 @@ pub use seal::{SealReport, DEFAULT_SEAL_SIZE};
 pub use sealer::{Sealer, SealerOptions};
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
-pub use vault::{KeyState, Vault, VaultWrite, WriteKeys, KEY_TTL};
+pub use vault::{Freshness, KeyState, Vault, VaultWrite, WriteKeys, KEY_TTL};
 pub use verify::{BadEvent, BreakKind, SealBreak, SealHead, VerifyReport};
 
 /// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other

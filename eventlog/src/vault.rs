@@ -8,7 +8,10 @@
 //! Keys are cached in the process: a live key for [`KEY_TTL`] (so another process's
 //! erasure is seen within that time even by a process that reads no feed), an
 //! erased one for good. Erasing through this process, or [`Vault::forget`] (called
-//! when an erasure event is seen in the feed), drops a key at once.
+//! when an erasure event is seen in the feed), drops a key at once. Answers to
+//! people use [`Vault::reveal_current`], which also asks the vault whether a cached
+//! live key was destroyed since (one query), so that no process shows a value after
+//! another process's erasure has answered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -86,6 +89,15 @@ impl WriteKeys {
     }
 }
 
+/// How far [`Vault::states`] trusts the process's cache of live keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A live key cached less than [`KEY_TTL`] ago is used as it is.
+    Cached,
+    /// A cached live key is checked against the vault: destroyed since, it is erased.
+    Current,
+}
+
 #[derive(Debug, Clone)]
 struct Cached {
     state: KeyState,
@@ -110,16 +122,24 @@ impl Vault {
 
     /// The states of these subjects' keys: from the cache, the rest in one query.
     /// A subject without a row reads as erased (its values cannot be decrypted).
+    /// With [`Freshness::Current`], the live keys taken from the cache are checked
+    /// against the vault too (one more query): a key destroyed by another process
+    /// reads erased at once rather than within [`KEY_TTL`].
     pub async fn states(
         &self,
         subjects: &HashSet<Uuid>,
+        freshness: Freshness,
     ) -> Result<HashMap<Uuid, KeyState>, EventLogError> {
         let mut states = HashMap::with_capacity(subjects.len());
         let mut missing = Vec::new();
+        let mut cached_live = Vec::new();
         if let Ok(cache) = self.cache.lock() {
             for subject in subjects {
                 match cache.get(subject) {
                     Some(c) if c.state == KeyState::Erased || c.at.elapsed() < KEY_TTL => {
+                        if c.state != KeyState::Erased {
+                            cached_live.push(*subject);
+                        }
                         states.insert(*subject, c.state.clone());
                     }
                     _ => missing.push(*subject),
@@ -127,6 +147,12 @@ impl Vault {
             }
         } else {
             missing.extend(subjects.iter().copied());
+        }
+        if freshness == Freshness::Current && !cached_live.is_empty() {
+            for subject in destroyed(&self.pool, &cached_live).await? {
+                self.forget(subject);
+                missing.push(subject);
+            }
         }
         if missing.is_empty() {
             return Ok(states);
@@ -160,8 +186,23 @@ impl Vault {
 
     /// Replaces every encrypted value in these events' payloads by its plaintext, or
     /// by [`ERASED`] when its subject's key is gone. Plaintext values (a log written
-    /// before encryption) pass through. The hash stays the stored event's.
+    /// before encryption) pass through. The hash stays the stored event's. Live keys
+    /// come from the cache (see [`Vault::reveal_current`] for answers).
     pub async fn reveal(&self, events: &mut [RecordedEvent]) -> Result<(), EventLogError> {
+        self.reveal_as(events, Freshness::Cached).await
+    }
+
+    /// [`Vault::reveal`] with every key as the vault holds it now: a key destroyed
+    /// by any process reads erased at once. For answers shown to people.
+    pub async fn reveal_current(&self, events: &mut [RecordedEvent]) -> Result<(), EventLogError> {
+        self.reveal_as(events, Freshness::Current).await
+    }
+
+    async fn reveal_as(
+        &self,
+        events: &mut [RecordedEvent],
+        freshness: Freshness,
+    ) -> Result<(), EventLogError> {
         let mut subjects = HashSet::new();
         for event in events.iter() {
             collect_subjects(&event.data, &mut subjects);
@@ -169,7 +210,7 @@ impl Vault {
         if subjects.is_empty() {
             return Ok(());
         }
-        let states = self.states(&subjects).await?;
+        let states = self.states(&subjects, freshness).await?;
         for event in events.iter_mut() {
             reveal_value(&states, &mut event.data, "");
         }
@@ -183,7 +224,7 @@ impl Vault {
         if subjects.is_empty() {
             return Ok(());
         }
-        let states = self.states(&subjects).await?;
+        let states = self.states(&subjects, Freshness::Cached).await?;
         reveal_value(&states, value, "");
         Ok(())
     }
@@ -245,6 +286,16 @@ impl Vault {
             );
         }
     }
+}
+
+/// Which of these subjects' keys are destroyed (tombstones), by the primary key.
+async fn destroyed(pool: &PgPool, subjects: &[Uuid]) -> Result<Vec<Uuid>, EventLogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT subject_id FROM vault.subject_keys WHERE subject_id = ANY($1) AND key IS NULL",
+    )
+    .bind(subjects)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Each subject's stored key (None: destroyed); subjects without a row are absent.

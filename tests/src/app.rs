@@ -258,6 +258,25 @@ impl TestApp {
         }
     }
 
+    /// The same application as another server process on the same database: its own
+    /// log handle and caches (keys, states, tokens), its state made by `configure`.
+    pub fn another_process(&self, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let log = EventLog::new(self.log.pool().clone());
+        let state = AppState::new(log.clone(), Some(ADMIN_TOKEN.into()))
+            .with_token_ttl(std::time::Duration::ZERO);
+        TestApp {
+            router: crm_api::server::app(configure(state)),
+            log,
+        }
+    }
+
+    /// The OpenAPI document the router serves.
+    pub async fn openapi(&self) -> Value {
+        let answer = self.get("/openapi.json").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
     /// How many events the log holds.
     pub async fn event_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM eventlog.events")

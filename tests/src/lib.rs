@@ -3,6 +3,7 @@
 
 mod app;
 mod copy;
+pub mod routes;
 pub mod scenario;
 
 pub use app::{Answer, TestApp, ADMIN_TOKEN};

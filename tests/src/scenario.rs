@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::app::{Answer, TestApp, ADMIN_TOKEN};
+use crate::routes::Fill;
 
 /// Sends `body` as it is (malformed JSON included; `None`: no body) as the admin.
 pub async fn send_text(
@@ -170,5 +171,125 @@ pub async fn append_as_older_code(
     {
         Ok(outcome) => outcome.last_position(),
         Err(err) => panic!("appending {event_type} to {stream}: {err}"),
+    }
+}
+
+/// One of each entity the API reads, made through the API, for tests that walk every
+/// route ([`crate::routes`]).
+#[derive(Debug, Clone)]
+pub struct Entities {
+    /// A manager (department Sales).
+    pub manager: Uuid,
+    /// A pipeline of two stages.
+    pub pipeline: Uuid,
+    /// A client of the manager.
+    pub client: Uuid,
+    /// An open deal of the client.
+    pub deal: Uuid,
+    /// A lead of the manager.
+    pub lead: Uuid,
+    /// A task about the client.
+    pub task: Uuid,
+    /// A call with the client.
+    pub interaction: Uuid,
+    /// A custom projection counting interactions by kind.
+    pub projection: String,
+    /// The position of the last event made.
+    pub last_position: i64,
+}
+
+impl Entities {
+    /// Makes them; the projectors must run (it waits for the custom projection to be
+    /// built).
+    pub async fn create(app: &TestApp) -> Entities {
+        let manager = manager(app, "Olena").await;
+        let pipeline = app
+            .post(
+                "/pipelines",
+                &json!({"name": "Sales", "stages": [
+                    {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
+            )
+            .await;
+        let pipeline = response_id(&pipeline, StatusCode::CREATED, "pipeline", 1);
+        let client = client(app, manager).await;
+        let made = |answer: Answer, kind: &str| response_id(&answer, StatusCode::CREATED, kind, 1);
+        let deal = made(
+            app.post(
+                "/deals",
+                &json!({"client_id": client, "pipeline_id": pipeline, "title": "Boiler",
+                    "amount": 120_000, "manager_id": manager}),
+            )
+            .await,
+            "deal",
+        );
+        let lead = app
+            .post(
+                "/leads",
+                &json!({"source": "site", "name": "Lead", "manager_id": manager}),
+            )
+            .await;
+        let lead = {
+            assert_eq!(lead.status, StatusCode::CREATED, "{}", lead.body);
+            lead.body["id"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or_default()
+        };
+        let task = made(
+            app.post(
+                "/tasks",
+                &json!({"title": "Call back", "assignee_id": manager, "client_id": client,
+                    "due_at": chrono::Utc::now() + chrono::Duration::days(1)}),
+            )
+            .await,
+            "task",
+        );
+        let interaction = made(
+            app.post(
+                "/interactions",
+                &json!({"kind": "call", "direction": "outbound", "manager_id": manager,
+                    "client_id": client}),
+            )
+            .await,
+            "interaction",
+        );
+        let projection = "calls_by_kind".to_owned();
+        let defined = app
+            .post(
+                "/projections",
+                &json!({"name": projection, "event_types": ["InteractionLogged"],
+                    "group_by": [{"name": "kind", "field": "data.kind"}],
+                    "measures": [{"name": "calls", "fn": "count"}]}),
+            )
+            .await;
+        assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
+        app.wait_custom_live(&projection, 1).await;
+        let last_position = defined.body["position"].as_i64().unwrap_or_default();
+        Entities {
+            manager,
+            pipeline,
+            client,
+            deal,
+            lead,
+            task,
+            interaction,
+            projection,
+            last_position,
+        }
+    }
+
+    /// Their ids for every route's placeholders and required query parameters.
+    pub fn fill(&self) -> Fill {
+        Fill::new()
+            .with("managers", self.manager)
+            .with("pipelines", self.pipeline)
+            .with("clients", self.client)
+            .with("deals", self.deal)
+            .with("leads", self.lead)
+            .with("tasks", self.task)
+            .with("interactions", self.interaction)
+            .with("streams", format!("client-{}", self.client))
+            .with("projections", &self.projection)
     }
 }

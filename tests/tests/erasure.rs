@@ -7,7 +7,8 @@
 
 use axum::http::{Method, StatusCode};
 use crm_api::auth::create_token;
-use crm_tests::scenario::manager;
+use crm_tests::routes::Fill;
+use crm_tests::scenario::{manager, Entities};
 use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -527,6 +528,8 @@ async fn a_log_written_before_encryption_still_reads_and_an_erased_lead_converts
     pool: PgPool,
 ) {
     let app = TestApp::new(pool.clone()).await.unwrap();
+    // An erasure answers once the read models reflect it: they must run.
+    let projectors = app.start_projectors();
     let olena = manager(&app, "Olena").await;
     // A lead stored in clear, as before this change: it reads as stored.
     let old = Uuid::new_v4();
@@ -584,6 +587,7 @@ async fn a_log_written_before_encryption_still_reads_and_an_erased_lead_converts
         (refused.status, refused.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "subject_erased")
     );
+    projectors.shutdown().await;
     app.log.close().await;
 }
 
@@ -594,4 +598,282 @@ async fn recorded_facts(app: &TestApp) -> i64 {
         .fetch_one(app.log.pool())
         .await
         .unwrap()
+}
+
+/// The personal values of one round: unique, and none a part of another round's.
+fn secrets_of(round: usize) -> [String; 7] {
+    [
+        format!("Zoryana-{round}-Kovalchuk"),
+        format!("Bohdan-{round}-Melnyk"),
+        format!("+380 67 {round:03} 01 23"),
+        format!("bohdan.{round}.melnyk@example.org"),
+        format!("Marta-{round}-Lysenko"),
+        format!("marta.{round}@example.com"),
+        format!("Ostap-{round}-Hrytsenko"),
+    ]
+}
+
+/// Every answer `server` gives about the round's subjects, as text, by URL: `first`
+/// (stream cuts before the erasure, whose reading would not see the erasure event
+/// that drops a cached key), then every GET route of the document filled with their
+/// ids (so routes added later are asked too).
+async fn every_view(
+    server: &TestApp,
+    doc: &Value,
+    fill: &Fill,
+    first: &[String],
+) -> Vec<(String, String)> {
+    let mut urls: Vec<String> = first.to_vec();
+    urls.extend(fill.get_routes(doc).into_iter().flat_map(|route| {
+        assert!(route.missing.is_none(), "{:?}", route.missing);
+        route.urls
+    }));
+    let mut answers = Vec::new();
+    for url in urls {
+        let answer = server.get(&url).await;
+        let body = ok(&answer, &url);
+        let text = match body {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        answers.push((url, text));
+    }
+    answers
+}
+
+#[sqlx::test(migrations = false)]
+async fn no_answer_given_after_an_erasure_shows_the_erased_values(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await.unwrap();
+    // Another server on the same database, with caches of its own.
+    let other = app.another_process(|state| state);
+    let projectors = app.start_projectors();
+    let e = Entities::create(&app).await;
+    let doc = app.openapi().await;
+    let mut erased: Vec<String> = Vec::new();
+    for round in 0..20 {
+        let [client_name, contact_name, phone, email, lead_name, lead_email, lone_name] =
+            secrets_of(round);
+        let client = ok(
+            &app.post(
+                "/clients",
+                &json!({"name": client_name, "kind": "person", "manager_id": e.manager,
+                    "contacts": [{"name": contact_name, "phone": phone, "email": email}]}),
+            )
+            .await,
+            "register",
+        );
+        let client = id_of(&client);
+        let linked = id_of(&ok(
+            &app.post(
+                "/leads",
+                &json!({"source": "site", "name": lead_name, "email": lead_email,
+                    "client_id": client, "manager_id": e.manager}),
+            )
+            .await,
+            "capture",
+        ));
+        let lone = ok(
+            &app.post(
+                "/leads",
+                &json!({"source": "phone", "name": lone_name, "phone": phone,
+                    "occurred_at": chrono::Utc::now() - chrono::Duration::hours(3)}),
+            )
+            .await,
+            "capture",
+        );
+        let (lone, made) = (id_of(&lone), lone["position"].as_i64().unwrap());
+        let before = chrono::Utc::now();
+        // Both servers have shown the values: their key caches hold the live keys.
+        for server in [&app, &other] {
+            let card = ok(
+                &server
+                    .get(&format!("/clients/{client}?min_position={made}"))
+                    .await,
+                "card",
+            );
+            assert_eq!(card["name"], client_name);
+            let stream = ok(
+                &server.get(&format!("/streams/lead-{lone}/events")).await,
+                "lead",
+            );
+            assert_eq!(stream["events"][0]["data"]["name"], lone_name);
+            let stream = ok(
+                &server
+                    .get(&format!("/streams/client-{client}/events"))
+                    .await,
+                "client",
+            );
+            assert_eq!(stream["events"][0]["data"]["name"], client_name);
+        }
+        // Erased through one server or the other, then asked at once through both.
+        let (first, second) = if round % 2 == 0 {
+            (&app, &other)
+        } else {
+            (&other, &app)
+        };
+        for (server, path) in [
+            (first, format!("/clients/{client}/erase")),
+            (second, format!("/leads/{lone}/erase")),
+        ] {
+            let answer = server.post(&path, &json!({})).await;
+            assert_eq!(answer.status, StatusCode::OK, "{path}: {:?}", answer.body);
+            assert!(answer.body["position"].as_i64().unwrap() > 0);
+        }
+        erased.extend(secrets_of(round));
+        let fill = e
+            .fill()
+            .with("clients", client)
+            .with("leads", linked)
+            .with("leads", lone)
+            .with("streams", format!("lead-{linked}"))
+            .with("streams", format!("lead-{lone}"))
+            .with("streams", format!("client-{client}"));
+        let extra = vec![
+            format!("/streams/client-{client}/events?version=1"),
+            format!("/streams/lead-{lone}/state?version=1"),
+            format!(
+                "/clients/{client}?as_of={}",
+                urlencode(&before.to_rfc3339())
+            ),
+            format!("/clients?q={}", client_name),
+            "/clients?limit=1000".to_owned(),
+            "/events?limit=1000".to_owned(),
+            "/reports/overdue/leads".to_owned(),
+            "/export/events?format=csv".to_owned(),
+            format!("/clients/{client}/timeline?limit=1000"),
+        ];
+        // The other server first: its projectors do not run, so only the vault tells
+        // it that a key it holds was destroyed by the first.
+        for server in [&other, &app] {
+            for (url, text) in every_view(server, &doc, &fill, &extra).await {
+                for secret in &erased {
+                    assert!(
+                        !text.contains(secret.as_str()),
+                        "round {round}: GET {url} shows {secret} after the erasure answered: {text}"
+                    );
+                }
+            }
+        }
+        // The search by the erased name finds nothing.
+        let found = ok(
+            &app.get(&format!("/clients?q={client_name}")).await,
+            "search",
+        );
+        assert_eq!(found["items"], json!([]), "{found}");
+    }
+    projectors.shutdown().await;
+    app.log.close().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_erasure_a_stopped_read_model_cannot_apply_answers_503_with_the_key_destroyed(
+    pool: PgPool,
+) {
+    let app = TestApp::with(pool.clone(), |state| {
+        state.with_min_position_wait(std::time::Duration::from_secs(3))
+    })
+    .await
+    .unwrap();
+    // Every read model runs but the tasks'.
+    let set = crm_projections::builtin()
+        .into_iter()
+        .filter(|p| p.name() != crm_projections::tasks::NAME)
+        .fold(
+            crm_projections::ProjectorSet::new(app.log.clone()),
+            |set, p| set.with(p),
+        );
+    let running = set.spawn().unwrap();
+    let olena = manager(&app, "Olena").await;
+    let client = id_of(&ok(
+        &app.post(
+            "/clients",
+            &json!({"name": CLIENT_NAME, "kind": "person", "manager_id": olena, "contacts": []}),
+        )
+        .await,
+        "register",
+    ));
+    // The running read models have caught up (the erasure first waits for clients).
+    let registered = app.log.last_position().await.unwrap().unwrap();
+    for p in crm_projections::builtin() {
+        if p.name() != crm_projections::tasks::NAME {
+            let wait = std::time::Duration::from_secs(60);
+            crm_projections::wait_until_reflects(&app.log, p.name(), registered, wait)
+                .await
+                .unwrap();
+        }
+    }
+    let answer = app
+        .post(&format!("/clients/{client}/erase"), &json!({}))
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "erasure_pending"),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(answer.headers["content-type"], "application/problem+json");
+    let detail = answer.body["detail"].as_str().unwrap();
+    assert!(detail.contains("keys are destroyed"), "{detail}");
+    assert!(
+        detail.contains(&format!(
+            "read models {} have not",
+            crm_projections::tasks::NAME
+        )),
+        "{detail}"
+    );
+    // Done all the same: recorded, the key destroyed, the values gone from the log's
+    // answers and from the read models that run.
+    let erasure: i64 = sqlx::query_scalar(
+        "SELECT position FROM eventlog.events WHERE event_type = 'ClientErased' AND stream_id = $1",
+    )
+    .bind(format!("client-{client}"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(answer.body["position"], erasure);
+    let key_gone: bool =
+        sqlx::query_scalar("SELECT key IS NULL FROM vault.subject_keys WHERE subject_id = $1")
+            .bind(client)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(key_gone);
+    let state = ok(
+        &app.get(&format!("/streams/client-{client}/state")).await,
+        "state",
+    );
+    assert_eq!(state["state"]["name"], "[erased]");
+    assert_eq!(card(&app, client, erasure).await["name"], "[erased]");
+    // Erasing again appends nothing and waits again: still pending while tasks stop.
+    let events = recorded_facts(&app).await;
+    let again = app
+        .post(&format!("/clients/{client}/erase"), &json!({}))
+        .await;
+    assert_eq!(again.code(), "erasure_pending", "{:?}", again.body);
+    // Once the tasks' read model runs, the erasure answers.
+    let tasks = crm_projections::ProjectorSet::new(app.log.clone())
+        .with(std::sync::Arc::new(crm_projections::tasks::Tasks))
+        .spawn()
+        .unwrap();
+    let done = crm_tests::retry(
+        std::time::Duration::from_secs(30),
+        |answer: &crm_tests::Answer| answer.code() == "erasure_pending",
+        || async {
+            let answer = app
+                .post(&format!("/clients/{client}/erase"), &json!({}))
+                .await;
+            if answer.status.is_success() {
+                Ok(answer)
+            } else {
+                Err(answer)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.body["position"], 0, "{:?}", done.body);
+    assert_eq!(recorded_facts(&app).await, events);
+    tasks.shutdown().await;
+    running.shutdown().await;
+    app.log.close().await;
 }

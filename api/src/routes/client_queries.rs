@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{after_name_id, after_position, invalid_cursor, name_cursor, next_page_by};
-use crate::read_model::{projection_error, reflects};
+use crate::read_model::{projection_error, ReadYourWrites};
 use crate::state::AppState;
 
 use super::doc_types::SegmentDoc;
@@ -148,9 +148,9 @@ pub struct CardQuery {
     /// A win within this many days before `now` keeps a client active; default 180.
     #[param(minimum = 1, maximum = 36500)]
     churn_days: Option<i64>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 fn unknown_client(id: Uuid) -> ApiError {
@@ -173,7 +173,7 @@ pub async fn card(
 ) -> Result<Json<Value>, ApiError> {
     let reach = entity_reach(&state, &actor).await?;
     let clock = segment_clock(query.now, query.as_of, query.churn_days)?;
-    reflects(&state, CLIENTS, query.min_position).await?;
+    query.read.read_model(&state, CLIENTS).await?;
     let card = match query.as_of {
         None => client_card(state.log.pool(), id, clock).await,
         Some(as_of) => client_card_as_of(&state.log, id, as_of, clock).await,
@@ -215,9 +215,9 @@ pub struct ClientListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A card as `hidden` lets it be seen.
@@ -269,7 +269,7 @@ pub async fn list(
     let clock = segment_clock(query.now, None, query.churn_days)?;
     let limit = list_limit(&actor, query.limit)?;
     let after = after_name_id(query.cursor.as_deref())?;
-    reflects(&state, CLIENTS, query.min_position).await?;
+    query.read.read_model(&state, CLIENTS).await?;
     // A cursor never carries a hidden name: made without it, it names the client
     // only, whose name (if the token reaches it) is where the page starts.
     let after = match after {
@@ -316,9 +316,9 @@ pub struct TimelineQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// One event of a client's timeline.
@@ -363,7 +363,7 @@ pub async fn timeline(
     let reach = entity_reach(&state, &actor).await?;
     let limit = list_limit(&actor, query.limit)?;
     let after = after_position(query.cursor.as_deref())?;
-    reflects(&state, CLIENTS, query.min_position).await?;
+    query.read.read_model(&state, CLIENTS).await?;
     let manager = client_manager(state.log.pool(), id)
         .await
         .map_err(projection_error)?

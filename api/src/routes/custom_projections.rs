@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use crm_domain::custom_projection::{self, CustomProjectionCommand, CustomProjectionState};
@@ -17,9 +17,9 @@ use crate::access::{Role, CUSTOM_READERS};
 use crate::auth::Actor;
 use crate::command::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::page_limit;
-use crate::read_model::projection_error;
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// A custom projection's definition (see docs/projections.md).
@@ -207,7 +207,9 @@ pub async fn get(
     _actor: Actor,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<CustomView>, ApiError> {
+    read.read_model(&state, custom::catalog::NAME).await?;
     let status = custom::custom_status(&state.log, Some(&name))
         .await
         .map_err(projection_error)?
@@ -243,10 +245,12 @@ pub async fn rows(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(mut params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<RowsView>, ApiError> {
     actor.require(CUSTOM_READERS, "reading custom projections' rows")?;
+    let read = min_position(params.remove("min_position"))?;
     let query = rows_query(&params)?;
+    read.custom(&state, &name).await?;
     let page = custom::rows(state.log.pool(), &name, &query)
         .await
         .map_err(projection_error)?;
@@ -274,6 +278,21 @@ pub async fn rows(
             })
         }
     }
+}
+
+/// The `min_position` of the rows query (a parameter beside the columns' filters).
+fn min_position(given: Option<String>) -> Result<ReadYourWrites, ApiError> {
+    let min_position = given
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("min_position must be a whole number, not {text:?}"),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(ReadYourWrites { min_position })
 }
 
 /// The rows query of the request's parameters.

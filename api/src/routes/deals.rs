@@ -22,6 +22,7 @@ use crate::command::{
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery};
+use crate::read_model::ReadYourWrites;
 use crate::state::AppState;
 
 /// `POST /deals`.
@@ -378,6 +379,9 @@ pub struct DealQuery {
     /// The deal as it stood at this version of its stream.
     #[param(minimum = 1)]
     version: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A deal, folded from its stream: as it stands, or `as_of` a time, or at a `version`.
@@ -392,6 +396,8 @@ pub async fn get(
     ApiQuery(query): ApiQuery<DealQuery>,
 ) -> Result<Json<DealView>, ApiError> {
     let reach = entity_reach(&state, &actor).await?;
+    // Folded from the log: read after the asked position was committed.
+    query.read.log(&state).await?;
     let stream = EntityKind::Deal.stream(id);
     let bound = match (query.as_of, query.version) {
         (Some(_), Some(_)) => {
@@ -463,9 +469,9 @@ pub struct DealListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
     /// The deals as they stood at this business time (events with
     /// `occurred_at <= as_of`); filters apply to that state.
     as_of: Option<DateTime<Utc>>,
@@ -516,7 +522,7 @@ pub async fn list(
     let reach = entity_reach(&state, &actor).await?;
     let managers = reach.narrow(query.manager_id)?;
     let limit = list_limit(&actor, query.limit)?;
-    crate::read_model::reflects_all(&state, LIST_MODELS, query.min_position).await?;
+    query.read.read_models(&state, LIST_MODELS).await?;
     if let Some(status) = query.status.as_deref() {
         if !matches!(status, "open" | "won" | "lost") {
             return Err(ApiError::bad_request(

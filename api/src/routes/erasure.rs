@@ -9,6 +9,12 @@
 //! applied yet, so that a read model behind or failed neither blocks an erasure nor
 //! makes it miss a lead). Erasing again is a no-op answered 200 (nothing appended,
 //! `position` 0).
+//!
+//! The answer comes only once every read model the server knows reflects the
+//! erasure (their rows replaced the values by `[erased]`), so no answer given after
+//! it shows them. A read model that does not get there within the wait (failed or
+//! stopped) makes it a 503 `erasure_pending`: the erasure is recorded and the keys
+//! destroyed all the same, which the problem says (with the erasure's `position`).
 
 use axum::extract::State;
 use axum::Json;
@@ -24,7 +30,7 @@ use crate::access::Role;
 use crate::command::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJsonOrEmpty, ApiPath};
-use crate::read_model::projection_error;
+use crate::read_model::{every_read_model, projection_error, Lagging};
 use crate::state::AppState;
 
 /// The body of an erasure (it may be left out).
@@ -51,7 +57,8 @@ fn may_erase(ctx: &CommandContext) -> Result<(), ApiError> {
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse, description = "erased (or erased already: nothing appended)"),
         (status = 400), (status = 401), (status = 403, description = "not an admin or director token"),
-        (status = 404), (status = 409), (status = 503)),
+        (status = 404), (status = 409),
+        (status = 503, description = "`erasure_pending`: recorded and the keys destroyed, but a read model has not applied it within the wait (failed or stopped)")),
     security(("bearer" = [])))]
 pub async fn erase_client(
     State(state): State<AppState>,
@@ -88,7 +95,28 @@ pub async fn erase_client(
         }
     })
     .await?;
-    Ok(Json(response))
+    erased_everywhere(&state, response).await
+}
+
+/// The erasure's answer, once every read model reflects it (see the module's doc).
+/// Erased already (nothing appended), it waits for the log as it stands: the earlier
+/// erasure is in it.
+async fn erased_everywhere(
+    state: &AppState,
+    response: CommandResponse,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let position = match response.position {
+        0 => state.log.last_position().await?.unwrap_or(0),
+        appended => appended,
+    };
+    if position == 0 {
+        return Ok(Json(response));
+    }
+    match every_read_model(state, position, state.min_position_wait).await {
+        Ok(()) => Ok(Json(response)),
+        Err(Lagging::Behind(names)) => Err(ApiError::ErasurePending { position, names }),
+        Err(Lagging::Error(err)) => Err(err),
+    }
 }
 
 /// Erases a lead's personal data (name, phone, email): appends `LeadErased` and
@@ -98,7 +126,8 @@ pub async fn erase_client(
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CommandResponse, description = "erased (or erased already: nothing appended)"),
         (status = 400), (status = 401), (status = 403, description = "not an admin or director token"),
-        (status = 404), (status = 409)),
+        (status = 404), (status = 409),
+        (status = 503, description = "`erasure_pending`: recorded and the key destroyed, but a read model has not applied it within the wait (failed or stopped)")),
     security(("bearer" = [])))]
 pub async fn erase_lead(
     State(state): State<AppState>,
@@ -120,5 +149,5 @@ pub async fn erase_lead(
         }
     })
     .await?;
-    Ok(Json(response))
+    erased_everywhere(&state, response).await
 }

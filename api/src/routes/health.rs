@@ -6,6 +6,9 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::read_model::OnlyMinPosition;
 use crate::state::AppState;
 
 /// The server's health.
@@ -17,32 +20,37 @@ pub struct Health {
     database: &'static str,
 }
 
-/// Readiness: 200 when PostgreSQL answers, 503 while it does not.
+/// Readiness: 200 when PostgreSQL answers, 503 while it does not; with
+/// `min_position`, once every read model also reflects that position (a 503
+/// `projection_lagging` problem after the wait).
 #[utoipa::path(
     operation_id = "health",get, path = "/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn health(
+    State(state): State<AppState>,
+    ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
+) -> Result<(StatusCode, Json<Health>), ApiError> {
     let up = sqlx::query("SELECT 1")
         .execute(state.log.pool())
         .await
         .is_ok();
-    if up {
-        (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database: "ok",
-            }),
-        )
-    } else {
-        (
+    if !up {
+        return Ok((
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Health {
                 status: "unavailable",
                 database: "unavailable",
             }),
-        )
+        ));
     }
+    read.every_read_model(&state).await?;
+    Ok((
+        StatusCode::OK,
+        Json(Health {
+            status: "ok",
+            database: "ok",
+        }),
+    ))
 }
 
 /// Liveness: 200 while the process serves HTTP, whatever the database.

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{before_time_id, next_page_by, time_cursor};
-use crate::read_model::{projection_error, reflects_all, ReadYourWrites};
+use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
 use crate::state::AppState;
 
 /// The read models an interaction answer draws from.
@@ -82,9 +82,9 @@ pub struct InteractionListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read models reflect this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of interactions.
@@ -119,7 +119,7 @@ pub async fn list(
         managers,
         reach: reach.managers().map(<[Uuid]>::to_vec),
     };
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let mut rows = list_interactions(state.log.pool(), &filter, before, limit + 1)
         .await
         .map_err(projection_error)?;
@@ -135,17 +135,17 @@ pub async fn list(
 
 /// An interaction.
 #[utoipa::path(get, path = "/interactions/{id}", tag = "interactions", operation_id = "get_interaction",
-    params(("id" = Uuid, Path), ReadYourWrites),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = InteractionView), (status = 400), (status = 403), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn get(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(query): ApiQuery<ReadYourWrites>,
+    ApiQuery(query): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<Value>, ApiError> {
     let reach = entity_reach(&state, &actor).await?;
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let row = interaction(state.log.pool(), id, reach.managers())
         .await
         .map_err(projection_error)?;

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{before_time_id, next_page_by, time_cursor};
-use crate::read_model::{projection_error, reflects_all, text_filter, ReadYourWrites};
+use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error, text_filter};
 use crate::state::AppState;
 
 /// The read models a lead answer draws from.
@@ -72,9 +72,9 @@ pub struct LeadListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read models reflect this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of leads.
@@ -152,7 +152,7 @@ pub async fn list(
         q: text_filter("q", query.q)?,
         searched,
     };
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let mut rows = list_leads(state.log.pool(), &filter, before, limit + 1)
         .await
         .map_err(projection_error)?;
@@ -165,17 +165,17 @@ pub async fn list(
 
 /// A lead as it stands.
 #[utoipa::path(get, path = "/leads/{id}", tag = "leads", operation_id = "get_lead",
-    params(("id" = Uuid, Path), ReadYourWrites),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = LeadView), (status = 400), (status = 403), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn get(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(query): ApiQuery<ReadYourWrites>,
+    ApiQuery(query): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<Value>, ApiError> {
     let reach = entity_reach(&state, &actor).await?;
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let row = lead(state.log.pool(), id).await.map_err(projection_error)?;
     let row = within_reach(&reach, &format!("lead {id}"), row, |l| {
         l.manager_id.into_iter().collect()

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::export::{export, record_export, ExportFilter, Format};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
+use crate::read_model::{OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// An event with its whole envelope.
@@ -88,6 +89,9 @@ pub struct StreamQuery {
     /// At most this many events (default and maximum 10,000).
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 const MAX_STREAM_READ: usize = 10_000;
@@ -107,6 +111,7 @@ pub async fn stream_events(
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Json<StreamEvents>, ApiError> {
     super::streams::authorize_stream(&state, &actor, &stream).await?;
+    query.read.log(&state).await?;
     let limit = query.limit.unwrap_or(MAX_STREAM_READ);
     if !(1..=MAX_STREAM_READ).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -124,7 +129,7 @@ pub async fn stream_events(
             .take(limit)
             .collect(),
     };
-    crm_projections::personal::reveal(&state.log, &mut events).await?;
+    crm_projections::personal::reveal_current(&state.log, &mut events).await?;
     Ok(Json(StreamEvents {
         events: views(state.hidden.of(&actor), events),
     }))
@@ -150,6 +155,9 @@ pub struct FeedQuery {
     limit: Option<i64>,
     /// Only these event types, comma-separated.
     types: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// The whole log in the order projectors see it: every committed event exactly once,
@@ -177,8 +185,9 @@ pub async fn feed(
         }
         _ => FeedFilter::default(),
     };
+    query.read.feed(&state).await?;
     let mut page = state.log.read_feed(cursor, limit, &filter).await?;
-    crm_projections::personal::reveal(&state.log, &mut page.events).await?;
+    crm_projections::personal::reveal_current(&state.log, &mut page.events).await?;
     Ok(Json(FeedView {
         events: views(state.hidden.of(&actor), page.events),
         next_cursor: page.next.to_string(),
@@ -217,8 +226,10 @@ pub struct VerifyView {
 pub async fn verify(
     actor: Actor,
     State(state): State<AppState>,
+    ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<VerifyView>, ApiError> {
     actor.require(LOG_READERS, "auditing the log")?;
+    read.feed(&state).await?;
     let report = state.log.verify().await?;
     Ok(Json(VerifyView {
         ok: report.is_intact(),
@@ -249,6 +260,9 @@ pub struct ExportQuery {
     from: Option<DateTime<Utc>>,
     /// Only events that occurred before this time (RFC 3339).
     to: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// The log as a stream of NDJSON lines (events as `GET /events` shows them) or CSV
@@ -298,6 +312,7 @@ pub async fn export_events(
         from: query.from,
         to: query.to,
     };
+    query.read.feed(&state).await?;
     record_export(&state.log, format, &filter, actor.name(), "api").await?;
     let hidden = state.hidden.of(&actor).clone();
     let body = export(state.log.clone(), format, filter, hidden);

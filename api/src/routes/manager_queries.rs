@@ -15,7 +15,7 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::paging::{after_name_id, name_cursor, next_page_by};
-use crate::read_model::{projection_error, reflects, text_filter, ReadYourWrites};
+use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error, text_filter};
 use crate::state::AppState;
 
 /// A registered manager.
@@ -52,9 +52,9 @@ pub struct ManagerListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of managers.
@@ -90,7 +90,7 @@ pub async fn list(
         role: query.role.map(|r| r.name().to_owned()),
         active: query.active,
     };
-    reflects(&state, KPIS, query.min_position).await?;
+    query.read.read_model(&state, KPIS).await?;
     let mut items = list_team(state.log.pool(), &filter, after, limit + 1)
         .await
         .map_err(projection_error)?;
@@ -100,17 +100,17 @@ pub async fn list(
 
 /// A registered manager.
 #[utoipa::path(get, path = "/managers/{id}", tag = "managers", operation_id = "get_manager",
-    params(("id" = Uuid, Path), ReadYourWrites),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = ManagerView), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn get(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(query): ApiQuery<ReadYourWrites>,
+    ApiQuery(query): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<TeamMember>, ApiError> {
     may_read(&actor)?;
-    reflects(&state, KPIS, query.min_position).await?;
+    query.read.read_model(&state, KPIS).await?;
     let member = team_member(state.log.pool(), id)
         .await
         .map_err(projection_error)?

@@ -147,11 +147,17 @@ pub fn router(state: AppState) -> Router {
             )
             .build(),
     );
-    // After the routes are in: the layers' errors are declared on each of them.
+    // After the routes are in: the layers' errors are declared on each of them, and
+    // read-your-writes on every query.
     problems::ProblemResponses.modify(&mut api);
+    crate::read_model::MinPositionDoc.modify(&mut api);
     let document = axum::Json(api);
-    router.route(
-        "/openapi.json",
-        get(move || async move { document.clone() }),
-    )
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { document.clone() }),
+        )
+        // Last: it applies to the routes added so far.
+        .method_not_allowed_fallback(crate::every_error::wrong_method)
+        .fallback(crate::every_error::no_route)
 }

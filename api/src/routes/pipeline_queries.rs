@@ -15,7 +15,7 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::paging::{after_name_id, name_cursor, next_page_by};
-use crate::read_model::{projection_error, reflects, ReadYourWrites};
+use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
 use crate::state::AppState;
 
 /// One stage of a pipeline.
@@ -47,9 +47,9 @@ pub struct PipelineListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of pipelines.
@@ -79,7 +79,7 @@ pub async fn list(
     may_read(&actor)?;
     let limit = list_limit(&actor, query.limit)?;
     let after = after_name_id(query.cursor.as_deref())?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let mut items = list_pipelines(state.log.pool(), after, limit + 1)
         .await
         .map_err(projection_error)?;
@@ -89,17 +89,17 @@ pub async fn list(
 
 /// A pipeline with its stages in order.
 #[utoipa::path(get, path = "/pipelines/{id}", tag = "pipelines", operation_id = "get_pipeline",
-    params(("id" = Uuid, Path), ReadYourWrites),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = PipelineView), (status = 400), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn get(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(query): ApiQuery<ReadYourWrites>,
+    ApiQuery(query): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<PipelineRow>, ApiError> {
     may_read(&actor)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let found = pipeline(state.log.pool(), id)
         .await
         .map_err(projection_error)?

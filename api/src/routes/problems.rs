@@ -23,6 +23,8 @@ pub struct Problem {
     code: String,
     /// With `version_conflict`: the entity's current version.
     current_version: Option<i64>,
+    /// With `erasure_pending`: the erasure's position (it is recorded).
+    position: Option<i64>,
     /// With `invalid_definition`: each problem of a custom projection's definition.
     #[schema(value_type = Option<Vec<Object>>)]
     errors: Option<Vec<serde_json::Value>>,

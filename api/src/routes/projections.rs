@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use crate::access::Role;
 use crate::auth::Actor;
 use crate::error::ApiError;
-use crate::extract::ApiPath;
-use crate::read_model::projection_error;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::read_model::{projection_error, OnlyMinPosition};
 use crate::state::AppState;
 
 /// One read model's state.
@@ -103,7 +103,10 @@ pub struct RebuildView {
 pub async fn list(
     _actor: Actor,
     State(state): State<AppState>,
+    ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<Vec<ProjectionView>>, ApiError> {
+    read.read_model(&state, crm_projections::custom::catalog::NAME)
+        .await?;
     let statuses = crm_projections::status(state.log.pool(), &state.log)
         .await
         .map_err(projection_error)?;

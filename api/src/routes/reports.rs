@@ -14,7 +14,7 @@ use crate::access::report_reach;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::read_model::{projection_error, reflects};
+use crate::read_model::{projection_error, ReadYourWrites};
 use crate::state::AppState;
 
 use super::doc_types::{LeadsByDoc, RevenueByDoc, TimeOrDate};
@@ -31,9 +31,9 @@ pub struct FunnelQuery {
     manager_id: Option<Uuid>,
     /// The funnel as it stood then (events with `occurred_at <= as_of`).
     as_of: Option<DateTime<Utc>>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// One stage of the funnel.
@@ -84,7 +84,7 @@ pub async fn funnel(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let stages = funnel_query(
         state.log.pool(),
         query.pipeline_id,
@@ -129,9 +129,9 @@ pub async fn funnel(
 pub struct ForecastQuery {
     /// Only this pipeline's deals.
     pipeline_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Expected sales by month.
@@ -156,7 +156,7 @@ pub async fn forecast(
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<Json<ForecastView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let months =
         crm_projections::deals::forecast(state.log.pool(), query.pipeline_id, reach.managers())
             .await
@@ -171,9 +171,9 @@ pub async fn forecast(
 pub struct OverdueQuery {
     /// The moment deals are judged overdue at; default: the server's clock.
     now: Option<DateTime<Utc>>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Open deals past their expected close date.
@@ -200,7 +200,7 @@ pub async fn overdue_deals(
     ApiQuery(query): ApiQuery<OverdueQuery>,
 ) -> Result<Json<OverdueDealsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let now = query.now.unwrap_or_else(Utc::now);
     let deals =
         crm_projections::deals::overdue(state.log.pool(), now.date_naive(), reach.managers())
@@ -255,9 +255,9 @@ pub struct LossQuery {
     pipeline_id: Option<Uuid>,
     /// Only losses while this manager was responsible.
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Why deals were lost.
@@ -284,7 +284,7 @@ pub async fn loss_reasons(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let reasons = crm_projections::deals::loss_reasons(
         state.log.pool(),
@@ -312,9 +312,9 @@ pub struct RevenueQuery {
     /// Period end (exclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Won revenue by group.
@@ -340,7 +340,7 @@ pub async fn revenue(
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let groups =
         crm_projections::deals::revenue(state.log.pool(), query.by, from, to, reach.managers())
@@ -364,9 +364,9 @@ pub struct ConversionQuery {
     to: Bound,
     /// Only deals opened by this manager (their manager at DealOpened).
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// How far a cohort got at one stage.
@@ -430,7 +430,7 @@ pub async fn conversion(
     let managers = report_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    reflects(&state, DEALS, query.min_position).await?;
+    query.read.read_model(&state, DEALS).await?;
     let (from, to) = period(query.from, query.to)?;
     let c = crm_projections::deals::conversion(
         state.log.pool(),
@@ -480,9 +480,9 @@ pub struct OverdueTasksQuery {
     now: Option<DateTime<Utc>>,
     /// Only tasks assigned to this manager.
     manager_id: Option<Uuid>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Overdue tasks of one manager.
@@ -521,7 +521,10 @@ pub async fn overdue_tasks(
 ) -> Result<Json<OverdueTasksView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
     reach.narrow(query.manager_id)?;
-    reflects(&state, crm_projections::tasks::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::tasks::NAME)
+        .await?;
     let now = query.now.unwrap_or_else(Utc::now);
     let tasks = crm_projections::tasks::overdue_tasks(
         state.log.pool(),
@@ -564,9 +567,9 @@ pub struct OverdueLeadsQuery {
     /// How long a lead may wait for an answer, in minutes (default 15).
     #[param(minimum = 0, maximum = 525600)]
     sla_minutes: Option<i64>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Leads waiting past the SLA.
@@ -605,7 +608,10 @@ pub async fn overdue_leads(
     ApiQuery(query): ApiQuery<OverdueLeadsQuery>,
 ) -> Result<Json<OverdueLeadsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::leads::NAME)
+        .await?;
     let sla = query.sla_minutes.unwrap_or(15);
     if !(0..=525_600).contains(&sla) {
         return Err(ApiError::bad_request(
@@ -649,9 +655,9 @@ pub struct LeadsQuery {
     /// Period end (exclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     to: Bound,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Leads by group.
@@ -677,7 +683,10 @@ pub async fn leads(
     ApiQuery(query): ApiQuery<LeadsQuery>,
 ) -> Result<Json<LeadsView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    reflects(&state, crm_projections::leads::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::leads::NAME)
+        .await?;
     let (from, to) = period(query.from, query.to)?;
     let groups =
         crm_projections::leads::leads_by(state.log.pool(), query.by, from, to, reach.managers())
@@ -701,9 +710,9 @@ pub struct ManagersQuery {
     manager_id: Option<Uuid>,
     /// Only managers of this department (exact match).
     department: Option<String>,
-    /// Answer once the read model reflects this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// Every registered manager's figures over a period.
@@ -737,7 +746,10 @@ pub async fn managers(
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
     let (from, to) = period(query.from, query.to)?;
-    reflects(&state, crm_projections::managers::NAME, query.min_position).await?;
+    query
+        .read
+        .read_model(&state, crm_projections::managers::NAME)
+        .await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
         managers: report_reach(&state, &actor)
             .await?

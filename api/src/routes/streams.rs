@@ -22,6 +22,7 @@ use crate::access::{out_of_reach, reach, Role, LOG_READERS};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
+use crate::read_model::ReadYourWrites;
 use crate::state::AppState;
 
 /// Where to cut a stream: at most one of a business time and a version (from 1);
@@ -74,6 +75,9 @@ pub struct StateQuery {
     /// The state at this version of the stream (from 1, at most its head).
     #[param(minimum = 1)]
     version: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// An aggregate's state at a cut of its stream.
@@ -197,6 +201,7 @@ pub async fn state(
     ApiQuery(query): ApiQuery<StateQuery>,
 ) -> Result<Json<StreamState>, ApiError> {
     authorize_stream(&state, &actor, &stream).await?;
+    query.read.log(&state).await?;
     let bound = cut(query.as_of, query.version)?;
     let (kind, _) = EntityKind::parse_stream(&stream).ok_or_else(|| ApiError::NotFound {
         what: format!("stream {stream} (streams are named <kind>-<uuid>)"),
@@ -208,7 +213,7 @@ pub async fn state(
         }
         Some(bound) => read_cut(&state.log, &stream, bound).await?,
     };
-    crm_projections::personal::reveal(&state.log, &mut stored).await?;
+    crm_projections::personal::reveal_current(&state.log, &mut stored).await?;
     let Some(version) = stored.last().map(|e| e.version) else {
         return Err(ApiError::NotFound {
             what: format!(

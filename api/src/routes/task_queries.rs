@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{after_id, next_page};
-use crate::read_model::{projection_error, reflects_all, ReadYourWrites};
+use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
 use crate::state::AppState;
 
 /// The read models a task answer draws from.
@@ -79,9 +79,9 @@ pub struct TaskListQuery {
     limit: Option<i64>,
     /// From an earlier page's `next_cursor`.
     cursor: Option<String>,
-    /// Answer once the read models reflect this position (read-your-writes).
-    #[param(minimum = 1)]
-    min_position: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
 }
 
 /// A page of tasks.
@@ -116,7 +116,7 @@ pub async fn list(
         }
     }
     let after = after_id(query.cursor.as_deref())?;
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let mut rows = list_tasks(
         state.log.pool(),
         query.assignee_id,
@@ -137,17 +137,17 @@ pub async fn list(
 
 /// A task as it stands.
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", operation_id = "get_task",
-    params(("id" = Uuid, Path), ReadYourWrites),
+    params(("id" = Uuid, Path)),
     responses((status = 200, body = TaskView), (status = 400), (status = 403), (status = 404), (status = 503)),
     security(("bearer" = [])))]
 pub async fn get(
     actor: Actor,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(query): ApiQuery<ReadYourWrites>,
+    ApiQuery(query): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<Value>, ApiError> {
     let reach = entity_reach(&state, &actor).await?;
-    reflects_all(&state, MODELS, query.min_position).await?;
+    query.read.read_models(&state, MODELS).await?;
     let row = task(state.log.pool(), id, reach.managers())
         .await
         .map_err(projection_error)?;

@@ -48,7 +48,7 @@ pub async fn client_card_as_of(
     let mut stored = log
         .read_streams_by_position_until(&streams, 0, Some(as_of), usize::MAX)
         .await?;
-    crate::personal::reveal(log, &mut stored).await?;
+    crate::personal::reveal_current(log, &mut stored).await?;
     let events: Vec<FeedEvent> = stored.into_iter().map(FeedEvent::decode).collect();
     let mut batch = Batch::default();
     for event in &events {

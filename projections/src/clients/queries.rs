@@ -315,7 +315,7 @@ pub async fn client_timeline(
     let mut events = log
         .read_streams_by_position_until(&streams, after_position, until, limit)
         .await?;
-    crate::personal::reveal(log, &mut events).await?;
+    crate::personal::reveal_current(log, &mut events).await?;
     Ok(Some(events))
 }
 
