@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{before_time_id, next_page_by, time_cursor};
-use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models an interaction answer draws from.

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{before_time_id, next_page_by, time_cursor};
-use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error, text_filter};
+use crate::read_model::{projection_error, text_filter, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models a lead answer draws from.

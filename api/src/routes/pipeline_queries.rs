@@ -15,7 +15,7 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::paging::{after_name_id, name_cursor, next_page_by};
-use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// One stage of a pipeline.

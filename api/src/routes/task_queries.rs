@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{after_id, next_page};
-use crate::read_model::{OnlyMinPosition, ReadYourWrites, projection_error};
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models a task answer draws from.
