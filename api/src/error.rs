@@ -102,6 +102,12 @@ pub enum ApiError {
         /// Seconds to wait (also in `Retry-After`).
         retry_after: u64,
     },
+    /// 429: too many failed authentications from this address lately.
+    #[error("too many failed authentications from this address; retry in {retry_after} s")]
+    AuthThrottled {
+        /// Seconds to wait (also in `Retry-After`).
+        retry_after: u64,
+    },
     /// 408: the request (its body, or its handling) took longer than the server allows.
     #[error("the request took longer than the server allows")]
     RequestTimeout,
@@ -147,7 +153,9 @@ impl ApiError {
             ApiError::Unavailable | ApiError::Lagging { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::AuthThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +176,7 @@ impl ApiError {
             ApiError::Unavailable => "storage_unavailable",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::AuthThrottled { .. } => "too_many_failed_authentications",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::Lagging { .. } => "projection_lagging",
             ApiError::InvalidDefinition(_) => "invalid_definition",
@@ -221,8 +230,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::Overloaded { retry_after } | ApiError::TooManyRequests { retry_after } =
-            &self
+        if let ApiError::Overloaded { retry_after }
+        | ApiError::TooManyRequests { retry_after }
+        | ApiError::AuthThrottled { retry_after } = &self
         {
             response
                 .headers_mut()

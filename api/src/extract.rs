@@ -95,7 +95,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// Query parameters; unknown or malformed ones are a 400.
+/// Query parameters; unknown or malformed ones, and any value holding a NUL, are a 400.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
 
@@ -107,6 +107,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        no_nul(parts.uri.query().unwrap_or_default(), "invalid_query")?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
@@ -114,7 +115,19 @@ where
     }
 }
 
-/// Path parameters; malformed ones (an id that is no UUID) are a 400.
+/// Refuses a percent-encoded NUL (`%00`, the only way a URI carries one) in `raw`:
+/// no PostgreSQL text holds it, so no query or path value may reach SQL with it.
+fn no_nul(raw: &str, code: &'static str) -> Result<(), ApiError> {
+    if raw.contains("%00") {
+        return Err(ApiError::bad_request(
+            code,
+            "a value holds a NUL character (%00), which no text may hold",
+        ));
+    }
+    Ok(())
+}
+
+/// Path parameters; malformed ones (an id that is no UUID, a NUL) are a 400.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiPath<T>(pub T);
 
@@ -126,6 +139,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        no_nul(parts.uri.path(), "invalid_path")?;
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))

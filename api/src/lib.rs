@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod failed_auth;
 pub mod hidden;
 pub mod idempotency;
 pub mod limits;
@@ -20,7 +21,8 @@ pub mod seed;
 pub mod server;
 pub mod state;
 
-/// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys).
+/// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
+/// 20261206214xxx: server secrets, idempotency keys' expiry).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

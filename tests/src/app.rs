@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 /// The admin token every `TestApp` accepts (as `CRM_BOOTSTRAP_TOKEN`).
-pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token";
+pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
 
 /// The application on a test's own database.
 #[derive(Clone)]
@@ -189,6 +189,27 @@ impl TestApp {
                 }
                 other => panic!("the rebuild of {name} did not finish: {other:?}"),
             }
+        }
+    }
+
+    /// Waits (up to 120 s) until custom projection `name` answers from generation
+    /// `generation` or later. Panics past the deadline.
+    pub async fn wait_custom_live(&self, name: &str, generation: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let answer = self.get(&format!("/projections/{name}")).await;
+            if answer.status == StatusCode::OK
+                && answer.body["state"] == "live"
+                && answer.body["live"]["generation"].as_i64() >= Some(generation)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never went live: {}",
+                answer.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

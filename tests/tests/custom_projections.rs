@@ -81,26 +81,6 @@ fn clients_per_manager_week() -> Value {
     })
 }
 
-/// Waits until `name` answers from generation `generation` or later.
-async fn wait_live(app: &TestApp, name: &str, generation: i64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let answer = app.get(&format!("/projections/{name}")).await;
-        if answer.status == StatusCode::OK
-            && answer.body["state"] == "live"
-            && answer.body["live"]["generation"].as_i64() >= Some(generation)
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never went live: {}",
-            answer.body
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Every row of `name` (with `query`), in pages of 7.
 async fn all_rows(app: &TestApp, name: &str, query: &str) -> Vec<Value> {
     app.all_items(&format!("/projections/{name}/rows?{query}"), 7)
@@ -209,7 +189,7 @@ async fn three_definitions_built_from_the_log_match_plain_sql_and_stay_live(pool
         ));
     }
     for (name, generation) in &generations {
-        wait_live(&app, name, *generation).await;
+        app.wait_custom_live(name, *generation).await;
     }
 
     let calls = all_rows(&app, "calls_per_region_month", "").await;
@@ -344,7 +324,7 @@ async fn a_redefinition_is_built_beside_then_replaces_and_a_drop_removes_everyth
     let projectors = app.start_projectors();
     let defined = app.post("/projections", &clients_per_manager_week()).await;
     assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
-    wait_live(&app, "clients_per_manager_week", 1).await;
+    app.wait_custom_live("clients_per_manager_week", 1).await;
     let listed = app.get("/projections").await;
     let entry = listed
         .body
@@ -387,7 +367,7 @@ async fn a_redefinition_is_built_beside_then_replaces_and_a_drop_removes_everyth
         .await;
     assert_eq!(redefined.status, StatusCode::ACCEPTED, "{}", redefined.body);
     assert_eq!(redefined.body["generation"], 2);
-    wait_live(&app, "clients_per_manager_week", 2).await;
+    app.wait_custom_live("clients_per_manager_week", 2).await;
     let rows = all_rows(&app, "clients_per_manager_week", "").await;
     let expected_rows = expected(
         &pool,

@@ -254,7 +254,8 @@ pub async fn list(
     }
     let clock = segment_clock(query.now, None, query.churn_days)?;
     let limit = list_limit(&actor, query.limit)?;
-    let after = after_name_id(query.cursor.as_deref())?;
+    let key = state.cursor_key().await?;
+    let after = after_name_id(key, query.cursor.as_deref())?;
     reflects(&state, CLIENTS, query.min_position).await?;
     let filter = ClientFilter {
         segment: query.segment,
@@ -267,7 +268,10 @@ pub async fn list(
     let mut cards = list_clients(state.log.pool(), &filter, clock, after, limit + 1)
         .await
         .map_err(projection_error)?;
-    let next_cursor = next_page_by(&mut cards, limit, |c| name_cursor(&c.name, c.client_id));
+    let next_cursor = next_page_by(&mut cards, limit, |c| {
+        name_cursor(key, &c.name, c.client_id)
+    })
+    .transpose()?;
     Ok(Json(ClientPage {
         items: cards.into_iter().map(|c| shown(hidden, c)).collect(),
         next_cursor,

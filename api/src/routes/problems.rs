@@ -79,7 +79,8 @@ fn declare(operation: &mut Operation, command: bool, live: bool) {
         add("408", "the request took longer than the server allows");
         add(
             "429",
-            "this client has as many requests in flight as it may (see Retry-After)",
+            "this client has as many requests in flight as it may, or its address sent \
+             too many unknown tokens lately (see Retry-After)",
         );
         add(
             "503",
