@@ -209,9 +209,7 @@ impl Runner {
     /// first if needed).
     async fn try_lock(&self, slot: &mut Option<PgConnection>) -> Result<bool, ProjectionError> {
         if slot.is_none() {
-            let options = (*self.log.pool().connect_options())
-                .clone()
-                .application_name("crm projector lock");
+            let options = self.log.pool().connect_options();
             *slot = Some(PgConnection::connect_with(&options).await?);
         }
         let Some(conn) = slot.as_mut() else {

@@ -22,30 +22,39 @@ fn definition(name: &str) -> Value {
     })
 }
 
-/// The test database's connections: every one, and those by application name.
-async fn connections(observer: &PgPool, application: &str) -> (i64, i64) {
+/// The test database's connections, and the connections holding the projectors'
+/// advisory locks and how many they hold (one per active runner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+struct Held {
+    connections: i64,
+    holders: i64,
+    locks: i64,
+}
+
+async fn held(observer: &PgPool) -> Held {
     sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE application_name = $1) \
-           FROM pg_stat_activity WHERE datname = current_database()",
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) \
+                    AS connections, \
+                count(DISTINCT l.pid) AS holders, count(*) AS locks \
+           FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+          WHERE d.datname = current_database() AND l.locktype = 'advisory' \
+            AND l.granted AND l.classid::bigint = $1",
     )
-    .bind(application)
+    .bind(i64::from(crm_projections::LOCK_CLASS))
     .fetch_one(observer)
     .await
     .unwrap()
 }
 
-/// Waits (up to 60 s) until `check` holds of the database's connections.
-async fn wait_connections(observer: &PgPool, what: &str, check: impl Fn(i64, i64) -> bool) {
+/// Waits (up to 60 s) until `check` holds of what is held.
+async fn wait_for(observer: &PgPool, what: &str, check: impl Fn(Held) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (all, custom) = connections(observer, "crm custom projections").await;
-        if check(all, custom) {
+        let now = held(observer).await;
+        if check(now) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {all} connections, {custom} of custom projections"
-        );
+        assert!(Instant::now() < deadline, "{what}: {now:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -63,8 +72,8 @@ async fn custom_projections_hold_one_connection_and_give_it_back_when_dropped(po
         .connect_with(options.clone())
         .await
         .unwrap();
-    let held: Vec<_> = futures::future::join_all((0..4).map(|_| fixed.acquire())).await;
-    drop(held);
+    let warm: Vec<_> = futures::future::join_all((0..4).map(|_| fixed.acquire())).await;
+    drop(warm);
     let observer = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
@@ -72,29 +81,26 @@ async fn custom_projections_hold_one_connection_and_give_it_back_when_dropped(po
         .unwrap();
     let app = TestApp::new(fixed).await.unwrap();
     let projectors = app.start_projectors();
-    // Settled: each built-in runner holds its lock, the process listens.
+    // Settled: each built-in runner holds its lock on a connection of its own, and
+    // the process listens.
     let builtins = i64::try_from(builtin().len()).unwrap();
+    let settled = |h: Held| h.holders == builtins && h.locks == builtins;
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (locks, listening): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE application_name = 'crm projector lock'), \
-                    count(*) FILTER (WHERE query LIKE 'LISTEN%') \
-               FROM pg_stat_activity WHERE datname = current_database()",
+    let baseline = loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+              WHERE datname = current_database() AND query LIKE 'LISTEN%'",
         )
         .fetch_one(&observer)
         .await
         .unwrap();
-        if locks == builtins && listening == 1 {
-            break;
+        let now = held(&observer).await;
+        if settled(now) && listening == 1 {
+            break now;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{locks} locks, {listening} listening"
-        );
+        assert!(Instant::now() < deadline, "{now:?}, {listening} listening");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (baseline, none) = connections(&observer, "crm custom projections").await;
-    assert_eq!(none, 0);
+    };
 
     let names: Vec<String> = (0..10).map(|n| format!("p{n}")).collect();
     for name in &names {
@@ -104,10 +110,14 @@ async fn custom_projections_hold_one_connection_and_give_it_back_when_dropped(po
     for name in &names {
         app.wait_custom_live(name, 1).await;
     }
-    // Ten live projections: one connection more than before (it held ten).
-    let (all, custom) = connections(&observer, "crm custom projections").await;
-    assert_eq!(custom, 1);
-    assert!(all <= baseline + 1, "{all} connections, {baseline} before");
+    // Ten live projections, each runner holding its lock: all ten locks on one
+    // connection more than before (each took one of its own).
+    let live = held(&observer).await;
+    assert_eq!((live.holders, live.locks), (builtins + 1, builtins + 10));
+    assert!(
+        live.connections <= baseline.connections + 1,
+        "{live:?}, {baseline:?} before"
+    );
 
     for name in &names {
         let answer = app
@@ -121,9 +131,9 @@ async fn custom_projections_hold_one_connection_and_give_it_back_when_dropped(po
             .await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
     }
-    // Dropped: back to the connections before, not one more (two stayed before).
-    wait_connections(&observer, "after the drops", |all, custom| {
-        all == baseline && custom == 0
+    // Dropped: back to the locks and connections before (two connections stayed).
+    wait_for(&observer, "after the drops", |h| {
+        settled(h) && h.connections <= baseline.connections
     })
     .await;
     for name in &names {

@@ -203,3 +203,26 @@ async fn a_nul_in_any_query_or_path_parameter_is_a_400(pool: PgPool) {
     }
     assert!(checked > 50, "only {checked} parameters");
 }
+
+#[sqlx::test(migrations = false)]
+async fn every_command_declares_the_refusals_a_well_formed_request_may_get(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let doc = document(&app).await;
+    let mut commands = Vec::new();
+    for (template, method) in operations(&doc) {
+        if method == "get" {
+            continue;
+        }
+        let op = &doc["paths"][template.as_str()][method.as_str()];
+        let id = op["operationId"].as_str().unwrap().to_owned();
+        let declared = &op["responses"]["422"]["x-refusals"];
+        let listed = crm_api::routes::refusals(&id)
+            .unwrap_or_else(|| panic!("{method} {template} ({id}) is not in REFUSALS"));
+        assert_eq!(declared, &serde_json::json!(listed), "{id}");
+        commands.push(id);
+    }
+    // Nothing listed that the document does not have.
+    for (id, _) in crm_api::routes::REFUSALS {
+        assert!(commands.iter().any(|c| c == id), "{id} is not a command");
+    }
+}

@@ -77,9 +77,7 @@ impl Locks {
         let conn = match self.conn.as_mut() {
             Some(conn) => conn,
             None => {
-                let options = (*log.pool().connect_options())
-                    .clone()
-                    .application_name("crm custom projections");
+                let options = log.pool().connect_options();
                 self.conn
                     .insert(PgConnection::connect_with(&options).await?)
             }
