@@ -1,7 +1,8 @@
 //! The OpenAPI document is complete: every route the router serves is in it with its
 //! method (and nothing else is served), every error answer a route can give is
 //! declared as a problem+json document, and the field limits it states are the
-//! domain's. Every query and path parameter it declares refuses a NUL with a 400.
+//! domain's. Every query and path parameter it declares refuses a NUL with a 400,
+//! and every time or date parameter a year PostgreSQL cannot hold.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{header, Method, StatusCode};
@@ -171,37 +172,54 @@ async fn the_documented_field_limits_are_the_domains(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_nul_in_any_query_or_path_parameter_is_a_400(pool: PgPool) {
+async fn crafted_values_in_any_query_or_path_parameter_are_a_400(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();
     let doc = document(&app).await;
-    let mut checked = 0;
+    let (mut nuls, mut times) = (0, 0);
     for (template, method) in operations(&doc) {
         let op = &doc["paths"][template.as_str()][method.as_str()];
         let method_up = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = (method != "get").then_some("{}");
         for param in op["parameters"].as_array().into_iter().flatten() {
             let name = param["name"].as_str().unwrap();
-            let path = match param["in"].as_str() {
-                Some("query") => format!("{}?{name}=a%00b", concrete(&template)),
-                Some("path") => concrete(&template.replace(&format!("{{{name}}}"), "a%00b")),
+            // A NUL anywhere; a time or date PostgreSQL cannot hold where one is taken.
+            let mut probes = Vec::new();
+            match param["in"].as_str() {
+                Some("query") => {
+                    probes.push(format!("{}?{name}=a%00b", concrete(&template)));
+                    if param["schema"].to_string().contains("\"format\":\"date") {
+                        probes.push(format!(
+                            "{}?{name}=-5000-01-01T00:00:00Z",
+                            concrete(&template)
+                        ));
+                        probes.push(format!("{}?{name}=-5000-01-01", concrete(&template)));
+                        times += 1;
+                    }
+                }
+                Some("path") => {
+                    probes.push(concrete(&template.replace(&format!("{{{name}}}"), "a%00b")))
+                }
                 _ => continue,
-            };
-            let answer = send_text(&app, method_up.clone(), &path, body, &[]).await;
-            assert_eq!(
-                answer.status,
-                StatusCode::BAD_REQUEST,
-                "{method} {path}: {}",
-                answer.body
-            );
-            assert!(
-                ["invalid_query", "invalid_path"].contains(&answer.code()),
-                "{method} {path}: {}",
-                answer.body
-            );
-            checked += 1;
+            }
+            for path in probes {
+                let answer = send_text(&app, method_up.clone(), &path, body, &[]).await;
+                assert_eq!(
+                    answer.status,
+                    StatusCode::BAD_REQUEST,
+                    "{method} {path}: {}",
+                    answer.body
+                );
+                assert!(
+                    ["invalid_query", "invalid_path"].contains(&answer.code()),
+                    "{method} {path}: {}",
+                    answer.body
+                );
+            }
+            nuls += 1;
         }
     }
-    assert!(checked > 50, "only {checked} parameters");
+    assert!(nuls > 50, "only {nuls} parameters");
+    assert!(times > 15, "only {times} time parameters");
 }
 
 #[sqlx::test(migrations = false)]
