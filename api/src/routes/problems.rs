@@ -54,7 +54,13 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
     ),
     (
         "update_client",
-        &["empty_name", "no_changes", "subject_erased"],
+        &[
+            "empty_name",
+            "no_changes",
+            "subject_erased",
+            "reference_not_found",
+            "manager_inactive",
+        ],
     ),
     (
         "assign_client",
