@@ -3,12 +3,14 @@
 # schemathesis (from PyPI, pinned, in a cached venv): `crm serve` on a fresh
 # database `crm_fuzz_<random>` of the $DATABASE_URL server, seeded with a small
 # company, then schemathesis sends generated valid and invalid requests to every
-# operation of /openapi.json. Any 5xx, or any answer that contradicts the document
-# (status, content type, body schema, headers, a schema-violating request accepted,
-# a schema-valid one refused with 400, an undeclared method, a missing auth header
-# accepted), fails the run; so does a read model that failed on what was accepted,
-# or that has not caught up with the log a minute after. The server is stopped and
-# the database dropped on exit.
+# operation of /openapi.json, twice: with the admin's token, then with a manager's
+# (most of the company out of his reach) on the same database. Any 5xx, or any
+# answer that contradicts the document (status, content type, body schema,
+# headers, a schema-violating request accepted, a schema-valid one refused with
+# 400 or with a 422 its operation does not declare, an undeclared method, a
+# missing auth header accepted), fails the run; so does a read model that failed on
+# what was accepted, or that has not caught up with the log a minute after. The
+# server is stopped and the database dropped on exit.
 #
 # Environment: DATABASE_URL (required: scripts/test.sh sets it), CRM_FUZZ_EXAMPLES
 # (examples per operation and phase, default 100), CRM_FUZZ_SEED (default 1: the
@@ -17,6 +19,7 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SCRIPTS="$PWD/scripts"
 
 SCHEMATHESIS_VERSION=4.32.5
 EXAMPLES=${CRM_FUZZ_EXAMPLES:-100}
@@ -83,8 +86,12 @@ echo "==> fuzzing on database $DB"
 "$CRM" --database-url "$FUZZ_URL" seed --events 2000 --seed 7 >/dev/null
 TOKEN="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Failed authentications are not throttled here: ignored_auth probes every
+# operation with an invalid token on purpose, and more than 20 a minute from one
+# address would turn the fuzzer's next requests into 429s (tests/tests/tokens.rs
+# tests the throttle).
 CRM_BOOTSTRAP_TOKEN="$TOKEN" RUST_LOG=warn "$CRM" --database-url "$FUZZ_URL" serve \
-    --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+    --listen "127.0.0.1:$PORT" --max-failed-auth-per-minute 0 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 1 300); do
@@ -102,68 +109,116 @@ done
 # Ids of the seeded company, so that generated requests also name entities that
 # exist and reach the commands' and queries' logic, not only their 404s: bound as
 # dictionaries to path ids and to the bodies' and queries' reference fields (each
-# drawn from them with some probability, generated otherwise).
+# drawn from them with some probability, generated otherwise). `ids KIND [FIELD ID]`:
+# the first 25 of a kind, or those whose first event's FIELD is ID (a manager's own).
 ids() {
+    local owned="TRUE"
+    if [[ $# -eq 3 ]]; then
+        owned="data->>'$2' = '$3'"
+    fi
     psql "$FUZZ_URL" -qAtc "SELECT '\"' || substring(stream_id from length('$1') + 2) || '\"'
-        FROM eventlog.events WHERE stream_id LIKE '$1-%' AND version = 1
+        FROM eventlog.events WHERE stream_id LIKE '$1-%' AND version = 1 AND $owned
         ORDER BY position LIMIT 25" | paste -sd, -
 }
 STAGES=$(psql "$FUZZ_URL" -qAtc "SELECT '\"' || (s->>'stage_id') || '\"' FROM eventlog.events,
     jsonb_array_elements(data->'stages') s WHERE event_type = 'PipelineDefined' LIMIT 25" | paste -sd, -)
-CONFIG="$WORK/schemathesis.toml"
-{
-    cat scripts/schemathesis.toml
-    for kind in manager client deal lead task pipeline; do
-        printf '\n[dictionaries.%ss]\nvalues = [%s]\n' "$kind" "$(ids "$kind")"
-    done
-    printf '\n[dictionaries.stages]\nvalues = [%s]\n' "$STAGES"
-    printf '\n[parameters]\n'
-    for field in manager_id assignee_id to_manager_id; do
-        printf '"body.%s" = { dictionary = "managers", probability = 0.7 }\n' "$field"
-        printf '"query.%s" = { dictionary = "managers", probability = 0.5 }\n' "$field"
-    done
-    for kind in client deal lead pipeline stage; do
-        printf '"body.%s_id" = { dictionary = "%ss", probability = 0.7 }\n' "$kind" "$kind"
-        printf '"query.%s_id" = { dictionary = "%ss", probability = 0.5 }\n' "$kind" "$kind"
-    done
-    printf '"body.deal.pipeline_id" = { dictionary = "pipelines", probability = 0.7 }\n'
-    for kind in manager client deal lead task; do
-        printf '\n[[operations]]\ninclude-path-regex = "^/%ss/[{]id[}]"\n' "$kind"
-        printf 'parameters = { "path.id" = { dictionary = "%ss", probability = 0.8 } }\n' "$kind"
-    done
-} >"$CONFIG"
+# The manager whose token the second run uses: active, with the most clients.
+MANAGER=$(psql "$FUZZ_URL" -qAtc "SELECT substring(m.stream_id from 9) FROM eventlog.events m
+    WHERE m.event_type = 'ManagerRegistered' AND m.data->>'role' = 'manager'
+      AND NOT EXISTS (SELECT 1 FROM eventlog.events d
+                       WHERE d.stream_id = m.stream_id AND d.event_type = 'ManagerDeactivated')
+    ORDER BY (SELECT count(*) FROM eventlog.events c WHERE c.event_type = 'ClientRegistered'
+                AND c.data->>'manager_id' = substring(m.stream_id from 9)) DESC, m.position
+    LIMIT 1")
+MANAGER_TOKEN=$("$CRM" --database-url "$FUZZ_URL" token create --manager "$MANAGER" --label fuzz)
+
+# `config FILE [MANAGER]`: the schemathesis settings with the company's ids, or
+# (with MANAGER) with that manager's own clients, deals, leads and tasks, and him.
+config() {
+    local owner=()
+    if [[ $# -eq 2 ]]; then
+        owner=("$2")
+    fi
+    {
+        cat scripts/schemathesis.toml
+        local kind values
+        for kind in manager client deal lead task pipeline; do
+            values=""
+            if [[ ${#owner[@]} -eq 1 ]]; then
+                case $kind in
+                    manager) values="\"${owner[0]}\"" ;;
+                    client | deal | lead) values=$(ids "$kind" manager_id "${owner[0]}") ;;
+                    task) values=$(ids task assignee_id "${owner[0]}") ;;
+                esac
+            fi
+            # The company's when the manager has none of a kind (pipelines: shared).
+            values=${values:-$(ids "$kind")}
+            printf '\n[dictionaries.%ss]\nvalues = [%s]\n' "$kind" "$values"
+        done
+        printf '\n[dictionaries.stages]\nvalues = [%s]\n' "$STAGES"
+        printf '\n[parameters]\n'
+        for field in manager_id assignee_id to_manager_id; do
+            printf '"body.%s" = { dictionary = "managers", probability = 0.7 }\n' "$field"
+            printf '"query.%s" = { dictionary = "managers", probability = 0.5 }\n' "$field"
+        done
+        for kind in client deal lead pipeline stage; do
+            printf '"body.%s_id" = { dictionary = "%ss", probability = 0.7 }\n' "$kind" "$kind"
+            printf '"query.%s_id" = { dictionary = "%ss", probability = 0.5 }\n' "$kind" "$kind"
+        done
+        printf '"body.deal.pipeline_id" = { dictionary = "pipelines", probability = 0.7 }\n'
+        for kind in manager client deal lead task; do
+            printf '\n[[operations]]\ninclude-path-regex = "^/%ss/[{]id[}]"\n' "$kind"
+            printf 'parameters = { "path.id" = { dictionary = "%ss", probability = 0.8 } }\n' "$kind"
+        done
+    } >"$1"
+}
+config "$WORK/admin.toml"
+config "$WORK/manager.toml" "$MANAGER"
 
 # 5. The fuzzing. Checks: every one schemathesis has that compares an answer with
-# the document, and the server-error check. Left out, each for its reason:
+# the document, the server-error check, and ours (scripts/fuzz_checks.py). Left
+# out, each for its reason:
 # - use_after_free, ensure_resource_availability: they follow links between
 #   operations (a DELETE then a GET), which the document does not declare; the
 #   stateful phase is off for the same reason.
-# - object_level_authorization: needs a second user's credentials configured.
+# - object_level_authorization: needs a second user's credentials configured (the
+#   manager's run instead checks that every answer out of his reach is a
+#   documented one).
 # - max_response_time: not a contract of the document.
-# positive_data_acceptance accepts 422 (see schemathesis.toml): a domain rule the
-# schema cannot express (a referenced manager exists and is active, a stage is
-# the pipeline's, a closed deal is reopened first) refuses a well-formed command.
+# What a well-formed request may be refused with (positive_data_acceptance, see
+# schemathesis.toml): 401, 403 (the manager's token: out of reach), 404 (an id
+# that names nothing), 409, 429, 400 for rules across parameters, and 422 only
+# with a code its operation declares in `x-refusals` (declared_refusals): a
+# reference to nothing, a closed deal, a change that changes nothing, blank text.
+# A 422 for anything else (a rule the schema should state, a valid command
+# refused) fails the run.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance
 CHECKS+=,response_headers_conformance,response_schema_conformance
 CHECKS+=,negative_data_rejection,positive_data_acceptance,missing_required_header
-CHECKS+=,unsupported_method,allow_header_conformance,ignored_auth
+CHECKS+=,unsupported_method,allow_header_conformance,ignored_auth,declared_refusals
 # One worker: with two, hypothesis describes strategies by parsing their source with
 # `ast` from two threads at once, which CPython 3.11 sometimes fails ("AST constructor
 # recursion depth mismatch", seen with seed 2): a crash of the fuzzer, not the server.
-echo "==> schemathesis $SCHEMATHESIS_VERSION against $BASE/openapi.json ($EXAMPLES examples per operation, seed $SEED)"
 start=$(date +%s)
 status=0
-# From the scratch folder: schemathesis keeps a .schemathesis folder where it runs.
-(cd "$WORK" && "$VENV/bin/schemathesis" --no-color \
-    --config-file "$CONFIG" run "$BASE/openapi.json" \
-    --header "Authorization: Bearer $TOKEN" \
-    --checks "$CHECKS" \
-    --phases examples,coverage,fuzzing \
-    --max-examples "$EXAMPLES" \
-    --seed "$SEED" \
-    --workers 1 \
-    --request-timeout 40 \
-    --report junit --report-dir "$WORK/report") || status=$?
+# `fuzz NAME CONFIG TOKEN`: one schemathesis run, from the scratch folder
+# (schemathesis keeps a .schemathesis folder where it runs).
+fuzz() {
+    echo "==> schemathesis $SCHEMATHESIS_VERSION as $1 against $BASE/openapi.json ($EXAMPLES examples per operation, seed $SEED)"
+    (cd "$WORK" && PYTHONPATH="$SCRIPTS" SCHEMATHESIS_HOOKS=fuzz_checks \
+        "$VENV/bin/schemathesis" --no-color \
+        --config-file "$2" run "$BASE/openapi.json" \
+        --header "Authorization: Bearer $3" \
+        --checks "$CHECKS" \
+        --phases examples,coverage,fuzzing \
+        --max-examples "$EXAMPLES" \
+        --seed "$SEED" \
+        --workers 1 \
+        --request-timeout 40 \
+        --report junit --report-dir "$WORK/report-$1")
+}
+fuzz admin "$WORK/admin.toml" "$TOKEN" || status=$?
+fuzz manager "$WORK/manager.toml" "$MANAGER_TOKEN" || status=$?
 echo "==> fuzzing took $(( $(date +%s) - start )) s"
 
 # 6. The invariant after hostile input: every read model has taken whatever the

@@ -1,8 +1,11 @@
 //! Bearer tokens: created and stored hashed, resolved into the request's actor.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -53,7 +56,7 @@ pub async fn create_expiring_token(
     manager_id: Option<Uuid>,
     role: &str,
     label: Option<&str>,
-    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    expires_at: Option<DateTime<Utc>>,
 ) -> Result<String, ApiError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -112,6 +115,36 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The shortest `CRM_BOOTSTRAP_TOKEN` accepted: it is an admin's password, which the
+/// throttle of failed authentications slows down but cannot make strong.
+pub const MIN_BOOTSTRAP_TOKEN_LEN: usize = 32;
+
+/// Why a bootstrap token is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootstrapTokenError {
+    /// Fewer characters than [`MIN_BOOTSTRAP_TOKEN_LEN`].
+    #[error(
+        "CRM_BOOTSTRAP_TOKEN has {0} characters; an admin's token needs at least {MIN_BOOTSTRAP_TOKEN_LEN} \
+         (make one with `openssl rand -hex 32`)"
+    )]
+    TooShort(usize),
+    /// Whitespace at either end (a bearer token is trimmed, so it could never match).
+    #[error("CRM_BOOTSTRAP_TOKEN begins or ends with whitespace")]
+    Untrimmed,
+}
+
+/// Checks a bootstrap token before the server accepts it.
+pub fn check_bootstrap_token(token: &str) -> Result<(), BootstrapTokenError> {
+    if token.trim() != token {
+        return Err(BootstrapTokenError::Untrimmed);
+    }
+    let length = token.chars().count();
+    if length < MIN_BOOTSTRAP_TOKEN_LEN {
+        return Err(BootstrapTokenError::TooShort(length));
+    }
+    Ok(())
+}
+
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
@@ -119,6 +152,10 @@ impl FromRequestParts<AppState> for Actor {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Resolved already by a layer (the idempotency one) for this very request.
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -129,6 +166,15 @@ impl FromRequestParts<AppState> for Actor {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
+        // A throttled address gets no answer about any token, the bootstrap one included.
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        state
+            .auth_failures
+            .check(address)
+            .map_err(|retry_after| ApiError::AuthThrottled { retry_after })?;
         if let Some(bootstrap) = &state.bootstrap_token {
             if same(token, bootstrap) {
                 return Ok(Actor {
@@ -141,16 +187,41 @@ impl FromRequestParts<AppState> for Actor {
         if let Some(actor) = state.tokens.get(&hash) {
             return Ok(actor);
         }
-        let row: Option<(Option<Uuid>, String)> = sqlx::query_as(
-            "SELECT manager_id, role FROM api.tokens WHERE token_hash = $1 \
+        let row: Option<(Option<Uuid>, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT manager_id, role, expires_at FROM api.tokens WHERE token_hash = $1 \
              AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
         )
         .bind(&hash)
         .fetch_optional(state.log.pool())
         .await?;
-        let (manager_id, role) = row.ok_or(ApiError::Unauthorized)?;
+        let Some((manager_id, role, expires_at)) = row else {
+            state.auth_failures.record(address);
+            return Err(ApiError::Unauthorized);
+        };
         let actor = Actor { manager_id, role };
-        state.tokens.put(hash, actor.clone());
+        state.tokens.put(hash, actor.clone(), expires_at);
         Ok(actor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bootstrap_token_needs_32_characters_and_no_outer_whitespace() {
+        assert_eq!(
+            check_bootstrap_token("short-secret"),
+            Err(BootstrapTokenError::TooShort(12))
+        );
+        assert_eq!(
+            check_bootstrap_token(&"x".repeat(31)),
+            Err(BootstrapTokenError::TooShort(31))
+        );
+        assert_eq!(check_bootstrap_token(&"x".repeat(32)), Ok(()));
+        assert_eq!(
+            check_bootstrap_token(&format!(" {}", "x".repeat(40))),
+            Err(BootstrapTokenError::Untrimmed)
+        );
     }
 }

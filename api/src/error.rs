@@ -138,6 +138,12 @@ pub enum ApiError {
         /// Seconds to wait (also in `Retry-After`).
         retry_after: u64,
     },
+    /// 429: too many failed authentications from this address lately.
+    #[error("too many failed authentications from this address; retry in {retry_after} s")]
+    AuthThrottled {
+        /// Seconds to wait (also in `Retry-After`).
+        retry_after: u64,
+    },
     /// 408: the request (its body, or its handling) took longer than the server allows.
     #[error("the request took longer than the server allows")]
     RequestTimeout,
@@ -204,7 +210,9 @@ impl ApiError {
             | ApiError::FeedLagging { .. }
             | ApiError::ErasurePending { .. }
             | ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::AuthThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Http { status, .. } => *status,
@@ -228,6 +236,7 @@ impl ApiError {
             ApiError::Unavailable => "storage_unavailable",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::AuthThrottled { .. } => "too_many_failed_authentications",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::Lagging { .. } | ApiError::FeedLagging { .. } => "projection_lagging",
             ApiError::ErasurePending { .. } => "erasure_pending",
@@ -288,8 +297,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::Overloaded { retry_after } | ApiError::TooManyRequests { retry_after } =
-            &self
+        if let ApiError::Overloaded { retry_after }
+        | ApiError::TooManyRequests { retry_after }
+        | ApiError::AuthThrottled { retry_after } = &self
         {
             response
                 .headers_mut()

@@ -148,7 +148,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// Query parameters; unknown or malformed ones are a 400.
+/// Query parameters; unknown or malformed ones, any value holding a NUL, and any time
+/// or date outside the years 1 to 9999, are a 400.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
 
@@ -160,6 +161,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        no_nul(parts.uri.query().unwrap_or_default(), "invalid_query")?;
+        times_in_range(&parts.uri)?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
@@ -167,7 +170,51 @@ where
     }
 }
 
-/// Path parameters; malformed ones (an id that is no UUID) are a 400.
+/// Refuses a percent-encoded NUL (`%00`, the only way a URI carries one) in `raw`:
+/// no PostgreSQL text holds it, so no query or path value may reach SQL with it.
+fn no_nul(raw: &str, code: &'static str) -> Result<(), ApiError> {
+    if raw.contains("%00") {
+        return Err(ApiError::bad_request(
+            code,
+            "a value holds a NUL character (%00), which no text may hold",
+        ));
+    }
+    Ok(())
+}
+
+/// The years a time or date in a query may name: those an event's `occurred_at` may
+/// (PostgreSQL holds no time before 4713 BC).
+pub const QUERY_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a query value that reads as a time or a date (as the query's fields
+/// would read it) outside [`QUERY_YEARS`]: whatever field takes it, no event
+/// happened then, and PostgreSQL may not hold it.
+fn times_in_range(uri: &axum::http::Uri) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    let Ok(axum::extract::Query(pairs)) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+    else {
+        // Not even pairs: the query's own extraction says what is wrong.
+        return Ok(());
+    };
+    for (name, value) in pairs {
+        let year = value
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .map(|t| t.year())
+            .or_else(|_| value.parse::<chrono::NaiveDate>().map(|d| d.year()));
+        if let Ok(year) = year {
+            if !QUERY_YEARS.contains(&year) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("{name}: year {year} is out of range (1 to 9999)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Path parameters; malformed ones (an id that is no UUID, a NUL) are a 400.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiPath<T>(pub T);
 
@@ -179,6 +226,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        no_nul(parts.uri.path(), "invalid_path")?;
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))

@@ -10,6 +10,7 @@ pub mod error;
 pub mod every_error;
 pub mod export;
 pub mod extract;
+pub mod failed_auth;
 pub mod hidden;
 pub mod idempotency;
 pub mod limits;
@@ -21,7 +22,8 @@ pub mod seed;
 pub mod server;
 pub mod state;
 
-/// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys).
+/// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
+/// 20261206214xxx: server secrets, idempotency keys' expiry).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

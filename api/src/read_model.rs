@@ -268,18 +268,6 @@ pub async fn reflects(
     }
 }
 
-/// A text filter of a query as given, refused (400) when it holds a NUL, which no
-/// stored text can hold.
-pub fn text_filter(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(v) if v.contains('\0') => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("{name} must not hold a NUL character"),
-        )),
-        other => Ok(other),
-    }
-}
-
 /// The 400 for a `min_position` that names no event.
 fn no_such_position(position: i64) -> ApiError {
     ApiError::bad_request(

@@ -5,13 +5,21 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use crm_domain::pipeline::PipelineState;
 use crm_eventlog::EventLog;
 use crm_projections::Projection;
 use uuid::Uuid;
 
 use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::failed_auth::{FailedAuth, FailedAuthSettings};
 use crate::hidden::HiddenFields;
+use crate::idempotency::IdempotencySettings;
+use crate::paging::CursorKey;
+
+/// The default of [`AppState::max_custom_projections`].
+pub const DEFAULT_MAX_CUSTOM_PROJECTIONS: usize = 50;
 
 /// How long a resolved token is trusted before it is looked up again: a revoked
 /// token stops working within this time.
@@ -36,6 +44,14 @@ pub struct AppState {
     pub hidden: Arc<HiddenFields>,
     /// How long a query waits for `min_position`, and an erasure for the read models.
     pub min_position_wait: Duration,
+    /// The key sealing cursors, loaded on first use.
+    cursor_key: Arc<tokio::sync::OnceCell<CursorKey>>,
+    /// How long idempotency keys are kept, and how many per actor.
+    pub idempotency: IdempotencySettings,
+    /// Failed authentications per address, throttled.
+    pub auth_failures: Arc<FailedAuth>,
+    /// The most custom projections defined at once (`POST /projections` beyond: 422).
+    pub max_custom_projections: usize,
 }
 
 impl AppState {
@@ -50,6 +66,10 @@ impl AppState {
             projections: Arc::new(crm_projections::builtin()),
             hidden: Arc::default(),
             min_position_wait: crate::read_model::MIN_POSITION_WAIT,
+            cursor_key: Arc::default(),
+            idempotency: IdempotencySettings::default(),
+            auth_failures: Arc::new(FailedAuth::new(FailedAuthSettings::default())),
+            max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
         }
     }
 
@@ -58,6 +78,31 @@ impl AppState {
     pub fn with_min_position_wait(mut self, wait: Duration) -> Self {
         self.min_position_wait = wait;
         self
+    }
+
+    /// The same state keeping idempotency keys as `settings` say.
+    pub fn with_idempotency(mut self, settings: IdempotencySettings) -> Self {
+        self.idempotency = settings;
+        self
+    }
+
+    /// The same state throttling failed authentications as `settings` say.
+    pub fn with_failed_auth(mut self, settings: FailedAuthSettings) -> Self {
+        self.auth_failures = Arc::new(FailedAuth::new(settings));
+        self
+    }
+
+    /// The same state allowing at most `max` custom projections.
+    pub fn with_max_custom_projections(mut self, max: usize) -> Self {
+        self.max_custom_projections = max;
+        self
+    }
+
+    /// The key sealing cursors (read, or made, on first use).
+    pub async fn cursor_key(&self) -> Result<&CursorKey, ApiError> {
+        self.cursor_key
+            .get_or_try_init(|| CursorKey::load(self.log.pool()))
+            .await
     }
 
     /// The same state hiding `hidden` from each role.
@@ -118,11 +163,15 @@ impl StateCache {
     }
 }
 
-/// Recently resolved tokens, by the token's hash.
+/// A resolved token: its actor, when it was resolved, when the token expires.
+type Resolved = (Actor, Instant, Option<DateTime<Utc>>);
+
+/// Recently resolved tokens, by the token's hash. An entry is trusted for the
+/// cache's time to live, and never past its token's own expiry.
 #[derive(Debug)]
 pub struct TokenCache {
     ttl: Duration,
-    entries: Mutex<HashMap<Vec<u8>, (Actor, Instant)>>,
+    entries: Mutex<HashMap<Vec<u8>, Resolved>>,
 }
 
 impl TokenCache {
@@ -134,15 +183,17 @@ impl TokenCache {
         }
     }
 
-    /// The actor of a token hash resolved less than `ttl` ago.
+    /// The actor of a token hash resolved less than `ttl` ago, unless the token has
+    /// expired since.
     pub fn get(&self, hash: &[u8]) -> Option<Actor> {
         let entries = self.entries.lock().ok()?;
-        let (actor, at) = entries.get(hash)?;
-        (at.elapsed() < self.ttl).then(|| actor.clone())
+        let (actor, at, expires_at) = entries.get(hash)?;
+        let expired = expires_at.is_some_and(|e| e <= Utc::now());
+        (at.elapsed() < self.ttl && !expired).then(|| actor.clone())
     }
 
-    /// Remembers that `hash` resolved to `actor` now.
-    pub fn put(&self, hash: Vec<u8>, actor: Actor) {
+    /// Remembers that `hash` resolved to `actor` now, its token expiring at `expires_at`.
+    pub fn put(&self, hash: Vec<u8>, actor: Actor, expires_at: Option<DateTime<Utc>>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -151,7 +202,7 @@ impl TokenCache {
             if entries.len() >= 10_000 {
                 entries.clear();
             }
-            entries.insert(hash, (actor, Instant::now()));
+            entries.insert(hash, (actor, Instant::now(), expires_at));
         }
     }
 }
@@ -167,13 +218,21 @@ mod tests {
             role: "admin".into(),
         };
         let cache = TokenCache::new(Duration::from_millis(50));
-        cache.put(vec![1], actor.clone());
+        cache.put(vec![1], actor.clone(), None);
         assert_eq!(cache.get(&[1]), Some(actor.clone()));
         assert_eq!(cache.get(&[2]), None);
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(cache.get(&[1]), None);
         let off = TokenCache::new(Duration::ZERO);
-        off.put(vec![1], actor);
+        off.put(vec![1], actor.clone(), None);
         assert_eq!(off.get(&[1]), None);
+        // A token that has expired is not trusted, however recently resolved.
+        let cache = TokenCache::new(Duration::from_secs(3600));
+        let past = Utc::now() - chrono::Duration::milliseconds(1);
+        cache.put(vec![3], actor.clone(), Some(past));
+        assert_eq!(cache.get(&[3]), None);
+        let later = Utc::now() + chrono::Duration::hours(1);
+        cache.put(vec![4], actor.clone(), Some(later));
+        assert_eq!(cache.get(&[4]), Some(actor));
     }
 }

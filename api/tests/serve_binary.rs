@@ -11,6 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The bootstrap token the server is started with (32 characters at least).
+const TOKEN: &str = "binary-test-token-0123456789abcdef";
+
 /// The `crm` binary cargo built for this test.
 fn crm_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_crm"))
@@ -70,7 +73,7 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .env("CRM_BOOTSTRAP_TOKEN", "binary-test-token")
+        .env("CRM_BOOTSTRAP_TOKEN", TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -88,7 +91,7 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
     assert!(healthy, "crm serve did not become healthy");
 
     let body = r#"{"name": "Olena", "department": "Wholesale", "role": "manager"}"#;
-    let (status, answer) = http(port, "POST", "/managers", Some("binary-test-token"), body)
+    let (status, answer) = http(port, "POST", "/managers", Some(TOKEN), body)
         .await
         .unwrap();
     assert_eq!(status, 201, "{answer}");
@@ -118,4 +121,30 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
         .unwrap();
     assert_eq!(events, 1);
     pool.close().await;
+}
+
+#[tokio::test]
+async fn crm_serve_refuses_a_short_bootstrap_token_before_it_starts() {
+    // No database is reachable here: the token is checked before anything starts.
+    let output = tokio::process::Command::new(crm_binary())
+        .args([
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CRM_BOOTSTRAP_TOKEN", "admin-password-31-characters-xx")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("crm serve exits")
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CRM_BOOTSTRAP_TOKEN has 31 characters") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
 }

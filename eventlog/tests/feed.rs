@@ -282,21 +282,28 @@ async fn sixteen_writers_and_readers_see_every_event_once_in_stream_order(
     delay_commits_of(&log, "Slow", "PERFORM pg_sleep(random() * 0.015)").await;
     let hot: Vec<String> = (0..3).map(|n| format!("hot-{n}")).collect();
 
-    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    // None while the writers write; then how many events they committed.
+    let (done_tx, done_rx) = tokio::sync::watch::channel(None::<usize>);
     // A subscriber and a plain pager follow the feed while the writers write.
     let subscriber = {
         let mut sub = log.subscribe(Cursor::start(), FeedFilter::default());
         let done = done_rx.clone();
         tokio::spawn(async move {
             let mut seen = Vec::new();
+            // Stops once it has seen as many events as were committed (or, should it
+            // never, after a deadline no loaded machine reaches: the check then fails).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
             loop {
-                let finished = *done.borrow();
+                if done.borrow().is_some_and(|total| seen.len() >= total)
+                    || tokio::time::Instant::now() >= deadline
+                {
+                    return seen;
+                }
+                // Wakes now and then to look at the condition again.
                 let batch =
                     tokio::time::timeout(Duration::from_millis(300), sub.next_batch(500)).await;
-                match batch {
-                    Ok(events) => seen.extend(events.unwrap()),
-                    Err(_) if finished => return seen,
-                    Err(_) => {}
+                if let Ok(events) = batch {
+                    seen.extend(events.unwrap());
                 }
             }
         })
@@ -308,7 +315,7 @@ async fn sixteen_writers_and_readers_see_every_event_once_in_stream_order(
             let mut seen = Vec::new();
             let mut cursor = Cursor::start();
             loop {
-                let finished = *done.borrow();
+                let finished = done.borrow().is_some();
                 let page = log
                     .read_feed(cursor, 97, &FeedFilter::default())
                     .await
@@ -332,7 +339,7 @@ async fn sixteen_writers_and_readers_see_every_event_once_in_stream_order(
     for w in writers {
         committed.extend(w.await.unwrap());
     }
-    done_tx.send(true).unwrap();
+    done_tx.send(Some(committed.len())).unwrap();
     assert!(committed.len() > 5_000, "{} events", committed.len());
 
     let by_subscriber = subscriber.await.unwrap();

@@ -112,21 +112,36 @@ async fn a_subscription_survives_its_connections_being_killed(
             .await
             .unwrap(),
     );
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+    let killed: Vec<(i32, bool)> = sqlx::query_as(
+        "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity \
           WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
     .fetch_all(killer.pool())
     .await
     .unwrap();
+    let killed: Vec<i32> = killed.into_iter().map(|(pid, _)| pid).collect();
     assert!(
         killed.len() >= 2,
         "the pool's and the listener's connections: {killed:?}"
     );
+    // Gone for good before anything is appended (however long that takes here).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let alive: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+                .bind(&killed)
+                .fetch_one(killer.pool())
+                .await
+                .unwrap();
+        if alive == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{alive} killed backends live on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let writer = log.clone();
     let appended = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
         loop {
             match writer
                 .append("deal-1", ExpectedVersion::Any, vec![ev("After", 2)])

@@ -140,7 +140,7 @@ impl Runner {
                     said_standby = false;
                     if let Some(mut lock) = standby.take() {
                         tracing::info!(projection = name, "projection runner active");
-                        let outcome = self.active(&mut lock, &mut shutdown).await;
+                        let outcome = self.active(Some(&mut lock), &mut shutdown).await;
                         // A dead connection has released the lock already.
                         let _ = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
                             .bind(LOCK_CLASS)
@@ -175,6 +175,32 @@ impl Runner {
         }
         if let Some(conn) = standby {
             let _ = conn.close().await;
+        }
+        tracing::info!(projection = name, "projection runner stopped");
+    }
+
+    /// Runs until `shutdown` like [`Runner::run`], while the caller holds the
+    /// projection's advisory lock for it (the custom projections' supervisor holds
+    /// the locks of all its runners on one connection, and stops them if it loses
+    /// it): takes no connection of its own. Failures are retried.
+    pub(crate) async fn run_locked(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.projection.name();
+        tracing::info!(projection = name, "projection runner active");
+        loop {
+            if is_shutdown(&shutdown) {
+                break;
+            }
+            match self.active(None, &mut shutdown).await {
+                Ok(()) => break,
+                Err(err) => tracing::warn!(
+                    projection = name,
+                    error = %err.chain(),
+                    "projection runner stopped on an error; retrying"
+                ),
+            }
+            if sleep_or_shutdown(self.config.standby_retry, &mut shutdown).await {
+                break;
+            }
         }
         tracing::info!(projection = name, "projection runner stopped");
     }
@@ -249,11 +275,12 @@ impl Runner {
         }
     }
 
-    /// The active runner's loop, while it holds the lock on `lock`. Returns Ok on
-    /// shutdown, Err when it should stand by again (lost lock, database gone).
+    /// The active runner's loop, while it holds the lock on `lock` (None: its caller
+    /// holds it). Returns Ok on shutdown, Err when it should stand by again (lost
+    /// lock, database gone).
     async fn active(
         &self,
-        lock: &mut PgConnection,
+        mut lock: Option<&mut PgConnection>,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), ProjectionError> {
         let projection = &*self.projection;
@@ -319,8 +346,10 @@ impl Runner {
             }
             if last_check.elapsed() >= self.config.health_check {
                 last_check = Instant::now();
-                if sqlx::query("SELECT 1").execute(&mut *lock).await.is_err() {
-                    return Err(ProjectionError::LockLost(name.to_owned()));
+                if let Some(lock) = lock.as_mut() {
+                    if sqlx::query("SELECT 1").execute(&mut **lock).await.is_err() {
+                        return Err(ProjectionError::LockLost(name.to_owned()));
+                    }
                 }
                 if self.check(&mut rebuild).await? != Some(cursor) {
                     // Rebuilt (or moved by a runner that should not have been active).

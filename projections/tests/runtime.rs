@@ -80,7 +80,27 @@ async fn a_runner_killed_at_any_instant_neither_loses_nor_repeats_an_event(
                 .with_config(fast_config(37))
                 .run(stop),
         );
-        tokio::time::sleep(Duration::from_millis(60 + (round * 53) % 240)).await;
+        // Killed once it has applied something since the round began (or has caught
+        // up with the log), at an instant that varies from round to round: a fixed
+        // window could end, on a loaded machine, before any runner ever commits.
+        let before = seen_count(&admin, "crash_counts").await;
+        eventually(
+            Duration::from_secs(60),
+            "the runner makes progress",
+            || async {
+                let caught_up = match admin.last_position().await.unwrap() {
+                    Some(last) => {
+                        wait_until_reflects(&admin, "crash_counter", last, Duration::ZERO)
+                            .await
+                            .is_ok()
+                    }
+                    None => true,
+                };
+                caught_up || seen_count(&admin, "crash_counts").await > before
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis((round * 53) % 120)).await;
         if round % 2 == 1 {
             // The process's connections die (the lock's, the batch's, the listener's).
             assert!(terminate(&admin, "crash-runner").await > 0);
@@ -289,8 +309,18 @@ async fn a_failing_projection_stops_alone_on_the_exact_event_and_recovers(
     let steady_status = status_of(&admin, "steady").await;
     assert_eq!(steady_status.status, "running");
     assert_eq!(steady_status.lag_events, 0);
-    // It keeps failing (with backoff) while the cause is there…
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // It keeps failing (with backoff) while the cause is there: it tries again,
+    // and fails again…
+    let failed_at = failed.updated_at;
+    eventually(
+        Duration::from_secs(60),
+        "the projection retries",
+        || async {
+            let again = status_of(&admin, "fragile").await;
+            again.status == "failed" && again.updated_at > failed_at
+        },
+    )
+    .await;
     assert!(
         wait_until_reflects(&admin, "fragile", poison, Duration::from_millis(100))
             .await
@@ -371,8 +401,10 @@ async fn a_live_runner_applies_a_new_event_within_milliseconds(
     to_visible.sort();
     println!("append → applied: {to_apply:?}");
     println!("append → visible through wait_until_reflects: {to_visible:?}");
-    assert!(to_apply[to_apply.len() - 1] < Duration::from_secs(2));
-    assert!(to_visible[to_visible.len() - 1] < Duration::from_secs(3));
+    // Typically milliseconds. The median, not the slowest: on a loaded machine one
+    // append of ten can wait seconds for a core (each is within 10 s, above).
+    assert!(to_apply[to_apply.len() / 2] < Duration::from_secs(1));
+    assert!(to_visible[to_visible.len() / 2] < Duration::from_secs(1));
 
     running.shutdown().await;
     close(log).await;

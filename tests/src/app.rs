@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 /// The admin token every `TestApp` accepts (as `CRM_BOOTSTRAP_TOKEN`).
-pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token";
+pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
 
 /// The application on a test's own database.
 #[derive(Clone)]

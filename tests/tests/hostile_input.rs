@@ -575,9 +575,10 @@ impl Pending {
 }
 
 /// Sends `GET /events` with `token` until the answer is not a 200 (the held
-/// requests may take a moment to reach the limiter), at most 200 times.
+/// requests may take a moment to reach the limiter), for at most 60 s.
 async fn refused_while_full(app: &TestApp, token: Option<&str>) -> Answer {
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let answer = app.send(Method::GET, "/events", token, None, &[]).await;
         if answer.status != StatusCode::OK {
             return answer;
@@ -734,8 +735,26 @@ async fn connections_beyond_the_limit_wait_for_a_free_one(pool: PgPool) {
         .write_all(b"GET /health/live HTTP/1.1\r\n")
         .await
         .unwrap();
-    let second = tokio::spawn(live(address));
-    // While the first is open the second is not served (it waits in the backlog).
+    // The second sends its whole request (the kernel takes it into the backlog),
+    // then waits for an answer that cannot come while the first is open.
+    let (sent_tx, sent) = tokio::sync::oneshot::channel();
+    let second = tokio::spawn(async move {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let _ = sent_tx.send(());
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer.lines().next().unwrap_or_default().to_owned()
+    });
+    tokio::time::timeout(Duration::from_secs(30), sent)
+        .await
+        .expect("the second request is sent")
+        .unwrap();
+    // Sent, and still unanswered after the server had ample time to answer it, had
+    // it been served (a slow machine makes this pass sooner, never fail wrongly).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !second.is_finished(),

@@ -67,7 +67,8 @@ async fn the_feed_pages_through_every_event_and_streams_read_alone(pool: PgPool)
     let mut cursor = String::new();
     let mut seen = Vec::new();
     // Other tests' transactions on the same server may hold the feed back a moment.
-    for _ in 0..1000 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let page = app.get(&format!("/events?limit=3&cursor={cursor}")).await;
         assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
         let events = page.body["events"].as_array().unwrap().clone();

@@ -1,7 +1,8 @@
 //! The OpenAPI document is complete: every route the router serves is in it with its
 //! method (and nothing else is served), every error answer a route can give is
 //! declared as a problem+json document, and the field limits it states are the
-//! domain's.
+//! domain's. Every query and path parameter it declares refuses a NUL with a 400,
+//! and every time or date parameter a year PostgreSQL cannot hold.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{header, Method, StatusCode};
@@ -168,4 +169,78 @@ async fn the_documented_field_limits_are_the_domains(pool: PgPool) {
     assert_eq!(limit["in"], "query");
     assert_eq!(limit["required"], false);
     assert_eq!(limit["schema"]["maximum"], 1000);
+}
+
+#[sqlx::test(migrations = false)]
+async fn crafted_values_in_any_query_or_path_parameter_are_a_400(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let doc = document(&app).await;
+    let (mut nuls, mut times) = (0, 0);
+    for (template, method) in operations(&doc) {
+        let op = &doc["paths"][template.as_str()][method.as_str()];
+        let method_up = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = (method != "get").then_some("{}");
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().unwrap();
+            // A NUL anywhere; a time or date PostgreSQL cannot hold where one is taken.
+            let mut probes = Vec::new();
+            match param["in"].as_str() {
+                Some("query") => {
+                    probes.push(format!("{}?{name}=a%00b", concrete(&template)));
+                    if param["schema"].to_string().contains("\"format\":\"date") {
+                        probes.push(format!(
+                            "{}?{name}=-5000-01-01T00:00:00Z",
+                            concrete(&template)
+                        ));
+                        probes.push(format!("{}?{name}=-5000-01-01", concrete(&template)));
+                        times += 1;
+                    }
+                }
+                Some("path") => {
+                    probes.push(concrete(&template.replace(&format!("{{{name}}}"), "a%00b")))
+                }
+                _ => continue,
+            }
+            for path in probes {
+                let answer = send_text(&app, method_up.clone(), &path, body, &[]).await;
+                assert_eq!(
+                    answer.status,
+                    StatusCode::BAD_REQUEST,
+                    "{method} {path}: {}",
+                    answer.body
+                );
+                assert!(
+                    ["invalid_query", "invalid_path"].contains(&answer.code()),
+                    "{method} {path}: {}",
+                    answer.body
+                );
+            }
+            nuls += 1;
+        }
+    }
+    assert!(nuls > 50, "only {nuls} parameters");
+    assert!(times > 15, "only {times} time parameters");
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_command_declares_the_refusals_a_well_formed_request_may_get(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let doc = document(&app).await;
+    let mut commands = Vec::new();
+    for (template, method) in operations(&doc) {
+        if method == "get" {
+            continue;
+        }
+        let op = &doc["paths"][template.as_str()][method.as_str()];
+        let id = op["operationId"].as_str().unwrap().to_owned();
+        let declared = &op["responses"]["422"]["x-refusals"];
+        let listed = crm_api::routes::refusals(&id)
+            .unwrap_or_else(|| panic!("{method} {template} ({id}) is not in REFUSALS"));
+        assert_eq!(declared, &serde_json::json!(listed), "{id}");
+        commands.push(id);
+    }
+    // Nothing listed that the document does not have.
+    for (id, _) in crm_api::routes::REFUSALS {
+        assert!(commands.iter().any(|c| c == id), "{id} is not a command");
+    }
 }

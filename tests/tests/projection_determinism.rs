@@ -220,6 +220,30 @@ async fn live_and_rebuilt_read_models_are_identical(pool: PgPool) {
     app.log.close().await;
 }
 
+/// Every read model's checkpoint cursor, as one text.
+async fn checkpoints(app: &TestApp) -> String {
+    sqlx::query_scalar(
+        "SELECT coalesce(string_agg(name || '=' || cursor, ',' ORDER BY name), '') \
+           FROM projections.checkpoints",
+    )
+    .fetch_one(app.log.pool())
+    .await
+    .unwrap()
+}
+
+/// True when every built-in read model reflects the event at `last`.
+async fn caught_up(app: &TestApp, last: i64) -> bool {
+    for projection in crm_projections::builtin() {
+        let reflects =
+            crm_projections::wait_until_reflects(&app.log, projection.name(), last, Duration::ZERO)
+                .await;
+        if reflects.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 #[sqlx::test(migrations = false)]
 async fn projectors_killed_mid_batch_resume_to_a_clean_rebuild(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();
@@ -248,18 +272,20 @@ async fn projectors_killed_mid_batch_resume_to_a_clean_rebuild(pool: PgPool) {
             set = set.with(projection);
         }
         let running = set.spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(10 + (round * 37) % 60)).await;
-        let mut done = true;
-        for projection in crm_projections::builtin() {
-            let reflects = crm_projections::wait_until_reflects(
-                &app.log,
-                projection.name(),
-                last,
-                Duration::ZERO,
-            )
-            .await;
-            done &= reflects.is_ok();
+        // Killed once some checkpoint has moved since the round began (or every read
+        // model has caught up), at an instant that varies from round to round: a fixed
+        // window could end, on a loaded machine, before any batch ever commits.
+        let before = checkpoints(&app).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while checkpoints(&app).await == before && !caught_up(&app, last).await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no progress in round {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        tokio::time::sleep(Duration::from_millis((round * 37) % 60)).await;
+        let done = caught_up(&app, last).await;
         if round % 2 == 1 {
             let _: i64 = sqlx::query_scalar(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \

@@ -113,3 +113,103 @@ async fn revoked_and_expired_tokens_are_refused_and_the_others_still_work(pool: 
         assert_eq!(in_clear, 0, "{token}");
     }
 }
+
+/// The app as `crm serve` runs it: resolved tokens cached for `TOKEN_TTL`.
+async fn with_production_cache(pool: PgPool) -> TestApp {
+    TestApp::with(pool, |s| s.with_token_ttl(crm_api::state::TOKEN_TTL))
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_cached_token_stops_at_its_expiry_and_a_revoked_one_within_the_cache_ttl(pool: PgPool) {
+    let app = with_production_cache(pool.clone()).await;
+    // A token cached while valid is refused from the instant it expires, not up to
+    // TOKEN_TTL later. It must be cached before it expires: on a slow machine the
+    // first answer may come too late, so the margin doubles until it does not.
+    let mut margin = Duration::milliseconds(500);
+    let (token, expires_at) = loop {
+        let expires_at = Utc::now() + margin;
+        let token = create_expiring_token(&pool, None, "auditor", None, Some(expires_at))
+            .await
+            .unwrap();
+        if status_with(&app, &token).await == StatusCode::OK && Utc::now() < expires_at {
+            break (token, expires_at);
+        }
+        assert!(
+            margin < Duration::seconds(30),
+            "never cached before expiring"
+        );
+        margin = margin * 2;
+    };
+    // Wait for the clock to pass the expiry (the condition itself), then ask again
+    // well within the cache's time to live.
+    while Utc::now() <= expires_at {
+        let left = (expires_at - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left + std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!(status_with(&app, &token).await, StatusCode::UNAUTHORIZED);
+
+    // A revoked token is cached until TOKEN_TTL passes; then it is refused for good.
+    let revoked = create_token(&pool, None, "auditor", None).await.unwrap();
+    assert_eq!(status_with(&app, &revoked).await, StatusCode::OK);
+    revoke_tokens(&pool, &Revoke::Token(revoked.clone()))
+        .await
+        .unwrap();
+    let deadline =
+        std::time::Instant::now() + crm_api::state::TOKEN_TTL + std::time::Duration::from_secs(30);
+    loop {
+        match status_with(&app, &revoked).await {
+            StatusCode::UNAUTHORIZED => break,
+            StatusCode::OK if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => panic!("the revoked token still answers {other}"),
+        }
+    }
+    // And stays refused: the cache does not bring it back.
+    assert_eq!(status_with(&app, &revoked).await, StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrations = false)]
+async fn guessing_tokens_is_throttled_per_address(pool: PgPool) {
+    let app = TestApp::with(pool.clone(), |s| {
+        s.with_token_ttl(crm_api::state::TOKEN_TTL)
+            .with_failed_auth(crm_api::failed_auth::FailedAuthSettings {
+                max_failures: 3,
+                window: std::time::Duration::from_secs(600),
+            })
+    })
+    .await
+    .unwrap();
+    let valid = create_token(&pool, None, "auditor", None).await.unwrap();
+    assert_eq!(status_with(&app, &valid).await, StatusCode::OK);
+    for n in 0..3 {
+        let guess = format!("crm_{n:064}");
+        assert_eq!(status_with(&app, &guess).await, StatusCode::UNAUTHORIZED);
+    }
+    // The fourth guess is refused before it is looked at, and so is any token from
+    // that address (a right guess would learn nothing), the cached one included.
+    for token in ["crm_guess", valid.as_str(), crm_tests::ADMIN_TOKEN] {
+        let answer = app
+            .send(Method::GET, "/projections", Some(token), None, &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failed_authentications"
+            ),
+            "{token}"
+        );
+        let retry: u64 = answer.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=600).contains(&retry), "{retry}");
+    }
+    // A request without a token guesses nothing: it is a plain 401.
+    let answer = app.send(Method::GET, "/projections", None, None, &[]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}

@@ -18,7 +18,7 @@ use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
-use crate::paging::{after_name_id, after_position, invalid_cursor, name_cursor, next_page_by};
+use crate::paging::{after_name_id, after_position, name_cursor, next_page_by, CursorKind};
 use crate::read_model::{projection_error, ReadYourWrites};
 use crate::state::AppState;
 
@@ -268,21 +268,9 @@ pub async fn list(
     }
     let clock = segment_clock(query.now, None, query.churn_days)?;
     let limit = list_limit(&actor, query.limit)?;
-    let after = after_name_id(query.cursor.as_deref())?;
+    let key = state.cursor_key().await?;
+    let after = after_name_id(key, CursorKind::Clients, query.cursor.as_deref())?;
     query.read.read_model(&state, CLIENTS).await?;
-    // A cursor never carries a hidden name: made without it, it names the client
-    // only, whose name (if the token reaches it) is where the page starts.
-    let after = match after {
-        Some((name, id)) if name.is_empty() => {
-            let card = client_card(state.log.pool(), id, clock)
-                .await
-                .map_err(projection_error)?
-                .filter(|card| reach.covers_manager(card.manager_id))
-                .ok_or_else(|| invalid_cursor(query.cursor.as_deref().unwrap_or_default()))?;
-            Some((card.name, id))
-        }
-        other => other,
-    };
     let filter = ClientFilter {
         segment: query.segment,
         managers,
@@ -294,10 +282,10 @@ pub async fn list(
     let mut cards = list_clients(state.log.pool(), &filter, clock, after, limit + 1)
         .await
         .map_err(projection_error)?;
-    let name_hidden = hidden.hides_client("name");
     let next_cursor = next_page_by(&mut cards, limit, |c| {
-        name_cursor(if name_hidden { "" } else { &c.name }, c.client_id)
-    });
+        name_cursor(key, CursorKind::Clients, &c.name, c.client_id)
+    })
+    .transpose()?;
     Ok(Json(ClientPage {
         items: cards.into_iter().map(|c| shown(hidden, c)).collect(),
         next_cursor,

@@ -9,6 +9,7 @@ use axum::Json;
 use crm_domain::custom_projection::{self, CustomProjectionCommand, CustomProjectionState};
 use crm_domain::{Aggregate, EntityKind};
 use crm_projections::custom::{self, Cmp, CustomStatus, RowsQuery, RowsRefusal};
+use crm_projections::ProjectionError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -104,7 +105,8 @@ async fn decide(
 #[utoipa::path(post, path = "/projections", tag = "projections", operation_id = "define_projection",
     request_body = DefinitionDoc,
     responses((status = 202, body = DefinitionAccepted), (status = 403), (status = 409, description = "the name is taken"),
-        (status = 422, description = "the definition is invalid: `errors` names each bad part")),
+        (status = 422, description = "the definition is invalid (`errors` names each bad part), \
+            or as many custom projections are defined as the server allows (`too_many_projections`)")),
     security(("bearer" = [])))]
 pub async fn define(
     State(state): State<AppState>,
@@ -128,6 +130,23 @@ pub async fn define(
         });
     }
     let definition = checked(body)?;
+    let serial = one_definition_at_a_time(&state).await?;
+    let others = custom::catalog::count_defined(&state.log, &name, state.min_position_wait)
+        .await
+        .map_err(|err| match err {
+            ProjectionError::Lagging { name, position, .. } => ApiError::Lagging { name, position },
+            other => projection_error(other),
+        })?;
+    let max = state.max_custom_projections;
+    if usize::try_from(others).unwrap_or(usize::MAX) >= max {
+        return Err(ApiError::Rule {
+            code: TOO_MANY_PROJECTIONS,
+            detail: format!(
+                "{others} custom projections are defined, and this server allows {max}: \
+                 drop one first"
+            ),
+        });
+    }
     let accepted = decide(
         &state,
         &ctx,
@@ -138,8 +157,39 @@ pub async fn define(
         },
     )
     .await?;
+    serial.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
+
+/// Waits for the right to define a custom projection, one request at a time across
+/// servers, so that a burst cannot pass the cap together: a transaction's advisory
+/// lock (gone with the transaction, however the request ends), tried again and
+/// again rather than waited for, so that waiters hold no connection of the pool.
+async fn one_definition_at_a_time(
+    state: &AppState,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut tx = state.log.pool().begin().await?;
+        let got: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtext('crm: define a custom projection'))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if got {
+            return Ok(tx);
+        }
+        tx.rollback().await?;
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Overloaded { retry_after: 1 });
+        }
+        let pause = rand::random::<u64>() % 20 + 5;
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    }
+}
+
+/// The 422 code of a definition beyond the server's cap on custom projections.
+pub const TOO_MANY_PROJECTIONS: &str = "too_many_projections";
 
 /// Replaces a custom projection's definition: the new one is built beside the live
 /// rows, which keep answering until it has caught up.
@@ -258,7 +308,10 @@ pub async fn rows(
         Ok(page) => Ok(Json(RowsView {
             name,
             generation: page.generation,
-            next_cursor: page.more.then(|| (query.offset + query.limit).to_string()),
+            // An offset: only how many rows the caller has been shown.
+            next_cursor: page
+                .more
+                .then(|| query.offset.saturating_add(query.limit).to_string()),
             items: page.rows,
         })),
         Err(RowsRefusal::Unknown) => Err(ApiError::NotFound {

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::{before_time_id, next_page_by, time_cursor};
-use crate::read_model::{projection_error, text_filter, OnlyMinPosition, ReadYourWrites};
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models a lead answer draws from.
@@ -147,9 +147,9 @@ pub async fn list(
     let before = before_time_id(query.cursor.as_deref())?;
     let filter = LeadFilter {
         status: query.status,
-        source: text_filter("source", query.source)?,
+        source: query.source,
         managers,
-        q: text_filter("q", query.q)?,
+        q: query.q,
         searched,
     };
     query.read.read_models(&state, MODELS).await?;

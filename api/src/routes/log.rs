@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::export::{export, record_export, ExportFilter, Format};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
+use crate::paging::CursorKind;
 use crate::read_model::{OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
@@ -172,11 +173,13 @@ pub async fn feed(
     ApiQuery(query): ApiQuery<FeedQuery>,
 ) -> Result<Json<FeedView>, ApiError> {
     actor.require(LOG_READERS, "reading the whole log")?;
-    let cursor = match query.cursor.as_deref() {
-        None | Some("") => Cursor::start(),
-        Some(text) => text.parse().map_err(|_| {
-            ApiError::bad_request("invalid_cursor", format!("not a cursor: {text:?}"))
-        })?,
+    // Sealed: a feed place holds a transaction id, which no answer shows.
+    let key = state.cursor_key().await?;
+    let cursor = match key.opened(CursorKind::Feed, query.cursor.as_deref())? {
+        None => Cursor::start(),
+        Some(text) => text
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_cursor", "not a cursor of the feed"))?,
     };
     let limit = usize::try_from(crate::paging::page_limit(query.limit)?).unwrap_or(100);
     let filter = match query.types.as_deref() {
@@ -190,7 +193,7 @@ pub async fn feed(
     crm_projections::personal::reveal_current(&state.log, &mut page.events).await?;
     Ok(Json(FeedView {
         events: views(state.hidden.of(&actor), page.events),
-        next_cursor: page.next.to_string(),
+        next_cursor: key.seal(CursorKind::Feed, &page.next.to_string())?,
     }))
 }
 

@@ -14,8 +14,8 @@ use crate::access::list_limit;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::paging::{after_name_id, name_cursor, next_page_by};
-use crate::read_model::{projection_error, text_filter, OnlyMinPosition, ReadYourWrites};
+use crate::paging::{after_name_id, name_cursor, next_page_by, CursorKind};
+use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// A registered manager.
@@ -84,9 +84,10 @@ pub async fn list(
 ) -> Result<Json<ManagerPage>, ApiError> {
     may_read(&actor)?;
     let limit = list_limit(&actor, query.limit)?;
-    let after = after_name_id(query.cursor.as_deref())?;
+    let key = state.cursor_key().await?;
+    let after = after_name_id(key, CursorKind::Managers, query.cursor.as_deref())?;
     let filter = TeamFilter {
-        department: text_filter("department", query.department)?,
+        department: query.department,
         role: query.role.map(|r| r.name().to_owned()),
         active: query.active,
     };
@@ -94,7 +95,10 @@ pub async fn list(
     let mut items = list_team(state.log.pool(), &filter, after, limit + 1)
         .await
         .map_err(projection_error)?;
-    let next_cursor = next_page_by(&mut items, limit, |m| name_cursor(&m.name, m.manager_id));
+    let next_cursor = next_page_by(&mut items, limit, |m| {
+        name_cursor(key, CursorKind::Managers, &m.name, m.manager_id)
+    })
+    .transpose()?;
     Ok(Json(ManagerPage { items, next_cursor }))
 }
 

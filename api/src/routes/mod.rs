@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 pub(crate) use log::EventView;
-pub use problems::{Problem, PROBLEM_JSON};
+pub use problems::{refusals, Problem, PROBLEM_JSON, REFUSALS};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -14,7 +14,7 @@ use crate::access::list_limit;
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::paging::{after_name_id, name_cursor, next_page_by};
+use crate::paging::{after_name_id, name_cursor, next_page_by, CursorKind};
 use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
@@ -78,12 +78,16 @@ pub async fn list(
 ) -> Result<Json<PipelinePage>, ApiError> {
     may_read(&actor)?;
     let limit = list_limit(&actor, query.limit)?;
-    let after = after_name_id(query.cursor.as_deref())?;
+    let key = state.cursor_key().await?;
+    let after = after_name_id(key, CursorKind::Pipelines, query.cursor.as_deref())?;
     query.read.read_model(&state, DEALS).await?;
     let mut items = list_pipelines(state.log.pool(), after, limit + 1)
         .await
         .map_err(projection_error)?;
-    let next_cursor = next_page_by(&mut items, limit, |p| name_cursor(&p.name, p.pipeline_id));
+    let next_cursor = next_page_by(&mut items, limit, |p| {
+        name_cursor(key, CursorKind::Pipelines, &p.name, p.pipeline_id)
+    })
+    .transpose()?;
     Ok(Json(PipelinePage { items, next_cursor }))
 }
 

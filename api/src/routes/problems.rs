@@ -3,6 +3,7 @@
 //! logic; the errors of the layers around every route (malformed input, auth,
 //! limits, time) are added here, so that the document never contradicts an answer.
 
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 use utoipa::{Modify, PartialSchema, ToSchema};
@@ -28,6 +29,148 @@ pub struct Problem {
     /// With `invalid_definition`: each problem of a custom projection's definition.
     #[schema(value_type = Option<Vec<Object>>)]
     errors: Option<Vec<serde_json::Value>>,
+}
+
+/// The domain refusals (422 and their `code`) each command may give a request the
+/// document calls well-formed: those that depend on the log's state (a reference
+/// that does not exist, a manager deactivated, a deal already closed, a change that
+/// changes nothing, a subject erased) and blank text (JSON Schema's `minLength`
+/// counts spaces). A 422 with any other code to a well-formed request contradicts
+/// the document (`scripts/fuzz.sh` fails on it); shapes the schema does state
+/// (lengths, counts, minimums) never get one. Every command is listed, so that a
+/// new one says what it refuses. Declared as `x-refusals` on the 422 answer.
+pub const REFUSALS: &[(&str, &[&str])] = &[
+    ("register_manager", &["empty_name", "empty_department"]),
+    ("deactivate_manager", &["manager_inactive"]),
+    (
+        "hand_over_manager_book",
+        &["reference_not_found", "manager_inactive", "same_manager"],
+    ),
+    (
+        "define_pipeline",
+        &["empty_name", "duplicate_stage_id", "duplicate_stage_name"],
+    ),
+    (
+        "register_client",
+        &["empty_name", "reference_not_found", "manager_inactive"],
+    ),
+    (
+        "update_client",
+        &[
+            "empty_name",
+            "no_changes",
+            "subject_erased",
+            "reference_not_found",
+            "manager_inactive",
+        ],
+    ),
+    (
+        "assign_client",
+        &["reference_not_found", "manager_inactive", "same_manager"],
+    ),
+    ("erase_client", &[]),
+    ("erase_lead", &[]),
+    (
+        "open_deal",
+        &[
+            "empty_title",
+            "reference_not_found",
+            "manager_inactive",
+            "stage_not_in_pipeline",
+        ],
+    ),
+    (
+        "change_deal_stage",
+        &["deal_closed", "stage_not_in_pipeline", "same_stage"],
+    ),
+    ("change_deal_amount", &["deal_closed", "same_amount"]),
+    (
+        "assign_deal",
+        &["reference_not_found", "manager_inactive", "same_manager"],
+    ),
+    ("win_deal", &["deal_closed"]),
+    ("lose_deal", &["deal_closed", "empty_reason"]),
+    ("reopen_deal", &["deal_not_closed", "stage_not_in_pipeline"]),
+    (
+        "log_interaction",
+        &["reference_not_found", "manager_inactive", "client_mismatch"],
+    ),
+    (
+        "capture_lead",
+        &[
+            "empty_name",
+            "empty_source",
+            "reference_not_found",
+            "manager_inactive",
+        ],
+    ),
+    (
+        "assign_lead",
+        &[
+            "lead_closed",
+            "reference_not_found",
+            "manager_inactive",
+            "same_manager",
+        ],
+    ),
+    ("reject_lead", &["lead_closed", "empty_reason"]),
+    (
+        "convert_lead",
+        &[
+            "lead_closed",
+            "lead_unassigned",
+            "empty_title",
+            "reference_not_found",
+            "manager_inactive",
+            "stage_not_in_pipeline",
+            "subject_erased",
+        ],
+    ),
+    (
+        "schedule_task",
+        &[
+            "empty_title",
+            "empty_kind",
+            "reference_not_found",
+            "manager_inactive",
+            "client_mismatch",
+        ],
+    ),
+    ("reschedule_task", &["task_closed", "same_due_at"]),
+    (
+        "assign_task",
+        &[
+            "task_closed",
+            "reference_not_found",
+            "manager_inactive",
+            "same_manager",
+        ],
+    ),
+    ("complete_task", &["task_closed"]),
+    ("cancel_task", &["task_closed"]),
+    (
+        "define_projection",
+        &[
+            "invalid_definition",
+            "invalid_projection_name",
+            "reserved_projection_name",
+            "too_many_projections",
+        ],
+    ),
+    (
+        "redefine_projection",
+        &["invalid_definition", "invalid_projection_name"],
+    ),
+    ("drop_projection", &[]),
+    ("rebuild_projection", &[]),
+];
+
+/// The refusals `operation_id` declares (None: not a command of [`REFUSALS`]).
+pub fn refusals(operation_id: &str) -> Option<&'static [&'static str]> {
+    REFUSALS
+        .iter()
+        .find(|(id, _)| *id == operation_id)
+        .map(|(_, codes)| *codes)
 }
 
 /// The media type of every error answer.
@@ -81,7 +224,8 @@ fn declare(operation: &mut Operation, command: bool, live: bool) {
         add("408", "the request took longer than the server allows");
         add(
             "429",
-            "this client has as many requests in flight as it may (see Retry-After)",
+            "this client has as many requests in flight as it may, or its address sent \
+             too many unknown tokens lately (see Retry-After)",
         );
         add(
             "503",
@@ -104,7 +248,26 @@ fn declare(operation: &mut Operation, command: bool, live: bool) {
             "409",
             "a version conflict, or an idempotency key reused with another body",
         );
-        add("422", "a domain rule refused the command");
+        let codes = operation
+            .operation_id
+            .as_deref()
+            .and_then(refusals)
+            .unwrap_or_default();
+        let description = match codes {
+            [] => "a domain rule refused the command".to_owned(),
+            codes => format!(
+                "a domain rule refused the command: `{}`",
+                codes.join("`, `")
+            ),
+        };
+        add("422", &description);
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("422") {
+            let declared = ExtensionsBuilder::new().add("x-refusals", codes).build();
+            response
+                .extensions
+                .get_or_insert_with(Default::default)
+                .merge(declared);
+        }
     }
     for (status, response) in operation.responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');

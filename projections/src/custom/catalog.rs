@@ -2,10 +2,12 @@
 //! folded from the definition events (a built-in read model).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
+use crm_eventlog::EventLog;
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -137,4 +139,29 @@ pub async fn entries(pool: &PgPool) -> Result<Vec<Entry>, ProjectionError> {
             },
         )
         .collect())
+}
+
+/// How many custom projections other than `name` the catalog holds. When a runner
+/// keeps the catalog (it has a checkpoint), first waits up to `wait` for it to reflect
+/// every definition appended so far ([`ProjectionError::Lagging`] past it); else
+/// counts the catalog as it stands.
+pub async fn count_defined(
+    log: &EventLog,
+    name: &str,
+    wait: Duration,
+) -> Result<i64, ProjectionError> {
+    let kept: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM projections.checkpoints WHERE name = $1")
+            .bind(NAME)
+            .fetch_optional(log.pool())
+            .await?;
+    if let (Some(_), Some(last)) = (kept, log.last_position().await?) {
+        crate::status::wait_until_reflects(log, NAME, last, wait).await?;
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM projections.custom_catalog WHERE name <> $1")
+            .bind(name)
+            .fetch_one(log.pool())
+            .await?;
+    Ok(count)
 }

@@ -139,9 +139,10 @@ pub async fn rows(
         };
         conditions.push(match measure(col) {
             Some(_) => {
-                if value.parse::<f64>().is_err() {
+                if !finite_number(value) {
                     return Ok(Err(RowsRefusal::BadQuery(format!(
-                        "{col} is a measure: compare it with a number, not {value:?}"
+                        "{col} is a measure: compare it with a finite number within ±1e308, \
+                         not {value:?}"
                     ))));
                 }
                 binds.push(value.clone());
@@ -205,10 +206,76 @@ pub async fn rows(
     }))
 }
 
+/// True for a decimal number (`-12`, `3.5`, `1e6`) whose value a double holds: finite
+/// and, unless zero, not so small it rounds to zero, its written exponent within
+/// ±1000. PostgreSQL's `numeric` takes every such text; it refuses values far beyond
+/// (`1e1000000`, `1e-100000`), and `NaN` and `Infinity` compare with nothing sensibly.
+fn finite_number(value: &str) -> bool {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let (mantissa, exponent) = match digits.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (digits, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = value.len() <= 400
+        && !(whole.is_empty() && fraction.is_empty())
+        && all_digits(whole)
+        && all_digits(fraction)
+        // PostgreSQL refuses a written exponent beyond ±1000, even on zero.
+        && exponent.is_none_or(|e| {
+            !e.is_empty() && all_digits(e) && e.parse::<u32>().is_ok_and(|e| e <= 1000)
+        });
+    let Some(number) = well_formed.then(|| value.parse::<f64>().ok()).flatten() else {
+        return false;
+    };
+    let zero = mantissa.bytes().all(|b| matches!(b, b'0' | b'.'));
+    number.is_finite() && (number != 0.0 || zero)
+}
+
 fn unknown_column(col: &str, columns: &[(String, String)]) -> RowsRefusal {
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     RowsRefusal::BadQuery(format!(
         "{col:?} is not a column; columns: {}",
         names.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finite_number;
+
+    #[test]
+    fn a_measure_is_compared_only_with_a_finite_decimal_number() {
+        for ok in [
+            "0", "-12", "3.5", ".5", "5.", "1e6", "1E+6", "2.5e-3", "0e-1000", "1e-320", "1e308",
+        ] {
+            assert!(finite_number(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "0e-1001",
+            "1e1000000",
+            "1e-100000",
+            "1e309",
+            "NaN",
+            "nan",
+            "inf",
+            "Infinity",
+            "-infinity",
+            "+1",
+            "0x10",
+            "1_000",
+            " 1",
+            "1 ",
+            "1\0",
+            "١",
+        ] {
+            assert!(!finite_number(bad), "{bad:?}");
+        }
+    }
 }

@@ -2,16 +2,21 @@
 //! generation to build or keep live, makes a new generation live once it has caught up
 //! with the log, and drops the generations (and tables) nobody needs any more.
 //!
-//! Every process that runs projectors runs a supervisor; its runners compete for each
-//! generation's lock like the built-in ones, and what the supervisors write is
-//! idempotent, so any number of them agree.
+//! Every process that runs projectors runs a supervisor; what the supervisors write
+//! is idempotent, so any number of them agree. Each generation runs in one process at
+//! a time, under the same advisory lock a built-in runner takes; but a supervisor
+//! holds the locks of all its runners on one connection of its own ([`Locks`]), open
+//! only while it runs any, and its runners take none: however many projections are
+//! defined, they hold one connection besides the log's bounded pool, and give it back
+//! once none is left. If that connection dies, every runner it covered stops and the
+//! locks are taken anew.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crm_eventlog::EventLog;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -21,7 +26,7 @@ use super::plan::Plan;
 use super::projection::{checkpoint_name, CustomProjection};
 use super::table::Tables;
 use crate::error::ProjectionError;
-use crate::runner::{Runner, RunnerConfig};
+use crate::runner::{Runner, RunnerConfig, LOCK_CLASS};
 use crate::shared_feed::SharedFeed;
 
 /// How often a supervisor looks at the catalog when nothing wakes it.
@@ -42,6 +47,89 @@ struct Child {
     task: JoinHandle<()>,
 }
 
+/// The advisory locks of this supervisor's runners, all held on one connection.
+#[derive(Default)]
+struct Locks {
+    conn: Option<PgConnection>,
+    held: HashSet<String>,
+}
+
+impl Locks {
+    /// True when the connection is gone or broken: every lock it held is lost.
+    async fn lost(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        if sqlx::query("SELECT 1").execute(conn).await.is_ok() {
+            return false;
+        }
+        self.conn = None;
+        self.held.clear();
+        true
+    }
+
+    /// Takes the lock of runner `key` (connecting first if needed); false when
+    /// another process holds it.
+    async fn take(&mut self, log: &EventLog, key: &str) -> Result<bool, ProjectionError> {
+        if self.held.contains(key) {
+            return Ok(true);
+        }
+        let conn = match self.conn.as_mut() {
+            Some(conn) => conn,
+            None => {
+                let options = log.pool().connect_options();
+                self.conn
+                    .insert(PgConnection::connect_with(&options).await?)
+            }
+        };
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(LOCK_CLASS)
+            .bind(key)
+            .fetch_one(conn)
+            .await?;
+        if got {
+            self.held.insert(key.to_owned());
+        }
+        Ok(got)
+    }
+
+    /// Gives back the lock of runner `key` (once its runner has stopped).
+    async fn release(&mut self, key: &str) {
+        if !self.held.remove(key) {
+            return;
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(LOCK_CLASS)
+                .bind(key)
+                .execute(conn)
+                .await;
+            if unlocked.is_err() {
+                // Broken: closing it gives every lock back.
+                self.conn = None;
+                self.held.clear();
+            }
+        }
+    }
+
+    /// Closes the connection when no lock is held (nothing runs here).
+    async fn close_if_idle(&mut self) {
+        if self.held.is_empty() {
+            if let Some(conn) = self.conn.take() {
+                let _ = conn.close().await;
+            }
+        }
+    }
+
+    /// Closes the connection, giving back every lock.
+    async fn close(&mut self) {
+        self.held.clear();
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
 /// Runs until `shutdown`: reconciles the runners with the catalog now and then.
 pub(crate) async fn run(
     log: EventLog,
@@ -51,12 +139,31 @@ pub(crate) async fn run(
 ) {
     let mut children: HashMap<String, Child> = HashMap::new();
     let mut refused: HashSet<String> = HashSet::new();
+    let mut locks = Locks::default();
     let mut commits = crate::wakeups::COMMITS.watch();
     loop {
         if *shutdown.borrow() || shutdown.has_changed().is_err() {
             break;
         }
-        if let Err(err) = reconcile(&log, &config, &feed, &mut children, &mut refused).await {
+        if locks.lost().await {
+            tracing::warn!(
+                "custom projections: lost the locks' connection; stopping their runners"
+            );
+            for (_, child) in children.drain() {
+                stop(child).await;
+            }
+        }
+        let outcome = reconcile(
+            &log,
+            &config,
+            &feed,
+            &mut children,
+            &mut refused,
+            &mut locks,
+        )
+        .await;
+        locks.close_if_idle().await;
+        if let Err(err) = outcome {
             if err.is_transient() {
                 tracing::debug!(error = %err.chain(), "custom projections: database unavailable");
             } else {
@@ -79,6 +186,7 @@ pub(crate) async fn run(
     for (_, child) in children.drain() {
         stop(child).await;
     }
+    locks.close().await;
 }
 
 async fn stop(child: Child) {
@@ -94,8 +202,21 @@ async fn reconcile(
     feed: &SharedFeed,
     children: &mut HashMap<String, Child>,
     refused: &mut HashSet<String>,
+    locks: &mut Locks,
 ) -> Result<(), ProjectionError> {
     let pool = log.pool();
+    // A runner that ended by itself (it only does on a panic) is started again.
+    let ended: Vec<String> = children
+        .iter()
+        .filter(|(_, child)| child.task.is_finished())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in ended {
+        if let Some(child) = children.remove(&key) {
+            stop(child).await;
+        }
+        locks.release(&key).await;
+    }
     let catalog: HashMap<String, catalog::Entry> = catalog::entries(pool)
         .await?
         .into_iter()
@@ -134,9 +255,11 @@ async fn reconcile(
             // Keeps answering until the generation replacing it has caught up.
             wanted.push(g.clone());
         } else {
-            if let Some(child) = children.remove(&checkpoint_name(&g.name, g.generation)) {
+            let key = checkpoint_name(&g.name, g.generation);
+            if let Some(child) = children.remove(&key) {
                 stop(child).await;
             }
+            locks.release(&key).await;
             retire(pool, &g).await?;
         }
     }
@@ -155,10 +278,15 @@ async fn reconcile(
         if let Some(child) = children.remove(&key) {
             stop(child).await;
         }
+        locks.release(&key).await;
     }
     for g in wanted {
         let key = checkpoint_name(&g.name, g.generation);
         if children.contains_key(&key) || refused.contains(&key) {
+            continue;
+        }
+        if !locks.take(log, &key).await? {
+            // Another process runs this generation.
             continue;
         }
         let plan = match definition::parse(&g.definition).and_then(Plan::new) {
@@ -174,7 +302,8 @@ async fn reconcile(
                     "custom projection definition refused: not built, its rows dropped"
                 );
                 refuse(pool, &g, &error).await?;
-                refused.insert(key);
+                refused.insert(key.clone());
+                locks.release(&key).await;
                 continue;
             }
         };
@@ -183,7 +312,7 @@ async fn reconcile(
         let runner = Runner::new(log.clone(), projection)
             .with_config(config.clone())
             .with_shared_feed(feed.clone());
-        let task = tokio::spawn(runner.run(receiver));
+        let task = tokio::spawn(runner.run_locked(receiver));
         children.insert(key, Child { shutdown, task });
     }
     Ok(())

@@ -85,6 +85,20 @@ enum Command {
         /// Connections open at once; more wait in the listen backlog.
         #[arg(long, env = "CRM_MAX_CONNECTIONS", default_value_t = 1024)]
         max_connections: usize,
+        /// Custom projections defined at once; `POST /projections` beyond gets 422
+        /// `too_many_projections`.
+        #[arg(long, env = "CRM_MAX_CUSTOM_PROJECTIONS", default_value_t = crm_api::state::DEFAULT_MAX_CUSTOM_PROJECTIONS)]
+        max_custom_projections: usize,
+        /// Hours an Idempotency-Key is remembered (then swept; a request with it runs anew).
+        #[arg(long, env = "CRM_IDEMPOTENCY_KEY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
+        idempotency_key_hours: u64,
+        /// Idempotency keys one actor holds; a new one beyond evicts the actor's oldest.
+        #[arg(long, env = "CRM_IDEMPOTENCY_KEYS_PER_ACTOR", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+        idempotency_keys_per_actor: u32,
+        /// Unknown bearer tokens one address may send a minute; beyond, its requests
+        /// with a token get 429 until the minute is over (0: no limit).
+        #[arg(long, env = "CRM_MAX_FAILED_AUTH_PER_MINUTE", default_value_t = 20)]
+        max_failed_auth_per_minute: u32,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -349,6 +363,14 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Serve {
+        bootstrap_token: Some(token),
+        ..
+    } = &cli.command
+    {
+        // Before anything starts: a weak admin password is refused outright.
+        crm_api::auth::check_bootstrap_token(token)?;
+    }
     let db = Database::open(&cli).await?;
     let result = run(&cli, &db).await;
     db.close().await?;
@@ -368,6 +390,10 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             max_concurrent_requests,
             max_requests_per_client,
             max_connections,
+            max_custom_projections,
+            idempotency_key_hours,
+            idempotency_keys_per_actor,
+            max_failed_auth_per_minute,
         } => {
             let hidden = match hidden_fields {
                 None => crm_api::hidden::HiddenFields::default(),
@@ -400,8 +426,23 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             if bootstrap_token.is_none() {
                 first_admin_token(&log).await?;
             }
-            let state =
-                AppState::new(log.clone(), bootstrap_token.clone()).with_hidden_fields(hidden);
+            let idempotency = crm_api::idempotency::IdempotencySettings {
+                ttl: std::time::Duration::from_secs(idempotency_key_hours * 3600),
+                per_actor: *idempotency_keys_per_actor,
+            };
+            let sweeper = crm_api::idempotency::Sweeper::spawn(
+                log.pool().clone(),
+                idempotency.ttl,
+                std::time::Duration::from_secs(600),
+            );
+            let state = AppState::new(log.clone(), bootstrap_token.clone())
+                .with_hidden_fields(hidden)
+                .with_idempotency(idempotency)
+                .with_max_custom_projections(*max_custom_projections)
+                .with_failed_auth(crm_api::failed_auth::FailedAuthSettings {
+                    max_failures: *max_failed_auth_per_minute,
+                    window: std::time::Duration::from_secs(60),
+                });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -437,6 +478,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             if let Some(sealer) = sealer {
                 sealer.shutdown().await;
             }
+            sweeper.shutdown().await;
             log.close().await;
         }
         Command::Token {
