@@ -9,8 +9,9 @@ mod demo;
 mod export;
 mod rebuild;
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ use uuid::Uuid;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The data folder when none is given.
+const DEFAULT_DATA_DIR: &str = ".crm";
+
 /// The event-sourced CRM core.
 #[derive(Debug, Parser)]
 #[command(name = "crm", version, about)]
@@ -36,8 +40,14 @@ struct Cli {
     database_url: Option<String>,
 
     /// The folder of the private PostgreSQL cluster used when no DATABASE_URL is given.
-    #[arg(long, env = "CRM_DATA_DIR", default_value = ".crm", global = true)]
+    #[arg(long, env = "CRM_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
     data_dir: PathBuf,
+
+    /// Where a new private cluster keeps its files, if not in the data folder (or, as
+    /// root when the `postgres` OS user cannot reach the data folder, under
+    /// /var/lib/crm); the data folder remembers it.
+    #[arg(long, env = "CRM_CLUSTER_DIR", global = true)]
+    cluster_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -264,10 +274,22 @@ impl Database {
                 embedded: None,
             });
         }
-        let pg = EmbeddedPostgres::start(&cli.data_dir)
+        let pg = EmbeddedPostgres::start(&cli.data_dir, cli.cluster_dir.as_deref())
             .await
             .context("starting the private PostgreSQL cluster")?;
-        tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "private PostgreSQL cluster running");
+        let elsewhere = if pg.cluster_dir() == pg.data_dir() {
+            String::new()
+        } else {
+            format!(
+                " (the data folder {} points there)",
+                pg.data_dir().display()
+            )
+        };
+        tracing::info!(
+            "the CRM's data lives in the PostgreSQL cluster at {}{elsewhere}, on 127.0.0.1:{}",
+            pg.cluster_dir().display(),
+            pg.port()
+        );
         Ok(Database {
             url: pg.database_url(),
             embedded: Some(pg),
@@ -285,9 +307,11 @@ impl Database {
         Ok(EventLog::new(pool))
     }
 
+    /// Ends this process's use of the private cluster: the last `crm` process using it
+    /// stops it if crm started it.
     async fn close(self) -> anyhow::Result<()> {
         if let Some(pg) = self.embedded {
-            pg.stop().await?;
+            pg.release().await?;
         }
         Ok(())
     }
@@ -300,6 +324,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let db = Database::open(&cli).await?;
@@ -351,7 +377,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 )
             });
             if bootstrap_token.is_none() {
-                first_admin_token(&log).await?;
+                first_admin_token(&log, cli).await?;
             }
             let state =
                 AppState::new(log.clone(), bootstrap_token.clone()).with_hidden_fields(hidden);
@@ -630,7 +656,7 @@ fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningPr
 
 /// On a database without any token (and no bootstrap token given), makes one admin
 /// token and prints it once, so that a fresh install can be used at once.
-async fn first_admin_token(log: &EventLog) -> anyhow::Result<()> {
+async fn first_admin_token(log: &EventLog, cli: &Cli) -> anyhow::Result<()> {
     let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
         .fetch_one(log.pool())
         .await?;
@@ -639,9 +665,53 @@ async fn first_admin_token(log: &EventLog) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!("No tokens yet: created an admin token (shown only now):\n\n    {token}\n");
-        println!("Use it as `Authorization: Bearer {token}`; make more with `crm token create`.");
+        println!(
+            "Use it as `Authorization: Bearer {token}`; make more from this folder{} with\n\n    {} token create --role admin\n",
+            if cli.database_url.is_some() {
+                " (and the same --database-url or DATABASE_URL)"
+            } else {
+                ""
+            },
+            this_program(cli)
+        );
     }
     Ok(())
+}
+
+/// How to run `crm` again from the current folder on the same data: this binary's path
+/// (relative when under the current folder), with the data folder unless the default.
+fn this_program(cli: &Cli) -> String {
+    let exe = std::env::current_exe().ok();
+    let here = std::env::current_dir().ok();
+    let mut words = vec![match (exe, here) {
+        (Some(exe), Some(here)) => match exe.strip_prefix(&here) {
+            Ok(inside) => Path::new(".").join(inside),
+            Err(_) => exe,
+        },
+        (Some(exe), None) => exe,
+        (None, _) => PathBuf::from("crm"),
+    }];
+    if cli.database_url.is_none() && cli.data_dir != Path::new(DEFAULT_DATA_DIR) {
+        words.extend([PathBuf::from("--data-dir"), cli.data_dir.clone()]);
+    }
+    words
+        .iter()
+        .map(|word| shell_word(&word.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it: as it is when plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// The role a manager was registered with, read from the log.
