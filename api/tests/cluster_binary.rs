@@ -298,6 +298,18 @@ async fn crm_processes_share_the_cluster_and_the_last_one_stops_it() {
         assert!(!text.contains('\u{1b}'), "{log}: {text}");
     }
 
+    // A command that starts the cluster and then fails hard (printing its token to a
+    // pipe nobody reads any more makes it panic) still stops the cluster.
+    let mut orphan = crm_command(&clone, &["token", "create", "--role", "admin"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(orphan.stdout.take());
+    let exit = orphan.wait().await.unwrap();
+    assert!(!exit.success(), "{exit:?}");
+    assert_eq!(postmaster(&cluster_dir), None, "PostgreSQL stopped");
+
     // A cluster started by hand is used, and left running.
     let (_, pg_ctl) = crm_api::embedded::find_binaries().unwrap();
     let port_file = std::fs::read_to_string(cluster_dir.join("port")).unwrap();

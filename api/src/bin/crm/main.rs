@@ -11,6 +11,7 @@ mod rebuild;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 use crm_api::embedded::EmbeddedPostgres;
 use crm_api::state::AppState;
 use crm_eventlog::EventLog;
+use futures::FutureExt;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
@@ -329,9 +331,14 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let db = Database::open(&cli).await?;
-    let result = run(&cli, &db).await;
+    // Also when the command panics (say, printing to a pipe already closed), this
+    // process's use of the private cluster ends, so that the cluster is not left running.
+    let result = AssertUnwindSafe(run(&cli, &db)).catch_unwind().await;
     db.close().await?;
-    result
+    match result {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
