@@ -14,7 +14,7 @@
 //! | `run/` | the unix socket |
 //! | `port` | the TCP port, picked on first start |
 //! | `postgres.log` | the server's log |
-//! | `cluster.lock`, `users.lock`, `started-by-crm` | how `crm` processes share it ([`sharing`]) |
+//! | `cluster.lock`, `users.lock`, `started-by-crm` | how `crm` processes share it (module `sharing`) |
 //!
 //! That folder is the data folder itself, or one elsewhere ([`location`]): when this
 //! process is root, PostgreSQL (which refuses to run as root) runs as the `postgres` OS
