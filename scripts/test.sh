@@ -46,7 +46,8 @@ answers() {
 }
 
 # Starts a private cluster on port 55432 in a folder under /tmp, stopped and
-# removed on exit. PostgreSQL refuses to run as root: then it runs as user postgres.
+# removed on exit. PostgreSQL refuses to run as root: then it runs as user postgres,
+# from that folder (the clone may be under /root, which that user cannot enter).
 start_private_cluster() {
     local port=55432
     local initdb pg_ctl
@@ -62,14 +63,15 @@ start_private_cluster() {
     trap stop_private_cluster EXIT
 
     echo "==> starting a private PostgreSQL on port $port in $PG_DIR"
-    "${as_pg[@]}" "$initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-    "${as_pg[@]}" "$pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
-        -o "-p $port -h 127.0.0.1 -k $PG_DIR" start >/dev/null
+    (cd "$PG_DIR" &&
+        "${as_pg[@]}" "$initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null &&
+        "${as_pg[@]}" "$pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
+            -o "-p $port -h 127.0.0.1 -k $PG_DIR" start >/dev/null)
     DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
 stop_private_cluster() {
-    "${as_pg[@]}" "$PG_CTL" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    (cd "$PG_DIR" && "${as_pg[@]}" "$PG_CTL" -D "$PG_DIR/data" -m fast -w stop) >/dev/null 2>&1 || true
     rm -rf "$PG_DIR"
 }
 

@@ -3,69 +3,26 @@
 //! binary only for that package's own integration tests.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::{database_url, free_port, http, terminate, wait_healthy};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The bootstrap token the server is started with (32 characters at least).
 const TOKEN: &str = "binary-test-token-0123456789abcdef";
-
-/// The `crm` binary cargo built for this test.
-fn crm_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_crm"))
-}
-
-/// One HTTP/1.1 request over a fresh connection; returns the status and the body.
-async fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
 
 #[sqlx::test(migrations = false)]
 async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
     _opts: PgPoolOptions,
     conn: PgConnectOptions,
 ) {
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{server}/{}", conn.get_database().unwrap());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let url = database_url(&conn);
+    let port = free_port();
 
-    let mut child = tokio::process::Command::new(crm_binary())
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crm"))
         .args([
             "--database-url",
             &url,
@@ -80,15 +37,7 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
         .spawn()
         .expect("the crm binary");
 
-    let mut healthy = false;
-    for _ in 0..300 {
-        if let Ok((200, _)) = http(port, "GET", "/health", None, "").await {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(healthy, "crm serve did not become healthy");
+    wait_healthy(port).await;
 
     let body = r#"{"name": "Olena", "department": "Wholesale", "role": "manager"}"#;
     let (status, answer) = http(port, "POST", "/managers", Some(TOKEN), body)
@@ -98,16 +47,7 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
     let (status, _) = http(port, "GET", "/events", None, "").await.unwrap();
     assert_eq!(status, 401);
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("crm serve stops")
-        .unwrap();
+    let exit = terminate(&mut child).await;
     assert!(exit.success(), "exit status {exit:?}");
 
     let pool = PgPoolOptions::new()
@@ -126,7 +66,7 @@ async fn crm_serve_answers_and_stops_cleanly_on_sigterm(
 #[tokio::test]
 async fn crm_serve_refuses_a_short_bootstrap_token_before_it_starts() {
     // No database is reachable here: the token is checked before anything starts.
-    let output = tokio::process::Command::new(crm_binary())
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_crm"))
         .args([
             "--database-url",
             "postgres://nobody@127.0.0.1:1/none",

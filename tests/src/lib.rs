@@ -26,7 +26,7 @@ impl TempCluster {
     /// Starts a new cluster in `/tmp/crm-test-<random>` (the `crm` database created).
     pub async fn start() -> Result<TempCluster, EmbeddedError> {
         let dir = Path::new("/tmp").join(format!("crm-test-{}", uuid::Uuid::new_v4().simple()));
-        match EmbeddedPostgres::start(&dir).await {
+        match EmbeddedPostgres::start(&dir, None).await {
             Ok(pg) => Ok(TempCluster { pg, dir }),
             Err(err) => {
                 // Whatever got created is of no use.

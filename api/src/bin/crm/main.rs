@@ -11,8 +11,10 @@ mod export;
 mod projection;
 mod rebuild;
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -20,6 +22,7 @@ use crm_api::embedded::EmbeddedPostgres;
 use crm_api::state::AppState;
 use crm_eventlog::EventLog;
 use crm_projections::RepairAction;
+use futures::FutureExt;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
@@ -28,6 +31,9 @@ use uuid::Uuid;
 /// custom`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The data folder when none is given.
+const DEFAULT_DATA_DIR: &str = ".crm";
 
 /// The event-sourced CRM core.
 #[derive(Debug, Parser)]
@@ -39,8 +45,14 @@ struct Cli {
     database_url: Option<String>,
 
     /// The folder of the private PostgreSQL cluster used when no DATABASE_URL is given.
-    #[arg(long, env = "CRM_DATA_DIR", default_value = ".crm", global = true)]
+    #[arg(long, env = "CRM_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
     data_dir: PathBuf,
+
+    /// Where a new private cluster keeps its files, if not in the data folder (or, as
+    /// root when the `postgres` OS user cannot reach the data folder, under
+    /// /var/lib/crm); the data folder remembers it.
+    #[arg(long, env = "CRM_CLUSTER_DIR", global = true)]
+    cluster_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -325,10 +337,22 @@ impl Database {
                 embedded: None,
             });
         }
-        let pg = EmbeddedPostgres::start(&cli.data_dir)
+        let pg = EmbeddedPostgres::start(&cli.data_dir, cli.cluster_dir.as_deref())
             .await
             .context("starting the private PostgreSQL cluster")?;
-        tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "private PostgreSQL cluster running");
+        let elsewhere = if pg.cluster_dir() == pg.data_dir() {
+            String::new()
+        } else {
+            format!(
+                " (the data folder {} points there)",
+                pg.data_dir().display()
+            )
+        };
+        tracing::info!(
+            "the CRM's data lives in the PostgreSQL cluster at {}{elsewhere}, on 127.0.0.1:{}",
+            pg.cluster_dir().display(),
+            pg.port()
+        );
         Ok(Database {
             url: pg.database_url(),
             embedded: Some(pg),
@@ -346,9 +370,11 @@ impl Database {
         Ok(EventLog::new(pool))
     }
 
+    /// Ends this process's use of the private cluster: the last `crm` process using it
+    /// stops it if crm started it.
     async fn close(self) -> anyhow::Result<()> {
         if let Some(pg) = self.embedded {
-            pg.stop().await?;
+            pg.release().await?;
         }
         Ok(())
     }
@@ -361,6 +387,8 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     if let Command::Serve {
@@ -372,9 +400,14 @@ async fn main() -> anyhow::Result<()> {
         crm_api::auth::check_bootstrap_token(token)?;
     }
     let db = Database::open(&cli).await?;
-    let result = run(&cli, &db).await;
+    // Also when the command panics (say, printing to a pipe already closed), this
+    // process's use of the private cluster ends, so that the cluster is not left running.
+    let result = AssertUnwindSafe(run(&cli, &db)).catch_unwind().await;
     db.close().await?;
-    result
+    match result {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
@@ -424,7 +457,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 )
             });
             if bootstrap_token.is_none() {
-                first_admin_token(&log).await?;
+                first_admin_token(&log, cli).await?;
             }
             let idempotency = crm_api::idempotency::IdempotencySettings {
                 ttl: std::time::Duration::from_secs(idempotency_key_hours * 3600),
@@ -735,7 +768,7 @@ fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningPr
 
 /// On a database without any token (and no bootstrap token given), makes one admin
 /// token and prints it once, so that a fresh install can be used at once.
-async fn first_admin_token(log: &EventLog) -> anyhow::Result<()> {
+async fn first_admin_token(log: &EventLog, cli: &Cli) -> anyhow::Result<()> {
     let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
         .fetch_one(log.pool())
         .await?;
@@ -744,9 +777,53 @@ async fn first_admin_token(log: &EventLog) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!("No tokens yet: created an admin token (shown only now):\n\n    {token}\n");
-        println!("Use it as `Authorization: Bearer {token}`; make more with `crm token create`.");
+        println!(
+            "Use it as `Authorization: Bearer {token}`; make more from this folder{} with\n\n    {} token create --role admin\n",
+            if cli.database_url.is_some() {
+                " (and the same --database-url or DATABASE_URL)"
+            } else {
+                ""
+            },
+            this_program(cli)
+        );
     }
     Ok(())
+}
+
+/// How to run `crm` again from the current folder on the same data: this binary's path
+/// (relative when under the current folder), with the data folder unless the default.
+fn this_program(cli: &Cli) -> String {
+    let exe = std::env::current_exe().ok();
+    let here = std::env::current_dir().ok();
+    let mut words = vec![match (exe, here) {
+        (Some(exe), Some(here)) => match exe.strip_prefix(&here) {
+            Ok(inside) => Path::new(".").join(inside),
+            Err(_) => exe,
+        },
+        (Some(exe), None) => exe,
+        (None, _) => PathBuf::from("crm"),
+    }];
+    if cli.database_url.is_none() && cli.data_dir != Path::new(DEFAULT_DATA_DIR) {
+        words.extend([PathBuf::from("--data-dir"), cli.data_dir.clone()]);
+    }
+    words
+        .iter()
+        .map(|word| shell_word(&word.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it: as it is when plain, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// The role a manager was registered with, read from the log.

@@ -1,12 +1,12 @@
 //! A private PostgreSQL cluster for running the CRM without setting up a database.
 //!
-//! When no `DATABASE_URL` is given, the `crm` binary starts [`EmbeddedPostgres`] in its
-//! data folder: the cluster is created there on first use (`initdb`), started with
-//! `pg_ctl`, listens only on 127.0.0.1 at a port picked once and remembered, and holds
-//! a `crm` database. The PostgreSQL server binaries must be installed (Debian package
+//! When no `DATABASE_URL` is given, the `crm` binary starts [`EmbeddedPostgres`] for its
+//! data folder: the cluster is created on first use (`initdb`), started with `pg_ctl`,
+//! listens only on 127.0.0.1 at a port picked once and remembered, and holds a `crm`
+//! database. The PostgreSQL server binaries must be installed (Debian package
 //! `postgresql`); nothing is downloaded.
 //!
-//! Layout of the data folder:
+//! The cluster's folder holds:
 //!
 //! | path | what |
 //! | --- | --- |
@@ -14,9 +14,18 @@
 //! | `run/` | the unix socket |
 //! | `port` | the TCP port, picked on first start |
 //! | `postgres.log` | the server's log |
+//! | `cluster.lock`, `users.lock`, `started-by-crm` | how `crm` processes share it (module `sharing`) |
 //!
-//! PostgreSQL refuses to run as root, so when this process is root the server runs as
-//! the `postgres` OS user (through `runuser`), which then owns the cluster's folders.
+//! That folder is the data folder itself, or one elsewhere ([`location`]): when this
+//! process is root, PostgreSQL (which refuses to run as root) runs as the `postgres` OS
+//! user (through `runuser`), which then owns `pgdata/`, `run/` and the log; when that
+//! user cannot reach the data folder, the cluster lives under /var/lib/crm.
+//!
+//! Any number of `crm` processes use one cluster at once; the last one to leave stops
+//! it if crm started it ([`EmbeddedPostgres::release`]).
+
+pub mod location;
+mod sharing;
 
 use std::io;
 use std::net::TcpListener;
@@ -25,8 +34,9 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use location::Known;
+use sharing::{Share, Transition};
 use sqlx::{Connection, PgConnection};
-use tokio::process::Command;
 
 /// The name of the database the CRM uses inside the cluster.
 pub const DATABASE: &str = "crm";
@@ -59,15 +69,50 @@ pub enum EmbeddedError {
          (PostgreSQL refuses to run as root): {0}"
     )]
     NoServiceUser(String),
-    /// The `postgres` OS user cannot get into the data folder.
+    /// The `postgres` OS user cannot get into the cluster's folder.
     #[error(
         "the `{SERVICE_USER}` OS user cannot reach {path}: a folder on the way does not let \
-         it through (e.g. mode 700); choose a data folder it can reach (e.g. under /tmp or \
-         /var/lib) or let others through the parent folders (chmod o+x)"
+         it through (e.g. mode 700); choose a cluster folder it can reach (--cluster-dir, \
+         env CRM_CLUSTER_DIR) or let it through the parent folders (chmod o+x)"
     )]
     Unreachable {
         /// The folder the server must use.
         path: PathBuf,
+    },
+    /// The cluster folder asked for is not the one the data folder already has.
+    #[error(
+        "the data folder {data_dir} has its cluster in {current}, but {chosen} was asked for \
+         (--cluster-dir, env CRM_CLUSTER_DIR): leave that option out to use the cluster \
+         it has"
+    )]
+    Conflict {
+        /// The data folder.
+        data_dir: PathBuf,
+        /// Where its cluster is.
+        current: PathBuf,
+        /// Where the caller asked for it.
+        chosen: PathBuf,
+    },
+    /// The data folder's pointer file names a folder without a cluster.
+    #[error(
+        "the data folder {data_dir} keeps its cluster in {cluster_dir} (as its file \
+         `{pointer}` says), but there is no cluster there: restore that folder, or remove \
+         the file to start a new, empty cluster",
+        pointer = location::POINTER_FILE
+    )]
+    ClusterGone {
+        /// The data folder.
+        data_dir: PathBuf,
+        /// The folder its pointer file names.
+        cluster_dir: PathBuf,
+    },
+    /// The data folder's pointer file does not hold an absolute path.
+    #[error("{path} does not hold the absolute path of a folder: {content:?}")]
+    BadPointer {
+        /// The pointer file.
+        path: PathBuf,
+        /// What it holds.
+        content: String,
     },
     /// A file or folder operation failed.
     #[error("{what} {path}")]
@@ -118,13 +163,16 @@ pub enum EmbeddedError {
     },
 }
 
-/// A PostgreSQL cluster in a folder of its own, run with the installed server binaries.
-#[derive(Debug, Clone)]
+/// A PostgreSQL cluster of a data folder, run with the installed server binaries, and
+/// this process's use of it (see [`EmbeddedPostgres::release`]).
+#[derive(Debug)]
 pub struct EmbeddedPostgres {
     data_dir: PathBuf,
+    cluster_dir: PathBuf,
     pg_ctl: PathBuf,
     port: u16,
     run_as: Option<ServiceUser>,
+    share: Share,
 }
 
 /// The OS user the server runs as when this process is root.
@@ -135,45 +183,59 @@ struct ServiceUser {
 }
 
 impl EmbeddedPostgres {
-    /// Starts the cluster in `data_dir` (created and initialised if needed, reused if
-    /// already running) and makes sure the `crm` database exists.
-    pub async fn start(data_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
+    /// Starts the cluster of `data_dir` (created and initialised if needed, joined if
+    /// already running) and makes sure the `crm` database exists. `cluster_dir` asks
+    /// for the cluster's files to go there rather than where [`location`] puts them.
+    pub async fn start(
+        data_dir: &Path,
+        cluster_dir: Option<&Path>,
+    ) -> Result<EmbeddedPostgres, EmbeddedError> {
         let (initdb, pg_ctl) = find_binaries()?;
-        std::fs::create_dir_all(data_dir).map_err(io_err("cannot create", data_dir))?;
-        let data_dir = data_dir
-            .canonicalize()
-            .map_err(io_err("cannot resolve", data_dir))?;
+        let data_dir = resolved(data_dir)?;
+        let chosen = cluster_dir.map(absolute).transpose()?;
         let run_as = if running_as_root(&data_dir)? {
             Some(service_user().await?)
         } else {
             None
         };
+        let recorded = location::read_pointer(&data_dir)?;
+        let cluster_dir =
+            cluster_folder(&data_dir, recorded.clone(), chosen, run_as.is_some()).await?;
+        std::fs::create_dir_all(&cluster_dir).map_err(io_err("cannot create", &cluster_dir))?;
+
+        let transition = Transition::begin(&cluster_dir).await?;
+        let share = Share::take(&cluster_dir)?;
         let mut pg = EmbeddedPostgres {
             data_dir,
+            cluster_dir,
             pg_ctl,
             port: 0,
             run_as,
+            share,
         };
         pg.prepare_folders().await?;
         if !pg.pgdata().join("PG_VERSION").exists() {
             pg.initdb(&initdb).await?;
         }
+        if pg.cluster_dir != pg.data_dir && recorded.is_none() {
+            pg.record_location()?;
+        }
         pg.port = match pg.running_port().await? {
             Some(port) => port,
             None => pg.remembered_or_new_port()?,
         };
-        pg.start_again().await?;
+        pg.ensure_running().await?;
+        drop(transition);
+        pg.create_database().await?;
         Ok(pg)
     }
 
     /// Starts the already initialised cluster again on the same port (no-op when it is
     /// running) and makes sure the `crm` database exists.
     pub async fn start_again(&self) -> Result<(), EmbeddedError> {
-        if self.is_running().await? {
-            tracing::info!(data_dir = %self.data_dir.display(), port = self.port, "reusing the running PostgreSQL");
-        } else {
-            self.pg_ctl_start().await?;
-        }
+        let transition = Transition::begin(&self.cluster_dir).await?;
+        self.ensure_running().await?;
+        drop(transition);
         self.create_database().await
     }
 
@@ -187,64 +249,79 @@ impl EmbeddedPostgres {
         self.port
     }
 
-    /// The folder holding the cluster, its port file, socket and log.
+    /// The data folder (resolved).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    /// The server's log file.
-    pub fn log_file(&self) -> PathBuf {
-        self.data_dir.join("postgres.log")
+    /// The folder holding the cluster, its port file, socket and log: the data folder,
+    /// or the one its pointer file names.
+    pub fn cluster_dir(&self) -> &Path {
+        &self.cluster_dir
     }
 
-    /// Stops the server (`pg_ctl stop -m fast`: open connections are closed); a no-op
-    /// when it is not running.
-    pub async fn stop(&self) -> Result<(), EmbeddedError> {
+    /// The server's log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.cluster_dir.join("postgres.log")
+    }
+
+    /// Ends this process's use of the cluster: stops the server if no other `crm`
+    /// process uses it and crm started it (a server started by hand keeps running).
+    pub async fn release(self) -> Result<(), EmbeddedError> {
+        let _transition = Transition::begin(&self.cluster_dir).await?;
+        if !self.share.is_last()? {
+            tracing::info!("other crm processes use PostgreSQL: leaving it running");
+            return Ok(());
+        }
         if !self.is_running().await? {
             return Ok(());
         }
-        tracing::info!(data_dir = %self.data_dir.display(), "stopping PostgreSQL");
-        let args = self.stop_args();
-        let output = self.run(&self.pg_ctl, &args).await?;
-        check(&self.pg_ctl, &args, output).map(|_| ())
+        if !sharing::started_by_crm(&self.cluster_dir, &self.pgdata()) {
+            tracing::info!("PostgreSQL was not started by crm: leaving it running");
+            return Ok(());
+        }
+        self.pg_ctl_stop().await
+    }
+
+    /// Stops the server now (`pg_ctl stop -m fast`: open connections are closed),
+    /// whoever started it and whoever uses it: for tests that take the database away;
+    /// a no-op when it is not running.
+    pub async fn stop(&self) -> Result<(), EmbeddedError> {
+        let _transition = Transition::begin(&self.cluster_dir).await?;
+        if !self.is_running().await? {
+            return Ok(());
+        }
+        self.pg_ctl_stop().await
     }
 
     /// The same as [`EmbeddedPostgres::stop`] but blocking and without a runtime, for
-    /// `Drop` guards and exit paths; a no-op when the server is not running.
+    /// `Drop` guards; a no-op when the server is not running.
     pub fn stop_blocking(&self) -> Result<(), EmbeddedError> {
+        let _transition = Transition::begin_blocking(&self.cluster_dir)?;
         let args = self.stop_args();
-        let mut command = match self.run_as {
-            Some(_) => {
-                let mut command = std::process::Command::new("runuser");
-                command.args(["-u", SERVICE_USER, "--"]).arg(&self.pg_ctl);
-                command
-            }
-            None => std::process::Command::new(&self.pg_ctl),
-        };
-        command
-            .args(&args)
-            .current_dir(&self.data_dir)
-            .stdin(Stdio::null());
-        let output = command.output().map_err(|source| EmbeddedError::Spawn {
-            program: self.pg_ctl.display().to_string(),
-            source,
-        })?;
+        let output = self
+            .command(&self.pg_ctl, &args)
+            .output()
+            .map_err(|source| EmbeddedError::Spawn {
+                program: self.pg_ctl.display().to_string(),
+                source,
+            })?;
         if !output.status.success() && self.pgdata().join("postmaster.pid").exists() {
             return check(&self.pg_ctl, &args, output).map(|_| ());
         }
-        Ok(())
+        sharing::clear_mark(&self.cluster_dir)
     }
 
     fn pgdata(&self) -> PathBuf {
-        self.data_dir.join("pgdata")
+        self.cluster_dir.join("pgdata")
     }
 
     fn socket_dir(&self) -> PathBuf {
-        self.data_dir.join("run")
+        self.cluster_dir.join("run")
     }
 
     fn port_file(&self) -> PathBuf {
-        self.data_dir.join("port")
+        self.cluster_dir.join("port")
     }
 
     fn url_of(&self, database: &str) -> String {
@@ -287,14 +364,14 @@ impl EmbeddedPostgres {
         let output = self.run(Path::new("test"), &args).await?;
         if !output.status.success() {
             return Err(EmbeddedError::Unreachable {
-                path: self.data_dir.clone(),
+                path: self.cluster_dir.clone(),
             });
         }
         Ok(())
     }
 
     async fn initdb(&self, initdb: &Path) -> Result<(), EmbeddedError> {
-        tracing::info!(data_dir = %self.data_dir.display(), "initialising a PostgreSQL cluster");
+        tracing::info!(cluster_dir = %self.cluster_dir.display(), "initialising a PostgreSQL cluster");
         let args = vec![
             "-D".to_string(),
             self.pgdata().display().to_string(),
@@ -308,6 +385,18 @@ impl EmbeddedPostgres {
         let output = self.run(initdb, &args).await?;
         check(initdb, &args, output)?;
         Ok(())
+    }
+
+    /// Writes the data folder's pointer to the cluster's folder, and in that folder
+    /// which data folder it belongs to (for whoever looks around /var/lib/crm).
+    fn record_location(&self) -> Result<(), EmbeddedError> {
+        let note = self.cluster_dir.join(location::DATA_FOLDER_NOTE);
+        if !note.exists() {
+            let mut content = self.data_dir.as_os_str().as_encoded_bytes().to_vec();
+            content.push(b'\n');
+            std::fs::write(&note, content).map_err(io_err("cannot write", &note))?;
+        }
+        location::write_pointer(&self.data_dir, &self.cluster_dir)
     }
 
     /// The port from the port file, or a free one (remembered from now on).
@@ -364,14 +453,34 @@ impl EmbeddedPostgres {
         Ok(output.status.success())
     }
 
+    /// Joins the running server, or starts it and records that crm did (during a
+    /// [`Transition`]).
+    async fn ensure_running(&self) -> Result<(), EmbeddedError> {
+        if !self.is_running().await? {
+            self.pg_ctl_start().await?;
+            return sharing::mark_started(&self.cluster_dir, &self.pgdata());
+        }
+        let by = if sharing::started_by_crm(&self.cluster_dir, &self.pgdata()) {
+            "crm"
+        } else {
+            "hand (crm will leave it running)"
+        };
+        tracing::info!(
+            cluster_dir = %self.cluster_dir.display(),
+            port = self.port,
+            "joining the running PostgreSQL, started by {by}"
+        );
+        Ok(())
+    }
+
     async fn pg_ctl_start(&self) -> Result<(), EmbeddedError> {
-        tracing::info!(data_dir = %self.data_dir.display(), port = self.port, "starting PostgreSQL");
+        tracing::info!(cluster_dir = %self.cluster_dir.display(), port = self.port, "starting PostgreSQL");
         let socket_dir = self.socket_dir();
         let socket_len = socket_dir.as_os_str().len() + "/.s.PGSQL.65535".len();
         let socket_dir = if socket_len <= MAX_SOCKET_PATH {
             socket_dir.display().to_string()
         } else {
-            tracing::debug!("data folder path too long for a unix socket; TCP only");
+            tracing::debug!("cluster folder path too long for a unix socket; TCP only");
             String::new()
         };
         // pg_ctl hands these options to a shell: quote the path.
@@ -410,6 +519,15 @@ impl EmbeddedPostgres {
             other => other,
         })?;
         Ok(())
+    }
+
+    /// `pg_ctl stop -m fast` (during a [`Transition`]).
+    async fn pg_ctl_stop(&self) -> Result<(), EmbeddedError> {
+        tracing::info!(cluster_dir = %self.cluster_dir.display(), "stopping PostgreSQL");
+        let args = self.stop_args();
+        let output = self.run(&self.pg_ctl, &args).await?;
+        check(&self.pg_ctl, &args, output)?;
+        sharing::clear_mark(&self.cluster_dir)
     }
 
     /// Creates the `crm` database unless it exists, waiting a little for the server.
@@ -452,29 +570,111 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    /// Runs `program` with `args` in the data folder, as the `postgres` user when root.
-    async fn run(&self, program: &Path, args: &[String]) -> Result<Output, EmbeddedError> {
-        let mut command = match self.run_as {
-            Some(_) => {
-                let mut command = Command::new("runuser");
-                command.args(["-u", SERVICE_USER, "--"]).arg(program);
-                command
-            }
-            None => Command::new(program),
-        };
-        command
-            .args(args)
-            .current_dir(&self.data_dir)
-            .stdin(Stdio::null());
-        tracing::debug!(program = %program.display(), ?args, "running");
-        command
-            .output()
-            .await
-            .map_err(|source| EmbeddedError::Spawn {
-                program: program.display().to_string(),
-                source,
-            })
+    /// `program` with `args`, run in the cluster's folder, as the `postgres` user when root.
+    fn command(&self, program: &Path, args: &[String]) -> std::process::Command {
+        service_command(self.run_as.is_some(), &self.cluster_dir, program, args)
     }
+
+    /// Runs [`EmbeddedPostgres::command`] and waits for it.
+    async fn run(&self, program: &Path, args: &[String]) -> Result<Output, EmbeddedError> {
+        tracing::debug!(program = %program.display(), ?args, "running");
+        output(self.command(program, args)).await
+    }
+}
+
+/// The folder of the cluster of `data_dir` (see [`location`]), given what its pointer
+/// file says, the folder asked for, and whether the server runs as the `postgres` user.
+async fn cluster_folder(
+    data_dir: &Path,
+    recorded: Option<PathBuf>,
+    chosen: Option<PathBuf>,
+    as_service_user: bool,
+) -> Result<PathBuf, EmbeddedError> {
+    let holds_cluster = data_dir.join("pgdata").join("PG_VERSION").exists();
+    match location::known(data_dir, recorded, holds_cluster, chosen.as_deref())? {
+        Known::InPlace => Ok(data_dir.to_path_buf()),
+        Known::Chosen(dir) => resolved(&dir),
+        Known::Recorded(dir) if dir.join("pgdata").join("PG_VERSION").exists() => Ok(dir),
+        Known::Recorded(dir) => Err(EmbeddedError::ClusterGone {
+            data_dir: data_dir.to_path_buf(),
+            cluster_dir: dir,
+        }),
+        Known::Undecided if as_service_user && !service_user_reaches(data_dir).await? => {
+            let dir = location::relocated_dir(data_dir);
+            tracing::info!(
+                "the `{SERVICE_USER}` OS user cannot reach {}: its PostgreSQL cluster goes to \
+                 {} (recorded in {})",
+                data_dir.display(),
+                dir.display(),
+                data_dir.join(location::POINTER_FILE).display()
+            );
+            create_system_folder(&dir)?;
+            Ok(dir)
+        }
+        Known::Undecided => Ok(data_dir.to_path_buf()),
+    }
+}
+
+/// `program` with `args` in `cwd`, as the `postgres` user when `as_service_user`.
+fn service_command(
+    as_service_user: bool,
+    cwd: &Path,
+    program: &Path,
+    args: &[String],
+) -> std::process::Command {
+    let mut command = if as_service_user {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", SERVICE_USER, "--"]).arg(program);
+        command
+    } else {
+        std::process::Command::new(program)
+    };
+    command.args(args).current_dir(cwd).stdin(Stdio::null());
+    command
+}
+
+/// True when the `postgres` OS user can get into `dir` (every folder on the way lets
+/// it through).
+async fn service_user_reaches(dir: &Path) -> Result<bool, EmbeddedError> {
+    let args = ["-x".to_string(), dir.display().to_string()];
+    let test = service_command(true, Path::new("/"), Path::new("test"), &args);
+    Ok(output(test).await?.status.success())
+}
+
+/// Runs `command` and waits for it, without blocking the runtime.
+async fn output(command: std::process::Command) -> Result<Output, EmbeddedError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    tokio::process::Command::from(command)
+        .output()
+        .await
+        .map_err(|source| EmbeddedError::Spawn { program, source })
+}
+
+/// Creates a folder under [`location::RELOCATED_ROOT`] (and that one), each `rwxr-xr-x`
+/// so that the `postgres` user gets through to the folders handed to it.
+fn create_system_folder(dir: &Path) -> Result<(), EmbeddedError> {
+    use std::os::unix::fs::PermissionsExt;
+    for folder in [Path::new(location::RELOCATED_ROOT), dir] {
+        if !folder.exists() {
+            std::fs::create_dir_all(folder).map_err(io_err("cannot create", folder))?;
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755))
+                .map_err(io_err("cannot set the permissions of", folder))?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` created if missing, then resolved to an absolute path without links.
+fn resolved(path: &Path) -> Result<PathBuf, EmbeddedError> {
+    std::fs::create_dir_all(path).map_err(io_err("cannot create", path))?;
+    path.canonicalize().map_err(io_err("cannot resolve", path))
+}
+
+/// `path` resolved to an absolute path without links if it exists, else only absolute.
+fn absolute(path: &Path) -> Result<PathBuf, EmbeddedError> {
+    path.canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .map_err(io_err("cannot resolve", path))
 }
 
 /// Turns a finished command into an error unless it succeeded.
@@ -498,7 +698,7 @@ fn check(program: &Path, args: &[String], output: Output) -> Result<Output, Embe
 }
 
 /// `initdb` and `pg_ctl`: from PATH, else from the highest version under /usr/lib/postgresql.
-fn find_binaries() -> Result<(PathBuf, PathBuf), EmbeddedError> {
+pub fn find_binaries() -> Result<(PathBuf, PathBuf), EmbeddedError> {
     let on_path = |name: &str| {
         std::env::var_os("PATH").and_then(|path| {
             std::env::split_paths(&path)
@@ -542,15 +742,9 @@ fn running_as_root(data_dir: &Path) -> Result<bool, EmbeddedError> {
 /// The uid and gid of the `postgres` OS user.
 async fn service_user() -> Result<ServiceUser, EmbeddedError> {
     async fn id(flag: &str) -> Result<u32, EmbeddedError> {
-        let output = Command::new("id")
-            .args([flag, SERVICE_USER])
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|source| EmbeddedError::Spawn {
-                program: "id".into(),
-                source,
-            })?;
+        let mut command = std::process::Command::new("id");
+        command.args([flag, SERVICE_USER]).stdin(Stdio::null());
+        let output = output(command).await?;
         let text = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_string();
