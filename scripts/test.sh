@@ -87,7 +87,7 @@ export DATABASE_URL
 
 echo "==> cargo test"
 log=$(mktemp /tmp/crm-test-log.XXXXXX)
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 
 # The HTTP API fuzzed against its OpenAPI document (schemathesis): one more test.
 echo "==> fuzzing the API (scripts/fuzz.sh)"

@@ -78,7 +78,20 @@ async fn a_poisoned_log_fails_read_models_by_position_until_an_operator_repairs_
         &format!("lead-{lead}"),
         "LeadCaptured",
         json!({"lead_id": lead, "source": "site", "name": "Iv\u{0}an", "email": "ivan@x.ua",
-               "client_id": good_id, "received_at": "2026-01-05T10:00:00Z"}),
+               "received_at": "2026-01-05T10:00:00Z"}),
+    )
+    .await;
+    // And a clean lead of the good client, which the failed clients read model has not
+    // linked: an erasure of the client must find it all the same. (Not the poisoned
+    // one: its erasure would overwrite the NUL, and the leads read model heal by
+    // itself, before any repair.)
+    let linked = Uuid::new_v4();
+    append_as_older_code(
+        &app,
+        &format!("lead-{linked}"),
+        "LeadCaptured",
+        json!({"lead_id": linked, "source": "site", "name": "Petro", "email": "petro@x.ua",
+               "client_id": good_id, "received_at": "2026-01-05T11:00:00Z"}),
     )
     .await;
 
@@ -146,7 +159,7 @@ async fn a_poisoned_log_fails_read_models_by_position_until_an_operator_repairs_
         "{:?}",
         started.elapsed()
     );
-    let lead_events = events(&app, &format!("lead-{lead}")).await;
+    let lead_events = events(&app, &format!("lead-{linked}")).await;
     let types: Vec<&str> = lead_events
         .iter()
         .filter_map(|e| e["type"].as_str())
