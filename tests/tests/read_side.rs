@@ -1170,8 +1170,11 @@ async fn hidden_fields_are_absent_from_the_new_lists_and_cannot_be_searched(pool
     assert!(!cursor.to_lowercase().contains("example"), "{cursor}");
     let first = f.get(&t.andriy, "/clients?limit=1").await.body;
     assert!(!has_key(&first, "name"), "{first}");
+    // The clients' cursor is sealed: neither the name nor its hex spelling shows.
     let next = first["next_cursor"].as_str().unwrap();
-    assert_eq!(unhex(next), id(ALEPH).to_string());
+    for hidden in ["Aleph", "aleph", "416c657068"] {
+        assert!(!next.contains(hidden), "{next}");
+    }
     let second = f
         .get(&t.andriy, &format!("/clients?limit=1&cursor={next}"))
         .await
@@ -1192,13 +1195,6 @@ async fn hidden_fields_are_absent_from_the_new_lists_and_cannot_be_searched(pool
         StatusCode::BAD_REQUEST,
         "invalid_cursor",
     );
-    // The director, who sees names, gets them in his cursors as before.
-    let cursor = unhex(
-        f.get(&t.director, "/clients?limit=1").await.body["next_cursor"]
-            .as_str()
-            .unwrap(),
-    );
-    assert_eq!(cursor, format!("{}Aleph", id(ALEPH)));
     // The head: no personal values of leads, and no search among them.
     let leads = f.items(&t.hanna, "/leads").await;
     assert_eq!(leads.len(), 3);
