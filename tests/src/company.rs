@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::app::{Answer, TestApp};
-use crate::scenario::{registered, response_id, token};
+use crate::scenario::{pipeline, registered, response_id, token};
 
 /// The company, its entities and tokens.
 pub struct Company {
@@ -86,14 +86,7 @@ impl Company {
         let bohdan = registered(&app, "Bohdan", "North", "manager").await;
         let ciril = registered(&app, "Ciril", "South", "manager").await;
         let hanna = registered(&app, "Hanna", "North", "head").await;
-        let answer = app
-            .post(
-                "/pipelines",
-                &json!({"name": "Sales", "stages": [
-                    {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
-            )
-            .await;
-        let pipeline = response_id(&answer, StatusCode::CREATED, "pipeline", 1);
+        let pipeline = pipeline(&app).await;
         let stages = stages(&app, pipeline).await;
         let mut clients = [Uuid::nil(); 3];
         let mut deals = [Uuid::nil(); 3];
