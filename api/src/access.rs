@@ -6,6 +6,11 @@
 //! managers answer for; `director` and `admin` everything. An `auditor` reads
 //! everything (the log and exports included) and changes nothing; an `analyst`
 //! reads reports and custom projections, no personal data.
+//!
+//! A command is checked in three steps (`crate::command::execute` runs them):
+//! [`may_command`], the role, before anything is read; [`may_name`], each entity
+//! the command loads, as it stands, before deciding; [`may_leave`], each stream
+//! the events are appended to, as it will stand after.
 
 use std::collections::HashMap;
 
@@ -159,26 +164,31 @@ pub async fn entity_reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiE
     reach(state, actor).await
 }
 
+/// Does reach decide who may name an entity of `kind` in a command? Not for
+/// pipelines, custom projections and exports, which no manager answers for: the
+/// role alone decides those.
+pub fn reach_applies(kind: EntityKind) -> bool {
+    !matches!(
+        kind,
+        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export
+    )
+}
+
 /// Who answers for an entity after some events of its stream.
 type After = Box<dyn Fn(&[&DomainEvent]) -> Vec<Uuid> + Send + Sync>;
 
-/// What a command did to one stream it appends to: whether the entity existed, who
-/// answered for it before, and who answers after the command's events.
+/// An entity a command loaded: who will answer for it after the command's events.
 pub struct Touched {
-    existed: bool,
-    before: Vec<Uuid>,
     after: After,
 }
 
 impl Touched {
-    /// The stream of an entity in `state`, as the command loaded it.
+    /// The entity in `state`, as the command loaded it.
     pub fn of<S>(state: S) -> Self
     where
         S: crm_domain::Aggregate + Send + Sync + 'static,
     {
         Touched {
-            existed: state.id().is_some(),
-            before: state.responsible(),
             after: Box::new(move |events| {
                 events
                     .iter()
@@ -209,36 +219,54 @@ fn command_roles(kind: EntityKind) -> (&'static [Role], &'static str) {
     }
 }
 
-/// Ok when `actor` may append `events` for a command about an entity of
-/// `target`: his role may run it, and he reaches every client, lead, deal, task,
-/// interaction and manager it touches, before and after.
-pub async fn authorize_command(
-    state: &AppState,
-    actor: &Actor,
-    target: EntityKind,
+/// Ok when `actor`'s role runs commands about an entity of `kind`, else a 403.
+pub fn may_command(actor: &Actor, kind: EntityKind) -> Result<(), ApiError> {
+    let (roles, doing) = command_roles(kind);
+    actor.require(roles, doing).map(|_| ())
+}
+
+/// Ok when a command may name the entity `stream` of `kind` as it stands: it does
+/// not exist (the domain will say so), or `reach` covers who answers for it.
+pub fn may_name(
+    reach: &Reach,
+    kind: EntityKind,
+    stream: &str,
+    exists: bool,
+    responsible: &[Uuid],
+) -> Result<(), ApiError> {
+    if !exists || !reach_applies(kind) || reach.covers(responsible) {
+        Ok(())
+    } else {
+        Err(out_of_reach(stream))
+    }
+}
+
+/// Ok when every stream `events` are appended to was loaded by the command (in
+/// `touched`) and, when the actor's reach is limited, is within `reach` as it will
+/// stand after the events: a manager cannot hand his client away, a head cannot
+/// move work out of his department.
+pub fn may_leave(
+    reach: &Reach,
     events: &[DomainEvent],
     touched: &HashMap<String, Touched>,
 ) -> Result<(), ApiError> {
-    let (roles, doing) = command_roles(target);
-    actor.require(roles, doing)?;
-    let reach = reach(state, actor).await?;
-    if reach == Reach::All {
-        return Ok(());
-    }
-    let mut by_stream: Vec<(String, Vec<&DomainEvent>)> = Vec::new();
+    let mut by_stream: Vec<(String, EntityKind, Vec<&DomainEvent>)> = Vec::new();
     for event in events {
         let stream = event.stream();
-        match by_stream.iter_mut().find(|(s, _)| *s == stream) {
-            Some((_, list)) => list.push(event),
-            None => by_stream.push((stream, vec![event])),
+        match by_stream.iter_mut().find(|(s, _, _)| *s == stream) {
+            Some((_, _, list)) => list.push(event),
+            None => by_stream.push((stream, event.entity().0, vec![event])),
         }
     }
-    for (stream, list) in by_stream {
+    for (stream, kind, list) in by_stream {
         let Some(entity) = touched.get(&stream) else {
-            return Err(out_of_reach(&stream));
+            // A handler's defect, not the caller's: it must load what it writes.
+            return Err(ApiError::Internal(format!(
+                "a command appends to {stream} without having loaded it"
+            )));
         };
-        if entity.existed && !reach.covers(&entity.before) {
-            return Err(out_of_reach(&stream));
+        if *reach == Reach::All || !reach_applies(kind) {
+            continue;
         }
         if !reach.covers(&(entity.after)(&list)) {
             return Err(ApiError::Forbidden {
@@ -275,4 +303,86 @@ pub fn list_limit(actor: &Actor, limit: Option<i64>) -> Result<i64, ApiError> {
         });
     }
     Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crm_domain::client::ClientState;
+    use crm_domain::events::{ClientReassigned, ClientRegistered};
+    use crm_domain::values::ClientKind;
+    use crm_domain::Aggregate;
+
+    use super::*;
+
+    fn client_of(client_id: Uuid, manager_id: Uuid) -> ClientState {
+        ClientState::fold(&[DomainEvent::ClientRegistered(ClientRegistered {
+            client_id,
+            name: "Acme".into(),
+            kind: ClientKind::Company,
+            size: None,
+            industry: None,
+            region: None,
+            source: None,
+            manager_id,
+            contacts: vec![],
+        })])
+    }
+
+    #[test]
+    fn a_command_names_only_what_exists_within_reach_or_belongs_to_nobody() {
+        let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+        let reach = Reach::Managers(vec![mine]);
+        let client = |m| client_of(Uuid::new_v4(), m).responsible();
+        assert!(may_name(&reach, EntityKind::Client, "c", true, &client(mine)).is_ok());
+        let refused = may_name(&reach, EntityKind::Client, "c", true, &client(theirs));
+        assert!(matches!(
+            refused,
+            Err(ApiError::Forbidden {
+                code: "out_of_reach",
+                ..
+            })
+        ));
+        // Nothing there yet: the domain says what is wrong.
+        assert!(may_name(&reach, EntityKind::Client, "c", false, &[]).is_ok());
+        // Pipelines are nobody's; the whole company is everybody's.
+        assert!(may_name(&reach, EntityKind::Pipeline, "p", true, &[]).is_ok());
+        assert!(may_name(&Reach::All, EntityKind::Client, "c", true, &client(theirs)).is_ok());
+    }
+
+    #[test]
+    fn a_stream_written_must_have_been_loaded_and_stay_within_reach() {
+        let (mine, theirs, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let reach = Reach::Managers(vec![mine]);
+        let handed = |to| {
+            vec![DomainEvent::ClientReassigned(ClientReassigned {
+                client_id: id,
+                from_manager_id: mine,
+                to_manager_id: to,
+            })]
+        };
+        let loaded = || {
+            HashMap::from([(
+                EntityKind::Client.stream(id),
+                Touched::of(client_of(id, mine)),
+            )])
+        };
+        assert!(may_leave(&reach, &handed(mine), &loaded()).is_ok());
+        assert!(matches!(
+            may_leave(&reach, &handed(theirs), &loaded()),
+            Err(ApiError::Forbidden {
+                code: "out_of_reach",
+                ..
+            })
+        ));
+        assert!(may_leave(&Reach::All, &handed(theirs), &loaded()).is_ok());
+        // A handler that appends to a stream it never loaded is a defect, whoever asks.
+        for reach in [reach, Reach::All] {
+            assert!(matches!(
+                may_leave(&reach, &handed(mine), &HashMap::new()),
+                Err(ApiError::Internal(_))
+            ));
+        }
+    }
 }

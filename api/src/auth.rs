@@ -198,6 +198,13 @@ impl FromRequestParts<AppState> for Actor {
             state.auth_failures.record(address);
             return Err(ApiError::Unauthorized);
         };
+        // A token acts for its manager only while he is registered and active: a
+        // deactivated manager's tokens end with him.
+        if let Some(manager) = manager_id {
+            if !crate::command::manager_is_active(state, manager).await? {
+                return Err(ApiError::Unauthorized);
+            }
+        }
         let actor = Actor { manager_id, role };
         state.tokens.put(hash, actor.clone(), expires_at);
         Ok(actor)

@@ -1,8 +1,12 @@
-//! Running a command: load the streams it needs, decide, append with the versions read.
+//! Running a command: authorize, load the streams it needs, decide, append with the
+//! versions read.
 //!
-//! A handler gives [`execute`] a closure that loads the states the command needs
-//! (through a [`Loader`], which remembers each stream's version), decides, and
-//! returns the events. The events are appended in one transaction to their
+//! A handler gives [`execute`] the entity the command is about and a closure that
+//! loads the states the command needs (through a [`Loader`], which remembers each
+//! stream's version and refuses any entity out of the actor's reach before the domain
+//! sees it), decides, and returns the events. The role is checked before anything
+//! is read; what the events name and the streams they go to, after deciding
+//! (`crate::access`). The events are appended in one transaction to their
 //! streams, each expected at the version it was read at. If another command got
 //! in between, the whole thing runs again on fresh states, unless the request
 //! carried `If-Match`, which makes a moved entity a 409.
@@ -29,7 +33,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access::{authorize_command, Touched};
+use crate::access::{may_command, may_leave, may_name, reach, Reach, Touched};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::idempotency::IdSeed;
@@ -143,7 +147,9 @@ impl FromRequestParts<AppState> for CommandContext {
     }
 }
 
-/// Loads states for one attempt at a command, remembering each stream's version.
+/// Loads states for one attempt at a command, remembering each stream's version,
+/// and refuses (403 `out_of_reach`) any entity the actor does not reach before the
+/// command is decided on it.
 pub struct Loader {
     log: EventLog,
     versions: BTreeMap<String, i64>,
@@ -153,13 +159,30 @@ pub struct Loader {
     prefetched: HashMap<String, (i64, Vec<crm_eventlog::RecordedEvent>)>,
     /// Each loaded entity, for judging who may append to its stream.
     touched: HashMap<String, Touched>,
+    /// What the actor reaches.
+    reach: Reach,
 }
 
 impl Loader {
+    /// A loader for one attempt at a command by an actor who reaches `reach`.
+    fn new(state: &AppState, reach: Reach) -> Self {
+        Loader {
+            log: state.log.clone(),
+            versions: BTreeMap::new(),
+            pipelines: Arc::clone(&state.pipelines),
+            states: Arc::clone(&state.states),
+            prefetched: HashMap::new(),
+            touched: HashMap::new(),
+            reach,
+        }
+    }
+
     /// A pipeline: from memory once it is defined, since nothing changes a pipeline.
     pub async fn load_pipeline(&mut self, id: Uuid) -> Result<PipelineState, ApiError> {
         let cached = self.pipelines.lock().ok().and_then(|p| p.get(&id).cloned());
         if let Some(pipeline) = cached {
+            let stream = EntityKind::Pipeline.stream(id);
+            self.touched.insert(stream, Touched::of(pipeline.clone()));
             return Ok(pipeline);
         }
         let pipeline: PipelineState = self.load(EntityKind::Pipeline, id).await?;
@@ -200,73 +223,172 @@ impl Loader {
         S::default()
     }
 
-    /// The state of entity `id` of `kind` (the default state when it has no events).
-    /// States are remembered between commands: only the events appended since are read.
+    /// The state of entity `id` of `kind` (the default state when it has no events),
+    /// or a 403 when it exists outside the actor's reach. States are remembered
+    /// between commands: only the events appended since are read.
     pub async fn load<S>(&mut self, kind: EntityKind, id: Uuid) -> Result<S, ApiError>
     where
         S: Aggregate + Send + Sync + 'static,
     {
         let stream = kind.stream(id);
-        let cached: S = self.states.get(&stream).unwrap_or_default();
-        let (mut state, events) = match self.prefetched.remove(&stream) {
-            Some((known, events)) if known == cached.version() => (cached, events),
-            Some((0, events)) => (S::default(), events),
-            _ => {
-                let mut events = self
-                    .log
-                    .read_stream_after(&stream, cached.version())
-                    .await?;
-                crm_projections::personal::reveal(&self.log, &mut events).await?;
-                (cached, events)
-            }
-        };
-        let caught_up = !events.is_empty();
-        for stored in events {
-            let event =
-                DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
-                    .map_err(|e| {
-                        ApiError::Internal(format!(
-                            "undecodable event at position {}: {e}",
-                            stored.position
-                        ))
-                    })?;
-            state = state.evolve(&event);
+        let state: S = self.read(&stream).await?;
+        may_name(
+            &self.reach,
+            kind,
+            &stream,
+            state.id().is_some(),
+            &state.responsible(),
+        )?;
+        self.remember(stream, &state);
+        Ok(state)
+    }
+
+    /// Like [`Loader::load`], but an entity outside the actor's reach is left out
+    /// (None) instead of refusing the command: for lists of candidates the domain
+    /// picks from (a manager's book, of which only what is his now is handed over).
+    pub async fn load_reachable<S>(
+        &mut self,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Option<S>, ApiError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
+        let stream = kind.stream(id);
+        let state: S = self.read(&stream).await?;
+        let exists = state.id().is_some();
+        if may_name(&self.reach, kind, &stream, exists, &state.responsible()).is_err() {
+            return Ok(None);
         }
-        if caught_up {
-            self.states.put(&stream, &state);
-        }
+        self.remember(stream, &state);
+        Ok(Some(state))
+    }
+
+    /// Remembers the version `state` was read at, and the entity, for the append.
+    fn remember<S>(&mut self, stream: String, state: &S)
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
         self.versions.insert(stream.clone(), state.version());
         self.touched.insert(stream, Touched::of(state.clone()));
-        Ok(state)
+    }
+
+    /// Loads (and so checks) every entity `events` name that the command did not load.
+    async fn load_references(&mut self, events: &[DomainEvent]) -> Result<(), ApiError> {
+        for event in events {
+            for (kind, id) in event.references() {
+                if !self.touched.contains_key(&kind.stream(id)) {
+                    self.load_any(kind, id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads entity `id` of `kind` with its own aggregate's state.
+    async fn load_any(&mut self, kind: EntityKind, id: Uuid) -> Result<(), ApiError> {
+        use crm_domain::{client, custom_projection, deal, export, interaction, lead, task};
+        match kind {
+            EntityKind::Manager => self.load::<ManagerState>(kind, id).await.map(drop),
+            EntityKind::Pipeline => self.load_pipeline(id).await.map(drop),
+            EntityKind::Client => self.load::<client::ClientState>(kind, id).await.map(drop),
+            EntityKind::Lead => self.load::<lead::LeadState>(kind, id).await.map(drop),
+            EntityKind::Deal => self.load::<deal::DealState>(kind, id).await.map(drop),
+            EntityKind::Interaction => self
+                .load::<interaction::InteractionState>(kind, id)
+                .await
+                .map(drop),
+            EntityKind::Task => self.load::<task::TaskState>(kind, id).await.map(drop),
+            EntityKind::Projection => self
+                .load::<custom_projection::CustomProjectionState>(kind, id)
+                .await
+                .map(drop),
+            EntityKind::Export => self.load::<export::ExportState>(kind, id).await.map(drop),
+        }
+    }
+
+    /// The state of `stream` as it stands: the remembered one brought up to date.
+    async fn read<S>(&mut self, stream: &str) -> Result<S, ApiError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
+        let prefetched = self.prefetched.remove(stream);
+        latest(&self.log, &self.states, stream, prefetched).await
     }
 }
 
-/// The outcome of a decision: the events, the entity the response is about, and the
-/// versions of the streams it was decided on.
+/// The state of `stream` as it stands: the one remembered in `states` (if any) with
+/// the events appended since (`prefetched`, when they were read ahead) folded in.
+async fn latest<S>(
+    log: &EventLog,
+    states: &StateCache,
+    stream: &str,
+    prefetched: Option<(i64, Vec<crm_eventlog::RecordedEvent>)>,
+) -> Result<S, ApiError>
+where
+    S: Aggregate + Send + Sync + 'static,
+{
+    let cached: S = states.get(stream).unwrap_or_default();
+    let (mut state, events) = match prefetched {
+        Some((known, events)) if known == cached.version() => (cached, events),
+        Some((0, events)) => (S::default(), events),
+        _ => {
+            let mut events = log.read_stream_after(stream, cached.version()).await?;
+            crm_projections::personal::reveal(log, &mut events).await?;
+            (cached, events)
+        }
+    };
+    let caught_up = !events.is_empty();
+    for stored in events {
+        let event =
+            DomainEvent::from_stored(&stored.event_type, stored.schema_version, stored.data)
+                .map_err(|e| {
+                    ApiError::Internal(format!(
+                        "undecodable event at position {}: {e}",
+                        stored.position
+                    ))
+                })?;
+        state = state.evolve(&event);
+    }
+    if caught_up {
+        states.put(stream, &state);
+    }
+    Ok(state)
+}
+
+/// Is manager `id` registered and active, as the log says now?
+pub(crate) async fn manager_is_active(state: &AppState, id: Uuid) -> Result<bool, ApiError> {
+    let stream = EntityKind::Manager.stream(id);
+    let manager: ManagerState = latest(&state.log, &state.states, &stream, None).await?;
+    Ok(manager.manager.is_some_and(|m| m.active))
+}
+
+/// The outcome of a decision: the events, decided on what the loader loaded.
 pub struct Decision {
     events: Vec<DomainEvent>,
-    target: (EntityKind, Uuid),
-    versions: BTreeMap<String, i64>,
-    touched: HashMap<String, Touched>,
+    loader: Loader,
 }
 
 impl Decision {
-    /// `events` about entity `id` of `kind`, decided on what `loader` loaded.
-    pub fn new(loader: Loader, kind: EntityKind, id: Uuid, events: Vec<DomainEvent>) -> Self {
-        Decision {
-            events,
-            target: (kind, id),
-            versions: loader.versions,
-            touched: loader.touched,
-        }
+    /// `events`, decided on what `loader` loaded.
+    pub fn new(loader: Loader, events: Vec<DomainEvent>) -> Self {
+        Decision { events, loader }
     }
 }
 
-/// Runs a command: `decide` loads, decides and returns the events; they are appended
-/// with the versions read, with `occurred_at` and the context's metadata.
+/// Runs a command about entity `target`: `decide` loads, decides and returns the
+/// events; they are appended with the versions read, with `occurred_at` and the
+/// context's metadata.
+///
+/// Authorization comes first, so that no answer depends on what the actor may not
+/// see: the role must run commands about `target`'s kind (before anything is read);
+/// each entity `decide` loads must be within the actor's reach as it stands (before
+/// the domain sees it); after deciding, every entity the events name must have been
+/// loaded that way, and each stream they are appended to must stay within reach.
 pub async fn execute<F, Fut>(
     state: &AppState,
     ctx: &CommandContext,
+    target: (EntityKind, Uuid),
     occurred_at: Option<DateTime<Utc>>,
     decide: F,
 ) -> Result<CommandResponse, ApiError>
@@ -274,33 +396,21 @@ where
     F: Fn(Loader) -> Fut,
     Fut: Future<Output = Result<Decision, ApiError>>,
 {
+    may_command(&ctx.actor, target.0)?;
+    let reach = reach(state, &ctx.actor).await?;
     // Whole microseconds, as PostgreSQL stores them, so that a time the command
     // copies into its events (a lead's received_at) equals the stored occurred_at.
     let occurred_at = occurred_at.unwrap_or_else(Utc::now);
     let occurred_at =
         DateTime::from_timestamp_micros(occurred_at.timestamp_micros()).unwrap_or(occurred_at);
+    let target_stream = target.0.stream(target.1);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let loader = Loader {
-            log: state.log.clone(),
-            versions: BTreeMap::new(),
-            pipelines: Arc::clone(&state.pipelines),
-            states: Arc::clone(&state.states),
-            prefetched: HashMap::new(),
-            touched: HashMap::new(),
-        };
-        let decision = decide(loader).await?;
-        authorize_command(
-            state,
-            &ctx.actor,
-            decision.target.0,
-            &decision.events,
-            &decision.touched,
-        )
-        .await?;
-        let versions = &decision.versions;
-        let target_stream = decision.target.0.stream(decision.target.1);
+        let Decision { events, mut loader } = decide(Loader::new(state, reach.clone())).await?;
+        loader.load_references(&events).await?;
+        may_leave(&reach, &events, &loader.touched)?;
+        let versions = &loader.versions;
         let target_version = versions.get(&target_stream).copied().unwrap_or(0);
         if let Some(expected) = ctx.if_match {
             if expected != target_version {
@@ -311,20 +421,32 @@ where
                 });
             }
         }
-        if decision.events.is_empty() {
+        if events.is_empty() {
             return Ok(CommandResponse {
-                id: decision.target.1,
+                id: target.1,
                 stream: target_stream,
                 version: target_version,
                 position: 0,
             });
         }
-        let batches = batches(decision.events, versions, ctx, occurred_at)?;
+        let deactivated: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| match e {
+                DomainEvent::ManagerDeactivated(d) => Some(d.manager_id),
+                _ => None,
+            })
+            .collect();
+        let batches = batches(events, versions, ctx, occurred_at)?;
         match crate::personal::append(&state.log, batches).await {
             Ok(outcome) => {
+                // A deactivated manager's tokens end now (in other processes, once
+                // their cached lookup expires).
+                for manager in deactivated {
+                    state.tokens.forget_manager(manager);
+                }
                 let version = outcome.version_of(&target_stream).unwrap_or(target_version);
                 return Ok(CommandResponse {
-                    id: decision.target.1,
+                    id: target.1,
                     stream: target_stream,
                     version,
                     position: outcome.last_position(),
@@ -356,14 +478,14 @@ where
     S: Aggregate + Send + Sync + 'static,
 {
     let (kind, id) = target;
-    execute(state, ctx, occurred_at, |mut loader| async move {
+    execute(state, ctx, target, occurred_at, |mut loader| async move {
         let entity: S = loader.load(kind, id).await?;
         let manager = Ref::new(
             manager_id,
             loader.load(EntityKind::Manager, manager_id).await?,
         );
         let events = entity.decide(command(id, manager))?;
-        Ok(Decision::new(loader, kind, id, events))
+        Ok(Decision::new(loader, events))
     })
     .await
 }

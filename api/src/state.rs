@@ -205,6 +205,14 @@ impl TokenCache {
             entries.insert(hash, (actor, Instant::now(), expires_at));
         }
     }
+
+    /// Forgets every token acting for `manager_id` (he was deactivated): the next
+    /// request with one is looked up again.
+    pub fn forget_manager(&self, manager_id: Uuid) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (actor, _, _)| actor.manager_id != Some(manager_id));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -234,5 +242,22 @@ mod tests {
         let later = Utc::now() + chrono::Duration::hours(1);
         cache.put(vec![4], actor.clone(), Some(later));
         assert_eq!(cache.get(&[4]), Some(actor));
+    }
+
+    #[test]
+    fn a_deactivated_managers_tokens_are_forgotten_and_the_others_kept() {
+        let (gone, kept) = (Uuid::new_v4(), Uuid::new_v4());
+        let of = |manager: Uuid| Actor {
+            manager_id: Some(manager),
+            role: "manager".into(),
+        };
+        let cache = TokenCache::new(Duration::from_secs(60));
+        cache.put(vec![1], of(gone), None);
+        cache.put(vec![2], of(gone), None);
+        cache.put(vec![3], of(kept), None);
+        cache.forget_manager(gone);
+        assert_eq!(cache.get(&[1]), None);
+        assert_eq!(cache.get(&[2]), None);
+        assert_eq!(cache.get(&[3]), Some(of(kept)));
     }
 }

@@ -197,6 +197,72 @@ impl DomainEvent {
         }
     }
 
+    /// The other entities the event names, besides its own (a deal's client,
+    /// pipeline, manager and lead; a task's assignee, client, deal, co-executors and
+    /// observers; the manager something is handed to): whoever appends it must reach
+    /// each of them. The manager something is taken from is not among them: he is the
+    /// entity's own state before the event.
+    pub fn references(&self) -> Vec<(EntityKind, Uuid)> {
+        use DomainEvent as E;
+        use EntityKind as K;
+        let manager = |id: Uuid| (K::Manager, id);
+        let client = |id: Uuid| (K::Client, id);
+        let deal = |id: Uuid| (K::Deal, id);
+        let lead = |id: Uuid| (K::Lead, id);
+        match self {
+            E::ClientRegistered(e) => vec![manager(e.manager_id)],
+            E::ClientReassigned(e) => vec![manager(e.to_manager_id)],
+            E::LeadCaptured(e) => e.client_id.map(client).into_iter().collect(),
+            E::LeadAssigned(e) => vec![manager(e.manager_id)],
+            E::LeadConverted(e) => vec![client(e.client_id), deal(e.deal_id)],
+            E::DealOpened(e) => {
+                let mut named = vec![
+                    client(e.client_id),
+                    (K::Pipeline, e.pipeline_id),
+                    manager(e.manager_id),
+                ];
+                named.extend(e.lead_id.map(lead));
+                named
+            }
+            E::DealReassigned(e) => vec![manager(e.to_manager_id)],
+            E::InteractionLogged(e) => {
+                let mut named = vec![manager(e.manager_id)];
+                named.extend(e.client_id.map(client));
+                named.extend(e.deal_id.map(deal));
+                named.extend(e.lead_id.map(lead));
+                named
+            }
+            E::TaskScheduled(e) => {
+                let mut named = vec![manager(e.assignee_id)];
+                named.extend(e.client_id.map(client));
+                named.extend(e.deal_id.map(deal));
+                named.extend(e.co_executor_ids.iter().copied().map(manager));
+                named.extend(e.observer_ids.iter().copied().map(manager));
+                named
+            }
+            E::TaskReassigned(e) => vec![manager(e.to_assignee_id)],
+            E::ManagerRegistered(_)
+            | E::ManagerDeactivated(_)
+            | E::PipelineDefined(_)
+            | E::ClientUpdated(_)
+            | E::LeadRejected(_)
+            | E::DealStageChanged(_)
+            | E::DealAmountChanged(_)
+            | E::DealWon(_)
+            | E::DealLost(_)
+            | E::DealReopened(_)
+            | E::TaskRescheduled(_)
+            | E::TaskCompleted(_)
+            | E::TaskCancelled(_)
+            | E::ProjectionDefined(_)
+            | E::ProjectionRedefined(_)
+            | E::ProjectionDropped(_)
+            | E::DataExported(_)
+            | E::ClientErased(_)
+            | E::LeadErased(_) => Vec::new(),
+        }
+    }
+
     /// The stream the event is appended to: `deal-<uuid>`, `lead-<uuid>`, …
     pub fn stream(&self) -> String {
         let (kind, id) = self.entity();
@@ -209,6 +275,38 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn an_event_names_the_entities_it_refers_to_and_not_the_previous_owner() {
+        let [task, assignee, client, deal, helper, watcher] = [(); 6].map(|_| Uuid::new_v4());
+        let scheduled = DomainEvent::TaskScheduled(TaskScheduled {
+            task_id: task,
+            title: "Call".into(),
+            kind: "task".into(),
+            assignee_id: assignee,
+            due_at: chrono::DateTime::UNIX_EPOCH,
+            client_id: Some(client),
+            deal_id: Some(deal),
+            co_executor_ids: vec![helper],
+            observer_ids: vec![watcher],
+        });
+        assert_eq!(
+            scheduled.references(),
+            [
+                (EntityKind::Manager, assignee),
+                (EntityKind::Client, client),
+                (EntityKind::Deal, deal),
+                (EntityKind::Manager, helper),
+                (EntityKind::Manager, watcher),
+            ]
+        );
+        let reassigned = DomainEvent::ClientReassigned(ClientReassigned {
+            client_id: client,
+            from_manager_id: assignee,
+            to_manager_id: helper,
+        });
+        assert_eq!(reassigned.references(), [(EntityKind::Manager, helper)]);
+    }
 
     #[test]
     fn a_stream_name_parses_back_into_its_kind_and_id() {

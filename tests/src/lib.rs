@@ -2,6 +2,7 @@
 //! throwaway PostgreSQL clusters ([`TempCluster`]) and the like.
 
 mod app;
+pub mod company;
 mod copy;
 pub mod routes;
 pub mod scenario;

@@ -103,6 +103,18 @@ pub async fn token(app: &TestApp, manager: Option<Uuid>, role: &str) -> String {
     }
 }
 
+/// A pipeline "Sales" with two stages, New (0.1) and Offer (0.5).
+pub async fn pipeline(app: &TestApp) -> Uuid {
+    let answer = app
+        .post(
+            "/pipelines",
+            &json!({"name": "Sales", "stages": [
+                {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
+        )
+        .await;
+    response_id(&answer, StatusCode::CREATED, "pipeline", 1)
+}
+
 /// A registered, active manager.
 pub async fn manager(app: &TestApp, name: &str) -> Uuid {
     let answer = app
@@ -203,14 +215,7 @@ impl Entities {
     /// built).
     pub async fn create(app: &TestApp) -> Entities {
         let manager = manager(app, "Olena").await;
-        let pipeline = app
-            .post(
-                "/pipelines",
-                &json!({"name": "Sales", "stages": [
-                    {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
-            )
-            .await;
-        let pipeline = response_id(&pipeline, StatusCode::CREATED, "pipeline", 1);
+        let pipeline = pipeline(app).await;
         let client = client(app, manager).await;
         let made = |answer: Answer, kind: &str| response_id(&answer, StatusCode::CREATED, kind, 1);
         let deal = made(

@@ -4,222 +4,21 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use crm_api::hidden::HiddenFields;
-use crm_tests::scenario::{registered, response_id, token};
-use crm_tests::{Answer, TestApp};
+use crm_tests::company::{forbidden, Company};
+use crm_tests::Answer;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// Two departments: North (head Hanna, managers Andriy and Bohdan) and South
-/// (manager Ciril); one client, deal, lead and task each, a task of Ciril's that
-/// Andriy observes; tokens for every role.
-struct Company {
-    app: TestApp,
-    pipeline: Uuid,
-    stages: Vec<Uuid>,
-    andriy: Uuid,
-    bohdan: Uuid,
-    ciril: Uuid,
-    hanna: Uuid,
-    /// Clients of Andriy, Bohdan, Ciril.
-    clients: [Uuid; 3],
-    /// Deals of Andriy, Bohdan, Ciril.
-    deals: [Uuid; 3],
-    /// Leads of Andriy and Ciril.
-    leads: [Uuid; 2],
-    /// Andriy's task; Ciril's task that Andriy observes; Bohdan's task.
-    tasks: [Uuid; 3],
-    tokens: Tokens,
-    /// The position every read model must reflect.
-    position: i64,
-    _projectors: crm_projections::RunningProjectors,
-}
-
-struct Tokens {
-    andriy: String,
-    bohdan: String,
-    ciril: String,
-    hanna: String,
-    director: String,
-    auditor: String,
-    analyst: String,
-}
-
-async fn company(pool: PgPool, hidden: HiddenFields) -> Company {
-    let app = TestApp::with(pool, |s| s.with_hidden_fields(hidden))
-        .await
-        .unwrap();
-    let andriy = registered(&app, "Andriy", "North", "manager").await;
-    let bohdan = registered(&app, "Bohdan", "North", "manager").await;
-    let ciril = registered(&app, "Ciril", "South", "manager").await;
-    let hanna = registered(&app, "Hanna", "North", "head").await;
-    let answer = app
-        .post(
-            "/pipelines",
-            &json!({"name": "Sales", "stages": [
-                {"name": "New", "probability": 0.1}, {"name": "Offer", "probability": 0.5}]}),
-        )
-        .await;
-    let pipeline = response_id(&answer, StatusCode::CREATED, "pipeline", 1);
-    let stages = answer_stages(&app, pipeline).await;
-    let mut clients = [Uuid::nil(); 3];
-    let mut deals = [Uuid::nil(); 3];
-    for (n, (manager, name)) in [(andriy, "Alpha"), (bohdan, "Beta"), (ciril, "Gamma")]
-        .into_iter()
-        .enumerate()
-    {
-        let answer = app
-            .post(
-                "/clients",
-                &json!({"name": name, "kind": "company", "industry": "retail", "region": "Kyiv",
-                        "manager_id": manager,
-                        "contacts": [{"name": format!("{name} Boss"), "phone": "+380501112233",
-                                      "email": "boss@example.com"}]}),
-            )
-            .await;
-        clients[n] = response_id(&answer, StatusCode::CREATED, "client", 1);
-        let answer = app
-            .post(
-                "/deals",
-                &json!({"client_id": clients[n], "pipeline_id": pipeline, "title": format!("{name} deal"),
-                        "amount": 1000 * (n as i64 + 1), "manager_id": manager,
-                        "expected_close_on": "2026-01-10"}),
-            )
-            .await;
-        deals[n] = response_id(&answer, StatusCode::CREATED, "deal", 1);
-    }
-    let mut leads = [Uuid::nil(); 2];
-    for (n, manager) in [andriy, ciril].into_iter().enumerate() {
-        let answer = app
-            .post(
-                "/leads",
-                &json!({"source": "web", "name": format!("Lead {n}"), "phone": "+380671234567",
-                        "email": "lead@example.com", "manager_id": manager,
-                        "occurred_at": "2026-01-05T10:00:00Z"}),
-            )
-            .await;
-        leads[n] = response_id(&answer, StatusCode::CREATED, "lead", 2);
-    }
-    let mut tasks = [Uuid::nil(); 3];
-    for (n, (assignee, observers)) in [(andriy, vec![]), (ciril, vec![andriy]), (bohdan, vec![])]
-        .into_iter()
-        .enumerate()
-    {
-        let answer = app
-            .post(
-                "/tasks",
-                &json!({"title": format!("Task {n}"), "assignee_id": assignee,
-                        "due_at": "2026-01-02T09:00:00Z", "observer_ids": observers}),
-            )
-            .await;
-        tasks[n] = response_id(&answer, StatusCode::CREATED, "task", 1);
-    }
-    let tokens = Tokens {
-        andriy: token(&app, Some(andriy), "manager").await,
-        bohdan: token(&app, Some(bohdan), "manager").await,
-        ciril: token(&app, Some(ciril), "manager").await,
-        hanna: token(&app, Some(hanna), "head").await,
-        director: token(&app, None, "director").await,
-        auditor: token(&app, None, "auditor").await,
-        analyst: token(&app, None, "analyst").await,
-    };
-    let projectors = app.start_projectors();
-    let mut company = Company {
-        app,
-        pipeline,
-        stages,
-        andriy,
-        bohdan,
-        ciril,
-        hanna,
-        clients,
-        deals,
-        leads,
-        tasks,
-        tokens,
-        position: 0,
-        _projectors: projectors,
-    };
-    company.position = company.last_position().await;
-    // Heads' departments come from the managers' read model: wait for it.
-    let kpis = company
-        .get(
-            &company.tokens.director,
-            "/reports/managers?from=2026-01-01&to=2026-01-02",
-        )
-        .await;
-    assert_eq!(kpis.status, StatusCode::OK, "{}", kpis.body);
-    company
-}
-
-async fn answer_stages(app: &TestApp, pipeline: Uuid) -> Vec<Uuid> {
-    let events = crm_tests::scenario::events(app, &format!("pipeline-{pipeline}")).await;
-    events[0]["data"]["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage_id"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
-impl Company {
-    async fn last_position(&self) -> i64 {
-        sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
-            .fetch_one(self.app.log.pool())
-            .await
-            .unwrap()
-    }
-
-    /// GET `path` as `token`, once the read models reflect every event so far.
-    async fn get(&self, token: &str, path: &str) -> Answer {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let path = format!("{path}{sep}min_position={}", self.position);
-        self.app
-            .send(Method::GET, &path, Some(token), None, &[])
-            .await
-    }
-
-    /// GET `path` as `token` without waiting on read models (log endpoints).
-    async fn get_raw(&self, token: &str, path: &str) -> Answer {
-        self.app
-            .send(Method::GET, path, Some(token), None, &[])
-            .await
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
-        self.app
-            .send(Method::POST, path, Some(token), Some(&body), &[])
-            .await
-    }
-
-    /// The ids of a list's items under `key`.
-    async fn ids(&self, token: &str, path: &str, key: &str) -> BTreeSet<Uuid> {
-        let answer = self.get(token, path).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-        answer.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i[key].as_str().unwrap().parse().unwrap())
-            .collect()
-    }
-}
 
 fn set<const N: usize>(ids: [Uuid; N]) -> BTreeSet<Uuid> {
     ids.into_iter().collect()
 }
 
-fn forbidden(answer: &Answer, code: &str) {
-    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
-    assert_eq!(answer.code(), code, "{}", answer.body);
-    assert_eq!(answer.headers["content-type"], "application/problem+json");
-}
-
 #[sqlx::test(migrations = false)]
 async fn lists_cards_and_timelines_show_each_role_its_reach(pool: PgPool) {
-    let c = company(pool, HiddenFields::default()).await;
+    let c = Company::new(pool, HiddenFields::default()).await;
     let t = &c.tokens;
     let [ca, cb, cc] = c.clients;
     let [da, db, dc] = c.deals;
@@ -315,7 +114,7 @@ async fn lists_cards_and_timelines_show_each_role_its_reach(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn reports_count_only_what_each_role_reaches(pool: PgPool) {
-    let c = company(pool, HiddenFields::default()).await;
+    let c = Company::new(pool, HiddenFields::default()).await;
     let t = &c.tokens;
     let rows = |answer: &Answer| -> BTreeSet<Uuid> {
         answer.body["managers"]
@@ -405,7 +204,7 @@ async fn reports_count_only_what_each_role_reaches(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn outcomes_cohorts_and_custom_rows_follow_the_reach(pool: PgPool) {
-    let mut c = company(pool, HiddenFields::default()).await;
+    let mut c = Company::new(pool, HiddenFields::default()).await;
     let [da, db, dc] = c.deals;
     // Andriy's and Ciril's deals won, Bohdan's lost, in March 2026.
     let at = "2026-03-02T10:00:00Z";
@@ -516,7 +315,7 @@ async fn outcomes_cohorts_and_custom_rows_follow_the_reach(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
-    let c = company(pool, HiddenFields::default()).await;
+    let c = Company::new(pool, HiddenFields::default()).await;
     let t = &c.tokens;
     let [ca, cb, _] = c.clients;
     let [_, _, dc] = c.deals;
@@ -636,7 +435,7 @@ async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn the_log_is_read_by_auditors_and_each_stream_within_reach(pool: PgPool) {
-    let c = company(pool, HiddenFields::default()).await;
+    let c = Company::new(pool, HiddenFields::default()).await;
     let t = &c.tokens;
     let [ca, cb, _] = c.clients;
     for token in [&t.andriy, &t.hanna, &t.analyst] {
@@ -730,7 +529,7 @@ async fn hidden_fields_are_absent_from_every_answer_of_that_role(pool: PgPool) {
             "auditor": {"client": ["region"]}}"#,
     )
     .unwrap();
-    let c = company(pool, hidden).await;
+    let c = Company::new(pool, hidden).await;
     let t = &c.tokens;
     let [ca, _, _] = c.clients;
     let [la, _] = c.leads;

@@ -1,13 +1,23 @@
 //! Tokens expire and can be revoked: by the token, by label or by manager; a revoked
-//! or expired token gets 401 and the others keep working.
+//! or expired token gets 401 and the others keep working. A token acting for a
+//! manager ends when he is deactivated (or was never registered): with the
+//! production token cache on, at once in the process that deactivated him and within
+//! the cache's time to live elsewhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
 
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use crm_api::auth::{create_expiring_token, create_token, revoke_tokens, Revoke};
+use crm_api::state::TOKEN_TTL;
+use crm_domain::events::ManagerDeactivated;
+use crm_domain::DomainEvent;
+use crm_eventlog::{ExpectedVersion, Metadata};
+use crm_tests::scenario::{registered, token};
 use crm_tests::TestApp;
+use serde_json::json;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 async fn status_with(app: &TestApp, token: &str) -> StatusCode {
     app.send(Method::GET, "/projections", Some(token), None, &[])
@@ -18,7 +28,7 @@ async fn status_with(app: &TestApp, token: &str) -> StatusCode {
 #[sqlx::test(migrations = false)]
 async fn revoked_and_expired_tokens_are_refused_and_the_others_still_work(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await.unwrap();
-    let manager = Uuid::new_v4();
+    let manager = crm_tests::scenario::manager(&app, "Mykola").await;
     let kept = create_token(&pool, None, "analyst", Some("bi"))
         .await
         .unwrap();
@@ -212,4 +222,83 @@ async fn guessing_tokens_is_throttled_per_address(pool: PgPool) {
     // A request without a token guesses nothing: it is a plain 401.
     let answer = app.send(Method::GET, "/projections", None, None, &[]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Waits until `token` gets 401 from `app`, for at most the token cache's time to
+/// live and a margin; panics past it.
+async fn refused_within_ttl(app: &TestApp, token: &str) {
+    let deadline = Instant::now() + TOKEN_TTL + std::time::Duration::from_secs(10);
+    while status_with(app, token).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            Instant::now() < deadline,
+            "{token} still accepted past the cache's time to live"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_deactivated_managers_tokens_end_with_him_in_every_process(pool: PgPool) {
+    // Two servers on one database, each with its own token cache.
+    let (app, other) = (
+        with_production_cache(pool.clone()).await,
+        with_production_cache(pool.clone()).await,
+    );
+    let head = registered(&app, "Hanna", "North", "head").await;
+    let manager = registered(&app, "Andriy", "North", "manager").await;
+    let client = crm_tests::scenario::client(&app, manager).await;
+    let head_token = token(&app, Some(head), "head").await;
+    let manager_token = token(&app, Some(manager), "manager").await;
+    let his_stream = format!("/streams/client-{client}/events");
+    for server in [&app, &other] {
+        assert_eq!(status_with(server, &head_token).await, StatusCode::OK);
+        let answer = server
+            .send(Method::GET, &his_stream, Some(&manager_token), None, &[])
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+
+    // The head deactivated through one server: his token ends there at once (on
+    // every route), and on the other once its cached lookup expires.
+    let answer = app
+        .post(&format!("/managers/{head}/deactivate"), &json!({}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        status_with(&app, &head_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let answer = app
+        .send(Method::GET, "/clients", Some(&head_token), None, &[])
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    refused_within_ttl(&other, &head_token).await;
+
+    // The manager deactivated by a writer outside both servers (an import, say):
+    // refused once each server looks his token up again, and a token made for him
+    // now is refused at once.
+    let event = crm_api::command::new_event(
+        &DomainEvent::ManagerDeactivated(ManagerDeactivated {
+            manager_id: manager,
+        }),
+        Metadata::default(),
+    );
+    app.log
+        .append(
+            &format!("manager-{manager}"),
+            ExpectedVersion::Exact(1),
+            vec![event],
+        )
+        .await
+        .unwrap();
+    let late = token(&app, Some(manager), "manager").await;
+    for server in [&app, &other] {
+        assert_eq!(status_with(server, &late).await, StatusCode::UNAUTHORIZED);
+        refused_within_ttl(server, &manager_token).await;
+    }
+    // Nobody else's token is touched.
+    assert_eq!(
+        status_with(&app, crm_tests::ADMIN_TOKEN).await,
+        StatusCode::OK
+    );
 }

@@ -87,7 +87,8 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterClientBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Client, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let client: ClientState = loader.load(EntityKind::Client, id).await?;
@@ -106,7 +107,7 @@ pub async fn register(
                 manager,
                 contacts: contacts(body.contacts),
             }))?;
-            Ok(Decision::new(loader, EntityKind::Client, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -172,10 +173,21 @@ pub async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<UpdateClientBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Client, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let client: ClientState = loader.load(EntityKind::Client, id).await?;
+            // Everything the command names is loaded (and so checked) before deciding.
+            let manager = match body.manager_id {
+                Some(manager_id) => Some(Ref::new(
+                    manager_id,
+                    loader
+                        .load::<ManagerState>(EntityKind::Manager, manager_id)
+                        .await?,
+                )),
+                None => None,
+            };
             let changes = ClientChanges {
                 name: body.name,
                 kind: body.kind,
@@ -198,12 +210,11 @@ pub async fn update(
                 }
             }
             let current_manager = client.entity().map(|c| c.manager_id);
-            if let Some(manager_id) = body.manager_id.filter(|m| Some(*m) != current_manager) {
-                let manager: ManagerState = loader.load(EntityKind::Manager, manager_id).await?;
+            if let Some(manager) = manager.filter(|m| Some(m.id) != current_manager) {
                 let state = events.iter().fold(client.clone(), |s, e| s.evolve(e));
                 events.extend(state.decide(ClientCommand::Reassign {
                     client_id: id,
-                    manager: Ref::new(manager_id, manager),
+                    manager,
                 })?);
             }
             if events.is_empty() {
@@ -213,7 +224,7 @@ pub async fn update(
                     changes: ClientChanges::default(),
                 })?;
             }
-            Ok(Decision::new(loader, EntityKind::Client, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

@@ -85,12 +85,13 @@ async fn decide(
     command: CustomProjectionCommand,
 ) -> Result<DefinitionAccepted, ApiError> {
     let id = custom_projection::id_of(name);
-    let response = execute(state, ctx, None, |mut loader| {
+    let target = (EntityKind::Projection, id);
+    let response = execute(state, ctx, target, None, |mut loader| {
         let command = command.clone();
         async move {
             let current: CustomProjectionState = loader.load(EntityKind::Projection, id).await?;
             let events = current.decide(command)?;
-            Ok(Decision::new(loader, EntityKind::Projection, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -254,11 +255,12 @@ pub async fn drop(
     params(("name" = String, Path)),
     responses((status = 200, body = CustomView), (status = 404)), security(("bearer" = [])))]
 pub async fn get(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<CustomView>, ApiError> {
+    actor.require(CUSTOM_READERS, "reading custom projections")?;
     read.read_model(&state, custom::catalog::NAME).await?;
     let status = custom::custom_status(&state.log, Some(&name))
         .await

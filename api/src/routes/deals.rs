@@ -60,7 +60,8 @@ pub async fn open(
     ApiJson(body): ApiJson<OpenDealBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Deal, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let deal: DealState = loader.load(EntityKind::Deal, id).await?;
@@ -79,7 +80,7 @@ pub async fn open(
                 expected_close_on: body.expected_close_on,
                 lead: None::<Ref<LeadState>>,
             }))?;
-            Ok(Decision::new(loader, EntityKind::Deal, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -111,13 +112,14 @@ where
     F: Fn(&mut Loader, DealState, PipelineState) -> Result<(DealState, DealCommand), ApiError>
         + Clone,
 {
-    let response = execute(state, ctx, occurred_at, |mut loader| {
+    let target = (EntityKind::Deal, id);
+    let response = execute(state, ctx, target, occurred_at, |mut loader| {
         let command = command.clone();
         async move {
             let (deal, pipeline) = deal_and_pipeline(&mut loader, id).await?;
             let (deal, cmd) = command(&mut loader, deal, pipeline)?;
             let events = deal.decide(cmd)?;
-            Ok(Decision::new(loader, EntityKind::Deal, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

@@ -74,7 +74,8 @@ pub async fn erase_client(
         .await
         .map_err(projection_error)?;
     let reason = body.reason;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Client, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let (leads, reason) = (leads.clone(), reason.clone());
         async move {
             let client: ClientState = loader.load(EntityKind::Client, id).await?;
@@ -91,7 +92,7 @@ pub async fn erase_client(
                     })?);
                 }
             }
-            Ok(Decision::new(loader, EntityKind::Client, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -137,7 +138,8 @@ pub async fn erase_lead(
 ) -> Result<Json<CommandResponse>, ApiError> {
     may_erase(&ctx)?;
     let reason = body.reason;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Lead, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let reason = reason.clone();
         async move {
             let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
@@ -145,7 +147,7 @@ pub async fn erase_lead(
                 lead_id: id,
                 reason,
             })?;
-            Ok(Decision::new(loader, EntityKind::Lead, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

@@ -62,7 +62,8 @@ pub async fn log(
     ApiJson(body): ApiJson<LogInteractionBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Interaction, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             // Everything the command names, read in one query.
@@ -117,7 +118,7 @@ pub async fn log(
                 goal: body.goal,
                 notes: body.notes,
             }))?;
-            Ok(Decision::new(loader, EntityKind::Interaction, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

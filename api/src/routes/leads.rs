@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use crm_domain::client::ClientState;
 use crm_domain::conversion::ConvertLead;
 use crm_domain::deal::DealState;
 use crm_domain::lead::{CaptureLead, LeadCommand, LeadState};
@@ -65,7 +66,8 @@ pub async fn capture(
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     // The log keeps microseconds: `received_at` must be the very `occurred_at` stored.
     let received_at = body.occurred_at.unwrap_or_else(Utc::now).trunc_subsecs(6);
-    let response = execute(&state, &ctx, Some(received_at), |mut loader| {
+    let target = (EntityKind::Lead, id);
+    let response = execute(&state, &ctx, target, Some(received_at), |mut loader| {
         let body = body.clone();
         async move {
             let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
@@ -94,7 +96,7 @@ pub async fn capture(
                 manager,
                 received_at,
             }))?;
-            Ok(Decision::new(loader, EntityKind::Lead, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -157,7 +159,8 @@ pub async fn reject(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RejectLeadBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Lead, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let reason = body.reason.clone();
         async move {
             let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
@@ -165,7 +168,7 @@ pub async fn reject(
                 lead_id: id,
                 reason,
             })?;
-            Ok(Decision::new(loader, EntityKind::Lead, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -221,7 +224,8 @@ pub async fn convert(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let deal_id = body.deal.id.unwrap_or_else(|| ctx.new_id_for("deal", 0));
     let new_client_id = ctx.new_id_for("client", 0);
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Lead, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
@@ -236,8 +240,22 @@ pub async fn convert(
                 )),
                 None => None,
             };
+            // Without a client in the request the deal is the lead's client's, or a
+            // new client's (registered for the lead's manager).
+            match (&client, lead.entity().and_then(|l| l.client_id)) {
+                (Some(_), _) => {}
+                (None, Some(own)) => {
+                    loader.load::<ClientState>(EntityKind::Client, own).await?;
+                }
+                (None, None) => {
+                    loader.fresh::<ClientState>(EntityKind::Client, new_client_id);
+                }
+            }
             let pipeline_id = body.deal.pipeline_id;
             let pipeline = Ref::new(pipeline_id, loader.load_pipeline(pipeline_id).await?);
+            // The domain cannot see the new deal's stream: a deal id given twice
+            // must not open a second deal on top of the first.
+            let deal: DealState = loader.load(EntityKind::Deal, deal_id).await?;
             let events = lead.decide(LeadCommand::Convert(ConvertLead {
                 lead_id: id,
                 client,
@@ -251,9 +269,6 @@ pub async fn convert(
                 amount: body.deal.amount,
                 expected_close_on: body.deal.expected_close_on,
             }))?;
-            // The domain cannot see the new deal's stream: a deal id given twice
-            // must not open a second deal on top of the first.
-            let deal: DealState = loader.load(EntityKind::Deal, deal_id).await?;
             if deal.id().is_some() {
                 return Err(DomainError::AlreadyExists {
                     entity: "deal",
@@ -261,7 +276,7 @@ pub async fn convert(
                 }
                 .into());
             }
-            Ok(Decision::new(loader, EntityKind::Lead, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

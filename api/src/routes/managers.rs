@@ -56,7 +56,8 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterManager>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Manager, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
@@ -67,7 +68,7 @@ pub async fn register(
                 department: body.department,
                 role: body.role,
             })?;
-            Ok(Decision::new(loader, EntityKind::Manager, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -86,10 +87,11 @@ pub async fn deactivate(
     ApiPath(id): ApiPath<Uuid>,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<OnlyBusinessTime>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
+    let (target, at) = ((EntityKind::Manager, id), body.occurred_at);
+    let response = execute(&state, &ctx, target, at, |mut loader| async move {
         let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
         let events = manager.decide(ManagerCommand::Deactivate { manager_id: id })?;
-        Ok(Decision::new(loader, EntityKind::Manager, id, events))
+        Ok(Decision::new(loader, events))
     })
     .await?;
     Ok(Json(response))
@@ -187,15 +189,17 @@ pub async fn handover(
     ApiJson(body): ApiJson<HandoverBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let to = body.to_manager_id;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Manager, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let state = state.clone();
         async move {
-            let candidates = ever_given_to(&state, id).await?;
-            let mut named = candidates.clone();
-            named.extend([(EntityKind::Manager, id), (EntityKind::Manager, to)]);
-            loader.prefetch(&named).await?;
+            // The two managers first: nothing of a book out of reach is looked for.
+            let managers = [(EntityKind::Manager, id), (EntityKind::Manager, to)];
+            loader.prefetch(&managers).await?;
             let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
             let receiver: ManagerState = loader.load(EntityKind::Manager, to).await?;
+            let candidates = ever_given_to(&state, id).await?;
+            loader.prefetch(&candidates).await?;
             let mut book = Handover {
                 to: Ref::new(to, receiver),
                 clients: vec![],
@@ -203,20 +207,21 @@ pub async fn handover(
                 tasks: vec![],
                 leads: vec![],
             };
+            // What was his once and has since gone out of reach is not his now.
             for (kind, entity) in candidates {
                 match kind {
                     EntityKind::Client => book
                         .clients
-                        .push(loader.load::<ClientState>(kind, entity).await?),
+                        .extend(loader.load_reachable::<ClientState>(kind, entity).await?),
                     EntityKind::Deal => book
                         .deals
-                        .push(loader.load::<DealState>(kind, entity).await?),
+                        .extend(loader.load_reachable::<DealState>(kind, entity).await?),
                     EntityKind::Task => book
                         .tasks
-                        .push(loader.load::<TaskState>(kind, entity).await?),
+                        .extend(loader.load_reachable::<TaskState>(kind, entity).await?),
                     EntityKind::Lead => book
                         .leads
-                        .push(loader.load::<LeadState>(kind, entity).await?),
+                        .extend(loader.load_reachable::<LeadState>(kind, entity).await?),
                     _ => {}
                 }
             }
@@ -224,7 +229,7 @@ pub async fn handover(
                 manager_id: id,
                 handover: book,
             })?;
-            Ok(Decision::new(loader, EntityKind::Manager, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

@@ -64,7 +64,8 @@ pub async fn define(
             probability: s.probability,
         })
         .collect();
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Pipeline, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let (name, stages) = (body.name.clone(), stages.clone());
         async move {
             let pipeline: PipelineState = loader.load(EntityKind::Pipeline, id).await?;
@@ -73,7 +74,7 @@ pub async fn define(
                 name,
                 stages,
             })?;
-            Ok(Decision::new(loader, EntityKind::Pipeline, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;

@@ -7,7 +7,7 @@ use crm_projections::RebuildRequest;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::access::Role;
+use crate::access::{Role, CUSTOM_READERS};
 use crate::auth::Actor;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
@@ -97,11 +97,12 @@ pub struct RebuildView {
     started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Every read model with its status and lag.
+/// Every read model with its status and lag (custom projections only for the roles
+/// that read them).
 #[utoipa::path(get, path = "/projections", tag = "projections", operation_id = "list_projections",
     responses((status = 200, body = Vec<ProjectionView>)), security(("bearer" = [])))]
 pub async fn list(
-    _actor: Actor,
+    actor: Actor,
     State(state): State<AppState>,
     ApiQuery(OnlyMinPosition { read }): ApiQuery<OnlyMinPosition>,
 ) -> Result<Json<Vec<ProjectionView>>, ApiError> {
@@ -110,9 +111,15 @@ pub async fn list(
     let statuses = crm_projections::status(state.log.pool(), &state.log)
         .await
         .map_err(projection_error)?;
-    let custom = crm_projections::custom::custom_status(&state.log, None)
-        .await
-        .map_err(projection_error)?;
+    // Custom projections are shown to those who may read them.
+    let custom = match actor.role() {
+        Some(role) if CUSTOM_READERS.contains(&role) => {
+            crm_projections::custom::custom_status(&state.log, None)
+                .await
+                .map_err(projection_error)?
+        }
+        _ => Vec::new(),
+    };
     let repairs = crm_projections::repairs::repairs(state.log.pool(), None)
         .await
         .map_err(projection_error)?;

@@ -79,7 +79,8 @@ pub async fn schedule(
     ApiJson(body): ApiJson<ScheduleTaskBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Task, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let body = body.clone();
         async move {
             let task: TaskState = loader.load(EntityKind::Task, id).await?;
@@ -122,7 +123,7 @@ pub async fn schedule(
                 co_executors,
                 observers,
             }))?;
-            Ok(Decision::new(loader, EntityKind::Task, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -151,13 +152,14 @@ pub async fn reschedule(
     ApiJson(body): ApiJson<RescheduleTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let due_at = body.due_at;
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| async move {
+    let (target, at) = ((EntityKind::Task, id), body.occurred_at);
+    let response = execute(&state, &ctx, target, at, |mut loader| async move {
         let task: TaskState = loader.load(EntityKind::Task, id).await?;
         let events = task.decide(TaskCommand::Reschedule {
             task_id: id,
             due_at,
         })?;
-        Ok(Decision::new(loader, EntityKind::Task, id, events))
+        Ok(Decision::new(loader, events))
     })
     .await?;
     Ok(Json(response))
@@ -219,7 +221,8 @@ pub async fn complete(
     ApiPath(id): ApiPath<Uuid>,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<CompleteTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Task, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let result = body.result.clone();
         async move {
             let task: TaskState = loader.load(EntityKind::Task, id).await?;
@@ -227,7 +230,7 @@ pub async fn complete(
                 task_id: id,
                 result,
             })?;
-            Ok(Decision::new(loader, EntityKind::Task, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
@@ -256,7 +259,8 @@ pub async fn cancel(
     ApiPath(id): ApiPath<Uuid>,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<CancelTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let response = execute(&state, &ctx, body.occurred_at, |mut loader| {
+    let target = (EntityKind::Task, id);
+    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
         let reason = body.reason.clone();
         async move {
             let task: TaskState = loader.load(EntityKind::Task, id).await?;
@@ -264,7 +268,7 @@ pub async fn cancel(
                 task_id: id,
                 reason,
             })?;
-            Ok(Decision::new(loader, EntityKind::Task, id, events))
+            Ok(Decision::new(loader, events))
         }
     })
     .await?;
