@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crm_eventlog::EventLogError;
+use crm_projections::ProjectionError;
 use serde_json::{json, Map, Value};
 
 /// Every way a request can fail, each with its status and stable `code`.
@@ -344,6 +345,17 @@ impl From<EventLogError> for ApiError {
             other => {
                 ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other)))
             }
+        }
+    }
+}
+
+/// A read model's failure: a 503 while the database is unreachable, else a 500.
+impl From<ProjectionError> for ApiError {
+    fn from(err: ProjectionError) -> Self {
+        if err.is_transient() {
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal(err.chain())
         }
     }
 }

@@ -4,6 +4,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use crm_projections::UnknownStatus;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -316,6 +317,22 @@ pub mod whole {
         struct Wrapped(#[serde(deserialize_with = "required")] i64);
         Option::<Wrapped>::deserialize(d).map(|w| w.map(|w| w.0))
     }
+}
+
+/// A query's `status` word as the status it names (a deal's, task's or lead's); any
+/// other word is a 400 `invalid_query` that lists the words it may be.
+pub fn status_filter<S>(word: Option<&str>) -> Result<Option<S>, ApiError>
+where
+    S: std::str::FromStr<Err = UnknownStatus>,
+{
+    word.map(str::parse)
+        .transpose()
+        .map_err(|unknown: UnknownStatus| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("status must be {}", unknown.expected()),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -276,13 +276,9 @@ fn no_such_position(position: i64) -> ApiError {
     )
 }
 
-/// A read model's failure as an API error.
+/// A read model's failure as an API error (its `From` conversion, for `map_err`).
 pub fn projection_error(err: ProjectionError) -> ApiError {
-    if err.is_transient() {
-        ApiError::Unavailable
-    } else {
-        ApiError::Internal(err.chain())
-    }
+    ApiError::from(err)
 }
 
 /// States `min_position` on every GET operation of the document (but the two that

@@ -4,6 +4,7 @@
 //! - [`definition`]: the definition's shape and its check, each problem with its path.
 //! - [`fields`]: what a definition may name.
 //! - [`plan`]: a definition made executable, folding a batch into groups in memory.
+//! - [`measures`]: what a batch adds to each group, one accumulator per measure.
 //! - [`entities`]: the clients, deals and managers joined, as of each event.
 //! - [`table`]: a generation's tables and the SQL that writes them.
 //! - [`projection`]: a generation as a [`crate::Projection`] the runtime runs.
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod definition;
 pub mod entities;
 pub mod fields;
+pub mod measures;
 pub mod plan;
 pub mod projection;
 pub mod rows;

@@ -2,26 +2,31 @@
 //! it; the lead list and card, the overdue leads and leads reports read it. A
 //! `LeadErased` turns its personal values (name, phone, email) into `[erased]`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
-use serde::Serialize;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
-use crate::managers::calendar::{month_of, next_month, whole};
 use crate::projection::Projection;
 
 mod list;
+mod overdue;
+mod report;
+mod rollup;
 
+use rollup::{write_counts, Counted};
+
+pub use crate::entity_status::LeadStatus;
 pub use list::{lead, list_leads, LeadFilter, LeadRow, Searched};
+pub use overdue::{overdue_leads, WaitingLead};
+pub use report::{leads_by, LeadGroup, LeadsBy};
 
 /// The projection's name.
 pub const NAME: &str = "leads";
@@ -41,7 +46,7 @@ struct StoredLead {
     manager_id: Option<Uuid>,
     client_id: Option<Uuid>,
     deal_id: Option<Uuid>,
-    status: String,
+    status: LeadStatus,
     rejected_reason: Option<String>,
     received_at: DateTime<Utc>,
     contacted: bool,
@@ -125,7 +130,7 @@ impl Projection for Leads {
                         manager_id: None,
                         client_id: e.client_id,
                         deal_id: None,
-                        status: "new".to_owned(),
+                        status: LeadStatus::New,
                         rejected_reason: None,
                         received_at: e.received_at,
                         contacted: false,
@@ -141,17 +146,17 @@ impl Projection for Leads {
             match event {
                 DomainEvent::LeadAssigned(e) => {
                     lead.manager_id = Some(e.manager_id);
-                    if lead.status == "new" {
-                        lead.status = "assigned".to_owned();
+                    if lead.status == LeadStatus::New {
+                        lead.status = LeadStatus::Assigned;
                     }
                 }
                 DomainEvent::LeadConverted(e) => {
-                    lead.status = "converted".to_owned();
+                    lead.status = LeadStatus::Converted;
                     lead.client_id = Some(e.client_id);
                     lead.deal_id = Some(e.deal_id);
                 }
                 DomainEvent::LeadRejected(e) => {
-                    lead.status = "rejected".to_owned();
+                    lead.status = LeadStatus::Rejected;
                     lead.rejected_reason = Some(e.reason.clone());
                 }
                 // Its personal values read as erased (the absent stay absent).
@@ -234,244 +239,4 @@ impl Projection for Leads {
             .await?;
         Ok(())
     }
-}
-
-/// Where a lead counts in `lead_counts`: its received day and month, source, status
-/// and manager (`''`: none).
-#[derive(Clone, PartialEq, Eq)]
-struct Counted {
-    day: NaiveDate,
-    source: String,
-    status: String,
-    manager: String,
-}
-
-impl Counted {
-    fn of(lead: &StoredLead) -> Self {
-        Counted {
-            day: lead.received_at.date_naive(),
-            source: lead.source.clone(),
-            status: lead.status.clone(),
-            manager: lead.manager_id.map(|m| m.to_string()).unwrap_or_default(),
-        }
-    }
-
-    /// The rollup rows the lead counts in: (span, bucket, dim, key).
-    fn rows(&self) -> [(&'static str, NaiveDate, &'static str, &str); 6] {
-        let month = month_of(self.day);
-        [
-            ("day", self.day, "source", &self.source),
-            ("day", self.day, "status", &self.status),
-            ("day", self.day, "manager", &self.manager),
-            ("month", month, "source", &self.source),
-            ("month", month, "status", &self.status),
-            ("month", month, "manager", &self.manager),
-        ]
-    }
-}
-
-/// Moves the batch's leads in `lead_counts`: out of where they counted before it
-/// (`before`, the stored leads), into where they count now; rows left at zero go.
-async fn write_counts(
-    tx: &mut Transaction<'_, Postgres>,
-    before: &HashMap<Uuid, Counted>,
-    rows: &[&StoredLead],
-) -> Result<(), ProjectionError> {
-    let mut deltas: HashMap<(&'static str, NaiveDate, &'static str, String), i64> = HashMap::new();
-    let now: Vec<Counted> = rows.iter().map(|l| Counted::of(l)).collect();
-    for (lead, counted) in rows.iter().zip(&now) {
-        let old = before.get(&lead.lead_id);
-        if old == Some(counted) {
-            continue;
-        }
-        for (span, bucket, dim, key) in old.iter().flat_map(|o| o.rows()) {
-            *deltas
-                .entry((span, bucket, dim, key.to_owned()))
-                .or_default() -= 1;
-        }
-        for (span, bucket, dim, key) in counted.rows() {
-            *deltas
-                .entry((span, bucket, dim, key.to_owned()))
-                .or_default() += 1;
-        }
-    }
-    deltas.retain(|_, n| *n != 0);
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let mut deltas: Vec<_> = deltas.into_iter().collect();
-    deltas.sort_unstable();
-    let spans: Vec<&str> = deltas.iter().map(|((s, _, _, _), _)| *s).collect();
-    let buckets: Vec<NaiveDate> = deltas.iter().map(|((_, b, _, _), _)| *b).collect();
-    let dims: Vec<&str> = deltas.iter().map(|((_, _, d, _), _)| *d).collect();
-    let keys: Vec<&str> = deltas.iter().map(|((_, _, _, k), _)| k.as_str()).collect();
-    let moved: Vec<i64> = deltas.iter().map(|(_, n)| *n).collect();
-    sqlx::query(
-        "INSERT INTO lead_counts (span, bucket, dim, key, leads) \
-         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::int8[]) \
-         ON CONFLICT (span, dim, bucket, key) DO UPDATE SET leads = lead_counts.leads + EXCLUDED.leads",
-    )
-    .bind(&spans)
-    .bind(&buckets)
-    .bind(&dims)
-    .bind(&keys)
-    .bind(&moved)
-    .execute(&mut **tx)
-    .await?;
-    if moved.iter().any(|n| *n < 0) {
-        sqlx::query(
-            "DELETE FROM lead_counts c \
-              USING UNNEST($1::text[], $2::date[], $3::text[], $4::text[]) AS m(span, bucket, dim, key) \
-              WHERE c.span = m.span AND c.dim = m.dim AND c.bucket = m.bucket AND c.key = m.key \
-                AND c.leads = 0",
-        )
-        .bind(&spans)
-        .bind(&buckets)
-        .bind(&dims)
-        .bind(&keys)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// A lead nobody has answered in time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct WaitingLead {
-    /// The lead.
-    pub lead_id: Uuid,
-    /// Who asked.
-    pub name: String,
-    /// Where it came from.
-    pub source: String,
-    /// The manager it is assigned to, if any.
-    pub manager_id: Option<Uuid>,
-    /// When it came in.
-    pub received_at: DateTime<Utc>,
-    /// Seconds from `received_at` to now.
-    pub waiting_seconds: i64,
-}
-
-/// Leads neither converted nor rejected, named by no interaction, received more than
-/// `sla_minutes` before `now`; oldest first (then id).
-pub async fn overdue_leads(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    sla_minutes: i64,
-    managers: Option<&[Uuid]>,
-) -> Result<Vec<WaitingLead>, ProjectionError> {
-    let rows = sqlx::query_as::<_, WaitingLead>(
-        "SELECT lead_id, name, source, manager_id, received_at, \
-                floor(extract(epoch FROM ($1 - received_at)))::bigint AS waiting_seconds \
-           FROM projections.leads \
-          WHERE status IN ('new', 'assigned') AND NOT contacted \
-            AND received_at < $1 - make_interval(mins => $2::int) \
-            AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
-          ORDER BY received_at, lead_id",
-    )
-    .bind(now)
-    .bind(sla_minutes)
-    .bind(managers)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
-}
-
-/// What leads are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeadsBy {
-    /// The manager assigned now.
-    Manager,
-    /// `new`, `assigned`, `converted` or `rejected` now.
-    Status,
-    /// Where they came from.
-    Source,
-}
-
-/// Leads of one group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct LeadGroup {
-    /// The group's key (null: no manager).
-    pub key: Option<String>,
-    /// Leads received in the period.
-    pub leads: i64,
-}
-
-/// Leads received in `[from, to)` by `by`, most leads first, then key; only those
-/// assigned now to one of `managers` if given.
-pub async fn leads_by(
-    pool: &PgPool,
-    by: LeadsBy,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    managers: Option<&[Uuid]>,
-) -> Result<Vec<LeadGroup>, ProjectionError> {
-    let (key, dim) = match by {
-        LeadsBy::Manager => ("manager_id::text", "manager"),
-        LeadsBy::Status => ("status", "status"),
-        LeadsBy::Source => ("source", "source"),
-    };
-    if let Some(managers) = managers {
-        // A few managers' leads: counted from the leads themselves (the rollup
-        // counts every manager's together).
-        let sql = format!(
-            "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
-              WHERE received_at >= $1 AND received_at < $2 AND manager_id = ANY($3) \
-              GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
-        );
-        let rows = sqlx::query_as::<_, LeadGroup>(&sql)
-            .persistent(false)
-            .bind(from)
-            .bind(to)
-            .bind(managers)
-            .fetch_all(pool)
-            .await?;
-        return Ok(rows);
-    }
-    // `lead_counts` keeps "no manager" as ''.
-    let counted = if by == LeadsBy::Manager {
-        "nullif(c.key, '')"
-    } else {
-        "c.key"
-    };
-    let (day_start, day_end) = whole(from, to, |d| d, |d| d.succ_opt());
-    let (month_start, month_end) = whole(from, to, month_of, next_month);
-    // Whole days outside the whole months: before and after them.
-    let days = if month_start < month_end {
-        [day_start, month_start, month_end, day_end]
-    } else {
-        [day_start, day_end, day_end, day_end]
-    };
-    // The whole months and days from the rollup, the partial days at the edges from
-    // the leads themselves.
-    let sql = format!(
-        "SELECT key, sum(n)::bigint AS leads FROM ( \
-             SELECT {counted} AS key, c.leads AS n FROM projections.lead_counts c \
-              WHERE c.span = 'month' AND c.dim = $5 AND c.bucket >= $7[1] AND c.bucket < $7[2] \
-             UNION ALL \
-             SELECT {counted}, c.leads FROM projections.lead_counts c \
-              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[1] AND c.bucket < $6[2] \
-             UNION ALL \
-             SELECT {counted}, c.leads FROM projections.lead_counts c \
-              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] \
-             UNION ALL \
-             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $1 AND received_at < $3 \
-             UNION ALL \
-             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $4 AND received_at < $2 \
-         ) parts GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key NULLS LAST"
-    );
-    // Unnamed: planned for these bounds each time (a generic plan guesses them).
-    let rows = sqlx::query_as::<_, LeadGroup>(&sql)
-        .persistent(false)
-        .bind(from)
-        .bind(to)
-        .bind(day_start)
-        .bind(day_end)
-        .bind(dim)
-        .bind(days.map(|d| d.date_naive()))
-        .bind([month_start, month_end].map(|d| d.date_naive()))
-        .fetch_all(pool)
-        .await?;
-    Ok(rows)
 }

@@ -26,10 +26,12 @@
 //! - [`status`], [`wait_until_reflects`] and [`rebuild`] serve the API and the CLI.
 
 mod batch;
+mod calendar;
 mod checkpoint;
 pub mod clients;
 pub mod custom;
 pub mod deals;
+mod entity_status;
 mod error;
 mod event;
 pub mod interactions;
@@ -47,6 +49,7 @@ mod status;
 pub mod tasks;
 mod wakeups;
 
+pub use entity_status::UnknownStatus;
 pub use error::ProjectionError;
 pub use event::FeedEvent;
 pub use projection::Projection;

@@ -8,7 +8,6 @@
 //! deal's or task's assignee then. A lead converted or rejected while it has no
 //! manager counts for nobody.
 
-pub(crate) mod calendar;
 mod contacts;
 mod department;
 mod fold;

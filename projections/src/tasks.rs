@@ -1,21 +1,26 @@
 //! The `tasks` read model: every task as it stands; the task list and card and the
 //! overdue tasks report read it.
 
-use std::sync::Arc;
-
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use crm_domain::DomainEvent;
-use serde::Serialize;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::batch::{decode, touched_rows, uuid_array_literal};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
+
+mod list;
+mod overdue;
+
+pub use crate::entity_status::TaskStatus;
+pub use list::{list_tasks, task, TaskRow};
+pub use overdue::{overdue_tasks, OverdueTask};
 
 /// The projection's name.
 pub const NAME: &str = "tasks";
@@ -35,7 +40,7 @@ struct StoredTask {
     deal_id: Option<Uuid>,
     co_executor_ids: Vec<Uuid>,
     observer_ids: Vec<Uuid>,
-    status: String,
+    status: TaskStatus,
     scheduled_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
     completed_late: Option<bool>,
@@ -114,7 +119,7 @@ impl Projection for Tasks {
                         deal_id: e.deal_id,
                         co_executor_ids: e.co_executor_ids.clone(),
                         observer_ids: e.observer_ids.clone(),
-                        status: "open".to_owned(),
+                        status: TaskStatus::Open,
                         scheduled_at: stored.occurred_at,
                         closed_at: None,
                         completed_late: None,
@@ -132,13 +137,13 @@ impl Projection for Tasks {
                 DomainEvent::TaskRescheduled(e) => task.due_at = e.to_due_at,
                 DomainEvent::TaskReassigned(e) => task.assignee_id = e.to_assignee_id,
                 DomainEvent::TaskCompleted(e) => {
-                    task.status = "completed".to_owned();
+                    task.status = TaskStatus::Completed;
                     task.result = e.result.clone();
                     task.closed_at = Some(stored.occurred_at);
                     task.completed_late = Some(stored.occurred_at > task.due_at);
                 }
                 DomainEvent::TaskCancelled(_) => {
-                    task.status = "cancelled".to_owned();
+                    task.status = TaskStatus::Cancelled;
                     task.closed_at = Some(stored.occurred_at);
                 }
                 _ => continue,
@@ -191,147 +196,4 @@ impl Projection for Tasks {
         sqlx::query("TRUNCATE tasks").execute(&mut **tx).await?;
         Ok(())
     }
-}
-
-/// A task as the read model holds it, with its client's name and deal's title.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct TaskRow {
-    /// The task's id.
-    #[serde(rename = "id")]
-    pub task_id: Uuid,
-    /// Its title.
-    pub title: String,
-    /// Its kind.
-    pub kind: String,
-    /// Who must do it.
-    pub assignee_id: Uuid,
-    /// When it is due.
-    pub due_at: DateTime<Utc>,
-    /// `open`, `completed` or `cancelled`.
-    pub status: String,
-    /// The client it is about.
-    pub client_id: Option<Uuid>,
-    /// That client's name (null when the client is outside the reader's reach).
-    pub client_name: Option<String>,
-    /// The deal it is about.
-    pub deal_id: Option<Uuid>,
-    /// That deal's title (null when the deal is outside the reader's reach).
-    pub deal_title: Option<String>,
-    /// Managers who help.
-    pub co_executor_ids: Vec<Uuid>,
-    /// Managers who watch.
-    pub observer_ids: Vec<Uuid>,
-    /// When it was completed (business time); null unless completed.
-    pub completed_at: Option<DateTime<Utc>>,
-    /// What came of it.
-    pub result: Option<String>,
-    /// Its stream's version.
-    pub version: i64,
-}
-
-/// The task columns with the names, from `t`, its client's card `c` and deal `dl`;
-/// parameter `$1` is the reader's reach (`uuid[]`, NULL: everyone).
-fn task_select() -> String {
-    format!(
-        "SELECT t.task_id, t.title, t.kind, t.assignee_id, t.due_at, t.status, t.client_id, \
-                {client_name}, t.deal_id, {deal_title}, t.co_executor_ids, t.observer_ids, \
-                CASE WHEN t.status = 'completed' THEN t.closed_at END AS completed_at, t.result, \
-                t.version \
-           FROM projections.tasks t \
-           LEFT JOIN projections.client_cards c ON c.client_id = t.client_id \
-           LEFT JOIN projections.deals dl ON dl.deal_id = t.deal_id",
-        client_name = crate::names::client_name("$1"),
-        deal_title = crate::names::deal_title("$1"),
-    )
-}
-
-/// Up to `limit` tasks, of `assignee` and with `status` if given, involving one of
-/// `involving` (as assignee, co-executor or observer) if given, with ids after
-/// `after`, by id. The names shown are those `involving` reaches.
-pub async fn list_tasks(
-    pool: &PgPool,
-    assignee: Option<Uuid>,
-    involving: Option<&[Uuid]>,
-    status: Option<&str>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<TaskRow>, ProjectionError> {
-    let sql = format!(
-        "{select} \
-          WHERE ($2::uuid IS NULL OR t.assignee_id = $2) AND ($3::text IS NULL OR t.status = $3) \
-            AND ($4::uuid IS NULL OR t.task_id > $4) \
-            AND ($1::uuid[] IS NULL OR t.assignee_id = ANY($1) OR t.co_executor_ids && $1 \
-                 OR t.observer_ids && $1) \
-          ORDER BY t.task_id LIMIT $5",
-        select = task_select(),
-    );
-    let rows = sqlx::query_as::<_, TaskRow>(&sql)
-        .bind(involving)
-        .bind(assignee)
-        .bind(status)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows)
-}
-
-/// The task `task_id` with the names a reader reaching `reach` (None: everyone) may
-/// see; None when there is none.
-pub async fn task(
-    pool: &PgPool,
-    task_id: Uuid,
-    reach: Option<&[Uuid]>,
-) -> Result<Option<TaskRow>, ProjectionError> {
-    let sql = format!("{} WHERE t.task_id = $2", task_select());
-    let row = sqlx::query_as::<_, TaskRow>(&sql)
-        .bind(reach)
-        .bind(task_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row)
-}
-
-/// An open task past its due time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct OverdueTask {
-    /// The task.
-    pub task_id: Uuid,
-    /// Its title.
-    pub title: String,
-    /// Who must do it.
-    pub assignee_id: Uuid,
-    /// When it was due.
-    pub due_at: DateTime<Utc>,
-    /// Seconds from `due_at` to now.
-    pub overdue_seconds: i64,
-    /// The client it is about.
-    pub client_id: Option<Uuid>,
-    /// The deal it is about.
-    pub deal_id: Option<Uuid>,
-}
-
-/// Open tasks due before `now` (of `assignee` if given; involving one of `involving`,
-/// as assignee, co-executor or observer, if given), by `due_at`, then id.
-pub async fn overdue_tasks(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    assignee: Option<Uuid>,
-    involving: Option<&[Uuid]>,
-) -> Result<Vec<OverdueTask>, ProjectionError> {
-    let rows = sqlx::query_as::<_, OverdueTask>(
-        "SELECT task_id, title, assignee_id, due_at, \
-                floor(extract(epoch FROM ($1 - due_at)))::bigint AS overdue_seconds, client_id, deal_id \
-           FROM projections.tasks \
-          WHERE status = 'open' AND due_at < $1 AND ($2::uuid IS NULL OR assignee_id = $2) \
-            AND ($3::uuid[] IS NULL OR assignee_id = ANY($3) OR co_executor_ids && $3 \
-                 OR observer_ids && $3) \
-          ORDER BY due_at, task_id",
-    )
-    .bind(now)
-    .bind(assignee)
-    .bind(involving)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
 }

@@ -5,12 +5,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_domain::client::ClientState;
-use crm_domain::deal::{DealCommand, DealState, DealStatus, OpenDeal};
+use crm_domain::deal::{DealCommand, DealState, OpenDeal};
 use crm_domain::lead::LeadState;
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
 use crm_domain::{Aggregate, EntityKind, Ref};
 use crm_eventlog::StreamBound;
+use crm_projections::deals::DealStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -365,7 +366,8 @@ pub struct DealView {
     manager_id: Uuid,
     source: Option<String>,
     /// `open`, `won` or `lost`.
-    status: &'static str,
+    #[schema(value_type = String)]
+    status: DealStatus,
     expected_close_on: Option<NaiveDate>,
     /// The deal stream's version this state is at.
     version: i64,
@@ -445,11 +447,7 @@ pub async fn get(
         amount: d.amount,
         manager_id: d.manager_id,
         source: d.source,
-        status: match d.status {
-            DealStatus::Open => "open",
-            DealStatus::Won => "won",
-            DealStatus::Lost => "lost",
-        },
+        status: d.status.into(),
         expected_close_on: d.expected_close_on,
         version,
     }))
@@ -525,21 +523,14 @@ pub async fn list(
     let managers = reach.narrow(query.manager_id)?;
     let limit = list_limit(&actor, query.limit)?;
     query.read.read_models(&state, LIST_MODELS).await?;
-    if let Some(status) = query.status.as_deref() {
-        if !matches!(status, "open" | "won" | "lost") {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be open, won or lost",
-            ));
-        }
-    }
+    let status = crate::extract::status_filter(query.status.as_deref())?;
     let after = crate::paging::after_id(query.cursor.as_deref())?;
     let filter = crm_projections::deals::DealFilter {
         pipeline_id: query.pipeline_id,
         stage_id: query.stage_id,
         managers,
         client_id: query.client_id,
-        status: query.status,
+        status,
         reach: reach.managers().map(<[Uuid]>::to_vec),
     };
     let pool = state.log.pool();
@@ -565,11 +556,7 @@ pub async fn list(
                     amount: d.amount,
                     manager_id: d.manager_id,
                     source: d.source,
-                    status: match d.status.as_str() {
-                        "won" => "won",
-                        "lost" => "lost",
-                        _ => "open",
-                    },
+                    status: d.status,
                     expected_close_on: d.expected_close_on,
                     version: d.version,
                 },

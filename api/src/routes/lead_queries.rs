@@ -118,14 +118,7 @@ pub async fn list(
     let managers = entity_reach(&state, &actor)
         .await?
         .narrow(query.manager_id)?;
-    if let Some(status) = query.status.as_deref() {
-        if !matches!(status, "new" | "assigned" | "converted" | "rejected") {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be new, assigned, converted or rejected",
-            ));
-        }
-    }
+    let status = crate::extract::status_filter(query.status.as_deref())?;
     let hidden = state.hidden.of(&actor);
     let searched = Searched {
         name: !hidden.hides_lead("name"),
@@ -146,7 +139,7 @@ pub async fn list(
     let limit = list_limit(&actor, query.limit)?;
     let before = before_time_id(query.cursor.as_deref())?;
     let filter = LeadFilter {
-        status: query.status,
+        status,
         source: query.source,
         managers,
         q: query.q,

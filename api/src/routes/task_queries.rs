@@ -107,21 +107,14 @@ pub async fn list(
     // An assignee out of reach is no 403: the list shows the tasks of his that the
     // actor co-executes or observes.
     let limit = list_limit(&actor, query.limit)?;
-    if let Some(status) = query.status.as_deref() {
-        if !matches!(status, "open" | "completed" | "cancelled") {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "status must be open, completed or cancelled",
-            ));
-        }
-    }
+    let status = crate::extract::status_filter(query.status.as_deref())?;
     let after = after_id(query.cursor.as_deref())?;
     query.read.read_models(&state, MODELS).await?;
     let mut rows = list_tasks(
         state.log.pool(),
         query.assignee_id,
         reach.managers(),
-        query.status.as_deref(),
+        status,
         after,
         limit + 1,
     )

@@ -13,39 +13,9 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::queries::{ClientCard, Segment};
+use crate::entity_status::DealStatus;
 use crate::error::ProjectionError;
 use crate::personal::ERASED;
-
-/// A deal's current outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
-    Open,
-    Won,
-    Lost,
-}
-
-impl Outcome {
-    /// The stored form: `open`, `won` or `lost`.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Open => "open",
-            Outcome::Won => "won",
-            Outcome::Lost => "lost",
-        }
-    }
-
-    /// Parses the stored form.
-    pub(super) fn parse(text: &str) -> Result<Self, ProjectionError> {
-        match text {
-            "open" => Ok(Outcome::Open),
-            "won" => Ok(Outcome::Won),
-            "lost" => Ok(Outcome::Lost),
-            other => Err(ProjectionError::failed(format!(
-                "client_deals holds an unknown status {other:?}"
-            ))),
-        }
-    }
-}
 
 /// A card's fields as registered.
 #[derive(Debug, Clone)]
@@ -197,14 +167,14 @@ impl CardChange {
     }
 
     /// Counts a deal in (`sign` 1) or out (-1) of `outcome`, with its won amount.
-    pub(super) fn count(&mut self, outcome: Outcome, won_amount: Option<i64>, sign: i64) {
+    pub(super) fn count(&mut self, outcome: DealStatus, won_amount: Option<i64>, sign: i64) {
         match outcome {
-            Outcome::Open => self.open_deals += sign,
-            Outcome::Won => {
+            DealStatus::Open => self.open_deals += sign,
+            DealStatus::Won => {
                 self.won_deals += sign;
                 self.won_amount += sign * won_amount.unwrap_or(0);
             }
-            Outcome::Lost => self.lost_deals += sign,
+            DealStatus::Lost => self.lost_deals += sign,
         }
     }
 

@@ -12,7 +12,8 @@ use crm_eventlog::RecordedEvent;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::card::{self, CardChange, Outcome};
+use super::card::{self, CardChange};
+use crate::entity_status::DealStatus;
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 
@@ -20,7 +21,7 @@ use crate::event::FeedEvent;
 #[derive(Debug, Clone)]
 struct Deal {
     client_id: Uuid,
-    outcome: Outcome,
+    outcome: DealStatus,
     won_amount: Option<i64>,
 }
 
@@ -99,15 +100,14 @@ impl Batch {
             }
         }
         if !deal_ids.is_empty() {
-            let rows: Vec<(Uuid, Uuid, String, Option<i64>)> = sqlx::query_as(
+            let rows: Vec<(Uuid, Uuid, DealStatus, Option<i64>)> = sqlx::query_as(
                 "SELECT deal_id, client_id, status, won_amount FROM client_deals \
                   WHERE deal_id = ANY($1)",
             )
             .bind(&deal_ids)
             .fetch_all(&mut **tx)
             .await?;
-            for (deal_id, client_id, status, won_amount) in rows {
-                let outcome = Outcome::parse(&status)?;
+            for (deal_id, client_id, outcome, won_amount) in rows {
                 self.deals.insert(
                     deal_id,
                     Deal {
@@ -174,16 +174,16 @@ impl Batch {
                     e.deal_id,
                     Deal {
                         client_id: e.client_id,
-                        outcome: Outcome::Open,
+                        outcome: DealStatus::Open,
                         won_amount: None,
                     },
                 );
                 self.changed_deals.insert(e.deal_id);
-                self.card(e.client_id).count(Outcome::Open, None, 1);
+                self.card(e.client_id).count(DealStatus::Open, None, 1);
                 self.streams.insert((e.client_id, stored.stream.clone()));
             }
             DomainEvent::DealWon(e) => {
-                self.set_outcome(e.deal_id, Outcome::Won, Some(e.amount));
+                self.set_outcome(e.deal_id, DealStatus::Won, Some(e.amount));
                 if let Some(client_id) = self.deals.get(&e.deal_id).map(|d| d.client_id) {
                     let won_at = stored.occurred_at;
                     self.wins.push(Win {
@@ -195,8 +195,8 @@ impl Batch {
                     self.card(client_id).win(won_at);
                 }
             }
-            DomainEvent::DealLost(e) => self.set_outcome(e.deal_id, Outcome::Lost, None),
-            DomainEvent::DealReopened(e) => self.set_outcome(e.deal_id, Outcome::Open, None),
+            DomainEvent::DealLost(e) => self.set_outcome(e.deal_id, DealStatus::Lost, None),
+            DomainEvent::DealReopened(e) => self.set_outcome(e.deal_id, DealStatus::Open, None),
             DomainEvent::InteractionLogged(e) => {
                 if let Some(client_id) = e.client_id {
                     let at = stored.occurred_at;
@@ -248,7 +248,7 @@ impl Batch {
 
     /// Moves a deal to `outcome` and its client's counts with it; `won_amount` is a
     /// win's recorded amount (other outcomes keep the last one, uncounted).
-    fn set_outcome(&mut self, deal_id: Uuid, outcome: Outcome, won_amount: Option<i64>) {
+    fn set_outcome(&mut self, deal_id: Uuid, outcome: DealStatus, won_amount: Option<i64>) {
         let Some(deal) = self.deals.get_mut(&deal_id) else {
             return;
         };

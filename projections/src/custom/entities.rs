@@ -4,6 +4,8 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::entity_status::DealStatus;
+
 /// An entity kind a definition can join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EntityKind {
@@ -139,20 +141,20 @@ pub fn evolve(event_type: &str, data: &Value, attrs: &mut Map<String, Value>) {
             ] {
                 copy(attrs, f, f);
             }
-            attrs.insert("status".into(), Value::from("open"));
+            attrs.insert("status".into(), Value::from(DealStatus::Open.as_str()));
         }
         "DealStageChanged" => copy(attrs, "to_stage_id", "stage_id"),
         "DealAmountChanged" => copy(attrs, "to", "amount"),
         "DealWon" => {
             copy(attrs, "amount", "amount");
-            attrs.insert("status".into(), Value::from("won"));
+            attrs.insert("status".into(), Value::from(DealStatus::Won.as_str()));
         }
         "DealLost" => {
-            attrs.insert("status".into(), Value::from("lost"));
+            attrs.insert("status".into(), Value::from(DealStatus::Lost.as_str()));
         }
         "DealReopened" => {
             copy(attrs, "stage_id", "stage_id");
-            attrs.insert("status".into(), Value::from("open"));
+            attrs.insert("status".into(), Value::from(DealStatus::Open.as_str()));
         }
         _ => {}
     }

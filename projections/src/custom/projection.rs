@@ -11,7 +11,8 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::entities::EntityKind;
-use super::plan::{Entities, Groups, Plan};
+use super::measures::Groups;
+use super::plan::{Entities, Plan};
 use super::table::{self, Tables};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;

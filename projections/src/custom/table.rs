@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::definition::Function;
 use super::entities::EntityKind;
-use super::plan::{Acc, Entities, Groups, Plan};
+use super::measures::{Acc, Groups};
+use super::plan::{Entities, Plan};
 use crate::error::ProjectionError;
 
 /// The names of one generation's tables (in schema `projections`).

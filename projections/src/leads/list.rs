@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::entity_status::LeadStatus;
 use crate::error::ProjectionError;
 
 /// A lead as it stands.
@@ -24,8 +25,8 @@ pub struct LeadRow {
     pub source: String,
     /// The channel it came through.
     pub channel: Option<String>,
-    /// `new`, `assigned`, `converted` or `rejected`.
-    pub status: String,
+    /// New, assigned, converted or rejected.
+    pub status: LeadStatus,
     /// The manager responsible now.
     pub manager_id: Option<Uuid>,
     /// His name.
@@ -57,7 +58,7 @@ pub struct Searched {
 #[derive(Debug, Clone)]
 pub struct LeadFilter {
     /// Only those in this status.
-    pub status: Option<String>,
+    pub status: Option<LeadStatus>,
     /// Only those from this source.
     pub source: Option<String>,
     /// Only these managers' (None: every lead, unassigned ones included).
@@ -94,7 +95,7 @@ pub async fn list_leads(
           ORDER BY l.received_at DESC, l.lead_id DESC LIMIT $10"
     );
     let rows = sqlx::query_as::<_, LeadRow>(&sql)
-        .bind(&filter.status)
+        .bind(filter.status)
         .bind(&filter.source)
         .bind(filter.managers.as_deref())
         .bind(q)

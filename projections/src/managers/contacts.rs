@@ -15,8 +15,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::calendar::{dekad_of, month_of};
 use super::fold::Fact;
+use crate::calendar::{dekad_of, month_of};
 use crate::error::ProjectionError;
 
 /// A manager and a client.

@@ -14,8 +14,8 @@ use serde::Serialize;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::calendar::{dekad_of, month_of, next_dekad, next_month, whole};
 use super::MEASURES;
+use crate::calendar::{dekad_of, month_of, next_dekad, next_month, whole};
 use crate::error::ProjectionError;
 
 /// Which managers the report lists.

@@ -1,6 +1,6 @@
-//! The UTC calendar buckets the read model counts by: days, dekads (the 1st–10th,
-//! 11th–20th and 21st–last of a month) and months; and the whole buckets inside a
-//! period.
+//! The UTC calendar buckets the rollups count by (the manager KPIs' and the leads'):
+//! days, dekads (the 1st–10th, 11th–20th and 21st–last of a month) and months; and
+//! the whole buckets inside a period.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
 

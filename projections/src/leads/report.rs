@@ -1,0 +1,109 @@
+//! The leads report: leads received in a period by manager, status or source, from
+//! the rollup for whole days and months and from the leads themselves at the edges.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::calendar::{month_of, next_month, whole};
+use crate::error::ProjectionError;
+
+/// What leads are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadsBy {
+    /// The manager assigned now.
+    Manager,
+    /// `new`, `assigned`, `converted` or `rejected` now.
+    Status,
+    /// Where they came from.
+    Source,
+}
+
+/// Leads of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct LeadGroup {
+    /// The group's key (null: no manager).
+    pub key: Option<String>,
+    /// Leads received in the period.
+    pub leads: i64,
+}
+
+/// Leads received in `[from, to)` by `by`, most leads first, then key; only those
+/// assigned now to one of `managers` if given.
+pub async fn leads_by(
+    pool: &PgPool,
+    by: LeadsBy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<LeadGroup>, ProjectionError> {
+    let (key, dim) = match by {
+        LeadsBy::Manager => ("manager_id::text", "manager"),
+        LeadsBy::Status => ("status", "status"),
+        LeadsBy::Source => ("source", "source"),
+    };
+    if let Some(managers) = managers {
+        // A few managers' leads: counted from the leads themselves (the rollup
+        // counts every manager's together).
+        let sql = format!(
+            "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
+              WHERE received_at >= $1 AND received_at < $2 AND manager_id = ANY($3) \
+              GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
+        );
+        let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+            .persistent(false)
+            .bind(from)
+            .bind(to)
+            .bind(managers)
+            .fetch_all(pool)
+            .await?;
+        return Ok(rows);
+    }
+    // `lead_counts` keeps "no manager" as ''.
+    let counted = if by == LeadsBy::Manager {
+        "nullif(c.key, '')"
+    } else {
+        "c.key"
+    };
+    let (day_start, day_end) = whole(from, to, |d| d, |d| d.succ_opt());
+    let (month_start, month_end) = whole(from, to, month_of, next_month);
+    // Whole days outside the whole months: before and after them.
+    let days = if month_start < month_end {
+        [day_start, month_start, month_end, day_end]
+    } else {
+        [day_start, day_end, day_end, day_end]
+    };
+    // The whole months and days from the rollup, the partial days at the edges from
+    // the leads themselves.
+    let sql = format!(
+        "SELECT key, sum(n)::bigint AS leads FROM ( \
+             SELECT {counted} AS key, c.leads AS n FROM projections.lead_counts c \
+              WHERE c.span = 'month' AND c.dim = $5 AND c.bucket >= $7[1] AND c.bucket < $7[2] \
+             UNION ALL \
+             SELECT {counted}, c.leads FROM projections.lead_counts c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[1] AND c.bucket < $6[2] \
+             UNION ALL \
+             SELECT {counted}, c.leads FROM projections.lead_counts c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] \
+             UNION ALL \
+             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $1 AND received_at < $3 \
+             UNION ALL \
+             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $4 AND received_at < $2 \
+         ) parts GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key NULLS LAST"
+    );
+    // Unnamed: planned for these bounds each time (a generic plan guesses them).
+    let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+        .persistent(false)
+        .bind(from)
+        .bind(to)
+        .bind(day_start)
+        .bind(day_end)
+        .bind(dim)
+        .bind(days.map(|d| d.date_naive()))
+        .bind([month_start, month_end].map(|d| d.date_naive()))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
