@@ -2,8 +2,9 @@
 //! clients, leads, deals and tasks a token reaches.
 //!
 //! A `manager` reaches what he answers for (his clients, leads and deals, the tasks
-//! he is assignee, co-executor or observer of); a `head` what his department's
-//! managers answer for; `director` and `admin` everything. An `auditor` reads
+//! he is assignee or co-executor of; the tasks he observes he reads, and does not
+//! change); a `head` what his department's managers answer for; `director` and
+//! `admin` everything. An `auditor` reads
 //! everything (the log and exports included) and changes nothing; an `analyst`
 //! reads reports and custom projections, no personal data.
 //!

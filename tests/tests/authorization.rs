@@ -69,7 +69,8 @@ enum Kind {
 enum Target {
     /// Nothing.
     Nothing,
-    /// A new entity of the owner's, made for the request (a command changes it).
+    /// A new entity of the owner's, made for the request (a command changes it); a
+    /// task of someone else's is watched by Andriy.
     Fresh(Make),
     /// The owner's standing entity of this kind.
     Standing(Kind),
@@ -666,10 +667,18 @@ impl Walk {
             }
             Make::Lead => self.make_lead(owner.id).await,
             Make::Task => {
+                // Watched by Andriy (the manager's token) when it is someone else's:
+                // an observer reads a task but does not change it, and neither does
+                // his head through him.
+                let observers: Vec<Uuid> = Some(self.andriy.id)
+                    .filter(|andriy| *andriy != owner.id)
+                    .into_iter()
+                    .collect();
                 self.admin(
                     Method::POST,
                     "/tasks",
-                    json!({"title": "Fresh", "assignee_id": owner.id, "due_at": "2026-02-01T09:00:00Z"}),
+                    json!({"title": "Fresh", "assignee_id": owner.id, "due_at": "2026-02-01T09:00:00Z",
+                           "observer_ids": observers}),
                 )
                 .await
             }
