@@ -17,6 +17,7 @@ use crate::batch::{decode, touched_rows};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
+use crate::total::Total;
 
 mod pipelines;
 
@@ -596,13 +597,13 @@ pub struct FunnelStage {
     pub name: String,
     /// Open deals at it.
     pub deals: i64,
-    /// Their summed current amounts.
-    pub amount: i64,
+    /// Their summed current amounts (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// The funnel now: open deals of `$1` (of the current manager `$2`, if given) by
 /// current stage, every stage listed, in pipeline order.
-const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::text \
        FROM projections.pipeline_stages s \
        LEFT JOIN projections.deals d ON d.pipeline_id = s.pipeline_id AND d.stage_id = s.stage_id \
                                     AND d.status = 'open' AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
@@ -635,7 +636,7 @@ const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
           WHERE d.pipeline_id = $1 AND d.status = 'open' \
             AND d.deal_id NOT IN (SELECT l.deal_id FROM later l)), \
      deals AS (SELECT * FROM unchanged UNION ALL SELECT * FROM past) \
-     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::text \
        FROM projections.pipeline_stages s \
        LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
                         AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
@@ -660,7 +661,7 @@ pub async fn funnel(
     if !known {
         return Ok(None);
     }
-    let rows: Vec<(Uuid, String, i64, i64)> = match as_of {
+    let rows: Vec<(Uuid, String, i64, Total)> = match as_of {
         None => {
             sqlx::query_as(FUNNEL_NOW)
                 .bind(pipeline_id)
@@ -703,10 +704,10 @@ pub struct ForecastMonth {
     pub month: String,
     /// Open deals expected to close in it.
     pub deals: i64,
-    /// Their summed amounts.
-    pub amount: i64,
+    /// Their summed amounts (exact: `crate::total`).
+    pub amount: Total,
     /// round(Σ amount × probability of the deal's stage).
-    pub weighted_amount: i64,
+    pub weighted_amount: Total,
 }
 
 /// Open deals with an expected close date, by month of that date, ascending.
@@ -718,9 +719,9 @@ pub async fn forecast(
     // Summed per month and stage first (one pass over the open deals' close-date
     // index), then weighted per stage: in numeric, Σ amount × p = p × Σ amount exactly,
     // and round() rounds halves away from zero.
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT to_char(m.month, 'YYYY-MM'), sum(m.deals)::bigint, sum(m.amount)::bigint, \
-                round(sum(m.amount * s.probability::numeric))::bigint \
+    let rows: Vec<(String, i64, Total, Total)> = sqlx::query_as(
+        "SELECT to_char(m.month, 'YYYY-MM'), sum(m.deals)::bigint, sum(m.amount)::text, \
+                round(sum(m.amount * s.probability::numeric))::text \
            FROM (SELECT date_trunc('month', d.expected_close_on::timestamp) AS month, d.pipeline_id, \
                         d.stage_id, count(*) AS deals, sum(d.amount) AS amount \
                    FROM projections.deals d \
@@ -795,8 +796,8 @@ pub struct LossReason {
     pub reason: String,
     /// DealLost events (a deal lost, reopened and lost again counts twice).
     pub deals: i64,
-    /// The deals' amounts as they stood at the loss.
-    pub amount: i64,
+    /// The deals' amounts as they stood at the loss (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// DealLost events that occurred in `[from, to)`, by reason, most deals first, then
@@ -809,7 +810,7 @@ pub async fn loss_reasons(
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<LossReason>, ProjectionError> {
     let rows = sqlx::query_as::<_, LossReason>(
-        "SELECT reason, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_losses \
+        "SELECT reason, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_losses \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid[] IS NULL OR manager_id = ANY($4)) \
           GROUP BY reason ORDER BY count(*) DESC, reason",
@@ -846,8 +847,8 @@ pub struct RevenueGroup {
     pub key: Option<String>,
     /// DealWon events.
     pub deals: i64,
-    /// The amounts they recorded.
-    pub amount: i64,
+    /// The amounts they recorded (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// DealWon events that occurred in `[from, to)` with the amounts they recorded, by
@@ -866,7 +867,7 @@ pub async fn revenue(
         RevenueBy::Client => "client_id::text",
     };
     let sql = format!(
-        "SELECT {key} AS key, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_wins \
+        "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_wins \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
           GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
