@@ -219,7 +219,8 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /projections/{name}/rows",
             query(CUSTOM_READERS, false, StandingProjection, ""),
         ),
-        // The team and pipelines.
+        // The team (a head: managers of role `manager` of his department only) and
+        // pipelines.
         (
             "POST /managers",
             create(
@@ -345,7 +346,9 @@ fn table() -> BTreeMap<&'static str, Route> {
             "POST /deals/{id}/reopen",
             command(ACTORS, Fresh(Make::WonDeal), json!({})),
         ),
-        // Interactions and tasks.
+        // Interactions and tasks. A task is changed by its assignee and co-executors
+        // (and whoever reaches them), not by its observers: a fresh task of someone
+        // else's is watched by the manager's token, which must get a 403.
         (
             "POST /interactions",
             create(
