@@ -2,19 +2,23 @@
 //! clients, leads, deals and tasks a token reaches.
 //!
 //! A `manager` reaches what he answers for (his clients, leads and deals, the tasks
-//! he is assignee, co-executor or observer of); a `head` what his department's
-//! managers answer for; `director` and `admin` everything. An `auditor` reads
+//! he is assignee or co-executor of; the tasks he observes he reads, and does not
+//! change); a `head` what his department's managers answer for; `director` and
+//! `admin` everything. An `auditor` reads
 //! everything (the log and exports included) and changes nothing; an `analyst`
 //! reads reports and custom projections, no personal data.
 //!
 //! A command is checked in three steps (`crate::command::execute` runs them):
 //! [`may_command`], the role, before anything is read; [`may_name`], each entity
 //! the command loads, as it stands, before deciding; [`may_leave`], each stream
-//! the events are appended to, as it will stand after.
+//! the events are appended to, as it will stand after (a member of the team by
+//! [`may_shape_team`]: a head shapes only the managers of his department).
 
+use std::any::Any;
 use std::collections::HashMap;
 
-use crm_domain::{DomainEvent, EntityKind};
+use crm_domain::manager::ManagerState;
+use crm_domain::{Aggregate, DomainEvent, EntityKind};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -177,9 +181,11 @@ pub fn reach_applies(kind: EntityKind) -> bool {
 /// Who answers for an entity after some events of its stream.
 type After = Box<dyn Fn(&[&DomainEvent]) -> Vec<Uuid> + Send + Sync>;
 
-/// An entity a command loaded: who will answer for it after the command's events.
+/// An entity a command loaded: who will answer for it after the command's events,
+/// and, for a member of the team, the member as loaded.
 pub struct Touched {
     after: After,
+    member: Option<ManagerState>,
 }
 
 impl Touched {
@@ -188,6 +194,7 @@ impl Touched {
     where
         S: crm_domain::Aggregate + Send + Sync + 'static,
     {
+        let member = (&state as &dyn Any).downcast_ref::<ManagerState>().cloned();
         Touched {
             after: Box::new(move |events| {
                 events
@@ -195,6 +202,7 @@ impl Touched {
                     .fold(state.clone(), |s, e| s.evolve(e))
                     .responsible()
             }),
+            member,
         }
     }
 }
@@ -244,9 +252,11 @@ pub fn may_name(
 /// Ok when every stream `events` are appended to was loaded by the command (in
 /// `touched`) and, when the actor's reach is limited, is within `reach` as it will
 /// stand after the events: a manager cannot hand his client away, a head cannot
-/// move work out of his department.
+/// move work out of his department. A member of the team is judged by
+/// [`may_shape_team`] instead, with `department`, the actor's own (as the log says).
 pub fn may_leave(
     reach: &Reach,
+    department: Option<&str>,
     events: &[DomainEvent],
     touched: &HashMap<String, Touched>,
 ) -> Result<(), ApiError> {
@@ -268,7 +278,9 @@ pub fn may_leave(
         if *reach == Reach::All || !reach_applies(kind) {
             continue;
         }
-        if !reach.covers(&(entity.after)(&list)) {
+        if let Some(member) = &entity.member {
+            may_shape_team(department, member, &list)?;
+        } else if !reach.covers(&(entity.after)(&list)) {
             return Err(ApiError::Forbidden {
                 code: "out_of_reach",
                 detail: format!(
@@ -276,6 +288,49 @@ pub fn may_leave(
                 ),
             });
         }
+    }
+    Ok(())
+}
+
+/// Ok when an actor whose reach is limited to `department` (a head's: None when he
+/// has none) may append `events` to the stream of team member `before`: the member
+/// is, before (when registered) and after the events, of role `manager` in that
+/// department. So a head registers managers into his own department only, gives no
+/// other role (a head, director, admin, auditor or analyst is made by a director or
+/// an admin), and deactivates only the managers of his department; any later
+/// command that moves a member to another department or changes a role is judged
+/// the same way. Directors and admins reach the whole company and shape all of it.
+pub fn may_shape_team(
+    department: Option<&str>,
+    before: &ManagerState,
+    events: &[&DomainEvent],
+) -> Result<(), ApiError> {
+    let after = events.iter().fold(before.clone(), |s, e| s.evolve(e));
+    for member in before.manager.iter().chain(after.manager.iter()) {
+        if Some(member.department.as_str()) != department {
+            return Err(ApiError::Forbidden {
+                code: "out_of_reach",
+                detail: format!(
+                    "manager {} is of department {:?}: a head manages his own department only",
+                    member.id, member.department
+                ),
+            });
+        }
+        if member.role != Role::Manager {
+            return Err(ApiError::Forbidden {
+                code: "forbidden",
+                detail: format!(
+                    "manager {} is of role `{}`: a head registers and deactivates managers of \
+                     role `manager` only; other roles are a director's or an admin's to give",
+                    member.id,
+                    member.role.name()
+                ),
+            });
+        }
+    }
+    if after.manager.is_none() {
+        // Events on the stream of someone no one registered: nobody's to shape.
+        return Err(out_of_reach("a member of the team no one registered"));
     }
     Ok(())
 }
@@ -352,6 +407,69 @@ mod tests {
     }
 
     #[test]
+    fn a_head_registers_and_deactivates_only_managers_of_his_department() {
+        use crm_domain::events::{ManagerDeactivated, ManagerRegistered};
+        let id = Uuid::new_v4();
+        let registered = |department: &str, role| {
+            DomainEvent::ManagerRegistered(ManagerRegistered {
+                manager_id: id,
+                name: "New".into(),
+                email: None,
+                department: department.into(),
+                role,
+            })
+        };
+        let code = |result: Result<(), ApiError>| match result {
+            Ok(()) => "ok",
+            Err(ApiError::Forbidden { code, .. }) => code,
+            Err(other) => panic!("{other:?}"),
+        };
+        let nobody = ManagerState::default();
+        let shape = |department, before: &ManagerState, event: &DomainEvent| {
+            code(may_shape_team(department, before, &[event]))
+        };
+        let north = Some("North");
+        assert_eq!(
+            shape(north, &nobody, &registered("North", Role::Manager)),
+            "ok"
+        );
+        assert_eq!(
+            shape(north, &nobody, &registered("South", Role::Manager)),
+            "out_of_reach"
+        );
+        assert_eq!(
+            shape(None, &nobody, &registered("North", Role::Manager)),
+            "out_of_reach"
+        );
+        for role in [
+            Role::Head,
+            Role::Director,
+            Role::Admin,
+            Role::Auditor,
+            Role::Analyst,
+        ] {
+            assert_eq!(
+                shape(north, &nobody, &registered("North", role)),
+                "forbidden"
+            );
+        }
+        let leaving = DomainEvent::ManagerDeactivated(ManagerDeactivated { manager_id: id });
+        let member = |department, role| ManagerState::fold([&registered(department, role)]);
+        assert_eq!(
+            shape(north, &member("North", Role::Manager), &leaving),
+            "ok"
+        );
+        assert_eq!(
+            shape(north, &member("North", Role::Head), &leaving),
+            "forbidden"
+        );
+        assert_eq!(
+            shape(north, &member("South", Role::Manager), &leaving),
+            "out_of_reach"
+        );
+    }
+
+    #[test]
     fn a_stream_written_must_have_been_loaded_and_stay_within_reach() {
         let (mine, theirs, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let reach = Reach::Managers(vec![mine]);
@@ -368,19 +486,19 @@ mod tests {
                 Touched::of(client_of(id, mine)),
             )])
         };
-        assert!(may_leave(&reach, &handed(mine), &loaded()).is_ok());
+        assert!(may_leave(&reach, None, &handed(mine), &loaded()).is_ok());
         assert!(matches!(
-            may_leave(&reach, &handed(theirs), &loaded()),
+            may_leave(&reach, None, &handed(theirs), &loaded()),
             Err(ApiError::Forbidden {
                 code: "out_of_reach",
                 ..
             })
         ));
-        assert!(may_leave(&Reach::All, &handed(theirs), &loaded()).is_ok());
+        assert!(may_leave(&Reach::All, None, &handed(theirs), &loaded()).is_ok());
         // A handler that appends to a stream it never loaded is a defect, whoever asks.
         for reach in [reach, Reach::All] {
             assert!(matches!(
-                may_leave(&reach, &handed(mine), &HashMap::new()),
+                may_leave(&reach, None, &handed(mine), &HashMap::new()),
                 Err(ApiError::Internal(_))
             ));
         }

@@ -363,6 +363,26 @@ pub(crate) async fn manager_is_active(state: &AppState, id: Uuid) -> Result<bool
     Ok(manager.manager.is_some_and(|m| m.active))
 }
 
+/// The department of an actor whose reach is limited (a head), as the log says, when
+/// `events` change a member of the team: the part of the team he may shape
+/// (`access::may_shape_team`). None otherwise, or when he has none.
+async fn shaping_department(
+    state: &AppState,
+    actor: &Actor,
+    reach: &Reach,
+    events: &[DomainEvent],
+) -> Result<Option<String>, ApiError> {
+    let shapes_team = events.iter().any(|e| e.entity().0 == EntityKind::Manager);
+    match (reach, actor.manager_id) {
+        (Reach::Managers(_), Some(me)) if shapes_team => {
+            let stream = EntityKind::Manager.stream(me);
+            let actor: ManagerState = latest(&state.log, &state.states, &stream, None).await?;
+            Ok(actor.manager.map(|m| m.department))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The outcome of a decision: the events, decided on what the loader loaded.
 pub struct Decision {
     events: Vec<DomainEvent>,
@@ -409,7 +429,8 @@ where
         attempt += 1;
         let Decision { events, mut loader } = decide(Loader::new(state, reach.clone())).await?;
         loader.load_references(&events).await?;
-        may_leave(&reach, &events, &loader.touched)?;
+        let department = shaping_department(state, &ctx.actor, &reach, &events).await?;
+        may_leave(&reach, department.as_deref(), &events, &loader.touched)?;
         let versions = &loader.versions;
         let target_version = versions.get(&target_stream).copied().unwrap_or(0);
         if let Some(expected) = ctx.if_match {

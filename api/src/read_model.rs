@@ -306,7 +306,8 @@ fn meaning(path: &str) -> String {
         }
         "/health" => {
             "Ready for reads: answer once every read model reflects the event at this \
-             position and every event committed before it."
+             position and every event committed before it. Takes a bearer token of any \
+             role (401 without one): the answer would tell anyone how long the log is."
         }
         "/projections" | "/projections/{name}" => {
             "Read-your-writes: answer once the catalog of custom projections reflects the \

@@ -65,3 +65,72 @@ async fn crm_token_create_with_an_expiry_and_revoke(_opts: PgPoolOptions, conn: 
         .unwrap();
     assert_eq!(tokens, 3);
 }
+
+#[sqlx::test(migrations = false)]
+async fn crm_token_create_refuses_a_manager_who_could_never_authenticate(
+    _opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    use crm_domain::events::{ManagerDeactivated, ManagerRegistered};
+    use crm_domain::values::Role;
+    use crm_domain::DomainEvent;
+    use crm_eventlog::{EventLog, ExpectedVersion, Metadata};
+    use uuid::Uuid;
+
+    let url = database_url(&conn);
+    ok(&url, "migrate").await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(conn)
+        .await
+        .unwrap();
+    let log = EventLog::new(pool.clone());
+    // Olha is active; Petro was registered as a head and deactivated since.
+    let (olha, petro, nobody) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let registered = |id, name: &str, role| {
+        DomainEvent::ManagerRegistered(ManagerRegistered {
+            manager_id: id,
+            name: name.into(),
+            email: None,
+            department: "North".into(),
+            role,
+        })
+    };
+    for (id, events) in [
+        (olha, vec![registered(olha, "Olha", Role::Manager)]),
+        (
+            petro,
+            vec![
+                registered(petro, "Petro", Role::Head),
+                DomainEvent::ManagerDeactivated(ManagerDeactivated { manager_id: petro }),
+            ],
+        ),
+    ] {
+        let events = events
+            .iter()
+            .map(|e| crm_api::command::new_event(e, Metadata::default()))
+            .collect();
+        log.append(&format!("manager-{id}"), ExpectedVersion::NoStream, events)
+            .await
+            .unwrap();
+    }
+
+    let token = ok(&url, &format!("token create --manager {olha}")).await;
+    assert!(token.starts_with("crm_"), "{token}");
+    for (id, says) in [(petro, "is deactivated"), (nobody, "is not registered")] {
+        let refused = crm(&url, &["token", "create", "--manager", &id.to_string()]).await;
+        assert!(!refused.status.success(), "{refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(&format!("manager {id}")) && stderr.contains(says),
+            "{stderr}"
+        );
+    }
+    // Only Olha's token was made, with her role.
+    let tokens: Vec<(Option<Uuid>, String)> =
+        sqlx::query_as("SELECT manager_id, role FROM api.tokens")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tokens, [(Some(olha), "manager".to_owned())]);
+}

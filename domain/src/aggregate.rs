@@ -26,10 +26,21 @@ pub trait Aggregate: Default + Clone + Debug {
     fn evolve(self, event: &DomainEvent) -> Self;
     /// The events a command produces, or why it is refused.
     fn decide(&self, command: Self::Command) -> Result<Vec<DomainEvent>, DomainError>;
-    /// The managers who answer for the entity (its manager, a task's assignee,
-    /// co-executors and observers); empty when it does not exist or no one does.
+    /// The managers who answer for the entity, and so may act on it: its manager, a
+    /// task's assignee and co-executors; empty when it does not exist or no one does.
     fn responsible(&self) -> Vec<Uuid> {
         Vec::new()
+    }
+    /// The managers who follow the entity without answering for it: they read it but
+    /// do not change it (a task's observers).
+    fn watchers(&self) -> Vec<Uuid> {
+        Vec::new()
+    }
+    /// The managers who may read the entity: who answers for it and who watches it.
+    fn readers(&self) -> Vec<Uuid> {
+        let mut readers = self.responsible();
+        readers.extend(self.watchers());
+        readers
     }
 
     /// Folds events (typically one stream, oldest first) from the empty state.

@@ -11,6 +11,10 @@ pub const ALREADY_EXISTS: &str = "already_exists";
 pub const NEGATIVE_AMOUNT: &str = "negative_amount";
 /// A duration below zero.
 pub const NEGATIVE_DURATION: &str = "negative_duration";
+/// An amount above `rules::MAX_AMOUNT`.
+pub const AMOUNT_TOO_LARGE: &str = "amount_too_large";
+/// A duration above `rules::MAX_DURATION_S`.
+pub const DURATION_TOO_LONG: &str = "duration_too_long";
 /// An empty (or blank) name: manager, pipeline, stage, client, contact, lead.
 pub const EMPTY_NAME: &str = "empty_name";
 /// An empty (or blank) title of a deal or task.

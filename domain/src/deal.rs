@@ -324,8 +324,10 @@ pub fn decide(state: &DealState, command: DealCommand) -> Result<Vec<DomainEvent
         DealCommand::Win { deal_id, amount } => {
             let deal = target(state, deal_id)?;
             deal.require_open()?;
+            // An amount given is checked; without one the deal's amount as it stands
+            // is recorded (one appended before the bounds included).
+            amount.map_or(Ok(()), check_amount)?;
             let amount = amount.unwrap_or(deal.amount);
-            check_amount(amount)?;
             Ok(vec![DomainEvent::DealWon(DealWon { deal_id, amount })])
         }
         DealCommand::Lose {

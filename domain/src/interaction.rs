@@ -10,9 +10,9 @@ use crate::deal::DealState;
 use crate::events::{InteractionDuration, InteractionLogged};
 use crate::lead::LeadState;
 use crate::manager::ManagerState;
-use crate::rules::{active_manager, client_and_deal, long, short};
+use crate::rules::{active_manager, client_and_deal, duration, long, short};
 use crate::values::{Direction, InteractionKind};
-use crate::{codes, DomainError, DomainEvent};
+use crate::{DomainError, DomainEvent};
 
 /// A logged interaction: exactly its event.
 pub type Interaction = InteractionLogged;
@@ -90,14 +90,7 @@ pub fn decide(
     match command {
         InteractionCommand::Log(c) => {
             absent(state)?;
-            if let Some(duration_s) = c.duration_s {
-                if duration_s < 0 {
-                    return Err(DomainError::rule(
-                        codes::NEGATIVE_DURATION,
-                        format!("duration_s must not be negative, got {duration_s}"),
-                    ));
-                }
-            }
+            c.duration_s.map_or(Ok(()), duration)?;
             short(c.outcome.as_deref(), "outcome")?;
             short(c.goal.as_deref(), "goal")?;
             long(c.notes.as_deref(), "notes")?;

@@ -96,4 +96,4 @@ pub use aggregate::{Aggregate, Ref};
 pub use codec::DecodeError;
 pub use error::DomainError;
 pub use events::{DomainEvent, EntityKind};
-pub use rules::{MAX_ITEMS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
+pub use rules::{MAX_AMOUNT, MAX_DURATION_S, MAX_ITEMS, MAX_NAME_CHARS, MAX_TEXT_CHARS};

@@ -26,6 +26,16 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The most items of a list in a command (contacts, stages, co-executors, observers).
 pub const MAX_ITEMS: usize = 100;
 
+/// The largest amount a command takes, in minor units: 10^15 (ten trillion in a
+/// currency of cents), below 2^53, so a JavaScript client reads every amount exactly.
+/// Sums of amounts are exact whatever their size (docs/reports.md).
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// The longest duration of an interaction a command takes, in seconds: 7 days.
+pub const MAX_DURATION_S: i64 = 604_800;
+
+const _: () = assert!(MAX_AMOUNT < 1 << 53, "amounts stay exact in JavaScript");
+
 /// Refuses text longer than `max` characters (Unicode scalar values, as JSON
 /// Schema's `maxLength` counts) with `text_too_long`, and text that is not
 /// [`storable`] with `invalid_text`.
@@ -77,12 +87,37 @@ pub(crate) fn items(len: usize, what: &str) -> Result<(), DomainError> {
     }
 }
 
-/// Refuses a negative amount.
+/// Refuses a negative amount (`negative_amount`) and one above [`MAX_AMOUNT`]
+/// (`amount_too_large`).
 pub(crate) fn amount(value: i64) -> Result<(), DomainError> {
+    let codes = (codes::NEGATIVE_AMOUNT, codes::AMOUNT_TOO_LARGE);
+    within(value, MAX_AMOUNT, codes, "amount", " minor units")
+}
+
+/// Refuses a negative duration (`negative_duration`) and one above
+/// [`MAX_DURATION_S`] (`duration_too_long`).
+pub(crate) fn duration(seconds: i64) -> Result<(), DomainError> {
+    let codes = (codes::NEGATIVE_DURATION, codes::DURATION_TOO_LONG);
+    within(seconds, MAX_DURATION_S, codes, "duration_s", " (7 days)")
+}
+
+/// Refuses `value` below 0 with the first code and above `max` with the second.
+fn within(
+    value: i64,
+    max: i64,
+    (negative, too_large): (&'static str, &'static str),
+    what: &str,
+    unit: &str,
+) -> Result<(), DomainError> {
     if value < 0 {
         Err(DomainError::rule(
-            codes::NEGATIVE_AMOUNT,
-            format!("amount must not be negative, got {value}"),
+            negative,
+            format!("{what} must not be negative, got {value}"),
+        ))
+    } else if value > max {
+        Err(DomainError::rule(
+            too_large,
+            format!("{what} must be at most {max}{unit}, got {value}"),
         ))
     } else {
         Ok(())
@@ -160,6 +195,19 @@ mod tests {
             items(101, "contacts").map_err(|e| e.code()),
             Err("too_many_items")
         );
+    }
+
+    #[test]
+    fn amounts_and_durations_are_bounded_on_both_sides() {
+        let code = |r: Result<(), DomainError>| r.map_err(|e| e.code());
+        assert_eq!(amount(0), Ok(()));
+        assert_eq!(amount(1_000_000_000_000_000), Ok(()));
+        assert_eq!(code(amount(1_000_000_000_000_001)), Err("amount_too_large"));
+        assert_eq!(code(amount(i64::MAX)), Err("amount_too_large"));
+        assert_eq!(code(amount(-1)), Err("negative_amount"));
+        assert_eq!(duration(604_800), Ok(()));
+        assert_eq!(code(duration(604_801)), Err("duration_too_long"));
+        assert_eq!(code(duration(-1)), Err("negative_duration"));
     }
 
     #[test]

@@ -305,14 +305,18 @@ impl Aggregate for TaskState {
     fn id(&self) -> Option<Uuid> {
         self.task.as_ref().map(|t| t.id)
     }
+    /// The assignee does the task and co-executors help: either may act on it.
     fn responsible(&self) -> Vec<Uuid> {
         self.task
             .iter()
-            .flat_map(|t| {
-                std::iter::once(t.assignee_id)
-                    .chain(t.co_executor_ids.iter().copied())
-                    .chain(t.observer_ids.iter().copied())
-            })
+            .flat_map(|t| std::iter::once(t.assignee_id).chain(t.co_executor_ids.iter().copied()))
+            .collect()
+    }
+    /// Observers watch the task: they read it, they do not change it.
+    fn watchers(&self) -> Vec<Uuid> {
+        self.task
+            .iter()
+            .flat_map(|t| t.observer_ids.iter().copied())
             .collect()
     }
     fn version(&self) -> i64 {

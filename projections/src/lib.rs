@@ -47,6 +47,7 @@ mod shadow;
 mod shared_feed;
 mod status;
 pub mod tasks;
+pub mod total;
 mod wakeups;
 
 pub use entity_status::UnknownStatus;
@@ -61,11 +62,12 @@ pub use status::{
     rebuild, rebuild_progress, status, wait_until_reflects, ProjectionStatus, RebuildProgress,
     LAG_COUNT_CAP,
 };
+pub use total::Total;
 
 use sqlx::PgPool;
 
-/// This crate's schema migrations (versions 2026112220xxxx and 2026120621200x belong
-/// to it). Other crates keep their own migrations in the same database, so those are
+/// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx and
+/// 2026120621xxxx belong to it). Other crates keep their own migrations in the same database, so those are
 /// not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,

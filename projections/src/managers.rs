@@ -42,13 +42,13 @@ pub struct ManagerKpisProjection;
 
 /// The sums of `kpi_daily` and `kpi_monthly`, each with the aggregate over
 /// `kpi_facts` rows that computes it: the rollups and the report's partial days
-/// share them.
+/// share them. Counts are `bigint`; the [`TOTALS`] `numeric` (`crate::total`).
 pub(crate) const MEASURES: &[(&str, &str)] = &[
     ("calls_outbound", "count(*) FILTER (WHERE kind = 'call_outbound')"),
     ("calls_inbound", "count(*) FILTER (WHERE kind = 'call_inbound')"),
     (
         "call_seconds",
-        "coalesce(sum(seconds) FILTER (WHERE kind IN ('call_outbound', 'call_inbound')), 0)::bigint",
+        "coalesce(sum(seconds) FILTER (WHERE kind IN ('call_outbound', 'call_inbound')), 0)",
     ),
     (
         "calls_with_client",
@@ -65,7 +65,7 @@ pub(crate) const MEASURES: &[(&str, &str)] = &[
     ("deals_lost", "count(*) FILTER (WHERE kind = 'deal_lost')"),
     (
         "won_amount",
-        "coalesce(sum(amount) FILTER (WHERE kind = 'deal_won'), 0)::bigint",
+        "coalesce(sum(amount) FILTER (WHERE kind = 'deal_won'), 0)",
     ),
     ("tasks_completed", "count(*) FILTER (WHERE kind = 'task_completed')"),
     (
@@ -73,6 +73,10 @@ pub(crate) const MEASURES: &[(&str, &str)] = &[
         "count(*) FILTER (WHERE kind = 'task_completed' AND late)",
     ),
 ];
+
+/// The [`MEASURES`] that sum seconds and amounts rather than count events: `numeric`
+/// columns of the rollups, read as [`crate::Total`].
+pub(crate) const TOTALS: [&str; 2] = ["call_seconds", "won_amount"];
 
 #[async_trait]
 impl Projection for ManagerKpisProjection {

@@ -186,6 +186,42 @@ pub async fn append_as_older_code(
     }
 }
 
+/// Appends `events` (typed, each at its business time, none with a personal value)
+/// straight to the log, in their order, as an import or older code would: no command
+/// and no domain rule in between, many at a time. Returns the last position.
+pub async fn append_straight(
+    app: &TestApp,
+    events: Vec<(crm_domain::DomainEvent, chrono::DateTime<chrono::Utc>)>,
+) -> i64 {
+    let mut last = 0;
+    for chunk in events.chunks(2_000) {
+        let mut appends: Vec<crm_eventlog::StreamAppend> = Vec::new();
+        for (event, at) in chunk {
+            assert!(
+                crm_domain::personal::subject(event.event_type(), &event.to_data()).is_none(),
+                "{} holds personal values: append it with append_as_older_code",
+                event.event_type()
+            );
+            let new = crm_api::command::new_event(event, crm_eventlog::Metadata::default())
+                .occurred_at(*at);
+            let stream = event.stream();
+            match appends.iter_mut().find(|a| a.stream == stream) {
+                Some(append) => append.events.push(new),
+                None => appends.push(crm_eventlog::StreamAppend::new(
+                    stream,
+                    crm_eventlog::ExpectedVersion::Any,
+                    vec![new],
+                )),
+            }
+        }
+        match app.log.append_multi(appends).await {
+            Ok(outcome) => last = outcome.last_position(),
+            Err(err) => panic!("appending {} events straight: {err}", chunk.len()),
+        }
+    }
+    last
+}
+
 /// One of each entity the API reads, made through the API, for tests that walk every
 /// route ([`crate::routes`]).
 #[derive(Debug, Clone)]

@@ -337,6 +337,12 @@ async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
             format!("/tasks/{}/complete", c.tasks[2]),
             json!({}),
         ),
+        // The task he only observes.
+        (
+            &t.andriy,
+            format!("/tasks/{}/complete", c.tasks[1]),
+            json!({}),
+        ),
         // A new client for someone else; his own client handed to someone else.
         (
             &t.andriy,
@@ -398,7 +404,7 @@ async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
     }
     assert_eq!(c.app.event_count().await, before);
 
-    // Within reach: his own deal, the task he observes, a head inside his department.
+    // Within reach: his own deal and task, a head inside his department.
     let ok = [
         (
             &t.andriy,
@@ -407,7 +413,7 @@ async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
         ),
         (
             &t.andriy,
-            format!("/tasks/{}/complete", c.tasks[1]),
+            format!("/tasks/{}/complete", c.tasks[0]),
             json!({}),
         ),
         (
@@ -431,6 +437,72 @@ async fn commands_outside_ones_reach_are_403_and_append_nothing(pool: PgPool) {
         assert!(answer.status.is_success(), "{path}: {}", answer.body);
     }
     assert_eq!(c.app.event_count().await, before + ok.len() as i64);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_tasks_assignee_co_executors_and_their_heads_change_it_its_observers_only_read_it(
+    pool: PgPool,
+) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    // Ciril's (South) task, Bohdan (North) helping, Andriy (North) watching.
+    let answer = c
+        .app
+        .post(
+            "/tasks",
+            &json!({"title": "Shared", "assignee_id": c.ciril, "due_at": "2026-02-01T09:00:00Z",
+                    "co_executor_ids": [c.bohdan], "observer_ids": [c.andriy]}),
+        )
+        .await;
+    let shared = crm_tests::scenario::response_id(&answer, StatusCode::CREATED, "task", 1);
+    // Ciril's task that only Andriy watches (the company's).
+    let watched = c.tasks[1];
+    c.settle().await;
+    let later = |day: u32| json!({"due_at": format!("2026-03-{day:02}T09:00:00Z")});
+
+    // Observers read: the task, its stream, the list.
+    for task in [shared, watched] {
+        let read = c.get(&t.andriy, &format!("/tasks/{task}")).await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+        let stream = c
+            .get_raw(&t.andriy, &format!("/streams/task-{task}/events"))
+            .await;
+        assert_eq!(stream.status, StatusCode::OK, "{}", stream.body);
+    }
+    assert!(c.ids(&t.andriy, "/tasks", "id").await.contains(&shared));
+    // ... and change nothing: neither the observer nor, through him, his head.
+    let before = c.app.event_count().await;
+    for (token, task) in [
+        (&t.andriy, shared),
+        (&t.andriy, watched),
+        (&t.hanna, watched),
+    ] {
+        for (action, body) in [
+            ("reschedule", later(2)),
+            ("assign", json!({"assignee_id": c.andriy})),
+            ("complete", json!({})),
+            ("cancel", json!({})),
+        ] {
+            let answer = c
+                .post(token, &format!("/tasks/{task}/{action}"), body)
+                .await;
+            forbidden(&answer, "out_of_reach");
+        }
+    }
+    assert_eq!(c.app.event_count().await, before);
+
+    // The co-executor, the head of his department and the assignee act on it.
+    for (token, day) in [(&t.bohdan, 3), (&t.hanna, 4), (&t.ciril, 5)] {
+        let answer = c
+            .post(token, &format!("/tasks/{shared}/reschedule"), later(day))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+    let answer = c
+        .post(&t.bohdan, &format!("/tasks/{shared}/complete"), json!({}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(c.app.event_count().await, before + 4);
 }
 
 #[sqlx::test(migrations = false)]

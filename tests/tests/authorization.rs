@@ -44,10 +44,11 @@ const EXPORTERS: &[Role] = &[Admin, Auditor];
 const CUSTOM_READERS: &[Role] = &[Analyst, Director, Admin, Auditor];
 /// Define custom projections.
 const DEFINERS: &[Role] = &[Analyst, Director, Admin];
-/// Make up the team (register managers) and define pipelines.
-const THE_TEAM: &[Role] = &[Director, Admin];
-/// Deactivate a manager and hand his work over (a head within his department).
-const LEAVERS: &[Role] = &[Head, Director, Admin];
+/// Define pipelines.
+const PIPELINE_DEFINERS: &[Role] = &[Director, Admin];
+/// Make up the team: register managers, deactivate them and hand their work over (a
+/// head only managers of role `manager` of his own department).
+const THE_TEAM: &[Role] = &[Head, Director, Admin];
 /// Erase personal data.
 const ERASERS: &[Role] = &[Director, Admin];
 /// Rebuild built-in read models.
@@ -69,7 +70,8 @@ enum Kind {
 enum Target {
     /// Nothing.
     Nothing,
-    /// A new entity of the owner's, made for the request (a command changes it).
+    /// A new entity of the owner's, made for the request (a command changes it); a
+    /// task of someone else's is watched by Andriy.
     Fresh(Make),
     /// The owner's standing entity of this kind.
     Standing(Kind),
@@ -217,7 +219,8 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /projections/{name}/rows",
             query(CUSTOM_READERS, false, StandingProjection, ""),
         ),
-        // The team and pipelines.
+        // The team (a head: managers of role `manager` of his department only) and
+        // pipelines.
         (
             "POST /managers",
             create(
@@ -228,12 +231,12 @@ fn table() -> BTreeMap<&'static str, Route> {
         ),
         (
             "POST /managers/{id}/deactivate",
-            command(LEAVERS, Fresh(Make::Manager), json!({})),
+            command(THE_TEAM, Fresh(Make::Manager), json!({})),
         ),
         (
             "POST /managers/{id}/handover",
             command(
-                LEAVERS,
+                THE_TEAM,
                 Fresh(Make::Manager),
                 json!({"to_manager_id": "$owner"}),
             ),
@@ -241,7 +244,7 @@ fn table() -> BTreeMap<&'static str, Route> {
         (
             "POST /pipelines",
             company_wide(
-                THE_TEAM,
+                PIPELINE_DEFINERS,
                 Nothing,
                 Some(json!({"name": "P", "stages": [{"name": "S", "probability": 0.5}]})),
             ),
@@ -343,7 +346,9 @@ fn table() -> BTreeMap<&'static str, Route> {
             "POST /deals/{id}/reopen",
             command(ACTORS, Fresh(Make::WonDeal), json!({})),
         ),
-        // Interactions and tasks.
+        // Interactions and tasks. A task is changed by its assignee and co-executors
+        // (and whoever reaches them), not by its observers: a fresh task of someone
+        // else's is watched by the manager's token, which must get a 403.
         (
             "POST /interactions",
             create(
@@ -666,10 +671,18 @@ impl Walk {
             }
             Make::Lead => self.make_lead(owner.id).await,
             Make::Task => {
+                // Watched by Andriy (the manager's token) when it is someone else's:
+                // an observer reads a task but does not change it, and neither does
+                // his head through him.
+                let observers: Vec<Uuid> = Some(self.andriy.id)
+                    .filter(|andriy| *andriy != owner.id)
+                    .into_iter()
+                    .collect();
                 self.admin(
                     Method::POST,
                     "/tasks",
-                    json!({"title": "Fresh", "assignee_id": owner.id, "due_at": "2026-02-01T09:00:00Z"}),
+                    json!({"title": "Fresh", "assignee_id": owner.id, "due_at": "2026-02-01T09:00:00Z",
+                           "observer_ids": observers}),
                 )
                 .await
             }
@@ -1410,4 +1423,67 @@ async fn a_head_hands_over_a_leaving_managers_book_but_not_what_left_his_departm
         .await;
     crm_tests::company::forbidden(&answer, "out_of_reach");
     assert_eq!(c.app.event_count().await, before);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_head_registers_managers_into_his_department_and_gives_no_other_role(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let t = &c.tokens;
+    let member = |department: &str, role: &str| json!({"name": "New", "department": department, "role": role});
+    // A manager of North: registered at once (the team's read model does not have him
+    // yet), and of Hanna's reach once it does.
+    let answer = c
+        .post(&t.hanna, "/managers", member("North", "manager"))
+        .await;
+    let olha = crm_tests::scenario::response_id(&answer, StatusCode::CREATED, "manager", 1);
+    let position = answer.body["position"].as_i64().unwrap();
+    let read = c
+        .get_raw(
+            &t.hanna,
+            &format!("/managers/{olha}?min_position={position}"),
+        )
+        .await;
+    assert_eq!(
+        (&read.body["department"], &read.body["role"]),
+        (&json!("North"), &json!("manager")),
+        "{}",
+        read.body
+    );
+    let answer = c
+        .post(
+            &t.hanna,
+            "/clients",
+            json!({"name": "Olha's", "kind": "person", "manager_id": olha}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+
+    // Another department, any other role, or a fellow head (herself included): 403,
+    // nothing appended.
+    let halyna = registered(&c.app, "Halyna", "North", "head").await;
+    c.settle().await;
+    let before = c.app.event_count().await;
+    let answer = c
+        .post(&t.hanna, "/managers", member("South", "manager"))
+        .await;
+    crm_tests::company::forbidden(&answer, "out_of_reach");
+    for role in ["head", "director", "admin", "auditor", "analyst"] {
+        let answer = c.post(&t.hanna, "/managers", member("North", role)).await;
+        crm_tests::company::forbidden(&answer, "forbidden");
+    }
+    for head in [halyna, c.hanna] {
+        let path = format!("/managers/{head}/deactivate");
+        crm_tests::company::forbidden(&c.post(&t.hanna, &path, json!({})).await, "forbidden");
+    }
+    assert_eq!(c.app.event_count().await, before);
+
+    // She deactivates the manager she registered; a director registers a head anywhere.
+    let answer = c
+        .post(&t.hanna, &format!("/managers/{olha}/deactivate"), json!({}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let answer = c
+        .post(&t.director, "/managers", member("South", "head"))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
 }

@@ -101,6 +101,24 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
     let huge = "x".repeat(500 * 1024);
     let deep = "[".repeat(100_000);
     let patch = format!("/clients/{c}");
+    let d = app
+        .post(
+            "/deals",
+            &json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": 1, "manager_id": m}),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let l = app
+        .post(
+            "/leads",
+            &json!({"source": "site", "name": "Ivan", "manager_id": m}),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let (d, l) = (d.as_str().unwrap(), l.as_str().unwrap());
+    let above_max = crm_domain::MAX_AMOUNT + 1;
 
     // (what, method, path, body, status, code)
     let cases: Vec<(&str, Method, String, String, StatusCode, &str)> = vec![
@@ -130,6 +148,11 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
         ("lead name of 201 characters", Method::POST, "/leads".into(), json!({"source": "site", "name": name_of(201)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
         ("lead without source", Method::POST, "/leads".into(), json!({"name": "Ivan"}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("deal amount negative", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": -1, "manager_id": m}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "negative_amount"),
+        ("deal amount above 10^15", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": above_max, "manager_id": m}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large"),
+        ("deal amount the largest i64", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": i64::MAX, "manager_id": m}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large"),
+        ("amount changed above 10^15", Method::POST, format!("/deals/{d}/amount"), json!({"amount": above_max}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large"),
+        ("won above 10^15", Method::POST, format!("/deals/{d}/win"), json!({"amount": above_max}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large"),
+        ("a lead converted into a deal above 10^15", Method::POST, format!("/leads/{l}/convert"), json!({"deal": {"pipeline_id": p, "title": "Big", "amount": above_max}}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "amount_too_large"),
         ("deal amount beyond i64", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": 1e30, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("deal amount with a fraction", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": 10.5, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("deal amount a string", Method::POST, "/deals".into(), json!({"client_id": c, "pipeline_id": p, "title": "Big", "amount": "100", "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
@@ -137,6 +160,7 @@ async fn malformed_and_hostile_bodies_get_a_problem_and_append_nothing(pool: PgP
         ("deal client id with SQL", Method::POST, "/deals".into(), json!({"client_id": SQL_DROP, "pipeline_id": p, "title": "Big", "amount": 1, "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("interaction notes of 10,001 characters", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "notes": "n".repeat(10_001)}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
         ("interaction duration negative", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "duration_s": -5}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "negative_duration"),
+        ("interaction of 7 days and a second", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "duration_s": 604_801}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "duration_too_long"),
         ("interaction duration huge", Method::POST, "/interactions".into(), json!({"kind": "call", "direction": "outbound", "manager_id": m, "duration_s": 18_446_744_073_709_551_615u64}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("interaction kind unknown", Method::POST, "/interactions".into(), json!({"kind": "pigeon", "direction": "outbound", "manager_id": m}).to_string(), StatusCode::BAD_REQUEST, "invalid_body"),
         ("task title of 201 characters", Method::POST, "/tasks".into(), json!({"title": name_of(201), "assignee_id": m, "due_at": "2026-03-01T09:00:00Z"}).to_string(), StatusCode::UNPROCESSABLE_ENTITY, "text_too_long"),
@@ -1136,5 +1160,169 @@ async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool
         rows.body["items"],
         json!([{"notes": notes, "distinct_notes": 1}])
     );
+    projectors.shutdown().await;
+}
+
+/// `GET path` as the admin, once every read model reflects the log: its body.
+async fn reflected(app: &TestApp, path: &str) -> Value {
+    let head = app.log.last_position().await.unwrap().unwrap();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let answer = app.get(&format!("{path}{sep}min_position={head}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+    answer.body
+}
+
+#[sqlx::test(migrations = false)]
+async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: PgPool) {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use crm_domain::events::{
+        DealLost, DealOpened, DealWon, InteractionDuration, InteractionLogged,
+    };
+    use crm_domain::values::{Direction, InteractionKind};
+    use crm_domain::{DomainEvent, MAX_AMOUNT};
+
+    let app = TestApp::new(pool).await.unwrap();
+    let projectors = app.start_projectors();
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    let p = crm_tests::scenario::pipeline(&app).await;
+    let events = crm_tests::scenario::events(&app, &format!("pipeline-{p}")).await;
+    let first_stage: Uuid = events[0]["data"]["stages"][0]["stage_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Every won amount summed in one place, for the revenue, the manager's KPIs and
+    // the client's card: 9,224 wins of the largest amount the API takes pass 2^63 - 1.
+    let wins: i64 = 9_224;
+    let won_total = u64::try_from(wins).unwrap() * u64::try_from(MAX_AMOUNT).unwrap();
+    assert!(won_total > i64::MAX as u64);
+    let at = |day: u32| -> DateTime<Utc> { format!("2026-01-{day:02}T10:00:00Z").parse().unwrap() };
+    let opened = |amount: i64, expected_close_on: Option<NaiveDate>| {
+        DomainEvent::DealOpened(DealOpened {
+            deal_id: Uuid::now_v7(),
+            client_id: c,
+            pipeline_id: p,
+            stage_id: first_stage,
+            title: "Big".into(),
+            amount,
+            manager_id: m,
+            source: Some("import".into()),
+            expected_close_on,
+            lead_id: None,
+        })
+    };
+    let id = |e: &DomainEvent| e.entity().1;
+    let mut log = Vec::new();
+    for _ in 0..wins {
+        let deal = opened(MAX_AMOUNT, None);
+        let won = DomainEvent::DealWon(DealWon {
+            deal_id: id(&deal),
+            amount: MAX_AMOUNT,
+        });
+        log.push((deal, at(10)));
+        log.push((won, at(20)));
+    }
+    // Events appended before the bounds, with the largest bigint: two deals open (due in
+    // May), two lost, two calls of that many seconds.
+    let largest = i128::from(i64::MAX);
+    let may = NaiveDate::from_ymd_opt(2026, 5, 20);
+    for _ in 0..2 {
+        log.push((opened(i64::MAX, may), at(16)));
+        let lost = opened(i64::MAX, None);
+        let loss = DomainEvent::DealLost(DealLost {
+            deal_id: id(&lost),
+            reason: "price".into(),
+            comment: None,
+        });
+        log.push((lost, at(16)));
+        log.push((loss, at(20)));
+        let call = DomainEvent::InteractionLogged(InteractionLogged {
+            interaction_id: Uuid::now_v7(),
+            kind: InteractionKind::Call,
+            direction: Direction::Outbound,
+            manager_id: m,
+            client_id: Some(c),
+            deal_id: None,
+            lead_id: None,
+            duration: Some(InteractionDuration { seconds: i64::MAX }),
+            outcome: None,
+            goal: None,
+            notes: None,
+        });
+        log.push((call, at(20)));
+    }
+    crm_tests::scenario::append_straight(&app, log).await;
+    let defined = app
+        .post(
+            "/projections",
+            &json!({"name": "won_sum", "event_types": ["DealWon"],
+                    "measures": [{"name": "amount", "fn": "sum", "field": "data.amount"}]}),
+        )
+        .await;
+    assert!(defined.status.is_success(), "{}", defined.body);
+
+    // Every read model applies all of it, none failed.
+    app.wait_custom_live("won_sum", 1).await;
+    app.assert_read_models_healthy().await;
+
+    // Each report answers with the exact sums: the figures below come from the
+    // scenario, not from the code under test.
+    let two_largest = json!(u64::try_from(2 * largest).unwrap());
+    let won = json!(won_total);
+    let january = "from=2026-01-01&to=2026-02-01";
+    let revenue = reflected(&app, &format!("/reports/revenue?by=manager&{january}")).await;
+    assert_eq!(
+        revenue["groups"],
+        json!([{"key": m.to_string(), "deals": wins, "amount": won}]),
+        "{revenue}"
+    );
+    let losses = reflected(&app, &format!("/reports/loss-reasons?{january}")).await;
+    assert_eq!(
+        losses["reasons"],
+        json!([{"reason": "price", "deals": 2, "amount": two_largest}]),
+        "{losses}"
+    );
+    // The manager's KPIs from the monthly rollup, the daily one and the raw facts.
+    for period in [
+        january,
+        "from=2026-01-20&to=2026-01-21",
+        "from=2026-01-20T09:00:00Z&to=2026-01-20T11:00:00Z",
+    ] {
+        let kpis = reflected(&app, &format!("/reports/managers?{period}")).await;
+        let row = &kpis["managers"][0];
+        assert_eq!(
+            (&row["won_amount"], &row["deals_won"], &row["call_seconds"]),
+            (&won, &json!(wins), &two_largest),
+            "{period}: {kpis}"
+        );
+    }
+    // Open now: the two old deals; on the 15th: the maximal ones, not won yet.
+    let funnel = reflected(&app, &format!("/reports/funnel?pipeline_id={p}")).await;
+    assert_eq!(funnel["stages"][0]["amount"], two_largest, "{funnel}");
+    assert_eq!(funnel["open_amount"], two_largest, "{funnel}");
+    let then = reflected(
+        &app,
+        &format!("/reports/funnel?pipeline_id={p}&as_of=2026-01-15T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(then["stages"][0]["deals"], wins, "{then}");
+    assert_eq!(then["open_amount"], won, "{then}");
+    // May: 2 × (2^63 - 1) at probability 0.1, rounded: ...551614 / 10 = ...955161.4.
+    let forecast = reflected(&app, "/reports/forecast").await;
+    assert_eq!(
+        forecast["months"],
+        json!([{"month": "2026-05", "deals": 2, "amount": two_largest,
+                "weighted_amount": u64::try_from(2 * largest / 10).unwrap()}]),
+        "{forecast}"
+    );
+    let card = reflected(&app, &format!("/clients/{c}")).await;
+    assert_eq!(
+        card["deals"],
+        json!({"open": 2, "won": wins, "lost": 2, "won_amount": won}),
+        "{card}"
+    );
+    let rows = reflected(&app, "/projections/won_sum/rows").await;
+    assert_eq!(rows["items"], json!([{"amount": won}]), "{rows}");
     projectors.shutdown().await;
 }

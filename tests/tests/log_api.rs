@@ -173,4 +173,37 @@ async fn health_and_the_openapi_document(pool: PgPool) {
     }
     // Every request gets an id back.
     assert!(health.headers.contains_key("x-request-id"));
+
+    // `min_position` takes a token: without one, a position in the log and one past
+    // its end get the same 401, so the answer tells nobody how long the log is.
+    let manager = crm_tests::scenario::manager(&app, "Olena").await;
+    let last: i64 = sqlx::query_scalar("SELECT max(position) FROM eventlog.events")
+        .fetch_one(app.log.pool())
+        .await
+        .unwrap();
+    let unknown = "crm_0000000000000000000000000000000000000000000000000000000000000000";
+    for position in [last, last + 1_000_000] {
+        let path = format!("/health?min_position={position}");
+        for token in [None, Some(unknown)] {
+            let answer = app.send(Method::GET, &path, token, None, &[]).await;
+            assert_eq!(
+                (answer.status, answer.code()),
+                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                "{path}: {}",
+                answer.body
+            );
+        }
+    }
+    // Any role's token may ask (a deploy script waits for readiness with one).
+    let projectors = app.start_projectors();
+    let token = crm_tests::scenario::token(&app, Some(manager), "manager").await;
+    let path = format!("/health?min_position={last}");
+    let ready = app.send(Method::GET, &path, Some(&token), None, &[]).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    let path = format!("/health?min_position={}", last + 1_000_000);
+    let past = app.send(Method::GET, &path, Some(&token), None, &[]).await;
+    assert_eq!(past.code(), "invalid_min_position", "{}", past.body);
+    let declared = &doc.body["paths"]["/health"]["get"]["responses"]["401"];
+    assert!(declared.is_object(), "/health does not declare its 401");
+    projectors.shutdown().await;
 }

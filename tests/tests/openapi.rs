@@ -161,6 +161,26 @@ async fn the_documented_field_limits_are_the_domains(pool: PgPool) {
     assert_eq!(pipeline["stages"]["maxItems"], crm_domain::MAX_ITEMS);
     let task = &schemas["ScheduleTaskBody"]["properties"];
     assert_eq!(task["observer_ids"]["maxItems"], crm_domain::MAX_ITEMS);
+    // Amounts and durations: not negative, at most the domain's bounds.
+    for (body, field) in [
+        ("OpenDealBody", "amount"),
+        ("ChangeAmountBody", "amount"),
+        ("WinBody", "amount"),
+        ("ConvertLeadDealBody", "amount"),
+    ] {
+        let amount = &schemas[body]["properties"][field];
+        assert_eq!(amount["minimum"], 0, "{body}.{field}: {amount}");
+        assert_eq!(
+            amount["maximum"],
+            crm_domain::MAX_AMOUNT,
+            "{body}.{field}: {amount}"
+        );
+    }
+    assert_eq!(interaction["duration_s"]["minimum"], 0);
+    assert_eq!(
+        interaction["duration_s"]["maximum"],
+        crm_domain::MAX_DURATION_S
+    );
     // Query parameters are declared in the query, optional unless the handler needs them.
     let params = doc["paths"]["/clients"]["get"]["parameters"]
         .as_array()

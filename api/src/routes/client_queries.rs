@@ -58,8 +58,9 @@ pub struct DealCounts {
     won: i64,
     /// The client's deals lost now.
     lost: i64,
-    /// Sum of the amounts recorded by the last DealWon of each deal now won; minor units.
-    won_amount: i64,
+    /// Sum of the amounts recorded by the last DealWon of each deal now won; minor units
+    /// (exact to 2^64 − 1, which a larger sum reads: docs/reports.md).
+    won_amount: u64,
 }
 
 /// A client's card.
@@ -122,7 +123,8 @@ impl From<ClientCard> for ClientCardView {
                 open: c.open_deals,
                 won: c.won_deals,
                 lost: c.lost_deals,
-                won_amount: c.won_amount,
+                // Cards are built through a serde_json::Value (hidden fields).
+                won_amount: c.won_amount.saturated(),
             },
             interactions: c.interactions,
             last_interaction_at: c.last_interaction_at,

@@ -38,9 +38,9 @@ pub struct OpenDealBody {
     stage_id: Option<Uuid>,
     #[schema(max_length = 200)]
     title: String,
-    /// Minor units (cents, kopecks).
+    /// Minor units (cents, kopecks), at most 10^15 (`amount_too_large`).
     #[serde(deserialize_with = "crate::extract::whole::required")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     amount: i64,
     manager_id: Uuid,
     #[schema(max_length = 200)]
@@ -172,9 +172,9 @@ pub async fn change_stage(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeAmountBody {
-    /// Minor units, not negative.
+    /// Minor units, not negative, at most 10^15 (`amount_too_large`).
     #[serde(deserialize_with = "crate::extract::whole::required")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     amount: i64,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
@@ -243,9 +243,10 @@ pub async fn assign(
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WinBody {
-    /// The amount won; default: the deal's current amount.
+    /// The amount won, at most 10^15 (`amount_too_large`); default: the deal's
+    /// current amount.
     #[serde(default, deserialize_with = "crate::extract::whole::optional")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     amount: Option<i64>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,

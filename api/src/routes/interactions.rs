@@ -36,9 +36,10 @@ pub struct LogInteractionBody {
     deal_id: Option<Uuid>,
     /// The lead it answered: must exist.
     lead_id: Option<Uuid>,
-    /// Duration in seconds, not negative.
+    /// Duration in seconds, not negative, at most 7 days: 604800
+    /// (`duration_too_long`).
     #[serde(default, deserialize_with = "crate::extract::whole::optional")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 604_800)]
     duration_s: Option<i64>,
     /// How it went.
     #[schema(max_length = 200)]

@@ -188,9 +188,9 @@ pub struct ConvertLeadDealBody {
     /// Title, not blank.
     #[schema(max_length = 200)]
     title: String,
-    /// Amount in minor units, not negative.
+    /// Amount in minor units, not negative, at most 10^15 (`amount_too_large`).
     #[serde(deserialize_with = "crate::extract::whole::required")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     amount: i64,
     /// When it is expected to close (`YYYY-MM-DD`).
     expected_close_on: Option<NaiveDate>,

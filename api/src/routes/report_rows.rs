@@ -16,11 +16,11 @@ pub struct ForecastMonth {
     month: String,
     /// Open deals expected to close in the month.
     deals: i64,
-    /// Their summed current amounts, minor units.
-    amount: i64,
+    /// Their summed current amounts, minor units (exact at any size: docs/reports.md).
+    amount: i128,
     /// round(Σ amount × probability of the deal's current stage), summed exactly and
     /// rounded once, halves away from zero; minor units.
-    weighted_amount: i64,
+    weighted_amount: i128,
 }
 
 /// An open deal past its expected close date.
@@ -50,8 +50,9 @@ pub struct LossReason {
     /// DealLost events with this reason in the period (a deal lost, reopened and lost
     /// again counts twice).
     deals: i64,
-    /// The deals' amounts as they stood at each loss, summed; minor units.
-    amount: i64,
+    /// The deals' amounts as they stood at each loss, summed; minor units (exact at
+    /// any size: docs/reports.md).
+    amount: i128,
 }
 
 /// The won revenue of one group.
@@ -62,8 +63,9 @@ pub struct RevenueGroup {
     key: Option<String>,
     /// DealWon events in the period (a deal won, reopened and won again counts twice).
     deals: i64,
-    /// The amounts those DealWon recorded, summed; minor units.
-    amount: i64,
+    /// The amounts those DealWon recorded, summed; minor units (exact at any size:
+    /// docs/reports.md).
+    amount: i128,
 }
 
 /// An open task past its due time.
@@ -131,8 +133,9 @@ pub struct ManagerKpis {
     calls_outbound: i64,
     /// Calls with direction `inbound`.
     calls_inbound: i64,
-    /// The calls' summed `duration_s` (a call without one adds 0).
-    call_seconds: i64,
+    /// The calls' summed `duration_s` (a call without one adds 0; exact at any size:
+    /// docs/reports.md).
+    call_seconds: i128,
     /// Interactions of kind `meeting`.
     meetings: i64,
     /// Interactions of kind `email`.
@@ -157,8 +160,9 @@ pub struct ManagerKpis {
     /// DealLost while he was responsible (a deal lost, reopened and lost again counts
     /// twice).
     deals_lost: i64,
-    /// The amounts those DealWon recorded, summed; minor units.
-    won_amount: i64,
+    /// The amounts those DealWon recorded, summed; minor units (exact at any size:
+    /// docs/reports.md).
+    won_amount: i128,
     /// deals_won / (deals_won + deals_lost), 4 decimals; null when both are 0.
     win_rate: Option<f64>,
     /// TaskCompleted of tasks he was assignee of then.

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_projections::deals::{funnel as funnel_query, FunnelStage, NAME as DEALS};
+use crm_projections::Total;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -45,8 +46,9 @@ pub struct FunnelStageView {
     name: String,
     /// Open deals (neither won nor lost) whose current stage this is.
     deals: i64,
-    /// Their summed current amounts, minor units.
-    amount: i64,
+    /// Their summed current amounts, minor units (exact at any size: docs/reports.md).
+    #[schema(value_type = i128)]
+    amount: Total,
 }
 
 /// The funnel of open deals.
@@ -61,8 +63,10 @@ pub struct FunnelView {
     stages: Vec<FunnelStageView>,
     /// Open deals of the pipeline: the stages' `deals` summed.
     open_deals: i64,
-    /// Their summed current amounts: the stages' `amount` summed; minor units.
-    open_amount: i64,
+    /// Their summed current amounts: the stages' `amount` summed; minor units (exact at
+    /// any size: docs/reports.md).
+    #[schema(value_type = i128)]
+    open_amount: Total,
 }
 
 /// The funnel: open deals by stage.
@@ -97,7 +101,7 @@ pub async fn funnel(
         what: format!("pipeline {}", query.pipeline_id),
     })?;
     let open_deals = stages.iter().map(|s| s.deals).sum();
-    let open_amount = stages.iter().map(|s| s.amount).sum();
+    let open_amount = Total(stages.iter().map(|s| s.amount.0).sum());
     Ok(Json(FunnelView {
         pipeline_id: query.pipeline_id,
         as_of: query.as_of,

@@ -101,16 +101,17 @@ where
         .map_err(|e| ApiError::Internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
 }
 
-/// Who answers for the entity of a stream of `kind` folded from `events`; None for
-/// kinds no manager answers for (pipelines, projection definitions).
-fn responsible(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
+/// Who may read the entity of a stream of `kind` folded from `events` (who answers
+/// for it and who watches it); None for kinds no manager answers for (pipelines,
+/// projection definitions).
+fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
     match kind {
-        EntityKind::Manager => Some(ManagerState::fold(events).responsible()),
-        EntityKind::Client => Some(ClientState::fold(events).responsible()),
-        EntityKind::Lead => Some(LeadState::fold(events).responsible()),
-        EntityKind::Deal => Some(DealState::fold(events).responsible()),
-        EntityKind::Interaction => Some(InteractionState::fold(events).responsible()),
-        EntityKind::Task => Some(TaskState::fold(events).responsible()),
+        EntityKind::Manager => Some(ManagerState::fold(events).readers()),
+        EntityKind::Client => Some(ClientState::fold(events).readers()),
+        EntityKind::Lead => Some(LeadState::fold(events).readers()),
+        EntityKind::Deal => Some(DealState::fold(events).readers()),
+        EntityKind::Interaction => Some(InteractionState::fold(events).readers()),
+        EntityKind::Task => Some(TaskState::fold(events).readers()),
         EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export => None,
     }
 }
@@ -159,7 +160,7 @@ pub(crate) async fn authorize_stream(
         .read_stream_until(stream, StreamBound::Version(i64::MAX))
         .await?;
     let events = decoded(whole)?;
-    match responsible(kind, &events) {
+    match readers(kind, &events) {
         // A stream with no events: the read that follows answers 404.
         _ if events.is_empty() => Ok(()),
         Some(managers) if reach.covers(&managers) => Ok(()),

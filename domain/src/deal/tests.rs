@@ -365,6 +365,45 @@ fn win_refuses_a_negative_amount() {
 }
 
 #[test]
+fn amounts_above_ten_to_the_fifteenth_are_refused_when_given() {
+    let too_large = crate::MAX_AMOUNT + 1;
+    given::<DealState>([])
+        .when(DealCommand::Open(OpenDeal {
+            amount: too_large,
+            ..open()
+        }))
+        .then_error(codes::AMOUNT_TOO_LARGE);
+    for command in [
+        DealCommand::ChangeAmount {
+            deal_id: DEAL,
+            amount: too_large,
+        },
+        DealCommand::Win {
+            deal_id: DEAL,
+            amount: Some(too_large),
+        },
+    ] {
+        given::<DealState>([deal_opened(DEAL)])
+            .when(command)
+            .then_error(codes::AMOUNT_TOO_LARGE);
+    }
+    // A deal opened before the bound with a larger amount is won at that amount.
+    let legacy = match deal_opened(DEAL) {
+        DomainEvent::DealOpened(e) => DomainEvent::DealOpened(DealOpened {
+            amount: i64::MAX,
+            ..e
+        }),
+        other => other,
+    };
+    given::<DealState>([legacy])
+        .when(DealCommand::Win {
+            deal_id: DEAL,
+            amount: None,
+        })
+        .then(vec![won(i64::MAX)]);
+}
+
+#[test]
 fn a_closed_deal_is_not_won_again() {
     for closed in [won(1), lost()] {
         given::<DealState>([deal_opened(DEAL), closed])

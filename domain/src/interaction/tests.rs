@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::codes;
 use crate::testing::*;
 
 fn log() -> LogInteraction {
@@ -88,6 +89,16 @@ fn duration_is_not_negative() {
             ..log()
         }))
         .then_error(codes::NEGATIVE_DURATION);
+}
+
+#[test]
+fn duration_is_at_most_seven_days() {
+    given::<InteractionState>([])
+        .when(InteractionCommand::Log(LogInteraction {
+            duration_s: Some(7 * 24 * 3600 + 1),
+            ..log()
+        }))
+        .then_error(codes::DURATION_TOO_LONG);
 }
 
 #[test]

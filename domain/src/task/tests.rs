@@ -305,8 +305,9 @@ fn complete_or_cancel_unknown_task_is_not_found() {
 }
 
 #[test]
-fn assignee_co_executors_and_observers_answer_for_a_task() {
+fn assignee_and_co_executors_answer_for_a_task_and_observers_watch_it() {
     assert!(TaskState::default().responsible().is_empty());
+    assert!(TaskState::default().readers().is_empty());
     let shared = DomainEvent::TaskScheduled(TaskScheduled {
         task_id: TASK,
         title: "Call back".into(),
@@ -319,14 +320,15 @@ fn assignee_co_executors_and_observers_answer_for_a_task() {
         observer_ids: vec![GONE_MANAGER],
     });
     let state = TaskState::fold([&shared]);
-    assert_eq!(state.responsible(), [MANAGER, OTHER_MANAGER, GONE_MANAGER]);
+    assert_eq!(state.responsible(), [MANAGER, OTHER_MANAGER]);
+    assert_eq!(state.watchers(), [GONE_MANAGER]);
+    assert_eq!(state.readers(), [MANAGER, OTHER_MANAGER, GONE_MANAGER]);
     let handed = DomainEvent::TaskReassigned(TaskReassigned {
         task_id: TASK,
         from_assignee_id: MANAGER,
         to_assignee_id: NOBODY,
     });
-    assert_eq!(
-        state.evolve(&handed).responsible(),
-        [NOBODY, OTHER_MANAGER, GONE_MANAGER]
-    );
+    let handed = state.evolve(&handed);
+    assert_eq!(handed.responsible(), [NOBODY, OTHER_MANAGER]);
+    assert_eq!(handed.readers(), [NOBODY, OTHER_MANAGER, GONE_MANAGER]);
 }

@@ -16,6 +16,7 @@ use super::queries::{ClientCard, Segment};
 use crate::entity_status::DealStatus;
 use crate::error::ProjectionError;
 use crate::personal::ERASED;
+use crate::total::Total;
 
 /// A card's fields as registered.
 #[derive(Debug, Clone)]
@@ -61,7 +62,8 @@ pub(super) struct CardChange {
     open_deals: i64,
     won_deals: i64,
     lost_deals: i64,
-    won_amount: i64,
+    /// Exact (`crate::total`): the amounts of enough wins pass 64 bits.
+    won_amount: Total,
     first_won_at: Option<DateTime<Utc>>,
     last_won_at: Option<DateTime<Utc>>,
     /// Set by `ClientErased`: its business time.
@@ -172,7 +174,8 @@ impl CardChange {
             DealStatus::Open => self.open_deals += sign,
             DealStatus::Won => {
                 self.won_deals += sign;
-                self.won_amount += sign * won_amount.unwrap_or(0);
+                let amount = i128::from(won_amount.unwrap_or(0));
+                self.won_amount.0 += i128::from(sign) * amount;
             }
             DealStatus::Lost => self.lost_deals += sign,
         }
@@ -272,7 +275,7 @@ async fn insert_registered(
              won_amount, first_won_at, last_won_at, version, erased_at) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::jsonb[], $11::timestamptz[], \
-             $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
+             $12::bigint[], $13::bigint[], $14::bigint[], $15::text[]::numeric[], \
              $16::timestamptz[], $17::timestamptz[], $18::bigint[], $19::timestamptz[])",
     )
     .bind(rows.client_id)
@@ -316,7 +319,7 @@ struct NewCards {
     open_deals: Vec<i64>,
     won_deals: Vec<i64>,
     lost_deals: Vec<i64>,
-    won_amount: Vec<i64>,
+    won_amount: Vec<Total>,
     first_won_at: Vec<Option<DateTime<Utc>>>,
     last_won_at: Vec<Option<DateTime<Utc>>>,
     version: Vec<i64>,
@@ -410,7 +413,7 @@ async fn update_stored(
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], \
                      $7::bool[], $8::text[], $9::bool[], $10::text[], $11::bool[], $12::text[], \
                      $13::uuid[], $14::jsonb[], $15::bigint[], $16::bigint[], $17::bigint[], \
-                     $18::bigint[], $19::bigint[], $20::timestamptz[], $21::timestamptz[], \
+                     $18::bigint[], $19::text[]::numeric[], $20::timestamptz[], $21::timestamptz[], \
                      $22::timestamptz[]) \
               AS u(client_id, name, name_folded, kind, set_size, size, set_industry, industry, \
                    set_region, region, set_source, source, manager_id, contacts, version, \

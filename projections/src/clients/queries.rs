@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// A client's segment at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,7 +128,8 @@ impl Segment {
 macro_rules! card_columns {
     () => {
         "c.client_id, c.name, c.kind, c.size, c.industry, c.region, c.source, c.manager_id, \
-         c.contacts, c.registered_at, c.open_deals, c.won_deals, c.lost_deals, c.won_amount, \
+         c.contacts, c.registered_at, c.open_deals, c.won_deals, c.lost_deals, \
+         c.won_amount::text AS won_amount, \
          coalesce(i.interactions, 0) AS interactions, i.last_interaction_at, c.last_won_at, \
          c.version, c.erased_at"
     };
@@ -170,8 +172,9 @@ pub struct ClientCard {
     pub won_deals: i64,
     /// Its deals now lost.
     pub lost_deals: i64,
-    /// The amounts recorded by the last DealWon of each deal now won.
-    pub won_amount: i64,
+    /// The amounts recorded by the last DealWon of each deal now won (exact:
+    /// `crate::total`).
+    pub won_amount: Total,
     /// Interactions that name the client.
     pub interactions: i64,
     /// The latest of them (business time).

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// Expected sales of one month.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,10 +15,10 @@ pub struct ForecastMonth {
     pub month: String,
     /// Open deals expected to close in it.
     pub deals: i64,
-    /// Their summed amounts.
-    pub amount: i64,
+    /// Their summed amounts (exact: `crate::total`).
+    pub amount: Total,
     /// round(Σ amount × probability of the deal's stage).
-    pub weighted_amount: i64,
+    pub weighted_amount: Total,
 }
 
 /// Open deals with an expected close date, by month of that date, ascending.
@@ -29,9 +30,9 @@ pub async fn forecast(
     // Summed per month and stage first (one pass over the open deals' close-date
     // index), then weighted per stage: in numeric, Σ amount × p = p × Σ amount exactly,
     // and round() rounds halves away from zero.
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT to_char(m.month, 'YYYY-MM'), sum(m.deals)::bigint, sum(m.amount)::bigint, \
-                round(sum(m.amount * s.probability::numeric))::bigint \
+    let rows: Vec<(String, i64, Total, Total)> = sqlx::query_as(
+        "SELECT to_char(m.month, 'YYYY-MM'), sum(m.deals)::bigint, sum(m.amount)::text, \
+                round(sum(m.amount * s.probability::numeric))::text \
            FROM (SELECT date_trunc('month', d.expected_close_on::timestamp) AS month, d.pipeline_id, \
                         d.stage_id, count(*) AS deals, sum(d.amount) AS amount \
                    FROM projections.deals d \

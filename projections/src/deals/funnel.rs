@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// One stage of a funnel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,13 +18,13 @@ pub struct FunnelStage {
     pub name: String,
     /// Open deals at it.
     pub deals: i64,
-    /// Their summed current amounts.
-    pub amount: i64,
+    /// Their summed current amounts (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// The funnel now: open deals of `$1` (of the current manager `$2`, if given) by
 /// current stage, every stage listed, in pipeline order.
-const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::text \
        FROM projections.pipeline_stages s \
        LEFT JOIN projections.deals d ON d.pipeline_id = s.pipeline_id AND d.stage_id = s.stage_id \
                                     AND d.status = 'open' AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
@@ -56,7 +57,7 @@ const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
           WHERE d.pipeline_id = $1 AND d.status = 'open' \
             AND d.deal_id NOT IN (SELECT l.deal_id FROM later l)), \
      deals AS (SELECT * FROM unchanged UNION ALL SELECT * FROM past) \
-     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::bigint \
+     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::text \
        FROM projections.pipeline_stages s \
        LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
                         AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
@@ -81,7 +82,7 @@ pub async fn funnel(
     if !known {
         return Ok(None);
     }
-    let rows: Vec<(Uuid, String, i64, i64)> = match as_of {
+    let rows: Vec<(Uuid, String, i64, Total)> = match as_of {
         None => {
             sqlx::query_as(FUNNEL_NOW)
                 .bind(pipeline_id)

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// Deals lost for one reason in a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -14,8 +15,8 @@ pub struct LossReason {
     pub reason: String,
     /// DealLost events (a deal lost, reopened and lost again counts twice).
     pub deals: i64,
-    /// The deals' amounts as they stood at the loss.
-    pub amount: i64,
+    /// The deals' amounts as they stood at the loss (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// DealLost events that occurred in `[from, to)`, by reason, most deals first, then
@@ -28,7 +29,7 @@ pub async fn loss_reasons(
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<LossReason>, ProjectionError> {
     let rows = sqlx::query_as::<_, LossReason>(
-        "SELECT reason, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_losses \
+        "SELECT reason, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_losses \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid IS NULL OR pipeline_id = $3) AND ($4::uuid[] IS NULL OR manager_id = ANY($4)) \
           GROUP BY reason ORDER BY count(*) DESC, reason",

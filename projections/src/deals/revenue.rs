@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// What revenue is grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -29,8 +30,8 @@ pub struct RevenueGroup {
     pub key: Option<String>,
     /// DealWon events.
     pub deals: i64,
-    /// The amounts they recorded.
-    pub amount: i64,
+    /// The amounts they recorded (exact: `crate::total`).
+    pub amount: Total,
 }
 
 /// DealWon events that occurred in `[from, to)` with the amounts they recorded, by
@@ -49,7 +50,7 @@ pub async fn revenue(
         RevenueBy::Client => "client_id::text",
     };
     let sql = format!(
-        "SELECT {key} AS key, count(*) AS deals, sum(amount)::bigint AS amount FROM projections.deal_wins \
+        "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_wins \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
           GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"

@@ -14,9 +14,10 @@ use serde::Serialize;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::MEASURES;
+use super::{MEASURES, TOTALS};
 use crate::calendar::{dekad_of, month_of, next_dekad, next_month, whole};
 use crate::error::ProjectionError;
+use crate::total::Total;
 
 /// Which managers the report lists.
 #[derive(Debug, Clone, Default)]
@@ -42,8 +43,8 @@ pub struct ManagerKpis {
     pub calls_outbound: i64,
     /// Inbound calls.
     pub calls_inbound: i64,
-    /// The calls' summed `duration_s`.
-    pub call_seconds: i64,
+    /// The calls' summed `duration_s` (exact: `crate::total`).
+    pub call_seconds: Total,
     /// Interactions of kind `meeting`.
     pub meetings: i64,
     /// Interactions of kind `email`.
@@ -66,8 +67,8 @@ pub struct ManagerKpis {
     pub deals_won: i64,
     /// DealLost while the manager was responsible (each loss counts).
     pub deals_lost: i64,
-    /// The amounts those DealWon recorded.
-    pub won_amount: i64,
+    /// The amounts those DealWon recorded (exact: `crate::total`).
+    pub won_amount: Total,
     /// won / (won + lost), 4 decimals; None when both are 0.
     pub win_rate: Option<f64>,
     /// Tasks completed while assigned to the manager.
@@ -140,13 +141,14 @@ pub async fn manager_kpis(
 fn report_sql() -> String {
     let columns: Vec<&str> = MEASURES.iter().map(|(c, _)| *c).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, s)| *s).collect();
-    let totals: Vec<String> = columns
-        .iter()
-        .map(|c| format!("sum({c})::bigint AS {c}"))
-        .collect();
+    let totals: Vec<String> = columns.iter().map(|c| format!("sum({c}) AS {c}")).collect();
+    // Counts as bigint; sums of seconds and amounts as the text of their numeric.
     let results: Vec<String> = columns
         .iter()
-        .map(|c| format!("coalesce(t.{c}, 0) AS {c}"))
+        .map(|c| {
+            let read_as = if TOTALS.contains(c) { "text" } else { "bigint" };
+            format!("coalesce(t.{c}, 0)::{read_as} AS {c}")
+        })
         .collect();
     let one = "($10::uuid[] IS NULL OR manager_id = ANY($10))";
     format!(
@@ -229,7 +231,7 @@ fn row_kpis(row: &sqlx::postgres::PgRow) -> Result<ManagerKpis, ProjectionError>
         calls: calls_outbound + calls_inbound,
         calls_outbound,
         calls_inbound,
-        call_seconds: n("call_seconds")?,
+        call_seconds: row.try_get("call_seconds")?,
         meetings: n("meetings")?,
         emails: n("emails")?,
         messages: n("messages")?,
@@ -241,7 +243,7 @@ fn row_kpis(row: &sqlx::postgres::PgRow) -> Result<ManagerKpis, ProjectionError>
         deals_opened: n("deals_opened")?,
         deals_won,
         deals_lost,
-        won_amount: n("won_amount")?,
+        won_amount: row.try_get("won_amount")?,
         win_rate: ratio(deals_won, deals_won + deals_lost, 4),
         tasks_completed: n("tasks_completed")?,
         tasks_completed_late: n("tasks_completed_late")?,

@@ -826,18 +826,33 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-/// The role a manager was registered with, read from the log.
+/// The role a manager was registered with, read from the log; refused when the log
+/// does not register him or he was deactivated (a token acting for him could never
+/// authenticate).
 async fn manager_role(log: &EventLog, id: Uuid) -> anyhow::Result<String> {
-    let events = log
-        .read_stream(&format!("manager-{id}"), 1, 1)
+    use crm_domain::manager::ManagerState;
+    use crm_domain::{Aggregate, DomainEvent, EntityKind};
+    let stream = EntityKind::Manager.stream(id);
+    let stored = log
+        .read_stream_after(&stream, 0)
         .await
         .with_context(|| format!("manager {id}"))?;
-    events
-        .first()
-        .and_then(|e| e.data.get("role"))
-        .and_then(|r| r.as_str())
-        .map(str::to_owned)
-        .with_context(|| format!("manager {id} has no role in the log"))
+    let mut events = Vec::with_capacity(stored.len());
+    for e in stored {
+        let event = DomainEvent::from_stored(&e.event_type, e.schema_version, e.data)
+            .with_context(|| format!("event at position {} of {stream}", e.position))?;
+        events.push(event);
+    }
+    match ManagerState::fold(&events).manager {
+        None => anyhow::bail!(
+            "manager {id} is not registered: register him first (POST /managers); no token made"
+        ),
+        Some(m) if !m.active => anyhow::bail!(
+            "manager {id} ({}) is deactivated: a token acting for him could never authenticate; no token made",
+            m.name
+        ),
+        Some(m) => Ok(m.role.name().to_owned()),
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -1,0 +1,100 @@
+//! Sums of amounts and seconds, exact whatever their size.
+//!
+//! One amount or duration fits a `bigint`; a sum of enough of them does not (9,224
+//! wins of the largest amount the API takes, 10^15, pass 2^63; two events appended
+//! before that bound with amounts near 2^63 do). So such sums are never `bigint`:
+//! PostgreSQL sums `bigint` into `numeric`, which has no such limit; a read model
+//! that accumulates one keeps it in a `numeric` column; and a query hands it over as
+//! text (`sum(amount)::text`), read here into a [`Total`] of 128 bits, which no sum
+//! of fewer than 2^64 `bigint` values can pass. Counts of events stay `bigint`: no
+//! log holds 2^63 events.
+//!
+//! As JSON a total is a whole number, exact whatever its size. (A `serde_json::Value`
+//! holds no integer past 2^64 − 1: an answer built through one says how it bounds it.)
+
+use serde::{Serialize, Serializer};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Encode, Postgres, Type};
+
+/// A sum of amounts (minor units) or seconds, exact; as JSON, a whole number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Total(pub i128);
+
+impl Total {
+    /// The total within 64 bits unsigned: past 2^64 − 1 (18,447 wins of the largest
+    /// amount the API takes), 2^64 − 1; 0 below 0. For answers built through a
+    /// `serde_json::Value`, which holds no larger integer.
+    pub fn saturated(self) -> u64 {
+        u64::try_from(self.0.max(0)).unwrap_or(u64::MAX)
+    }
+}
+
+impl Serialize for Total {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(self.0) {
+            Ok(small) => serializer.serialize_i64(small),
+            Err(_) => serializer.serialize_i128(self.0),
+        }
+    }
+}
+
+impl From<Total> for i128 {
+    fn from(total: Total) -> i128 {
+        total.0
+    }
+}
+
+impl Type<Postgres> for Total {
+    /// Text in both directions: `numeric` cast to text, and text cast to `numeric`.
+    fn type_info() -> PgTypeInfo {
+        <String as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <String as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl PgHasArrayType for Total {
+    fn array_type_info() -> PgTypeInfo {
+        <String as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Total {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Postgres>>::decode(value)?;
+        text.parse::<i128>().map(Total).map_err(|err| {
+            format!("a sum read as {text:?} is not a whole number of at most 128 bits: {err}")
+                .into()
+        })
+    }
+}
+
+impl Encode<'_, Postgres> for Total {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Postgres>>::encode(self.0.to_string(), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn totals_are_exact_whole_numbers_whatever_their_size() {
+        let text = |t: i128| serde_json::to_string(&Total(t)).unwrap();
+        assert_eq!(text(-5), "-5");
+        // Two and three of the largest bigint amounts.
+        let largest = i128::from(i64::MAX);
+        assert_eq!(text(2 * largest), "18446744073709551614");
+        assert_eq!(text(3 * largest), "27670116110564327421");
+        assert_eq!(Total(2 * largest).saturated(), 18_446_744_073_709_551_614);
+        assert_eq!(Total(3 * largest).saturated(), u64::MAX);
+        assert_eq!(Total(-1).saturated(), 0);
+    }
+}
