@@ -68,7 +68,7 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiEr
         };
     };
     let origin = normalize_origin(origin.to_str().unwrap_or("null"));
-    if allowed.iter().any(|a| *a == origin) {
+    if allowed.contains(&origin) {
         return Ok(());
     }
     let own = headers
