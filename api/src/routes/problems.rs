@@ -163,6 +163,12 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
     ),
     ("drop_projection", &[]),
     ("rebuild_projection", &[]),
+    (
+        "set_manager_password",
+        &["manager_inactive", "manager_has_no_email", "email_in_use"],
+    ),
+    ("log_in", &[]),
+    ("log_out", &[]),
 ];
 
 /// The refusals `operation_id` declares (None: not a command of [`REFUSALS`]).
