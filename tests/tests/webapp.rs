@@ -452,3 +452,49 @@ async fn assets_are_served_with_a_cache_and_an_etag(pool: PgPool) {
         .await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
 }
+
+#[sqlx::test]
+async fn the_login_form_logs_in_and_goes_on_to_next(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let _ = director_session(&app).await;
+    let form = |password: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/?next=%2Fui%2Fmanagers%3Fpreset%3Dtoday")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, "http://crm.test")
+            .header(header::HOST, "crm.test")
+            .body(Body::from(format!(
+                "email=dana%40example.com&password={password}"
+            )))
+            .unwrap()
+    };
+    let wrong = app.send_raw(form("nope")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let doc = html_any(&wrong);
+    let error = Selector::parse("#login-error").unwrap();
+    let said: String = doc.select(&error).next().unwrap().text().collect();
+    assert!(said.contains("wrong"), "{said}");
+    let right = app.send_raw(form("correct+horse+battery")).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.body);
+    assert_eq!(right.headers[header::LOCATION], "/ui/managers?preset=today");
+    let cookie = right.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.starts_with("crm_session=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap();
+    let home = page(&app, "/ui/managers?preset=today", Some(cookie), None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    // A form from another site is refused (the API's origin check).
+    let mut forged = form("correct+horse+battery");
+    forged
+        .headers_mut()
+        .insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+    assert_eq!(app.send_raw(forged).await.status, StatusCode::FORBIDDEN);
+}
+
+/// The HTML of an answer of any status.
+fn html_any(answer: &Answer) -> Html {
+    Html::parse_document(answer.body.as_str().expect("an HTML page"))
+}

@@ -75,7 +75,7 @@ impl WebSettings {
 pub fn router(state: AppState, api: Router) -> Router {
     let web = page::Web::new(state.clone(), api, WebSettings::from_env());
     Router::new()
-        .route("/", get(login::page))
+        .route("/", get(login::page).post(login::submit))
         .route("/ui", get(reports::home))
         .route("/ui/", get(reports::home))
         .route("/ui/lang", get(page::switch_language))

@@ -1,41 +1,10 @@
-// The CRM web app's one script: the login, the logout, sortable tables and the live
+// The CRM web app's one script: the logout, sortable tables and the live
 // refresh. No inline script anywhere (the CSP allows only this file).
 "use strict";
 
 function csrf() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.getAttribute("content") : "";
-}
-
-function setupLogin() {
-  const form = document.getElementById("login");
-  if (!form) return;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const error = document.getElementById("login-error");
-    error.textContent = "";
-    const body = JSON.stringify({
-      email: form.elements.email.value,
-      password: form.elements.password.value,
-    });
-    try {
-      const r = await fetch("/auth/login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        credentials: "same-origin",
-        body,
-      });
-      if (r.ok) {
-        window.location.assign(form.dataset.next || "/ui");
-        return;
-      }
-      error.textContent = r.status === 429 ? form.dataset.throttled
-        : r.status === 401 ? form.dataset.failed : form.dataset.error;
-    } catch (_) {
-      error.textContent = form.dataset.error;
-    }
-    form.elements.password.focus();
-  });
 }
 
 function setupLogout() {
@@ -119,7 +88,6 @@ function setupLive() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setupLogin();
   setupLogout();
   setupSorting(document);
   setupLive();
