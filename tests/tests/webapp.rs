@@ -364,6 +364,12 @@ async fn the_deal_page_lists_its_events_and_stands_as_of_a_date(pool: PgPool) {
     let amount = Selector::parse("dd[data-field=amount]").unwrap();
     let now: String = doc.select(&amount).next().unwrap().text().collect();
     assert!(now.starts_with("15,00"), "{now}");
+    let field = |name: &str| -> String {
+        let s = Selector::parse(&format!("dd[data-field={name}]")).unwrap();
+        doc.select(&s).next().unwrap().text().collect()
+    };
+    assert_eq!(field("stage"), "New");
+    assert_eq!(field("owner"), "Andriy");
     // Before it was opened: not found, said in words; long after: as now.
     let before = page(
         &c.app,
