@@ -428,6 +428,51 @@ async fn the_live_stream_announces_a_command(pool: PgPool) {
         }
     }
     assert!(seen.contains(&format!("data: {position}")), "{seen}");
+    // Another department's work is not announced to Andriy; his own is.
+    let other = c
+        .post(
+            &c.tokens.ciril,
+            &format!("/deals/{}/amount", c.deals[2]),
+            json!({"amount": 4321}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let quiet = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if text.contains("event: change") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        quiet.is_err(),
+        "Ciril's change was announced to Andriy: {quiet:?}"
+    );
+    let mine = c
+        .post(
+            &c.tokens.andriy,
+            &format!("/deals/{}/amount", c.deals[0]),
+            json!({"amount": 999}),
+        )
+        .await;
+    let position = mine.body["position"].as_i64().unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains(&format!("data: {position}")) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("his own change within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
     // Without a session: refused.
     let anonymous = c.app.send(Method::GET, "/ui/live", None, None, &[]).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
