@@ -805,3 +805,41 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+#[sqlx::test]
+async fn the_language_follows_the_switch_and_accept_language(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let empty_en = page(&app, "/ui/funnel", None, Some(ADMIN_TOKEN)).await;
+    assert!(empty_en.body.as_str().unwrap().contains("No pipelines yet"));
+    let by_header = app
+        .send(
+            Method::GET,
+            "/ui/funnel",
+            Some(ADMIN_TOKEN),
+            None,
+            &[("accept-language", "uk-UA,uk;q=0.9,en;q=0.5")],
+        )
+        .await;
+    let text = by_header.body.as_str().unwrap();
+    assert!(text.contains("Ще немає воронок"), "{text}");
+    assert!(text.contains("<html lang=\"uk\">"));
+    // The switch sets the cookie and goes back; the cookie wins over the header.
+    let switch = page(&app, "/ui/lang?to=en&back=%2Fui%2Ffunnel", None, None).await;
+    assert!(switch.status.is_redirection());
+    assert_eq!(switch.headers[header::LOCATION], "/ui/funnel");
+    let cookie = switch.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("crm_lang=en;"), "{cookie}");
+    let chosen = app
+        .send(
+            Method::GET,
+            "/ui/funnel",
+            Some(ADMIN_TOKEN),
+            None,
+            &[("accept-language", "uk"), ("cookie", "crm_lang=en")],
+        )
+        .await;
+    assert!(chosen.body.as_str().unwrap().contains("No pipelines yet"));
+    // The switch never leads to another site.
+    let evil = page(&app, "/ui/lang?to=uk&back=%2F%2Fevil.example", None, None).await;
+    assert_eq!(evil.headers[header::LOCATION], "/ui");
+}
