@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use crm_api::embedded::EmbeddedPostgres;
 use crm_api::state::AppState;
+use crm_cli::embedded::EmbeddedPostgres;
 use crm_eventlog::EventLog;
 use crm_projections::RepairAction;
 use futures::FutureExt;
@@ -635,8 +635,8 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
         } => {
             let log = db.log(4).await?;
             let until = until.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let options = crm_api::seed::SeedOptions::new(*events, *seed, until);
-            let report = crm_api::seed::seed_with_progress(&log, &options).await?;
+            let options = crm_cli::seed::SeedOptions::new(*events, *seed, until);
+            let report = crm_cli::seed::seed_with_progress(&log, &options).await?;
             log.close().await;
             println!(
                 "seeded {} events (seed {seed}, year until {until}) in {:.1} s: {:.0} events/s in {} appends{}",
@@ -738,13 +738,13 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
 
 /// `serve --demo`: seeds a demo company into an empty log, else reuses the log.
 async fn seed_demo(log: &EventLog) -> anyhow::Result<()> {
-    if !crm_api::seed::log_is_empty(log).await? {
+    if !crm_cli::seed::log_is_empty(log).await? {
         tracing::info!("the log holds events already: reusing the data, not seeding");
         return Ok(());
     }
     let today = chrono::Utc::now().date_naive();
-    let options = crm_api::seed::SeedOptions::new(20_000, 42, today);
-    let report = crm_api::seed::seed_with_progress(log, &options).await?;
+    let options = crm_cli::seed::SeedOptions::new(20_000, 42, today);
+    let report = crm_cli::seed::seed_with_progress(log, &options).await?;
     tracing::info!(
         events = report.events,
         seconds = report.elapsed.as_secs_f64(),

@@ -2,9 +2,7 @@
 //! expiry), `crm token revoke` revokes it by itself, by label or by manager.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{crm, database_url};
+use crate::common::{crm, database_url};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Runs `crm <args>` on `url`; its standard output, trimmed, once it succeeded.
