@@ -4,8 +4,9 @@
 
 pub mod access;
 pub mod auth;
-pub mod command;
+pub mod commands;
 pub mod error;
+pub mod event_view;
 pub mod every_error;
 pub mod export;
 pub mod extract;

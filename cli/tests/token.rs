@@ -106,7 +106,7 @@ async fn crm_token_create_refuses_a_manager_who_could_never_authenticate(
     ] {
         let events = events
             .iter()
-            .map(|e| crm_api::command::new_event(e, Metadata::default()))
+            .map(|e| crm_api::commands::new_event(e, Metadata::default()))
             .collect();
         log.append(&format!("manager-{id}"), ExpectedVersion::NoStream, events)
             .await

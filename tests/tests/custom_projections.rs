@@ -614,7 +614,7 @@ async fn a_definition_older_code_accepted_that_reads_personal_data_is_refused_at
             name: name.into(),
             definition: probe_definition(),
         });
-    let event = crm_api::command::new_event(&defined, crm_eventlog::Metadata::default());
+    let event = crm_api::commands::new_event(&defined, crm_eventlog::Metadata::default());
     app.log
         .append(
             &defined.stream(),

@@ -1,109 +1,159 @@
-//! `crm demo`: a short story told through the event log.
+//! `crm demo`: a short story told through the event log, each step a command run
+//! like the API runs it (`crm_api::commands::execute`).
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
-use crm_eventlog::{
-    Cursor, EventLog, EventLogError, ExpectedVersion, FeedFilter, NewEvent, StreamAppend,
-};
-use serde_json::json;
+use crm_api::access::{Actor, Role};
+use crm_api::commands::{execute, CommandContext, CommandError, Commands, Decision};
+use crm_domain::conversion::ConvertLead;
+use crm_domain::deal::{DealCommand, DealState};
+use crm_domain::lead::{CaptureLead, LeadCommand, LeadState};
+use crm_domain::manager::{ManagerCommand, ManagerState};
+use crm_domain::pipeline::{PipelineCommand, PipelineState};
+use crm_domain::values::{ClientKind, Stage};
+use crm_domain::{Aggregate, EntityKind, Ref};
+use crm_eventlog::{Cursor, EventLog, Source};
 use uuid::Uuid;
 
-/// Appends a lead's life to the log, reads it back through the feed and verifies it.
+/// Runs a lead's life through the command path, reads it back through the feed and
+/// verifies it.
 pub async fn run(log: &EventLog) -> anyhow::Result<()> {
-    let mut sub = log.subscribe(Cursor::start(), FeedFilter::default());
+    let mut sub = log.subscribe(Cursor::start(), crm_eventlog::FeedFilter::default());
     drain(&mut sub).await?;
 
-    let (manager, lead, client, deal) = (
+    let commands = Commands::new(log.clone());
+    let admin = Actor {
+        manager_id: None,
+        role: Role::Admin,
+    };
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let mut ctx = CommandContext::new(admin, Source::Api);
+    ctx.actor_label = Some(format!("cli:{who}"));
+    let (manager, pipeline, stage, lead, client, deal) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
         Uuid::new_v4(),
         Uuid::new_v4(),
         Uuid::new_v4(),
         Uuid::new_v4(),
     );
-    let day = |d| Utc::now() - Duration::days(d);
-    log.append(
-        &format!("manager-{manager}"),
-        ExpectedVersion::NoStream,
-        vec![NewEvent::new(
-            "ManagerRegistered",
-            json!({"manager_id": manager, "name": "Olena", "department": "Wholesale", "role": "manager"}),
-        )
-        .occurred_at(day(10))],
+    let day = |d| Some(Utc::now() - Duration::days(d));
+
+    execute(
+        &commands,
+        &ctx,
+        (EntityKind::Manager, manager),
+        day(10),
+        |mut loader| async move {
+            let state: ManagerState = loader.load(EntityKind::Manager, manager).await?;
+            let events = state.decide(ManagerCommand::Register {
+                manager_id: manager,
+                name: "Olena".into(),
+                email: None,
+                department: "Wholesale".into(),
+                role: Role::Manager,
+            })?;
+            Ok(Decision::new(loader, events))
+        },
+    )
+    .await?;
+    execute(
+        &commands,
+        &ctx,
+        (EntityKind::Pipeline, pipeline),
+        day(10),
+        |mut loader| async move {
+            let state: PipelineState = loader.load(EntityKind::Pipeline, pipeline).await?;
+            let events = state.decide(PipelineCommand::Define {
+                pipeline_id: pipeline,
+                name: "Sales".into(),
+                stages: vec![Stage {
+                    stage_id: stage,
+                    name: "New".into(),
+                    probability: 0.2,
+                }],
+            })?;
+            Ok(Decision::new(loader, events))
+        },
     )
     .await?;
     // Personal values (the lead's and the client's name) are stored encrypted.
-    crm_api::personal::append(
-        log,
-        vec![StreamAppend::new(
-            format!("lead-{lead}"),
-            ExpectedVersion::NoStream,
-            vec![
-                NewEvent::new("LeadCaptured", json!({"lead_id": lead, "source": "website", "name": "Ivan", "received_at": day(3)}))
-                    .occurred_at(day(3)),
-                NewEvent::new("LeadAssigned", json!({"lead_id": lead, "manager_id": manager})).occurred_at(day(3)),
-            ],
-        )],
+    let received_at = Utc::now() - Duration::days(3);
+    execute(
+        &commands,
+        &ctx,
+        (EntityKind::Lead, lead),
+        day(3),
+        |mut loader| async move {
+            let state: LeadState = loader.load(EntityKind::Lead, lead).await?;
+            let olena = Ref::new(manager, loader.load(EntityKind::Manager, manager).await?);
+            let events = state.decide(LeadCommand::Capture(CaptureLead {
+                lead_id: lead,
+                source: "website".into(),
+                channel: None,
+                name: "Ivan".into(),
+                phone: None,
+                email: None,
+                client: None,
+                manager: Some(olena),
+                received_at,
+            }))?;
+            Ok(Decision::new(loader, events))
+        },
     )
     .await?;
     // Converting the lead is one fact over three streams: all of it or nothing.
-    let converted = crm_api::personal::append(
-        log,
-        vec![
-            StreamAppend::new(
-                format!("lead-{lead}"),
-                ExpectedVersion::Exact(2),
-                vec![NewEvent::new("LeadConverted", json!({"lead_id": lead, "client_id": client, "deal_id": deal}))],
-            ),
-            StreamAppend::new(
-                format!("client-{client}"),
-                ExpectedVersion::NoStream,
-                vec![NewEvent::new(
-                    "ClientRegistered",
-                    json!({"client_id": client, "name": "Ivan", "kind": "person", "manager_id": manager, "contacts": []}),
-                )],
-            ),
-            StreamAppend::new(
-                format!("deal-{deal}"),
-                ExpectedVersion::NoStream,
-                vec![NewEvent::new(
-                    "DealOpened",
-                    json!({"deal_id": deal, "client_id": client, "title": "First order", "amount": 1_250_000, "manager_id": manager}),
-                )],
-            ),
-        ],
+    let converted = execute(
+        &commands,
+        &ctx,
+        (EntityKind::Lead, lead),
+        None,
+        |mut loader| async move {
+            let state: LeadState = loader.load(EntityKind::Lead, lead).await?;
+            let olena: ManagerState = loader.load(EntityKind::Manager, manager).await?;
+            loader.fresh::<crm_domain::client::ClientState>(EntityKind::Client, client);
+            loader.fresh::<DealState>(EntityKind::Deal, deal);
+            let sales = Ref::new(pipeline, loader.load_pipeline(pipeline).await?);
+            let events = state.decide(LeadCommand::Convert(ConvertLead {
+                lead_id: lead,
+                client: None,
+                new_client_id: client,
+                new_client_kind: ClientKind::Person,
+                manager: olena,
+                deal_id: deal,
+                pipeline: sales,
+                stage_id: None,
+                title: "First order".into(),
+                amount: 1_250_000,
+                expected_close_on: None,
+            }))?;
+            Ok(Decision::new(loader, events))
+        },
     )
     .await?;
     println!(
-        "lead converted in one transaction: {} events, last at position {}",
-        converted.events.len(),
-        converted.last_position()
+        "lead converted in one transaction: the lead at version {}, last event at position {}",
+        converted.version, converted.position
     );
 
-    // Two people move the same deal at once: the one with the stale version loses.
-    let stale = log
-        .append(
-            &format!("deal-{deal}"),
-            ExpectedVersion::NoStream,
-            vec![NewEvent::new(
-                "DealWon",
-                json!({"deal_id": deal, "amount": 1_250_000}),
-            )],
-        )
-        .await;
-    match stale {
-        Err(EventLogError::Conflict { actual, .. }) => {
-            println!("a stale command was refused: the deal is at version {actual}")
+    // Someone who saw the deal before it was opened wins it: his stale version loses.
+    let win = |mut loader: crm_api::commands::Loader| async move {
+        let state: DealState = loader.load(EntityKind::Deal, deal).await?;
+        let events = state.decide(DealCommand::Win {
+            deal_id: deal,
+            amount: Some(1_250_000),
+        })?;
+        Ok(Decision::new(loader, events))
+    };
+    let mut stale = ctx.clone();
+    stale.if_match = Some(0);
+    match execute(&commands, &stale, (EntityKind::Deal, deal), None, win).await {
+        Err(CommandError::VersionConflict { current, .. }) => {
+            println!("a stale command was refused: the deal is at version {current}")
         }
         other => anyhow::bail!("expected a conflict, got {other:?}"),
     }
-    log.append(
-        &format!("deal-{deal}"),
-        ExpectedVersion::Exact(1),
-        vec![NewEvent::new(
-            "DealWon",
-            json!({"deal_id": deal, "amount": 1_250_000}),
-        )],
-    )
-    .await?;
+    execute(&commands, &ctx, (EntityKind::Deal, deal), None, win).await?;
 
     println!("\nthe feed, as a projector sees it:");
     let events = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next_batch(100))

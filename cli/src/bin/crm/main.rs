@@ -622,9 +622,16 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 from: *from,
                 to: *to,
             };
+            // The operator exports as an admin would, named `cli:<user>` in the record.
             let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-            crm_api::export::record_export(&log, format, &filter, format!("cli:{who}"), "cli")
-                .await?;
+            let admin = crm_api::access::Actor {
+                manager_id: None,
+                role: crm_api::access::Role::Admin,
+            };
+            let mut ctx = crm_api::commands::CommandContext::new(admin, crm_eventlog::Source::Api);
+            ctx.actor_label = Some(format!("cli:{who}"));
+            let commands = crm_api::commands::Commands::new(log.clone());
+            crm_api::export::record_export(&commands, &ctx, format, &filter, "cli").await?;
             export::run(log.clone(), format, filter).await?;
             log.close().await;
         }
