@@ -26,7 +26,7 @@ pub use crm_domain::values::Role;
 
 /// Who sends a request or runs a command: the owner of a bearer token (or the
 /// operator of the `crm` binary, acting as a role).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Actor {
     /// The manager the token acts for, if any.
     pub manager_id: Option<Uuid>,

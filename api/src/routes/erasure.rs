@@ -2,7 +2,7 @@
 //! `POST /leads/{id}/erase`, for admin and director tokens.
 //!
 //! The erasure event is appended and the subject's key destroyed in one transaction
-//! (`crate::personal::append`): from then on the subject's personal values in the log
+//! (`crate::commands::append`): from then on the subject's personal values in the log
 //! read `[erased]` everywhere, while the log stays as it was written. Erasing a client
 //! also erases the leads linked to it (captured for it or converted into it: as the
 //! `clients` read model knows them, plus those of the events of the log it has not
