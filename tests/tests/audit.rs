@@ -2,7 +2,7 @@
 //! deleted behind the log's back: the seal names the deleted event.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::{copy_database, drop_database, TestApp};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

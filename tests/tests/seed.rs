@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_api::seed::{self, Generator, SeedOptions};
+use crm_cli::seed::{self, Generator, SeedOptions};
 use crm_eventlog::EventLog;
 use crm_tests::TestApp;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;

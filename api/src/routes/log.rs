@@ -8,55 +8,19 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_eventlog::{BadEvent, Cursor, FeedFilter, RecordedEvent, SealBreak, SealHead};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::access::{EXPORTERS, LOG_READERS};
 use crate::auth::Actor;
+use crate::commands::CommandContext;
 use crate::error::ApiError;
+use crate::event_view::EventView;
 use crate::export::{export, record_export, ExportFilter, Format};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::hidden::Hidden;
 use crate::paging::CursorKind;
 use crate::read_model::{OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
-
-/// An event with its whole envelope.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
-    event_id: Uuid,
-    stream: String,
-    version: i64,
-    position: i64,
-    #[serde(rename = "type")]
-    event_type: String,
-    schema_version: i32,
-    occurred_at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
-    data: Value,
-    metadata: Value,
-    /// SHA-256, hex.
-    hash: String,
-}
-
-impl From<RecordedEvent> for EventView {
-    fn from(e: RecordedEvent) -> Self {
-        EventView {
-            event_id: e.event_id,
-            stream: e.stream,
-            version: e.version,
-            position: e.position,
-            event_type: e.event_type,
-            schema_version: e.schema_version,
-            occurred_at: e.occurred_at,
-            recorded_at: e.recorded_at,
-            data: e.data,
-            metadata: serde_json::to_value(&e.metadata).unwrap_or(Value::Null),
-            hash: hex::encode(&e.hash),
-        }
-    }
-}
 
 /// The events as shown, without the `hidden` fields.
 fn views(hidden: &Hidden, events: Vec<RecordedEvent>) -> Vec<EventView> {
@@ -316,7 +280,8 @@ pub async fn export_events(
         to: query.to,
     };
     query.read.feed(&state).await?;
-    record_export(&state.log, format, &filter, actor.name(), "api").await?;
+    let ctx = CommandContext::new(actor.clone(), crm_eventlog::Source::Api);
+    record_export(&state.commands, &ctx, format, &filter, "api").await?;
     let hidden = state.hidden.of(&actor).clone();
     let body = export(state.log.clone(), format, filter, hidden);
     Ok((

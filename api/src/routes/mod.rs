@@ -34,7 +34,15 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub(crate) use log::EventView;
+/// 201 Created with a command's response.
+pub(crate) fn created(
+    response: crate::commands::CommandResponse,
+) -> (
+    axum::http::StatusCode,
+    axum::Json<crate::commands::CommandResponse>,
+) {
+    (axum::http::StatusCode::CREATED, axum::Json(response))
+}
 pub use problems::{refusals, Problem, PROBLEM_JSON, REFUSALS};
 
 #[derive(OpenApi)]

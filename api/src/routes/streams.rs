@@ -99,7 +99,7 @@ where
     S::Entity: Serialize,
 {
     serde_json::to_value(S::fold(events).entity())
-        .map_err(|e| ApiError::Internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
+        .map_err(|e| ApiError::internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
 }
 
 /// Who may read the entity of a stream of `kind` folded from `events` (who answers
@@ -123,7 +123,7 @@ pub(crate) fn decoded(stored: Vec<RecordedEvent>) -> Result<Vec<DomainEvent>, Ap
         .into_iter()
         .map(|e| {
             DomainEvent::from_stored(&e.event_type, e.schema_version, e.data).map_err(|err| {
-                ApiError::Internal(format!(
+                ApiError::internal(format!(
                     "undecodable event at position {}: {err}",
                     e.position
                 ))
