@@ -1,6 +1,5 @@
 //! Who may see and do what: each role's reach over lists, cards, timelines, reports
 //! and the log; 403s that append nothing; bulk pages; hidden fields.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 

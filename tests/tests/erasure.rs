@@ -3,7 +3,6 @@
 //! `POST /clients/{id}/erase` and `POST /leads/{id}/erase` destroy the key and append
 //! an erasure event, after which every answer shows `[erased]` (rebuilt read models
 //! included) while the log stays append-only and verifies.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_api::auth::create_token;

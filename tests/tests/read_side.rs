@@ -2,7 +2,6 @@
 //! interactions are listed and read, and lists carry the names a person reads, each
 //! within the reader's reach, paginated, with read-your-writes, hidden fields and
 //! erasure applied; every expected value is written from the scenario below.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_api::hidden::HiddenFields;

@@ -4,7 +4,6 @@
 //! reflected: with the read models stopped it either waits and says it lags, or
 //! answers from the log what it will answer once they are back. The feed waits for
 //! an older open transaction; a custom projection's rows wait for it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -3,7 +3,6 @@
 //! ago, recent, with an open deal, never, after `now`), a deal reopened after a win,
 //! a deal reassigned, interactions naming a deal but not its client, a converted
 //! lead's earlier events, paging, filters, 404 and 400.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

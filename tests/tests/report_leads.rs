@@ -1,5 +1,4 @@
 //! Leads waiting past the SLA and the leads report, against the leads the test tracks.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,6 @@
 //! converted and rejected (also with no manager), deals opened, reassigned, won, lost,
 //! reopened and lost again, tasks rescheduled, reassigned and completed late or on
 //! time, over many periods (whole months, whole days, partial edges), with filters.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,5 +1,4 @@
 //! Loss reasons and revenue against the wins and losses the test itself records.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

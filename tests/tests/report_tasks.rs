@@ -1,6 +1,5 @@
 //! The task list and the overdue tasks report against the tasks the test tracks:
 //! rescheduled, reassigned, completed and cancelled ones.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
