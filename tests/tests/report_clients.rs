@@ -9,15 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use crm_projections::Projection;
+use crm_tests::read::at;
 use crm_tests::scenario::manager;
 use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 /// A client as the test knows it.
 #[derive(Debug, Clone)]
