@@ -1,4 +1,5 @@
-//! Bearer tokens: created and stored hashed, resolved into the request's actor.
+//! Bearer tokens: created and stored hashed, resolved into the request's actor (or,
+//! without one, the session cookie: `crate::login::session`).
 
 use std::net::SocketAddr;
 
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Who sends a request: the owner of its bearer token.
+/// Who sends a request: the owner of its bearer token (or session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
     /// The manager the token acts for, if any.
@@ -156,11 +157,13 @@ impl FromRequestParts<AppState> for Actor {
         if let Some(actor) = parts.extensions.get::<Actor>() {
             return Ok(actor.clone());
         }
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
+        // No bearer token: a browser's session cookie, if any (`crate::login`).
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return crate::login::session::actor(parts, state)
+                .await?
+                .ok_or(ApiError::Unauthorized);
+        };
+        let header = header.to_str().map_err(|_| ApiError::Unauthorized)?;
         let token = header
             .strip_prefix("Bearer ")
             .map(str::trim)

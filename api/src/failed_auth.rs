@@ -49,7 +49,7 @@ pub struct FailedAuth {
 }
 
 /// Whom failures are counted against: the address, IPv6 ones by their /64.
-fn counted_as(address: Option<IpAddr>) -> Option<IpAddr> {
+pub(crate) fn counted_as(address: Option<IpAddr>) -> Option<IpAddr> {
     match address? {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => Some(IpAddr::V4(v4)),

@@ -83,7 +83,13 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
         *request.method(),
         Method::POST | Method::PATCH | Method::PUT | Method::DELETE
     );
-    let Some(key) = request.headers().get(HEADER).filter(|_| is_command) else {
+    // A login has no actor yet, and its answer (a new session) is never replayed.
+    let is_login = request.uri().path() == "/auth/login";
+    let Some(key) = request
+        .headers()
+        .get(HEADER)
+        .filter(|_| is_command && !is_login)
+    else {
         return Ok(next.run(request).await);
     };
     let key = key
@@ -104,15 +110,8 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
     let actor = Actor::from_request_parts(&mut parts, &state).await?;
     let owner = actor.name();
     parts.extensions.insert(actor);
-    // Keys belong to the token that sent them.
-    let scope = Sha256::digest(
-        parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes)
-            .unwrap_or_default(),
-    )
-    .to_vec();
+    // Keys belong to the token (or session) that sent them.
+    let scope = Sha256::digest(crate::login::session::credential(&parts.headers)).to_vec();
     let bytes = to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit: BODY_LIMIT })?;

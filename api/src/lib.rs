@@ -14,6 +14,7 @@ pub mod failed_auth;
 pub mod hidden;
 pub mod idempotency;
 pub mod limits;
+pub mod login;
 pub mod paging;
 pub mod personal;
 pub mod read_model;
@@ -23,7 +24,8 @@ pub mod server;
 pub mod state;
 
 /// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
-/// 20261206214xxx: server secrets, idempotency keys' expiry).
+/// 20261206214xxx: server secrets, idempotency keys' expiry; 20261206216xxx: passwords
+/// and sessions).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

@@ -299,7 +299,10 @@ fn meaning(path: &str) -> String {
              that reading on from any earlier cursor meets it and every event committed \
              before it."
         }
-        "/streams/{stream}/events" | "/streams/{stream}/state" | "/deals/{id}" => {
+        "/streams/{stream}/events"
+        | "/streams/{stream}/state"
+        | "/deals/{id}"
+        | "/auth/session" => {
             "Read-your-writes: answered from the log itself, read after the event at this \
              position was committed, so it reflects that event and every event committed \
              before it; only checked to name an event."

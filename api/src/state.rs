@@ -52,6 +52,8 @@ pub struct AppState {
     pub auth_failures: Arc<FailedAuth>,
     /// The most custom projections defined at once (`POST /projections` beyond: 422).
     pub max_custom_projections: usize,
+    /// Logins and sessions: their settings, failed logins, hashing permits.
+    pub logins: Arc<crate::login::Logins>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             idempotency: IdempotencySettings::default(),
             auth_failures: Arc::new(FailedAuth::new(FailedAuthSettings::default())),
             max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
+            logins: Arc::default(),
         }
     }
 
@@ -89,6 +92,12 @@ impl AppState {
     /// The same state throttling failed authentications as `settings` say.
     pub fn with_failed_auth(mut self, settings: FailedAuthSettings) -> Self {
         self.auth_failures = Arc::new(FailedAuth::new(settings));
+        self
+    }
+
+    /// The same state with logins and sessions as `settings` say.
+    pub fn with_logins(mut self, settings: crate::login::LoginSettings) -> Self {
+        self.logins = Arc::new(crate::login::Logins::new(settings));
         self
     }
 

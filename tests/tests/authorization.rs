@@ -52,6 +52,11 @@ const THE_TEAM: &[Role] = &[Head, Director, Admin];
 const ERASERS: &[Role] = &[Director, Admin];
 /// Rebuild built-in read models.
 const REBUILDERS: &[Role] = &[Director, Admin];
+/// Set anyone's password.
+const PASSWORD_SETTERS: &[Role] = &[Director, Admin];
+/// The walk's one person with a password, who logs in.
+const WALKER_EMAIL: &str = "walker@example.com";
+const WALKER_PASSWORD: &str = "walker-password-1";
 
 /// The kinds of entity a request may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +185,26 @@ fn table() -> BTreeMap<&'static str, Route> {
         ("GET /openapi.json", public()),
         ("GET /health", public()),
         ("GET /health/live", public()),
+        // Logins: anyone logs in (the walk's Walker has a password), any token or
+        // session says who it is and logs out; an admin or a director sets anyone's
+        // password (a manager only his own, with his current one: tests/tests/logins.rs).
+        (
+            "POST /auth/login",
+            Route {
+                body: Some(json!({"email": WALKER_EMAIL, "password": WALKER_PASSWORD})),
+                ..public()
+            },
+        ),
+        ("GET /auth/session", query(EVERYONE, false, Nothing, "")),
+        ("POST /auth/logout", company_wide(EVERYONE, Nothing, None)),
+        (
+            "POST /managers/{id}/password",
+            command(
+                PASSWORD_SETTERS,
+                Fresh(Make::Manager),
+                json!({"password": "a-new-password-1"}),
+            ),
+        ),
         // The log.
         ("GET /events", query(LOG_READERS, false, Nothing, "")),
         ("GET /audit/verify", query(LOG_READERS, false, Nothing, "")),
@@ -592,6 +617,19 @@ impl Walk {
             };
             walk.standing.insert(owner.id, standing);
         }
+        let walker = walk
+            .admin(
+                Method::POST,
+                "/managers",
+                json!({"name": "Walker", "department": "South", "role": "manager", "email": WALKER_EMAIL}),
+            )
+            .await;
+        walk.admin(
+            Method::POST,
+            &format!("/managers/{walker}/password"),
+            json!({"password": WALKER_PASSWORD}),
+        )
+        .await;
         walk.admin(Method::POST, "/projections", definition(Some("walk")))
             .await;
         walk.c.settle().await;
@@ -689,7 +727,15 @@ impl Walk {
                 self.made += 1;
                 let department = if owner.north { "North" } else { "South" };
                 let name = format!("Leaving {}", self.made);
-                let manager = registered(&self.c.app, &name, department, "manager").await;
+                // With an email: he may be given a password.
+                let email = format!("leaving{}@example.com", self.made);
+                let manager = self
+                    .admin(
+                        Method::POST,
+                        "/managers",
+                        json!({"name": name, "department": department, "role": "manager", "email": email}),
+                    )
+                    .await;
                 self.make_client(manager).await;
                 // A head's department comes from the managers' read model.
                 self.c.settle().await;

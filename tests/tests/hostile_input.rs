@@ -932,6 +932,24 @@ async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool
         &c.send(M::POST, "/managers", "/managers", manager("m3"))
             .await,
     );
+    // A hostile password for a hostile email, and a login with both.
+    let password = json!(hostile("pw", 200));
+    c.send(
+        M::POST,
+        "/managers/{id}/password",
+        &format!("/managers/{m}/password"),
+        json!({ "password": password }),
+    )
+    .await;
+    let login = c
+        .send(
+            M::POST,
+            "/auth/login",
+            "/auth/login",
+            json!({"email": name("mail"), "password": password}),
+        )
+        .await;
+    assert_eq!(login.body["manager_id"], m.to_string());
     c.send(
         M::POST,
         "/managers/{id}/deactivate",

@@ -12,6 +12,7 @@ mod interactions;
 mod lead_queries;
 mod leads;
 mod log;
+mod login;
 mod manager_queries;
 mod managers;
 mod pipeline_queries;
@@ -26,7 +27,7 @@ mod tasks;
 
 use axum::routing::get;
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,7 +44,8 @@ pub use problems::{refusals, Problem, PROBLEM_JSON, REFUSALS};
 )]
 struct ApiDoc;
 
-/// Declares the bearer token scheme every authenticated route uses.
+/// Declares the bearer token scheme every authenticated route uses, and the session
+/// cookie a browser uses instead (`crate::login`).
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -52,6 +54,14 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::login::session::COOKIE,
+                "The session cookie of POST /auth/login: acts as a bearer token of its \
+                 manager; a write with it also carries X-CSRF-Token.",
+            ))),
         );
     }
 }
@@ -78,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(managers::register))
         .routes(routes!(managers::deactivate))
         .routes(routes!(managers::handover))
+        .routes(routes!(login::set_password))
+        .routes(routes!(login::login))
+        .routes(routes!(login::logout))
+        .routes(routes!(login::current))
         .routes(routes!(pipelines::define))
         .routes(routes!(deals::open))
         .routes(routes!(deals::get))

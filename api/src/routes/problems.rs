@@ -163,6 +163,12 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
     ),
     ("drop_projection", &[]),
     ("rebuild_projection", &[]),
+    (
+        "set_manager_password",
+        &["manager_inactive", "manager_has_no_email", "email_in_use"],
+    ),
+    ("log_in", &[]),
+    ("log_out", &[]),
 ];
 
 /// The refusals `operation_id` declares (None: not a command of [`REFUSALS`]).
@@ -248,12 +254,17 @@ fn declare(operation: &mut Operation, command: bool, live: bool) {
             "409",
             "a version conflict, or an idempotency key reused with another body",
         );
-        let codes = operation
+        let mut codes: Vec<&str> = operation
             .operation_id
             .as_deref()
             .and_then(refusals)
-            .unwrap_or_default();
-        let description = match codes {
+            .unwrap_or_default()
+            .to_vec();
+        // JSON Schema cannot say "no NUL": every body may be refused for one.
+        if has_body {
+            codes.push("invalid_text");
+        }
+        let description = match codes.as_slice() {
             [] => "a domain rule refused the command".to_owned(),
             codes => format!(
                 "a domain rule refused the command: `{}`",

@@ -86,8 +86,9 @@ pub struct StreamState {
     stream: String,
     /// The version of the last event folded.
     version: i64,
-    /// The entity as the domain folds it (its fields; enums as snake_case strings).
-    #[schema(value_type = Object)]
+    /// The entity as the domain folds it (its fields; enums as snake_case strings);
+    /// null when its stream holds no entity at that cut (a projection dropped).
+    #[schema(value_type = Option<Object>)]
     state: Value,
 }
 

@@ -1,7 +1,8 @@
 //! `crm`: the CRM's command line: `crm serve` runs the HTTP API; `crm seed` fills the
 //! log with a believable company's year; `crm demo` shows the event log at work;
 //! `crm bench log` measures it; `crm token create` makes tokens; `crm audit seal` and
-//! `crm audit verify` seal the feed and check the log; `crm projection` shows the read
+//! `crm audit verify` seal the feed and check the log; `crm password set` sets a
+//! manager's password; `crm projection` shows the read
 //! models and gets one past an event it cannot apply.
 
 mod audit;
@@ -111,6 +112,9 @@ enum Command {
         /// with a token get 429 until the minute is over (0: no limit).
         #[arg(long, env = "CRM_MAX_FAILED_AUTH_PER_MINUTE", default_value_t = 20)]
         max_failed_auth_per_minute: u32,
+        /// Logins and sessions.
+        #[command(flatten)]
+        logins: crm_api::login::LoginArgs,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -165,6 +169,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         which: TokenCommand,
+    },
+    /// Sets managers' passwords (they log in with their email).
+    Password {
+        #[command(subcommand)]
+        which: PasswordCommand,
     },
     /// Appends a short story to the log, reads it back and verifies its hash chains.
     Demo,
@@ -267,6 +276,17 @@ enum TokenCommand {
         /// Every token of this manager (a manager who left, say).
         #[arg(long)]
         manager: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PasswordCommand {
+    /// Sets a manager's password, read from the first line of standard input (at least
+    /// 10 characters); his sessions end.
+    Set {
+        /// The manager (registered, active, with an email).
+        #[arg(long)]
+        manager: Uuid,
     },
 }
 
@@ -427,6 +447,7 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
             idempotency_key_hours,
             idempotency_keys_per_actor,
             max_failed_auth_per_minute,
+            logins,
         } => {
             let hidden = match hidden_fields {
                 None => crm_api::hidden::HiddenFields::default(),
@@ -475,7 +496,8 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 .with_failed_auth(crm_api::failed_auth::FailedAuthSettings {
                     max_failures: *max_failed_auth_per_minute,
                     window: std::time::Duration::from_secs(60),
-                });
+                })
+                .with_logins(logins.settings());
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -568,6 +590,22 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             log.close().await;
             println!("revoked {revoked} token(s)");
+        }
+        Command::Password {
+            which: PasswordCommand::Set { manager },
+        } => {
+            let log = db.log(2).await?;
+            let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let result = crm_api::login::password::set_from_reader(
+                &log,
+                *manager,
+                std::io::stdin().lock(),
+                &format!("cli:{who}"),
+            )
+            .await;
+            log.close().await;
+            result?;
+            println!("password set for manager {manager}; his sessions ended");
         }
         Command::Projection { which } => {
             let log = db.log(2).await?;
