@@ -22,6 +22,7 @@ mod handover;
 mod hostile_input;
 mod idempotency;
 mod log_api;
+mod logins;
 mod openapi;
 mod problems;
 mod projection_determinism;
