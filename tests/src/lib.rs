@@ -4,6 +4,7 @@
 mod app;
 pub mod company;
 mod copy;
+pub mod read;
 pub mod routes;
 pub mod scenario;
 

@@ -1,7 +1,6 @@
 //! Custom projections defined over HTTP, built from a generated company's whole log,
 //! kept live, redefined beside the live rows, dropped; each checked against figures
 //! computed with plain SQL over the log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,7 +1,6 @@
 //! `crm seed`: the generated log is the same for the same seed and date, has
 //! exactly the events asked for, verifies, holds every event type, feeds every
 //! built-in read model without a failure, and gives every report something to show.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! the client card `as_of` a time agrees with the card replayed from the log cut
 //! then (computed here in plain SQL from the spec's definitions); any stream cut at a
 //! version or a time gives the events and the state the log holds up to there.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! manager ends when he is deactivated (or was never registered): with the
 //! production token cache on, at once in the process that deactivated him and within
 //! the cache's time to live elsewhere.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
