@@ -26,7 +26,8 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::read_model::ReadYourWrites;
 use crate::state::AppState;
 
-use super::log::{views, EventView};
+use super::log::views;
+use crate::event_view::EventView;
 
 /// Where to cut a stream: at most one of a business time and a version (from 1);
 /// None for the whole stream.
