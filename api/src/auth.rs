@@ -25,6 +25,14 @@ fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// How many tokens were ever made (revoked and expired ones included).
+pub async fn count_tokens(pool: &PgPool) -> Result<i64, ApiError> {
+    sqlx::query_scalar("SELECT count(*) FROM api.tokens")
+        .fetch_one(pool)
+        .await
+        .map_err(ApiError::from)
+}
+
 /// Creates a token for `manager_id` (or none) with `role`; returns the token, shown only now.
 pub async fn create_token(
     pool: &PgPool,

@@ -815,9 +815,9 @@ fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningPr
 /// On a database without any token (and no bootstrap token given), makes one admin
 /// token and prints it once, so that a fresh install can be used at once.
 async fn first_admin_token(log: &EventLog, cli: &Cli) -> anyhow::Result<()> {
-    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
-        .fetch_one(log.pool())
-        .await?;
+    let tokens = crm_api::auth::count_tokens(log.pool())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if tokens == 0 {
         let token = crm_api::auth::create_token(log.pool(), None, "admin", Some("first admin"))
             .await

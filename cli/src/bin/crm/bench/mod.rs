@@ -58,9 +58,7 @@ pub async fn generated_log(
         seeding.elapsed.as_secs_f64(),
         seeding.rate()
     );
-    sqlx::query("VACUUM ANALYZE eventlog.events")
-        .execute(&pool)
-        .await?;
+    crm_eventlog::baseline::vacuum_analyze(&pool).await?;
     Ok((pool, log, seeding.events))
 }
 
