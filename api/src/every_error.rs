@@ -69,7 +69,10 @@ pub async fn layer(request: Request, next: Next) -> Response {
 
 /// True when `response` is a problem document already.
 fn is_problem(response: &Response) -> bool {
-    response.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static(PROBLEM_JSON))
+    let kind = response.headers().get(header::CONTENT_TYPE);
+    // The web app's error pages are HTML for people, in words: kept as they are.
+    kind == Some(&HeaderValue::from_static(PROBLEM_JSON))
+        || kind.is_some_and(|k| k.as_bytes().starts_with(b"text/html"))
 }
 
 /// The problem for an error `status` answered with `text` (its body, maybe empty).

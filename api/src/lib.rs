@@ -21,6 +21,7 @@ pub mod read_model;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod webapp;
 
 /// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
 /// 20261206214xxx: server secrets, idempotency keys' expiry; 20261206216xxx: passwords

@@ -146,7 +146,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(lead_queries::get))
         .routes(routes!(interaction_queries::list))
         .routes(routes!(interaction_queries::get))
-        .with_state(state)
+        .with_state(state.clone())
         .split_for_parts();
     // The document describes itself too: every route served is in it.
     api.paths.add_path_operation(
@@ -174,12 +174,14 @@ pub fn router(state: AppState) -> Router {
     problems::ProblemResponses.modify(&mut api);
     crate::read_model::MinPositionDoc.modify(&mut api);
     let document = axum::Json(api);
-    router
+    let router = router
         .route(
             "/openapi.json",
             get(move || async move { document.clone() }),
         )
         // Last: it applies to the routes added so far.
         .method_not_allowed_fallback(crate::every_error::wrong_method)
-        .fallback(crate::every_error::no_route)
+        .fallback(crate::every_error::no_route);
+    // The web app (`/`, `/ui/…`): its entity pages ask the API's router in process.
+    router.clone().merge(crate::webapp::router(state, router))
 }

@@ -1,0 +1,142 @@
+//! The auditor's and the analyst's pages: the log's verification with its seals and a
+//! stream browser (any entity's history, as of any moment); the read models' status
+//! with the custom projections and their rows as CSV.
+
+use axum::response::Response;
+use maud::html;
+use serde_json::Value;
+
+use super::chart::empty;
+use super::layout::{self, page};
+use super::page::{answer, encode, Ctx, PageResult};
+
+/// A JSON value as text.
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `GET /ui/audit[?stream=&as_of=]`.
+pub async fn audit(ctx: Ctx) -> Response {
+    let result = audit_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn audit_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::AUDIT)?;
+    let lang = ctx.lang;
+    let verify = ctx.api_get("/audit/verify").await?;
+    let stream = ctx.param("stream").map(str::to_owned);
+    let as_of = ctx.time("as_of")?;
+    let (events, state) = match &stream {
+        Some(s) => {
+            let events = ctx
+                .api_get(&format!("/streams/{}/events", encode(s)))
+                .await?;
+            let q = as_of.map_or_else(String::new, |t| {
+                format!("?as_of={}", encode(&t.to_rfc3339()))
+            });
+            let state = ctx
+                .api_get(&format!("/streams/{}/state{q}", encode(s)))
+                .await
+                .ok();
+            (
+                events["events"].as_array().cloned().unwrap_or_default(),
+                state,
+            )
+        }
+        None => (Vec::new(), None),
+    };
+    let ok = verify["ok"].as_bool().unwrap_or(false);
+    Ok(page(
+        ctx,
+        lang.t("audit"),
+        html! {
+            h1 { (lang.t("audit")) }
+            section {
+                h2 { (lang.t("verification")) }
+                p.status.ok[ok].bad[!ok] #verify data-ok=(ok) role="status" { (if ok { lang.t("chains_ok") } else { lang.t("chains_bad") }) }
+                dl.card {
+                    @for k in ["streams_checked", "events_checked", "seals_checked", "events_sealed", "unsealed_events"] {
+                        dt { (lang.t(k)) } dd data-field=(k) { (text(&verify[k])) }
+                    }
+                    dt { (lang.t("last_seal")) } dd { code { (text(&verify["last_seal"])) } }
+                }
+                @if !ok { pre { (verify["first_bad"].to_string()) " " (verify["bad_seal"].to_string()) } }
+                p { (lang.t("export")) ": " a href="/export/events?format=ndjson" { "NDJSON" } " · " a href="/export/events?format=csv" { "CSV" } }
+            }
+            section {
+                h2 { (lang.t("stream_browser")) }
+                form.filters method="get" {
+                    label for="stream" { (lang.t("stream")) }
+                    input #stream type="text" name="stream" value=[stream.as_deref()] placeholder="deal-…";
+                    label for="as_of" { (lang.t("as_of")) }
+                    input #as_of type="date" name="as_of" value=[as_of.map(|t| t.date_naive())];
+                    button type="submit" { (lang.t("show")) }
+                }
+                @if let Some(state) = &state { pre.state { (serde_json::to_string_pretty(state).unwrap_or_default()) } }
+                @if stream.is_some() && events.is_empty() { (empty(lang.t("no_events"))) }
+                @if !events.is_empty() {
+                    div.scroll tabindex="0" role="region" aria-label=(lang.t("history")) {
+                        table.figures {
+                            thead { tr { th scope="col" { "#" } th scope="col" { (lang.t("event")) } th scope="col" { (lang.t("when")) } th scope="col" { (lang.t("who")) } th scope="col" { (lang.t("details")) } } }
+                            tbody { @for e in &events {
+                                tr {
+                                    th scope="row" { (text(&e["version"])) }
+                                    td { (text(&e["type"])) }
+                                    td { (text(&e["occurred_at"])) }
+                                    td { (text(&e["metadata"]["actor"])) }
+                                    td { code { (e["data"].to_string()) } }
+                                }
+                            } }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `GET /ui/projections`: every read model's status, the custom projections, their rows as CSV.
+pub async fn projections(ctx: Ctx) -> Response {
+    let result = projections_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn projections_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::PROJECTIONS)?;
+    let lang = ctx.lang;
+    let list = ctx.api_get("/projections").await?;
+    let items = list.as_array().cloned().unwrap_or_default();
+    Ok(page(
+        ctx,
+        lang.t("projections"),
+        html! {
+            h1 { (lang.t("projections")) }
+            @if items.is_empty() { (empty("—")) } @else {
+                div.scroll tabindex="0" role="region" aria-label=(lang.t("projections")) {
+                    table.figures {
+                        thead { tr { @for h in ["name", "kind", "status", "lag_events", "events_applied", "last_error", "rows"] { th scope="col" { (lang.t(h)) } } } }
+                        tbody { @for p in &items {
+                            tr {
+                                th scope="row" { (text(&p["name"])) }
+                                td { (text(&p["kind"])) }
+                                td { (text(&p["status"])) @if let Some(r) = p["rebuild"].as_object() { " (rebuild: " (text(&r["events_applied"])) ")" } }
+                                td data-value=(text(&p["lag_events"])) { (text(&p["lag_events"])) }
+                                td data-value=(text(&p["events_applied"])) { (text(&p["events_applied"])) }
+                                td { (text(&p["last_error"])) }
+                                td { @if p["kind"] == "custom" {
+                                    a href={ "/projections/" (encode(&text(&p["name"]))) "/rows" } { "JSON" } " · "
+                                    a href={ "/projections/" (encode(&text(&p["name"]))) "/rows?format=csv" } { "CSV" }
+                                } }
+                            }
+                        } }
+                    }
+                }
+            }
+        },
+    ))
+}

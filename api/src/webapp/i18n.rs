@@ -1,0 +1,484 @@
+//! English and Ukrainian (the glossary's words, `shared/spec/glossary.md`), money in the
+//! deployment's currency and locale, times.
+
+use chrono::{DateTime, Utc};
+
+use super::WebSettings;
+use crate::error::ApiError;
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Українська.
+    Uk,
+}
+
+impl Lang {
+    /// The language of a code (`en`, `uk`; `ua` too).
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "uk" | "ua" => Some(Lang::Uk),
+            _ => None,
+        }
+    }
+
+    /// Its code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Uk => "uk",
+        }
+    }
+
+    /// The word for `key` (the key itself when there is none).
+    pub fn t(self, key: &'static str) -> &'static str {
+        match words(key) {
+            Some((en, uk)) => match self {
+                Lang::En => en,
+                Lang::Uk => uk,
+            },
+            None => key,
+        }
+    }
+}
+
+/// The words, by key: (English, Ukrainian).
+fn words(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "app" => ("CRM", "CRM"),
+        "login_title" => ("Log in", "Увійти"),
+        "email" => ("E-mail", "Електронна пошта"),
+        "password" => ("Password", "Пароль"),
+        "log_in" => ("Log in", "Увійти"),
+        "log_out" => ("Log out", "Вийти"),
+        "login_failed" => (
+            "The e-mail or the password is wrong. Check them and try again.",
+            "Неправильна електронна пошта або пароль. Перевірте й спробуйте ще раз.",
+        ),
+        "login_throttled" => (
+            "Too many failed attempts. Wait a few minutes, then try again.",
+            "Забагато невдалих спроб. Зачекайте кілька хвилин і спробуйте знову.",
+        ),
+        "login_error" => (
+            "The server could not log you in. Try again in a minute.",
+            "Сервер не зміг вас впустити. Спробуйте за хвилину.",
+        ),
+        "needs_js" => (
+            "Logging in needs JavaScript turned on in your browser.",
+            "Для входу потрібен увімкнений JavaScript у браузері.",
+        ),
+        "home" => ("Home", "Головна"),
+        "funnel" => ("Funnel", "Воронка продажів"),
+        "conversion" => ("Conversion", "Конверсія"),
+        "managers" => ("Managers", "Менеджери"),
+        "overdue" => ("Overdue", "Прострочене"),
+        "loss_reasons" => ("Loss reasons", "Причини відмови"),
+        "forecast" => ("Forecast", "Прогноз (зважений)"),
+        "revenue" => ("Revenue", "Виручка"),
+        "clients" => ("Clients", "Клієнти"),
+        "client" => ("Client", "Клієнт"),
+        "deals" => ("Deals", "Угоди"),
+        "deal" => ("Deal", "Угода"),
+        "leads" => ("Leads", "Ліди"),
+        "tasks" => ("Tasks", "Завдання"),
+        "audit" => ("Audit", "Аудит"),
+        "projections" => ("Read models", "Моделі читання"),
+        "pipeline" => ("Pipeline", "Воронка продажів"),
+        "manager" => ("Manager", "Менеджер"),
+        "all_managers" => ("All managers", "Усі менеджери"),
+        "department" => ("Department", "Відділ"),
+        "all_departments" => ("All departments", "Усі відділи"),
+        "as_of" => ("As it stood on", "Станом на"),
+        "show" => ("Show", "Показати"),
+        "from" => ("From", "З"),
+        "to" => ("To (not included)", "До (не включно)"),
+        "period" => ("Period", "Період"),
+        "custom" => ("Custom", "Власний"),
+        "today" => ("Today", "Сьогодні"),
+        "yesterday" => ("Yesterday", "Вчора"),
+        "this_week" => ("This week", "Цей тиждень"),
+        "previous_week" => ("Previous week", "Попередній тиждень"),
+        "this_month" => ("This month", "Цей місяць"),
+        "previous_month" => ("Previous month", "Попередній місяць"),
+        "this_quarter" => ("This quarter", "Цей квартал"),
+        "previous_quarter" => ("Previous quarter", "Попередній квартал"),
+        "stage" => ("Stage", "Етап"),
+        "amount" => ("Amount", "Сума"),
+        "open_deals" => ("Open deals", "Відкриті угоди"),
+        "open_amount" => ("Open amount", "Сума відкритих"),
+        "reached" => ("Reached", "Дійшли"),
+        "conversion_from_previous" => ("From previous", "Від попереднього"),
+        "cohort" => ("Cohort", "Когорта"),
+        "won" => ("Won", "Виграні"),
+        "lost" => ("Lost", "Програні"),
+        "open" => ("Open", "Відкриті"),
+        "win_rate" => ("Win rate", "Частка виграних"),
+        "conversion_to_won" => ("Conversion to won", "Конверсія у виграні"),
+        "reason" => ("Loss reason", "Причина відмови"),
+        "month" => ("Month", "Місяць"),
+        "weighted_amount" => ("Weighted", "Зважена сума"),
+        "key" => ("Group", "Група"),
+        "by" => ("By", "За"),
+        "by_manager" => ("Manager", "Менеджер"),
+        "by_source" => ("Source", "Джерело"),
+        "by_pipeline" => ("Pipeline", "Воронка продажів"),
+        "by_client" => ("Client", "Клієнт"),
+        "name" => ("Name", "Назва"),
+        "calls" => ("Calls", "Дзвінки"),
+        "calls_outbound" => ("Outbound calls", "Вихідні дзвінки"),
+        "calls_inbound" => ("Inbound calls", "Вхідні дзвінки"),
+        "call_seconds" => ("Minutes of conversation", "Хвилини розмов"),
+        "meetings" => ("Meetings", "Зустрічі"),
+        "emails" => ("E-mails", "Листи"),
+        "messages" => ("Messages", "Повідомлення"),
+        "clients_contacted" => ("Clients contacted", "Клієнтів охоплено"),
+        "calls_per_client" => ("Calls per client", "Дзвінків на клієнта"),
+        "leads_assigned" => ("Leads assigned", "Лідів призначено"),
+        "leads_converted" => ("Leads converted", "Лідів конвертовано"),
+        "leads_rejected" => ("Leads rejected", "Лідів відхилено"),
+        "deals_opened" => ("Deals opened", "Угод відкрито"),
+        "deals_won" => ("Deals won", "Угод виграно"),
+        "deals_lost" => ("Deals lost", "Угод програно"),
+        "won_amount" => ("Won amount", "Виграна сума"),
+        "tasks_completed" => ("Tasks done", "Завдань виконано"),
+        "tasks_completed_late" => ("Tasks done late", "Виконано із запізненням"),
+        "title" => ("Title", "Назва"),
+        "due_at" => ("Due date", "Термін"),
+        "overdue_for" => ("Overdue by", "Прострочено на"),
+        "expected_close_on" => ("Expected close date", "Очікувана дата закриття"),
+        "days_overdue" => ("Days overdue", "Днів прострочено"),
+        "received_at" => ("Received", "Отримано"),
+        "waiting" => ("Waiting", "Очікує"),
+        "source" => ("Source", "Джерело"),
+        "status" => ("Status", "Стан"),
+        "owner" => ("Owner", "Відповідальний"),
+        "history" => ("History of events", "Історія подій"),
+        "when" => ("When", "Коли"),
+        "who" => ("Who", "Хто"),
+        "event" => ("Event", "Подія"),
+        "details" => ("Details", "Подробиці"),
+        "search" => ("Search", "Пошук"),
+        "segment" => ("Segment", "Сегмент"),
+        "all_segments" => ("All segments", "Усі сегменти"),
+        "active" => ("Active", "Активні"),
+        "churned" => ("Churned", "Втрачені"),
+        "inquiry" => ("Inquiry", "Запити"),
+        "next_page" => ("Next page", "Наступна сторінка"),
+        "first_page" => ("First page", "Перша сторінка"),
+        "contacts" => ("Contacts", "Контактні особи"),
+        "phone" => ("Phone", "Телефон"),
+        "timeline" => ("Timeline", "Хронологія"),
+        "interactions" => ("Interactions", "Взаємодії"),
+        "last_interaction_at" => ("Last interaction", "Остання взаємодія"),
+        "last_won_at" => ("Last win", "Останній виграш"),
+        "kind" => ("Kind", "Вид"),
+        "region" => ("Region", "Регіон"),
+        "industry" => ("Industry", "Галузь"),
+        "all_statuses" => ("All statuses", "Усі стани"),
+        "completed" => ("Completed", "Виконані"),
+        "cancelled" => ("Cancelled", "Скасовані"),
+        "new" => ("New", "Нові"),
+        "assigned" => ("Assigned", "Призначені"),
+        "converted" => ("Converted", "Конвертовані"),
+        "rejected" => ("Rejected", "Відхилені"),
+        "verification" => ("Verification", "Перевірка цілісності"),
+        "chains_ok" => (
+            "The hash chains and seals are intact.",
+            "Ланцюжки хешів і печатки цілі.",
+        ),
+        "chains_bad" => (
+            "The log has been tampered with: see the first bad event.",
+            "Журнал змінено: дивіться першу пошкоджену подію.",
+        ),
+        "streams_checked" => ("Streams checked", "Перевірено потоків"),
+        "events_checked" => ("Events checked", "Перевірено подій"),
+        "seals_checked" => ("Seals checked", "Перевірено печаток"),
+        "events_sealed" => ("Events sealed", "Запечатано подій"),
+        "unsealed_events" => ("Events not sealed yet", "Ще не запечатано"),
+        "last_seal" => ("Last seal", "Остання печатка"),
+        "stream_browser" => ("Stream browser", "Перегляд потоків"),
+        "stream" => ("Stream (e.g. deal-…)", "Потік (напр. deal-…)"),
+        "export" => ("Export", "Експорт"),
+        "lag_events" => ("Events behind", "Відставання, подій"),
+        "events_applied" => ("Events applied", "Застосовано подій"),
+        "rows" => ("Rows", "Рядки"),
+        "last_error" => ("Last error", "Остання помилка"),
+        "your_overdue_tasks" => ("Your overdue tasks", "Ваші прострочені завдання"),
+        "waiting_leads" => ("Leads waiting past the SLA", "Ліди, що чекають понад норму"),
+        "overdue_deals" => (
+            "Deals past their expected close",
+            "Угоди після очікуваної дати закриття",
+        ),
+        "overdue_tasks" => ("Overdue tasks", "Прострочені завдання"),
+        "no_pipelines" => (
+            "No pipelines yet: an admin defines one first.",
+            "Ще немає воронок: спершу адміністратор має її створити.",
+        ),
+        "no_deals_in_pipeline" => (
+            "No open deals in this pipeline.",
+            "У цій воронці немає відкритих угод.",
+        ),
+        "no_managers" => (
+            "No managers in reach for this period.",
+            "Немає менеджерів у межах доступу.",
+        ),
+        "no_losses" => (
+            "No deals were lost in this period.",
+            "У цьому періоді немає програних угод.",
+        ),
+        "no_forecast" => (
+            "No open deals with an expected close date.",
+            "Немає відкритих угод з очікуваною датою закриття.",
+        ),
+        "no_revenue" => (
+            "No deals were won in this period.",
+            "У цьому періоді немає виграних угод.",
+        ),
+        "no_overdue_tasks" => (
+            "No overdue tasks. Well done.",
+            "Прострочених завдань немає.",
+        ),
+        "no_overdue_deals" => (
+            "No deals past their expected close date.",
+            "Немає угод після очікуваної дати закриття.",
+        ),
+        "no_waiting_leads" => (
+            "No leads waiting past the SLA.",
+            "Немає лідів, що чекають понад норму.",
+        ),
+        "no_clients" => (
+            "No clients match: change the search or the segment.",
+            "Немає клієнтів за цим пошуком: змініть пошук чи сегмент.",
+        ),
+        "no_leads" => (
+            "No leads match these filters.",
+            "Немає лідів за цими фільтрами.",
+        ),
+        "no_tasks" => (
+            "No tasks match these filters.",
+            "Немає завдань за цими фільтрами.",
+        ),
+        "no_deals" => (
+            "No deals match these filters.",
+            "Немає угод за цими фільтрами.",
+        ),
+        "no_events" => ("No events yet.", "Подій ще немає."),
+        "no_cohort" => (
+            "No deals were opened in this pipeline in this period.",
+            "У цьому періоді в цій воронці не відкрито угод.",
+        ),
+        "live" => ("Updates live", "Оновлюється наживо"),
+        "skip" => ("Skip to the content", "Перейти до вмісту"),
+        "menu" => ("Menu", "Меню"),
+        "role_manager" => ("manager", "менеджер"),
+        "role_head" => ("head of sales", "керівник відділу продажів"),
+        "role_director" => ("director", "директор"),
+        "role_admin" => ("admin", "адміністратор"),
+        "role_auditor" => ("auditor", "аудитор"),
+        "role_analyst" => ("analyst", "аналітик"),
+        "yes" => ("yes", "так"),
+        "no" => ("no", "ні"),
+        _ => return None,
+    })
+}
+
+/// The title and what to do next for an error, in words a manager understands.
+pub fn explain(lang: Lang, err: &ApiError) -> (&'static str, &'static str) {
+    let status = err.status().as_u16();
+    let uk = lang == Lang::Uk;
+    match status {
+        400 => {
+            if uk {
+                (
+                    "Щось не так із фільтрами",
+                    "Перевірте дати й вибране у формі та спробуйте ще раз.",
+                )
+            } else {
+                (
+                    "Something is wrong with the filters",
+                    "Check the dates and choices in the form, then try again.",
+                )
+            }
+        }
+        401 => {
+            if uk {
+                ("Потрібно увійти", "Увійдіть знову: ваш сеанс завершився.")
+            } else {
+                ("Please log in", "Log in again: your session has ended.")
+            }
+        }
+        403 => {
+            if uk {
+                ("Це поза вашим доступом", "Ця сторінка чи запис належить іншому менеджеру або ролі. Поверніться на головну.")
+            } else {
+                ("This is outside what you may see", "This page or record belongs to another manager or role. Go back to your home page.")
+            }
+        }
+        404 => {
+            if uk {
+                (
+                    "Не знайдено",
+                    "Такого запису немає: можливо, посилання застаріло. Поверніться до списку.",
+                )
+            } else {
+                (
+                    "Not found",
+                    "There is no such record: the link may be old. Go back to the list.",
+                )
+            }
+        }
+        503 => {
+            if uk {
+                (
+                    "Дані ще оновлюються",
+                    "Сервер надто зайнятий або база недоступна. Оновіть сторінку за хвилину.",
+                )
+            } else {
+                ("The figures are being updated", "The server is busy or its database is unreachable. Reload the page in a minute.")
+            }
+        }
+        _ => {
+            if uk {
+                ("Сталася помилка на сервері", "Це не ваша вина. Оновіть сторінку; якщо не допоможе — повідомте адміністратора.")
+            } else {
+                ("Something went wrong on the server", "It is not your fault. Reload the page; if that does not help, tell your admin.")
+            }
+        }
+    }
+}
+
+/// How money is written: the currency and the locale's separators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// The currency's code.
+    pub currency: String,
+    /// Its symbol (the code when we know none).
+    pub symbol: String,
+    /// The locale: Ukrainian (`1 234,56 ₴`) or English (`₴1,234.56`).
+    pub ukrainian: bool,
+}
+
+impl Money {
+    /// The format of `settings`.
+    pub fn new(settings: &WebSettings) -> Self {
+        let currency = settings.currency.trim().to_ascii_uppercase();
+        let symbol = match currency.as_str() {
+            "UAH" => "₴",
+            "USD" => "$",
+            "EUR" => "€",
+            "GBP" => "£",
+            "PLN" => "zł",
+            other => other,
+        }
+        .to_owned();
+        Money {
+            currency,
+            symbol,
+            ukrainian: settings
+                .locale
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("uk"),
+        }
+    }
+
+    /// `minor` units written as money: `1 234,56 ₴` or `₴1,234.56`.
+    pub fn format(&self, minor: i128) -> String {
+        let negative = minor < 0;
+        let abs = minor.unsigned_abs();
+        let (major, cents) = (abs / 100, abs % 100);
+        let (group, decimal) = if self.ukrainian {
+            ('\u{202F}', ',')
+        } else {
+            (',', '.')
+        };
+        let digits = major.to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(group);
+            }
+            grouped.push(c);
+        }
+        let sign = if negative { "−" } else { "" };
+        if self.ukrainian {
+            format!("{sign}{grouped}{decimal}{cents:02}\u{00A0}{}", self.symbol)
+        } else {
+            format!("{sign}{}{grouped}{decimal}{cents:02}", self.symbol)
+        }
+    }
+
+    /// A plain number in the locale (`1 234` or `1,234`).
+    pub fn number(&self, n: i128) -> String {
+        let group = if self.ukrainian { '\u{202F}' } else { ',' };
+        let digits = n.unsigned_abs().to_string();
+        let mut s = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                s.push(group);
+            }
+            s.push(c);
+        }
+        if n < 0 {
+            format!("−{s}")
+        } else {
+            s
+        }
+    }
+}
+
+/// A ratio (0..1) as a percentage with one decimal; a dash for none.
+pub fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "—".to_owned(), |r| format!("{:.1} %", r * 100.0))
+}
+
+/// A time as `2026-03-01 09:30 UTC`.
+pub fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A duration in seconds as `3 d 4 h` / `2 h 5 min` / `7 min`.
+pub fn span(lang: Lang, seconds: i64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    let (dw, hw, mw) = match lang {
+        Lang::En => ("d", "h", "min"),
+        Lang::Uk => ("д", "год", "хв"),
+    };
+    if d > 0 {
+        format!("{d} {dw} {h} {hw}")
+    } else if h > 0 {
+        format!("{h} {hw} {m} {mw}")
+    } else {
+        format!("{m} {mw}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_written_in_the_locale() {
+        let uk = Money::new(&WebSettings::default());
+        assert_eq!(
+            uk.format(123_456_789),
+            "1\u{202F}234\u{202F}567,89\u{00A0}₴"
+        );
+        assert_eq!(uk.format(5), "0,05\u{00A0}₴");
+        let en = Money::new(&WebSettings {
+            currency: "usd".into(),
+            locale: "en".into(),
+        });
+        assert_eq!(en.format(123_456_789), "$1,234,567.89");
+        assert_eq!(en.format(-100), "−$1.00");
+        assert_eq!(en.number(1234), "1,234");
+        assert_eq!(uk.number(1234), "1\u{202F}234");
+    }
+}

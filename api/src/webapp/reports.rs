@@ -1,0 +1,816 @@
+//! The report pages: home, funnel, conversion, managers, overdue, loss reasons,
+//! forecast, revenue. Each reads the same read-model query the API's report calls,
+//! limited by the same reach (`crate::access::report_reach`), so its figures are the
+//! API's.
+
+use std::collections::HashMap;
+
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use crm_projections::deals::{PipelineRow, RevenueBy};
+use crm_projections::managers::{ManagerKpisFilter, TeamFilter, TeamMember};
+use maud::{html, Markup};
+use uuid::Uuid;
+
+use super::chart::{bars, empty, table, Cell, Row};
+use super::i18n::{percent, span, when, Lang};
+use super::layout::{self, page};
+use super::page::{answer, encode, period, presets, Ctx, PageResult};
+use crate::access::{Reach, Role};
+use crate::error::ApiError;
+use crate::read_model::projection_error;
+
+/// Every pipeline, by name.
+async fn pipelines(ctx: &Ctx) -> Result<Vec<PipelineRow>, ApiError> {
+    crm_projections::deals::list_pipelines(ctx.web.state.log.pool(), None, 1000)
+        .await
+        .map_err(projection_error)
+}
+
+/// The registered managers the actor reaches, by name.
+async fn team(ctx: &Ctx, reach: &Reach) -> Result<Vec<TeamMember>, ApiError> {
+    let all = crm_projections::managers::list_team(
+        ctx.web.state.log.pool(),
+        &TeamFilter::default(),
+        None,
+        10_000,
+    )
+    .await
+    .map_err(projection_error)?;
+    Ok(all
+        .into_iter()
+        .filter(|m| reach.covers_manager(m.manager_id))
+        .collect())
+}
+
+/// Managers' names by id (every registered manager: names are no secret inside the company).
+async fn names(ctx: &Ctx) -> Result<HashMap<Uuid, String>, ApiError> {
+    Ok(team(ctx, &Reach::All)
+        .await?
+        .into_iter()
+        .map(|m| (m.manager_id, m.name))
+        .collect())
+}
+
+/// The pipeline a page shows: the one asked for, else the first.
+fn chosen_pipeline<'a>(
+    ctx: &Ctx,
+    all: &'a [PipelineRow],
+) -> Result<Option<&'a PipelineRow>, ApiError> {
+    match ctx.uuid("pipeline_id")? {
+        Some(id) => all
+            .iter()
+            .find(|p| p.pipeline_id == id)
+            .map(Some)
+            .ok_or_else(|| ApiError::NotFound {
+                what: format!("pipeline {id}"),
+            }),
+        None => Ok(all.first()),
+    }
+}
+
+/// A pipeline picker.
+fn pipeline_select(lang: Lang, all: &[PipelineRow], chosen: Option<Uuid>, any: bool) -> Markup {
+    html! {
+        label for="pipeline_id" { (lang.t("pipeline")) }
+        select #pipeline_id name="pipeline_id" {
+            @if any { option value="" { "—" } }
+            @for p in all { option value=(p.pipeline_id) selected[chosen == Some(p.pipeline_id)] { (p.name) } }
+        }
+    }
+}
+
+/// A manager picker over `team`.
+fn manager_select(lang: Lang, team: &[TeamMember], chosen: Option<Uuid>) -> Markup {
+    html! {
+        label for="manager_id" { (lang.t("manager")) }
+        select #manager_id name="manager_id" {
+            option value="" { (lang.t("all_managers")) }
+            @for m in team { option value=(m.manager_id) selected[chosen == Some(m.manager_id)] { (m.name) } }
+        }
+    }
+}
+
+/// The period picker: the presets as links, and a custom range.
+fn period_picker(ctx: &Ctx, from: NaiveDate, to: NaiveDate, keep: &[&str]) -> Markup {
+    let lang = ctx.lang;
+    let path = ctx.here.split('?').next().unwrap_or("/ui");
+    let kept: String = keep
+        .iter()
+        .filter_map(|k| ctx.param(k).map(|v| format!("&{k}={}", encode(v))))
+        .collect();
+    html! {
+        nav.presets aria-label=(lang.t("period")) {
+            @for (name, f, t) in presets(Utc::now().date_naive()) {
+                a href={ (path) "?preset=" (name) (kept) } aria-current=[(f == from && t == to).then_some("true")] { (lang.t(name)) }
+            }
+        }
+        label for="from" { (lang.t("from")) }
+        input #from type="date" name="from" value=(from);
+        label for="to" { (lang.t("to")) }
+        input #to type="date" name="to" value=(to);
+    }
+}
+
+/// A filter form around `fields`.
+fn filters(lang: Lang, fields: Markup) -> Markup {
+    html! { form.filters method="get" { (fields) button type="submit" { (lang.t("show")) } } }
+}
+
+/// Money cell.
+fn money(ctx: &Ctx, minor: i128) -> Cell {
+    Cell::new(minor, ctx.money.format(minor))
+}
+
+/// The time a date starts (UTC).
+fn midnight(d: NaiveDate) -> chrono::DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The funnel's table and chart for `pipeline` (shared by the funnel page and home).
+async fn funnel_block(
+    ctx: &Ctx,
+    pipeline: &PipelineRow,
+    managers: Option<&[Uuid]>,
+    manager_id: Option<Uuid>,
+    as_of: Option<chrono::DateTime<Utc>>,
+) -> PageResult {
+    let lang = ctx.lang;
+    let stages = crm_projections::deals::funnel(
+        ctx.web.state.log.pool(),
+        pipeline.pipeline_id,
+        managers,
+        as_of,
+    )
+    .await
+    .map_err(projection_error)?
+    .ok_or_else(|| ApiError::NotFound {
+        what: format!("pipeline {}", pipeline.pipeline_id),
+    })?;
+    let deals_of = |stage: Uuid| {
+        let mut href = format!(
+            "/ui/deals?pipeline_id={}&stage_id={stage}&status=open",
+            pipeline.pipeline_id
+        );
+        if let Some(m) = manager_id {
+            href.push_str(&format!("&manager_id={m}"));
+        }
+        if let Some(t) = as_of {
+            href.push_str(&format!("&as_of={}", encode(&t.to_rfc3339())));
+        }
+        href
+    };
+    let rows: Vec<Row> = stages
+        .iter()
+        .map(|s| Row {
+            name: s.name.clone(),
+            href: Some(deals_of(s.stage_id)),
+            cells: vec![
+                Cell::count(s.deals).link(deals_of(s.stage_id)),
+                money(ctx, s.amount.0),
+            ],
+        })
+        .collect();
+    let open: i64 = stages.iter().map(|s| s.deals).sum();
+    let amount: i128 = stages.iter().map(|s| s.amount.0).sum();
+    let chart: Vec<(String, f64, String)> = stages
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                s.deals as f64,
+                format!("{} · {}", s.deals, ctx.money.format(s.amount.0)),
+            )
+        })
+        .collect();
+    Ok(html! {
+        section.funnel {
+            h2 { (lang.t("funnel")) ": " (pipeline.name) }
+            p.totals {
+                span { (lang.t("open_deals")) ": " strong #open_deals data-value=(open) { (open) } }
+                " · "
+                span { (lang.t("open_amount")) ": " strong #open_amount data-value=(amount) { (ctx.money.format(amount)) } }
+            }
+            @if open == 0 { (empty(lang.t("no_deals_in_pipeline"))) }
+            (bars(lang.t("funnel"), &chart))
+            (table(lang.t("funnel"), &[lang.t("stage"), lang.t("deals"), lang.t("amount")], &rows, false))
+        }
+    })
+}
+
+/// `GET /ui/funnel?pipeline_id=&manager_id=&as_of=`.
+pub async fn funnel(ctx: Ctx) -> Response {
+    let result = funnel_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn funnel_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::SALES)?;
+    let lang = ctx.lang;
+    let reach = ctx.reach().await?;
+    let manager_id = ctx.uuid("manager_id")?;
+    let managers = reach.narrow(manager_id)?;
+    let as_of = ctx.time("as_of")?;
+    ctx.reflects(crm_projections::deals::NAME).await?;
+    let all = pipelines(ctx).await?;
+    let chosen = chosen_pipeline(ctx, &all)?;
+    let team = team(ctx, &reach).await?;
+    let form = filters(
+        lang,
+        html! {
+            (pipeline_select(lang, &all, chosen.map(|p| p.pipeline_id), false))
+            (manager_select(lang, &team, manager_id))
+            label for="as_of" { (lang.t("as_of")) }
+            input #as_of type="date" name="as_of" value=[as_of.map(|t| t.date_naive())];
+        },
+    );
+    let body = match chosen {
+        None => empty(lang.t("no_pipelines")),
+        Some(p) => funnel_block(ctx, p, managers.as_deref(), manager_id, as_of).await?,
+    };
+    Ok(page(
+        ctx,
+        lang.t("funnel"),
+        html! { h1 { (lang.t("funnel")) } (form) (body) },
+    ))
+}
+
+/// `GET /ui/managers?from=&to=&department=` (or `preset=`).
+pub async fn managers(ctx: Ctx) -> Response {
+    let result = managers_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn managers_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::SALES)?;
+    let lang = ctx.lang;
+    let (from, to) = period(ctx)?;
+    let reach = ctx.reach().await?;
+    let department = ctx.param("department").map(str::to_owned);
+    ctx.reflects(crm_projections::managers::NAME).await?;
+    let filter = ManagerKpisFilter {
+        managers: reach.narrow(None)?,
+        department: department.clone(),
+    };
+    let rows = crm_projections::managers::manager_kpis(
+        ctx.web.state.log.pool(),
+        midnight(from),
+        midnight(to),
+        &filter,
+    )
+    .await
+    .map_err(projection_error)?;
+    let mut departments: Vec<String> = team(ctx, &reach)
+        .await?
+        .into_iter()
+        .map(|m| m.department)
+        .collect();
+    departments.sort();
+    departments.dedup();
+    let headers = [
+        "name",
+        "department",
+        "calls",
+        "calls_outbound",
+        "calls_inbound",
+        "call_seconds",
+        "meetings",
+        "emails",
+        "messages",
+        "clients_contacted",
+        "calls_per_client",
+        "leads_assigned",
+        "leads_converted",
+        "leads_rejected",
+        "deals_opened",
+        "deals_won",
+        "deals_lost",
+        "won_amount",
+        "win_rate",
+        "tasks_completed",
+        "tasks_completed_late",
+    ];
+    let header_words: Vec<&str> = headers.iter().map(|h| lang.t(h)).collect();
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .map(|m| {
+            let deals = format!("/ui/deals?manager_id={}", m.manager_id);
+            Row {
+                name: m.name.clone(),
+                href: Some(deals.clone()),
+                cells: vec![
+                    Cell::new(&m.department, m.department.clone()),
+                    Cell::count(m.calls),
+                    Cell::count(m.calls_outbound),
+                    Cell::count(m.calls_inbound),
+                    Cell::new(
+                        m.call_seconds.0,
+                        format!("{:.0}", m.call_seconds.0 as f64 / 60.0),
+                    ),
+                    Cell::count(m.meetings),
+                    Cell::count(m.emails),
+                    Cell::count(m.messages),
+                    Cell::count(m.clients_contacted),
+                    Cell::maybe(m.calls_per_client, |v| format!("{v:.2}")),
+                    Cell::count(m.leads_assigned),
+                    Cell::count(m.leads_converted),
+                    Cell::count(m.leads_rejected),
+                    Cell::count(m.deals_opened).link(deals.clone()),
+                    Cell::count(m.deals_won).link(format!("{deals}&status=won")),
+                    Cell::count(m.deals_lost).link(format!("{deals}&status=lost")),
+                    money(ctx, m.won_amount.0),
+                    Cell::maybe(m.win_rate, |v| percent(Some(*v))),
+                    Cell::count(m.tasks_completed).link(format!(
+                        "/ui/tasks?assignee_id={}&status=completed",
+                        m.manager_id
+                    )),
+                    Cell::count(m.tasks_completed_late),
+                ],
+            }
+        })
+        .collect();
+    let chart: Vec<(String, f64, String)> = rows
+        .iter()
+        .map(|m| (m.name.clone(), m.calls as f64, m.calls.to_string()))
+        .collect();
+    let form = filters(
+        lang,
+        html! {
+            (period_picker(ctx, from, to, &["department"]))
+            label for="department" { (lang.t("department")) }
+            select #department name="department" {
+                option value="" { (lang.t("all_departments")) }
+                @for d in &departments { option value=(d) selected[department.as_deref() == Some(d.as_str())] { (d) } }
+            }
+        },
+    );
+    Ok(page(
+        ctx,
+        lang.t("managers"),
+        html! {
+            h1 { (lang.t("managers")) }
+            (form)
+            p.period { (from) " — " (to) }
+            @if rows.is_empty() { (empty(lang.t("no_managers"))) } @else {
+                (bars(lang.t("calls"), &chart))
+                (table(lang.t("managers"), &header_words, &table_rows, true))
+            }
+        },
+    ))
+}
+
+/// `GET /ui/overdue`: overdue tasks, deals past their expected close, waiting leads.
+pub async fn overdue(ctx: Ctx) -> Response {
+    let result = overdue_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+/// The three overdue lists of the actor's reach.
+async fn overdue_blocks(ctx: &Ctx, reach: &Reach) -> PageResult {
+    let lang = ctx.lang;
+    let pool = ctx.web.state.log.pool();
+    let now = Utc::now();
+    let names = names(ctx).await?;
+    let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let tasks = crm_projections::tasks::overdue_tasks(pool, now, None, reach.managers())
+        .await
+        .map_err(projection_error)?;
+    let deals = crm_projections::deals::overdue(pool, now.date_naive(), reach.managers())
+        .await
+        .map_err(projection_error)?;
+    let leads = crm_projections::leads::overdue_leads(pool, now, 15, reach.managers())
+        .await
+        .map_err(projection_error)?;
+    let hidden = ctx.web.state.hidden.of(&ctx.actor);
+    let task_rows: Vec<Row> = tasks
+        .iter()
+        .map(|t| Row {
+            name: t.title.clone(),
+            href: t
+                .client_id
+                .map(|c| format!("/ui/clients/{c}"))
+                .or_else(|| t.deal_id.map(|d| format!("/ui/deals/{d}"))),
+            cells: vec![
+                Cell::new(t.assignee_id, name(&t.assignee_id)),
+                Cell::new(t.due_at.to_rfc3339(), when(&t.due_at)),
+                Cell::new(t.overdue_seconds, span(lang, t.overdue_seconds)),
+            ],
+        })
+        .collect();
+    let deal_rows: Vec<Row> = deals
+        .iter()
+        .map(|d| Row {
+            name: d.title.clone(),
+            href: Some(format!("/ui/deals/{}", d.deal_id)),
+            cells: vec![
+                Cell::new(d.manager_id, name(&d.manager_id)),
+                money(ctx, i128::from(d.amount)),
+                Cell::new(d.expected_close_on, d.expected_close_on.to_string()),
+                Cell::count(i64::from(d.days_overdue)),
+            ],
+        })
+        .collect();
+    let lead_rows: Vec<Row> = leads
+        .iter()
+        .map(|l| Row {
+            name: if hidden.hides_lead("name") {
+                "—".into()
+            } else {
+                l.name.clone()
+            },
+            href: None,
+            cells: vec![
+                Cell::new(&l.source, l.source.clone()),
+                Cell::maybe(l.manager_id, |m| name(m)),
+                Cell::new(l.received_at.to_rfc3339(), when(&l.received_at)),
+                Cell::new(l.waiting_seconds, span(lang, l.waiting_seconds)),
+            ],
+        })
+        .collect();
+    Ok(html! {
+        section #overdue-tasks {
+            h2 { (lang.t("overdue_tasks")) " (" (tasks.len()) ")" }
+            @if tasks.is_empty() { (empty(lang.t("no_overdue_tasks"))) } @else {
+                (table(lang.t("overdue_tasks"), &[lang.t("title"), lang.t("manager"), lang.t("due_at"), lang.t("overdue_for")], &task_rows, true))
+            }
+        }
+        section #overdue-deals {
+            h2 { (lang.t("overdue_deals")) " (" (deals.len()) ")" }
+            @if deals.is_empty() { (empty(lang.t("no_overdue_deals"))) } @else {
+                (table(lang.t("overdue_deals"), &[lang.t("title"), lang.t("manager"), lang.t("amount"), lang.t("expected_close_on"), lang.t("days_overdue")], &deal_rows, true))
+            }
+        }
+        section #overdue-leads {
+            h2 { (lang.t("waiting_leads")) " (" (leads.len()) ")" }
+            @if leads.is_empty() { (empty(lang.t("no_waiting_leads"))) } @else {
+                (table(lang.t("waiting_leads"), &[lang.t("name"), lang.t("source"), lang.t("manager"), lang.t("received_at"), lang.t("waiting")], &lead_rows, true))
+            }
+        }
+    })
+}
+
+async fn overdue_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::SALES)?;
+    let reach = ctx.reach().await?;
+    ctx.reflects(crm_projections::tasks::NAME).await?;
+    let blocks = overdue_blocks(ctx, &reach).await?;
+    Ok(page(
+        ctx,
+        ctx.lang.t("overdue"),
+        html! { h1 { (ctx.lang.t("overdue")) } (blocks) },
+    ))
+}
+
+/// `GET /ui/conversion?pipeline_id=&from=&to=[&manager_id=]`.
+pub async fn conversion(ctx: Ctx) -> Response {
+    let result = conversion_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+/// reached / previous, 4 decimals, as the API rounds it.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+async fn conversion_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::HEADS)?;
+    let lang = ctx.lang;
+    let (from, to) = period(ctx)?;
+    let reach = ctx.reach().await?;
+    let manager_id = ctx.uuid("manager_id")?;
+    let managers = reach.narrow(manager_id)?;
+    ctx.reflects(crm_projections::deals::NAME).await?;
+    let all = pipelines(ctx).await?;
+    let chosen = chosen_pipeline(ctx, &all)?;
+    let team = team(ctx, &reach).await?;
+    let form = filters(
+        lang,
+        html! {
+            (pipeline_select(lang, &all, chosen.map(|p| p.pipeline_id), false))
+            (manager_select(lang, &team, manager_id))
+            (period_picker(ctx, from, to, &["pipeline_id", "manager_id"]))
+        },
+    );
+    let body = match chosen {
+        None => empty(lang.t("no_pipelines")),
+        Some(p) => {
+            let c = crm_projections::deals::conversion(
+                ctx.web.state.log.pool(),
+                p.pipeline_id,
+                midnight(from),
+                midnight(to),
+                managers.as_deref(),
+            )
+            .await
+            .map_err(projection_error)?
+            .ok_or_else(|| ApiError::NotFound {
+                what: format!("pipeline {}", p.pipeline_id),
+            })?;
+            let mut previous: Option<i64> = None;
+            let rows: Vec<Row> = c
+                .stages
+                .iter()
+                .map(|s| {
+                    let from_previous = previous.and_then(|p| ratio(s.reached, p));
+                    previous = Some(s.reached);
+                    Row {
+                        name: s.name.clone(),
+                        href: None,
+                        cells: vec![
+                            Cell::count(s.reached),
+                            Cell::maybe(from_previous, |v| percent(Some(*v))),
+                        ],
+                    }
+                })
+                .collect();
+            let chart: Vec<(String, f64, String)> = c
+                .stages
+                .iter()
+                .map(|s| (s.name.clone(), s.reached as f64, s.reached.to_string()))
+                .collect();
+            let summary = vec![Row {
+                name: p.name.clone(),
+                href: None,
+                cells: vec![
+                    Cell::count(c.cohort),
+                    Cell::count(c.won).link(format!(
+                        "/ui/deals?pipeline_id={}&status=won",
+                        p.pipeline_id
+                    )),
+                    Cell::count(c.lost).link(format!(
+                        "/ui/deals?pipeline_id={}&status=lost",
+                        p.pipeline_id
+                    )),
+                    Cell::count(c.open).link(format!(
+                        "/ui/deals?pipeline_id={}&status=open",
+                        p.pipeline_id
+                    )),
+                    Cell::maybe(ratio(c.won, c.won + c.lost), |v| percent(Some(*v))),
+                    Cell::maybe(ratio(c.won, c.cohort), |v| percent(Some(*v))),
+                ],
+            }];
+            html! {
+                @if c.cohort == 0 { (empty(lang.t("no_cohort"))) }
+                (bars(lang.t("conversion"), &chart))
+                (table(lang.t("conversion"), &[lang.t("stage"), lang.t("reached"), lang.t("conversion_from_previous")], &rows, false))
+                (table(lang.t("cohort"), &[lang.t("pipeline"), lang.t("cohort"), lang.t("won"), lang.t("lost"), lang.t("open"), lang.t("win_rate"), lang.t("conversion_to_won")], &summary, false))
+            }
+        }
+    };
+    Ok(page(
+        ctx,
+        lang.t("conversion"),
+        html! { h1 { (lang.t("conversion")) } (form) (body) },
+    ))
+}
+
+/// `GET /ui/loss-reasons?from=&to=[&pipeline_id=]`.
+pub async fn loss_reasons(ctx: Ctx) -> Response {
+    let result = loss_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn loss_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::HEADS)?;
+    let lang = ctx.lang;
+    let (from, to) = period(ctx)?;
+    let reach = ctx.reach().await?;
+    let pipeline_id = ctx.uuid("pipeline_id")?;
+    ctx.reflects(crm_projections::deals::NAME).await?;
+    let all = pipelines(ctx).await?;
+    let reasons = crm_projections::deals::loss_reasons(
+        ctx.web.state.log.pool(),
+        midnight(from),
+        midnight(to),
+        pipeline_id,
+        reach.managers(),
+    )
+    .await
+    .map_err(projection_error)?;
+    let lost = match pipeline_id {
+        Some(p) => format!("/ui/deals?status=lost&pipeline_id={p}"),
+        None => "/ui/deals?status=lost".to_owned(),
+    };
+    let rows: Vec<Row> = reasons
+        .iter()
+        .map(|r| Row {
+            name: r.reason.clone(),
+            href: Some(lost.clone()),
+            cells: vec![Cell::count(r.deals), money(ctx, r.amount.0)],
+        })
+        .collect();
+    let chart: Vec<(String, f64, String)> = reasons
+        .iter()
+        .map(|r| {
+            (
+                r.reason.clone(),
+                r.deals as f64,
+                format!("{} · {}", r.deals, ctx.money.format(r.amount.0)),
+            )
+        })
+        .collect();
+    let form = filters(
+        lang,
+        html! {
+            (pipeline_select(lang, &all, pipeline_id, true))
+            (period_picker(ctx, from, to, &["pipeline_id"]))
+        },
+    );
+    Ok(page(
+        ctx,
+        lang.t("loss_reasons"),
+        html! {
+            h1 { (lang.t("loss_reasons")) }
+            (form)
+            @if reasons.is_empty() { (empty(lang.t("no_losses"))) } @else {
+                (bars(lang.t("loss_reasons"), &chart))
+                (table(lang.t("loss_reasons"), &[lang.t("reason"), lang.t("deals"), lang.t("amount")], &rows, true))
+            }
+        },
+    ))
+}
+
+/// `GET /ui/forecast[?pipeline_id=]`.
+pub async fn forecast(ctx: Ctx) -> Response {
+    let result = forecast_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn forecast_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::SALES)?;
+    let lang = ctx.lang;
+    let reach = ctx.reach().await?;
+    let pipeline_id = ctx.uuid("pipeline_id")?;
+    ctx.reflects(crm_projections::deals::NAME).await?;
+    let all = pipelines(ctx).await?;
+    let months =
+        crm_projections::deals::forecast(ctx.web.state.log.pool(), pipeline_id, reach.managers())
+            .await
+            .map_err(projection_error)?;
+    let open = match pipeline_id {
+        Some(p) => format!("/ui/deals?status=open&pipeline_id={p}"),
+        None => "/ui/deals?status=open".to_owned(),
+    };
+    let rows: Vec<Row> = months
+        .iter()
+        .map(|m| Row {
+            name: m.month.clone(),
+            href: Some(open.clone()),
+            cells: vec![
+                Cell::count(m.deals),
+                money(ctx, m.amount.0),
+                money(ctx, m.weighted_amount.0),
+            ],
+        })
+        .collect();
+    let chart: Vec<(String, f64, String)> = months
+        .iter()
+        .map(|m| {
+            (
+                m.month.clone(),
+                m.weighted_amount.0 as f64,
+                ctx.money.format(m.weighted_amount.0),
+            )
+        })
+        .collect();
+    Ok(page(
+        ctx,
+        lang.t("forecast"),
+        html! {
+            h1 { (lang.t("forecast")) }
+            (filters(lang, pipeline_select(lang, &all, pipeline_id, true)))
+            @if months.is_empty() { (empty(lang.t("no_forecast"))) } @else {
+                (bars(lang.t("weighted_amount"), &chart))
+                (table(lang.t("forecast"), &[lang.t("month"), lang.t("deals"), lang.t("amount"), lang.t("weighted_amount")], &rows, false))
+            }
+        },
+    ))
+}
+
+/// `GET /ui/revenue?by=&from=&to=`.
+pub async fn revenue(ctx: Ctx) -> Response {
+    let result = revenue_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn revenue_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::COMPANY)?;
+    let lang = ctx.lang;
+    let (from, to) = period(ctx)?;
+    let by_name = ctx.param("by").unwrap_or("manager");
+    let by = match by_name {
+        "manager" => RevenueBy::Manager,
+        "source" => RevenueBy::Source,
+        "pipeline" => RevenueBy::Pipeline,
+        "client" => RevenueBy::Client,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "by must be manager, source, pipeline or client",
+            ))
+        }
+    };
+    let reach = ctx.reach().await?;
+    ctx.reflects(crm_projections::deals::NAME).await?;
+    let groups = crm_projections::deals::revenue(
+        ctx.web.state.log.pool(),
+        by,
+        midnight(from),
+        midnight(to),
+        reach.managers(),
+    )
+    .await
+    .map_err(projection_error)?;
+    let names = names(ctx).await?;
+    let rows: Vec<Row> = groups
+        .iter()
+        .map(|g| {
+            let key = g.key.clone().unwrap_or_else(|| "—".to_owned());
+            let href = match by {
+                RevenueBy::Manager => Some(format!("/ui/deals?status=won&manager_id={key}")),
+                RevenueBy::Client => Some(format!("/ui/clients/{key}")),
+                RevenueBy::Pipeline => Some(format!("/ui/deals?status=won&pipeline_id={key}")),
+                RevenueBy::Source => None,
+            };
+            Row {
+                name: key,
+                href: href.filter(|_| g.key.is_some()),
+                cells: vec![Cell::count(g.deals), money(ctx, g.amount.0)],
+            }
+        })
+        .collect();
+    let label = |key: &Option<String>| -> String {
+        match key {
+            None => "—".into(),
+            Some(k) => k
+                .parse::<Uuid>()
+                .ok()
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| k.clone()),
+        }
+    };
+    let chart: Vec<(String, f64, String)> = groups
+        .iter()
+        .map(|g| {
+            (
+                label(&g.key),
+                g.amount.0 as f64,
+                ctx.money.format(g.amount.0),
+            )
+        })
+        .collect();
+    let form = filters(
+        lang,
+        html! {
+            label for="by" { (lang.t("by")) }
+            select #by name="by" {
+                @for (value, key) in [("manager", "by_manager"), ("source", "by_source"), ("pipeline", "by_pipeline"), ("client", "by_client")] {
+                    option value=(value) selected[by_name == value] { (lang.t(key)) }
+                }
+            }
+            (period_picker(ctx, from, to, &["by"]))
+        },
+    );
+    Ok(page(
+        ctx,
+        lang.t("revenue"),
+        html! {
+            h1 { (lang.t("revenue")) }
+            (form)
+            @if groups.is_empty() { (empty(lang.t("no_revenue"))) } @else {
+                (bars(lang.t("revenue"), &chart))
+                (table(lang.t("revenue"), &[lang.t("key"), lang.t("deals"), lang.t("amount")], &rows, true))
+            }
+        },
+    ))
+}
+
+/// `GET /ui`: the home of the person's role.
+pub async fn home(ctx: Ctx) -> Response {
+    let result = home_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn home_page(ctx: &Ctx) -> PageResult {
+    let lang = ctx.lang;
+    let body = match ctx.role {
+        Some(Role::Manager | Role::Head | Role::Director | Role::Admin) => {
+            let reach = ctx.reach().await?;
+            let overdue = overdue_blocks(ctx, &reach).await?;
+            let all = pipelines(ctx).await?;
+            let funnel = match all.first() {
+                Some(p) => funnel_block(ctx, p, reach.managers(), None, None).await?,
+                None => empty(lang.t("no_pipelines")),
+            };
+            html! { (funnel) (overdue) }
+        }
+        Some(Role::Auditor) => html! { p { a href="/ui/audit" { (lang.t("audit")) } } },
+        Some(Role::Analyst) => html! { p { a href="/ui/projections" { (lang.t("projections")) } } },
+        None => html! {},
+    };
+    Ok(page(
+        ctx,
+        lang.t("home"),
+        html! { h1 { (lang.t("home")) ": " (ctx.name) } (body) },
+    ))
+}
