@@ -46,6 +46,7 @@ mod seed;
 mod subscription_restart;
 mod time_travel;
 mod tokens;
+mod webapp;
 
 use std::collections::BTreeSet;
 use std::path::Path;
