@@ -108,8 +108,8 @@ echo "==> fuzzing the API (scripts/fuzz.sh)"
 fuzz=0
 ./scripts/fuzz.sh || fuzz=$?
 
-# One closing line over every test binary and the fuzzing (cargo's last line is the
-# doc-tests').
+# One closing line over every test binary (a crate's integration tests are one binary,
+# tests/main.rs) and the fuzzing (cargo's last line is the doc-tests').
 awk -v fuzz="$fuzz" '/^test result:/ { p += $4; f += $6 }
     END { if (fuzz == 0) p += 1; else f += 1; printf "all tests: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"

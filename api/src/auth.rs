@@ -8,36 +8,29 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::access::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Who sends a request: the owner of its bearer token (or session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    /// The manager the token acts for, if any.
-    pub manager_id: Option<Uuid>,
-    /// The token's role (`manager`, `head`, `director`, `admin`, `auditor`, `analyst`).
-    pub role: String,
-}
-
-impl Actor {
-    /// How the actor is named in event metadata: the manager id, or `role:<role>`.
-    pub fn name(&self) -> String {
-        match self.manager_id {
-            Some(id) => id.to_string(),
-            None => format!("role:{}", self.role),
-        }
-    }
-}
+/// Who sends a request: the owner of its bearer token (defined with the roles, in
+/// `crate::access`; resolved from the request here).
+pub use crate::access::Actor;
 
 /// The stored form of a token.
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// How many tokens were ever made (revoked and expired ones included).
+pub async fn count_tokens(pool: &PgPool) -> Result<i64, ApiError> {
+    sqlx::query_scalar("SELECT count(*) FROM api.tokens")
+        .fetch_one(pool)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Creates a token for `manager_id` (or none) with `role`; returns the token, shown only now.
@@ -182,7 +175,7 @@ impl FromRequestParts<AppState> for Actor {
             if same(token, bootstrap) {
                 return Ok(Actor {
                     manager_id: None,
-                    role: "admin".into(),
+                    role: Role::Admin,
                 });
             }
         }
@@ -201,10 +194,14 @@ impl FromRequestParts<AppState> for Actor {
             state.auth_failures.record(address);
             return Err(ApiError::Unauthorized);
         };
+        // A role the contract does not know (written by hand) grants nothing.
+        let Some(role) = Role::parse(&role) else {
+            return Err(ApiError::Unauthorized);
+        };
         // A token acts for its manager only while he is registered and active: a
         // deactivated manager's tokens end with him.
         if let Some(manager) = manager_id {
-            if !crate::command::manager_is_active(state, manager).await? {
+            if !state.commands.manager_is_active(manager).await? {
                 return Err(ApiError::Unauthorized);
             }
         }

@@ -2,9 +2,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use crm_domain::DomainError;
 use crm_eventlog::EventLogError;
 use crm_projections::ProjectionError;
 use serde_json::{json, Map, Value};
+
+use crate::commands::CommandError;
 
 /// Every way a request can fail, each with its status and stable `code`.
 #[derive(Debug, thiserror::Error)]
@@ -169,12 +172,17 @@ pub enum ApiError {
         /// What went wrong, for a person.
         detail: String,
     },
-    /// 500: a fault of ours; the cause is logged, never shown.
+    /// 500: a fault of ours; the cause is logged where the answer is made, never shown.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
+    /// A 500 caused by `cause` (logged, never shown).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(cause.into())
+    }
+
     /// A 400 with `code` and `detail`.
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         ApiError::BadRequest {
@@ -287,7 +295,9 @@ fn first_problem(problems: &[crm_projections::custom::Problem]) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            ApiError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %Chain(cause.as_ref()), "request failed")
+            }
             ApiError::Unavailable => {
                 tracing::warn!("request refused: the event store is unavailable")
             }
@@ -342,9 +352,7 @@ impl From<EventLogError> for ApiError {
                     "the personal data of {subject} was erased; it takes no new personal data"
                 ),
             },
-            other => {
-                ApiError::Internal(format!("{other}: {:?}", std::error::Error::source(&other)))
-            }
+            other => ApiError::Internal(Box::new(other)),
         }
     }
 }
@@ -355,7 +363,7 @@ impl From<ProjectionError> for ApiError {
         if err.is_transient() {
             ApiError::Unavailable
         } else {
-            ApiError::Internal(err.chain())
+            ApiError::Internal(Box::new(err))
         }
     }
 }
@@ -363,5 +371,61 @@ impl From<ProjectionError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         EventLogError::from(err).into()
+    }
+}
+
+/// An error and its sources, `: `-separated, for the log.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        match &err {
+            DomainError::NotFound { entity, id } => ApiError::NotFound {
+                what: format!("{entity} {id}"),
+            },
+            DomainError::AlreadyExists { .. } => ApiError::Reused {
+                code: err.code(),
+                detail: err.to_string(),
+            },
+            _ => ApiError::Rule {
+                code: err.code(),
+                detail: err.to_string(),
+            },
+        }
+    }
+}
+
+/// The one place a command's failure becomes an HTTP answer.
+impl From<CommandError> for ApiError {
+    fn from(err: CommandError) -> Self {
+        match err {
+            CommandError::Forbidden(refused) => refused.into(),
+            CommandError::Domain(err) => err.into(),
+            CommandError::Invalid { code, detail } => ApiError::BadRequest { code, detail },
+            CommandError::VersionConflict {
+                stream,
+                expected,
+                current,
+            } => ApiError::VersionConflict {
+                stream,
+                expected: expected.to_string(),
+                current,
+            },
+            CommandError::Log(err) => err.into(),
+            CommandError::Projection(err) => err.into(),
+            CommandError::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }

@@ -39,7 +39,7 @@ pub fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .cloned()
         .or_else(|| cause.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "a panic without a message".to_owned());
-    ApiError::Internal(format!("a handler panicked: {cause}")).into_response()
+    ApiError::internal(format!("a handler panicked: {cause}")).into_response()
 }
 
 /// The middleware: an error answer that is not a problem document yet becomes one.

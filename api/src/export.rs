@@ -7,6 +7,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter, RecordedEvent};
 use futures::Stream;
 
+use crate::commands::{execute, CommandContext, CommandError, Commands, Decision};
+
 /// Events read from the feed per chunk.
 const PAGE: usize = 2_000;
 
@@ -178,7 +180,7 @@ fn current_shape(mut event: RecordedEvent) -> RecordedEvent {
 
 /// The event as `GET /events` shows it, on one line.
 fn ndjson_line(out: &mut Vec<u8>, event: RecordedEvent) {
-    let view = crate::routes::EventView::from(event);
+    let view = crate::event_view::EventView::from(event);
     if serde_json::to_writer(&mut *out, &view).is_ok() {
         out.push(b'\n');
     }
@@ -224,17 +226,18 @@ fn csv_field(out: &mut Vec<u8>, field: &str) {
 }
 
 /// Records an export about to run as a `DataExported` event on a stream of its own,
-/// caused by `actor` (a token's owner, or `cli:<user>`), through `via` (`api`,
-/// `cli`): every export of the base is a fact of the log. Returns its position.
+/// run like any command in `ctx` (an exporter's; `cli:<user>` named in the metadata
+/// for `crm export`), through `via` (`api`, `cli`): every export of the base is a
+/// fact of the log. Returns its position.
 pub async fn record_export(
-    log: &EventLog,
+    commands: &Commands,
+    ctx: &CommandContext,
     format: Format,
     filter: &ExportFilter,
-    actor: String,
     via: &str,
-) -> Result<i64, EventLogError> {
+) -> Result<i64, CommandError> {
     use crm_domain::export::{ExportCommand, ExportState};
-    use crm_domain::Aggregate;
+    use crm_domain::{Aggregate, EntityKind};
     let export = crm_domain::events::DataExported {
         export_id: uuid::Uuid::now_v7(),
         what: "events".into(),
@@ -242,27 +245,15 @@ pub async fn record_export(
         filters: filter.to_json(),
         via: via.into(),
     };
-    // A new id: the record cannot be refused.
-    let events = ExportState::default()
-        .decide(ExportCommand::Record(export))
-        .unwrap_or_default();
-    let metadata = crm_eventlog::Metadata {
-        actor: Some(actor),
-        correlation_id: Some(uuid::Uuid::new_v4()),
-        causation_id: None,
-        request_id: None,
-        source: crm_eventlog::Source::Api,
-    };
-    let batches = events
-        .iter()
-        .map(|event| {
-            crm_eventlog::StreamAppend::new(
-                event.stream(),
-                crm_eventlog::ExpectedVersion::NoStream,
-                vec![crate::command::new_event(event, metadata.clone())],
-            )
-        })
-        .collect();
-    let outcome = log.append_multi(batches).await?;
-    Ok(outcome.last_position())
+    let target = (EntityKind::Export, export.export_id);
+    let response = execute(commands, ctx, target, None, |mut loader| {
+        let export = export.clone();
+        async move {
+            let state: ExportState = loader.fresh(EntityKind::Export, export.export_id);
+            let events = state.decide(ExportCommand::Record(export))?;
+            Ok(Decision::new(loader, events))
+        }
+    })
+    .await?;
+    Ok(response.position)
 }

@@ -7,7 +7,67 @@ use axum::http::StatusCode;
 use crm_projections::UnknownStatus;
 use serde::de::DeserializeOwned;
 
+use crate::auth::Actor;
+use crate::commands::{CommandContext, IdSeed};
 use crate::error::ApiError;
+use crate::server::REQUEST_ID;
+use crate::state::AppState;
+
+/// The body of a command that carries nothing but its business time (it may be left out).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnlyBusinessTime {
+    /// Business time of the fact; default: now.
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A command's context from the request: the bearer token's actor, `If-Match`,
+/// `X-Correlation-Id` (or a new id), the request id, and the ids seeded by an
+/// `Idempotency-Key`.
+impl FromRequestParts<AppState> for CommandContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let if_match = match header("if-match") {
+            None => None,
+            Some(v) => Some(
+                v.trim_matches('"')
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_if_match",
+                            "If-Match must be a stream version",
+                        )
+                    })?,
+            ),
+        };
+        let correlation_id = match header("x-correlation-id") {
+            None => uuid::Uuid::new_v4(),
+            Some(v) => uuid::Uuid::parse_str(v).map_err(|_| {
+                ApiError::bad_request("invalid_correlation_id", "X-Correlation-Id must be a UUID")
+            })?,
+        };
+        let mut ctx = CommandContext::new(actor, crm_eventlog::Source::Api);
+        ctx.if_match = if_match;
+        ctx.correlation_id = correlation_id;
+        ctx.request_id = header(REQUEST_ID).map(str::to_owned);
+        ctx.seed = parts.extensions.get::<IdSeed>().copied();
+        Ok(ctx)
+    }
+}
 
 /// The largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;

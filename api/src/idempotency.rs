@@ -60,15 +60,7 @@ impl Default for IdempotencySettings {
 }
 
 /// Present on a command sent with an `Idempotency-Key`: seeds its made-up ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdSeed(pub Uuid);
-
-impl IdSeed {
-    /// The `n`-th id derived from the seed.
-    pub fn id(&self, purpose: &str, n: usize) -> Uuid {
-        Uuid::new_v5(&self.0, format!("{purpose}/{n}").as_bytes())
-    }
-}
+pub use crate::commands::IdSeed;
 
 /// The middleware: replays stored answers, stores new ones.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -174,7 +166,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX)
         .await
-        .map_err(|e| ApiError::Internal(format!("response body: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("response body: {e}")))?;
     sqlx::query(
         "UPDATE api.idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2",
     )

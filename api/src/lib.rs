@@ -1,12 +1,12 @@
-//! The CRM's HTTP API (axum routes, auth, problem+json errors, OpenAPI) and what the
-//! `crm` binary needs around it, such as the embedded PostgreSQL cluster that lets
-//! the server run with no database set up.
+//! The CRM's HTTP API: axum routes, extractors, auth, problem+json errors, OpenAPI.
+//! The `crm` binary, the seed generator and the embedded PostgreSQL cluster are
+//! `crm-cli`'s.
 
 pub mod access;
 pub mod auth;
-pub mod command;
-pub mod embedded;
+pub mod commands;
 pub mod error;
+pub mod event_view;
 pub mod every_error;
 pub mod export;
 pub mod extract;
@@ -19,7 +19,6 @@ pub mod paging;
 pub mod personal;
 pub mod read_model;
 pub mod routes;
-pub mod seed;
 pub mod server;
 pub mod state;
 pub mod webapp;

@@ -138,7 +138,7 @@ impl Limiter {
             let semaphore = self
                 .clients
                 .semaphore(key, size)
-                .ok_or_else(|| ApiError::Internal("the client slots' lock is poisoned".into()))?;
+                .ok_or_else(|| ApiError::internal("the client slots' lock is poisoned"))?;
             let permit = tokio::time::timeout(wait, semaphore.acquire_owned()).await;
             match permit {
                 Ok(Ok(permit)) => Some((key, self.clients.clone(), permit)),

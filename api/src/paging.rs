@@ -84,7 +84,7 @@ impl CursorKey {
             .fetch_one(pool)
             .await?;
         let bytes = <[u8; 32]>::try_from(stored.as_slice())
-            .map_err(|_| ApiError::Internal("the stored cursor key is not 32 bytes".into()))?;
+            .map_err(|_| ApiError::internal("the stored cursor key is not 32 bytes"))?;
         Ok(CursorKey::from_bytes(&bytes))
     }
 
@@ -99,7 +99,7 @@ impl CursorKey {
         let sealed = self
             .0
             .encrypt(Nonce::from_slice(&nonce), payload)
-            .map_err(|_| ApiError::Internal("a cursor could not be sealed".into()))?;
+            .map_err(|_| ApiError::internal("a cursor could not be sealed"))?;
         Ok(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
     }
 

@@ -1,8 +1,10 @@
 //! Writing personal data: the one step that encrypts the personal values of events
-//! about to be appended (commands, `crm seed`) under their data subjects' keys, and
-//! collects the key vault's writes that go with the append (see
+//! about to be appended (by `crate::commands::append`, the last step of every
+//! command and of `crm seed`) under their data subjects' keys, and collects the key
+//! vault's writes that go with the append (see
 //! `crm_eventlog::EventLog::append_with_keys`). Reading is
-//! `crm_projections::personal::reveal`.
+//! `crm_projections::personal::reveal`. (Seals, elsewhere, are the log's
+//! tamper-evidence; nothing here seals.)
 
 use std::collections::BTreeSet;
 
@@ -17,7 +19,7 @@ use uuid::Uuid;
 /// is refused with [`EventLogError::SubjectErased`]; a personal value holding a NUL
 /// (which the log's own check cannot see once encrypted) with
 /// [`EventLogError::Invalid`], before anything is encrypted.
-pub async fn seal(
+pub async fn encrypt(
     log: &EventLog,
     batches: &mut [StreamAppend],
 ) -> Result<VaultWrite, EventLogError> {
@@ -73,14 +75,4 @@ pub async fn seal(
     let mut write = keys.into_write();
     write.erase = erase.into_iter().collect();
     Ok(write)
-}
-
-/// Encrypts the personal values of `batches` and appends them with their keys:
-/// the one way every writer of client and lead events appends.
-pub async fn append(
-    log: &EventLog,
-    mut batches: Vec<StreamAppend>,
-) -> Result<crm_eventlog::AppendOutcome, EventLogError> {
-    let write = seal(log, &mut batches).await?;
-    log.append_with_keys(batches, &write).await
 }

@@ -244,7 +244,7 @@ pub async fn reflects(
     };
     if !state.projections.iter().any(|p| p.name() == name) {
         // A server without this read model would only time out: say so at once.
-        return Err(ApiError::Internal(format!(
+        return Err(ApiError::internal(format!(
             "read model {name} is not registered"
         )));
     }

@@ -1,17 +1,16 @@
 //! What every request handler shares.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crm_domain::pipeline::PipelineState;
 use crm_eventlog::EventLog;
 use crm_projections::Projection;
 use uuid::Uuid;
 
-use crate::auth::Actor;
+use crate::access::Actor;
+use crate::commands::Commands;
 use crate::error::ApiError;
 use crate::failed_auth::{FailedAuth, FailedAuthSettings};
 use crate::hidden::HiddenFields;
@@ -34,10 +33,8 @@ pub struct AppState {
     pub bootstrap_token: Option<String>,
     /// Tokens resolved lately.
     pub tokens: Arc<TokenCache>,
-    /// Pipelines, which never change once defined.
-    pub pipelines: Arc<Mutex<HashMap<Uuid, PipelineState>>>,
-    /// Entities' states as last folded, by stream.
-    pub states: Arc<StateCache>,
+    /// The command path over the log, with its caches (states, pipelines).
+    pub commands: Commands,
     /// The read models this server knows (to rebuild them by name).
     pub projections: Arc<Vec<Arc<dyn Projection>>>,
     /// Which client and lead fields each role may not see.
@@ -60,11 +57,10 @@ impl AppState {
     /// The state over `log`, trusting resolved tokens for [`TOKEN_TTL`].
     pub fn new(log: EventLog, bootstrap_token: Option<String>) -> Self {
         AppState {
+            commands: Commands::new(log.clone()),
             log,
             bootstrap_token,
             tokens: Arc::new(TokenCache::new(TOKEN_TTL)),
-            pipelines: Arc::default(),
-            states: Arc::default(),
             projections: Arc::new(crm_projections::builtin()),
             hidden: Arc::default(),
             min_position_wait: crate::read_model::MIN_POSITION_WAIT,
@@ -74,6 +70,17 @@ impl AppState {
             max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
             logins: Arc::default(),
         }
+        .forgetting_deactivated_managers()
+    }
+
+    /// The same state whose commands forget, at once, the tokens of a manager they
+    /// deactivate (in other processes, once their cached lookup expires).
+    fn forgetting_deactivated_managers(mut self) -> Self {
+        let tokens = Arc::clone(&self.tokens);
+        self.commands = self
+            .commands
+            .on_manager_deactivated(move |manager| tokens.forget_manager(manager));
+        self
     }
 
     /// The same state waiting `wait` for `min_position` (and erasures) instead of
@@ -129,46 +136,7 @@ impl AppState {
     /// The same state trusting resolved tokens for `ttl` (zero: look every token up).
     pub fn with_token_ttl(mut self, ttl: Duration) -> Self {
         self.tokens = Arc::new(TokenCache::new(ttl));
-        self
-    }
-}
-
-/// A folded state, type-erased, with its version.
-type Remembered = (Arc<dyn Any + Send + Sync>, i64);
-
-/// Entities' folded states by stream, each at the version it was folded to. A
-/// command reads only the events appended since, so a state is never stale; an
-/// append still expects the version it was decided on.
-#[derive(Default)]
-pub struct StateCache {
-    states: Mutex<HashMap<String, Remembered>>,
-}
-
-impl StateCache {
-    /// The state remembered for `stream`, if it is of type `S`.
-    pub fn get<S: Clone + Send + Sync + 'static>(&self, stream: &str) -> Option<S> {
-        let states = self.states.lock().ok()?;
-        states.get(stream)?.0.downcast_ref::<S>().cloned()
-    }
-
-    /// The version of the state remembered for `stream`.
-    pub fn version(&self, stream: &str) -> Option<i64> {
-        let states = self.states.lock().ok()?;
-        states.get(stream).map(|s| s.1)
-    }
-
-    /// Remembers `state` for `stream`.
-    pub fn put<S: crm_domain::Aggregate + Send + Sync + 'static>(&self, stream: &str, state: &S) {
-        if let Ok(mut states) = self.states.lock() {
-            // Bounded: forget everything rather than grow without end.
-            if states.len() >= 100_000 {
-                states.clear();
-            }
-            states.insert(
-                stream.to_owned(),
-                (Arc::new(state.clone()), state.version()),
-            );
-        }
+        self.forgetting_deactivated_managers()
     }
 }
 
@@ -227,12 +195,13 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Role;
 
     #[test]
     fn entries_expire_and_a_zero_ttl_caches_nothing() {
         let actor = Actor {
             manager_id: None,
-            role: "admin".into(),
+            role: Role::Admin,
         };
         let cache = TokenCache::new(Duration::from_millis(50));
         cache.put(vec![1], actor.clone(), None);
@@ -258,7 +227,7 @@ mod tests {
         let (gone, kept) = (Uuid::new_v4(), Uuid::new_v4());
         let of = |manager: Uuid| Actor {
             manager_id: Some(manager),
-            role: "manager".into(),
+            role: Role::Manager,
         };
         let cache = TokenCache::new(Duration::from_secs(60));
         cache.put(vec![1], of(gone), None);

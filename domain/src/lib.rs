@@ -89,8 +89,10 @@ mod rules;
 pub mod task;
 pub mod values;
 
-#[cfg(test)]
-mod testing;
+/// The given/when/then harness and fixtures; other crates' tests enable it with
+/// `crm-domain = { workspace = true, features = ["testing"] }`.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use aggregate::{Aggregate, Ref};
 pub use codec::DecodeError;

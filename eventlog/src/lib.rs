@@ -21,6 +21,7 @@
 //! transactions older than the oldest still running (see `feed`).
 
 mod append;
+pub mod baseline;
 mod chain;
 mod error;
 mod event;

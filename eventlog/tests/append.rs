@@ -1,10 +1,7 @@
 //! Appending: versions, envelopes, expected versions, multi-stream atomicity, idempotency.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::{ev, log_with};
 use chrono::{TimeZone, Utc};
-use common::{ev, log_with};
 use crm_eventlog::{
     EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend, StreamBound,
 };

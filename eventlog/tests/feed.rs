@@ -1,13 +1,10 @@
 //! The global feed: every committed event exactly once, each stream in version order,
 //! whatever the concurrency of writers.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::{ev, log_with};
+use crate::common::{ev, log_with};
 use crm_eventlog::{
     Cursor, EventLog, EventLogError, ExpectedVersion, FeedFilter, RecordedEvent, StreamAppend,
 };
@@ -19,7 +16,7 @@ use uuid::Uuid;
 /// Makes appends of `event_type` wait, after their insert and before their commit,
 /// with `body` (PL/pgSQL): a writer whose transaction commits late.
 async fn delay_commits_of(log: &EventLog, event_type: &str, body: &str) {
-    common::exec(
+    crate::common::exec(
         log,
         &format!(
             "CREATE FUNCTION test_delay() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$; \
@@ -87,7 +84,7 @@ async fn a_late_commit_is_held_back_not_skipped(opts: PgPoolOptions, conn: PgCon
     let early = early.await.unwrap();
     assert!(early.last_position() < late.last_position());
     // Transactions of other tests on the same server may hold the feed back a little longer.
-    common::wait_for_feed(&log, 2).await;
+    crate::common::wait_for_feed(&log, 2).await;
     let page = log
         .read_feed(Cursor::start(), 100, &FeedFilter::default())
         .await
@@ -114,7 +111,7 @@ async fn the_feed_pages_by_cursor_and_filters_by_type(pool: PgPool) {
         .await
         .unwrap();
     }
-    common::wait_for_feed(&log, 25).await;
+    crate::common::wait_for_feed(&log, 25).await;
     let mut cursor = Cursor::start();
     let mut seen = Vec::new();
     loop {
@@ -367,7 +364,7 @@ async fn a_sparse_filter_pages_through_scan_windows_without_losing_events(pool: 
             .await
             .unwrap();
     }
-    common::wait_for_feed(&log, total as usize).await;
+    crate::common::wait_for_feed(&log, total as usize).await;
     let filter = FeedFilter::types(["DealWon"]);
     let (mut cursor, mut seen, mut short_pages) = (Cursor::start(), Vec::new(), 0);
     loop {

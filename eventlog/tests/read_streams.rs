@@ -1,9 +1,6 @@
 //! Reading several streams interleaved by position, a page at a time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::ev;
+use crate::common::ev;
 use crm_eventlog::{EventLog, ExpectedVersion};
 use sqlx::PgPool;
 

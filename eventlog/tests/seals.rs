@@ -1,11 +1,8 @@
 //! Seals over the global feed: tampering with a copy of a sealed log behind its back
 //! (altering, deleting, inserting, reordering, even with the stream's chain recomputed)
 //! is caught and the event named; the original still verifies.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{behind_the_back, copy_database, drop_database, ev, exec, rechain};
+use crate::common::{behind_the_back, copy_database, drop_database, ev, exec, rechain};
 use crm_eventlog::{BadEvent, BreakKind, EventLog, ExpectedVersion, VerifyReport};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
@@ -14,7 +11,7 @@ use uuid::Uuid;
 const SEAL_SIZE: usize = 4;
 
 async fn open(conn: &PgConnectOptions) -> EventLog {
-    common::log_with(PgPoolOptions::new(), conn.clone(), 4).await
+    crate::common::log_with(PgPoolOptions::new(), conn.clone(), 4).await
 }
 
 /// Seals until every event is in a seal (other tests' transactions on the same
@@ -45,7 +42,7 @@ async fn seal_everything(log: &EventLog) -> u64 {
 /// into a client in one append; sealed; the pool closed so the database can be copied.
 async fn sealed_original(conn: &PgConnectOptions) {
     let log = open(conn).await;
-    common::append_story(&log).await;
+    crate::common::append_story(&log).await;
     seal_everything(&log).await;
     log.close().await;
 }
@@ -355,7 +352,7 @@ async fn an_altered_or_deleted_seal_is_caught(_opts: PgPoolOptions, conn: PgConn
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
 async fn racing_sealers_cover_the_feed_once_in_order(_opts: PgPoolOptions, conn: PgConnectOptions) {
-    let log = common::log_with(PgPoolOptions::new(), conn.clone(), 16).await;
+    let log = crate::common::log_with(PgPoolOptions::new(), conn.clone(), 16).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sealers: Vec<_> = (0..4)
         .map(|_| {

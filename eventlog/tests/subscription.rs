@@ -1,12 +1,9 @@
 //! Subscriptions wake on notifications, poll when they are missed, and survive
 //! dropped connections. (A full database restart is tested in the workspace's tests/.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ev, log_with};
+use crate::common::{ev, log_with};
 use crm_eventlog::{Cursor, EventLog, ExpectedVersion, FeedFilter, RecordedEvent, Subscription};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 

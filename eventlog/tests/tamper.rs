@@ -1,16 +1,13 @@
 //! The log refuses changes, and its hash chains catch changes made behind its back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{behind_the_back, ev, exec};
+use crate::common::{behind_the_back, ev, exec};
 use crm_eventlog::{BreakKind, EventLog, ExpectedVersion};
 use sqlx::PgPool;
 
 /// Three streams of five events each, appended in interleaved order.
 async fn seeded(pool: PgPool) -> EventLog {
     let log = EventLog::new(pool);
-    common::append_story(&log).await;
+    crate::common::append_story(&log).await;
     log
 }
 

@@ -1,13 +1,10 @@
 //! The projector runtime against a real PostgreSQL: exactly once across crashes, one
 //! active runner per projection, failure isolation, live latency, rebuilds.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use crm_eventlog::EventLog;
 use crm_projections::{rebuild, wait_until_reflects, ProjectorSet, Runner, LOCK_CLASS};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

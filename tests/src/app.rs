@@ -165,6 +165,17 @@ impl TestApp {
             .await
     }
 
+    /// POST a JSON body as the admin, checked to succeed; its answer's body.
+    pub async fn post_ok(&self, path: String, body: Value) -> Value {
+        let answer = self.post(&path, &body).await;
+        assert!(
+            answer.status.is_success(),
+            "{path} {body}: {:?}",
+            answer.body
+        );
+        answer.body
+    }
+
     /// Runs the built-in projectors and the custom projections on this app's database
     /// until the result is shut down.
     pub fn start_projectors(&self) -> crm_projections::RunningProjectors {

@@ -4,6 +4,7 @@
 mod app;
 pub mod company;
 mod copy;
+pub mod read;
 pub mod routes;
 pub mod scenario;
 
@@ -14,7 +15,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crm_api::embedded::{EmbeddedError, EmbeddedPostgres};
+use crm_cli::embedded::{EmbeddedError, EmbeddedPostgres};
 
 /// A private PostgreSQL cluster in a fresh folder under /tmp. Dropping it stops the
 /// server and removes the folder, also when a test panics.

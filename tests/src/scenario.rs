@@ -202,7 +202,7 @@ pub async fn append_straight(
                 "{} holds personal values: append it with append_as_older_code",
                 event.event_type()
             );
-            let new = crm_api::command::new_event(event, crm_eventlog::Metadata::default())
+            let new = crm_api::commands::new_event(event, crm_eventlog::Metadata::default())
                 .occurred_at(*at);
             let stream = event.stream();
             match appends.iter_mut().find(|a| a.stream == stream) {

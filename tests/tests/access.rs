@@ -1,14 +1,14 @@
 //! Who may see and do what: each role's reach over lists, cards, timelines, reports
 //! and the log; 403s that append nothing; bulk pages; hidden fields.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use crm_api::hidden::HiddenFields;
 use crm_tests::company::{forbidden, Company};
+use crm_tests::read::has_key;
 use crm_tests::Answer;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -572,26 +572,6 @@ async fn the_log_is_read_by_auditors_and_each_stream_within_reach(pool: PgPool) 
         c.get(&t.director, "/clients?limit=1000").await.status,
         StatusCode::OK
     );
-}
-
-/// Every key (at any depth) of a JSON value.
-fn keys(value: &Value, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.insert(k.clone());
-                keys(v, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
-        _ => {}
-    }
-}
-
-fn has_key(value: &Value, key: &str) -> bool {
-    let mut all = BTreeSet::new();
-    keys(value, &mut all);
-    all.contains(key)
 }
 
 #[sqlx::test(migrations = false)]

@@ -1,8 +1,7 @@
 //! GET /audit/verify on a sealed company log, and on a copy of it with an event
 //! deleted behind the log's back: the seal names the deleted event.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::{copy_database, drop_database, TestApp};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

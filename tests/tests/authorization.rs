@@ -15,7 +15,6 @@
 //! and each query with each uuid query parameter pointing out of reach: a 403, or
 //! an answer that names nothing out of reach. No answer to a manager or a head
 //! names an entity out of his reach.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,6 @@
 //! The client and lead commands over HTTP: what they append, and that every refusal
 //! (400, 404, 409, 422) appends nothing; lead conversion writes its three streams in
 //! one transaction or not at all.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent};

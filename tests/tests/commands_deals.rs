@@ -1,6 +1,5 @@
 //! Deal commands end to end: success, every error status with nothing appended,
 //! optimistic concurrency with If-Match, and the deal as of a time or version.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent};

@@ -1,6 +1,5 @@
 //! Manager and pipeline commands: success, and every refusal appending nothing; and
 //! the OpenAPI document listing every command route.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_tests::{TestApp, ADMIN_TOKEN};

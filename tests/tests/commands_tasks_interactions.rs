@@ -1,6 +1,5 @@
 //! The task and interaction commands over HTTP: what they append, and that every
 //! refusal (400, 404, 409, 422) appends nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent};

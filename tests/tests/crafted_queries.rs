@@ -2,7 +2,6 @@
 //! PostgreSQL's `numeric` takes, NaN and infinities, NUL characters, wherever a
 //! query value reaches SQL (a custom projection's rows filters here; every declared
 //! parameter in `openapi.rs`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use crm_tests::TestApp;

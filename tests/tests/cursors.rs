@@ -2,7 +2,6 @@
 //! last card's name, which a role may have hidden, and a feed cursor a transaction
 //! id, which no answer shows; both are sealed, and anything the server did not seal
 //! is a 400 `invalid_cursor` (a NUL byte included).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,6 @@
 //! connection besides the server's pool, given back once none is left; and a server
 //! allows at most `max_custom_projections` of them (beyond: 422 `too_many_projections`,
 //! appending nothing), even under a burst of definitions.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

@@ -1,14 +1,13 @@
 //! Custom projections defined over HTTP, built from a generated company's whole log,
 //! kept live, redefined beside the live rows, dropped; each checked against figures
 //! computed with plain SQL over the log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use chrono::NaiveDate;
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -614,7 +613,7 @@ async fn a_definition_older_code_accepted_that_reads_personal_data_is_refused_at
             name: name.into(),
             definition: probe_definition(),
         });
-    let event = crm_api::command::new_event(&defined, crm_eventlog::Metadata::default());
+    let event = crm_api::commands::new_event(&defined, crm_eventlog::Metadata::default());
     app.log
         .append(
             &defined.stream(),

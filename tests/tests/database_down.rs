@@ -1,5 +1,4 @@
 //! While PostgreSQL is down the API answers 503 problems, and it recovers by itself.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

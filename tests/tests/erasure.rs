@@ -3,13 +3,13 @@
 //! `POST /clients/{id}/erase` and `POST /leads/{id}/erase` destroy the key and append
 //! an erasure event, after which every answer shows `[erased]` (rebuilt read models
 //! included) while the log stays append-only and verifies.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_api::auth::create_token;
+use crm_tests::read::{id_of, ok};
 use crm_tests::routes::Fill;
 use crm_tests::scenario::{manager, Entities};
-use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
+use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -48,15 +48,6 @@ struct Company {
     converted_client: Uuid,
     lead: Uuid,
     last_position: i64,
-}
-
-fn ok(answer: &Answer, what: &str) -> Value {
-    assert!(answer.status.is_success(), "{what}: {answer:?}");
-    answer.body.clone()
-}
-
-fn id_of(body: &Value) -> Uuid {
-    body["id"].as_str().unwrap().parse().unwrap()
 }
 
 async fn company(app: &TestApp) -> Company {

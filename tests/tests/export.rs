@@ -1,5 +1,4 @@
 //! `GET /export/events`: the log as NDJSON or CSV, filtered, for admins and auditors.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};

@@ -1,6 +1,5 @@
 //! A manager's handover: every client, open deal, open task and open lead of his
 //! goes to another manager, in one transaction, and nothing else moves.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use crm_tests::TestApp;

@@ -3,7 +3,6 @@
 //! SQL fragments inside free text are data, stored and read back verbatim; requests
 //! beyond the limits in flight are refused with 503 / 429 and `Retry-After`, and the
 //! server serves again once they finish; slow clients cannot hold connections.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;

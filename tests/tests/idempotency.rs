@@ -1,5 +1,4 @@
 //! Idempotency-Key: a retry gets the first answer and appends nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_tests::{TestApp, ADMIN_TOKEN};

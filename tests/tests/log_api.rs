@@ -1,5 +1,4 @@
 //! The log's HTTP endpoints, auth, problem+json errors, health and the OpenAPI document.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_eventlog::{ExpectedVersion, NewEvent, StreamAppend};

@@ -5,7 +5,6 @@
 //! failures answer alike and are throttled per email and per address; sessions end at
 //! logout, after inactivity and with the manager's deactivation; no password reaches
 //! the log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

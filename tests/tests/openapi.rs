@@ -3,7 +3,6 @@
 //! declared as a problem+json document, and the field limits it states are the
 //! domain's. Every query and path parameter it declares refuses a NUL with a 400,
 //! and every time or date parameter a year PostgreSQL cannot hold.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{header, Method, StatusCode};
 use crm_tests::scenario::send_text;

@@ -1,7 +1,6 @@
 //! Every error is a problem+json document with a `code` (issue 13): a path no route
 //! serves (404 `not_found`), a method a route does not serve (405
 //! `method_not_allowed`, its `Allow` header kept), and the layers' own refusals.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{header, Method, StatusCode};
 use crm_tests::scenario::send_text;

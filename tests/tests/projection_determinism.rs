@@ -1,7 +1,6 @@
 //! Every built-in read model, built live while commands stream in or by projectors
 //! killed again and again mid-batch, equals row for row the same read models rebuilt
 //! from scratch.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -1,5 +1,4 @@
 //! `GET /projections` and `POST /projections/{name}/rebuild` over a running projector.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,6 @@
 //! has, blocks no erasure, and gets past the event once an operator records a repair
 //! (`crm projection sanitize|skip`, here through the library call the command makes);
 //! then it catches up, and a rebuild gets past the event too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

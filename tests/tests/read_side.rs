@@ -2,10 +2,10 @@
 //! interactions are listed and read, and lists carry the names a person reads, each
 //! within the reader's reach, paginated, with read-your-writes, hidden fields and
 //! erasure applied; every expected value is written from the scenario below.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{Method, StatusCode};
 use crm_api::hidden::HiddenFields;
+use crm_tests::read::has_key;
 use crm_tests::scenario::{response_id, token};
 use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
@@ -392,14 +392,6 @@ fn unhex(hex: &str) -> String {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect();
     String::from_utf8(bytes).unwrap()
-}
-
-fn has_key(value: &Value, key: &str) -> bool {
-    match value {
-        Value::Object(map) => map.contains_key(key) || map.values().any(|v| has_key(v, key)),
-        Value::Array(items) => items.iter().any(|v| has_key(v, key)),
-        _ => false,
-    }
 }
 
 #[sqlx::test(migrations = false)]

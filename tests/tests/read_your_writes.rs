@@ -4,11 +4,11 @@
 //! reflected: with the read models stopped it either waits and says it lags, or
 //! answers from the log what it will answer once they are back. The feed waits for
 //! an older open transaction; a custom projection's rows wait for it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use crm_tests::read::ok;
 use crm_tests::routes::{with_query, Route};
 use crm_tests::scenario::{manager, Entities};
 use crm_tests::{Answer, TestApp};
@@ -20,11 +20,6 @@ const NO_MIN_POSITION: [&str; 2] = ["/health/live", "/openapi.json"];
 
 /// How long the second server waits for `min_position` (the default is 5 s).
 const QUICK: Duration = Duration::from_millis(700);
-
-fn ok(answer: &Answer, what: &str) -> Value {
-    assert!(answer.status.is_success(), "{what}: {answer:?}");
-    answer.body.clone()
-}
 
 fn position(body: &Value) -> i64 {
     body["position"].as_i64().unwrap()

@@ -1,7 +1,6 @@
 //! `POST /projections/{name}/rebuild` rebuilds beside the live tables: queries keep
 //! answering from the live copy (which keeps following the log) until the rebuilt one
 //! has caught up and is swapped in under the same table and index names.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

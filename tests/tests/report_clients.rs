@@ -3,22 +3,18 @@
 //! ago, recent, with an open deal, never, after `now`), a deal reopened after a win,
 //! a deal reassigned, interactions naming a deal but not its client, a converted
 //! lead's earlier events, paging, filters, 404 and 400.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use crm_projections::Projection;
+use crm_tests::read::at;
 use crm_tests::scenario::manager;
 use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 /// A client as the test knows it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,5 @@
 //! Conversion of a cohort through a pipeline against the stages the test's deals
 //! visited: opened at later stages, moved back, won, lost and reopened.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use crm_tests::scenario::{client, manager};

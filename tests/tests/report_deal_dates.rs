@@ -1,5 +1,4 @@
 //! The forecast and the overdue deals report against figures computed in the test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

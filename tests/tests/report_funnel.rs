@@ -1,7 +1,6 @@
 //! The funnel and the deal list against a small independent model of the scenario:
 //! deals opened at later stages, moved, won, lost and reopened, reassigned, their
 //! amounts changed, some facts backdated, some after the as-of time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,4 @@
 //! Leads waiting past the SLA and the leads report, against the leads the test tracks.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
@@ -35,18 +34,7 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
         .body["id"]
         .clone();
     let now: DateTime<Utc> = "2026-03-15T12:00:00Z".parse().unwrap();
-    let post = |path: String, body: Value| {
-        let app = app.clone();
-        async move {
-            let answer = app.post(&path, &body).await;
-            assert!(
-                answer.status.is_success(),
-                "{path} {body}: {:?}",
-                answer.body
-            );
-            answer.body
-        }
-    };
+    let post = |path: String, body: Value| app.post_ok(path, body);
     let mut leads = Vec::new();
     for (minutes_ago, source, manager) in [
         (120, "website", Some(a)),

@@ -4,12 +4,12 @@
 //! converted and rejected (also with no manager), deals opened, reassigned, won, lost,
 //! reopened and lost again, tasks rescheduled, reassigned and completed late or on
 //! time, over many periods (whole months, whole days, partial edges), with filters.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
+use crm_tests::read::{at, id_of};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -62,14 +62,6 @@ struct Scenario {
     tasks: HashMap<Uuid, (Uuid, DateTime<Utc>)>,
     happened: Vec<Happened>,
     last_position: i64,
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
-
-fn id_of(body: &Value) -> Uuid {
-    body["id"].as_str().unwrap().parse().unwrap()
 }
 
 impl Scenario {

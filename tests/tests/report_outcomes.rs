@@ -1,5 +1,4 @@
 //! Loss reasons and revenue against the wins and losses the test itself records.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
@@ -44,18 +43,7 @@ async fn loss_reasons_and_revenue_follow_their_definitions(pool: PgPool) {
             .await;
         pipelines.push(answer.body["id"].as_str().unwrap().to_owned());
     }
-    let post = |path: String, body: Value| {
-        let app = app.clone();
-        async move {
-            let answer = app.post(&path, &body).await;
-            assert!(
-                answer.status.is_success(),
-                "{path} {body}: {:?}",
-                answer.body
-            );
-            answer.body
-        }
-    };
+    let post = |path: String, body: Value| app.post_ok(path, body);
     let mut outcomes = Vec::new();
     let open = |pipeline: &str, client: &str, manager: &str, amount: i64, source: Option<&str>| {
         json!({"client_id": client, "pipeline_id": pipeline, "title": "D", "amount": amount, "manager_id": manager,

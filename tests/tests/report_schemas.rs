@@ -2,7 +2,6 @@
 //! summary and a description, every field of its answer has a description, and the
 //! answers carry exactly the fields the document describes (so that the schemas,
 //! which only describe the read models' rows, cannot drift from them).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 

@@ -1,9 +1,9 @@
 //! The task list and the overdue tasks report against the tasks the test tracks:
 //! rescheduled, reassigned, completed and cancelled ones.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use crm_tests::read::at;
 use crm_tests::scenario::manager;
 use crm_tests::TestApp;
 use serde_json::{json, Value};
@@ -18,28 +18,13 @@ struct Tracked {
     status: &'static str,
 }
 
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
-
 #[sqlx::test(migrations = false)]
 async fn overdue_tasks_follow_their_definition(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();
     let projectors = app.start_projectors();
     let (a, b) = (manager(&app, "Olena").await, manager(&app, "Ivan").await);
     let mut tracked = Vec::new();
-    let post = |path: String, body: Value| {
-        let app = app.clone();
-        async move {
-            let answer = app.post(&path, &body).await;
-            assert!(
-                answer.status.is_success(),
-                "{path} {body}: {:?}",
-                answer.body
-            );
-            answer.body
-        }
-    };
+    let post = |path: String, body: Value| app.post_ok(path, body);
     for (assignee, due) in [
         (a, "2026-03-10T09:00:00Z"),
         (a, "2026-03-12T09:00:00Z"),

@@ -1,7 +1,6 @@
 //! `InteractionLogged` at schema version 2 (`duration: {seconds}` instead of the number
 //! `duration_s`): a log holding both versions replays into the same figures, and
 //! exports show only the new shape, while the stored events stay as written.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;
 use crm_eventlog::{ExpectedVersion, NewEvent};

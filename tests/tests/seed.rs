@@ -1,13 +1,12 @@
 //! `crm seed`: the generated log is the same for the same seed and date, has
 //! exactly the events asked for, verifies, holds every event type, feeds every
 //! built-in read model without a failure, and gives every report something to show.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_api::seed::{self, Generator, SeedOptions};
+use crm_cli::seed::{self, Generator, SeedOptions};
 use crm_eventlog::EventLog;
 use crm_tests::TestApp;
 use serde_json::Value;

@@ -3,14 +3,13 @@
 //! the client card `as_of` a time agrees with the card replayed from the log cut
 //! then (computed here in plain SQL from the spec's definitions); any stream cut at a
 //! version or a time gives the events and the state the log holds up to there.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use crm_api::seed::{self, SeedOptions};
+use crm_cli::seed::{self, SeedOptions};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;

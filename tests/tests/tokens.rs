@@ -3,7 +3,6 @@
 //! manager ends when he is deactivated (or was never registered): with the
 //! production token cache on, at once in the process that deactivated him and within
 //! the cache's time to live elsewhere.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
@@ -277,7 +276,7 @@ async fn a_deactivated_managers_tokens_end_with_him_in_every_process(pool: PgPoo
     // The manager deactivated by a writer outside both servers (an import, say):
     // refused once each server looks his token up again, and a token made for him
     // now is refused at once.
-    let event = crm_api::command::new_event(
+    let event = crm_api::commands::new_event(
         &DomainEvent::ManagerDeactivated(ManagerDeactivated {
             manager_id: manager,
         }),

@@ -169,7 +169,7 @@ pub async fn actor(parts: &mut Parts, state: &AppState) -> Result<Option<Actor>,
     });
     Ok(Some(Actor {
         manager_id: Some(manager_id),
-        role: manager.role.name().to_owned(),
+        role: manager.role,
     }))
 }
 

@@ -13,11 +13,10 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{
-    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision,
-};
+use crate::commands::{assign as assign_to, execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
+use crate::routes::created;
 use crate::state::AppState;
 
 use super::doc_types::ClientKindDoc;
@@ -88,28 +87,34 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     let target = (EntityKind::Client, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let client: ClientState = loader.load(EntityKind::Client, id).await?;
-            let manager = Ref::new(
-                body.manager_id,
-                loader.load(EntityKind::Manager, body.manager_id).await?,
-            );
-            let events = client.decide(ClientCommand::Register(RegisterClient {
-                client_id: id,
-                name: body.name,
-                kind: body.kind,
-                size: body.size,
-                industry: body.industry,
-                region: body.region,
-                source: body.source,
-                manager,
-                contacts: contacts(body.contacts),
-            }))?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let client: ClientState = loader.load(EntityKind::Client, id).await?;
+                let manager = Ref::new(
+                    body.manager_id,
+                    loader.load(EntityKind::Manager, body.manager_id).await?,
+                );
+                let events = client.decide(ClientCommand::Register(RegisterClient {
+                    client_id: id,
+                    name: body.name,
+                    kind: body.kind,
+                    size: body.size,
+                    industry: body.industry,
+                    region: body.region,
+                    source: body.source,
+                    manager,
+                    contacts: contacts(body.contacts),
+                }))?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }
@@ -174,59 +179,65 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateClientBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Client, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let client: ClientState = loader.load(EntityKind::Client, id).await?;
-            // Everything the command names is loaded (and so checked) before deciding.
-            let manager = match body.manager_id {
-                Some(manager_id) => Some(Ref::new(
-                    manager_id,
-                    loader
-                        .load::<ManagerState>(EntityKind::Manager, manager_id)
-                        .await?,
-                )),
-                None => None,
-            };
-            let changes = ClientChanges {
-                name: body.name,
-                kind: body.kind,
-                size: body.size,
-                industry: body.industry,
-                region: body.region,
-                source: body.source,
-                contacts: body.contacts.map(contacts),
-            };
-            let mut events = Vec::new();
-            if !changes.is_empty() {
-                match client.decide(ClientCommand::Update {
-                    client_id: id,
-                    changes,
-                }) {
-                    Ok(updated) => events = updated,
-                    // Only the manager may change: decided below.
-                    Err(DomainError::Rule { code, .. }) if code == codes::NO_CHANGES => {}
-                    Err(err) => return Err(err.into()),
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let client: ClientState = loader.load(EntityKind::Client, id).await?;
+                // Everything the command names is loaded (and so checked) before deciding.
+                let manager = match body.manager_id {
+                    Some(manager_id) => Some(Ref::new(
+                        manager_id,
+                        loader
+                            .load::<ManagerState>(EntityKind::Manager, manager_id)
+                            .await?,
+                    )),
+                    None => None,
+                };
+                let changes = ClientChanges {
+                    name: body.name,
+                    kind: body.kind,
+                    size: body.size,
+                    industry: body.industry,
+                    region: body.region,
+                    source: body.source,
+                    contacts: body.contacts.map(contacts),
+                };
+                let mut events = Vec::new();
+                if !changes.is_empty() {
+                    match client.decide(ClientCommand::Update {
+                        client_id: id,
+                        changes,
+                    }) {
+                        Ok(updated) => events = updated,
+                        // Only the manager may change: decided below.
+                        Err(DomainError::Rule { code, .. }) if code == codes::NO_CHANGES => {}
+                        Err(err) => return Err(err.into()),
+                    }
                 }
+                let current_manager = client.entity().map(|c| c.manager_id);
+                if let Some(manager) = manager.filter(|m| Some(m.id) != current_manager) {
+                    let state = events.iter().fold(client.clone(), |s, e| s.evolve(e));
+                    events.extend(state.decide(ClientCommand::Reassign {
+                        client_id: id,
+                        manager,
+                    })?);
+                }
+                if events.is_empty() {
+                    // Nothing differs (or nothing was sent): let the domain say which.
+                    client.decide(ClientCommand::Update {
+                        client_id: id,
+                        changes: ClientChanges::default(),
+                    })?;
+                }
+                Ok(Decision::new(loader, events))
             }
-            let current_manager = client.entity().map(|c| c.manager_id);
-            if let Some(manager) = manager.filter(|m| Some(m.id) != current_manager) {
-                let state = events.iter().fold(client.clone(), |s, e| s.evolve(e));
-                events.extend(state.decide(ClientCommand::Reassign {
-                    client_id: id,
-                    manager,
-                })?);
-            }
-            if events.is_empty() {
-                // Nothing differs (or nothing was sent): let the domain say which.
-                client.decide(ClientCommand::Update {
-                    client_id: id,
-                    changes: ClientChanges::default(),
-                })?;
-            }
-            Ok(Decision::new(loader, events))
-        }
-    })
+        },
+    )
     .await?;
     Ok(Json(response))
 }
@@ -254,7 +265,7 @@ pub async fn assign(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Client, id);
     let response = assign_to::<ClientState>(
-        &state,
+        &state.commands,
         &ctx,
         target,
         body.manager_id,

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::access::{Role, CUSTOM_READERS};
 use crate::auth::Actor;
-use crate::command::{execute, CommandContext, CommandResponse, Decision};
+use crate::commands::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::paging::page_limit;
@@ -68,6 +68,7 @@ fn may_define(actor: &Actor) -> Result<(), ApiError> {
             "defining custom projections",
         )
         .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// The definition in `body` (without `name`), checked.
@@ -86,7 +87,7 @@ async fn decide(
 ) -> Result<DefinitionAccepted, ApiError> {
     let id = custom_projection::id_of(name);
     let target = (EntityKind::Projection, id);
-    let response = execute(state, ctx, target, None, |mut loader| {
+    let response = execute(&state.commands, ctx, target, None, |mut loader| {
         let command = command.clone();
         async move {
             let current: CustomProjectionState = loader.load(EntityKind::Projection, id).await?;

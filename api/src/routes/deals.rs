@@ -18,12 +18,13 @@ use uuid::Uuid;
 
 use crate::access::{entity_reach, list_limit, out_of_reach};
 use crate::auth::Actor;
-use crate::command::{
-    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision, Loader,
+use crate::commands::{
+    assign as assign_to, execute, CommandContext, CommandError, CommandResponse, Decision, Loader,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery};
 use crate::read_model::ReadYourWrites;
+use crate::routes::created;
 use crate::state::AppState;
 
 /// `POST /deals`.
@@ -62,28 +63,35 @@ pub async fn open(
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     let target = (EntityKind::Deal, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let deal: DealState = loader.load(EntityKind::Deal, id).await?;
-            let client: ClientState = loader.load(EntityKind::Client, body.client_id).await?;
-            let pipeline: PipelineState = loader.load_pipeline(body.pipeline_id).await?;
-            let manager: ManagerState = loader.load(EntityKind::Manager, body.manager_id).await?;
-            let events = deal.decide(DealCommand::Open(OpenDeal {
-                deal_id: id,
-                client: Ref::new(body.client_id, client),
-                pipeline: Ref::new(body.pipeline_id, pipeline),
-                stage_id: body.stage_id,
-                title: body.title,
-                amount: body.amount,
-                manager: Ref::new(body.manager_id, manager),
-                source: body.source,
-                expected_close_on: body.expected_close_on,
-                lead: None::<Ref<LeadState>>,
-            }))?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let deal: DealState = loader.load(EntityKind::Deal, id).await?;
+                let client: ClientState = loader.load(EntityKind::Client, body.client_id).await?;
+                let pipeline: PipelineState = loader.load_pipeline(body.pipeline_id).await?;
+                let manager: ManagerState =
+                    loader.load(EntityKind::Manager, body.manager_id).await?;
+                let events = deal.decide(DealCommand::Open(OpenDeal {
+                    deal_id: id,
+                    client: Ref::new(body.client_id, client),
+                    pipeline: Ref::new(body.pipeline_id, pipeline),
+                    stage_id: body.stage_id,
+                    title: body.title,
+                    amount: body.amount,
+                    manager: Ref::new(body.manager_id, manager),
+                    source: body.source,
+                    expected_close_on: body.expected_close_on,
+                    lead: None::<Ref<LeadState>>,
+                }))?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }
@@ -92,7 +100,7 @@ pub async fn open(
 async fn deal_and_pipeline(
     loader: &mut Loader,
     id: Uuid,
-) -> Result<(DealState, PipelineState), ApiError> {
+) -> Result<(DealState, PipelineState), CommandError> {
     let deal: DealState = loader.load(EntityKind::Deal, id).await?;
     let pipeline = match &deal.deal {
         Some(d) => loader.load_pipeline(d.pipeline_id).await?,
@@ -110,11 +118,11 @@ async fn run_deal_command<F>(
     command: F,
 ) -> Result<Json<CommandResponse>, ApiError>
 where
-    F: Fn(&mut Loader, DealState, PipelineState) -> Result<(DealState, DealCommand), ApiError>
+    F: Fn(&mut Loader, DealState, PipelineState) -> Result<(DealState, DealCommand), CommandError>
         + Clone,
 {
     let target = (EntityKind::Deal, id);
-    let response = execute(state, ctx, target, occurred_at, |mut loader| {
+    let response = execute(&state.commands, ctx, target, occurred_at, |mut loader| {
         let command = command.clone();
         async move {
             let (deal, pipeline) = deal_and_pipeline(&mut loader, id).await?;
@@ -228,7 +236,7 @@ pub async fn assign(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Deal, id);
     let response = assign_to::<DealState>(
-        &state,
+        &state.commands,
         &ctx,
         target,
         body.manager_id,

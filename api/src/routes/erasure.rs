@@ -2,7 +2,7 @@
 //! `POST /leads/{id}/erase`, for admin and director tokens.
 //!
 //! The erasure event is appended and the subject's key destroyed in one transaction
-//! (`crate::personal::append`): from then on the subject's personal values in the log
+//! (`crate::commands::append`): from then on the subject's personal values in the log
 //! read `[erased]` everywhere, while the log stays as it was written. Erasing a client
 //! also erases the leads linked to it (captured for it or converted into it: as the
 //! `clients` read model knows them, plus those of the events of the log it has not
@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::Role;
-use crate::command::{execute, CommandContext, CommandResponse, Decision};
+use crate::commands::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJsonOrEmpty, ApiPath};
 use crate::read_model::{every_read_model, projection_error, Lagging};
@@ -48,6 +48,7 @@ fn may_erase(ctx: &CommandContext) -> Result<(), ApiError> {
     ctx.actor
         .require(&[Role::Admin, Role::Director], "erasing personal data")
         .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// Erases a client's personal data (name, contacts) and that of its leads: appends
@@ -75,26 +76,32 @@ pub async fn erase_client(
         .map_err(projection_error)?;
     let reason = body.reason;
     let target = (EntityKind::Client, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let (leads, reason) = (leads.clone(), reason.clone());
-        async move {
-            let client: ClientState = loader.load(EntityKind::Client, id).await?;
-            let mut events = client.decide(ClientCommand::Erase {
-                client_id: id,
-                reason: reason.clone(),
-            })?;
-            for lead_id in leads {
-                let lead: LeadState = loader.load(EntityKind::Lead, lead_id).await?;
-                if lead.lead.is_some() {
-                    events.extend(lead.decide(LeadCommand::Erase {
-                        lead_id,
-                        reason: reason.clone(),
-                    })?);
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let (leads, reason) = (leads.clone(), reason.clone());
+            async move {
+                let client: ClientState = loader.load(EntityKind::Client, id).await?;
+                let mut events = client.decide(ClientCommand::Erase {
+                    client_id: id,
+                    reason: reason.clone(),
+                })?;
+                for lead_id in leads {
+                    let lead: LeadState = loader.load(EntityKind::Lead, lead_id).await?;
+                    if lead.lead.is_some() {
+                        events.extend(lead.decide(LeadCommand::Erase {
+                            lead_id,
+                            reason: reason.clone(),
+                        })?);
+                    }
                 }
+                Ok(Decision::new(loader, events))
             }
-            Ok(Decision::new(loader, events))
-        }
-    })
+        },
+    )
     .await?;
     erased_everywhere(&state, response).await
 }
@@ -139,17 +146,23 @@ pub async fn erase_lead(
     may_erase(&ctx)?;
     let reason = body.reason;
     let target = (EntityKind::Lead, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let reason = reason.clone();
-        async move {
-            let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-            let events = lead.decide(LeadCommand::Erase {
-                lead_id: id,
-                reason,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let reason = reason.clone();
+            async move {
+                let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
+                let events = lead.decide(LeadCommand::Erase {
+                    lead_id: id,
+                    reason,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     erased_everywhere(&state, response).await
 }

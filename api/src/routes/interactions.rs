@@ -11,9 +11,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision};
+use crate::commands::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::routes::created;
 use crate::state::AppState;
 
 /// `POST /interactions`.
@@ -64,64 +65,70 @@ pub async fn log(
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     let target = (EntityKind::Interaction, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            // Everything the command names, read in one query.
-            let mut named = vec![(EntityKind::Manager, body.manager_id)];
-            named.extend(body.client_id.map(|c| (EntityKind::Client, c)));
-            named.extend(body.deal_id.map(|d| (EntityKind::Deal, d)));
-            named.extend(body.lead_id.map(|l| (EntityKind::Lead, l)));
-            if body.id.is_some() {
-                named.push((EntityKind::Interaction, id));
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                // Everything the command names, read in one query.
+                let mut named = vec![(EntityKind::Manager, body.manager_id)];
+                named.extend(body.client_id.map(|c| (EntityKind::Client, c)));
+                named.extend(body.deal_id.map(|d| (EntityKind::Deal, d)));
+                named.extend(body.lead_id.map(|l| (EntityKind::Lead, l)));
+                if body.id.is_some() {
+                    named.push((EntityKind::Interaction, id));
+                }
+                loader.prefetch(&named).await?;
+                let interaction: InteractionState = if body.id.is_some() {
+                    loader.load(EntityKind::Interaction, id).await?
+                } else {
+                    loader.fresh(EntityKind::Interaction, id)
+                };
+                let manager = Ref::new(
+                    body.manager_id,
+                    loader.load(EntityKind::Manager, body.manager_id).await?,
+                );
+                let client = match body.client_id {
+                    Some(client_id) => Some(Ref::new(
+                        client_id,
+                        loader.load(EntityKind::Client, client_id).await?,
+                    )),
+                    None => None,
+                };
+                let deal = match body.deal_id {
+                    Some(deal_id) => Some(Ref::new(
+                        deal_id,
+                        loader.load(EntityKind::Deal, deal_id).await?,
+                    )),
+                    None => None,
+                };
+                let lead = match body.lead_id {
+                    Some(lead_id) => Some(Ref::new(
+                        lead_id,
+                        loader.load(EntityKind::Lead, lead_id).await?,
+                    )),
+                    None => None,
+                };
+                let events = interaction.decide(InteractionCommand::Log(LogInteraction {
+                    interaction_id: id,
+                    kind: body.kind,
+                    direction: body.direction,
+                    manager,
+                    client,
+                    deal,
+                    lead,
+                    duration_s: body.duration_s,
+                    outcome: body.outcome,
+                    goal: body.goal,
+                    notes: body.notes,
+                }))?;
+                Ok(Decision::new(loader, events))
             }
-            loader.prefetch(&named).await?;
-            let interaction: InteractionState = if body.id.is_some() {
-                loader.load(EntityKind::Interaction, id).await?
-            } else {
-                loader.fresh(EntityKind::Interaction, id)
-            };
-            let manager = Ref::new(
-                body.manager_id,
-                loader.load(EntityKind::Manager, body.manager_id).await?,
-            );
-            let client = match body.client_id {
-                Some(client_id) => Some(Ref::new(
-                    client_id,
-                    loader.load(EntityKind::Client, client_id).await?,
-                )),
-                None => None,
-            };
-            let deal = match body.deal_id {
-                Some(deal_id) => Some(Ref::new(
-                    deal_id,
-                    loader.load(EntityKind::Deal, deal_id).await?,
-                )),
-                None => None,
-            };
-            let lead = match body.lead_id {
-                Some(lead_id) => Some(Ref::new(
-                    lead_id,
-                    loader.load(EntityKind::Lead, lead_id).await?,
-                )),
-                None => None,
-            };
-            let events = interaction.decide(InteractionCommand::Log(LogInteraction {
-                interaction_id: id,
-                kind: body.kind,
-                direction: body.direction,
-                manager,
-                client,
-                deal,
-                lead,
-                duration_s: body.duration_s,
-                outcome: body.outcome,
-                goal: body.goal,
-                notes: body.notes,
-            }))?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+        },
+    )
     .await?;
     Ok(created(response))
 }

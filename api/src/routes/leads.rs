@@ -16,11 +16,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{
-    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision,
-};
+use crate::commands::{assign as assign_to, execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
+use crate::routes::created;
 use crate::state::AppState;
 
 /// The kind of the client a conversion registers from a lead: a lead is a person's
@@ -67,38 +66,44 @@ pub async fn capture(
     // The log keeps microseconds: `received_at` must be the very `occurred_at` stored.
     let received_at = body.occurred_at.unwrap_or_else(Utc::now).trunc_subsecs(6);
     let target = (EntityKind::Lead, id);
-    let response = execute(&state, &ctx, target, Some(received_at), |mut loader| {
-        let body = body.clone();
-        async move {
-            let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-            let client = match body.client_id {
-                Some(client_id) => Some(Ref::new(
-                    client_id,
-                    loader.load(EntityKind::Client, client_id).await?,
-                )),
-                None => None,
-            };
-            let manager = match body.manager_id {
-                Some(manager_id) => Some(Ref::new(
-                    manager_id,
-                    loader.load(EntityKind::Manager, manager_id).await?,
-                )),
-                None => None,
-            };
-            let events = lead.decide(LeadCommand::Capture(CaptureLead {
-                lead_id: id,
-                source: body.source,
-                channel: body.channel,
-                name: body.name,
-                phone: body.phone,
-                email: body.email,
-                client,
-                manager,
-                received_at,
-            }))?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        Some(received_at),
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
+                let client = match body.client_id {
+                    Some(client_id) => Some(Ref::new(
+                        client_id,
+                        loader.load(EntityKind::Client, client_id).await?,
+                    )),
+                    None => None,
+                };
+                let manager = match body.manager_id {
+                    Some(manager_id) => Some(Ref::new(
+                        manager_id,
+                        loader.load(EntityKind::Manager, manager_id).await?,
+                    )),
+                    None => None,
+                };
+                let events = lead.decide(LeadCommand::Capture(CaptureLead {
+                    lead_id: id,
+                    source: body.source,
+                    channel: body.channel,
+                    name: body.name,
+                    phone: body.phone,
+                    email: body.email,
+                    client,
+                    manager,
+                    received_at,
+                }))?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }
@@ -126,7 +131,7 @@ pub async fn assign(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Lead, id);
     let response = assign_to::<LeadState>(
-        &state,
+        &state.commands,
         &ctx,
         target,
         body.manager_id,
@@ -160,17 +165,23 @@ pub async fn reject(
     ApiJson(body): ApiJson<RejectLeadBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Lead, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let reason = body.reason.clone();
-        async move {
-            let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-            let events = lead.decide(LeadCommand::Reject {
-                lead_id: id,
-                reason,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let reason = body.reason.clone();
+            async move {
+                let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
+                let events = lead.decide(LeadCommand::Reject {
+                    lead_id: id,
+                    reason,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(Json(response))
 }
@@ -225,60 +236,66 @@ pub async fn convert(
     let deal_id = body.deal.id.unwrap_or_else(|| ctx.new_id_for("deal", 0));
     let new_client_id = ctx.new_id_for("client", 0);
     let target = (EntityKind::Lead, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-            let manager: ManagerState = match lead.entity().and_then(|l| l.manager_id) {
-                Some(manager_id) => loader.load(EntityKind::Manager, manager_id).await?,
-                None => ManagerState::default(),
-            };
-            let client = match body.client_id {
-                Some(client_id) => Some(Ref::new(
-                    client_id,
-                    loader.load(EntityKind::Client, client_id).await?,
-                )),
-                None => None,
-            };
-            // Without a client in the request the deal is the lead's client's, or a
-            // new client's (registered for the lead's manager).
-            match (&client, lead.entity().and_then(|l| l.client_id)) {
-                (Some(_), _) => {}
-                (None, Some(own)) => {
-                    loader.load::<ClientState>(EntityKind::Client, own).await?;
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
+                let manager: ManagerState = match lead.entity().and_then(|l| l.manager_id) {
+                    Some(manager_id) => loader.load(EntityKind::Manager, manager_id).await?,
+                    None => ManagerState::default(),
+                };
+                let client = match body.client_id {
+                    Some(client_id) => Some(Ref::new(
+                        client_id,
+                        loader.load(EntityKind::Client, client_id).await?,
+                    )),
+                    None => None,
+                };
+                // Without a client in the request the deal is the lead's client's, or a
+                // new client's (registered for the lead's manager).
+                match (&client, lead.entity().and_then(|l| l.client_id)) {
+                    (Some(_), _) => {}
+                    (None, Some(own)) => {
+                        loader.load::<ClientState>(EntityKind::Client, own).await?;
+                    }
+                    (None, None) => {
+                        loader.fresh::<ClientState>(EntityKind::Client, new_client_id);
+                    }
                 }
-                (None, None) => {
-                    loader.fresh::<ClientState>(EntityKind::Client, new_client_id);
+                let pipeline_id = body.deal.pipeline_id;
+                let pipeline = Ref::new(pipeline_id, loader.load_pipeline(pipeline_id).await?);
+                // The domain cannot see the new deal's stream: a deal id given twice
+                // must not open a second deal on top of the first.
+                let deal: DealState = loader.load(EntityKind::Deal, deal_id).await?;
+                let events = lead.decide(LeadCommand::Convert(ConvertLead {
+                    lead_id: id,
+                    client,
+                    new_client_id,
+                    new_client_kind: CONVERTED_CLIENT_KIND,
+                    manager,
+                    deal_id,
+                    pipeline,
+                    stage_id: body.deal.stage_id,
+                    title: body.deal.title,
+                    amount: body.deal.amount,
+                    expected_close_on: body.deal.expected_close_on,
+                }))?;
+                if deal.id().is_some() {
+                    return Err(DomainError::AlreadyExists {
+                        entity: "deal",
+                        id: deal_id,
+                    }
+                    .into());
                 }
+                Ok(Decision::new(loader, events))
             }
-            let pipeline_id = body.deal.pipeline_id;
-            let pipeline = Ref::new(pipeline_id, loader.load_pipeline(pipeline_id).await?);
-            // The domain cannot see the new deal's stream: a deal id given twice
-            // must not open a second deal on top of the first.
-            let deal: DealState = loader.load(EntityKind::Deal, deal_id).await?;
-            let events = lead.decide(LeadCommand::Convert(ConvertLead {
-                lead_id: id,
-                client,
-                new_client_id,
-                new_client_kind: CONVERTED_CLIENT_KIND,
-                manager,
-                deal_id,
-                pipeline,
-                stage_id: body.deal.stage_id,
-                title: body.deal.title,
-                amount: body.deal.amount,
-                expected_close_on: body.deal.expected_close_on,
-            }))?;
-            if deal.id().is_some() {
-                return Err(DomainError::AlreadyExists {
-                    entity: "deal",
-                    id: deal_id,
-                }
-                .into());
-            }
-            Ok(Decision::new(loader, events))
-        }
-    })
+        },
+    )
     .await?;
     Ok(Json(response))
 }

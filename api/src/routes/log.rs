@@ -1,4 +1,5 @@
-//! The log, read directly: one stream, the global feed, and hash-chain verification.
+//! The log, read directly: the global feed, its export and hash-chain verification.
+//! (One stream's events are in `streams.rs`.)
 
 use axum::body::Body;
 use axum::extract::State;
@@ -8,58 +9,22 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_eventlog::{BadEvent, Cursor, FeedFilter, RecordedEvent, SealBreak, SealHead};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::access::{EXPORTERS, LOG_READERS};
 use crate::auth::Actor;
+use crate::commands::CommandContext;
 use crate::error::ApiError;
+use crate::event_view::EventView;
 use crate::export::{export, record_export, ExportFilter, Format};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::ApiQuery;
 use crate::hidden::Hidden;
 use crate::paging::CursorKind;
 use crate::read_model::{OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
-/// An event with its whole envelope.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
-    event_id: Uuid,
-    stream: String,
-    version: i64,
-    position: i64,
-    #[serde(rename = "type")]
-    event_type: String,
-    schema_version: i32,
-    occurred_at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
-    data: Value,
-    metadata: Value,
-    /// SHA-256, hex.
-    hash: String,
-}
-
-impl From<RecordedEvent> for EventView {
-    fn from(e: RecordedEvent) -> Self {
-        EventView {
-            event_id: e.event_id,
-            stream: e.stream,
-            version: e.version,
-            position: e.position,
-            event_type: e.event_type,
-            schema_version: e.schema_version,
-            occurred_at: e.occurred_at,
-            recorded_at: e.recorded_at,
-            data: e.data,
-            metadata: serde_json::to_value(&e.metadata).unwrap_or(Value::Null),
-            hash: hex::encode(&e.hash),
-        }
-    }
-}
-
 /// The events as shown, without the `hidden` fields.
-fn views(hidden: &Hidden, events: Vec<RecordedEvent>) -> Vec<EventView> {
+pub(super) fn views(hidden: &Hidden, events: Vec<RecordedEvent>) -> Vec<EventView> {
     events
         .into_iter()
         .map(|mut e| {
@@ -67,73 +32,6 @@ fn views(hidden: &Hidden, events: Vec<RecordedEvent>) -> Vec<EventView> {
             EventView::from(e)
         })
         .collect()
-}
-
-/// Events of one stream.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StreamEvents {
-    events: Vec<EventView>,
-}
-
-/// Where to start reading a stream and how much.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    /// First version to return (default 1).
-    from_version: Option<i64>,
-    /// The stream cut at this version (from 1, at most its head): events up to it.
-    #[param(minimum = 1)]
-    version: Option<i64>,
-    /// The stream cut at this business time: its events with `occurred_at <= as_of`.
-    as_of: Option<DateTime<Utc>>,
-    /// At most this many events (default and maximum 10,000).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<usize>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    read: ReadYourWrites,
-}
-
-const MAX_STREAM_READ: usize = 10_000;
-
-/// The events of one stream, in version order; cut at a `version` or `as_of` a time.
-#[utoipa::path(
-    operation_id = "read_stream",get, path = "/streams/{stream}/events", tag = "log",
-    params(("stream" = String, Path, description = "e.g. deal-<uuid>"), StreamQuery),
-    responses((status = 200, body = StreamEvents),
-        (status = 400, description = "as_of and version both, a version below 1, a bad time"),
-        (status = 404, description = "no such stream, or a version beyond its head")),
-    security(("bearer" = [])))]
-pub async fn stream_events(
-    actor: Actor,
-    State(state): State<AppState>,
-    ApiPath(stream): ApiPath<String>,
-    ApiQuery(query): ApiQuery<StreamQuery>,
-) -> Result<Json<StreamEvents>, ApiError> {
-    super::streams::authorize_stream(&state, &actor, &stream).await?;
-    query.read.log(&state).await?;
-    let limit = query.limit.unwrap_or(MAX_STREAM_READ);
-    if !(1..=MAX_STREAM_READ).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be 1 to {MAX_STREAM_READ}"),
-        ));
-    }
-    let from = query.from_version.unwrap_or(1);
-    let mut events = match super::streams::cut(query.as_of, query.version)? {
-        None => state.log.read_stream(&stream, from, limit).await?,
-        Some(bound) => super::streams::read_cut(&state.log, &stream, bound)
-            .await?
-            .into_iter()
-            .filter(|e| e.version >= from)
-            .take(limit)
-            .collect(),
-    };
-    crm_projections::personal::reveal_current(&state.log, &mut events).await?;
-    Ok(Json(StreamEvents {
-        events: views(state.hidden.of(&actor), events),
-    }))
 }
 
 /// A page of the global feed.
@@ -316,7 +214,8 @@ pub async fn export_events(
         to: query.to,
     };
     query.read.feed(&state).await?;
-    record_export(&state.log, format, &filter, actor.name(), "api").await?;
+    let ctx = CommandContext::new(actor.clone(), crm_eventlog::Source::Api);
+    record_export(&state.commands, &ctx, format, &filter, "api").await?;
     let hidden = state.hidden.of(&actor).clone();
     let body = export(state.log.clone(), format, filter, hidden);
     Ok((

@@ -129,7 +129,10 @@ pub async fn set_password(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<SetPassword>,
 ) -> Result<StatusCode, Refusal> {
-    let privileged = matches!(actor.role.as_str(), "admin" | "director");
+    let privileged = matches!(
+        actor.role,
+        crate::access::Role::Admin | crate::access::Role::Director
+    );
     let himself = actor.manager_id == Some(id);
     if !privileged && !himself {
         return Err(ApiError::forbidden(
@@ -350,7 +353,7 @@ pub async fn current(
     Ok(Json(SessionInfo {
         manager_id: actor.manager_id,
         name,
-        role: actor.role,
+        role: actor.role.name().to_owned(),
         csrf_token: session.map(|Extension(s)| s.csrf_token),
     }))
 }

@@ -68,7 +68,10 @@ pub struct ManagerPage {
 
 /// Only a token of a known role reads the team.
 fn may_read(actor: &Actor) -> Result<(), ApiError> {
-    actor.require(&Role::ALL, "reading the team").map(|_| ())
+    actor
+        .require(&Role::ALL, "reading the team")
+        .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// The team, by name, then id, a page at a time; filtered by department, role and

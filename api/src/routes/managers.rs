@@ -19,11 +19,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{
-    created, execute, CommandContext, CommandResponse, Decision, OnlyBusinessTime,
-};
+use crate::commands::{execute, CommandContext, CommandError, CommandResponse, Decision};
 use crate::error::ApiError;
+use crate::extract::OnlyBusinessTime;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
+use crate::routes::created;
 use crate::state::AppState;
 
 /// `POST /managers`.
@@ -57,20 +57,26 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     let target = (EntityKind::Manager, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
-            let events = manager.decide(ManagerCommand::Register {
-                manager_id: id,
-                name: body.name,
-                email: body.email,
-                department: body.department,
-                role: body.role,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
+                let events = manager.decide(ManagerCommand::Register {
+                    manager_id: id,
+                    name: body.name,
+                    email: body.email,
+                    department: body.department,
+                    role: body.role,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }
@@ -88,7 +94,7 @@ pub async fn deactivate(
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<OnlyBusinessTime>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let (target, at) = ((EntityKind::Manager, id), body.occurred_at);
-    let response = execute(&state, &ctx, target, at, |mut loader| async move {
+    let response = execute(&state.commands, &ctx, target, at, |mut loader| async move {
         let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
         let events = manager.decide(ManagerCommand::Deactivate { manager_id: id })?;
         Ok(Decision::new(loader, events))
@@ -143,7 +149,7 @@ const GIVING: [(&str, &str, EntityKind, &str); 7] = [
 async fn ever_given_to(
     state: &AppState,
     manager: Uuid,
-) -> Result<Vec<(EntityKind, Uuid)>, ApiError> {
+) -> Result<Vec<(EntityKind, Uuid)>, CommandError> {
     let types: Vec<String> = GIVING.iter().map(|g| g.0.to_owned()).collect();
     let manager = manager.to_string();
     let mut found = BTreeMap::new();
@@ -190,48 +196,54 @@ pub async fn handover(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let to = body.to_manager_id;
     let target = (EntityKind::Manager, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let state = state.clone();
-        async move {
-            // The two managers first: nothing of a book out of reach is looked for.
-            let managers = [(EntityKind::Manager, id), (EntityKind::Manager, to)];
-            loader.prefetch(&managers).await?;
-            let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
-            let receiver: ManagerState = loader.load(EntityKind::Manager, to).await?;
-            let candidates = ever_given_to(&state, id).await?;
-            loader.prefetch(&candidates).await?;
-            let mut book = Handover {
-                to: Ref::new(to, receiver),
-                clients: vec![],
-                deals: vec![],
-                tasks: vec![],
-                leads: vec![],
-            };
-            // What was his once and has since gone out of reach is not his now.
-            for (kind, entity) in candidates {
-                match kind {
-                    EntityKind::Client => book
-                        .clients
-                        .extend(loader.load_reachable::<ClientState>(kind, entity).await?),
-                    EntityKind::Deal => book
-                        .deals
-                        .extend(loader.load_reachable::<DealState>(kind, entity).await?),
-                    EntityKind::Task => book
-                        .tasks
-                        .extend(loader.load_reachable::<TaskState>(kind, entity).await?),
-                    EntityKind::Lead => book
-                        .leads
-                        .extend(loader.load_reachable::<LeadState>(kind, entity).await?),
-                    _ => {}
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let state = state.clone();
+            async move {
+                // The two managers first: nothing of a book out of reach is looked for.
+                let managers = [(EntityKind::Manager, id), (EntityKind::Manager, to)];
+                loader.prefetch(&managers).await?;
+                let manager: ManagerState = loader.load(EntityKind::Manager, id).await?;
+                let receiver: ManagerState = loader.load(EntityKind::Manager, to).await?;
+                let candidates = ever_given_to(&state, id).await?;
+                loader.prefetch(&candidates).await?;
+                let mut book = Handover {
+                    to: Ref::new(to, receiver),
+                    clients: vec![],
+                    deals: vec![],
+                    tasks: vec![],
+                    leads: vec![],
+                };
+                // What was his once and has since gone out of reach is not his now.
+                for (kind, entity) in candidates {
+                    match kind {
+                        EntityKind::Client => book
+                            .clients
+                            .extend(loader.load_reachable::<ClientState>(kind, entity).await?),
+                        EntityKind::Deal => book
+                            .deals
+                            .extend(loader.load_reachable::<DealState>(kind, entity).await?),
+                        EntityKind::Task => book
+                            .tasks
+                            .extend(loader.load_reachable::<TaskState>(kind, entity).await?),
+                        EntityKind::Lead => book
+                            .leads
+                            .extend(loader.load_reachable::<LeadState>(kind, entity).await?),
+                        _ => {}
+                    }
                 }
+                let events = manager.decide(ManagerCommand::Handover {
+                    manager_id: id,
+                    handover: book,
+                })?;
+                Ok(Decision::new(loader, events))
             }
-            let events = manager.decide(ManagerCommand::Handover {
-                manager_id: id,
-                handover: book,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+        },
+    )
     .await?;
     Ok(Json(response))
 }

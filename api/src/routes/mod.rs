@@ -34,7 +34,15 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub(crate) use log::EventView;
+/// 201 Created with a command's response.
+pub(crate) fn created(
+    response: crate::commands::CommandResponse,
+) -> (
+    axum::http::StatusCode,
+    axum::Json<crate::commands::CommandResponse>,
+) {
+    (axum::http::StatusCode::CREATED, axum::Json(response))
+}
 pub use problems::{refusals, Problem, PROBLEM_JSON, REFUSALS};
 
 #[derive(OpenApi)]
@@ -71,7 +79,7 @@ pub fn router(state: AppState) -> Router {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::live))
-        .routes(routes!(log::stream_events))
+        .routes(routes!(streams::stream_events))
         .routes(routes!(streams::state))
         .routes(routes!(log::feed))
         .routes(routes!(log::verify))
@@ -96,16 +104,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(deals::open))
         .routes(routes!(deals::get))
         .routes(routes!(deals::list))
-        .routes(routes!(reports::funnel))
-        .routes(routes!(reports::forecast))
-        .routes(routes!(reports::overdue_deals))
-        .routes(routes!(reports::loss_reasons))
-        .routes(routes!(reports::revenue))
-        .routes(routes!(reports::conversion))
-        .routes(routes!(reports::overdue_tasks))
-        .routes(routes!(reports::overdue_leads))
-        .routes(routes!(reports::leads))
-        .routes(routes!(reports::managers))
+        .routes(routes!(reports::deals::funnel))
+        .routes(routes!(reports::deals::forecast))
+        .routes(routes!(reports::deals::overdue_deals))
+        .routes(routes!(reports::deals::loss_reasons))
+        .routes(routes!(reports::deals::revenue))
+        .routes(routes!(reports::deals::conversion))
+        .routes(routes!(reports::team::overdue_tasks))
+        .routes(routes!(reports::leads::overdue_leads))
+        .routes(routes!(reports::leads::leads))
+        .routes(routes!(reports::team::managers))
         .routes(routes!(task_queries::list))
         .routes(routes!(task_queries::get))
         .routes(routes!(deals::change_stage))

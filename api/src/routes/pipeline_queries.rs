@@ -63,7 +63,10 @@ pub struct PipelinePage {
 
 /// Only a token of a known role reads pipelines.
 fn may_read(actor: &Actor) -> Result<(), ApiError> {
-    actor.require(&Role::ALL, "reading pipelines").map(|_| ())
+    actor
+        .require(&Role::ALL, "reading pipelines")
+        .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// Pipelines with their stages, by name, then id, a page at a time.

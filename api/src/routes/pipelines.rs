@@ -11,9 +11,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{created, execute, CommandContext, CommandResponse, Decision};
+use crate::commands::{execute, CommandContext, CommandResponse, Decision};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::routes::created;
 use crate::state::AppState;
 
 /// One stage of a new pipeline.
@@ -65,18 +66,24 @@ pub async fn define(
         })
         .collect();
     let target = (EntityKind::Pipeline, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let (name, stages) = (body.name.clone(), stages.clone());
-        async move {
-            let pipeline: PipelineState = loader.load(EntityKind::Pipeline, id).await?;
-            let events = pipeline.decide(PipelineCommand::Define {
-                pipeline_id: id,
-                name,
-                stages,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let (name, stages) = (body.name.clone(), stages.clone());
+            async move {
+                let pipeline: PipelineState = loader.load(EntityKind::Pipeline, id).await?;
+                let events = pipeline.decide(PipelineCommand::Define {
+                    pipeline_id: id,
+                    name,
+                    stages,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }

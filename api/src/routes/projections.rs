@@ -112,8 +112,8 @@ pub async fn list(
         .await
         .map_err(projection_error)?;
     // Custom projections are shown to those who may read them.
-    let custom = match actor.role() {
-        Some(role) if CUSTOM_READERS.contains(&role) => {
+    let custom = match actor.role {
+        role if CUSTOM_READERS.contains(&role) => {
             crm_projections::custom::custom_status(&state.log, None)
                 .await
                 .map_err(projection_error)?

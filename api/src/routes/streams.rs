@@ -1,6 +1,7 @@
-//! Any stream as it stood at a version or a business time: where the cut lies, the
-//! events up to it, and the aggregate's state folded from them by the domain's own
-//! `evolve` for the stream's kind. (`GET /streams/{stream}/events` is in `log.rs`.)
+//! One stream, as it is or as it stood at a version or a business time: where the cut
+//! lies, its events (`GET /streams/{stream}/events`) and the aggregate's state folded
+//! from them by the domain's own `evolve` for the stream's kind
+//! (`GET /streams/{stream}/state`).
 
 use axum::extract::State;
 use axum::Json;
@@ -24,6 +25,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::read_model::ReadYourWrites;
 use crate::state::AppState;
+
+use super::log::views;
+use crate::event_view::EventView;
 
 /// Where to cut a stream: at most one of a business time and a version (from 1);
 /// None for the whole stream.
@@ -99,7 +103,7 @@ where
     S::Entity: Serialize,
 {
     serde_json::to_value(S::fold(events).entity())
-        .map_err(|e| ApiError::Internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
+        .map_err(|e| ApiError::internal(format!("cannot serialize a {} state: {e}", S::ENTITY)))
 }
 
 /// Who may read the entity of a stream of `kind` folded from `events` (who answers
@@ -123,7 +127,7 @@ pub(crate) fn decoded(stored: Vec<RecordedEvent>) -> Result<Vec<DomainEvent>, Ap
         .into_iter()
         .map(|e| {
             DomainEvent::from_stored(&e.event_type, e.schema_version, e.data).map_err(|err| {
-                ApiError::Internal(format!(
+                ApiError::internal(format!(
                     "undecodable event at position {}: {err}",
                     e.position
                 ))
@@ -231,5 +235,72 @@ pub async fn state(
         state: folded,
         stream,
         version,
+    }))
+}
+
+/// Events of one stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamEvents {
+    events: Vec<EventView>,
+}
+
+/// Where to start reading a stream and how much.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// First version to return (default 1).
+    from_version: Option<i64>,
+    /// The stream cut at this version (from 1, at most its head): events up to it.
+    #[param(minimum = 1)]
+    version: Option<i64>,
+    /// The stream cut at this business time: its events with `occurred_at <= as_of`.
+    as_of: Option<DateTime<Utc>>,
+    /// At most this many events (default and maximum 10,000).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<usize>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+const MAX_STREAM_READ: usize = 10_000;
+
+/// The events of one stream, in version order; cut at a `version` or `as_of` a time.
+#[utoipa::path(
+    operation_id = "read_stream",get, path = "/streams/{stream}/events", tag = "log",
+    params(("stream" = String, Path, description = "e.g. deal-<uuid>"), StreamQuery),
+    responses((status = 200, body = StreamEvents),
+        (status = 400, description = "as_of and version both, a version below 1, a bad time"),
+        (status = 404, description = "no such stream, or a version beyond its head")),
+    security(("bearer" = [])))]
+pub async fn stream_events(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(stream): ApiPath<String>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+) -> Result<Json<StreamEvents>, ApiError> {
+    authorize_stream(&state, &actor, &stream).await?;
+    query.read.log(&state).await?;
+    let limit = query.limit.unwrap_or(MAX_STREAM_READ);
+    if !(1..=MAX_STREAM_READ).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_STREAM_READ}"),
+        ));
+    }
+    let from = query.from_version.unwrap_or(1);
+    let mut events = match cut(query.as_of, query.version)? {
+        None => state.log.read_stream(&stream, from, limit).await?,
+        Some(bound) => read_cut(&state.log, &stream, bound)
+            .await?
+            .into_iter()
+            .filter(|e| e.version >= from)
+            .take(limit)
+            .collect(),
+    };
+    crm_projections::personal::reveal_current(&state.log, &mut events).await?;
+    Ok(Json(StreamEvents {
+        events: views(state.hidden.of(&actor), events),
     }))
 }

@@ -11,11 +11,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::command::{
-    assign as assign_to, created, execute, CommandContext, CommandResponse, Decision, Loader,
+use crate::commands::{
+    assign as assign_to, execute, CommandContext, CommandError, CommandResponse, Decision, Loader,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
+use crate::routes::created;
 use crate::state::AppState;
 
 /// `POST /tasks`.
@@ -49,7 +50,10 @@ pub struct ScheduleTaskBody {
 }
 
 /// The managers `ids` names, each with its state.
-async fn managers(loader: &mut Loader, ids: &[Uuid]) -> Result<Vec<Ref<ManagerState>>, ApiError> {
+async fn managers(
+    loader: &mut Loader,
+    ids: &[Uuid],
+) -> Result<Vec<Ref<ManagerState>>, CommandError> {
     // The domain refuses longer lists too; checked here before any is loaded.
     if ids.len() > crm_domain::MAX_ITEMS {
         return Err(crm_domain::DomainError::rule(
@@ -80,52 +84,58 @@ pub async fn schedule(
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
     let id = body.id.unwrap_or_else(|| ctx.new_id());
     let target = (EntityKind::Task, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let body = body.clone();
-        async move {
-            let task: TaskState = loader.load(EntityKind::Task, id).await?;
-            let assignee = Ref::new(
-                body.assignee_id,
-                loader.load(EntityKind::Manager, body.assignee_id).await?,
-            );
-            let client = match body.client_id {
-                Some(client_id) => Some(Ref::new(
-                    client_id,
-                    loader.load(EntityKind::Client, client_id).await?,
-                )),
-                None => None,
-            };
-            let deal = match body.deal_id {
-                Some(deal_id) => Some(Ref::new(
-                    deal_id,
-                    loader.load(EntityKind::Deal, deal_id).await?,
-                )),
-                None => None,
-            };
-            let co_executors = managers(
-                &mut loader,
-                body.co_executor_ids.as_deref().unwrap_or_default(),
-            )
-            .await?;
-            let observers = managers(
-                &mut loader,
-                body.observer_ids.as_deref().unwrap_or_default(),
-            )
-            .await?;
-            let events = task.decide(TaskCommand::Schedule(ScheduleTask {
-                task_id: id,
-                title: body.title,
-                kind: body.kind,
-                assignee,
-                due_at: body.due_at,
-                client,
-                deal,
-                co_executors,
-                observers,
-            }))?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let body = body.clone();
+            async move {
+                let task: TaskState = loader.load(EntityKind::Task, id).await?;
+                let assignee = Ref::new(
+                    body.assignee_id,
+                    loader.load(EntityKind::Manager, body.assignee_id).await?,
+                );
+                let client = match body.client_id {
+                    Some(client_id) => Some(Ref::new(
+                        client_id,
+                        loader.load(EntityKind::Client, client_id).await?,
+                    )),
+                    None => None,
+                };
+                let deal = match body.deal_id {
+                    Some(deal_id) => Some(Ref::new(
+                        deal_id,
+                        loader.load(EntityKind::Deal, deal_id).await?,
+                    )),
+                    None => None,
+                };
+                let co_executors = managers(
+                    &mut loader,
+                    body.co_executor_ids.as_deref().unwrap_or_default(),
+                )
+                .await?;
+                let observers = managers(
+                    &mut loader,
+                    body.observer_ids.as_deref().unwrap_or_default(),
+                )
+                .await?;
+                let events = task.decide(TaskCommand::Schedule(ScheduleTask {
+                    task_id: id,
+                    title: body.title,
+                    kind: body.kind,
+                    assignee,
+                    due_at: body.due_at,
+                    client,
+                    deal,
+                    co_executors,
+                    observers,
+                }))?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(created(response))
 }
@@ -153,7 +163,7 @@ pub async fn reschedule(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let due_at = body.due_at;
     let (target, at) = ((EntityKind::Task, id), body.occurred_at);
-    let response = execute(&state, &ctx, target, at, |mut loader| async move {
+    let response = execute(&state.commands, &ctx, target, at, |mut loader| async move {
         let task: TaskState = loader.load(EntityKind::Task, id).await?;
         let events = task.decide(TaskCommand::Reschedule {
             task_id: id,
@@ -188,7 +198,7 @@ pub async fn assign(
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Task, id);
     let response = assign_to::<TaskState>(
-        &state,
+        &state.commands,
         &ctx,
         target,
         body.assignee_id,
@@ -222,17 +232,23 @@ pub async fn complete(
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<CompleteTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Task, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let result = body.result.clone();
-        async move {
-            let task: TaskState = loader.load(EntityKind::Task, id).await?;
-            let events = task.decide(TaskCommand::Complete {
-                task_id: id,
-                result,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let result = body.result.clone();
+            async move {
+                let task: TaskState = loader.load(EntityKind::Task, id).await?;
+                let events = task.decide(TaskCommand::Complete {
+                    task_id: id,
+                    result,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(Json(response))
 }
@@ -260,17 +276,23 @@ pub async fn cancel(
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<CancelTaskBody>,
 ) -> Result<Json<CommandResponse>, ApiError> {
     let target = (EntityKind::Task, id);
-    let response = execute(&state, &ctx, target, body.occurred_at, |mut loader| {
-        let reason = body.reason.clone();
-        async move {
-            let task: TaskState = loader.load(EntityKind::Task, id).await?;
-            let events = task.decide(TaskCommand::Cancel {
-                task_id: id,
-                reason,
-            })?;
-            Ok(Decision::new(loader, events))
-        }
-    })
+    let response = execute(
+        &state.commands,
+        &ctx,
+        target,
+        body.occurred_at,
+        |mut loader| {
+            let reason = body.reason.clone();
+            async move {
+                let task: TaskState = loader.load(EntityKind::Task, id).await?;
+                let events = task.decide(TaskCommand::Cancel {
+                    task_id: id,
+                    reason,
+                })?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
     .await?;
     Ok(Json(response))
 }

@@ -143,7 +143,7 @@ pub fn page(ctx: &Ctx, title: &str, content: Markup) -> Markup {
                 a.skip href="#main" { (lang.t("skip")) }
                 header.topbar {
                     a.brand href="/ui" { "CRM" }
-                    span.who { strong { (ctx.name) } " · " span.role { (role_word(lang, &ctx.actor.role)) } }
+                    span.who { strong { (ctx.name) } " · " span.role { (role_word(lang, ctx.actor.role.name())) } }
                     a.lang href={ "/ui/lang?to=" (other.0.code()) "&back=" (encode(&ctx.here)) } hreflang=(other.0.code()) lang=(other.0.code()) { (other.1) }
                     form.logout method="post" action="/auth/logout" {
                         button type="submit" { (lang.t("log_out")) }

@@ -31,15 +31,13 @@ use axum::Router;
 
 use crate::state::AppState;
 
-/// The money and locale settings of a deployment (`crm serve --currency --locale`, or
-/// the environment `CRM_CURRENCY`, `CRM_LOCALE`).
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+/// The money and locale settings of a deployment (the environment `CRM_CURRENCY`,
+/// `CRM_LOCALE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSettings {
     /// The ISO 4217 code of the deployment's one currency (amounts are its minor units).
-    #[arg(long, env = "CRM_CURRENCY", default_value = "UAH")]
     pub currency: String,
     /// How numbers and money are written: `uk` (1 234,56 ₴) or `en` (₴1,234.56).
-    #[arg(long, env = "CRM_LOCALE", default_value = "uk")]
     pub locale: String,
 }
 

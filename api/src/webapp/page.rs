@@ -160,13 +160,13 @@ impl FromRequestParts<Web> for Ctx {
                 .ok()
                 .flatten()
                 .map_or_else(|| id.to_string(), |m| m.name),
-            None => actor.role.clone(),
+            None => actor.role.name().to_owned(),
         };
         let csrf = crate::login::session::cookie(&parts.headers)
             .filter(|_| !parts.headers.contains_key(header::AUTHORIZATION))
             .map(crate::login::session::csrf_token);
         Ok(Ctx {
-            role: actor.role(),
+            role: Some(actor.role),
             actor,
             name,
             lang,
@@ -241,7 +241,7 @@ impl Ctx {
         }
         let request = request
             .body(Body::empty())
-            .map_err(|e| ApiError::Internal(format!("an in-process request: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("an in-process request: {e}")))?;
         let response = match self.web.api.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -251,7 +251,7 @@ impl Ctx {
             .into_body()
             .collect()
             .await
-            .map_err(|e| ApiError::Internal(format!("an in-process answer: {e}")))?
+            .map_err(|e| ApiError::internal(format!("an in-process answer: {e}")))?
             .to_bytes();
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
@@ -263,7 +263,7 @@ impl Ctx {
             StatusCode::NOT_FOUND => ApiError::NotFound { what: detail },
             StatusCode::FORBIDDEN => ApiError::forbidden(detail),
             StatusCode::BAD_REQUEST => ApiError::bad_request("invalid_query", detail),
-            _ => ApiError::Internal(format!("the API answered {status}: {detail}")),
+            _ => ApiError::internal(format!("the API answered {status}: {detail}")),
         })
     }
 }

@@ -1,5 +1,4 @@
 //! Helpers shared by the event log's tests.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use crm_eventlog::{EventLog, ExpectedVersion, NewEvent, StreamAppend};
 use serde_json::json;

@@ -200,3 +200,28 @@ pub async fn live_projection(
     };
     Ok(Some(super::CustomProjection::new(name, generation, plan)))
 }
+
+/// How many rows the live generation of custom projection `name` holds; None while
+/// it has no live generation (its first build still running, or never defined).
+pub async fn live_row_count(
+    pool: &sqlx::PgPool,
+    name: &str,
+) -> Result<Option<i64>, ProjectionError> {
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT generation FROM projections.custom_runtime WHERE name = $1 AND live",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    let Some(generation) = live else {
+        return Ok(None);
+    };
+    let tables = super::table::Tables::of(name, generation);
+    let rows: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM projections.\"{}\"",
+        tables.rows
+    ))
+    .fetch_one(pool)
+    .await?;
+    Ok(Some(rows))
+}

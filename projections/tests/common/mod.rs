@@ -1,5 +1,4 @@
 //! Helpers shared by the runtime's tests: pools, a counting projection, counts.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::future::Future;

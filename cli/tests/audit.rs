@@ -2,9 +2,7 @@
 //! it and non-zero naming the event once one is altered behind the log's back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{crm, database_url};
+use crate::common::{crm, database_url};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[sqlx::test(migrations = false)]

@@ -3,12 +3,10 @@
 //! binary only for that package's own integration tests.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{database_url, free_port, http, terminate, wait_healthy};
+use crate::common::{database_url, free_port, http, terminate, wait_healthy};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The bootstrap token the server is started with (32 characters at least).

@@ -2,9 +2,7 @@
 //! expiry), `crm token revoke` revokes it by itself, by label or by manager.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{crm, database_url};
+use crate::common::{crm, database_url};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Runs `crm <args>` on `url`; its standard output, trimmed, once it succeeded.
@@ -108,7 +106,7 @@ async fn crm_token_create_refuses_a_manager_who_could_never_authenticate(
     ] {
         let events = events
             .iter()
-            .map(|e| crm_api::command::new_event(e, Metadata::default()))
+            .map(|e| crm_api::commands::new_event(e, Metadata::default()))
             .collect();
         log.append(&format!("manager-{id}"), ExpectedVersion::NoStream, events)
             .await

@@ -4,11 +4,9 @@
 //! why), and the read model catches up; a repair that names nothing is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{crm, database_url};
+use crate::common::{crm, database_url};
 use crm_eventlog::{EventLog, ExpectedVersion, NewEvent};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -169,17 +169,9 @@ async fn define(log: &EventLog, name: &str, definition: Value) -> anyhow::Result
 async fn wait_live(log: &EventLog, name: &str) -> anyhow::Result<i64> {
     let deadline = Instant::now() + Duration::from_secs(3_600);
     loop {
-        let live: Option<bool> = sqlx::query_scalar(
-            "SELECT live FROM projections.custom_runtime WHERE name = $1 AND live",
-        )
-        .bind(name)
-        .fetch_optional(log.pool())
-        .await?;
-        if live.is_some() {
-            let rows: i64 =
-                sqlx::query_scalar(&format!("SELECT count(*) FROM projections.\"cp1_{name}\""))
-                    .fetch_one(log.pool())
-                    .await?;
+        if let Some(rows) =
+            crm_projections::custom::status::live_row_count(log.pool(), name).await?
+        {
             return Ok(rows);
         }
         anyhow::ensure!(

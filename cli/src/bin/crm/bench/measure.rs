@@ -183,16 +183,11 @@ pub(super) async fn raw_read(pool: &PgPool) -> anyhow::Result<u64> {
     );
     let (mut tx_id, mut position, mut count) = (0i64, 0i64, 0u64);
     loop {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT tx_id, position, event_id, stream_id, version, event_type, schema_version, \
-                    occurred_at, recorded_at, data, metadata, hash \
-               FROM eventlog.events WHERE (tx_id, position) > ($1, $2) \
-              ORDER BY tx_id, position LIMIT 5000",
-        )
-        .bind(tx_id)
-        .bind(position)
-        .fetch_all(pool)
-        .await?;
+        let rows: Vec<Row> = sqlx::query_as(crm_eventlog::baseline::PAGE_IN_FEED_ORDER)
+            .bind(tx_id)
+            .bind(position)
+            .fetch_all(pool)
+            .await?;
         let Some(last) = rows.last() else {
             return Ok(count);
         };

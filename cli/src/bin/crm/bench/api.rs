@@ -131,13 +131,18 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     )
     .await?;
     let pipeline = pipeline["id"].as_str().unwrap_or_default().to_owned();
-    let client = Uuid::new_v4();
-    crm_api::personal::append(&log, vec![crm_eventlog::StreamAppend::new(
-        format!("client-{client}"), ExpectedVersion::NoStream, vec![NewEvent::new(
-        "ClientRegistered",
-        json!({"client_id": client, "name": "Acme", "kind": "company", "manager_id": manager, "contacts": []}),
-    )])])
+    let client = ok(
+        &http,
+        &base,
+        &token,
+        "/clients",
+        json!({"name": "Acme", "kind": "company", "manager_id": manager, "contacts": []}),
+    )
     .await?;
+    let client: Uuid = client["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default();
     let seconds = Duration::from_secs(opts.seconds);
     let mut table = Table::new("log append");
 

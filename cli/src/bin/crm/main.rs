@@ -9,6 +9,7 @@ mod audit;
 mod bench;
 mod demo;
 mod export;
+mod logins;
 mod projection;
 mod rebuild;
 
@@ -19,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use crm_api::embedded::EmbeddedPostgres;
 use crm_api::state::AppState;
+use crm_cli::embedded::EmbeddedPostgres;
 use crm_eventlog::EventLog;
 use crm_projections::RepairAction;
 use futures::FutureExt;
@@ -114,7 +115,7 @@ enum Command {
         max_failed_auth_per_minute: u32,
         /// Logins and sessions.
         #[command(flatten)]
-        logins: crm_api::login::LoginArgs,
+        logins: logins::LoginArgs,
     },
     /// Appends a believable company's year of events (deterministic for a seed).
     Seed {
@@ -660,9 +661,16 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
                 from: *from,
                 to: *to,
             };
+            // The operator exports as an admin would, named `cli:<user>` in the record.
             let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-            crm_api::export::record_export(&log, format, &filter, format!("cli:{who}"), "cli")
-                .await?;
+            let admin = crm_api::access::Actor {
+                manager_id: None,
+                role: crm_api::access::Role::Admin,
+            };
+            let mut ctx = crm_api::commands::CommandContext::new(admin, crm_eventlog::Source::Api);
+            ctx.actor_label = Some(format!("cli:{who}"));
+            let commands = crm_api::commands::Commands::new(log.clone());
+            crm_api::export::record_export(&commands, &ctx, format, &filter, "cli").await?;
             export::run(log.clone(), format, filter).await?;
             log.close().await;
         }
@@ -673,8 +681,8 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
         } => {
             let log = db.log(4).await?;
             let until = until.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let options = crm_api::seed::SeedOptions::new(*events, *seed, until);
-            let report = crm_api::seed::seed_with_progress(&log, &options).await?;
+            let options = crm_cli::seed::SeedOptions::new(*events, *seed, until);
+            let report = crm_cli::seed::seed_with_progress(&log, &options).await?;
             log.close().await;
             println!(
                 "seeded {} events (seed {seed}, year until {until}) in {:.1} s: {:.0} events/s in {} appends{}",
@@ -776,13 +784,13 @@ async fn run(cli: &Cli, db: &Database) -> anyhow::Result<()> {
 
 /// `serve --demo`: seeds a demo company into an empty log, else reuses the log.
 async fn seed_demo(log: &EventLog) -> anyhow::Result<()> {
-    if !crm_api::seed::log_is_empty(log).await? {
+    if !crm_cli::seed::log_is_empty(log).await? {
         tracing::info!("the log holds events already: reusing the data, not seeding");
         return Ok(());
     }
     let today = chrono::Utc::now().date_naive();
-    let options = crm_api::seed::SeedOptions::new(20_000, 42, today);
-    let report = crm_api::seed::seed_with_progress(log, &options).await?;
+    let options = crm_cli::seed::SeedOptions::new(20_000, 42, today);
+    let report = crm_cli::seed::seed_with_progress(log, &options).await?;
     tracing::info!(
         events = report.events,
         seconds = report.elapsed.as_secs_f64(),
@@ -807,9 +815,9 @@ fn start_projectors(log: &EventLog) -> anyhow::Result<crm_projections::RunningPr
 /// On a database without any token (and no bootstrap token given), makes one admin
 /// token and prints it once, so that a fresh install can be used at once.
 async fn first_admin_token(log: &EventLog, cli: &Cli) -> anyhow::Result<()> {
-    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM api.tokens")
-        .fetch_one(log.pool())
-        .await?;
+    let tokens = crm_api::auth::count_tokens(log.pool())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if tokens == 0 {
         let token = crm_api::auth::create_token(log.pool(), None, "admin", Some("first admin"))
             .await

@@ -5,15 +5,13 @@
 //! to a file carry no colour codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, http, terminate, wait_healthy, wait_until};
-use crm_api::embedded::location::{POINTER_FILE, RELOCATED_ROOT};
+use crate::common::{free_port, http, terminate, wait_healthy, wait_until};
+use crm_cli::embedded::location::{POINTER_FILE, RELOCATED_ROOT};
 use tokio::process::{Child, Command};
 
 /// `crm <args>` in `cwd` on its private cluster: none of the test's own database
@@ -311,7 +309,7 @@ async fn crm_processes_share_the_cluster_and_the_last_one_stops_it() {
     assert_eq!(postmaster(&cluster_dir), None, "PostgreSQL stopped");
 
     // A cluster started by hand is used, and left running.
-    let (_, pg_ctl) = crm_api::embedded::find_binaries().unwrap();
+    let (_, pg_ctl) = crm_cli::embedded::find_binaries().unwrap();
     let port_file = std::fs::read_to_string(cluster_dir.join("port")).unwrap();
     let options = format!("-p {} -h 127.0.0.1 -k ''", port_file.trim());
     let pgdata = cluster_dir.join("pgdata");

@@ -58,9 +58,7 @@ const RAW_INSERT_MANY: &str = "INSERT INTO bench_raw \
     SELECT id, $1, v, $2, 1, $3, d, $4, h \
       FROM unnest($5::uuid[], $6::bigint[], $7::jsonb[], $8::bytea[]) AS x(id, v, d, h)";
 
-const RAW_SELECT: &str = "SELECT position, tx_id, event_id, stream_id, version, event_type, \
-    schema_version, occurred_at, recorded_at, data, metadata, hash \
-    FROM eventlog.events WHERE position > $1 ORDER BY position LIMIT $2";
+const RAW_SELECT: &str = crm_eventlog::baseline::PAGE_BY_POSITION;
 
 /// Streams per writer: appends cycle through them, so each stream grows by one
 /// version every `STREAMS_PER_WRITER` appends.
@@ -146,9 +144,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         raw.rate()
     );
 
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.events")
-        .fetch_one(&pool)
-        .await?;
+    let total = crm_eventlog::baseline::count(&pool).await?;
     let raw = raw_reads(&pool, seconds).await?;
     let ours = feed_reads(&log, seconds).await?;
     table.row(

@@ -60,7 +60,7 @@ pub async fn seed(
         let batch = batch?;
         // Personal values are encrypted like the API's (the same bytes again on a
         // rerun: the nonces come from the event ids, so stored batches replay).
-        let outcome = crate::personal::append(log, batch.appends).await?;
+        let outcome = crm_api::commands::append(log, batch.appends).await?;
         report.events += batch.events as u64;
         report.batches += 1;
         report.replayed += u64::from(outcome.replayed);

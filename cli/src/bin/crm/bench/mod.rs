@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use crm_api::seed::SeedOptions;
+use crm_cli::seed::SeedOptions;
 use crm_eventlog::EventLog;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -51,16 +51,14 @@ pub async fn generated_log(
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool.clone());
     let options = SeedOptions::new(generated.events, generated.seed, generated.until());
-    let seeding = crm_api::seed::seed(&log, &options, |_| {}).await?;
+    let seeding = crm_cli::seed::seed(&log, &options, |_| {}).await?;
     eprintln!(
         "seeded {} events in {:.1} s ({:.0} events/s)",
         seeding.events,
         seeding.elapsed.as_secs_f64(),
         seeding.rate()
     );
-    sqlx::query("VACUUM ANALYZE eventlog.events")
-        .execute(&pool)
-        .await?;
+    crm_eventlog::baseline::vacuum_analyze(&pool).await?;
     Ok((pool, log, seeding.events))
 }
 

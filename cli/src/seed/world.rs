@@ -1,10 +1,13 @@
 //! [`World`]: every entity's folded state, and the one way events are made:
 //! a command decided by the domain's aggregate on the current state, its events
-//! folded back into the states and staged for the log with their metadata.
+//! folded back into the states and staged for the log with their metadata, made
+//! by the command path (`crm_api::commands::new_events`).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use crm_api::access::Role;
+use crm_api::commands::{self, CommandContext};
 use crm_domain::client::ClientState;
 use crm_domain::deal::DealState;
 use crm_domain::lead::LeadState;
@@ -12,7 +15,7 @@ use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
 use crm_domain::task::TaskState;
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind, Ref};
-use crm_eventlog::{Metadata, NewEvent, Source};
+use crm_eventlog::Source;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -48,11 +51,17 @@ pub enum Actor {
     Manager(Uuid),
 }
 
-impl Actor {
-    fn name(self) -> String {
-        match self {
-            Actor::Admin => "role:admin".to_owned(),
-            Actor::Manager(id) => id.to_string(),
+impl From<Actor> for crm_api::access::Actor {
+    fn from(actor: Actor) -> Self {
+        match actor {
+            Actor::Admin => crm_api::access::Actor {
+                manager_id: None,
+                role: Role::Admin,
+            },
+            Actor::Manager(id) => crm_api::access::Actor {
+                manager_id: Some(id),
+                role: Role::Manager,
+            },
         }
     }
 }
@@ -127,26 +136,15 @@ impl World {
         if events.len() as u64 > self.room() {
             return false;
         }
-        let metadata = Metadata {
-            actor: Some(actor.name()),
-            correlation_id: Some(dice.id()),
-            causation_id: None,
-            request_id: None,
-            source: Source::Import,
-        };
+        // Metadata and the log's form come from the command path, as the API's do;
+        // the ids from the dice (the correlation first, then each event's).
+        let mut ctx = CommandContext::new(actor.into(), Source::Import);
+        ctx.correlation_id = dice.id();
+        let news = commands::new_events(&events, &ctx, at, |_| dice.id());
         let mut staged = Vec::with_capacity(events.len());
-        for event in events {
-            let version_before = self.fold(&event);
+        for (event, new) in events.iter().zip(news) {
+            let version_before = self.fold(event);
             let (_, entity) = event.entity();
-            let data = event.to_data();
-            let new = NewEvent {
-                event_id: dice.id(),
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
-                occurred_at: at,
-                data,
-                metadata: metadata.clone(),
-            };
             staged.push(Staged {
                 stream: event.stream(),
                 entity,

@@ -1,0 +1,172 @@
+//! Reports on the team's work: overdue tasks and each manager's figures over a period.
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::access::report_reach;
+use crate::auth::Actor;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::read_model::{projection_error, ReadYourWrites};
+use crate::routes::doc_types::TimeOrDate;
+use crate::routes::report_rows;
+use crate::state::AppState;
+
+use super::period::{period, Bound};
+
+/// Which overdue tasks.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OverdueTasksQuery {
+    /// The moment tasks are judged overdue at; default: the server's clock.
+    now: Option<DateTime<Utc>>,
+    /// Only tasks assigned to this manager.
+    manager_id: Option<Uuid>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// Overdue tasks of one manager.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueByManager {
+    /// The assignee.
+    manager_id: Uuid,
+    /// The listed overdue tasks assigned to him.
+    overdue: i64,
+}
+
+/// Open tasks past their due time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueTasksView {
+    /// The moment judged at (the query's `now`, or the server's clock).
+    now: DateTime<Utc>,
+    /// By `due_at`, then `task_id`.
+    #[schema(value_type = Vec<report_rows::OverdueTask>)]
+    tasks: Vec<crm_projections::tasks::OverdueTask>,
+    /// The listed tasks counted per assignee: most overdue tasks first, then manager id.
+    by_manager: Vec<OverdueByManager>,
+}
+
+/// Overdue tasks: open tasks past their due time.
+///
+/// Open tasks (neither completed nor cancelled) with `due_at < now` (the due time in
+/// force now), by `due_at`, then `task_id`; and their count per assignee. Reach: a
+/// task whose assignee, co-executor or observer is reached. Read model `tasks`.
+#[utoipa::path(get, path = "/reports/overdue/tasks", tag = "reports", operation_id = "overdue_tasks_report",
+    params(OverdueTasksQuery), responses((status = 200, body = OverdueTasksView, description = "The overdue tasks."), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn overdue_tasks(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<OverdueTasksQuery>,
+) -> Result<Json<OverdueTasksView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
+    reach.narrow(query.manager_id)?;
+    query
+        .read
+        .read_model(&state, crm_projections::tasks::NAME)
+        .await?;
+    let now = query.now.unwrap_or_else(Utc::now);
+    let tasks = crm_projections::tasks::overdue_tasks(
+        state.log.pool(),
+        now,
+        query.manager_id,
+        reach.managers(),
+    )
+    .await
+    .map_err(projection_error)?;
+    let mut counts = std::collections::BTreeMap::<Uuid, i64>::new();
+    for task in &tasks {
+        *counts.entry(task.assignee_id).or_default() += 1;
+    }
+    let mut by_manager: Vec<OverdueByManager> = counts
+        .into_iter()
+        .map(|(manager_id, overdue)| OverdueByManager {
+            manager_id,
+            overdue,
+        })
+        .collect();
+    by_manager.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(a.manager_id.cmp(&b.manager_id))
+    });
+    Ok(Json(OverdueTasksView {
+        now,
+        tasks,
+        by_manager,
+    }))
+}
+
+/// Which managers, over which period.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ManagersQuery {
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = TimeOrDate, inline)]
+    from: Bound,
+    /// Period end (exclusive, after `from`): a time or a date.
+    #[param(value_type = TimeOrDate, inline)]
+    to: Bound,
+    /// Only this manager.
+    manager_id: Option<Uuid>,
+    /// Only managers of this department (exact match).
+    department: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// Every registered manager's figures over a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagersView {
+    /// The period's start (inclusive), as a time.
+    from: DateTime<Utc>,
+    /// The period's end (exclusive), as a time.
+    to: DateTime<Utc>,
+    /// One row per registered manager in reach (and of `manager_id`, `department`), by
+    /// name (code point order), then id.
+    #[schema(value_type = Vec<report_rows::ManagerKpis>)]
+    managers: Vec<crm_projections::managers::ManagerKpis>,
+}
+
+/// Manager KPIs: each manager's activity and results over a period.
+///
+/// One row per registered manager (of `manager_id`, of `department`), by name, then id,
+/// with the events that occurred in `[from, to)`: interactions for their `manager_id`,
+/// the rest for the lead's, deal's or task's manager at the time of the event.
+/// `calls_per_client`: calls with a client / distinct clients among them, 2 decimals;
+/// `win_rate`: won / (won + lost), 4 decimals; null when undefined.
+/// `tasks_completed_late`: completed after the `due_at` then in force. Reach: the rows
+/// of the managers reached. Read model `manager_kpis`.
+#[utoipa::path(get, path = "/reports/managers", tag = "reports", operation_id = "managers_report",
+    params(ManagersQuery), responses((status = 200, body = ManagersView, description = "The managers' figures."), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn managers(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ManagersQuery>,
+) -> Result<Json<ManagersView>, ApiError> {
+    let (from, to) = period(query.from, query.to)?;
+    query
+        .read
+        .read_model(&state, crm_projections::managers::NAME)
+        .await?;
+    let filter = crm_projections::managers::ManagerKpisFilter {
+        managers: report_reach(&state, &actor)
+            .await?
+            .narrow(query.manager_id)?,
+        department: query.department,
+    };
+    let managers = crm_projections::managers::manager_kpis(state.log.pool(), from, to, &filter)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(ManagersView { from, to, managers }))
+}
