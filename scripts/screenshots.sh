@@ -19,6 +19,6 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 out=$(pwd)/docs/screenshots
 mkdir -p "$out"
 # One test binary (tests/tests/main.rs) or one per file.
-if [[ -f tests/tests/main.rs ]]; then target=(--test main webapp::in_a_browser); else target=(--test webapp in_a_browser); fi
+if [[ -f tests/tests/main.rs ]]; then target=(--test e2e webapp::in_a_browser); else target=(--test webapp in_a_browser); fi
 CRM_SCREENSHOTS=$out cargo test -p crm-tests "${target[@]}" -- --nocapture
 ls "$out"
