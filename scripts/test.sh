@@ -85,6 +85,20 @@ else
 fi
 export DATABASE_URL
 
+# The web app's browser test drives headless Chromium through chromedriver (Debian's
+# packages); installed once when missing and when we may (root with apt-get). Without
+# them that one test says it is skipped.
+if ! command -v chromedriver >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing chromium and chromium-driver (the web app's browser test)"
+        (apt-get update -q >/dev/null &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null) ||
+            echo "warning: chromium could not be installed; the browser test will be skipped" >&2
+    else
+        echo "warning: no chromedriver; the web app's browser test will be skipped" >&2
+    fi
+fi
+
 echo "==> cargo test"
 log=$(mktemp /tmp/crm-test-log.XXXXXX)
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"

@@ -364,6 +364,12 @@ async fn the_deal_page_lists_its_events_and_stands_as_of_a_date(pool: PgPool) {
     let amount = Selector::parse("dd[data-field=amount]").unwrap();
     let now: String = doc.select(&amount).next().unwrap().text().collect();
     assert!(now.starts_with("15,00"), "{now}");
+    let field = |name: &str| -> String {
+        let s = Selector::parse(&format!("dd[data-field={name}]")).unwrap();
+        doc.select(&s).next().unwrap().text().collect()
+    };
+    assert_eq!(field("stage"), "New");
+    assert_eq!(field("owner"), "Andriy");
     // Before it was opened: not found, said in words; long after: as now.
     let before = page(
         &c.app,
@@ -422,6 +428,51 @@ async fn the_live_stream_announces_a_command(pool: PgPool) {
         }
     }
     assert!(seen.contains(&format!("data: {position}")), "{seen}");
+    // Another department's work is not announced to Andriy; his own is.
+    let other = c
+        .post(
+            &c.tokens.ciril,
+            &format!("/deals/{}/amount", c.deals[2]),
+            json!({"amount": 4321}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let quiet = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if text.contains("event: change") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        quiet.is_err(),
+        "Ciril's change was announced to Andriy: {quiet:?}"
+    );
+    let mine = c
+        .post(
+            &c.tokens.andriy,
+            &format!("/deals/{}/amount", c.deals[0]),
+            json!({"amount": 999}),
+        )
+        .await;
+    let position = mine.body["position"].as_i64().unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains(&format!("data: {position}")) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("his own change within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
     // Without a session: refused.
     let anonymous = c.app.send(Method::GET, "/ui/live", None, None, &[]).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
@@ -497,4 +548,298 @@ async fn the_login_form_logs_in_and_goes_on_to_next(pool: PgPool) {
 /// The HTML of an answer of any status.
 fn html_any(answer: &Answer) -> Html {
     Html::parse_document(answer.body.as_str().expect("an HTML page"))
+}
+
+/// The browser tests' chromedriver, when the machine has one (`scripts/test.sh`
+/// installs Debian's `chromium` and `chromium-driver`).
+fn chromedriver() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromedriver"))
+            .find(|path| path.is_file())
+    })
+}
+
+/// A free TCP port on the loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Headless Chromium driven through chromedriver, at `width`×900.
+async fn browser(driver_port: u16) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]}),
+    );
+    let url = format!("http://127.0.0.1:{driver_port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                eprintln!("chromedriver not ready yet: {err}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => panic!("cannot start a browser session: {err}"),
+        }
+    }
+}
+
+/// Waits (up to `within`) until `check` holds; how long it took.
+async fn until<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// In a real headless Chromium: a deep link goes through the login and back, the
+/// funnel shows a new deal within two seconds without a reload, logout ends the
+/// session. With `CRM_SCREENSHOTS=<dir>`, also saves every page at 1280 and 390 px.
+#[sqlx::test]
+async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
+    let Some(driver) = chromedriver() else {
+        eprintln!(
+            "no chromedriver on PATH: the browser test is skipped (scripts/test.sh installs it)"
+        );
+        return;
+    };
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let _ = director_session(&c.app).await;
+    c.settle().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crm_api::server::serve(
+        listener,
+        c.app.router.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let driver_port = free_port();
+    let mut chromedriver = tokio::process::Command::new(driver)
+        .arg(format!("--port={driver_port}"))
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let b = browser(driver_port).await;
+    use fantoccini::Locator;
+
+    // A deep link goes to the login, then back to it.
+    let deep = format!("/ui/funnel?pipeline_id={}", c.pipeline);
+    b.goto(&format!("{base}{deep}")).await.unwrap();
+    let url = b.current_url().await.unwrap();
+    assert_eq!(url.path(), "/");
+    assert_eq!(
+        url.query_pairs().find(|(k, _)| k == "next").unwrap().1,
+        deep
+    );
+    b.find(Locator::Css("input[type=email]"))
+        .await
+        .unwrap()
+        .send_keys("dana@example.com")
+        .await
+        .unwrap();
+    b.find(Locator::Css("input[type=password]"))
+        .await
+        .unwrap()
+        .send_keys("correct horse battery")
+        .await
+        .unwrap();
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("#open_deals"))
+        .await
+        .unwrap();
+    let url = b.current_url().await.unwrap();
+    assert_eq!(
+        format!("{}?{}", url.path(), url.query().unwrap_or("")),
+        deep
+    );
+    let open = b
+        .find(Locator::Css("#open_deals"))
+        .await
+        .unwrap()
+        .attr("data-value")
+        .await
+        .unwrap();
+    assert_eq!(open.as_deref(), Some("3"));
+    // Wait for the live stream to be connected (the page's dot turns on).
+    until(Duration::from_secs(5), || async {
+        b.execute("return document.body.classList.contains('live-on')", vec![])
+            .await
+            .unwrap()
+            == json!(true)
+    })
+    .await
+    .expect("the live stream connects");
+
+    // A deal opened by someone else shows within two seconds, without a reload.
+    b.execute("window.__same_page = true", vec![])
+        .await
+        .unwrap();
+    let opened = c
+        .post(
+            &c.tokens.andriy,
+            "/deals",
+            json!({"client_id": c.clients[0], "pipeline_id": c.pipeline, "title": "Live one",
+                   "amount": 700, "manager_id": c.andriy}),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let took = until(Duration::from_secs(2), || async {
+        match b.find(Locator::Css("#open_deals")).await {
+            Ok(e) => e.attr("data-value").await.ok().flatten().as_deref() == Some("4"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    eprintln!("the live refresh took {took:?}");
+    assert!(
+        took.is_some(),
+        "the funnel did not show the new deal within 2 s"
+    );
+    assert_eq!(
+        b.execute("return window.__same_page === true", vec![])
+            .await
+            .unwrap(),
+        json!(true),
+        "the page was reloaded"
+    );
+
+    // Screenshots of every page, when asked for.
+    if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        let pages = [
+            ("home", "/ui".to_owned()),
+            ("funnel", deep.clone()),
+            (
+                "managers",
+                "/ui/managers?from=2020-01-01&to=2030-01-01".to_owned(),
+            ),
+            ("overdue", "/ui/overdue".to_owned()),
+            (
+                "conversion",
+                format!(
+                    "/ui/conversion?pipeline_id={}&from=2020-01-01&to=2030-01-01",
+                    c.pipeline
+                ),
+            ),
+            (
+                "loss-reasons",
+                "/ui/loss-reasons?from=2020-01-01&to=2030-01-01".to_owned(),
+            ),
+            ("forecast", "/ui/forecast".to_owned()),
+            (
+                "revenue",
+                "/ui/revenue?by=manager&from=2020-01-01&to=2030-01-01".to_owned(),
+            ),
+            ("clients", "/ui/clients".to_owned()),
+            ("client", format!("/ui/clients/{}", c.clients[0])),
+            ("deals", "/ui/deals".to_owned()),
+            ("deal", format!("/ui/deals/{}", c.deals[0])),
+            ("leads", "/ui/leads".to_owned()),
+            ("tasks", "/ui/tasks".to_owned()),
+            ("audit", format!("/ui/audit?stream=deal-{}", c.deals[0])),
+            ("projections", "/ui/projections".to_owned()),
+        ];
+        for width in [1280u32, 390] {
+            b.set_window_size(width, 900).await.unwrap();
+            for (name, path) in &pages {
+                b.goto(&format!("{base}{path}")).await.unwrap();
+                let png = b.screenshot().await.unwrap();
+                std::fs::write(format!("{dir}/{name}-{width}.png"), png).unwrap();
+            }
+        }
+        b.set_window_size(1280, 900).await.unwrap();
+        b.goto(&format!("{base}{deep}")).await.unwrap();
+    }
+
+    // Logout ends the session: the pages go to the login again.
+    b.find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(Duration::from_secs(5), || async {
+        b.current_url()
+            .await
+            .map(|u| u.path() == "/")
+            .unwrap_or(false)
+    })
+    .await
+    .expect("logout goes to the login page");
+    b.goto(&format!("{base}/ui/managers")).await.unwrap();
+    assert_eq!(b.current_url().await.unwrap().path(), "/");
+    b.find(Locator::Css("input[type=password]")).await.unwrap();
+
+    b.close().await.unwrap();
+    let _ = chromedriver.kill().await;
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+#[sqlx::test]
+async fn the_language_follows_the_switch_and_accept_language(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let empty_en = page(&app, "/ui/funnel", None, Some(ADMIN_TOKEN)).await;
+    assert!(empty_en.body.as_str().unwrap().contains("No pipelines yet"));
+    let by_header = app
+        .send(
+            Method::GET,
+            "/ui/funnel",
+            Some(ADMIN_TOKEN),
+            None,
+            &[("accept-language", "uk-UA,uk;q=0.9,en;q=0.5")],
+        )
+        .await;
+    let text = by_header.body.as_str().unwrap();
+    assert!(text.contains("Ще немає воронок"), "{text}");
+    assert!(text.contains("<html lang=\"uk\">"));
+    // The switch sets the cookie and goes back; the cookie wins over the header.
+    let switch = page(&app, "/ui/lang?to=en&back=%2Fui%2Ffunnel", None, None).await;
+    assert!(switch.status.is_redirection());
+    assert_eq!(switch.headers[header::LOCATION], "/ui/funnel");
+    let cookie = switch.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("crm_lang=en;"), "{cookie}");
+    let chosen = app
+        .send(
+            Method::GET,
+            "/ui/funnel",
+            Some(ADMIN_TOKEN),
+            None,
+            &[("accept-language", "uk"), ("cookie", "crm_lang=en")],
+        )
+        .await;
+    assert!(chosen.body.as_str().unwrap().contains("No pipelines yet"));
+    // The switch never leads to another site.
+    let evil = page(&app, "/ui/lang?to=uk&back=%2F%2Fevil.example", None, None).await;
+    assert_eq!(evil.headers[header::LOCATION], "/ui");
 }

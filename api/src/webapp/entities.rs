@@ -170,11 +170,49 @@ async fn deal_page(ctx: &Ctx, id: Uuid) -> PageResult {
             })
         })
         .collect();
+    let pool = ctx.web.state.log.pool();
+    // Names for people: the stage's (pipelines are shared), the owner's, the client's
+    // (when the viewer reaches the client too).
+    let stage = match (
+        deal["pipeline_id"]
+            .as_str()
+            .and_then(|p| p.parse::<Uuid>().ok()),
+        deal["stage_id"].as_str(),
+    ) {
+        (Some(pipeline), Some(stage)) => crm_projections::deals::pipeline(pool, pipeline)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|p| {
+                p.stages
+                    .into_iter()
+                    .find(|s| s.stage_id.to_string() == stage)
+            })
+            .map(|s| s.name),
+        _ => None,
+    };
+    let owner = match deal["manager_id"]
+        .as_str()
+        .and_then(|m| m.parse::<Uuid>().ok())
+    {
+        Some(m) => crm_projections::managers::team_member(pool, m)
+            .await
+            .ok()
+            .flatten()
+            .map(|m| m.name),
+        None => None,
+    };
+    let client_id = text(&deal["client_id"]);
+    let client = ctx
+        .api_get(&format!("/clients/{client_id}"))
+        .await
+        .ok()
+        .map(|c| text(&c["name"]));
     let fields: [(&str, String); 6] = [
         ("status", word(lang, &deal["status"])),
-        ("stage", text(&deal["stage_id"])),
+        ("stage", stage.unwrap_or_else(|| text(&deal["stage_id"]))),
         ("amount", money(ctx, &deal["amount"])),
-        ("owner", text(&deal["manager_id"])),
+        ("owner", owner.unwrap_or_else(|| text(&deal["manager_id"]))),
         ("expected_close_on", text(&deal["expected_close_on"])),
         ("source", text(&deal["source"])),
     ];
@@ -190,7 +228,7 @@ async fn deal_page(ctx: &Ctx, id: Uuid) -> PageResult {
             }
             dl.card #deal data-version=(text(&deal["version"])) {
                 @for (k, v) in &fields { dt { (lang.t(k)) } dd data-field=(k) { (v) } }
-                dt { (lang.t("client")) } dd { a href={ "/ui/clients/" (text(&deal["client_id"])) } { (text(&deal["client_id"])) } }
+                dt { (lang.t("client")) } dd { a href={ "/ui/clients/" (client_id) } { (client.as_deref().unwrap_or(&client_id)) } }
             }
             h2 { (lang.t("history")) }
             (history(lang, &events))

@@ -94,6 +94,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))
         .route("/ui/projections", get(audit::projections))
+        .route("/ui/projections/{name}/rows.csv", get(audit::rows_csv))
         .with_state(web)
         .layer(axum::middleware::from_fn(security_headers))
 }
