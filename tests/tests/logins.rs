@@ -325,7 +325,15 @@ async fn a_manager_changes_his_own_password_with_the_current_one_and_no_one_else
     let no_email = manager(&app, "Nobody").await;
     let gone = inactive_manager(&app).await;
     let appended = app.event_count().await - before;
-    let cases: [(Uuid, Value, StatusCode, &str); 6] = [
+    let cases: [(Uuid, Value, StatusCode, &str); 7] = [
+        (
+            // An admin needs no current password, but one over the document's
+            // maximum is refused, not ignored.
+            taras,
+            json!({"password": "a-long-password", "current_password": "x".repeat(1025)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password_too_long",
+        ),
         (
             taras,
             json!({"password": "too-short"}),

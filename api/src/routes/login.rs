@@ -141,6 +141,14 @@ pub async fn set_password(
         .into());
     }
     password::check_shape(&body.password)?;
+    // The document bounds current_password even where it is not needed: an admin's
+    // over-long one is refused like anyone's, not ignored.
+    if let Some(current) = &body.current_password {
+        let chars = current.chars().count();
+        if chars > password::MAX_PASSWORD_CHARS {
+            return Err(password::PasswordError::TooLong(chars).into());
+        }
+    }
     if !privileged {
         let Some(current) = body.current_password else {
             return Err(ApiError::Forbidden {
