@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
-use crm_domain::{Aggregate, DomainEvent, EntityKind};
+use crm_domain::{Aggregate, DomainEvent, EntityKind, Ref};
 use crm_eventlog::EventLog;
 use uuid::Uuid;
 
@@ -110,6 +110,30 @@ impl Loader {
         )?;
         self.remember(stream, &state);
         Ok(state)
+    }
+
+    /// The entity a command names by `id`, loaded as [`Loader::load`] does, as the
+    /// domain's [`Ref`] (the id beside its state).
+    pub async fn reference<S>(&mut self, kind: EntityKind, id: Uuid) -> Result<Ref<S>, CommandError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
+        Ok(Ref::new(id, self.load(kind, id).await?))
+    }
+
+    /// [`Loader::reference`] of an id a command may leave out (None when it does).
+    pub async fn optional_reference<S>(
+        &mut self,
+        kind: EntityKind,
+        id: Option<Uuid>,
+    ) -> Result<Option<Ref<S>>, CommandError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
+        match id {
+            Some(id) => Ok(Some(self.reference(kind, id).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Like [`Loader::load`], but an entity outside the actor's reach is left out

@@ -366,10 +366,7 @@ where
         occurred_at,
         |mut loader| async move {
             let entity: S = loader.load(kind, id).await?;
-            let manager = Ref::new(
-                manager_id,
-                loader.load(EntityKind::Manager, manager_id).await?,
-            );
+            let manager = loader.reference(EntityKind::Manager, manager_id).await?;
             let events = entity.decide(command(id, manager))?;
             Ok(Decision::new(loader, events))
         },

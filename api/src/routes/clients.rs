@@ -96,10 +96,9 @@ pub async fn register(
             let body = body.clone();
             async move {
                 let client: ClientState = loader.load(EntityKind::Client, id).await?;
-                let manager = Ref::new(
-                    body.manager_id,
-                    loader.load(EntityKind::Manager, body.manager_id).await?,
-                );
+                let manager = loader
+                    .reference(EntityKind::Manager, body.manager_id)
+                    .await?;
                 let events = client.decide(ClientCommand::Register(RegisterClient {
                     client_id: id,
                     name: body.name,
@@ -189,15 +188,9 @@ pub async fn update(
             async move {
                 let client: ClientState = loader.load(EntityKind::Client, id).await?;
                 // Everything the command names is loaded (and so checked) before deciding.
-                let manager = match body.manager_id {
-                    Some(manager_id) => Some(Ref::new(
-                        manager_id,
-                        loader
-                            .load::<ManagerState>(EntityKind::Manager, manager_id)
-                            .await?,
-                    )),
-                    None => None,
-                };
+                let manager: Option<Ref<ManagerState>> = loader
+                    .optional_reference(EntityKind::Manager, body.manager_id)
+                    .await?;
                 let changes = ClientChanges {
                     name: body.name,
                     kind: body.kind,

@@ -72,18 +72,20 @@ pub async fn open(
             let body = body.clone();
             async move {
                 let deal: DealState = loader.load(EntityKind::Deal, id).await?;
-                let client: ClientState = loader.load(EntityKind::Client, body.client_id).await?;
+                let client: Ref<ClientState> =
+                    loader.reference(EntityKind::Client, body.client_id).await?;
                 let pipeline: PipelineState = loader.load_pipeline(body.pipeline_id).await?;
-                let manager: ManagerState =
-                    loader.load(EntityKind::Manager, body.manager_id).await?;
+                let manager: Ref<ManagerState> = loader
+                    .reference(EntityKind::Manager, body.manager_id)
+                    .await?;
                 let events = deal.decide(DealCommand::Open(OpenDeal {
                     deal_id: id,
-                    client: Ref::new(body.client_id, client),
+                    client,
                     pipeline: Ref::new(body.pipeline_id, pipeline),
                     stage_id: body.stage_id,
                     title: body.title,
                     amount: body.amount,
-                    manager: Ref::new(body.manager_id, manager),
+                    manager,
                     source: body.source,
                     expected_close_on: body.expected_close_on,
                     lead: None::<Ref<LeadState>>,

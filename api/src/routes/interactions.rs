@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_domain::interaction::{InteractionCommand, InteractionState, LogInteraction};
 use crm_domain::values::{Direction, InteractionKind};
-use crm_domain::{Aggregate, EntityKind, Ref};
+use crm_domain::{Aggregate, EntityKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -87,31 +87,18 @@ pub async fn log(
                 } else {
                     loader.fresh(EntityKind::Interaction, id)
                 };
-                let manager = Ref::new(
-                    body.manager_id,
-                    loader.load(EntityKind::Manager, body.manager_id).await?,
-                );
-                let client = match body.client_id {
-                    Some(client_id) => Some(Ref::new(
-                        client_id,
-                        loader.load(EntityKind::Client, client_id).await?,
-                    )),
-                    None => None,
-                };
-                let deal = match body.deal_id {
-                    Some(deal_id) => Some(Ref::new(
-                        deal_id,
-                        loader.load(EntityKind::Deal, deal_id).await?,
-                    )),
-                    None => None,
-                };
-                let lead = match body.lead_id {
-                    Some(lead_id) => Some(Ref::new(
-                        lead_id,
-                        loader.load(EntityKind::Lead, lead_id).await?,
-                    )),
-                    None => None,
-                };
+                let manager = loader
+                    .reference(EntityKind::Manager, body.manager_id)
+                    .await?;
+                let client = loader
+                    .optional_reference(EntityKind::Client, body.client_id)
+                    .await?;
+                let deal = loader
+                    .optional_reference(EntityKind::Deal, body.deal_id)
+                    .await?;
+                let lead = loader
+                    .optional_reference(EntityKind::Lead, body.lead_id)
+                    .await?;
                 let events = interaction.decide(InteractionCommand::Log(LogInteraction {
                     interaction_id: id,
                     kind: body.kind,

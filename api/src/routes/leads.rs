@@ -75,20 +75,12 @@ pub async fn capture(
             let body = body.clone();
             async move {
                 let lead: LeadState = loader.load(EntityKind::Lead, id).await?;
-                let client = match body.client_id {
-                    Some(client_id) => Some(Ref::new(
-                        client_id,
-                        loader.load(EntityKind::Client, client_id).await?,
-                    )),
-                    None => None,
-                };
-                let manager = match body.manager_id {
-                    Some(manager_id) => Some(Ref::new(
-                        manager_id,
-                        loader.load(EntityKind::Manager, manager_id).await?,
-                    )),
-                    None => None,
-                };
+                let client = loader
+                    .optional_reference(EntityKind::Client, body.client_id)
+                    .await?;
+                let manager = loader
+                    .optional_reference(EntityKind::Manager, body.manager_id)
+                    .await?;
                 let events = lead.decide(LeadCommand::Capture(CaptureLead {
                     lead_id: id,
                     source: body.source,
@@ -249,13 +241,9 @@ pub async fn convert(
                     Some(manager_id) => loader.load(EntityKind::Manager, manager_id).await?,
                     None => ManagerState::default(),
                 };
-                let client = match body.client_id {
-                    Some(client_id) => Some(Ref::new(
-                        client_id,
-                        loader.load(EntityKind::Client, client_id).await?,
-                    )),
-                    None => None,
-                };
+                let client = loader
+                    .optional_reference(EntityKind::Client, body.client_id)
+                    .await?;
                 // Without a client in the request the deal is the lead's client's, or a
                 // new client's (registered for the lead's manager).
                 match (&client, lead.entity().and_then(|l| l.client_id)) {

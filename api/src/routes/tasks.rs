@@ -68,7 +68,7 @@ async fn managers(
     }
     let mut refs = Vec::with_capacity(ids.len());
     for &id in ids {
-        refs.push(Ref::new(id, loader.load(EntityKind::Manager, id).await?));
+        refs.push(loader.reference(EntityKind::Manager, id).await?);
     }
     Ok(refs)
 }
@@ -93,24 +93,15 @@ pub async fn schedule(
             let body = body.clone();
             async move {
                 let task: TaskState = loader.load(EntityKind::Task, id).await?;
-                let assignee = Ref::new(
-                    body.assignee_id,
-                    loader.load(EntityKind::Manager, body.assignee_id).await?,
-                );
-                let client = match body.client_id {
-                    Some(client_id) => Some(Ref::new(
-                        client_id,
-                        loader.load(EntityKind::Client, client_id).await?,
-                    )),
-                    None => None,
-                };
-                let deal = match body.deal_id {
-                    Some(deal_id) => Some(Ref::new(
-                        deal_id,
-                        loader.load(EntityKind::Deal, deal_id).await?,
-                    )),
-                    None => None,
-                };
+                let assignee = loader
+                    .reference(EntityKind::Manager, body.assignee_id)
+                    .await?;
+                let client = loader
+                    .optional_reference(EntityKind::Client, body.client_id)
+                    .await?;
+                let deal = loader
+                    .optional_reference(EntityKind::Deal, body.deal_id)
+                    .await?;
                 let co_executors = managers(
                     &mut loader,
                     body.co_executor_ids.as_deref().unwrap_or_default(),
