@@ -842,6 +842,52 @@ async fn logout_inactivity_and_deactivation_end_sessions(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_sessions_use_is_written_at_most_once_a_minute(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await.unwrap();
+    let anna = member(&app, "Anna", "anna@example.com", "manager").await;
+    set_password(&app, ADMIN_TOKEN, anna, "anna-password-1", None).await;
+    let browser = Browser::log_in(&app, "anna@example.com", "anna-password-1").await;
+    let value = browser.cookie.trim_start_matches("crm_session=").to_owned();
+    // The stored last use, exactly, and how many seconds ago it is.
+    let stored = || {
+        let (pool, value) = (pool.clone(), value.clone());
+        async move {
+            sqlx::query_as::<_, (String, f64)>(
+                "SELECT last_seen_at::text, extract(epoch FROM now() - last_seen_at)::float8 \
+                 FROM api.sessions WHERE session_hash = sha256(convert_to($1, 'UTF8'))",
+            )
+            .bind(value)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let session = |answer: Answer| assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // Just logged in: two requests in a row leave the stored use as the login wrote it.
+    let (at_login, _) = stored().await;
+    session(browser.get(&app, "/auth/session").await);
+    session(browser.get(&app, "/auth/session").await);
+    assert_eq!(stored().await.0, at_login);
+    // Five minutes unused: the next request writes its use, the one after it does not.
+    sqlx::query(
+        "UPDATE api.sessions SET last_seen_at = now() - interval '5 minutes' \
+         WHERE session_hash = sha256(convert_to($1, 'UTF8'))",
+    )
+    .bind(&value)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (five_minutes_ago, ago) = stored().await;
+    assert!(ago >= 300.0, "{ago}");
+    session(browser.get(&app, "/auth/session").await);
+    let (written, ago) = stored().await;
+    assert_ne!(written, five_minutes_ago);
+    assert!(ago < 60.0, "last seen {ago} s ago");
+    session(browser.get(&app, "/auth/session").await);
+    assert_eq!(stored().await.0, written, "the second request wrote again");
+}
+
+#[sqlx::test(migrations = false)]
 async fn no_password_reaches_the_log_or_a_read_model(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await.unwrap();
     let projectors = app.start_projectors();

@@ -478,6 +478,122 @@ async fn the_live_stream_announces_a_command(pool: PgPool) {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The `change` events of a live stream, read one at a time.
+struct Changes {
+    body: Body,
+    text: String,
+}
+
+impl Changes {
+    /// Opens `/ui/live` with `token`.
+    async fn open(c: &Company, token: &str) -> Changes {
+        let request = Request::builder()
+            .uri("/ui/live")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = c.app.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        Changes {
+            body: response.into_body(),
+            text: String::new(),
+        }
+    }
+
+    /// The position of the next `change` (within 10 s: the stream waits at most 2 s
+    /// for the read models).
+    async fn next(&mut self) -> i64 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let event: String = self.text.drain(..end + 2).collect();
+                if let Some(rest) = event.split("event: change\n").nth(1) {
+                    let data = rest.lines().find_map(|l| l.strip_prefix("data: "));
+                    return data.unwrap().trim().parse().unwrap();
+                }
+                continue;
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .expect("a change within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                self.text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+
+    /// The changes up to one at `position` or beyond (which must be `position`).
+    async fn until(&mut self, position: i64) -> Vec<i64> {
+        let mut seen = vec![self.next().await];
+        while seen[seen.len() - 1] < position {
+            seen.push(self.next().await);
+        }
+        assert_eq!(seen[seen.len() - 1], position, "{seen:?}");
+        seen
+    }
+}
+
+/// The position a command's answer reports.
+fn position_of(answer: &Answer) -> i64 {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["position"].as_i64().unwrap()
+}
+
+/// Sets the amount of the company's `deal`-th deal as `token`: the position.
+async fn amount(c: &Company, token: &str, deal: usize, amount: i64) -> i64 {
+    let path = format!("/deals/{}/amount", c.deals[deal]);
+    position_of(&c.post(token, &path, json!({"amount": amount})).await)
+}
+
+/// Hanna (the head) hands Bohdan's deal to manager `to`: the position.
+async fn assign(c: &Company, to: uuid::Uuid) -> i64 {
+    let path = format!("/deals/{}/assign", c.deals[1]);
+    position_of(
+        &c.post(&c.tokens.hanna, &path, json!({"manager_id": to}))
+            .await,
+    )
+}
+
+#[sqlx::test]
+async fn a_managers_live_stream_announces_his_book_and_no_one_elses(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let mut andriy = Changes::open(&c, &c.tokens.andriy).await;
+    // Bohdan's deal (the same department) changes, then Andriy's: only his is announced
+    // (had Bohdan's change been announced, it would have come first).
+    let bohdans = amount(&c, &c.tokens.bohdan, 1, 2500).await;
+    let his = amount(&c, &c.tokens.andriy, 0, 1500).await;
+    let seen = andriy.until(his).await;
+    assert!(
+        !seen.contains(&bohdans),
+        "Bohdan's change announced: {seen:?}"
+    );
+    // The head hands Bohdan's deal to Andriy: announced (the event names him) …
+    let handed_to = assign(&c, c.andriy).await;
+    andriy.until(handed_to).await;
+    // … and back to Bohdan: announced too (the deal was Andriy's before the batch).
+    let handed_back = assign(&c, c.bohdan).await;
+    andriy.until(handed_back).await;
+    // Ciril's task that Andriy observes, done by Ciril: announced (he reads it).
+    let done = c
+        .post(
+            &c.tokens.ciril,
+            &format!("/tasks/{}/complete", c.tasks[1]),
+            json!({}),
+        )
+        .await;
+    andriy.until(position_of(&done)).await;
+    // Bohdan's deal again (his own once more), then Andriy's: only Andriy's.
+    let bohdans = amount(&c, &c.tokens.bohdan, 1, 2600).await;
+    let his = amount(&c, &c.tokens.andriy, 0, 1600).await;
+    let seen = andriy.until(his).await;
+    assert!(
+        !seen.contains(&bohdans),
+        "Bohdan's change announced: {seen:?}"
+    );
+}
+
 #[sqlx::test]
 async fn assets_are_served_with_a_cache_and_an_etag(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();

@@ -1,7 +1,8 @@
 //! Sessions: a random 256-bit value in an `HttpOnly`, `SameSite=Strict` cookie,
 //! stored only as its SHA-256 in `api.sessions` (a leak of the table gives no live
 //! session). A session acts as its manager, with his role as the log says now; it
-//! ends at logout, after [`super::LoginSettings::idle_timeout`] unused, when its
+//! ends at logout, after [`super::LoginSettings::idle_timeout`] unused (its use written
+//! at most once a minute: [`touch_after`]), when its
 //! manager is deactivated (checked on every request, against the log) and when his
 //! password is set again.
 
@@ -80,6 +81,17 @@ pub async fn end_all(pool: &PgPool, manager_id: Uuid) -> Result<u64, LoginError>
     Ok(ended.rows_affected())
 }
 
+/// How stale a session's stored last use may grow before a request writes it again:
+/// [`TOUCH_AFTER`], or a thirtieth of the idle timeout when that is shorter. A session
+/// ends `idle` after its stored last use, so at most this much before `idle` has passed
+/// since its last request, and never after.
+pub fn touch_after(idle: std::time::Duration) -> std::time::Duration {
+    TOUCH_AFTER.min(idle / 30)
+}
+
+/// How stale a session's stored last use may grow with the default idle timeout.
+pub const TOUCH_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The session cookie's value in `headers`, if any looks like one.
 pub fn cookie(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -143,13 +155,20 @@ pub async fn actor(parts: &mut Parts, state: &AppState) -> Result<Option<Actor>,
     )?;
     let hash = hash(&value);
     let pool = state.log.pool();
+    // A live session's use is written only when the stored one is older than
+    // `touch_after` (one write a minute, not one per request); it is read either way.
     let manager_id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE api.sessions SET last_seen_at = now() \
-         WHERE session_hash = $1 AND last_seen_at >= now() - make_interval(secs => $2) \
-         RETURNING manager_id",
+        "WITH live AS ( \
+             SELECT manager_id, last_seen_at FROM api.sessions \
+              WHERE session_hash = $1 AND last_seen_at >= now() - make_interval(secs => $2)), \
+         touched AS ( \
+             UPDATE api.sessions s SET last_seen_at = now() FROM live \
+              WHERE s.session_hash = $1 AND live.last_seen_at < now() - make_interval(secs => $3)) \
+         SELECT manager_id FROM live",
     )
     .bind(&hash)
     .bind(settings.idle_timeout.as_secs_f64())
+    .bind(touch_after(settings.idle_timeout).as_secs_f64())
     .fetch_optional(pool)
     .await?;
     let Some(manager_id) = manager_id else {
@@ -196,5 +215,22 @@ mod tests {
         let secure = set_cookie("abc", true).unwrap();
         assert!(secure.to_str().unwrap().ends_with("; Secure"));
         assert_ne!(csrf_token("abc"), hex::encode(hash("abc")));
+    }
+
+    #[test]
+    fn a_use_is_written_after_a_minute_or_a_thirtieth_of_a_shorter_idle_time() {
+        use std::time::Duration;
+        assert_eq!(
+            touch_after(Duration::from_secs(30 * 60)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            touch_after(Duration::from_secs(8 * 3600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            touch_after(Duration::from_secs(3)),
+            Duration::from_millis(100)
+        );
     }
 }

@@ -21,7 +21,7 @@ mod problems;
 mod projections;
 mod report_rows;
 mod reports;
-mod streams;
+pub(crate) mod streams;
 mod task_queries;
 mod tasks;
 

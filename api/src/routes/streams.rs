@@ -109,7 +109,7 @@ where
 /// Who may read the entity of a stream of `kind` folded from `events` (who answers
 /// for it and who watches it); None for kinds no manager answers for (pipelines,
 /// projection definitions).
-fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
+pub(crate) fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
     match kind {
         EntityKind::Manager => Some(ManagerState::fold(events).readers()),
         EntityKind::Client => Some(ClientState::fold(events).readers()),

@@ -97,29 +97,53 @@ pub fn table(caption: &str, headers: &[&str], rows: &[Row], sortable: bool) -> M
     }
 }
 
-/// A horizontal bar chart: one bar per `(label, value, text)`, scaled to the largest;
-/// described for screen readers by `title` (the table beside it has the figures).
+/// The height of one bar's row in the chart, in CSS pixels: its label line and its bar.
+const ROW_H: f64 = 38.0;
+
+/// Where a row's label and value text sit (their baseline), from the row's top.
+const TEXT_Y: f64 = 14.0;
+
+/// Where a row's bar starts, from the row's top, and how thick it is.
+const BAR_Y: f64 = 19.0;
+const BAR_H: f64 = 12.0;
+
+/// The longest label drawn (in characters; longer ones are cut with an ellipsis): it
+/// leaves room for the value beside it on a phone's 390 px.
+const LABEL_CHARS: usize = 28;
+
+/// A horizontal bar chart: one row per `(label, value, text)`, the label and the text
+/// on a line above a bar scaled to the largest; described for screen readers by
+/// `title` (the table beside it has the figures). Drawn in the page's own pixels (no
+/// `viewBox`, the bars' lengths in percent of the width): the text keeps its size at
+/// any width, a phone's as a desktop's, and only the bars stretch.
 pub fn bars(title: &str, bars: &[(String, f64, String)]) -> Markup {
     let max = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max);
-    let row_h = 28.0;
-    let label_w = 180.0;
-    let bar_w = 420.0;
-    let height = (bars.len() as f64 * row_h).max(row_h);
+    let height = (bars.len() as f64 * ROW_H).max(ROW_H);
     html! {
         figure.chart {
-            svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (label_w + bar_w + 160.0) " " (height) }
-                role="img" aria-label=(title) preserveAspectRatio="xMinYMin meet" {
+            svg xmlns="http://www.w3.org/2000/svg" width="100%" height=(height)
+                role="img" aria-label=(title) {
                 title { (title) }
                 @for (i, (label, value, text)) in bars.iter().enumerate() {
-                    @let y = i as f64 * row_h;
-                    @let w = if max > 0.0 { (value / max * bar_w).max(if *value > 0.0 { 2.0 } else { 0.0 }) } else { 0.0 };
-                    text.label x=(label_w - 8.0) y=(y + row_h * 0.65) text-anchor="end" { (short(label, 26)) }
-                    rect.bar x=(label_w) y=(y + 4.0) width=(format!("{w:.1}")) height=(row_h - 8.0) rx="3" {}
-                    text.value x=(label_w + w + 6.0) y=(y + row_h * 0.65) { (text) }
+                    @let y = i as f64 * ROW_H;
+                    text.label x="0" y=(y + TEXT_Y) { (short(label, LABEL_CHARS)) }
+                    text.value x="100%" y=(y + TEXT_Y) text-anchor="end" { (text) }
+                    rect.track x="0" y=(y + BAR_Y) width="100%" height=(BAR_H) rx="3" {}
+                    rect.bar x="0" y=(y + BAR_Y) width=(percent(*value, max)) height=(BAR_H) rx="3" {}
                 }
             }
         }
     }
+}
+
+/// A bar's length: `value` in percent of `max`, a sliver for any value above zero.
+fn percent(value: f64, max: f64) -> String {
+    let share = if max > 0.0 && value > 0.0 {
+        (value / max * 100.0).clamp(0.5, 100.0)
+    } else {
+        0.0
+    };
+    format!("{share:.1}%")
 }
 
 /// `text` cut to `max` characters with an ellipsis.
@@ -135,4 +159,35 @@ fn short(text: &str, max: usize) -> String {
 /// A paragraph saying why a page is empty.
 pub fn empty(why: &str) -> Markup {
     html! { p.empty role="status" { (why) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_drawn_in_the_pages_pixels_with_lengths_in_percent() {
+        let svg = bars(
+            "Deals",
+            &[
+                ("New".into(), 4.0, "4".into()),
+                ("Offer".into(), 1.0, "1".into()),
+                ("Won".into(), 0.0, "0".into()),
+            ],
+        )
+        .into_string();
+        // No viewBox: nothing scales the text down on a narrow screen.
+        assert!(!svg.contains("viewBox"), "{svg}");
+        assert!(svg.contains(r#"width="100%" height="114""#), "{svg}");
+        for length in [r#"width="100.0%""#, r#"width="25.0%""#, r#"width="0.0%""#] {
+            assert!(svg.contains(length), "{length} in {svg}");
+        }
+        assert!(svg.contains(">New</text>") && svg.contains(">Offer</text>"));
+        // Long names are cut so that the value beside them still fits.
+        assert_eq!(
+            short("Ковальчук Олександра Миколаївна", 28).chars().count(),
+            28
+        );
+        assert_eq!(short("New", 28), "New");
+    }
 }

@@ -8,13 +8,15 @@
 //! - [`i18n`]: English and Ukrainian words (the glossary's), money and dates.
 //! - [`chart`]: bar charts drawn as SVG on the server, each with its table.
 //! - [`assets`]: the one CSS and one JS file, embedded, served with an ETag.
-//! - [`live`]: the server-sent events that tell an open page to refresh.
+//! - [`live`]: the server-sent events that tell an open page to refresh, fed by
+//!   [`follower`], the one follower of the log.
 //! - [`reports`], [`entities`], [`audit`], [`login`]: the pages.
 
 pub mod assets;
 pub mod audit;
 pub mod chart;
 pub mod entities;
+pub mod follower;
 pub mod i18n;
 pub mod layout;
 pub mod live;

@@ -3,6 +3,7 @@
 //! redirect to the login, an error in plain words).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts, Query};
@@ -17,6 +18,9 @@ use serde_json::Value;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+use tokio::sync::OnceCell;
+
+use super::follower::Follower;
 use super::i18n::{Lang, Money};
 use super::WebSettings;
 use crate::access::{Reach, Role};
@@ -34,6 +38,8 @@ pub struct Web {
     pub api: Router,
     /// Currency and locale.
     pub settings: WebSettings,
+    /// The one follower of the log the live streams listen to, started on first use.
+    follower: Arc<OnceCell<Arc<Follower>>>,
 }
 
 impl Web {
@@ -43,7 +49,16 @@ impl Web {
             state,
             api,
             settings,
+            follower: Arc::default(),
         }
+    }
+
+    /// The web app's follower of the log, started by the first caller.
+    pub async fn follower(&self) -> Result<Arc<Follower>, ApiError> {
+        self.follower
+            .get_or_try_init(|| Follower::start(&self.state))
+            .await
+            .cloned()
     }
 }
 
