@@ -215,12 +215,12 @@ pub async fn entity_reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiE
 }
 
 /// Does reach decide who may name an entity of `kind` in a command? Not for
-/// pipelines, custom projections and exports, which no manager answers for: the
-/// role alone decides those.
+/// pipelines, custom projections, exports and automation rules, which no manager
+/// answers for: the role alone decides those.
 pub fn reach_applies(kind: EntityKind) -> bool {
     !matches!(
         kind,
-        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export
+        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export | EntityKind::Rule
     )
 }
 

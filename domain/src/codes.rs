@@ -74,3 +74,15 @@ pub const TOO_MANY_ITEMS: &str = "too_many_items";
 /// New personal data (a name, contacts) for a data subject whose personal data was
 /// erased, or a lead conversion that would copy an erased lead's data.
 pub const SUBJECT_ERASED: &str = "subject_erased";
+/// An automation rule of a kind that does not exist.
+pub const UNKNOWN_RULE_KIND: &str = "unknown_rule_kind";
+/// An automation rule's params not of its kind's shape (a field missing, unknown or
+/// of another type).
+pub const INVALID_RULE_PARAMS: &str = "invalid_rule_params";
+/// A rule's period (minutes, hours, days) below its least (0 hours for a task on a
+/// stage, 1 for the others) or above 366 days.
+pub const INVALID_PERIOD: &str = "invalid_period";
+/// A disabled automation rule asked to be disabled again.
+pub const RULE_DISABLED: &str = "rule_disabled";
+/// A task reminder for a due time the task no longer has.
+pub const STALE_REMINDER: &str = "stale_reminder";

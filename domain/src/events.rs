@@ -30,6 +30,8 @@ pub enum EntityKind {
     Projection,
     /// `export-<uuid>`: an export of the base, recorded.
     Export,
+    /// `rule-<uuid>`: an automation rule.
+    Rule,
 }
 
 impl EntityKind {
@@ -45,6 +47,7 @@ impl EntityKind {
             EntityKind::Task => "task",
             EntityKind::Projection => "projection",
             EntityKind::Export => "export",
+            EntityKind::Rule => "rule",
         }
     }
 
@@ -54,7 +57,7 @@ impl EntityKind {
     }
 
     /// Every kind.
-    pub const ALL: [EntityKind; 9] = [
+    pub const ALL: [EntityKind; 10] = [
         EntityKind::Manager,
         EntityKind::Pipeline,
         EntityKind::Client,
@@ -64,6 +67,7 @@ impl EntityKind {
         EntityKind::Task,
         EntityKind::Projection,
         EntityKind::Export,
+        EntityKind::Rule,
     ];
 
     /// The kind and id a stream name holds (`deal-<uuid>`); None for any other name.
@@ -152,6 +156,10 @@ domain_events!(
     DataExported,
     ClientErased,
     LeadErased,
+    RuleDefined,
+    RuleDisabled,
+    LeadSlaBreached,
+    TaskReminderDue,
 );
 
 impl DomainEvent {
@@ -194,14 +202,19 @@ impl DomainEvent {
             E::DataExported(e) => (K::Export, e.export_id),
             E::ClientErased(e) => (K::Client, e.client_id),
             E::LeadErased(e) => (K::Lead, e.lead_id),
+            E::RuleDefined(e) => (K::Rule, e.rule_id),
+            E::RuleDisabled(e) => (K::Rule, e.rule_id),
+            E::LeadSlaBreached(e) => (K::Lead, e.lead_id),
+            E::TaskReminderDue(e) => (K::Task, e.task_id),
         }
     }
 
     /// The other entities the event names, besides its own (a deal's client,
     /// pipeline, manager and lead; a task's assignee, client, deal, co-executors and
-    /// observers; the manager something is handed to): whoever appends it must reach
-    /// each of them. The manager something is taken from is not among them: he is the
-    /// entity's own state before the event.
+    /// observers; the manager something is handed to; a rule's pipeline and definer):
+    /// whoever appends it must reach each of them. The manager something is taken from
+    /// is not among them, nor the lead's manager a breach names or the assignee a
+    /// reminder names: each is the entity's own state before the event.
     pub fn references(&self) -> Vec<(EntityKind, Uuid)> {
         use DomainEvent as E;
         use EntityKind as K;
@@ -241,6 +254,16 @@ impl DomainEvent {
                 named
             }
             E::TaskReassigned(e) => vec![manager(e.to_assignee_id)],
+            E::RuleDefined(e) => {
+                let mut named: Vec<_> = e
+                    .spec
+                    .pipeline_id()
+                    .map(|id| (K::Pipeline, id))
+                    .into_iter()
+                    .collect();
+                named.extend(e.defined_by.map(manager));
+                named
+            }
             E::ManagerRegistered(_)
             | E::ManagerDeactivated(_)
             | E::PipelineDefined(_)
@@ -259,7 +282,10 @@ impl DomainEvent {
             | E::ProjectionDropped(_)
             | E::DataExported(_)
             | E::ClientErased(_)
-            | E::LeadErased(_) => Vec::new(),
+            | E::LeadErased(_)
+            | E::RuleDisabled(_)
+            | E::LeadSlaBreached(_)
+            | E::TaskReminderDue(_) => Vec::new(),
         }
     }
 
@@ -306,6 +332,39 @@ mod tests {
             to_manager_id: helper,
         });
         assert_eq!(reassigned.references(), [(EntityKind::Manager, helper)]);
+    }
+
+    #[test]
+    fn a_rule_names_its_pipeline_and_definer() {
+        use crate::rule::{LeadSla, RuleSpec, TaskOnStage};
+        let [rule, pipeline, stage, definer] = [(); 4].map(|_| Uuid::new_v4());
+        let on_stage = DomainEvent::RuleDefined(RuleDefined {
+            rule_id: rule,
+            name: "Offer call".into(),
+            spec: RuleSpec::TaskOnStage(TaskOnStage {
+                pipeline_id: pipeline,
+                stage_id: stage,
+                title: "Call".into(),
+                kind: None,
+                due_in_hours: 1,
+            }),
+            defined_by: Some(definer),
+        });
+        assert_eq!(
+            on_stage.references(),
+            [
+                (EntityKind::Pipeline, pipeline),
+                (EntityKind::Manager, definer)
+            ]
+        );
+        assert_eq!(on_stage.stream(), format!("rule-{rule}"));
+        let sla = DomainEvent::RuleDefined(RuleDefined {
+            rule_id: rule,
+            name: "SLA".into(),
+            spec: RuleSpec::LeadSla(LeadSla { sla_minutes: 30 }),
+            defined_by: None,
+        });
+        assert_eq!(sla.references(), []);
     }
 
     #[test]

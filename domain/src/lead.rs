@@ -8,9 +8,10 @@ use uuid::Uuid;
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
 use crate::client::ClientState;
 use crate::conversion::{convert, ConvertLead};
-use crate::events::{LeadAssigned, LeadCaptured, LeadErased, LeadRejected};
+use crate::events::{LeadAssigned, LeadCaptured, LeadErased, LeadRejected, LeadSlaBreached};
 use crate::manager::ManagerState;
 use crate::personal::ERASED;
+use crate::rule::spec::{period, MAX_PERIOD_MINUTES};
 use crate::rules::{active_manager, at_most, non_empty, short, MAX_NAME_CHARS};
 use crate::{codes, DomainError, DomainEvent};
 
@@ -154,6 +155,15 @@ pub enum LeadCommand {
         /// Why, not blank.
         reason: String,
     },
+    /// A `lead_sla` rule's deadline passed unanswered (see
+    /// [`crate::automation::sla`], which decides whether): `LeadSlaBreached` with the
+    /// lead's manager, whatever its status now (it may have been answered since).
+    BreachSla {
+        /// The lead.
+        lead_id: Uuid,
+        /// The rule's `sla_minutes`, 1 or more.
+        minutes: i64,
+    },
     /// `POST /leads/{id}/erase` (also when its client is erased): `LeadErased`, in
     /// any status; nothing for a lead erased already.
     Erase {
@@ -212,6 +222,11 @@ fn apply(state: &mut LeadState, event: &DomainEvent) -> bool {
             }
             None => return false,
         },
+        DomainEvent::LeadSlaBreached(e) => {
+            if own(&mut state.lead, e.lead_id).is_none() {
+                return false;
+            }
+        }
         DomainEvent::LeadErased(e) => match own(&mut state.lead, e.lead_id) {
             Some(lead) => {
                 lead.erased = true;
@@ -293,6 +308,15 @@ pub fn decide(state: &LeadState, command: LeadCommand) -> Result<Vec<DomainEvent
             Ok(vec![DomainEvent::LeadRejected(LeadRejected {
                 lead_id,
                 reason,
+            })])
+        }
+        LeadCommand::BreachSla { lead_id, minutes } => {
+            let lead = target(state, lead_id)?;
+            period(minutes, 1, MAX_PERIOD_MINUTES, "minutes")?;
+            Ok(vec![DomainEvent::LeadSlaBreached(LeadSlaBreached {
+                lead_id,
+                manager_id: lead.manager_id,
+                minutes,
             })])
         }
         LeadCommand::Erase { lead_id, reason } => {

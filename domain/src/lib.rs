@@ -25,6 +25,9 @@
 //! - [`custom_projection`]: an analyst's projection definition, defined, redefined
 //!   and dropped through the log.
 //! - [`export`]: an export of the base, recorded as a fact of the log.
+//! - [`rule`]: an automation rule (its kind and params), defined and disabled.
+//! - [`automation`]: what each kind of rule does, as pure reactions to events and
+//!   deadlines: the commands to run, with ids derived from the rule and the trigger.
 //!
 //! How a handler uses it: fold the target stream with the aggregate's `fold`, fold
 //! every other stream the command names and put those states in the command (as
@@ -69,6 +72,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod automation;
 pub mod client;
 pub mod codec;
 pub mod codes;
@@ -85,6 +89,7 @@ pub mod manager;
 mod nullable;
 pub mod personal;
 pub mod pipeline;
+pub mod rule;
 mod rules;
 pub mod task;
 pub mod values;

@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::aggregate::{absent, own, target, Aggregate, HasId, Ref};
 use crate::client::ClientState;
 use crate::deal::DealState;
-use crate::events::{TaskCancelled, TaskCompleted, TaskReassigned, TaskRescheduled, TaskScheduled};
+use crate::events::{
+    TaskCancelled, TaskCompleted, TaskReassigned, TaskReminderDue, TaskRescheduled, TaskScheduled,
+};
 use crate::manager::ManagerState;
 use crate::rules::{active_manager, at_most, items, long, non_empty, short, MAX_NAME_CHARS};
 use crate::{codes, DomainError, DomainEvent};
@@ -149,6 +151,15 @@ pub enum TaskCommand {
         /// Why.
         reason: Option<String>,
     },
+    /// A `task_reminder` rule's time came (see [`crate::automation::reminder`]):
+    /// `TaskReminderDue` for the assignee; `stale_reminder` when the task is due at
+    /// another time now.
+    Remind {
+        /// The task.
+        task_id: Uuid,
+        /// The due time the reminder is for: the task's.
+        due_at: DateTime<Utc>,
+    },
 }
 
 /// Applies one event to a task's state.
@@ -191,6 +202,7 @@ fn apply(state: &mut TaskState, event: &DomainEvent) -> bool {
         E::TaskReassigned(e) => task.assignee_id = e.to_assignee_id,
         E::TaskCompleted(_) => task.status = TaskStatus::Completed,
         E::TaskCancelled(_) => task.status = TaskStatus::Cancelled,
+        E::TaskReminderDue(_) => {}
         _ => return false,
     }
     true
@@ -250,6 +262,21 @@ pub fn decide(state: &TaskState, command: TaskCommand) -> Result<Vec<DomainEvent
             Ok(vec![DomainEvent::TaskCancelled(TaskCancelled {
                 task_id,
                 reason,
+            })])
+        }
+        TaskCommand::Remind { task_id, due_at } => {
+            let task = target(state, task_id)?;
+            task.require_open()?;
+            if due_at != task.due_at {
+                return Err(DomainError::rule(
+                    codes::STALE_REMINDER,
+                    format!("task {task_id} is due at {}, not {due_at}", task.due_at),
+                ));
+            }
+            Ok(vec![DomainEvent::TaskReminderDue(TaskReminderDue {
+                task_id,
+                assignee_id: task.assignee_id,
+                due_at,
             })])
         }
     }

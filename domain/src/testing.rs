@@ -112,6 +112,8 @@ pub const DEAL: Uuid = id(40);
 pub const TASK: Uuid = id(50);
 /// The interaction.
 pub const INTERACTION: Uuid = id(60);
+/// The automation rule.
+pub const RULE: Uuid = id(70);
 
 /// 2026-03-01 at `hour`:00 UTC.
 pub fn at(hour: u32) -> DateTime<Utc> {
@@ -455,6 +457,29 @@ pub fn every_event() -> Vec<DomainEvent> {
         E::LeadErased(LeadErased {
             lead_id: LEAD,
             reason: None,
+        }),
+        E::RuleDefined(RuleDefined {
+            rule_id: RULE,
+            name: "Call on proposal".into(),
+            spec: crate::rule::RuleSpec::TaskOnStage(crate::rule::TaskOnStage {
+                pipeline_id: PIPELINE,
+                stage_id: STAGE2,
+                title: "Call the client".into(),
+                kind: Some("call".into()),
+                due_in_hours: 24,
+            }),
+            defined_by: Some(MANAGER),
+        }),
+        E::RuleDisabled(RuleDisabled { rule_id: RULE }),
+        E::LeadSlaBreached(LeadSlaBreached {
+            lead_id: LEAD,
+            manager_id: Some(MANAGER),
+            minutes: 30,
+        }),
+        E::TaskReminderDue(TaskReminderDue {
+            task_id: TASK,
+            assignee_id: OTHER_MANAGER,
+            due_at: at(15),
         }),
     ]
 }

@@ -54,6 +54,7 @@ fn command_roles(kind: EntityKind) -> (&'static [Role], &'static str) {
         ),
         EntityKind::Pipeline => (&[Role::Director, Role::Admin], "defining pipelines"),
         EntityKind::Export => (EXPORTERS, "exporting the base"),
+        EntityKind::Rule => (&[Role::Director, Role::Admin], "defining automation rules"),
         EntityKind::Manager => (
             &[Role::Head, Role::Director, Role::Admin],
             "managing the sales team",

@@ -193,7 +193,7 @@ impl Loader {
 
     /// Loads entity `id` of `kind` with its own aggregate's state.
     async fn load_any(&mut self, kind: EntityKind, id: Uuid) -> Result<(), CommandError> {
-        use crm_domain::{client, custom_projection, deal, export, interaction, lead, task};
+        use crm_domain::{client, custom_projection, deal, export, interaction, lead, rule, task};
         match kind {
             EntityKind::Manager => self.load::<ManagerState>(kind, id).await.map(drop),
             EntityKind::Pipeline => self.load_pipeline(id).await.map(drop),
@@ -210,6 +210,7 @@ impl Loader {
                 .await
                 .map(drop),
             EntityKind::Export => self.load::<export::ExportState>(kind, id).await.map(drop),
+            EntityKind::Rule => self.load::<rule::RuleState>(kind, id).await.map(drop),
         }
     }
 

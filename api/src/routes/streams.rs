@@ -117,7 +117,9 @@ pub(crate) fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uu
         EntityKind::Deal => Some(DealState::fold(events).readers()),
         EntityKind::Interaction => Some(InteractionState::fold(events).readers()),
         EntityKind::Task => Some(TaskState::fold(events).readers()),
-        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export => None,
+        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export | EntityKind::Rule => {
+            None
+        }
     }
 }
 
@@ -187,6 +189,7 @@ fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiErro
             entity_json::<crm_domain::custom_projection::CustomProjectionState>(events)
         }
         EntityKind::Export => entity_json::<crm_domain::export::ExportState>(events),
+        EntityKind::Rule => entity_json::<crm_domain::rule::RuleState>(events),
     }
 }
 

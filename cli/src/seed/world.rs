@@ -169,8 +169,11 @@ impl World {
             EntityKind::Deal => evolve(self.deals.entry(id).or_default(), event),
             EntityKind::Task => evolve(self.tasks.entry(id).or_default(), event),
             // Interactions are logged once and never looked at again; the generator
-            // defines no custom projections and makes no exports.
-            EntityKind::Interaction | EntityKind::Projection | EntityKind::Export => 0,
+            // defines no custom projections or rules and makes no exports.
+            EntityKind::Interaction
+            | EntityKind::Projection
+            | EntityKind::Export
+            | EntityKind::Rule => 0,
         }
     }
 

@@ -76,7 +76,8 @@ fn every_spec_type_is_an_event_type_and_back() {
     assert_eq!(spec.len(), 23);
     // The spec's business events, then the three of the analysts' custom projection
     // definitions (issue 5), the record of an export and the two erasures of
-    // personal data (issue 6), which the spec's list predates.
+    // personal data (issue 6), which the spec's list predates, then the automation's
+    // rules and the two events its deadlines append (issue 17).
     assert_eq!(spec, EVENT_TYPES[..23].to_vec());
     assert_eq!(
         EVENT_TYPES[23..],
@@ -86,7 +87,11 @@ fn every_spec_type_is_an_event_type_and_back() {
             "ProjectionDropped",
             "DataExported",
             "ClientErased",
-            "LeadErased"
+            "LeadErased",
+            "RuleDefined",
+            "RuleDisabled",
+            "LeadSlaBreached",
+            "TaskReminderDue"
         ]
     );
     let sampled: Vec<&str> = every_event().iter().map(|e| e.event_type()).collect();
@@ -163,6 +168,39 @@ fn a_few_payloads_are_exactly_as_specified() {
         find("ClientUpdated").to_data()["changes"],
         json!({"name": "Romashka JSC", "kind": "company", "size": null, "industry": "retail", "contacts": []})
     );
+}
+
+#[test]
+fn the_automation_payloads_are_as_the_contract_names_them() {
+    let events = every_event();
+    let find = |t: &str| events.iter().find(|e| e.event_type() == t).unwrap();
+    // The rule's kind and params side by side, as `POST /automation/rules` takes them.
+    assert_eq!(
+        find("RuleDefined").to_data(),
+        json!({
+            "rule_id": RULE, "name": "Call on proposal", "kind": "task_on_stage",
+            "params": {"pipeline_id": PIPELINE, "stage_id": STAGE2, "title": "Call the client",
+                       "kind": "call", "due_in_hours": 24},
+            "defined_by": MANAGER,
+        })
+    );
+    assert_eq!(find("RuleDisabled").to_data(), json!({"rule_id": RULE}));
+    assert_eq!(
+        find("LeadSlaBreached").to_data(),
+        json!({"lead_id": LEAD, "manager_id": MANAGER, "minutes": 30})
+    );
+    assert_eq!(
+        find("TaskReminderDue").to_data(),
+        json!({"task_id": TASK, "assignee_id": OTHER_MANAGER, "due_at": "2026-03-01T15:00:00Z"})
+    );
+    // A breach of a lead nobody was assigned names no manager, with the key kept.
+    let unassigned = json!({"lead_id": LEAD, "manager_id": null, "minutes": 30});
+    let event = DomainEvent::from_stored("LeadSlaBreached", 1, unassigned.clone()).unwrap();
+    assert_eq!(event.to_data(), unassigned);
+    // A rule whose params are not its kind's shape is not a RuleDefined.
+    let mixed = json!({"rule_id": RULE, "name": "x", "kind": "lead_sla",
+                       "params": {"before_minutes": 5}});
+    assert!(DomainEvent::from_stored("RuleDefined", 1, mixed).is_err());
 }
 
 #[test]
@@ -301,7 +339,11 @@ fn every_event_names_its_stream() {
             "projection",
             "export",
             "client",
-            "lead"
+            "lead",
+            "rule",
+            "rule",
+            "lead",
+            "task"
         ]
     );
     assert_eq!(

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::rule::RuleSpec;
 use crate::values::{ClientKind, Contact, Direction, InteractionKind, Role, Stage};
 
 /// A manager joined the sales team.
@@ -457,4 +458,51 @@ pub struct DataExported {
     pub filters: serde_json::Value,
     /// `api` or `cli`.
     pub via: String,
+}
+
+/// An automation rule was defined (`rule-<uuid>`): its kind and params flattened in,
+/// as `{rule_id, name, kind, params, defined_by?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleDefined {
+    /// The rule.
+    pub rule_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its kind and params: `kind` and `params` in the JSON.
+    #[serde(flatten)]
+    pub spec: RuleSpec,
+    /// The manager who defined it, when the definer was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defined_by: Option<Uuid>,
+}
+
+/// An automation rule was disabled: it acts no more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleDisabled {
+    /// The rule.
+    pub rule_id: Uuid,
+}
+
+/// A lead was neither converted nor rejected nor named by an interaction within a
+/// `lead_sla` rule's minutes of its `received_at` (on the lead's stream).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadSlaBreached {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Its manager when it was breached; `null` for a lead nobody was assigned.
+    #[serde(default)]
+    pub manager_id: Option<Uuid>,
+    /// The rule's `sla_minutes`.
+    pub minutes: i64,
+}
+
+/// An open task's assignee is to be reminded that it is due (on the task's stream).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReminderDue {
+    /// The task.
+    pub task_id: Uuid,
+    /// Its assignee when reminded.
+    pub assignee_id: Uuid,
+    /// The due time the reminder is for.
+    pub due_at: DateTime<Utc>,
 }

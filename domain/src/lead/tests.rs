@@ -269,3 +269,59 @@ fn erase_twice_appends_nothing_and_an_unknown_lead_is_not_found() {
         })
         .then_error(codes::NOT_FOUND);
 }
+
+fn breached(manager_id: Option<Uuid>) -> DomainEvent {
+    DomainEvent::LeadSlaBreached(LeadSlaBreached {
+        lead_id: LEAD,
+        manager_id,
+        minutes: 30,
+    })
+}
+
+#[test]
+fn an_sla_breach_names_the_leads_manager_or_none() {
+    let breach = || LeadCommand::BreachSla {
+        lead_id: LEAD,
+        minutes: 30,
+    };
+    let state = given::<LeadState>([lead_captured(LEAD), lead_assigned(LEAD, OTHER_MANAGER)])
+        .when(breach())
+        .then(vec![breached(Some(OTHER_MANAGER))]);
+    // The breach is a fact about the lead, not a change of it.
+    assert_eq!(state.lead.unwrap().status, LeadStatus::Assigned);
+    given::<LeadState>([lead_captured(LEAD)])
+        .when(breach())
+        .then(vec![breached(None)]);
+}
+
+#[test]
+fn an_sla_breach_is_recorded_even_for_a_lead_answered_since() {
+    // The automation decides whether the deadline passed unanswered; a lead converted
+    // after it still records that it waited too long.
+    given::<LeadState>([
+        lead_captured(LEAD),
+        lead_assigned(LEAD, MANAGER),
+        converted(),
+    ])
+    .when(LeadCommand::BreachSla {
+        lead_id: LEAD,
+        minutes: 30,
+    })
+    .then(vec![breached(Some(MANAGER))]);
+}
+
+#[test]
+fn an_sla_breach_needs_the_lead_and_a_period() {
+    given::<LeadState>([])
+        .when(LeadCommand::BreachSla {
+            lead_id: LEAD,
+            minutes: 30,
+        })
+        .then_error(codes::NOT_FOUND);
+    given::<LeadState>([lead_captured(LEAD)])
+        .when(LeadCommand::BreachSla {
+            lead_id: LEAD,
+            minutes: 0,
+        })
+        .then_error(codes::INVALID_PERIOD);
+}

@@ -332,3 +332,69 @@ fn assignee_and_co_executors_answer_for_a_task_and_observers_watch_it() {
     assert_eq!(handed.responsible(), [NOBODY, OTHER_MANAGER]);
     assert_eq!(handed.readers(), [NOBODY, OTHER_MANAGER, GONE_MANAGER]);
 }
+
+fn reminded(assignee_id: Uuid, due_at: DateTime<Utc>) -> DomainEvent {
+    DomainEvent::TaskReminderDue(TaskReminderDue {
+        task_id: TASK,
+        assignee_id,
+        due_at,
+    })
+}
+
+fn rescheduled(from: DateTime<Utc>, to: DateTime<Utc>) -> DomainEvent {
+    DomainEvent::TaskRescheduled(TaskRescheduled {
+        task_id: TASK,
+        from_due_at: from,
+        to_due_at: to,
+    })
+}
+
+#[test]
+fn a_reminder_goes_to_the_assignee_of_now() {
+    let handed = DomainEvent::TaskReassigned(TaskReassigned {
+        task_id: TASK,
+        from_assignee_id: MANAGER,
+        to_assignee_id: OTHER_MANAGER,
+    });
+    let state = given::<TaskState>([scheduled(), handed])
+        .when(TaskCommand::Remind {
+            task_id: TASK,
+            due_at: at(12),
+        })
+        .then(vec![reminded(OTHER_MANAGER, at(12))]);
+    assert_eq!(state.task.unwrap().status, TaskStatus::Open);
+}
+
+#[test]
+fn a_reminder_is_for_the_due_time_in_force() {
+    given::<TaskState>([scheduled(), rescheduled(at(12), at(16))])
+        .when(TaskCommand::Remind {
+            task_id: TASK,
+            due_at: at(12),
+        })
+        .then_error(codes::STALE_REMINDER);
+    given::<TaskState>([scheduled(), rescheduled(at(12), at(16))])
+        .when(TaskCommand::Remind {
+            task_id: TASK,
+            due_at: at(16),
+        })
+        .then(vec![reminded(MANAGER, at(16))]);
+}
+
+#[test]
+fn a_closed_or_unknown_task_gets_no_reminder() {
+    for closed in [completed(), cancelled()] {
+        given::<TaskState>([scheduled(), closed])
+            .when(TaskCommand::Remind {
+                task_id: TASK,
+                due_at: at(12),
+            })
+            .then_error(codes::TASK_CLOSED);
+    }
+    given::<TaskState>([])
+        .when(TaskCommand::Remind {
+            task_id: TASK,
+            due_at: at(12),
+        })
+        .then_error(codes::NOT_FOUND);
+}

@@ -87,6 +87,19 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("ClientErased", &[("client_id", S), ("reason", S)]),
     ("LeadErased", &[("lead_id", S), ("reason", S)]),
+    (
+        "RuleDefined",
+        &[
+            ("rule_id", S), ("name", S), ("kind", S), ("defined_by", S),
+            ("params.department", S), ("params.strategy", S), ("params.pipeline_id", S),
+            ("params.stage_id", S), ("params.title", S), ("params.kind", S),
+            ("params.due_in_hours", N), ("params.sla_minutes", N), ("params.after_days", N),
+            ("params.before_minutes", N),
+        ],
+    ),
+    ("RuleDisabled", &[("rule_id", S)]),
+    ("LeadSlaBreached", &[("lead_id", S), ("manager_id", S), ("minutes", N)]),
+    ("TaskReminderDue", &[("task_id", S), ("assignee_id", S), ("due_at", S)]),
 ];
 
 /// The envelope's fields a definition may name as `event.<field>`.
