@@ -6,10 +6,11 @@
 //! Interactions count for their `manager_id`; the other facts for the manager
 //! responsible when the event happened (in the entity's stream order): the lead's,
 //! deal's or task's assignee then. A lead converted or rejected while it has no
-//! manager counts for nobody.
+//! manager counts for nobody. [`figure_positions`] lists the events behind a figure.
 
 mod contacts;
 mod department;
+mod facts;
 mod fold;
 mod report;
 mod team;
@@ -30,6 +31,7 @@ use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 pub use department::department_members;
+pub use facts::{figure_positions, Figure, FIGURES};
 pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 pub use team::{list_team, team_member, TeamFilter, TeamMember};
 

@@ -419,6 +419,17 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /managers/{id}",
             query(EVERYONE, false, Standing(Kind::Manager), ""),
         ),
+        // The events behind a figure of the managers report: every role, for a
+        // manager in his reach.
+        (
+            "GET /managers/{id}/events",
+            query(
+                EVERYONE,
+                true,
+                Standing(Kind::Manager),
+                "figure=calls&from=2020-01-01&to=2100-01-01",
+            ),
+        ),
         ("GET /pipelines", query(EVERYONE, false, Nothing, "")),
         (
             "GET /pipelines/{id}",

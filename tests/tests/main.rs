@@ -47,6 +47,7 @@ mod subscription_restart;
 mod time_travel;
 mod tokens;
 mod webapp;
+mod webapp_analyst;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -852,6 +852,30 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     // Screenshots of every page, when asked for.
     if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
+        // A custom projection to show, with the calls it counts.
+        for direction in ["outbound", "outbound", "inbound"] {
+            let logged = c
+                .post(
+                    &c.tokens.andriy,
+                    "/interactions",
+                    json!({"kind": "call", "direction": direction, "manager_id": c.andriy,
+                           "client_id": c.clients[0], "duration_s": 90}),
+                )
+                .await;
+            assert_eq!(logged.status, StatusCode::CREATED, "{}", logged.body);
+        }
+        let defined = c
+            .post(
+                &c.tokens.analyst,
+                "/projections",
+                json!({"name": "calls_by_direction", "event_types": ["InteractionLogged"],
+                       "group_by": [{"name": "direction", "field": "data.direction"}],
+                       "measures": [{"name": "calls", "fn": "count"},
+                                    {"name": "seconds", "fn": "sum", "field": "data.duration.seconds"}]}),
+            )
+            .await;
+        assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
+        c.app.wait_custom_live("calls_by_direction", 1).await;
         let pages = [
             ("home", "/ui".to_owned()),
             ("funnel", deep.clone()),
@@ -884,6 +908,18 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
             ("tasks", "/ui/tasks".to_owned()),
             ("audit", format!("/ui/audit?stream=deal-{}", c.deals[0])),
             ("projections", "/ui/projections".to_owned()),
+            ("projection-new", "/ui/projections/new".to_owned()),
+            (
+                "projection",
+                "/ui/projections/calls_by_direction".to_owned(),
+            ),
+            (
+                "manager-events",
+                format!(
+                    "/ui/managers/{}/events?figure=calls&from=2020-01-01&to=2030-01-01",
+                    c.andriy
+                ),
+            ),
         ];
         for width in [1280u32, 390] {
             b.set_window_size(width, 900).await.unwrap();

@@ -79,3 +79,11 @@ words!(
     /// An export's format.
     ExportFormatDoc: Ndjson, Csv
 );
+
+words!(
+    /// A figure of the manager KPIs report whose events can be listed.
+    ManagerFigureDoc: Calls, CallsOutbound, CallsInbound, CallSeconds, Meetings, Emails,
+        Messages, ClientsContacted, CallsPerClient, LeadsAssigned, LeadsConverted,
+        LeadsRejected, DealsOpened, DealsWon, DealsLost, WonAmount, WinRate, TasksCompleted,
+        TasksCompletedLate
+);

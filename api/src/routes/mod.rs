@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::leads::overdue_leads))
         .routes(routes!(reports::leads::leads))
         .routes(routes!(reports::team::managers))
+        .routes(routes!(reports::team::figure_events))
         .routes(routes!(task_queries::list))
         .routes(routes!(task_queries::get))
         .routes(routes!(deals::change_stage))

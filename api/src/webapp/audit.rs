@@ -1,16 +1,18 @@
-//! The auditor's and the analyst's pages: the log's verification with its seals and a
-//! stream browser (any entity's history, as of any moment); the read models' status
-//! with the custom projections and their rows as CSV.
+//! The auditor's and the analyst's pages: the log's verification with its seals, a
+//! stream browser (any entity's history, as of any moment) and the export's form; the
+//! read models' status with the custom projections and their rows as CSV.
 
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use maud::html;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
 use serde_json::Value;
 
 use super::chart::empty;
+use super::i18n::Lang;
 use super::layout::{self, page};
-use super::page::{answer, encode, Ctx, PageResult};
+use super::page::{answer, encode, parse_time, Ctx, PageResult};
+use crate::error::ApiError;
 
 /// A JSON value as text.
 fn text(v: &Value) -> String {
@@ -53,6 +55,7 @@ async fn audit_page(ctx: &Ctx) -> PageResult {
         None => (Vec::new(), None),
     };
     let ok = verify["ok"].as_bool().unwrap_or(false);
+    let exporter = ctx.may(crate::access::EXPORTERS).is_ok();
     Ok(page(
         ctx,
         lang.t("audit"),
@@ -68,8 +71,8 @@ async fn audit_page(ctx: &Ctx) -> PageResult {
                     dt { (lang.t("last_seal")) } dd { code { (text(&verify["last_seal"])) } }
                 }
                 @if !ok { pre { (verify["first_bad"].to_string()) " " (verify["bad_seal"].to_string()) } }
-                p { (lang.t("export")) ": " a href="/export/events?format=ndjson" { "NDJSON" } " · " a href="/export/events?format=csv" { "CSV" } }
             }
+            @if exporter { (export_form(lang)) }
             section {
                 h2 { (lang.t("stream_browser")) }
                 form.filters method="get" {
@@ -102,6 +105,130 @@ async fn audit_page(ctx: &Ctx) -> PageResult {
     ))
 }
 
+/// The export's form: the format and the filters of `GET /export/events` (event
+/// types, a kind of stream, a period of `occurred_at`), sent to `/ui/export`.
+fn export_form(lang: Lang) -> Markup {
+    html! {
+        section #export {
+            h2 { (lang.t("export")) }
+            p { (lang.t("export_intro")) }
+            form.filters #export-form method="get" action="/ui/export" {
+                label for="export-format" { (lang.t("format")) }
+                select #export-format name="format" {
+                    option value="ndjson" { "NDJSON" }
+                    option value="csv" { "CSV" }
+                }
+                label for="export-types" { (lang.t("event_types")) }
+                select #export-types name="types" multiple size="6" {
+                    @for t in crm_domain::events::EVENT_TYPES { option value=(t) { (t) } }
+                }
+                label for="export-kind" { (lang.t("stream_kind")) }
+                select #export-kind name="stream_kind" {
+                    option value="" { (lang.t("all_streams")) }
+                    @for k in crm_domain::EntityKind::ALL { option value=(k.name()) { (k.name()) } }
+                }
+                label for="export-from" { (lang.t("from")) }
+                input #export-from type="date" name="from";
+                label for="export-to" { (lang.t("to")) }
+                input #export-to type="date" name="to";
+                button type="submit" { (lang.t("download")) }
+            }
+        }
+    }
+}
+
+/// `GET /ui/export?format=&types=A&types=B&stream_kind=&from=&to=` (the audit page's
+/// form): on to `GET /export/events` with the same filters as the API takes them
+/// (types comma-separated, the dates as the times they start); a 400 in words for a
+/// bad format or period.
+pub async fn export(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
+    match export_address(&ctx, raw.as_deref().unwrap_or("")) {
+        Ok(address) => Redirect::to(&address).into_response(),
+        Err(err) => answer(&ctx, Err(err)),
+    }
+}
+
+/// The export's address for the form's query `raw`.
+fn export_address(ctx: &Ctx, raw: &str) -> Result<String, ApiError> {
+    ctx.may(crate::access::EXPORTERS)?;
+    let pairs: Vec<(String, String)> = raw
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (form_value(k), form_value(v)))
+        .collect();
+    let one = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let format = one("format").unwrap_or_else(|| "ndjson".to_owned());
+    if format != "ndjson" && format != "csv" {
+        return Err(ApiError::bad_request(
+            "invalid_format",
+            format!("format must be ndjson or csv, not {format:?}"),
+        ));
+    }
+    let mut query = vec![format!("format={format}")];
+    let types: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, v)| k == "types" && !v.trim().is_empty())
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !types.is_empty() {
+        query.push(format!("types={}", encode(&types.join(","))));
+    }
+    if let Some(kind) = one("stream_kind") {
+        query.push(format!("stream_kind={}", encode(&kind)));
+    }
+    let from = one("from").map(|v| parse_time("from", &v)).transpose()?;
+    let to = one("to").map(|v| parse_time("to", &v)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(ApiError::bad_request(
+                "invalid_period",
+                "The start of the period must be before its end.",
+            ));
+        }
+    }
+    for (name, at) in [("from", from), ("to", to)] {
+        if let Some(at) = at {
+            let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            query.push(format!("{name}={}", encode(&at)));
+        }
+    }
+    Ok(format!("/export/events?{}", query.join("&")))
+}
+
+/// A query value decoded (`+` a space, `%XX` a byte).
+fn form_value(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `GET /ui/projections`: every read model's status, the custom projections, their rows as CSV.
 pub async fn projections(ctx: Ctx) -> Response {
     let result = projections_page(&ctx).await;
@@ -118,15 +245,25 @@ async fn projections_page(ctx: &Ctx) -> PageResult {
         lang.t("projections"),
         html! {
             h1 { (lang.t("projections")) }
+            @if ctx.may(layout::DEFINERS).is_ok() {
+                p { a.button #new-projection href="/ui/projections/new" { (lang.t("new_projection")) } }
+            }
             @if items.is_empty() { (empty("—")) } @else {
                 div.scroll tabindex="0" role="region" aria-label=(lang.t("projections")) {
                     table.figures {
                         thead { tr { @for h in ["name", "kind", "status", "lag_events", "events_applied", "last_error", "rows"] { th scope="col" { (lang.t(h)) } } } }
                         tbody { @for p in &items {
                             tr {
-                                th scope="row" { (text(&p["name"])) }
+                                th scope="row" {
+                                    @if p["kind"] == "custom" { a href={ "/ui/projections/" (encode(&text(&p["name"]))) } { (text(&p["name"])) } }
+                                    @else { (text(&p["name"])) }
+                                }
                                 td { (text(&p["kind"])) }
-                                td { (text(&p["status"])) @if let Some(r) = p["rebuild"].as_object() { " (rebuild: " (text(&r["events_applied"])) ")" } }
+                                td {
+                                    (text(&p["status"]))
+                                    @if let Some(r) = p["rebuild"].as_object() { " (rebuild: " (text(&r["events_applied"])) ")" }
+                                    @if let Some(b) = p["building"].as_object() { " (" (lang.t("state_building")) ": " (text(&b["events_applied"])) " / " (text(&b["events_total"])) ")" }
+                                }
                                 td data-value=(text(&p["lag_events"])) { (text(&p["lag_events"])) }
                                 td data-value=(text(&p["events_applied"])) { (text(&p["events_applied"])) }
                                 td { (text(&p["last_error"])) }
@@ -143,9 +280,10 @@ async fn projections_page(ctx: &Ctx) -> PageResult {
     ))
 }
 
-/// `GET /ui/projections/{name}/rows.csv`: a custom projection's rows (the API's
-/// `GET /projections/{name}/rows`, every page, at most 100 000 rows) as CSV, the columns
-/// of the first row in its order.
+/// `GET /ui/projections/{name}/rows.csv[?col=&op=&value=&order=]`: a custom
+/// projection's rows (the API's `GET /projections/{name}/rows` with the page's filter
+/// and order, every page, at most 100 000 rows) as CSV, the columns of the first row in
+/// its order.
 pub async fn rows_csv(ctx: Ctx, Path(name): Path<String>) -> Response {
     match rows_csv_body(&ctx, &name).await {
         Ok(csv) => {
@@ -172,14 +310,18 @@ async fn rows_csv_body(ctx: &Ctx, name: &str) -> Result<String, crate::error::Ap
     ctx.may(layout::PROJECTIONS)?;
     let mut rows: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
+    let filter: String = super::custom::rows_filter(ctx)
+        .iter()
+        .map(|p| format!("&{p}"))
+        .collect();
     loop {
         let path = match &cursor {
             Some(c) => format!(
-                "/projections/{}/rows?limit=1000&cursor={}",
+                "/projections/{}/rows?limit=1000{filter}&cursor={}",
                 encode(name),
                 encode(c)
             ),
-            None => format!("/projections/{}/rows?limit=1000", encode(name)),
+            None => format!("/projections/{}/rows?limit=1000{filter}", encode(name)),
         };
         let page = ctx.api_get(&path).await?;
         rows.extend(page["items"].as_array().cloned().unwrap_or_default());

@@ -32,6 +32,8 @@ pub const ENTITIES: &[Role] = crate::access::ENTITY_READERS;
 pub const AUDIT: &[Role] = crate::access::LOG_READERS;
 /// Roles that read the read models' status and custom projections.
 pub const PROJECTIONS: &[Role] = &[Analyst, Director, Admin, Auditor];
+/// Roles that define custom projections.
+pub const DEFINERS: &[Role] = &[Analyst, Director, Admin];
 
 /// Every page of the menu, in order.
 pub const MENU: &[MenuItem] = &[

@@ -10,13 +10,19 @@
 //! - [`assets`]: the one CSS and one JS file, embedded, served with an ETag.
 //! - [`live`]: the server-sent events that tell an open page to refresh, fed by
 //!   [`follower`], the one follower of the log.
-//! - [`reports`], [`entities`], [`audit`], [`login`]: the pages.
+//! - [`form`]: a form posted from a page, checked for the session's CSRF token.
+//! - [`reports`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
+//!   events behind a figure of the managers page; [`custom`]: the analyst's custom
+//!   projections (define, watch, browse).
 
 pub mod assets;
 pub mod audit;
 pub mod chart;
+pub mod custom;
 pub mod entities;
+pub mod figures;
 pub mod follower;
+pub mod form;
 pub mod i18n;
 pub mod layout;
 pub mod live;
@@ -84,6 +90,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/funnel", get(reports::funnel))
         .route("/ui/conversion", get(reports::conversion))
         .route("/ui/managers", get(reports::managers))
+        .route("/ui/managers/{id}/events", get(figures::events))
         .route("/ui/overdue", get(reports::overdue))
         .route("/ui/loss-reasons", get(reports::loss_reasons))
         .route("/ui/forecast", get(reports::forecast))
@@ -95,7 +102,16 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/leads", get(entities::leads))
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))
+        .route("/ui/export", get(audit::export))
         .route("/ui/projections", get(audit::projections))
+        .route(
+            "/ui/projections/new",
+            get(custom::new_form).post(custom::define),
+        )
+        .route(
+            "/ui/projections/{name}",
+            get(custom::projection).post(custom::redefine),
+        )
         .route("/ui/projections/{name}/rows.csv", get(audit::rows_csv))
         .with_state(web)
         .layer(axum::middleware::from_fn(security_headers))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{FromRef, FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -248,14 +248,50 @@ impl Ctx {
     /// The API's answer to `GET path_and_query`, asked in process as this person: the
     /// same handler, reach and hidden fields as a program gets.
     pub async fn api_get(&self, path_and_query: &str) -> Result<Value, ApiError> {
-        let mut request = Request::builder().method("GET").uri(path_and_query);
+        let (status, value) = self.api_read(path_and_query).await?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(refusal(status, &value))
+    }
+
+    /// The API's status and JSON answer (a problem document when refused) to
+    /// `GET path_and_query`, asked in process as this person: for a page that shows a
+    /// refusal its own way (a projection still being built).
+    pub async fn api_read(&self, path_and_query: &str) -> Result<(StatusCode, Value), ApiError> {
+        self.api_request(Method::GET, path_and_query, None, None)
+            .await
+    }
+
+    /// The API's status and JSON answer to `method path_and_query` with the JSON
+    /// `body`, asked in process as this person (his bearer token, else his session
+    /// cookie with `csrf`, the session's CSRF token, which only a write checked by
+    /// [`super::form::Posted`] passes on).
+    pub(super) async fn api_request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        csrf: Option<&str>,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let mut request = Request::builder().method(method).uri(path_and_query);
         if let Some(auth) = &self.authorization {
             request = request.header(header::AUTHORIZATION, auth.clone());
         } else if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie.clone());
+            if let Some(csrf) = csrf {
+                request = request.header(crate::login::csrf::CSRF_HEADER, csrf);
+            }
         }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
         let request = request
-            .body(Body::empty())
+            .body(body)
             .map_err(|e| ApiError::internal(format!("an in-process request: {e}")))?;
         let response = match self.web.api.clone().oneshot(request).await {
             Ok(response) => response,
@@ -269,17 +305,20 @@ impl Ctx {
             .map_err(|e| ApiError::internal(format!("an in-process answer: {e}")))?
             .to_bytes();
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(value);
-        }
-        let detail = value["detail"].as_str().unwrap_or("").to_owned();
-        Err(match status {
-            StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
-            StatusCode::NOT_FOUND => ApiError::NotFound { what: detail },
-            StatusCode::FORBIDDEN => ApiError::forbidden(detail),
-            StatusCode::BAD_REQUEST => ApiError::bad_request("invalid_query", detail),
-            _ => ApiError::internal(format!("the API answered {status}: {detail}")),
-        })
+        Ok((status, value))
+    }
+}
+
+/// The error of an API refusal `status` with its problem document `problem`, for a
+/// page to explain in words.
+pub fn refusal(status: StatusCode, problem: &Value) -> ApiError {
+    let detail = problem["detail"].as_str().unwrap_or("").to_owned();
+    match status {
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
+        StatusCode::NOT_FOUND => ApiError::NotFound { what: detail },
+        StatusCode::FORBIDDEN => ApiError::forbidden(detail),
+        StatusCode::BAD_REQUEST => ApiError::bad_request("invalid_query", detail),
+        _ => ApiError::internal(format!("the API answered {status}: {detail}")),
     }
 }
 

@@ -295,36 +295,37 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
         .iter()
         .map(|m| {
             let deals = format!("/ui/deals?manager_id={}", m.manager_id);
+            // Each figure leads to the events that make it.
+            let events = |figure: &str| super::figures::address(m.manager_id, figure, &from, &to);
             Row {
                 name: m.name.clone(),
-                href: Some(deals.clone()),
+                href: Some(deals),
                 cells: vec![
                     Cell::new(&m.department, m.department.clone()),
-                    Cell::count(m.calls),
-                    Cell::count(m.calls_outbound),
-                    Cell::count(m.calls_inbound),
+                    Cell::count(m.calls).link(events("calls")),
+                    Cell::count(m.calls_outbound).link(events("calls_outbound")),
+                    Cell::count(m.calls_inbound).link(events("calls_inbound")),
                     Cell::new(
                         m.call_seconds.0,
                         format!("{:.0}", m.call_seconds.0 as f64 / 60.0),
-                    ),
-                    Cell::count(m.meetings),
-                    Cell::count(m.emails),
-                    Cell::count(m.messages),
-                    Cell::count(m.clients_contacted),
-                    Cell::maybe(m.calls_per_client, |v| format!("{v:.2}")),
-                    Cell::count(m.leads_assigned),
-                    Cell::count(m.leads_converted),
-                    Cell::count(m.leads_rejected),
-                    Cell::count(m.deals_opened).link(deals.clone()),
-                    Cell::count(m.deals_won).link(format!("{deals}&status=won")),
-                    Cell::count(m.deals_lost).link(format!("{deals}&status=lost")),
-                    money(ctx, m.won_amount.0),
-                    Cell::maybe(m.win_rate, |v| percent(Some(*v))),
-                    Cell::count(m.tasks_completed).link(format!(
-                        "/ui/tasks?assignee_id={}&status=completed",
-                        m.manager_id
-                    )),
-                    Cell::count(m.tasks_completed_late),
+                    )
+                    .link(events("call_seconds")),
+                    Cell::count(m.meetings).link(events("meetings")),
+                    Cell::count(m.emails).link(events("emails")),
+                    Cell::count(m.messages).link(events("messages")),
+                    Cell::count(m.clients_contacted).link(events("clients_contacted")),
+                    Cell::maybe(m.calls_per_client, |v| format!("{v:.2}"))
+                        .link(events("calls_per_client")),
+                    Cell::count(m.leads_assigned).link(events("leads_assigned")),
+                    Cell::count(m.leads_converted).link(events("leads_converted")),
+                    Cell::count(m.leads_rejected).link(events("leads_rejected")),
+                    Cell::count(m.deals_opened).link(events("deals_opened")),
+                    Cell::count(m.deals_won).link(events("deals_won")),
+                    Cell::count(m.deals_lost).link(events("deals_lost")),
+                    money(ctx, m.won_amount.0).link(events("won_amount")),
+                    Cell::maybe(m.win_rate, |v| percent(Some(*v))).link(events("win_rate")),
+                    Cell::count(m.tasks_completed).link(events("tasks_completed")),
+                    Cell::count(m.tasks_completed_late).link(events("tasks_completed_late")),
                 ],
             }
         })

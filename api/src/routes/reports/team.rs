@@ -10,11 +10,12 @@ use uuid::Uuid;
 use crate::access::report_reach;
 use crate::auth::Actor;
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::read_model::{projection_error, ReadYourWrites};
 use crate::routes::doc_types::TimeOrDate;
 use crate::routes::report_rows;
 use crate::state::AppState;
+use crm_projections::managers::{figure_positions, Figure, FIGURES};
 
 use super::period::{period, Bound};
 
@@ -169,4 +170,118 @@ pub async fn managers(
         .await
         .map_err(projection_error)?;
     Ok(Json(ManagersView { from, to, managers }))
+}
+
+/// Which of a manager's counted events.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FigureEventsQuery {
+    /// The figure of `GET /reports/managers` whose events to list.
+    #[param(value_type = crate::routes::doc_types::ManagerFigureDoc, inline)]
+    figure: String,
+    /// Period start (inclusive): a time or a date.
+    #[param(value_type = TimeOrDate, inline)]
+    from: Bound,
+    /// Period end (exclusive, after `from`): a time or a date.
+    #[param(value_type = TimeOrDate, inline)]
+    to: Bound,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size (default 100, at most 1000; 200 for managers and heads).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// A page of the events behind one figure of one manager.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FigureEventsView {
+    /// The manager.
+    manager_id: Uuid,
+    /// The figure.
+    figure: &'static str,
+    /// The period's start (inclusive), as a time.
+    from: DateTime<Utc>,
+    /// The period's end (exclusive), as a time.
+    to: DateTime<Utc>,
+    /// The events, as `GET /events` shows them, by position.
+    items: Vec<crate::event_view::EventView>,
+    /// Where the next page starts (the last event's position); null at the end.
+    next_cursor: Option<String>,
+}
+
+/// The events behind a figure: what makes one count of the manager KPIs report.
+///
+/// The events that the figure `figure` of `GET /reports/managers` counts for the
+/// manager over `[from, to)` (the same period, the same attribution: interactions by
+/// their `manager_id`, the rest by the manager responsible at the time), by position:
+/// as many as the count (for `call_seconds` the calls whose durations it sums, for
+/// `won_amount` the wins whose amounts it sums; `clients_contacted`: the period's first
+/// interaction with each distinct client; `calls_per_client`: the calls with a client;
+/// `win_rate`: the wins and losses). Reach: a manager reached. Read model `manager_kpis`.
+#[utoipa::path(get, path = "/managers/{id}/events", tag = "reports", operation_id = "manager_figure_events",
+    params(("id" = Uuid, Path), FigureEventsQuery),
+    responses((status = 200, body = FigureEventsView, description = "The events behind the figure."), (status = 400), (status = 404), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn figure_events(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<FigureEventsQuery>,
+) -> Result<Json<FigureEventsView>, ApiError> {
+    report_reach(&state, &actor).await?.narrow(Some(id))?;
+    let figure = Figure::parse(&query.figure).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "figure must be one of {}, not {:?}",
+                FIGURES.map(|(n, _)| n).join(", "),
+                query.figure
+            ),
+        )
+    })?;
+    let (from, to) = period(query.from, query.to)?;
+    let limit = crate::access::list_limit(&actor, query.limit)?;
+    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|p| *p >= 0)
+            .ok_or_else(|| crate::paging::invalid_cursor(c))?,
+    };
+    query
+        .read
+        .read_model(&state, crm_projections::managers::NAME)
+        .await?;
+    let pool = state.log.pool();
+    if crm_projections::managers::team_member(pool, id)
+        .await
+        .map_err(projection_error)?
+        .is_none()
+    {
+        return Err(ApiError::NotFound {
+            what: format!("manager {id}"),
+        });
+    }
+    // One more than a page: whether there is a next one.
+    let mut positions = figure_positions(pool, id, figure, (from, to), after, limit + 1)
+        .await
+        .map_err(projection_error)?;
+    let more = positions.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    positions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut events = state.log.events_at(&positions).await?;
+    crm_projections::personal::reveal_current(&state.log, &mut events).await?;
+    let next_cursor = more.then(|| positions.last().map(i64::to_string)).flatten();
+    Ok(Json(FigureEventsView {
+        manager_id: id,
+        figure: figure.name(),
+        from,
+        to,
+        items: crate::routes::log::views(state.hidden.of(&actor), events),
+        next_cursor,
+    }))
 }
