@@ -41,6 +41,7 @@ mod names;
 pub mod personal;
 mod projection;
 pub mod repairs;
+pub mod rules;
 mod runner;
 mod set;
 mod shadow;
@@ -66,8 +67,8 @@ pub use total::Total;
 
 use sqlx::PgPool;
 
-/// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx and
-/// 2026120621xxxx belong to it). Other crates keep their own migrations in the same database, so those are
+/// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx,
+/// 2026120621xxxx and 2026120732xxxx belong to it). Other crates keep their own migrations in the same database, so those are
 /// not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
@@ -91,6 +92,7 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(managers::ManagerKpisProjection),
         std::sync::Arc::new(clients::Clients),
         std::sync::Arc::new(interactions::Interactions),
+        std::sync::Arc::new(rules::Rules),
         std::sync::Arc::new(custom::Catalog),
     ]
 }

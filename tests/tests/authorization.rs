@@ -52,6 +52,8 @@ const THE_TEAM: &[Role] = &[Head, Director, Admin];
 const ERASERS: &[Role] = &[Director, Admin];
 /// Rebuild built-in read models.
 const REBUILDERS: &[Role] = &[Director, Admin];
+/// Define, disable and read automation rules.
+const RULE_DEFINERS: &[Role] = &[Director, Admin];
 /// Set anyone's password.
 const PASSWORD_SETTERS: &[Role] = &[Director, Admin];
 /// The walk's one person with a password, who logs in.
@@ -89,6 +91,8 @@ enum Target {
     BuiltinReadModel,
     /// The company's pipeline.
     ThePipeline,
+    /// An automation rule made for the request (a command disables it).
+    FreshRule,
 }
 
 /// What a fresh target is.
@@ -272,6 +276,23 @@ fn table() -> BTreeMap<&'static str, Route> {
                 Nothing,
                 Some(json!({"name": "P", "stages": [{"name": "S", "probability": 0.5}]})),
             ),
+        ),
+        // Automation rules: company-wide, admins and directors only.
+        (
+            "POST /automation/rules",
+            company_wide(
+                RULE_DEFINERS,
+                Nothing,
+                Some(json!({"name": "R", "kind": "lead_sla", "params": {"sla_minutes": 30}})),
+            ),
+        ),
+        (
+            "POST /automation/rules/{id}/disable",
+            company_wide(RULE_DEFINERS, FreshRule, Some(json!({}))),
+        ),
+        (
+            "GET /automation/rules",
+            query(RULE_DEFINERS, false, Nothing, ""),
         ),
         // Clients.
         (
@@ -852,6 +873,16 @@ impl Walk {
             }
             Target::BuiltinReadModel => path = path.replace("{name}", "deals"),
             Target::ThePipeline => path = path.replace("{id}", &self.c.pipeline.to_string()),
+            Target::FreshRule => {
+                let rule = self
+                    .admin(
+                        Method::POST,
+                        "/automation/rules",
+                        json!({"name": "Fresh", "kind": "task_reminder", "params": {"before_minutes": 10}}),
+                    )
+                    .await;
+                path = path.replace("{id}", &rule.to_string());
+            }
         }
         if !route.query.is_empty() {
             let query = route

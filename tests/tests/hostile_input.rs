@@ -1145,6 +1145,36 @@ async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool
     )
     .await;
 
+    // Automation rules: a hostile name, department, titles and task kind.
+    let mut rules = Vec::new();
+    for (kind, params) in [
+        (
+            "lead_round_robin",
+            json!({"department": name("rdept"), "strategy": "round_robin"}),
+        ),
+        (
+            "task_on_stage",
+            json!({"pipeline_id": p, "stage_id": s1, "title": name("rtitle"), "kind": name("rkind"), "due_in_hours": 2}),
+        ),
+        (
+            "follow_up_after_win",
+            json!({"after_days": 3, "title": name("rfollow")}),
+        ),
+    ] {
+        let body = json!({"name": name("rule"), "kind": kind, "params": params});
+        rules.push(id_of(
+            &c.send(M::POST, "/automation/rules", "/automation/rules", body)
+                .await,
+        ));
+    }
+    c.send(
+        M::POST,
+        "/automation/rules/{id}/disable",
+        &format!("/automation/rules/{}/disable", rules[0]),
+        json!({}),
+    )
+    .await;
+
     // Every operation of the document that takes a body was sent above.
     let document = app
         .send(Method::GET, "/openapi.json", None, None, &[])
@@ -1171,6 +1201,17 @@ async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool
     assert_eq!(card.body["contacts"][0]["phone"], name("cp2"));
     let deal = app.get(&format!("/deals/{d}")).await;
     assert_eq!(deal.body["title"], name("deal"), "{}", deal.body);
+    let listed = app
+        .get(&format!("/automation/rules?min_position={}", c.last))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["items"][0]["name"], name("rule"));
+    assert_eq!(
+        listed.body["items"][0]["params"]["department"],
+        name("rdept")
+    );
+    assert_eq!(listed.body["items"][1]["params"]["title"], name("rtitle"));
+    assert_eq!(listed.body["items"][1]["params"]["kind"], name("rkind"));
     let rows = app.get("/projections/hostile_text/rows").await;
     assert_eq!(rows.status, StatusCode::OK, "{}", rows.body);
     assert_eq!(

@@ -7,6 +7,7 @@
 mod access;
 mod audit;
 mod authorization;
+mod automation;
 mod code_map;
 mod commands_clients_leads;
 mod commands_deals;

@@ -21,6 +21,8 @@ mod problems;
 mod projections;
 mod report_rows;
 mod reports;
+mod rule_queries;
+mod rules;
 pub(crate) mod streams;
 mod task_queries;
 mod tasks;
@@ -147,6 +149,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(lead_queries::get))
         .routes(routes!(interaction_queries::list))
         .routes(routes!(interaction_queries::get))
+        .routes(routes!(rules::define))
+        .routes(routes!(rules::disable))
+        .routes(routes!(rule_queries::list))
         .with_state(state.clone())
         .split_for_parts();
     // The document describes itself too: every route served is in it.

@@ -167,6 +167,19 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
         "set_manager_password",
         &["manager_inactive", "manager_has_no_email", "email_in_use"],
     ),
+    (
+        "define_rule",
+        &[
+            "empty_name",
+            "empty_department",
+            "empty_title",
+            "empty_kind",
+            "invalid_rule_params",
+            "reference_not_found",
+            "stage_not_in_pipeline",
+        ],
+    ),
+    ("disable_rule", &["rule_disabled"]),
     ("log_in", &[]),
     ("log_out", &[]),
 ];
