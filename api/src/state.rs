@@ -51,6 +51,8 @@ pub struct AppState {
     pub max_custom_projections: usize,
     /// Logins and sessions: their settings, failed logins, hashing permits.
     pub logins: Arc<crate::login::Logins>,
+    /// The web app's currency and locale.
+    pub web_settings: Arc<crate::webapp::WebSettings>,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             auth_failures: Arc::new(FailedAuth::new(FailedAuthSettings::default())),
             max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
             logins: Arc::default(),
+            web_settings: Arc::default(),
         }
         .forgetting_deactivated_managers()
     }
@@ -80,6 +83,12 @@ impl AppState {
         self.commands = self
             .commands
             .on_manager_deactivated(move |manager| tokens.forget_manager(manager));
+        self
+    }
+
+    /// The same state whose web app writes money in `settings`' currency and locale.
+    pub fn with_web_settings(mut self, settings: crate::webapp::WebSettings) -> Self {
+        self.web_settings = Arc::new(settings);
         self
     }
 

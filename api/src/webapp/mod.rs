@@ -39,8 +39,8 @@ use axum::Router;
 
 use crate::state::AppState;
 
-/// The money and locale settings of a deployment (the environment `CRM_CURRENCY`,
-/// `CRM_LOCALE`).
+/// The money and locale settings of a deployment, given by whoever builds the state
+/// (`crm serve --currency --locale`; [`crate::state::AppState::with_web_settings`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSettings {
     /// The ISO 4217 code of the deployment's one currency (amounts are its minor units).
@@ -49,37 +49,70 @@ pub struct WebSettings {
     pub locale: String,
 }
 
+/// The currency when none is given: hryvnias.
+pub const DEFAULT_CURRENCY: &str = "UAH";
+
+/// The locale when none is given: Ukrainian.
+pub const DEFAULT_LOCALE: &str = "uk";
+
 impl Default for WebSettings {
     /// Hryvnias, written the Ukrainian way.
     fn default() -> Self {
         WebSettings {
-            currency: "UAH".into(),
-            locale: "uk".into(),
+            currency: DEFAULT_CURRENCY.into(),
+            locale: DEFAULT_LOCALE.into(),
         }
     }
+}
+
+/// A currency or locale the web app cannot write money in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidWebSetting {
+    /// Not an ISO 4217 code.
+    #[error("currency {0:?} is not an ISO 4217 code: 3 ASCII letters, like UAH, USD or EUR")]
+    Currency(String),
+    /// Not a locale the app writes.
+    #[error(
+        "locale {0:?} is not one the web app knows: en or uk (a region may follow, like en-US)"
+    )]
+    Locale(String),
 }
 
 impl WebSettings {
-    /// The settings the environment gives (`CRM_CURRENCY`, `CRM_LOCALE`), else the defaults.
-    pub fn from_env() -> Self {
-        let default = WebSettings::default();
-        WebSettings {
-            currency: std::env::var("CRM_CURRENCY")
-                .ok()
-                .filter(|c| !c.trim().is_empty())
-                .unwrap_or(default.currency),
-            locale: std::env::var("CRM_LOCALE")
-                .ok()
-                .filter(|c| !c.trim().is_empty())
-                .unwrap_or(default.locale),
-        }
+    /// The settings of `currency` and `locale`, each checked ([`currency`], [`locale`]).
+    pub fn new(currency: &str, locale: &str) -> Result<Self, InvalidWebSetting> {
+        Ok(WebSettings {
+            currency: self::currency(currency)?,
+            locale: self::locale(locale)?,
+        })
     }
 }
 
-/// The web app's routes over `state`, answering with the security headers; `api` is the
-/// API's router, which the entity pages ask in process (so they show what the API shows).
+/// A currency code as the web app keeps it: 3 ASCII letters, upper-cased (`usd` → `USD`).
+pub fn currency(code: &str) -> Result<String, InvalidWebSetting> {
+    let code = code.trim();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(code.to_ascii_uppercase())
+    } else {
+        Err(InvalidWebSetting::Currency(code.to_owned()))
+    }
+}
+
+/// A locale tag as the web app keeps it: its language (one of [`i18n::Lang`]), with
+/// any region after `-` or `_` (`en-US`, `uk_UA`) dropped.
+pub fn locale(tag: &str) -> Result<String, InvalidWebSetting> {
+    let language = tag.trim().split(['-', '_']).next().unwrap_or("");
+    i18n::Lang::parse(language)
+        .map(|lang| lang.code().to_owned())
+        .ok_or_else(|| InvalidWebSetting::Locale(tag.trim().to_owned()))
+}
+
+/// The web app's routes over `state` (money written as its [`WebSettings`] say),
+/// answering with the security headers; `api` is the API's router, which the entity
+/// pages ask in process (so they show what the API shows).
 pub fn router(state: AppState, api: Router) -> Router {
-    let web = page::Web::new(state.clone(), api, WebSettings::from_env());
+    let settings = WebSettings::clone(&state.web_settings);
+    let web = page::Web::new(state, api, settings);
     Router::new()
         .route("/", get(login::page).post(login::submit))
         .route("/ui", get(reports::home))
@@ -145,4 +178,50 @@ async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_currency_is_three_ascii_letters_kept_upper_case() {
+        assert_eq!(currency("usd"), Ok("USD".to_owned()));
+        assert_eq!(currency(" EUR "), Ok("EUR".to_owned()));
+        for bad in ["", "US", "USDT", "U$D", "12A", "ГРН"] {
+            assert_eq!(
+                currency(bad),
+                Err(InvalidWebSetting::Currency(bad.trim().to_owned())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_locale_is_a_language_the_app_writes_its_region_dropped() {
+        assert_eq!(locale("en"), Ok("en".to_owned()));
+        assert_eq!(locale("en-US"), Ok("en".to_owned()));
+        assert_eq!(locale("uk_UA"), Ok("uk".to_owned()));
+        assert_eq!(locale("UK"), Ok("uk".to_owned()));
+        for bad in ["", "fr", "de-DE", "english"] {
+            assert_eq!(
+                locale(bad),
+                Err(InvalidWebSetting::Locale(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_are_both_checked() {
+        assert_eq!(
+            WebSettings::new("gbp", "en-GB"),
+            Ok(WebSettings {
+                currency: "GBP".into(),
+                locale: "en".into()
+            })
+        );
+        assert!(WebSettings::new("GBP", "fr").is_err());
+        assert!(WebSettings::new("pound", "en").is_err());
+    }
 }

@@ -6,6 +6,7 @@ pub mod custom;
 pub mod eventlog;
 pub mod export;
 mod measure;
+pub mod pages;
 pub mod projections;
 
 use std::future::Future;
@@ -17,6 +18,127 @@ use crm_cli::seed::SeedOptions;
 use crm_eventlog::EventLog;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+
+/// The `crm bench` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Custom projections built from a generated log (events/s) beside the raw read.
+    Custom {
+        #[command(flatten)]
+        log: Generated,
+    },
+    /// The log exported as NDJSON and CSV (events/s, peak memory) beside the raw read.
+    Export {
+        #[command(flatten)]
+        log: Generated,
+    },
+    /// Read models over a generated log: rebuild rate and peak memory beside the raw
+    /// read rate, each report's latency, and freshness under load.
+    Projections {
+        #[command(flatten)]
+        log: Generated,
+        /// Events per projection batch (and per shared page while catching up).
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: usize,
+        /// Requests per report for its latency percentiles.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// Seconds of steady command load for freshness.
+        #[arg(long, default_value_t = 10)]
+        freshness_seconds: u64,
+    },
+    /// Every web app page over a generated log: its time through HTTP (p50/p99) beside
+    /// the API calls it makes, asked the same way in the same run.
+    Pages {
+        #[command(flatten)]
+        log: Generated,
+        /// Requests per page (and per API call) for the percentiles.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+        /// Requests of `/ui/audit` and its `GET /audit/verify`, which walk the whole log.
+        #[arg(long, default_value_t = 3)]
+        audit_samples: usize,
+    },
+    /// Commands per second through HTTP beside the log's raw append rate.
+    Api {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent HTTP clients, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        clients: Vec<usize>,
+    },
+    /// Appends (single and batched) and feed reading of the event log.
+    Log {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent writers of single-event appends, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        writers: Vec<usize>,
+        /// Concurrent writers of batched appends.
+        #[arg(long, default_value_t = 4)]
+        batch_writers: usize,
+        /// Events per batched append.
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
+    },
+}
+
+/// Runs the benchmark `which` on the server of `admin_url`; returns its Markdown.
+pub async fn run(admin_url: &str, which: &BenchCommand) -> anyhow::Result<String> {
+    match which {
+        BenchCommand::Api { seconds, clients } => {
+            let opts = api::Options {
+                seconds: *seconds,
+                clients: clients.clone(),
+            };
+            api::run(admin_url, &opts).await
+        }
+        BenchCommand::Log {
+            seconds,
+            writers,
+            batch_writers,
+            batch_size,
+        } => {
+            let opts = eventlog::Options {
+                seconds: *seconds,
+                writers: writers.clone(),
+                batch_writers: *batch_writers,
+                batch_size: *batch_size,
+            };
+            eventlog::run(admin_url, &opts).await
+        }
+        BenchCommand::Custom { log } => custom::run(admin_url, log).await,
+        BenchCommand::Export { log } => export::run(admin_url, log).await,
+        BenchCommand::Projections {
+            log,
+            batch_size,
+            samples,
+            freshness_seconds,
+        } => {
+            let opts = projections::Options {
+                log: log.clone(),
+                batch_size: *batch_size,
+                samples: *samples,
+                freshness_seconds: *freshness_seconds,
+            };
+            projections::run(admin_url, &opts).await
+        }
+        BenchCommand::Pages {
+            log,
+            samples,
+            audit_samples,
+        } => {
+            let opts = pages::Options {
+                log: log.clone(),
+                samples: *samples,
+                audit_samples: *audit_samples,
+            };
+            pages::run(admin_url, &opts).await
+        }
+    }
+}
 
 /// The generated company a benchmark runs on (`crm seed`).
 #[derive(Debug, Clone, clap::Args)]
