@@ -61,6 +61,11 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> Answer {
 }
 
 /// The page's HTML (a 200 expected).
+/// `GET path` with the session `cookie`, parsed as a page.
+async fn page_at(app: &TestApp, path: &str, cookie: &str) -> Html {
+    html(&get(app, path, cookie).await)
+}
+
 fn html(answer: &Answer) -> Html {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     parse(answer)
@@ -172,9 +177,9 @@ async fn a_projection_defined_through_the_form_shows_its_rows(pool: PgPool) {
     let cookie = session(app, "Olena", "analyst").await;
 
     // The list offers the editor; the editor starts with a documented example.
-    let list = html(&get(app, "/ui/projections", &cookie).await);
+    let list = page_at(app, "/ui/projections", &cookie).await;
     assert_eq!(select(&list, "a#new-projection").len(), 1);
-    let new = html(&get(app, "/ui/projections/new", &cookie).await);
+    let new = page_at(app, "/ui/projections/new", &cookie).await;
     let example: String = text_of(&select(&new, "textarea#definition")[0]);
     let example: Value = serde_json::from_str(&example).expect("the example is JSON");
     assert!(example["measures"].is_array(), "{example}");
@@ -208,7 +213,7 @@ async fn a_projection_defined_through_the_form_shows_its_rows(pool: PgPool) {
     );
     assert_eq!(app.event_count().await, before + 1, "one ProjectionDefined");
     // The page it goes to knows it at once (building or built).
-    let shown = html(&get(app, &location, &cookie).await);
+    let shown = page_at(app, &location, &cookie).await;
     let state = select(&shown, "#state")[0]
         .value()
         .attr("data-value")
@@ -225,12 +230,12 @@ async fn a_projection_defined_through_the_form_shows_its_rows(pool: PgPool) {
     app.wait_custom_live("calls_by_direction", 1).await;
 
     // Listed with a link to its page, which shows its rows: the calls the test logged.
-    let list = html(&get(app, "/ui/projections", &cookie).await);
+    let list = page_at(app, "/ui/projections", &cookie).await;
     assert_eq!(
         select(&list, "a[href=\"/ui/projections/calls_by_direction\"]").len(),
         1
     );
-    let page = html(&get(app, "/ui/projections/calls_by_direction", &cookie).await);
+    let page = page_at(app, "/ui/projections/calls_by_direction", &cookie).await;
     assert_eq!(
         select(&page, "#state")[0].value().attr("data-value"),
         Some("live")
@@ -240,48 +245,40 @@ async fn a_projection_defined_through_the_form_shows_its_rows(pool: PgPool) {
         [["inbound", "2", "60"], ["outbound", "3", "210"]]
     );
     // Filtered by a key, by a measure, ordered, paged.
-    let inbound = html(
-        &get(
-            app,
-            "/ui/projections/calls_by_direction?col=direction&op=eq&value=inbound",
-            &cookie,
-        )
-        .await,
-    );
+    let inbound = page_at(
+        app,
+        "/ui/projections/calls_by_direction?col=direction&op=eq&value=inbound",
+        &cookie,
+    )
+    .await;
     assert_eq!(rows_of(&inbound), [["inbound", "2", "60"]]);
-    let busy = html(
-        &get(
-            app,
-            "/ui/projections/calls_by_direction?col=calls&op=gt&value=2",
-            &cookie,
-        )
-        .await,
-    );
+    let busy = page_at(
+        app,
+        "/ui/projections/calls_by_direction?col=calls&op=gt&value=2",
+        &cookie,
+    )
+    .await;
     assert_eq!(rows_of(&busy), [["outbound", "3", "210"]]);
-    let first = html(
-        &get(
-            app,
-            "/ui/projections/calls_by_direction?order=-seconds&limit=1",
-            &cookie,
-        )
-        .await,
-    );
+    let first = page_at(
+        app,
+        "/ui/projections/calls_by_direction?order=-seconds&limit=1",
+        &cookie,
+    )
+    .await;
     assert_eq!(rows_of(&first), [["outbound", "3", "210"]]);
     let next = select(&first, "nav.pager a[rel=next]");
     assert_eq!(next.len(), 1);
     let next_href = next[0].value().attr("href").unwrap().to_owned();
-    let second = html(&get(app, &next_href, &cookie).await);
+    let second = page_at(app, &next_href, &cookie).await;
     assert_eq!(rows_of(&second), [["inbound", "2", "60"]]);
     assert!(select(&second, "nav.pager a[rel=next]").is_empty());
     // A filter the API refuses is said beside the filters.
-    let refused = html(
-        &get(
-            app,
-            "/ui/projections/calls_by_direction?col=calls&op=gt&value=many",
-            &cookie,
-        )
-        .await,
-    );
+    let refused = page_at(
+        app,
+        "/ui/projections/calls_by_direction?col=calls&op=gt&value=many",
+        &cookie,
+    )
+    .await;
     assert_eq!(select(&refused, "#filter-problem").len(), 1);
     // The CSV with the same filter.
     let csv = select(&inbound, "a#csv")[0]
@@ -316,7 +313,7 @@ async fn a_projection_defined_through_the_form_shows_its_rows(pool: PgPool) {
         redefined.body
     );
     app.wait_custom_live("calls_by_direction", 2).await;
-    let page = html(&get(app, "/ui/projections/calls_by_direction", &cookie).await);
+    let page = page_at(app, "/ui/projections/calls_by_direction", &cookie).await;
     assert_eq!(
         rows_of(&page),
         [["inbound", "1", "45"], ["outbound", "2", "180"]]
@@ -328,7 +325,7 @@ async fn a_refused_definition_shows_the_apis_problem_and_appends_nothing(pool: P
     let c = Company::new(pool, HiddenFields::default()).await;
     let app = &c.app;
     let cookie = session(app, "Olena", "analyst").await;
-    let csrf = csrf_of(&html(&get(app, "/ui/projections/new", &cookie).await));
+    let csrf = csrf_of(&page_at(app, "/ui/projections/new", &cookie).await);
     let before = app.event_count().await;
 
     // A field the events do not have: the API's 422, each bad part by its path, beside
@@ -468,7 +465,7 @@ async fn a_form_post_without_the_sessions_csrf_token_is_refused(pool: PgPool) {
     let c = Company::new(pool, HiddenFields::default()).await;
     let app = &c.app;
     let cookie = session(app, "Olena", "analyst").await;
-    let csrf = csrf_of(&html(&get(app, "/ui/projections/new", &cookie).await));
+    let csrf = csrf_of(&page_at(app, "/ui/projections/new", &cookie).await);
     let before = app.event_count().await;
     let fields = [("name", "sneaky"), ("definition", DEFINITION)];
     let none = post_form(app, "/ui/projections/new", &cookie, &fields, &[]).await;
@@ -648,7 +645,7 @@ async fn each_figure_of_the_managers_page_leads_to_as_many_events_as_it_counts(p
     c.settle().await;
 
     let period = "from=2020-01-01&to=2100-01-01";
-    let doc = html(&get(app, &format!("/ui/managers?{period}"), &cookie).await);
+    let doc = page_at(app, &format!("/ui/managers?{period}"), &cookie).await;
     let rows = select(&doc, "table.figures tbody tr");
     let mut checked = BTreeSet::new();
     let mut figures = std::collections::BTreeMap::new();
@@ -729,14 +726,12 @@ async fn each_figure_of_the_managers_page_leads_to_as_many_events_as_it_counts(p
     assert_eq!(figure("Ciril", "won_amount"), "3000");
 
     // Each event links to what it is about: Bohdan's win to the deal.
-    let won = html(
-        &get(
-            app,
-            &format!("/ui/managers/{}/events?figure=deals_won&{period}", c.bohdan),
-            &cookie,
-        )
-        .await,
-    );
+    let won = page_at(
+        app,
+        &format!("/ui/managers/{}/events?figure=deals_won&{period}", c.bohdan),
+        &cookie,
+    )
+    .await;
     let links: Vec<&str> = select(&won, "table#events tbody a")
         .iter()
         .map(|a| a.value().attr("href").unwrap())
@@ -811,7 +806,7 @@ async fn the_audit_pages_export_form_leads_to_the_apis_export_with_its_filters(p
     let c = Company::new(pool, HiddenFields::default()).await;
     let app = &c.app;
     let cookie = session(app, "Audrey", "auditor").await;
-    let audit = html(&get(app, "/ui/audit", &cookie).await);
+    let audit = page_at(app, "/ui/audit", &cookie).await;
     for field in ["format", "types", "stream_kind", "from", "to"] {
         assert_eq!(
             select(&audit, &format!("form#export-form [name={field}]")).len(),
@@ -840,6 +835,6 @@ async fn the_audit_pages_export_form_leads_to_the_apis_export_with_its_filters(p
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     // A director audits but does not export: no form.
     let director = session(app, "Dana", "director").await;
-    let audit = html(&get(app, "/ui/audit", &director).await);
+    let audit = page_at(app, "/ui/audit", &director).await;
     assert!(select(&audit, "form#export-form").is_empty());
 }
