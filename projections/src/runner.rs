@@ -43,6 +43,10 @@ pub struct RunnerConfig {
     pub backoff_max: Duration,
     /// How long the subscription waits for a notification before reading anyway.
     pub poll_interval: Duration,
+    /// A projection with tables of its own that starts from nothing on a log of at
+    /// least this many events is first built beside its live tables, as a rebuild is
+    /// (indexes built once at the end); None, or a shorter log: built in place.
+    pub first_build_beside: Option<i64>,
 }
 
 impl Default for RunnerConfig {
@@ -54,6 +58,7 @@ impl Default for RunnerConfig {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             poll_interval: DEFAULT_POLL_INTERVAL,
+            first_build_beside: Some(10_000),
         }
     }
 }
@@ -288,13 +293,22 @@ impl Runner {
         let pool = self.log.pool();
         checkpoint::setup(pool, projection).await?;
         let mut cursor = checkpoint::activate(pool, projection).await?;
+        if cursor == Cursor::start() {
+            self.begin_first_build().await?;
+        }
         let types = projection.event_types();
         let mut source = self.catch_up();
         let mut failures = 0u32;
         let mut last_check = Instant::now();
         let mut rebuild = RebuildTask::default();
         let mut rebuilds = crate::wakeups::REBUILDS.watch();
-        self.check(&mut rebuild).await?;
+        // A first build beside the live tables fills them by its swap: the live loop
+        // waits for it rather than building the same events in place.
+        let mut first_build = self
+            .check(&mut rebuild)
+            .await?
+            .is_some_and(|(_, rebuilding)| rebuilding)
+            && cursor == Cursor::start();
         loop {
             if is_shutdown(shutdown) {
                 drop(rebuild);
@@ -314,7 +328,7 @@ impl Runner {
                         .checked_sub(self.config.health_check)
                         .unwrap_or(last_check);
                 }
-                got = self.next_batch(&mut source, cursor, types.as_deref()) => match got {
+                got = self.next_batch(&mut source, cursor, types.as_deref()), if !first_build => match got {
                     Ok(batch) => {
                         let flow = self
                             .apply_batch(&batch.events, &mut cursor, batch.next, &mut failures, shutdown)
@@ -351,7 +365,10 @@ impl Runner {
                         return Err(ProjectionError::LockLost(name.to_owned()));
                     }
                 }
-                if self.check(&mut rebuild).await? != Some(cursor) {
+                let stored = self.check(&mut rebuild).await?;
+                first_build =
+                    stored.is_some_and(|(_, rebuilding)| rebuilding) && cursor == Cursor::start();
+                if stored.map(|(at, _)| at) != Some(cursor) {
                     // Rebuilt (or moved by a runner that should not have been active).
                     tracing::info!(
                         projection = name,
@@ -377,8 +394,32 @@ impl Runner {
         }
     }
 
-    /// Reads the checkpoint, keeps a rebuild it records going, and returns its cursor.
-    async fn check(&self, rebuild: &mut RebuildTask) -> Result<Option<Cursor>, ProjectionError> {
+    /// Starts the projection's first build beside its live tables when the log is long
+    /// enough to be worth it ([`RunnerConfig::first_build_beside`]).
+    async fn begin_first_build(&self) -> Result<(), ProjectionError> {
+        let Some(least) = self.config.first_build_beside else {
+            return Ok(());
+        };
+        if self.projection.tables().is_empty() {
+            return Ok(());
+        }
+        let last = self.log.last_position().await?.unwrap_or(0);
+        if last >= least && shadow::first_build(self.log.pool(), &*self.projection).await? {
+            tracing::info!(
+                projection = self.projection.name(),
+                events = last,
+                "first build beside the live tables"
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the checkpoint, keeps a rebuild it records going, and returns its cursor
+    /// and whether a rebuild is under way.
+    async fn check(
+        &self,
+        rebuild: &mut RebuildTask,
+    ) -> Result<Option<(Cursor, bool)>, ProjectionError> {
         let stored = checkpoint::stored(self.log.pool(), self.projection.name()).await?;
         let rebuilding = stored.as_ref().is_some_and(|s| s.rebuilding);
         rebuild
@@ -390,7 +431,7 @@ impl Runner {
                 &self.config,
             )
             .await;
-        Ok(stored.map(|s| s.cursor))
+        Ok(stored.map(|s| (s.cursor, s.rebuilding)))
     }
 
     /// Applies one batch and moves the checkpoint to `next`; on failure, applies the

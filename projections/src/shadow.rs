@@ -82,6 +82,50 @@ pub async fn request(
         crate::checkpoint::reset(pool, projection).await?;
         return Ok(RebuildRequest::InPlace);
     }
+    begin_beside(tx, projection).await?;
+    Ok(RebuildRequest::Beside)
+}
+
+/// Starts the first build of `projection` beside its (empty) live tables, when its
+/// checkpoint is still at the start of the feed and no rebuild is under way: the
+/// shadow copy is filled without its query indexes, vacuumed, indexed in one pass and
+/// swapped in, as a rebuild is, rather than growing the live tables and their every
+/// index row by row. True when such a build is (now) under way.
+pub(crate) async fn first_build(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<bool, ProjectionError> {
+    if projection.tables().is_empty() {
+        return Ok(false);
+    }
+    let mut tx = pool.begin().await?;
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT cursor, rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(projection.name())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((live, running)) = row else {
+        return Ok(false);
+    };
+    if running.is_some() {
+        return Ok(true);
+    }
+    if parse_cursor(projection.name(), &live)? != Cursor::start() {
+        return Ok(false);
+    }
+    begin_beside(tx, projection).await?;
+    Ok(true)
+}
+
+/// Creates the empty shadow copy of each of `projection`'s tables (without the indexes
+/// only queries use) and records the rebuild in its checkpoint, committing `tx`, which
+/// holds the checkpoint row.
+async fn begin_beside(
+    mut tx: Transaction<'_, Postgres>,
+    projection: &dyn Projection,
+) -> Result<(), ProjectionError> {
+    let name = projection.name();
     let schema = schema_of(name);
     sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .execute(&mut *tx)
@@ -131,7 +175,7 @@ pub async fn request(
         schema,
         "rebuilding beside the live tables"
     );
-    Ok(RebuildRequest::Beside)
+    Ok(())
 }
 
 /// The shadow's cursor, when a rebuild is under way.

@@ -179,12 +179,21 @@ impl TestApp {
     /// Runs the built-in projectors and the custom projections on this app's database
     /// until the result is shut down.
     pub fn start_projectors(&self) -> crm_projections::RunningProjectors {
+        self.start_projectors_with(crm_projections::RunnerConfig::default())
+    }
+
+    /// [`TestApp::start_projectors`] with runners configured by `config`.
+    pub fn start_projectors_with(
+        &self,
+        config: crm_projections::RunnerConfig,
+    ) -> crm_projections::RunningProjectors {
         let set = crm_projections::builtin()
             .into_iter()
             .fold(
                 crm_projections::ProjectorSet::new(self.log.clone()),
                 |set, p| set.with(p),
             )
+            .with_config(config)
             .with_custom_projections();
         match set.spawn() {
             Ok(running) => running,

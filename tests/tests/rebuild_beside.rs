@@ -171,3 +171,104 @@ async fn a_rebuild_beside_the_live_tables_keeps_answering_and_swaps_in(pool: PgP
     projectors.shutdown().await;
     app.log.close().await;
 }
+
+/// Whether read model `name`'s checkpoint records a build beside its live tables.
+async fn built_beside(app: &TestApp, name: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT rebuild_started_at IS NOT NULL FROM projections.checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(app.log.pool())
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_first_build_of_a_long_log_goes_beside_and_ends_with_every_index(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    // The log written while no projector runs: the read models start from nothing.
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    let stage = Uuid::new_v4();
+    let pipeline = app
+        .post(
+            "/pipelines",
+            &json!({"name": "P", "stages": [{"id": stage, "name": "S", "probability": 0.5}]}),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let mut expected = BTreeMap::new();
+    let mut last = 0;
+    for n in 0..7 {
+        let answer = app
+            .post(
+                "/deals",
+                &json!({"client_id": c, "pipeline_id": pipeline, "title": format!("D{n}"), "amount": n, "manager_id": m}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        expected.insert(
+            answer.body["id"].as_str().unwrap().to_owned(),
+            stage.to_string(),
+        );
+        last = answer.body["position"].as_i64().unwrap();
+    }
+    let in_place = index_names(&app).await;
+
+    // A log of `last` events is long enough here: every read model is first built in
+    // a shadow copy without its query indexes, then indexed once and swapped in.
+    let config = crm_projections::RunnerConfig {
+        first_build_beside: Some(last),
+        health_check: std::time::Duration::from_millis(100),
+        ..crm_projections::RunnerConfig::default()
+    };
+    let projectors = app.start_projectors_with(config);
+    assert_eq!(deal_stages(&app, Some(last)).await, expected);
+    assert!(built_beside(&app, "deals").await);
+    // The same tables and indexes, under the names the migrations gave them.
+    assert_eq!(index_names(&app).await, in_place);
+    // Every read model reflects the log once its copy is swapped in: no shadow schema
+    // is left behind.
+    app.assert_read_models_healthy().await;
+    let shadows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'projections_rebuild_%'",
+    )
+    .fetch_one(app.log.pool())
+    .await
+    .unwrap();
+    assert_eq!(shadows, 0);
+
+    // And it keeps following the log live.
+    let answer = app
+        .post(
+            "/deals",
+            &json!({"client_id": c, "pipeline_id": pipeline, "title": "Later", "amount": 1, "manager_id": m}),
+        )
+        .await;
+    expected.insert(
+        answer.body["id"].as_str().unwrap().to_owned(),
+        stage.to_string(),
+    );
+    let after = answer.body["position"].as_i64().unwrap();
+    assert_eq!(deal_stages(&app, Some(after)).await, expected);
+    projectors.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_first_build_of_a_short_log_is_made_in_place(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    // Below the default threshold (10,000 events): built in place.
+    let projectors = app.start_projectors();
+    let answer = app
+        .get(&format!(
+            "/clients/{c}?min_position={}",
+            app.log.last_position().await.unwrap().unwrap()
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert!(!built_beside(&app, "clients").await);
+    projectors.shutdown().await;
+}

@@ -309,8 +309,13 @@ async fn reconcile(
         };
         let projection = std::sync::Arc::new(CustomProjection::new(&g.name, g.generation, plan));
         let (shutdown, receiver) = watch::channel(false);
+        // Built in place: the analyst watches its rows and progress grow as it builds.
+        let config = RunnerConfig {
+            first_build_beside: None,
+            ..config.clone()
+        };
         let runner = Runner::new(log.clone(), projection)
-            .with_config(config.clone())
+            .with_config(config)
             .with_shared_feed(feed.clone());
         let task = tokio::spawn(runner.run_locked(receiver));
         children.insert(key, Child { shutdown, task });
