@@ -447,7 +447,7 @@ async fn task_reminder_reminds_open_tasks_before_they_are_due(pool: PgPool) {
     ok(&app, &format!("/tasks/{done}/complete"), json!({})).await;
     let _runner = app.start_automation();
     let events = automated_count(&app, 2).await;
-    let reminded: Vec<(Uuid, Value2)> = events
+    let reminded: Vec<(Uuid, serde_json::Value)> = events
         .iter()
         .map(|e| {
             (
@@ -499,5 +499,3 @@ async fn task_reminder_reminds_open_tasks_before_they_are_due(pool: PgPool) {
         .iter()
         .any(|e| e.data["task_id"] == done.to_string()));
 }
-
-type Value2 = serde_json::Value;
