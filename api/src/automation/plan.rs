@@ -245,7 +245,13 @@ impl Planner<'_> {
     /// runner has seen (or after [`WORKLOAD_WAIT`], as they stand).
     async fn count_work(&self, managers: &mut [Member]) -> Result<(), CommandError> {
         let log = self.commands.log();
-        for name in [crm_projections::leads::NAME, crm_projections::deals::NAME] {
+        // Nothing seen yet (a first run on an empty log): nothing to wait for.
+        let names = if self.seen > 0 {
+            [crm_projections::leads::NAME, crm_projections::deals::NAME].as_slice()
+        } else {
+            [].as_slice()
+        };
+        for name in names {
             if let Err(err) =
                 crm_projections::wait_until_reflects(log, name, self.seen, WORKLOAD_WAIT).await
             {
