@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod automation;
 pub mod commands;
 pub mod error;
 pub mod event_view;
@@ -25,7 +26,7 @@ pub mod webapp;
 
 /// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
 /// 20261206214xxx: server secrets, idempotency keys' expiry; 20261206216xxx: passwords
-/// and sessions).
+/// and sessions; 20261207330xxx: the automation runner's tables).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

@@ -69,6 +69,10 @@ pub struct Metadata {
     pub request_id: Option<String>,
     /// Where the event came from.
     pub source: Source,
+    /// The automation rule that appended it (with `source: automation`); absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<Uuid>,
 }
 
 /// An event to append.

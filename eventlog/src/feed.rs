@@ -37,12 +37,12 @@ impl Cursor {
     }
 
     /// The transaction id of the event the cursor is after.
-    pub(crate) fn tx_id(self) -> i64 {
+    pub fn tx_id(self) -> i64 {
         self.tx_id
     }
 
     /// The position of the event the cursor is after.
-    pub(crate) fn position(self) -> i64 {
+    pub fn position(self) -> i64 {
         self.position
     }
 }

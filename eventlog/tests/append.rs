@@ -27,6 +27,7 @@ async fn append_numbers_versions_and_keeps_the_envelope(pool: PgPool) {
         correlation_id: Some(correlation),
         causation_id: None,
         request_id: Some("req-7".into()),
+        rule_id: None,
         source: Source::Import,
     };
     let first = NewEvent::new("DealOpened", json!({"deal_id": "d1", "amount": 1500}))

@@ -14,6 +14,7 @@ mod facts;
 mod fold;
 mod report;
 mod team;
+mod workload;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub use department::department_members;
 pub use facts::{figure_positions, Figure, FIGURES};
 pub use report::{manager_kpis, ManagerKpis, ManagerKpisFilter};
 pub use team::{list_team, team_member, TeamFilter, TeamMember};
+pub use workload::open_work;
 
 /// The projection's name.
 pub const NAME: &str = "manager_kpis";

@@ -201,6 +201,12 @@ impl TestApp {
         }
     }
 
+    /// Runs the automation runner on this app's database (as another `crm serve`
+    /// would) until the result is shut down or dropped (dropping it kills it).
+    pub fn start_automation(&self) -> crm_api::automation::Running {
+        crm_api::automation::Runner::new(EventLog::new(self.log.pool().clone())).spawn()
+    }
+
     /// Waits (up to 60 s) until no rebuild of read model `name` is under way: its
     /// rebuilt copy has been swapped in. Panics past the deadline.
     pub async fn wait_rebuilt(&self, name: &str) {

@@ -475,3 +475,7 @@ async fn the_documented_rule_params_are_the_domains(pool: PgPool) {
         json!(["rule_disabled", "invalid_text"])
     );
 }
+
+mod exactly_once;
+mod kinds;
+mod support;

@@ -90,6 +90,11 @@ pub struct CommandContext {
     /// Seeds the ids the command makes up (an HTTP `Idempotency-Key`), so that a
     /// retry makes the same ones.
     pub seed: Option<IdSeed>,
+    /// The event the command answers (metadata `causation_id`): an automation
+    /// rule's trigger.
+    pub causation_id: Option<Uuid>,
+    /// The automation rule that runs the command (metadata `rule_id`).
+    pub rule_id: Option<Uuid>,
 }
 
 /// Seeds the ids a command makes up: the same seed, the same ids.
@@ -114,6 +119,8 @@ impl CommandContext {
             request_id: None,
             source,
             seed: None,
+            causation_id: None,
+            rule_id: None,
         }
     }
 
@@ -126,9 +133,10 @@ impl CommandContext {
                     .unwrap_or_else(|| self.actor.name()),
             ),
             correlation_id: Some(self.correlation_id),
-            causation_id: None,
+            causation_id: self.causation_id,
             request_id: self.request_id.clone(),
             source: self.source,
+            rule_id: self.rule_id,
         }
     }
 
@@ -233,6 +241,15 @@ impl Commands {
     /// The log the commands are appended to.
     pub fn log(&self) -> &EventLog {
         &self.log
+    }
+
+    /// The state of entity `id` of `kind` as the log holds it now (personal values
+    /// revealed): what the automation runner reads a rule's context from.
+    pub async fn state<S>(&self, kind: EntityKind, id: Uuid) -> Result<S, CommandError>
+    where
+        S: Aggregate + Send + Sync + 'static,
+    {
+        latest(&self.log, &self.states, &kind.stream(id), None).await
     }
 
     /// Is manager `id` registered and active, as the log says now?

@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Do not run the projectors here (when `crm project` runs them apart).
     #[arg(long)]
     pub no_projectors: bool,
+    /// Do not run the automation runner here (another server on the database runs
+    /// it; only one of them is active at a time anyway).
+    #[arg(long)]
+    pub no_automation: bool,
     /// On an empty log, first seed a demo company (20,000 events, as `crm seed`);
     /// a log with events is reused as it is.
     #[arg(long)]
@@ -85,7 +89,8 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// `crm serve`: the API and the web app on `args.listen` until SIGINT or SIGTERM, with
-/// the projectors, the sealer and the idempotency sweeper unless told otherwise.
+/// the projectors, the automation runner, the sealer and the idempotency sweeper
+/// unless told otherwise.
 pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<()> {
     let hidden = hidden_fields(args.hidden_fields.as_deref())?;
     let web = crm_api::webapp::WebSettings::new(&args.currency, &args.locale)?;
@@ -98,6 +103,8 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
     } else {
         Some(start_projectors(&log)?)
     };
+    let automation =
+        (!args.no_automation).then(|| crm_api::automation::Runner::new(log.clone()).spawn());
     let sealer = (args.seal_interval > 0).then(|| {
         crm_eventlog::Sealer::spawn(
             log.clone(),
@@ -147,6 +154,9 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
     )
     .await?;
     tracing::info!("stopped serving; requests in flight have finished");
+    if let Some(automation) = automation {
+        automation.shutdown().await;
+    }
     if let Some(projectors) = projectors {
         projectors.shutdown().await;
     }

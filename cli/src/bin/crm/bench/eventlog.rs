@@ -79,6 +79,7 @@ fn metadata() -> Metadata {
         correlation_id: Some(Uuid::new_v4()),
         causation_id: None,
         request_id: Some(Uuid::new_v4().to_string()),
+        rule_id: None,
         source: Source::Api,
     }
 }
