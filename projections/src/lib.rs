@@ -60,8 +60,8 @@ pub use runner::{Runner, RunnerConfig, LOCK_CLASS};
 pub use set::{ProjectorSet, RunningProjectors};
 pub use shadow::RebuildRequest;
 pub use status::{
-    rebuild, rebuild_progress, status, wait_until_reflects, ProjectionStatus, RebuildProgress,
-    LAG_COUNT_CAP,
+    model_positions, rebuild, rebuild_progress, status, wait_until_reflects, ModelPosition,
+    ProjectionStatus, RebuildProgress, LAG_COUNT_CAP,
 };
 pub use total::Total;
 

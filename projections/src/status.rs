@@ -128,6 +128,44 @@ pub async fn status(
     Ok(out)
 }
 
+/// Where a read model's tables stand: its checkpoint's cursor and the transaction
+/// that last wrote the checkpoint row (`xmin`). Every change of a read model's tables
+/// (a batch, a reset, a rebuild swapped in) commits in a transaction that updates that
+/// row, so two equal positions mean the same tables; a position never comes back once
+/// it has moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelPosition {
+    /// The read model.
+    pub name: String,
+    /// Its checkpoint's cursor, as stored.
+    pub cursor: String,
+    /// The id of the transaction that last wrote its checkpoint row.
+    pub writer: String,
+}
+
+/// The positions of the read models `names` (those with a checkpoint), by name: one
+/// lookup by primary key, for answers that are a function of those positions.
+pub async fn model_positions(
+    pool: &PgPool,
+    names: &[&str],
+) -> Result<Vec<ModelPosition>, ProjectionError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT name, cursor, xmin::text FROM projections.checkpoints \
+          WHERE name = ANY($1) ORDER BY name",
+    )
+    .bind(names)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, cursor, writer)| ModelPosition {
+            name,
+            cursor,
+            writer,
+        })
+        .collect())
+}
+
 /// Counts the feed's events after `cursor` matching `filter`, up to `cap`; true when
 /// there are more.
 pub(crate) async fn count_after(
