@@ -128,19 +128,17 @@ pub async fn status(
     Ok(out)
 }
 
-/// Where a read model's tables stand: its checkpoint's cursor and the transaction
-/// that last wrote the checkpoint row (`xmin`). Every change of a read model's tables
-/// (a batch, a reset, a rebuild swapped in) commits in a transaction that updates that
-/// row, so two equal positions mean the same tables; a position never comes back once
-/// it has moved on.
+/// Where a read model's tables stand: when they last changed (`changed`, a value of
+/// a sequence taken anew by every commit that applies events, every reset and every
+/// rebuild swapped in, in the transaction that changes the tables). Two equal
+/// positions mean the same tables; a position never comes back once it has moved on;
+/// a checkpoint moved over events its filter passes by keeps its position.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModelPosition {
     /// The read model.
     pub name: String,
-    /// Its checkpoint's cursor, as stored.
-    pub cursor: String,
-    /// The id of the transaction that last wrote its checkpoint row.
-    pub writer: String,
+    /// When its tables last changed (a value of `projections.checkpoint_changes`).
+    pub changed: i64,
 }
 
 /// The positions of the read models `names` (those with a checkpoint), by name: one
@@ -149,20 +147,15 @@ pub async fn model_positions(
     pool: &PgPool,
     names: &[&str],
 ) -> Result<Vec<ModelPosition>, ProjectionError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT name, cursor, xmin::text FROM projections.checkpoints \
-          WHERE name = ANY($1) ORDER BY name",
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, changed FROM projections.checkpoints WHERE name = ANY($1) ORDER BY name",
     )
     .bind(names)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, cursor, writer)| ModelPosition {
-            name,
-            cursor,
-            writer,
-        })
+        .map(|(name, changed)| ModelPosition { name, changed })
         .collect())
 }
 

@@ -4,16 +4,17 @@
 //!
 //! Such an answer is a function of (a) its path and query, `min_position` left out,
 //! (b) who asks: role, manager id and the fields the role may not see, (c) the
-//! positions of the read models it reads ([`crm_projections::model_positions`]: each
-//! checkpoint's cursor and the transaction that last wrote it). The tag is a digest
+//! positions of the read models it reads ([`crm_projections::model_positions`]: when
+//! each one's tables last changed). The tag is a digest
 //! of the three; the cache keeps the answer under the same digest. The positions are
 //! read before the answer is computed, so an answer kept under a position reflects at
 //! least it; as positions only move forward, an unchanged position means the tables
 //! did not change since.
 //!
 //! What keeps that true:
-//! - any write to a read model's tables commits with a write to its checkpoint row
-//!   (batches, resets, rebuilds swapped in), so it gives a new position;
+//! - any write to a read model's tables commits with a new `changed` on its checkpoint
+//!   row (batches that apply events, resets, rebuilds swapped in), so it gives a new
+//!   position; a checkpoint moved over events its filter passes by does not;
 //! - a head's reach comes from `manager_kpis`, so his answers also name that model;
 //! - an answer judged at the server's clock (the overdue lists, the clients' segments
 //!   without `now`) is a function of the time too: it gets no tag and is not kept;
@@ -191,8 +192,7 @@ fn key_of(
     part(b"positions");
     for position in positions {
         part(position.name.as_bytes());
-        part(position.cursor.as_bytes());
-        part(position.writer.as_bytes());
+        part(&position.changed.to_be_bytes());
     }
     digest.finalize().into()
 }
