@@ -3,6 +3,7 @@
 //! `crm-cli`'s.
 
 pub mod access;
+pub mod answers;
 pub mod auth;
 pub mod automation;
 pub mod commands;

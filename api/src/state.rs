@@ -53,6 +53,8 @@ pub struct AppState {
     pub logins: Arc<crate::login::Logins>,
     /// The web app's currency and locale.
     pub web_settings: Arc<crate::webapp::WebSettings>,
+    /// Answers kept by the read models' positions (`crate::answers`).
+    pub answers: Arc<crate::answers::AnswerCache>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
             logins: Arc::default(),
             web_settings: Arc::default(),
+            answers: Arc::default(),
         }
         .forgetting_deactivated_managers()
     }
@@ -83,6 +86,16 @@ impl AppState {
         self.commands = self
             .commands
             .on_manager_deactivated(move |manager| tokens.forget_manager(manager));
+        self
+    }
+
+    /// The same state keeping at most `max_bytes` of answers (0: none kept; tags and
+    /// 304 still given).
+    pub fn with_answer_cache(mut self, max_bytes: usize) -> Self {
+        self.answers = Arc::new(crate::answers::AnswerCache::new(
+            max_bytes,
+            crate::answers::cache::DEFAULT_MAX_ENTRIES,
+        ));
         self
     }
 

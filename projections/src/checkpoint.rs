@@ -126,6 +126,7 @@ pub(crate) async fn reset(
     sqlx::query(
         "UPDATE projections.checkpoints \
             SET version = $2, cursor = $3, events_applied = 0, event_types = $4, \
+                changed = nextval('projections.checkpoint_changes'), \
                 status = 'running', last_error = NULL, failed_position = NULL, updated_at = now() \
           WHERE name = $1",
     )
@@ -192,6 +193,8 @@ pub(crate) async fn commit(
     sqlx::query(
         "UPDATE projections.checkpoints \
             SET cursor = $2, events_applied = events_applied + $3, status = 'running', \
+                changed = CASE WHEN $3 > 0 THEN nextval('projections.checkpoint_changes') \
+                               ELSE changed END, \
                 last_error = NULL, failed_position = NULL, updated_at = now() \
           WHERE name = $1",
     )

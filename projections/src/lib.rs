@@ -60,15 +60,15 @@ pub use runner::{Runner, RunnerConfig, LOCK_CLASS};
 pub use set::{ProjectorSet, RunningProjectors};
 pub use shadow::RebuildRequest;
 pub use status::{
-    rebuild, rebuild_progress, status, wait_until_reflects, ProjectionStatus, RebuildProgress,
-    LAG_COUNT_CAP,
+    model_positions, rebuild, rebuild_progress, status, wait_until_reflects, ModelPosition,
+    ProjectionStatus, RebuildProgress, LAG_COUNT_CAP,
 };
 pub use total::Total;
 
 use sqlx::PgPool;
 
 /// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx,
-/// 2026120621xxxx and 2026120732xxxx belong to it). Other crates keep their own migrations in the same database, so those are
+/// 2026120621xxxx, 2026120732xxxx and 2026120737xxxx belong to it). Other crates keep their own migrations in the same database, so those are
 /// not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,

@@ -503,6 +503,7 @@ async fn swap_now(
     sqlx::query(
         "UPDATE projections.checkpoints \
             SET cursor = rebuild_cursor, events_applied = rebuild_events, rebuild_cursor = NULL, \
+                changed = nextval('projections.checkpoint_changes'), \
                 status = 'running', last_error = NULL, failed_position = NULL, updated_at = now() \
           WHERE name = $1",
     )

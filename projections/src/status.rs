@@ -128,6 +128,37 @@ pub async fn status(
     Ok(out)
 }
 
+/// Where a read model's tables stand: when they last changed (`changed`, a value of
+/// a sequence taken anew by every commit that applies events, every reset and every
+/// rebuild swapped in, in the transaction that changes the tables). Two equal
+/// positions mean the same tables; a position never comes back once it has moved on;
+/// a checkpoint moved over events its filter passes by keeps its position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelPosition {
+    /// The read model.
+    pub name: String,
+    /// When its tables last changed (a value of `projections.checkpoint_changes`).
+    pub changed: i64,
+}
+
+/// The positions of the read models `names` (those with a checkpoint), by name: one
+/// lookup by primary key, for answers that are a function of those positions.
+pub async fn model_positions(
+    pool: &PgPool,
+    names: &[&str],
+) -> Result<Vec<ModelPosition>, ProjectionError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, changed FROM projections.checkpoints WHERE name = ANY($1) ORDER BY name",
+    )
+    .bind(names)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, changed)| ModelPosition { name, changed })
+        .collect())
+}
+
 /// Counts the feed's events after `cursor` matching `filter`, up to `cap`; true when
 /// there are more.
 pub(crate) async fn count_after(

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod answer_tags;
 mod audit;
 mod authorization;
 mod automation;

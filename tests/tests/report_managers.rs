@@ -731,6 +731,7 @@ async fn manager_kpis_refuse_bad_periods(pool: PgPool) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|p| p["in"] == "query")
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(

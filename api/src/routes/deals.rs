@@ -514,7 +514,7 @@ pub struct DealPage {
 
 /// The read models a deal list draws from (the names from the clients' and the
 /// managers').
-const LIST_MODELS: &[&str] = &[
+pub(super) const LIST_MODELS: &[&str] = &[
     crm_projections::deals::NAME,
     crm_projections::clients::NAME,
     crm_projections::managers::NAME,

@@ -24,7 +24,7 @@ use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models an interaction answer draws from.
-const MODELS: &[&str] = &[
+pub(super) const MODELS: &[&str] = &[
     INTERACTIONS,
     crm_projections::managers::NAME,
     crm_projections::clients::NAME,

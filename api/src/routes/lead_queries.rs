@@ -22,7 +22,7 @@ use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models a lead answer draws from.
-const MODELS: &[&str] = &[LEADS, KPIS];
+pub(super) const MODELS: &[&str] = &[LEADS, KPIS];
 
 /// A lead as it stands.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! The HTTP routes, collected with their OpenAPI descriptions.
 
+mod cached;
 mod client_queries;
 mod clients;
 mod custom_projections;
@@ -45,6 +46,7 @@ pub(crate) fn created(
 ) {
     (axum::http::StatusCode::CREATED, axum::Json(response))
 }
+pub use cached::cacheable;
 pub use problems::{refusals, Problem, PROBLEM_JSON, REFUSALS};
 
 #[derive(OpenApi)]
@@ -179,7 +181,14 @@ pub fn router(state: AppState) -> Router {
     // read-your-writes on every query.
     problems::ProblemResponses.modify(&mut api);
     crate::read_model::MinPositionDoc.modify(&mut api);
+    crate::answers::EtagDoc.modify(&mut api);
     let document = axum::Json(api);
+    // Tags, 304 and the answer cache on the routes `cacheable` names (innermost:
+    // after the limits, the idempotency layer and the rest).
+    let router = router.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::answers::layer,
+    ));
     let router = router
         .route(
             "/openapi.json",

@@ -22,7 +22,7 @@ use crate::read_model::{projection_error, OnlyMinPosition, ReadYourWrites};
 use crate::state::AppState;
 
 /// The read models a task answer draws from.
-const MODELS: &[&str] = &[
+pub(super) const MODELS: &[&str] = &[
     TASKS,
     crm_projections::clients::NAME,
     crm_projections::deals::NAME,

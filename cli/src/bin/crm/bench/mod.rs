@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod custom;
+pub mod dashboards;
 pub mod eventlog;
 pub mod export;
 mod measure;
@@ -59,6 +60,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         audit_samples: usize,
     },
+    /// Many dashboards refreshing the funnel and the month's managers report at once
+    /// (answers/s, p50/p99; kept, 304, computed) beside `GET /health/live`.
+    Dashboards {
+        #[command(flatten)]
+        log: Generated,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Commands per second through HTTP beside the log's raw append rate.
     Api {
         /// Seconds each measurement runs.
@@ -110,6 +123,18 @@ pub async fn run(admin_url: &str, which: &BenchCommand) -> anyhow::Result<String
             eventlog::run(admin_url, &opts).await
         }
         BenchCommand::Custom { log } => custom::run(admin_url, log).await,
+        BenchCommand::Dashboards {
+            log,
+            connections,
+            seconds,
+        } => {
+            let opts = dashboards::Options {
+                log: log.clone(),
+                connections: *connections,
+                seconds: *seconds,
+            };
+            dashboards::run(admin_url, &opts).await
+        }
         BenchCommand::Export { log } => export::run(admin_url, log).await,
         BenchCommand::Projections {
             log,

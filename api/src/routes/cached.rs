@@ -1,0 +1,38 @@
+//! The GET routes whose answers carry an `ETag` and are cached (`crate::answers`):
+//! each with every read model its handler reads and the parameters that fix its clock.
+//! A route left out here is answered as computed, without a tag: those that read the
+//! log itself (streams, the feed, a deal, the events behind a figure), custom
+//! projections, cards with `as_of`, the server's health.
+
+use crate::answers::Cacheable;
+
+use super::{deals, interaction_queries, lead_queries, task_queries};
+
+/// `now`: the overdue lists and the clients' segments are judged at it.
+const NOW: &[&str] = &["now"];
+
+/// The route `path` (as routed: `/deals`) if its answers are cached.
+pub fn cacheable(path: &str) -> Option<Cacheable> {
+    let (models, clock): (&'static [&'static str], &'static [&'static str]) = match path {
+        "/reports/funnel"
+        | "/reports/forecast"
+        | "/reports/loss-reasons"
+        | "/reports/revenue"
+        | "/reports/conversion" => (&[crm_projections::deals::NAME], &[]),
+        "/reports/overdue/deals" => (&[crm_projections::deals::NAME], NOW),
+        "/reports/overdue/tasks" => (&[crm_projections::tasks::NAME], NOW),
+        "/reports/overdue/leads" => (&[crm_projections::leads::NAME], NOW),
+        "/reports/leads" => (&[crm_projections::leads::NAME], &[]),
+        "/reports/managers" => (&[crm_projections::managers::NAME], &[]),
+        "/deals" => (deals::LIST_MODELS, &[]),
+        "/clients" => (&[crm_projections::clients::NAME], NOW),
+        "/tasks" => (task_queries::MODELS, &[]),
+        "/leads" => (lead_queries::MODELS, &[]),
+        "/interactions" => (interaction_queries::MODELS, &[]),
+        "/managers" => (&[crm_projections::managers::NAME], &[]),
+        "/pipelines" => (&[crm_projections::deals::NAME], &[]),
+        "/automation/rules" => (&[crm_projections::rules::NAME], &[]),
+        _ => return None,
+    };
+    Some(Cacheable { models, clock })
+}
