@@ -135,6 +135,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/leads", get(entities::leads))
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))
+        .route("/ui/audit/verify", axum::routing::post(audit::verify_now))
         .route("/ui/export", get(audit::export))
         .route("/ui/projections", get(audit::projections))
         .route(
