@@ -7,8 +7,8 @@
 use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{html, Markup};
 use crm_eventlog::{RecordedVerification, Trigger};
+use maud::{html, Markup};
 use serde_json::Value;
 
 use super::chart::empty;
