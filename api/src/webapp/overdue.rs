@@ -163,8 +163,12 @@ fn breakdown(
     names: &HashMap<Uuid, String>,
 ) -> Markup {
     let lang = ctx.lang;
+    let first = match ctx.role {
+        Some(Role::Head) => lang.t("manager"),
+        _ => lang.t("department"),
+    };
     let headers = [
-        lang.t("name"),
+        first,
         lang.t("overdue_tasks"),
         lang.t("overdue_deals"),
         lang.t("waiting_leads"),
@@ -476,7 +480,7 @@ impl Scope {
     }
 }
 
-/// `GET /ui/overdue[?manager_id=|department=][&tasks_page=&deals_page=&leads_page=]`.
+/// `GET /ui/overdue[?manager_id= or department=][&tasks_page=&deals_page=&leads_page=]`.
 pub async fn overdue(ctx: Ctx) -> Response {
     let result = overdue_page(&ctx).await;
     answer(&ctx, result)
