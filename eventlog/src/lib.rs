@@ -54,7 +54,7 @@ pub use verify::{
     VerifierOptions, VerifyReport,
 };
 
-/// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other
+/// The log's schema migrations (the files of eventlog/migrations belong to this crate). Other
 /// crates keep their own migrations in the same database, so those are not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
