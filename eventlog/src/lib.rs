@@ -49,9 +49,12 @@ pub use sealer::{Sealer, SealerOptions};
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
 pub use vault::{Freshness, KeyState, Vault, VaultWrite, WriteKeys, KEY_TTL};
-pub use verify::{BadEvent, BreakKind, SealBreak, SealHead, VerifyReport};
+pub use verify::{
+    BadEvent, BreakKind, RecordedVerification, SealBreak, SealHead, Trigger, Verifier,
+    VerifierOptions, VerifyReport,
+};
 
-/// The log's schema migrations (versions 2026112200xxxx belong to this crate). Other
+/// The log's schema migrations (the files of eventlog/migrations belong to this crate). Other
 /// crates keep their own migrations in the same database, so those are not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,

@@ -10,3 +10,4 @@ mod read_streams;
 mod seals;
 mod subscription;
 mod tamper;
+mod verifications;

@@ -27,7 +27,7 @@ pub use forecast::{forecast, ForecastMonth};
 pub use funnel::{funnel, FunnelStage};
 pub use list::{list_deals, list_deals_as_of, DealFilter, DealRow};
 pub use losses::{loss_reasons, LossReason};
-pub use overdue::{overdue, OverdueDeal};
+pub use overdue::{overdue, overdue_counts, overdue_page, OverdueDeal};
 pub use pipelines::{list_pipelines, pipeline, PipelineRow, StageRow};
 pub use revenue::{revenue, RevenueBy, RevenueGroup};
 

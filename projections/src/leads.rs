@@ -25,7 +25,7 @@ use rollup::{write_counts, Counted};
 
 pub use crate::entity_status::LeadStatus;
 pub use list::{lead, list_leads, LeadFilter, LeadRow, Searched};
-pub use overdue::{overdue_leads, WaitingLead};
+pub use overdue::{overdue_lead_counts, overdue_leads, overdue_leads_page, WaitingLead};
 pub use report::{leads_by, LeadGroup, LeadsBy};
 
 /// The projection's name.

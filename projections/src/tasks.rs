@@ -20,7 +20,9 @@ mod overdue;
 
 pub use crate::entity_status::TaskStatus;
 pub use list::{list_tasks, task, TaskRow};
-pub use overdue::{overdue_tasks, OverdueTask};
+pub use overdue::{
+    overdue_task_counts, overdue_tasks, overdue_tasks_page, OverdueTask, OverdueTasksFilter,
+};
 
 /// The projection's name.
 pub const NAME: &str = "tasks";

@@ -50,6 +50,8 @@ mod time_travel;
 mod tokens;
 mod webapp;
 mod webapp_analyst;
+mod webapp_overdue;
+mod webpage;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -13,92 +13,12 @@ use crm_api::hidden::HiddenFields;
 use crm_tests::company::Company;
 use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
 use http_body_util::BodyExt;
-use scraper::{Html, Selector};
-use serde_json::{json, Value};
+use scraper::Selector;
+use serde_json::json;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-/// GET `path` as a browser would: with the `cookie` header, or a bearer `token`.
-async fn page(app: &TestApp, path: &str, cookie: Option<&str>, token: Option<&str>) -> Answer {
-    let mut headers = Vec::new();
-    if let Some(cookie) = cookie {
-        headers.push(("cookie", cookie));
-    }
-    app.send(Method::GET, path, token, None, &headers).await
-}
-
-/// The page's HTML.
-fn html(answer: &Answer) -> Html {
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    Html::parse_document(answer.body.as_str().expect("an HTML page"))
-}
-
-/// The rows of the table captioned `caption`: each row's header cell's `data-value`,
-/// then its cells' `data-value`s.
-fn table_rows(doc: &Html, caption: &str) -> Vec<Vec<String>> {
-    let tables = Selector::parse("table").unwrap();
-    let captions = Selector::parse("caption").unwrap();
-    let rows = Selector::parse("tbody tr").unwrap();
-    let cells = Selector::parse("th, td").unwrap();
-    let table = doc
-        .select(&tables)
-        .find(|t| {
-            t.select(&captions)
-                .next()
-                .is_some_and(|c| c.text().collect::<String>() == caption)
-        })
-        .unwrap_or_else(|| panic!("no table captioned {caption}"));
-    table
-        .select(&rows)
-        .map(|row| {
-            row.select(&cells)
-                .map(|c| c.value().attr("data-value").unwrap_or("").to_owned())
-                .collect()
-        })
-        .collect()
-}
-
-/// A JSON figure as the table's `data-value` writes it.
-fn figure(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A director with an e-mail and a password, logged in: the session's `Cookie` header.
-async fn director_session(app: &TestApp) -> String {
-    let answer = app
-        .post(
-            "/managers",
-            &json!({"name": "Dana", "department": "Board", "role": "director", "email": "dana@example.com"}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    let id = answer.body["id"].as_str().unwrap().to_owned();
-    let set = app
-        .send(
-            Method::POST,
-            &format!("/managers/{id}/password"),
-            Some(ADMIN_TOKEN),
-            Some(&json!({"password": "correct horse battery"})),
-            &[],
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
-    let login = app
-        .send(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(&json!({"email": "dana@example.com", "password": "correct horse battery"})),
-            &[],
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
-    let set_cookie = login.headers[header::SET_COOKIE].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_owned()
-}
+use crate::webpage::{figure, html, page, parse, session, table_rows, MANAGER_COLUMNS};
 
 fn assert_security_headers(answer: &Answer) {
     let csp = answer.headers["content-security-policy"].to_str().unwrap();
@@ -171,7 +91,7 @@ async fn a_page_without_a_session_goes_to_the_login_and_back(pool: PgPool) {
 async fn the_pages_tables_hold_the_apis_figures_for_each_person(pool: PgPool) {
     let c = Company::new(pool, HiddenFields::default()).await;
     let app = &c.app;
-    let cookie = director_session(app).await;
+    let cookie = session(app, "Dana", "director").await;
     c.settle().await;
     // The funnel, a director's session against a director's token.
     let api = c
@@ -241,28 +161,6 @@ async fn the_pages_tables_hold_the_apis_figures_for_each_person(pool: PgPool) {
     assert_eq!(table_rows(&doc, "Funnel"), expected);
     assert_eq!(mine.body["open_amount"], 1000);
     // The managers' figures, every row in the API's order.
-    let keys = [
-        "department",
-        "calls",
-        "calls_outbound",
-        "calls_inbound",
-        "call_seconds",
-        "meetings",
-        "emails",
-        "messages",
-        "clients_contacted",
-        "calls_per_client",
-        "leads_assigned",
-        "leads_converted",
-        "leads_rejected",
-        "deals_opened",
-        "deals_won",
-        "deals_lost",
-        "won_amount",
-        "win_rate",
-        "tasks_completed",
-        "tasks_completed_late",
-    ];
     for (token, cookie) in [
         (&c.tokens.director, Some(cookie.as_str())),
         (&c.tokens.hanna, None),
@@ -278,7 +176,7 @@ async fn the_pages_tables_hold_the_apis_figures_for_each_person(pool: PgPool) {
             .iter()
             .map(|m| {
                 std::iter::once(figure(&m["name"]))
-                    .chain(keys.iter().map(|k| figure(&m[*k])))
+                    .chain(MANAGER_COLUMNS.iter().map(|k| figure(&m[*k])))
                     .collect()
             })
             .collect();
@@ -623,7 +521,7 @@ async fn assets_are_served_with_a_cache_and_an_etag(pool: PgPool) {
 #[sqlx::test]
 async fn the_login_form_logs_in_and_goes_on_to_next(pool: PgPool) {
     let app = TestApp::new(pool).await.unwrap();
-    let _ = director_session(&app).await;
+    let _ = session(&app, "Dana", "director").await;
     let form = |password: &str| {
         Request::builder()
             .method(Method::POST)
@@ -638,7 +536,7 @@ async fn the_login_form_logs_in_and_goes_on_to_next(pool: PgPool) {
     };
     let wrong = app.send_raw(form("nope")).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let doc = html_any(&wrong);
+    let doc = parse(&wrong);
     let error = Selector::parse("#login-error").unwrap();
     let said: String = doc.select(&error).next().unwrap().text().collect();
     assert!(said.contains("wrong"), "{said}");
@@ -659,11 +557,6 @@ async fn the_login_form_logs_in_and_goes_on_to_next(pool: PgPool) {
         .headers_mut()
         .insert(header::ORIGIN, "http://evil.example".parse().unwrap());
     assert_eq!(app.send_raw(forged).await.status, StatusCode::FORBIDDEN);
-}
-
-/// The HTML of an answer of any status.
-fn html_any(answer: &Answer) -> Html {
-    Html::parse_document(answer.body.as_str().expect("an HTML page"))
 }
 
 /// The browser tests' chromedriver, when the machine has one (`scripts/test.sh`
@@ -739,7 +632,7 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
         return;
     };
     let c = Company::new(pool, HiddenFields::default()).await;
-    let _ = director_session(&c.app).await;
+    let _ = session(&c.app, "Dana", "director").await;
     c.settle().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -849,6 +742,21 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
         "the page was reloaded"
     );
 
+    // The audit page's "verify now" posts the session's CSRF token from the browser
+    // and shows the kept result.
+    b.goto(&format!("{base}/ui/audit")).await.unwrap();
+    b.find(Locator::Css("form#verify-now button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(Duration::from_secs(10), || async {
+        b.find(Locator::Css("#verify[data-ok=true]")).await.is_ok()
+    })
+    .await
+    .expect("verify now shows an intact log");
+
     // Screenshots of every page, when asked for.
     if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
@@ -951,6 +859,15 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     b.goto(&format!("{base}/ui/managers")).await.unwrap();
     assert_eq!(b.current_url().await.unwrap().path(), "/");
     b.find(Locator::Css("input[type=password]")).await.unwrap();
+    // The login page, for the screenshots.
+    if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
+        for width in [1280u32, 390] {
+            b.set_window_size(width, 900).await.unwrap();
+            b.goto(&format!("{base}/")).await.unwrap();
+            let png = b.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/login-{width}.png"), png).unwrap();
+        }
+    }
 
     b.close().await.unwrap();
     let _ = chromedriver.kill().await;

@@ -9,117 +9,18 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use crm_api::hidden::HiddenFields;
 use crm_tests::company::Company;
-use crm_tests::{Answer, TestApp, ADMIN_TOKEN};
+use crm_tests::{TestApp, ADMIN_TOKEN};
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A person of `role` with a password, logged in: his session's `Cookie` header.
-async fn session(app: &TestApp, name: &str, role: &str) -> String {
-    let email = format!("{}@example.com", name.to_lowercase());
-    let answer = app
-        .post(
-            "/managers",
-            &json!({"name": name, "department": "Board", "role": role, "email": email}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    let id = answer.body["id"].as_str().unwrap().to_owned();
-    let set = app
-        .send(
-            Method::POST,
-            &format!("/managers/{id}/password"),
-            Some(ADMIN_TOKEN),
-            Some(&json!({"password": "correct horse battery"})),
-            &[],
-        )
-        .await;
-    assert_eq!(set.status, StatusCode::NO_CONTENT, "{}", set.body);
-    let login = app
-        .send(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(&json!({"email": email, "password": "correct horse battery"})),
-            &[],
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
-    let set_cookie = login.headers[header::SET_COOKIE].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-/// GET `path` with the session `cookie`.
-async fn get(app: &TestApp, path: &str, cookie: &str) -> Answer {
-    app.send(Method::GET, path, None, None, &[("cookie", cookie)])
-        .await
-}
-
-/// The page's HTML (a 200 expected).
-/// `GET path` with the session `cookie`, parsed as a page.
-async fn page_at(app: &TestApp, path: &str, cookie: &str) -> Html {
-    html(&get(app, path, cookie).await)
-}
-
-fn html(answer: &Answer) -> Html {
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    parse(answer)
-}
-
-/// The answer's HTML, whatever its status.
-fn parse(answer: &Answer) -> Html {
-    Html::parse_document(answer.body.as_str().expect("an HTML page"))
-}
-
-fn select<'a>(doc: &'a Html, css: &str) -> Vec<ElementRef<'a>> {
-    let selector = Selector::parse(css).unwrap();
-    doc.select(&selector).collect()
-}
-
-fn text_of(element: &ElementRef) -> String {
-    element.text().collect()
-}
-
-/// Percent-encodes a form value.
-fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// POSTs the form `fields` to `path` as a browser would, with the session `cookie`
-/// and the extra `headers`.
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    cookie: &str,
-    fields: &[(&str, &str)],
-    headers: &[(&str, &str)],
-) -> Answer {
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect();
-    let mut request = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.send_raw(request.body(Body::from(body.join("&"))).unwrap())
-        .await
-}
+use crate::webpage::{
+    get, html, page_at, parse, post_form, select, session, text_of, MANAGER_COLUMNS,
+};
 
 /// The CSRF token the page's form carries.
 fn csrf_of(doc: &Html) -> String {
@@ -539,30 +440,6 @@ const COUNTS: [&str; 15] = [
     "tasks_completed_late",
 ];
 
-/// The managers page's columns after the name, in order.
-const COLUMNS: [&str; 20] = [
-    "department",
-    "calls",
-    "calls_outbound",
-    "calls_inbound",
-    "call_seconds",
-    "meetings",
-    "emails",
-    "messages",
-    "clients_contacted",
-    "calls_per_client",
-    "leads_assigned",
-    "leads_converted",
-    "leads_rejected",
-    "deals_opened",
-    "deals_won",
-    "deals_lost",
-    "won_amount",
-    "win_rate",
-    "tasks_completed",
-    "tasks_completed_late",
-];
-
 /// The events listed behind a figure (every page followed): their `data`.
 async fn events_behind(
     app: &TestApp,
@@ -659,8 +536,8 @@ async fn each_figure_of_the_managers_page_leads_to_as_many_events_as_it_counts(p
             .unwrap()
             .to_owned();
         let cells: Vec<ElementRef> = row.select(&Selector::parse("td").unwrap()).collect();
-        assert_eq!(cells.len(), COLUMNS.len());
-        for (column, cell) in COLUMNS.iter().zip(&cells) {
+        assert_eq!(cells.len(), MANAGER_COLUMNS.len());
+        for (column, cell) in MANAGER_COLUMNS.iter().zip(&cells) {
             let value = cell.value().attr("data-value").unwrap().to_owned();
             figures.insert((name.clone(), column.to_string()), value.clone());
             if *column == "department" {
@@ -837,4 +714,79 @@ async fn the_audit_pages_export_form_leads_to_the_apis_export_with_its_filters(p
     let director = session(app, "Dana", "director").await;
     let audit = page_at(app, "/ui/audit", &director).await;
     assert!(select(&audit, "form#export-form").is_empty());
+}
+
+#[sqlx::test]
+async fn the_audit_page_shows_the_stored_verification_and_verifies_on_demand(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    let cookie = session(app, "Audrey", "auditor").await;
+    // Nothing verified yet: the page says so and walks nothing.
+    let audit = page_at(app, "/ui/audit", &cookie).await;
+    assert!(select(&audit, "#verify").is_empty());
+    let token = select(&audit, "form#verify-now input[name=csrf_token]")[0]
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    // Without the session's CSRF token: refused, nothing kept.
+    let refused = post_form(app, "/ui/audit/verify", &cookie, &[], &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(select(&page_at(app, "/ui/audit", &cookie).await, "#verify").is_empty());
+    // Verify now: the walk's result is kept and shown, with the position it covered.
+    let done = post_form(
+        app,
+        "/ui/audit/verify",
+        &cookie,
+        &[("csrf_token", &token)],
+        &[],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.headers[header::LOCATION], "/ui/audit");
+    let audit = page_at(app, "/ui/audit", &cookie).await;
+    let field =
+        |doc: &Html, name: &str| text_of(&select(doc, &format!("dd[data-field={name}]"))[0]);
+    assert_eq!(
+        select(&audit, "#verify")[0].value().attr("data-ok"),
+        Some("true")
+    );
+    let head = c.last_position().await;
+    assert_eq!(field(&audit, "through_position"), head.to_string());
+    assert_eq!(field(&audit, "trigger"), "a person (verify now)");
+    // The figures are the API's (which keeps its own run, shown next).
+    let api = c.get(&c.tokens.auditor, "/audit/verify").await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    for k in [
+        "streams_checked",
+        "events_checked",
+        "seals_checked",
+        "unsealed_events",
+    ] {
+        assert_eq!(field(&audit, k), api.body[k].to_string(), "{k}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM eventlog.events")
+        .fetch_one(app.log.pool())
+        .await
+        .unwrap();
+    assert_eq!(field(&audit, "events_checked"), count.to_string());
+    let audit = page_at(app, "/ui/audit", &cookie).await;
+    assert_eq!(field(&audit, "trigger"), "the API (GET /audit/verify)");
+    // A manager may not verify.
+    let andriy = session(app, "Mykola", "manager").await;
+    let page = page_at(app, "/ui", &andriy).await;
+    let mine = select(&page, "meta[name=csrf-token]")[0]
+        .value()
+        .attr("content")
+        .unwrap()
+        .to_owned();
+    let refused = post_form(
+        app,
+        "/ui/audit/verify",
+        &andriy,
+        &[("csrf_token", &mine)],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }

@@ -131,7 +131,16 @@ pub async fn verify(
 ) -> Result<Json<VerifyView>, ApiError> {
     actor.require(LOG_READERS, "auditing the log")?;
     read.feed(&state).await?;
+    let started_at = Utc::now();
     let report = state.log.verify().await?;
+    // Kept for the audit page; the answer does not wait on the keeping.
+    if let Err(err) = state
+        .log
+        .record_verification(started_at, &report, crm_eventlog::Trigger::Api)
+        .await
+    {
+        tracing::warn!(error = %err, "cannot keep the verification's result");
+    }
     Ok(Json(VerifyView {
         ok: report.is_intact(),
         streams_checked: report.streams,

@@ -1,15 +1,19 @@
-//! The auditor's and the analyst's pages: the log's verification with its seals, a
-//! stream browser (any entity's history, as of any moment) and the export's form; the
-//! read models' status with the custom projections and their rows as CSV.
+//! The auditor's and the analyst's pages: the log's verification with its seals (the
+//! latest stored run, which the background verifier keeps fresh, and a "verify now"
+//! button), a stream browser (any entity's history, as of any moment) and the
+//! export's form; the read models' status with the custom projections and their rows
+//! as CSV.
 
 use axum::extract::{Path, RawQuery};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
+use crm_eventlog::{RecordedVerification, Trigger};
 use maud::{html, Markup};
 use serde_json::Value;
 
 use super::chart::empty;
-use super::i18n::Lang;
+use super::form::{csrf_field, Posted};
+use super::i18n::{span, when, Lang};
 use super::layout::{self, page};
 use super::page::{answer, encode, parse_time, Ctx, PageResult};
 use crate::error::ApiError;
@@ -32,7 +36,7 @@ pub async fn audit(ctx: Ctx) -> Response {
 async fn audit_page(ctx: &Ctx) -> PageResult {
     ctx.may(layout::AUDIT)?;
     let lang = ctx.lang;
-    let verify = ctx.api_get("/audit/verify").await?;
+    let verified = ctx.web.state.log.last_verification().await?;
     let stream = ctx.param("stream").map(str::to_owned);
     let as_of = ctx.time("as_of")?;
     let (events, state) = match &stream {
@@ -54,24 +58,13 @@ async fn audit_page(ctx: &Ctx) -> PageResult {
         }
         None => (Vec::new(), None),
     };
-    let ok = verify["ok"].as_bool().unwrap_or(false);
     let exporter = ctx.may(crate::access::EXPORTERS).is_ok();
     Ok(page(
         ctx,
         lang.t("audit"),
         html! {
             h1 { (lang.t("audit")) }
-            section {
-                h2 { (lang.t("verification")) }
-                p.status.ok[ok].bad[!ok] #verify data-ok=(ok) role="status" { (if ok { lang.t("chains_ok") } else { lang.t("chains_bad") }) }
-                dl.card {
-                    @for k in ["streams_checked", "events_checked", "seals_checked", "events_sealed", "unsealed_events"] {
-                        dt { (lang.t(k)) } dd data-field=(k) { (text(&verify[k])) }
-                    }
-                    dt { (lang.t("last_seal")) } dd { code { (text(&verify["last_seal"])) } }
-                }
-                @if !ok { pre { (verify["first_bad"].to_string()) " " (verify["bad_seal"].to_string()) } }
-            }
+            (verification(ctx, verified.as_ref()))
             @if exporter { (export_form(lang)) }
             section {
                 h2 { (lang.t("stream_browser")) }
@@ -103,6 +96,81 @@ async fn audit_page(ctx: &Ctx) -> PageResult {
             }
         },
     ))
+}
+
+/// The latest stored verification (the figures of `GET /audit/verify`, with when it
+/// ran and the position it covered) and the "verify now" button.
+fn verification(ctx: &Ctx, verified: Option<&RecordedVerification>) -> Markup {
+    let lang = ctx.lang;
+    html! {
+        section #verification {
+            h2 { (lang.t("verification")) }
+            @match verified {
+                None => { (empty(lang.t("not_verified_yet"))) }
+                Some(v) => {
+                    @let report = &v.report;
+                    p.status.ok[v.intact].bad[!v.intact] #verify data-ok=(v.intact) role="status" {
+                        (if v.intact { lang.t("chains_ok") } else { lang.t("chains_bad") })
+                    }
+                    dl.card {
+                        dt { (lang.t("verified_at")) }
+                        dd data-field="finished_at" data-value=(v.finished_at.to_rfc3339()) { (when(&v.finished_at)) }
+                        dt { (lang.t("verification_took")) }
+                        dd { (span_seconds(lang, (v.finished_at - v.started_at).num_seconds())) }
+                        dt { (lang.t("verified_by")) }
+                        dd data-field="trigger" { (lang.t(trigger_word(&v.trigger))) }
+                        dt { (lang.t("through_position")) }
+                        dd data-field="through_position" { (v.through_position.map_or_else(|| "—".to_owned(), |p| p.to_string())) }
+                        @for (k, field) in [("streams_checked", "streams"), ("events_checked", "events"), ("seals_checked", "seals"), ("events_sealed", "events_sealed"), ("unsealed_events", "unsealed_events")] {
+                            dt { (lang.t(k)) } dd data-field=(k) { (text(&report[field])) }
+                        }
+                        dt { (lang.t("last_seal")) } dd { code { (text(&report["last_seal"])) } }
+                    }
+                    @if !v.intact { pre { (report["first_bad"].to_string()) " " (report["bad_seal"].to_string()) } }
+                }
+            }
+            form #verify-now method="post" action="/ui/audit/verify" {
+                (csrf_field(ctx))
+                button type="submit" { (lang.t("verify_now")) }
+            }
+        }
+    }
+}
+
+/// A duration, seconds under a minute.
+fn span_seconds(lang: Lang, seconds: i64) -> String {
+    if seconds < 60 {
+        format!("{seconds} s")
+    } else {
+        span(lang, seconds)
+    }
+}
+
+/// The word for a stored [`Trigger::name`].
+fn trigger_word(trigger: &str) -> &'static str {
+    match trigger {
+        "start" => "trigger_start",
+        "periodic" => "trigger_periodic",
+        "on_demand" => "trigger_on_demand",
+        _ => "trigger_api",
+    }
+}
+
+/// `POST /ui/audit/verify` (the audit page's "verify now", with the session's CSRF
+/// token): walks the log now, keeps the result, back to the audit page.
+pub async fn verify_now(posted: Posted) -> Response {
+    let ctx = &posted.ctx;
+    if let Err(err) = ctx.may(layout::AUDIT) {
+        return answer(ctx, Err(err));
+    }
+    let log = ctx.web.state.log.clone();
+    // In a task of its own: a walk whose browser gave up still ends and is kept.
+    let run = tokio::spawn(async move { log.verify_and_record(Trigger::OnDemand).await });
+    match run.await {
+        Ok(Ok(_)) => Redirect::to("/ui/audit").into_response(),
+        Ok(Err(err)) => answer(ctx, Err(err.into())),
+        Err(err) => answer(ctx, Err(ApiError::Internal(Box::new(err)))),
+    }
 }
 
 /// The export's form: the format and the filters of `GET /export/events` (event

@@ -11,7 +11,7 @@
 //! - [`live`]: the server-sent events that tell an open page to refresh, fed by
 //!   [`follower`], the one follower of the log.
 //! - [`form`]: a form posted from a page, checked for the session's CSRF token.
-//! - [`reports`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
+//! - [`reports`], [`overdue`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
 //!   events behind a figure of the managers page; [`custom`]: the analyst's custom
 //!   projections (define, watch, browse).
 
@@ -27,6 +27,7 @@ pub mod i18n;
 pub mod layout;
 pub mod live;
 pub mod login;
+pub mod overdue;
 pub mod page;
 pub mod reports;
 
@@ -124,7 +125,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/conversion", get(reports::conversion))
         .route("/ui/managers", get(reports::managers))
         .route("/ui/managers/{id}/events", get(figures::events))
-        .route("/ui/overdue", get(reports::overdue))
+        .route("/ui/overdue", get(overdue::overdue))
         .route("/ui/loss-reasons", get(reports::loss_reasons))
         .route("/ui/forecast", get(reports::forecast))
         .route("/ui/revenue", get(reports::revenue))
@@ -135,6 +136,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/leads", get(entities::leads))
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))
+        .route("/ui/audit/verify", axum::routing::post(audit::verify_now))
         .route("/ui/export", get(audit::export))
         .route("/ui/projections", get(audit::projections))
         .route(

@@ -1,5 +1,5 @@
-//! The report pages: home, funnel, conversion, managers, overdue, loss reasons,
-//! forecast, revenue. Each reads the same read-model query the API's report calls,
+//! The report pages: home, funnel, conversion, managers, loss reasons, forecast,
+//! revenue (overdue work: [`super::overdue`]). Each reads the same read-model query the API's report calls,
 //! limited by the same reach (`crate::access::report_reach`), so its figures are the
 //! API's.
 
@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use uuid::Uuid;
 
 use super::chart::{bars, empty, table, Cell, Row};
-use super::i18n::{percent, span, when, Lang};
+use super::i18n::{percent, Lang};
 use super::layout::{self, page};
 use super::page::{answer, encode, period, presets, Ctx, PageResult};
 use crate::access::{Reach, Role};
@@ -28,7 +28,7 @@ async fn pipelines(ctx: &Ctx) -> Result<Vec<PipelineRow>, ApiError> {
 }
 
 /// The registered managers the actor reaches, by name.
-async fn team(ctx: &Ctx, reach: &Reach) -> Result<Vec<TeamMember>, ApiError> {
+pub(super) async fn team(ctx: &Ctx, reach: &Reach) -> Result<Vec<TeamMember>, ApiError> {
     let all = crm_projections::managers::list_team(
         ctx.web.state.log.pool(),
         &TeamFilter::default(),
@@ -44,7 +44,7 @@ async fn team(ctx: &Ctx, reach: &Reach) -> Result<Vec<TeamMember>, ApiError> {
 }
 
 /// Managers' names by id (every registered manager: names are no secret inside the company).
-async fn names(ctx: &Ctx) -> Result<HashMap<Uuid, String>, ApiError> {
+pub(super) async fn names(ctx: &Ctx) -> Result<HashMap<Uuid, String>, ApiError> {
     Ok(team(ctx, &Reach::All)
         .await?
         .into_iter()
@@ -118,7 +118,7 @@ fn filters(lang: Lang, fields: Markup) -> Markup {
 }
 
 /// Money cell.
-fn money(ctx: &Ctx, minor: i128) -> Cell {
+pub(super) fn money(ctx: &Ctx, minor: i128) -> Cell {
     Cell::new(minor, ctx.money.format(minor))
 }
 
@@ -357,108 +357,6 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
                 (table(lang.t("managers"), &header_words, &table_rows, true))
             }
         },
-    ))
-}
-
-/// `GET /ui/overdue`: overdue tasks, deals past their expected close, waiting leads.
-pub async fn overdue(ctx: Ctx) -> Response {
-    let result = overdue_page(&ctx).await;
-    answer(&ctx, result)
-}
-
-/// The three overdue lists of the actor's reach.
-async fn overdue_blocks(ctx: &Ctx, reach: &Reach) -> PageResult {
-    let lang = ctx.lang;
-    let pool = ctx.web.state.log.pool();
-    let now = Utc::now();
-    let names = names(ctx).await?;
-    let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let tasks = crm_projections::tasks::overdue_tasks(pool, now, None, reach.managers())
-        .await
-        .map_err(projection_error)?;
-    let deals = crm_projections::deals::overdue(pool, now.date_naive(), reach.managers())
-        .await
-        .map_err(projection_error)?;
-    let leads = crm_projections::leads::overdue_leads(pool, now, 15, reach.managers())
-        .await
-        .map_err(projection_error)?;
-    let hidden = ctx.web.state.hidden.of(&ctx.actor);
-    let task_rows: Vec<Row> = tasks
-        .iter()
-        .map(|t| Row {
-            name: t.title.clone(),
-            href: t
-                .client_id
-                .map(|c| format!("/ui/clients/{c}"))
-                .or_else(|| t.deal_id.map(|d| format!("/ui/deals/{d}"))),
-            cells: vec![
-                Cell::new(t.assignee_id, name(&t.assignee_id)),
-                Cell::new(t.due_at.to_rfc3339(), when(&t.due_at)),
-                Cell::new(t.overdue_seconds, span(lang, t.overdue_seconds)),
-            ],
-        })
-        .collect();
-    let deal_rows: Vec<Row> = deals
-        .iter()
-        .map(|d| Row {
-            name: d.title.clone(),
-            href: Some(format!("/ui/deals/{}", d.deal_id)),
-            cells: vec![
-                Cell::new(d.manager_id, name(&d.manager_id)),
-                money(ctx, i128::from(d.amount)),
-                Cell::new(d.expected_close_on, d.expected_close_on.to_string()),
-                Cell::count(i64::from(d.days_overdue)),
-            ],
-        })
-        .collect();
-    let lead_rows: Vec<Row> = leads
-        .iter()
-        .map(|l| Row {
-            name: if hidden.hides_lead("name") {
-                "—".into()
-            } else {
-                l.name.clone()
-            },
-            href: None,
-            cells: vec![
-                Cell::new(&l.source, l.source.clone()),
-                Cell::maybe(l.manager_id, |m| name(m)),
-                Cell::new(l.received_at.to_rfc3339(), when(&l.received_at)),
-                Cell::new(l.waiting_seconds, span(lang, l.waiting_seconds)),
-            ],
-        })
-        .collect();
-    Ok(html! {
-        section #overdue-tasks {
-            h2 { (lang.t("overdue_tasks")) " (" (tasks.len()) ")" }
-            @if tasks.is_empty() { (empty(lang.t("no_overdue_tasks"))) } @else {
-                (table(lang.t("overdue_tasks"), &[lang.t("title"), lang.t("manager"), lang.t("due_at"), lang.t("overdue_for")], &task_rows, true))
-            }
-        }
-        section #overdue-deals {
-            h2 { (lang.t("overdue_deals")) " (" (deals.len()) ")" }
-            @if deals.is_empty() { (empty(lang.t("no_overdue_deals"))) } @else {
-                (table(lang.t("overdue_deals"), &[lang.t("title"), lang.t("manager"), lang.t("amount"), lang.t("expected_close_on"), lang.t("days_overdue")], &deal_rows, true))
-            }
-        }
-        section #overdue-leads {
-            h2 { (lang.t("waiting_leads")) " (" (leads.len()) ")" }
-            @if leads.is_empty() { (empty(lang.t("no_waiting_leads"))) } @else {
-                (table(lang.t("waiting_leads"), &[lang.t("name"), lang.t("source"), lang.t("manager"), lang.t("received_at"), lang.t("waiting")], &lead_rows, true))
-            }
-        }
-    })
-}
-
-async fn overdue_page(ctx: &Ctx) -> PageResult {
-    ctx.may(layout::SALES)?;
-    let reach = ctx.reach().await?;
-    ctx.reflects(crm_projections::tasks::NAME).await?;
-    let blocks = overdue_blocks(ctx, &reach).await?;
-    Ok(page(
-        ctx,
-        ctx.lang.t("overdue"),
-        html! { h1 { (ctx.lang.t("overdue")) } (blocks) },
     ))
 }
 
@@ -797,12 +695,12 @@ async fn home_page(ctx: &Ctx) -> PageResult {
     let body = match ctx.role {
         Some(Role::Manager | Role::Head | Role::Director | Role::Admin) => {
             let reach = ctx.reach().await?;
-            let overdue = overdue_blocks(ctx, &reach).await?;
             let all = pipelines(ctx).await?;
             let funnel = match all.first() {
                 Some(p) => funnel_block(ctx, p, reach.managers(), None, None).await?,
                 None => empty(lang.t("no_pipelines")),
             };
+            let overdue = super::overdue::home_block(ctx, reach).await?;
             html! { (funnel) (overdue) }
         }
         Some(Role::Auditor) => html! { p { a href="/ui/audit" { (lang.t("audit")) } } },

@@ -10,7 +10,9 @@
 //! seal, whatever the size of the log.
 
 mod chains;
+mod record;
 mod seals;
+mod verifier;
 
 use serde::Serialize;
 use sqlx::Row;
@@ -23,6 +25,9 @@ use crate::store::EventLog;
 
 use chains::Predecessor;
 use seals::{SealWalk, Walked};
+
+pub use record::{RecordedVerification, Trigger};
+pub use verifier::{Verifier, VerifierOptions};
 
 /// Events read per page of the walk.
 const PAGE: i64 = 5_000;
@@ -99,6 +104,8 @@ pub struct VerifyReport {
     pub bad_seal: Option<SealBreak>,
     /// The newest seal.
     pub last_seal: Option<SealHead>,
+    /// The highest position the walk covered (None: an empty log).
+    pub through_position: Option<i64>,
 }
 
 impl VerifyReport {
@@ -167,6 +174,7 @@ impl EventLog {
                 };
                 cursor = Cursor::after(row.try_get("tx_id")?, event.position);
                 report.events += 1;
+                report.through_position = report.through_position.max(Some(event.position));
                 if event.version == 1 {
                     report.streams += 1;
                 }

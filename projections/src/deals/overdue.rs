@@ -26,20 +26,54 @@ pub struct OverdueDeal {
     pub days_overdue: i32,
 }
 
+/// The condition of an overdue deal (`$1` today, `$2` managers).
+const OVERDUE: &str = "status = 'open' AND expected_close_on < $1 \
+    AND ($2::uuid[] IS NULL OR manager_id = ANY($2))";
+
 /// Open deals expected to close before `today`, by that date, then id.
 pub async fn overdue(
     pool: &PgPool,
     today: NaiveDate,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<OverdueDeal>, ProjectionError> {
-    let rows = sqlx::query_as::<_, OverdueDeal>(
+    overdue_page(pool, today, managers, None, 0).await
+}
+
+/// One page of [`overdue`]'s list: `limit` deals (None: all) after the first
+/// `offset`, the most overdue first; the page costs what it shows.
+pub async fn overdue_page(
+    pool: &PgPool,
+    today: NaiveDate,
+    managers: Option<&[Uuid]>,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<Vec<OverdueDeal>, ProjectionError> {
+    let rows = sqlx::query_as::<_, OverdueDeal>(&format!(
         "SELECT deal_id, title, manager_id, stage_id, amount, expected_close_on, \
                 ($1::date - expected_close_on) AS days_overdue \
            FROM projections.deals \
-          WHERE status = 'open' AND expected_close_on < $1 \
-            AND ($2::uuid[] IS NULL OR manager_id = ANY($2)) \
-          ORDER BY expected_close_on, deal_id",
-    )
+          WHERE {OVERDUE} \
+          ORDER BY expected_close_on, deal_id LIMIT $3 OFFSET $4"
+    ))
+    .bind(today)
+    .bind(managers)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// The deals of [`overdue`]'s list counted per manager, by manager id.
+pub async fn overdue_counts(
+    pool: &PgPool,
+    today: NaiveDate,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<(Uuid, i64)>, ProjectionError> {
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(&format!(
+        "SELECT manager_id, count(*) FROM projections.deals WHERE {OVERDUE} \
+          GROUP BY manager_id ORDER BY manager_id"
+    ))
     .bind(today)
     .bind(managers)
     .fetch_all(pool)

@@ -26,6 +26,22 @@ pub struct OverdueTask {
     pub deal_id: Option<Uuid>,
 }
 
+/// Which overdue tasks: those of some assignees, those involving some managers (as
+/// assignee, co-executor or observer); None: no limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OverdueTasksFilter<'a> {
+    /// Only tasks assigned to one of these.
+    pub assignees: Option<&'a [Uuid]>,
+    /// Only tasks one of these is assignee, co-executor or observer of.
+    pub involving: Option<&'a [Uuid]>,
+}
+
+/// The condition of an overdue task (`$1` now, `$2` assignees, `$3` involving).
+const OVERDUE: &str = "status = 'open' AND due_at < $1 \
+    AND ($2::uuid[] IS NULL OR assignee_id = ANY($2)) \
+    AND ($3::uuid[] IS NULL OR assignee_id = ANY($3) OR co_executor_ids && $3 \
+         OR observer_ids && $3)";
+
 /// Open tasks due before `now` (of `assignee` if given; involving one of `involving`,
 /// as assignee, co-executor or observer, if given), by `due_at`, then id.
 pub async fn overdue_tasks(
@@ -34,18 +50,53 @@ pub async fn overdue_tasks(
     assignee: Option<Uuid>,
     involving: Option<&[Uuid]>,
 ) -> Result<Vec<OverdueTask>, ProjectionError> {
-    let rows = sqlx::query_as::<_, OverdueTask>(
+    let assignees = assignee.map(|a| [a]);
+    let filter = OverdueTasksFilter {
+        assignees: assignees.as_ref().map(|a| &a[..]),
+        involving,
+    };
+    overdue_tasks_page(pool, now, &filter, None, 0).await
+}
+
+/// One page of [`overdue_tasks`]' list under `filter`: `limit` tasks (None: all) after
+/// the first `offset`, the most overdue first; the page costs what it shows.
+pub async fn overdue_tasks_page(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    filter: &OverdueTasksFilter<'_>,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<Vec<OverdueTask>, ProjectionError> {
+    let rows = sqlx::query_as::<_, OverdueTask>(&format!(
         "SELECT task_id, title, assignee_id, due_at, \
                 floor(extract(epoch FROM ($1 - due_at)))::bigint AS overdue_seconds, client_id, deal_id \
            FROM projections.tasks \
-          WHERE status = 'open' AND due_at < $1 AND ($2::uuid IS NULL OR assignee_id = $2) \
-            AND ($3::uuid[] IS NULL OR assignee_id = ANY($3) OR co_executor_ids && $3 \
-                 OR observer_ids && $3) \
-          ORDER BY due_at, task_id",
-    )
+          WHERE {OVERDUE} \
+          ORDER BY due_at, task_id LIMIT $4 OFFSET $5"
+    ))
     .bind(now)
-    .bind(assignee)
-    .bind(involving)
+    .bind(filter.assignees)
+    .bind(filter.involving)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}
+
+/// The tasks of [`overdue_tasks_page`]'s list counted per assignee, by assignee id.
+pub async fn overdue_task_counts(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    filter: &OverdueTasksFilter<'_>,
+) -> Result<Vec<(Uuid, i64)>, ProjectionError> {
+    let rows = sqlx::query_as::<_, (Uuid, i64)>(&format!(
+        "SELECT assignee_id, count(*) FROM projections.tasks WHERE {OVERDUE} \
+          GROUP BY assignee_id ORDER BY assignee_id"
+    ))
+    .bind(now)
+    .bind(filter.assignees)
+    .bind(filter.involving)
     .fetch_all(pool)
     .await?;
     Ok(rows)

@@ -1,5 +1,5 @@
 //! `crm serve` and `crm project`: the server's wiring (flags, state, projectors,
-//! sealer, sweeper, limits) and what starting and stopping it needs.
+//! sealer, verifier, sweeper, limits) and what starting and stopping it needs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// Seconds between two rounds of the background sealer (0: no sealer here).
     #[arg(long, env = "CRM_SEAL_INTERVAL", default_value_t = 5)]
     pub seal_interval: u64,
+    /// Seconds between two looks of the background verifier, which walks the log's
+    /// chains and seals at start, then when new events came or its last run is an
+    /// hour old, and stores the result for the audit page (0: no verifier here).
+    #[arg(long, env = "CRM_VERIFY_INTERVAL", default_value_t = 300)]
+    pub verify_interval: u64,
     /// A JSON file naming the client and lead fields each role may not see, e.g.
     /// `{"manager": {"client": ["industry"], "lead": ["email"]}}` (analysts never
     /// see personal data, whatever it says).
@@ -89,8 +94,8 @@ pub fn check(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// `crm serve`: the API and the web app on `args.listen` until SIGINT or SIGTERM, with
-/// the projectors, the automation runner, the sealer and the idempotency sweeper
-/// unless told otherwise.
+/// the projectors, the automation runner, the sealer, the verifier and the idempotency
+/// sweeper unless told otherwise.
 pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<()> {
     let hidden = hidden_fields(args.hidden_fields.as_deref())?;
     let web = crm_api::webapp::WebSettings::new(&args.currency, &args.locale)?;
@@ -110,6 +115,15 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
             log.clone(),
             crm_eventlog::SealerOptions {
                 interval: std::time::Duration::from_secs(args.seal_interval),
+                ..Default::default()
+            },
+        )
+    });
+    let verifier = (args.verify_interval > 0).then(|| {
+        crm_eventlog::Verifier::spawn(
+            log.clone(),
+            crm_eventlog::VerifierOptions {
+                interval: std::time::Duration::from_secs(args.verify_interval),
                 ..Default::default()
             },
         )
@@ -162,6 +176,9 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
     }
     if let Some(sealer) = sealer {
         sealer.shutdown().await;
+    }
+    if let Some(verifier) = verifier {
+        verifier.shutdown().await;
     }
     sweeper.shutdown().await;
     log.close().await;

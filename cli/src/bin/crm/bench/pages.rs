@@ -39,7 +39,8 @@ pub struct Options {
     pub log: super::Generated,
     /// Rounds of requests (each page and each of its API calls once a round).
     pub samples: usize,
-    /// Rounds for `/ui/audit`, whose `GET /audit/verify` walks the whole log.
+    /// Rounds for `/ui/audit` and the `GET /audit/verify` beside it, which walks the
+    /// whole log (the page shows the result the background verifier kept).
     pub audit_samples: usize,
 }
 
@@ -265,7 +266,8 @@ async fn pages(web: &Server, manager: Uuid, opts: &Options) -> anyhow::Result<(V
 
     let team = "/managers?limit=200".to_owned();
     let all_pipelines = "/pipelines?limit=200".to_owned();
-    // Overdue as of now, as the pages ask.
+    // Overdue as of now: the API's whole lists, which the pages count and page in SQL
+    // (50 rows a list on `/ui/overdue`, 10 on the home) instead of reading.
     let overdue = [
         "/reports/overdue/tasks".to_owned(),
         "/reports/overdue/deals".to_owned(),
