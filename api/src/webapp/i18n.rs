@@ -305,6 +305,57 @@ fn words(key: &str) -> Option<(&'static str, &'static str)> {
             "Дайте назву й опишіть у JSON, які події вона рахує, як групує та що вимірює. Сервер побудує її з усього журналу й оновлюватиме наживо.",
         ),
         "custom_projection" => ("Custom projection", "Власна проєкція"),
+        "automation" => ("Automation", "Автоматизація"),
+        "automation_intro" => (
+            "Rules act on their own on what is recorded after they are defined: they hand out leads, set tasks and remind. What they do is in the log like any command, marked as the automation's.",
+            "Правила діють самі на те, що записано після їх створення: розподіляють ліди, ставлять завдання й нагадують. Усе, що вони роблять, потрапляє в журнал, як будь-яка команда, з позначкою автоматизації.",
+        ),
+        "rules" => ("Rules", "Правила"),
+        "no_rules" => (
+            "No rules yet: define the first one below.",
+            "Правил ще немає: створіть перше нижче.",
+        ),
+        "rules_more" => (
+            "Only the first 1,000 rules are shown.",
+            "Показано лише перші 1000 правил.",
+        ),
+        "rule_kind" => ("What it does", "Що робить"),
+        "rule_params" => ("Settings", "Налаштування"),
+        "rule_enabled" => ("acts", "діє"),
+        "rule_disabled" => ("disabled", "вимкнено"),
+        "actions" => ("Actions", "Дії"),
+        "disable_rule" => ("Disable", "Вимкнути"),
+        "define_rule" => ("Define a rule", "Створити правило"),
+        "rule_kinds" => ("The kinds of rules and their settings", "Види правил та їхні налаштування"),
+        "params_not_json" => (
+            "The settings are not valid JSON",
+            "Налаштування — не коректний JSON",
+        ),
+        "rule_lead_round_robin" => ("Hand out new leads", "Розподіл нових лідів"),
+        "rule_task_on_stage" => ("A task when a deal reaches a stage", "Завдання, коли угода потрапляє на етап"),
+        "rule_lead_sla" => ("Unanswered lead alarm", "Тривога про лід без відповіді"),
+        "rule_follow_up_after_win" => ("A follow-up after a win", "Повторний контакт після виграшу"),
+        "rule_task_reminder" => ("Task reminders", "Нагадування про завдання"),
+        "rule_help_lead_round_robin" => (
+            "a lead captured without a manager goes to the department's next active manager (round_robin, in order of registration) or to the one with the least open work (least_busy).",
+            "лід без менеджера отримує наступний активний менеджер відділу (round_robin, за порядком реєстрації) або найменш завантажений (least_busy).",
+        ),
+        "rule_help_task_on_stage" => (
+            "when a deal enters the stage, its manager gets a task due that many hours later.",
+            "коли угода потрапляє на етап, її менеджер отримує завдання зі строком через стільки годин.",
+        ),
+        "rule_help_lead_sla" => (
+            "a lead nobody answered that many minutes after it came in is marked as breached, and the head of its manager's department gets a task.",
+            "лід, на який ніхто не відповів за стільки хвилин, позначається як прострочений, а керівник відділу його менеджера отримує завдання.",
+        ),
+        "rule_help_follow_up_after_win" => (
+            "a won deal's manager gets a task that many days after the win.",
+            "менеджер виграної угоди отримує завдання через стільки днів після виграшу.",
+        ),
+        "rule_help_task_reminder" => (
+            "the assignee of an open task is reminded that many minutes before it is due.",
+            "виконавцю відкритого завдання нагадують за стільки хвилин до строку.",
+        ),
         "projection_name" => ("Name", "Назва"),
         "projection_name_hint" => (
             "1–48 lowercase Latin letters, digits or _, starting with a letter.",

@@ -32,6 +32,8 @@ pub const ENTITIES: &[Role] = crate::access::ENTITY_READERS;
 pub const AUDIT: &[Role] = crate::access::LOG_READERS;
 /// Roles that read the read models' status and custom projections.
 pub const PROJECTIONS: &[Role] = &[Analyst, Director, Admin, Auditor];
+/// Roles that define automation rules.
+pub const RULES: &[Role] = &[Director, Admin];
 /// Roles that define custom projections.
 pub const DEFINERS: &[Role] = &[Analyst, Director, Admin];
 
@@ -106,6 +108,11 @@ pub const MENU: &[MenuItem] = &[
         href: "/ui/projections",
         key: "projections",
         roles: PROJECTIONS,
+    },
+    MenuItem {
+        href: "/ui/automation",
+        key: "automation",
+        roles: RULES,
     },
 ];
 

@@ -13,10 +13,11 @@
 //! - [`form`]: a form posted from a page, checked for the session's CSRF token.
 //! - [`reports`], [`overdue`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
 //!   events behind a figure of the managers page; [`custom`]: the analyst's custom
-//!   projections (define, watch, browse).
+//!   projections (define, watch, browse); [`automation`]: the rules (define, disable).
 
 pub mod assets;
 pub mod audit;
+pub mod automation;
 pub mod chart;
 pub mod custom;
 pub mod entities;
@@ -148,6 +149,14 @@ pub fn router(state: AppState, api: Router) -> Router {
             get(custom::projection).post(custom::redefine),
         )
         .route("/ui/projections/{name}/rows.csv", get(audit::rows_csv))
+        .route(
+            "/ui/automation",
+            get(automation::page_of_rules).post(automation::define),
+        )
+        .route(
+            "/ui/automation/{id}/disable",
+            axum::routing::post(automation::disable),
+        )
         .with_state(web)
         .layer(axum::middleware::from_fn(security_headers))
 }
