@@ -50,6 +50,7 @@ mod time_travel;
 mod tokens;
 mod webapp;
 mod webapp_analyst;
+mod webapp_automation;
 mod webapp_overdue;
 mod webpage;
 

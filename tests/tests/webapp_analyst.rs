@@ -24,9 +24,7 @@ use crate::webpage::{
 
 /// The CSRF token the page's form carries.
 fn csrf_of(doc: &Html) -> String {
-    let fields = select(doc, "form#definition-form input[name=csrf_token]");
-    assert_eq!(fields.len(), 1, "the form carries the session's CSRF token");
-    fields[0].value().attr("value").unwrap().to_owned()
+    crate::webpage::csrf_in(doc, "form#definition-form")
 }
 
 /// The rows of the projection page's table: each row's cells' `data-value`s.

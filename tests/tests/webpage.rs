@@ -178,3 +178,10 @@ pub async fn post_form(
     app.send_raw(request.body(Body::from(body.join("&"))).unwrap())
         .await
 }
+
+/// The CSRF token the form `form` (a CSS selector) of a page carries.
+pub fn csrf_in(doc: &Html, form: &str) -> String {
+    let fields = select(doc, &format!("{form} input[name=csrf_token]"));
+    assert_eq!(fields.len(), 1, "{form} carries the session's CSRF token");
+    fields[0].value().attr("value").unwrap().to_owned()
+}
