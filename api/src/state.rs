@@ -53,6 +53,8 @@ pub struct AppState {
     pub logins: Arc<crate::login::Logins>,
     /// The web app's currency and locale.
     pub web_settings: Arc<crate::webapp::WebSettings>,
+    /// How webhooks are delivered, and which targets `POST /webhooks` accepts.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             max_custom_projections: DEFAULT_MAX_CUSTOM_PROJECTIONS,
             logins: Arc::default(),
             web_settings: Arc::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
         .forgetting_deactivated_managers()
     }
@@ -89,6 +92,12 @@ impl AppState {
     /// The same state whose web app writes money in `settings`' currency and locale.
     pub fn with_web_settings(mut self, settings: crate::webapp::WebSettings) -> Self {
         self.web_settings = Arc::new(settings);
+        self
+    }
+
+    /// The same state delivering webhooks (and checking their targets) as `settings` say.
+    pub fn with_webhooks(mut self, settings: crate::webhooks::WebhookSettings) -> Self {
+        self.webhooks = settings;
         self
     }
 

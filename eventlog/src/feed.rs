@@ -71,6 +71,55 @@ impl FromStr for Cursor {
     }
 }
 
+/// Which transactions had committed when a snapshot was taken (PostgreSQL's
+/// `pg_current_snapshot()`, written `xmin:xmax:running,…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    xmin: i64,
+    xmax: i64,
+    running: Vec<i64>,
+}
+
+impl Snapshot {
+    /// Whether `event` had been committed when the snapshot was taken.
+    pub fn saw(&self, event: &RecordedEvent) -> bool {
+        let tx = event.tx_id;
+        tx < self.xmin || (tx < self.xmax && !self.running.contains(&tx))
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running: Vec<String> = self.running.iter().map(i64::to_string).collect();
+        write!(f, "{}:{}:{}", self.xmin, self.xmax, running.join(","))
+    }
+}
+
+impl FromStr for Snapshot {
+    type Err = EventLogError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || EventLogError::Invalid(format!("not a snapshot: {s:?}"));
+        let mut parts = s.split(':');
+        let xmin: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let xmax: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let running = parts.next().ok_or_else(bad)?;
+        let running = running
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse().map_err(|_| bad()))
+            .collect::<Result<Vec<i64>, _>>()?;
+        if parts.next().is_some() || xmin > xmax {
+            return Err(bad());
+        }
+        Ok(Snapshot {
+            xmin,
+            xmax,
+            running,
+        })
+    }
+}
+
 /// Which events a feed read returns; the default is every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedFilter {
@@ -130,6 +179,22 @@ impl EventLog {
         .fetch_optional(&self.pool)
         .await?;
         Ok(delivers)
+    }
+
+    /// Where a follower starts that wants the events committed from now on: a
+    /// cursor before every event not committed yet, and the snapshot that says
+    /// which of the events after the cursor were committed already (to skip).
+    /// The cursor alone cannot say it: the feed's bound is cluster-wide, so events
+    /// committed before now may lie after it.
+    pub async fn feed_now(&self) -> Result<(Cursor, Snapshot), EventLogError> {
+        let text: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&self.pool)
+            .await?;
+        let snapshot: Snapshot = text.parse()?;
+        Ok((
+            Cursor::after(snapshot.xmin.saturating_sub(1), i64::MAX),
+            snapshot,
+        ))
     }
 
     /// The position of the latest event committed and visible now (None: empty log).

@@ -49,6 +49,7 @@ mod time_travel;
 mod tokens;
 mod webapp;
 mod webapp_analyst;
+mod webhooks;
 
 use std::collections::BTreeSet;
 use std::path::Path;
