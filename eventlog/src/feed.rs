@@ -347,3 +347,49 @@ async fn decode_rows(
     events.extend(rest);
     Ok(events)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn event(tx_id: i64) -> RecordedEvent {
+        RecordedEvent {
+            position: 1,
+            tx_id,
+            event_id: uuid::Uuid::nil(),
+            stream: "s-1".into(),
+            version: 1,
+            event_type: "T".into(),
+            schema_version: 1,
+            occurred_at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            data: serde_json::Value::Null,
+            metadata: Default::default(),
+            hash: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_saw_what_had_committed_and_not_what_was_running_or_came_later() {
+        let snapshot: Snapshot = "100:105:101,103".parse().unwrap();
+        assert_eq!(snapshot.to_string(), "100:105:101,103");
+        for (tx, saw) in [
+            (99, true),
+            (100, true),
+            (101, false),
+            (102, true),
+            (103, false),
+            (104, true),
+            (105, false),
+            (200, false),
+        ] {
+            assert_eq!(snapshot.saw(&event(tx)), saw, "{tx}");
+        }
+        let empty: Snapshot = "7:7:".parse().unwrap();
+        assert!(empty.saw(&event(6)) && !empty.saw(&event(7)));
+        for bad in ["", "1:2", "2:1:", "a:b:", "1:2:x", "1:2:3:4"] {
+            assert!(bad.parse::<Snapshot>().is_err(), "{bad:?}");
+        }
+    }
+}
