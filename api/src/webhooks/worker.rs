@@ -1,6 +1,7 @@
 //! The deliverer `crm serve` runs: a supervisor that starts a task per active
-//! webhook (and stops those disabled), each task holding a lease on its webhook
-//! (so two servers never deliver one webhook at once) and walking the feed from
+//! webhook, each task holding a lease on its webhook (so two servers never
+//! deliver one webhook at once; a disabled one's task ends when its lease is next
+//! refused, between two attempts, never in one) and walking the feed from
 //! the webhook's cursor, one event at a time: attempt, record, and on a 2xx move
 //! the cursor; else wait a growing, jittered pause and try the same event again,
 //! until the retry window is over and the webhook is marked `failing`.
@@ -51,6 +52,7 @@ impl Deliverer {
     pub fn spawn(log: EventLog, hidden: Arc<HiddenFields>, settings: WebhookSettings) -> Self {
         let (shutdown, stop) = watch::channel(false);
         let worker = Arc::new(Worker {
+            stop: stop.clone(),
             sender: Sender::new(settings.timeout, settings.deny_private),
             owner: Uuid::new_v4(),
             lease: settings.lease.max(settings.timeout * 3),
@@ -62,7 +64,8 @@ impl Deliverer {
         Deliverer { shutdown, task }
     }
 
-    /// Stops every webhook's task (an attempt in flight is dropped: its event is
+    /// Stops every webhook's task once its attempt in flight has ended (one that
+    /// does not end within the timeout and a few seconds is dropped: its event is
     /// delivered again later) and gives their leases up.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -72,6 +75,8 @@ impl Deliverer {
 
 /// What every webhook task of one server shares.
 struct Worker {
+    /// True once the server stops.
+    stop: watch::Receiver<bool>,
     log: EventLog,
     hidden: Arc<HiddenFields>,
     settings: WebhookSettings,
@@ -86,13 +91,9 @@ async fn supervise(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
     loop {
         match store::active_ids(worker.log.pool()).await {
             Ok(active) => {
-                running.retain(|id, task| {
-                    let keep = active.contains(id) && !task.is_finished();
-                    if !keep {
-                        task.abort();
-                    }
-                    keep
-                });
+                // A task whose webhook was disabled ends by itself before its next
+                // attempt (its lease is refused), never in the middle of one.
+                running.retain(|_, task| !task.is_finished());
                 for id in active {
                     running.entry(id).or_insert_with(|| {
                         let worker = Arc::clone(&worker);
@@ -111,9 +112,12 @@ async fn supervise(worker: Arc<Worker>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => break,
         }
     }
-    for (id, task) in running {
-        task.abort();
-        let _ = task.await;
+    let grace = worker.settings.timeout + Duration::from_secs(5);
+    for (id, mut task) in running {
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
         if let Err(err) = store::release(worker.log.pool(), id, worker.owner).await {
             tracing::warn!(webhook = %id, error = %err, "releasing a webhook's lease failed");
         }
@@ -139,9 +143,14 @@ impl Worker {
         let mut feed = self.log.subscribe(cursor, filter);
         let mut passed = cursor;
         tracing::info!(webhook = %id, cursor = %cursor, "delivering webhook");
+        let mut stop = self.stop.clone();
         loop {
             let renew = self.lease / 3;
-            let mut events = match tokio::time::timeout(renew, feed.next_batch(BATCH)).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout(renew, feed.next_batch(BATCH)) => next,
+                _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            };
+            let mut events = match next {
                 Err(_) => {
                     // Nothing new: keep the claim, and notice a disable.
                     match store::lease(pool, id, self.owner, self.lease).await? {
@@ -196,6 +205,9 @@ impl Worker {
                 if !self.wait_until(target, at).await? {
                     return Ok(false);
                 }
+            }
+            if *self.stop.borrow() {
+                return Ok(false);
             }
             match store::lease(pool, target.id, self.owner, self.lease).await? {
                 // The lease renewed carries the retry state this task wrote.
@@ -258,7 +270,11 @@ impl Worker {
             if left.is_zero() {
                 return Ok(true);
             }
-            tokio::time::sleep(left.min(self.lease / 3)).await;
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = tokio::time::sleep(left.min(self.lease / 3)) => {}
+                _ = stop.wait_for(|stop| *stop) => return Ok(false),
+            }
             match store::lease(self.log.pool(), target.id, self.owner, self.lease).await? {
                 Some(renewed) => *target = renewed,
                 None => return Ok(false),
