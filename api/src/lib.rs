@@ -24,10 +24,12 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod webapp;
+pub mod webhooks;
 
 /// The API's own migrations (versions 2026112210xxxx: tokens, idempotency keys;
 /// 20261206214xxx: server secrets, idempotency keys' expiry; 20261206216xxx: passwords
-/// and sessions; 20261207330xxx: the automation runner's tables).
+/// and sessions; 20261207330xxx: the automation runner's tables; 20261207340xxx:
+/// webhooks).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")

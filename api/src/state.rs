@@ -55,6 +55,8 @@ pub struct AppState {
     pub web_settings: Arc<crate::webapp::WebSettings>,
     /// Answers kept by the read models' positions (`crate::answers`).
     pub answers: Arc<crate::answers::AnswerCache>,
+    /// How webhooks are delivered, and which targets `POST /webhooks` accepts.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             logins: Arc::default(),
             web_settings: Arc::default(),
             answers: Arc::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
         .forgetting_deactivated_managers()
     }
@@ -102,6 +105,12 @@ impl AppState {
     /// The same state whose web app writes money in `settings`' currency and locale.
     pub fn with_web_settings(mut self, settings: crate::webapp::WebSettings) -> Self {
         self.web_settings = Arc::new(settings);
+        self
+    }
+
+    /// The same state delivering webhooks (and checking their targets) as `settings` say.
+    pub fn with_webhooks(mut self, settings: crate::webhooks::WebhookSettings) -> Self {
+        self.webhooks = settings;
         self
     }
 

@@ -71,6 +71,55 @@ impl FromStr for Cursor {
     }
 }
 
+/// Which transactions had committed when a snapshot was taken (PostgreSQL's
+/// `pg_current_snapshot()`, written `xmin:xmax:running,…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    xmin: i64,
+    xmax: i64,
+    running: Vec<i64>,
+}
+
+impl Snapshot {
+    /// Whether `event` had been committed when the snapshot was taken.
+    pub fn saw(&self, event: &RecordedEvent) -> bool {
+        let tx = event.tx_id;
+        tx < self.xmin || (tx < self.xmax && !self.running.contains(&tx))
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running: Vec<String> = self.running.iter().map(i64::to_string).collect();
+        write!(f, "{}:{}:{}", self.xmin, self.xmax, running.join(","))
+    }
+}
+
+impl FromStr for Snapshot {
+    type Err = EventLogError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || EventLogError::Invalid(format!("not a snapshot: {s:?}"));
+        let mut parts = s.split(':');
+        let xmin: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let xmax: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let running = parts.next().ok_or_else(bad)?;
+        let running = running
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse().map_err(|_| bad()))
+            .collect::<Result<Vec<i64>, _>>()?;
+        if parts.next().is_some() || xmin > xmax {
+            return Err(bad());
+        }
+        Ok(Snapshot {
+            xmin,
+            xmax,
+            running,
+        })
+    }
+}
+
 /// Which events a feed read returns; the default is every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedFilter {
@@ -130,6 +179,22 @@ impl EventLog {
         .fetch_optional(&self.pool)
         .await?;
         Ok(delivers)
+    }
+
+    /// Where a follower starts that wants the events committed from now on: a
+    /// cursor before every event not committed yet, and the snapshot that says
+    /// which of the events after the cursor were committed already (to skip).
+    /// The cursor alone cannot say it: the feed's bound is cluster-wide, so events
+    /// committed before now may lie after it.
+    pub async fn feed_now(&self) -> Result<(Cursor, Snapshot), EventLogError> {
+        let text: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&self.pool)
+            .await?;
+        let snapshot: Snapshot = text.parse()?;
+        Ok((
+            Cursor::after(snapshot.xmin.saturating_sub(1), i64::MAX),
+            snapshot,
+        ))
     }
 
     /// The position of the latest event committed and visible now (None: empty log).
@@ -281,4 +346,50 @@ async fn decode_rows(
         .map_err(|e| EventLogError::Corrupt(format!("decoding a feed page failed: {e}")))??;
     events.extend(rest);
     Ok(events)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn event(tx_id: i64) -> RecordedEvent {
+        RecordedEvent {
+            position: 1,
+            tx_id,
+            event_id: uuid::Uuid::nil(),
+            stream: "s-1".into(),
+            version: 1,
+            event_type: "T".into(),
+            schema_version: 1,
+            occurred_at: chrono::Utc::now(),
+            recorded_at: chrono::Utc::now(),
+            data: serde_json::Value::Null,
+            metadata: Default::default(),
+            hash: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_saw_what_had_committed_and_not_what_was_running_or_came_later() {
+        let snapshot: Snapshot = "100:105:101,103".parse().unwrap();
+        assert_eq!(snapshot.to_string(), "100:105:101,103");
+        for (tx, saw) in [
+            (99, true),
+            (100, true),
+            (101, false),
+            (102, true),
+            (103, false),
+            (104, true),
+            (105, false),
+            (200, false),
+        ] {
+            assert_eq!(snapshot.saw(&event(tx)), saw, "{tx}");
+        }
+        let empty: Snapshot = "7:7:".parse().unwrap();
+        assert!(empty.saw(&event(6)) && !empty.saw(&event(7)));
+        for bad in ["", "1:2", "2:1:", "a:b:", "1:2:x", "1:2:3:4"] {
+            assert!(bad.parse::<Snapshot>().is_err(), "{bad:?}");
+        }
+    }
 }

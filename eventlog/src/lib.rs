@@ -40,7 +40,7 @@ pub use append::{AppendOutcome, Appended, StreamAppend};
 pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
 pub use error::EventLogError;
 pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};
-pub use feed::{Cursor, FeedFilter, FeedPage};
+pub use feed::{Cursor, FeedFilter, FeedPage, Snapshot};
 pub use notify::CHANNEL;
 pub use pii::{SubjectKey, ERASED};
 pub use read::StreamBound;

@@ -242,6 +242,8 @@ pub struct Entities {
     pub interaction: Uuid,
     /// A custom projection counting interactions by kind.
     pub projection: String,
+    /// A webhook (to a port nobody listens on; no deliverer runs in these tests).
+    pub webhook: Uuid,
     /// The position of the last event made.
     pub last_position: i64,
 }
@@ -306,6 +308,18 @@ impl Entities {
             .await;
         assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
         app.wait_custom_live(&projection, 1).await;
+        let webhook = app
+            .post(
+                "/webhooks",
+                &json!({"url": "http://127.0.0.1:9/hook", "secret": "a secret of the test"}),
+            )
+            .await;
+        assert_eq!(webhook.status, StatusCode::CREATED, "{}", webhook.body);
+        let webhook = webhook.body["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_default();
         let last_position = defined.body["position"].as_i64().unwrap_or_default();
         Entities {
             manager,
@@ -316,6 +330,7 @@ impl Entities {
             task,
             interaction,
             projection,
+            webhook,
             last_position,
         }
     }
@@ -332,5 +347,6 @@ impl Entities {
             .with("interactions", self.interaction)
             .with("streams", format!("client-{}", self.client))
             .with("projections", &self.projection)
+            .with("webhooks", self.webhook)
     }
 }

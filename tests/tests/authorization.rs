@@ -54,6 +54,8 @@ const ERASERS: &[Role] = &[Director, Admin];
 const REBUILDERS: &[Role] = &[Director, Admin];
 /// Define, disable and read automation rules.
 const RULE_DEFINERS: &[Role] = &[Director, Admin];
+/// Define, read, disable and enable webhooks.
+const WEBHOOK_ADMINS: &[Role] = &[Admin];
 /// Set anyone's password.
 const PASSWORD_SETTERS: &[Role] = &[Director, Admin];
 /// The walk's one person with a password, who logs in.
@@ -93,6 +95,8 @@ enum Target {
     ThePipeline,
     /// An automation rule made for the request (a command disables it).
     FreshRule,
+    /// A webhook made for the request (to a port nobody listens on).
+    FreshWebhook,
 }
 
 /// What a fresh target is.
@@ -293,6 +297,28 @@ fn table() -> BTreeMap<&'static str, Route> {
         (
             "GET /automation/rules",
             query(RULE_DEFINERS, false, Nothing, ""),
+        ),
+        // Webhooks: admins only.
+        (
+            "POST /webhooks",
+            company_wide(
+                WEBHOOK_ADMINS,
+                Nothing,
+                Some(json!({"url": "http://127.0.0.1:9/hook", "secret": "sixteen chars at least"})),
+            ),
+        ),
+        ("GET /webhooks", query(WEBHOOK_ADMINS, false, Nothing, "")),
+        (
+            "GET /webhooks/{id}/deliveries",
+            query(WEBHOOK_ADMINS, false, FreshWebhook, ""),
+        ),
+        (
+            "POST /webhooks/{id}/disable",
+            company_wide(WEBHOOK_ADMINS, FreshWebhook, None),
+        ),
+        (
+            "POST /webhooks/{id}/enable",
+            company_wide(WEBHOOK_ADMINS, FreshWebhook, None),
         ),
         // Clients.
         (
@@ -882,6 +908,16 @@ impl Walk {
                     )
                     .await;
                 path = path.replace("{id}", &rule.to_string());
+            }
+            Target::FreshWebhook => {
+                let webhook = self
+                    .admin(
+                        Method::POST,
+                        "/webhooks",
+                        json!({"url": "http://127.0.0.1:9/hook", "secret": "sixteen chars at least"}),
+                    )
+                    .await;
+                path = path.replace("{id}", &webhook.to_string());
             }
         }
         if !route.query.is_empty() {

@@ -53,6 +53,7 @@ mod webapp_analyst;
 mod webapp_automation;
 mod webapp_overdue;
 mod webpage;
+mod webhooks;
 
 use std::collections::BTreeSet;
 use std::path::Path;

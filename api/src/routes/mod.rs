@@ -27,6 +27,7 @@ mod rules;
 pub(crate) mod streams;
 mod task_queries;
 mod tasks;
+mod webhooks;
 
 use axum::routing::get;
 use axum::Router;
@@ -154,6 +155,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(rules::define))
         .routes(routes!(rules::disable))
         .routes(routes!(rule_queries::list))
+        .routes(routes!(webhooks::define))
+        .routes(routes!(webhooks::list))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::disable))
+        .routes(routes!(webhooks::enable))
         .with_state(state.clone())
         .split_for_parts();
     // The document describes itself too: every route served is in it.

@@ -180,6 +180,20 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
         ],
     ),
     ("disable_rule", &["rule_disabled"]),
+    (
+        "define_webhook",
+        &[
+            "invalid_webhook_url",
+            "unknown_event_type",
+            "webhook_target_private",
+            "webhook_target_unresolvable",
+        ],
+    ),
+    ("disable_webhook", &[]),
+    (
+        "enable_webhook",
+        &["webhook_target_private", "webhook_target_unresolvable"],
+    ),
     ("log_in", &[]),
     ("log_out", &[]),
 ];

@@ -1,5 +1,6 @@
 //! `crm serve` and `crm project`: the server's wiring (flags, state, projectors,
-//! sealer, verifier, sweeper, limits) and what starting and stopping it needs.
+//! sealer, verifier, sweeper, webhooks' deliverer, limits) and what starting and
+//! stopping it needs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,11 @@ pub struct ServeArgs {
     /// (₴1,234.56); a region may follow (`en-US`).
     #[arg(long, env = "CRM_LOCALE", default_value = crm_api::webapp::DEFAULT_LOCALE, value_parser = crm_api::webapp::locale)]
     pub locale: String,
+    /// Refuse webhook targets that are or resolve to loopback, private, link-local
+    /// or other internal addresses, when a webhook is defined and at every delivery
+    /// (off by default: on premises, receivers are often on the local network).
+    #[arg(long, env = "CRM_WEBHOOK_DENY_PRIVATE")]
+    pub webhook_deny_private: bool,
     /// Logins and sessions.
     #[command(flatten)]
     pub logins: logins::LoginArgs,
@@ -150,7 +156,20 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
             window: std::time::Duration::from_secs(60),
         })
         .with_logins(args.logins.settings())
-        .with_web_settings(web);
+        .with_web_settings(web)
+        .with_webhooks(crm_api::webhooks::WebhookSettings {
+            deny_private: args.webhook_deny_private,
+            ..Default::default()
+        });
+    let deliverer = crm_api::webhooks::Deliverer::spawn(
+        log.clone(),
+        std::sync::Arc::clone(&state.hidden),
+        state.webhooks,
+    );
+    tracing::info!(
+        deny_private = args.webhook_deny_private,
+        "delivering webhooks"
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -181,6 +200,7 @@ pub async fn run(cli: &Cli, db: &Database, args: &ServeArgs) -> anyhow::Result<(
         verifier.shutdown().await;
     }
     sweeper.shutdown().await;
+    deliverer.shutdown().await;
     log.close().await;
     Ok(())
 }
