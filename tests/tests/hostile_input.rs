@@ -1307,6 +1307,7 @@ async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: Pg
             outcome: None,
             goal: None,
             notes: None,
+            goal_reached: None,
         });
         log.push((call, at(20)));
     }
