@@ -150,11 +150,25 @@ async fn lines_are_added_and_removed_while_the_deal_is_open(pool: PgPool) {
     )
     .await;
 
+    // The deal shows its lines, and as they stood at an earlier version.
+    let shown = app.get(&format!("/deals/{deal}")).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert_eq!(
+        shown.body["lines"],
+        json!([
+            {"line_id": line, "product_id": w.product, "quantity": 4, "price": 1_400, "amount": 5_600},
+            {"line_id": other, "product_id": w.product, "quantity": 1, "price": 0, "amount": 0},
+        ])
+    );
     let removed = app
         .post(&format!("{lines}/{other}/remove"), &json!({}))
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
     assert_eq!(removed.body["id"], json!(other));
+    let now = app.get(&format!("/deals/{deal}")).await;
+    assert_eq!(now.body["lines"].as_array().unwrap().len(), 1);
+    let then = app.get(&format!("/deals/{deal}?version=3")).await;
+    assert_eq!(then.body["lines"].as_array().unwrap().len(), 2);
 
     // Won, the deal keeps its lines as they stood.
     let won = app.post(&format!("/deals/{deal}/win"), &json!({})).await;
