@@ -215,12 +215,20 @@ pub async fn entity_reach(state: &AppState, actor: &Actor) -> Result<Reach, ApiE
 }
 
 /// Does reach decide who may name an entity of `kind` in a command? Not for
-/// pipelines, custom projections, exports and automation rules, which no manager
-/// answers for: the role alone decides those.
+/// pipelines, custom projections, exports, automation rules and products, which no
+/// manager answers for: the role alone decides those. Nor for invoices and
+/// shipments, which are their deal's: each of their events names the deal, which
+/// the command path loads within reach.
 pub fn reach_applies(kind: EntityKind) -> bool {
     !matches!(
         kind,
-        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export | EntityKind::Rule
+        EntityKind::Pipeline
+            | EntityKind::Projection
+            | EntityKind::Export
+            | EntityKind::Rule
+            | EntityKind::Product
+            | EntityKind::Invoice
+            | EntityKind::Shipment
     )
 }
 

@@ -1,5 +1,5 @@
 //! The client aggregate (`client-<uuid>`): registration, updates of its card and its
-//! responsible manager.
+//! responsible manager, merges into another client and their undoing ([`merge`]).
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -13,6 +13,8 @@ use crate::personal::ERASED;
 use crate::rules::{active_manager, at_most, items, non_empty, short, MAX_NAME_CHARS};
 use crate::values::{ClientKind, Contact};
 use crate::{codes, DomainError, DomainEvent};
+
+mod merge;
 
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,6 +39,8 @@ pub struct Client {
     pub contacts: Vec<Contact>,
     /// True once its personal data was erased (`ClientErased`).
     pub erased: bool,
+    /// The client it is merged into, while merged (`ClientMerged`).
+    pub merged_into: Option<Uuid>,
 }
 
 impl HasId for Client {
@@ -98,6 +102,21 @@ pub enum ClientCommand {
         /// The new manager: must exist and be active.
         manager: Ref<ManagerState>,
     },
+    /// `POST /clients/{id}/merge`: `ClientMerged`; refused into itself
+    /// (`merge_into_itself`), into a merged client (`merge_into_merged`) and for a
+    /// client merged already (`client_merged`).
+    Merge {
+        /// The duplicate to merge.
+        client_id: Uuid,
+        /// The survivor: must exist.
+        into: Ref<ClientState>,
+    },
+    /// `POST /clients/{id}/unmerge`: `ClientUnmerged`; `client_not_merged` unless
+    /// the client is merged.
+    Unmerge {
+        /// The merged client.
+        client_id: Uuid,
+    },
     /// `POST /clients/{id}/erase`: `ClientErased`; nothing for a client erased already.
     Erase {
         /// The client.
@@ -129,6 +148,7 @@ fn apply(state: &mut ClientState, event: &DomainEvent) -> bool {
                 manager_id: e.manager_id,
                 contacts: e.contacts.clone(),
                 erased: false,
+                merged_into: None,
             });
         }
         DomainEvent::ClientUpdated(e) => match own(&mut state.client, e.client_id) {
@@ -141,6 +161,14 @@ fn apply(state: &mut ClientState, event: &DomainEvent) -> bool {
         },
         DomainEvent::ClientErased(e) => match own(&mut state.client, e.client_id) {
             Some(client) => erase(client),
+            None => return false,
+        },
+        DomainEvent::ClientMerged(e) => match own(&mut state.client, e.client_id) {
+            Some(client) => client.merged_into = Some(e.into_client_id),
+            None => return false,
+        },
+        DomainEvent::ClientUnmerged(e) => match own(&mut state.client, e.client_id) {
+            Some(client) => client.merged_into = None,
             None => return false,
         },
         _ => return false,
@@ -271,6 +299,8 @@ pub fn decide(
                 to_manager_id: manager.id,
             })])
         }
+        ClientCommand::Merge { client_id, into } => merge::merge(target(state, client_id)?, &into),
+        ClientCommand::Unmerge { client_id } => merge::unmerge(target(state, client_id)?),
         ClientCommand::Erase { client_id, reason } => {
             let client = target(state, client_id)?;
             if client.erased {

@@ -86,3 +86,33 @@ pub const INVALID_PERIOD: &str = "invalid_period";
 pub const RULE_DISABLED: &str = "rule_disabled";
 /// A task reminder for a due time the task no longer has.
 pub const STALE_REMINDER: &str = "stale_reminder";
+/// An empty (or blank) product category.
+pub const EMPTY_CATEGORY: &str = "empty_category";
+/// A deal line's quantity that is not a positive whole number.
+pub const INVALID_QUANTITY: &str = "invalid_quantity";
+/// A deal line id the deal has had already, for another line (or a removed one).
+pub const DUPLICATE_LINE_ID: &str = "duplicate_line_id";
+/// The removal of a line the deal does not have (never added, or removed already).
+pub const LINE_NOT_FOUND: &str = "line_not_found";
+/// An empty (or blank) invoice number.
+pub const EMPTY_NUMBER: &str = "empty_number";
+/// An invoice or payment of zero: it must be positive.
+pub const ZERO_AMOUNT: &str = "zero_amount";
+/// A payment above what is outstanding on its invoice.
+pub const PAYMENT_EXCEEDS_OUTSTANDING: &str = "payment_exceeds_outstanding";
+/// A payment id the invoice has had already, for another payment.
+pub const DUPLICATE_PAYMENT_ID: &str = "duplicate_payment_id";
+/// A plan without any target.
+pub const NO_TARGETS: &str = "no_targets";
+/// A plan target that is not a positive whole number (or an amount above the largest).
+pub const INVALID_TARGET: &str = "invalid_target";
+/// A plan whose id is not the one its manager and month make (`plan::plan_id`).
+pub const PLAN_ID_MISMATCH: &str = "plan_id_mismatch";
+/// A client merged into itself.
+pub const MERGE_INTO_ITSELF: &str = "merge_into_itself";
+/// A client merged into a client that is itself merged into another.
+pub const MERGE_INTO_MERGED: &str = "merge_into_merged";
+/// A client merged already, asked to be merged again (unmerge it first).
+pub const CLIENT_MERGED: &str = "client_merged";
+/// The unmerge of a client that is not merged.
+pub const CLIENT_NOT_MERGED: &str = "client_not_merged";

@@ -1,5 +1,6 @@
 //! The deal aggregate (`deal-<uuid>`): opened in a pipeline, moved between its
-//! stages, re-valued, reassigned, won or lost, and reopened.
+//! stages, re-valued, reassigned, won or lost, and reopened; its lines (products,
+//! quantities, prices) added and removed while it is open ([`lines`]).
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -18,6 +19,10 @@ use crate::rules::{
     active_manager, amount as check_amount, at_most, long, non_empty, short, MAX_NAME_CHARS,
 };
 use crate::{codes, DomainError, DomainEvent};
+
+pub mod lines;
+
+pub use lines::{DealLine, NewLine};
 
 /// A deal's current outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -58,6 +63,11 @@ pub struct Deal {
     pub status: DealStatus,
     /// The reason of the last loss, while lost.
     pub lost_reason: Option<String>,
+    /// Its lines as they stand, in the order they were added.
+    pub lines: Vec<DealLine>,
+    /// The ids of the lines removed: never given to another line.
+    #[serde(skip)]
+    pub retired_line_ids: Vec<Uuid>,
 }
 
 impl Deal {
@@ -169,6 +179,23 @@ pub enum DealCommand {
         /// Free comment.
         comment: Option<String>,
     },
+    /// `POST /deals/{id}/lines`: `DealLineAdded`; a won or lost deal refuses it
+    /// (`deal_closed`), a line id the deal has had for another line too
+    /// (`duplicate_line_id`).
+    AddLine {
+        /// The deal.
+        deal_id: Uuid,
+        /// The line.
+        line: NewLine,
+    },
+    /// `POST /deals/{id}/lines/{line_id}/remove`: `DealLineRemoved`; `line_not_found`
+    /// when the deal has no such line, `deal_closed` when it is won or lost.
+    RemoveLine {
+        /// The deal.
+        deal_id: Uuid,
+        /// The line.
+        line_id: Uuid,
+    },
     /// `POST /deals/{id}/reopen`: only a won or lost deal (`deal_not_closed`).
     Reopen {
         /// The deal.
@@ -207,6 +234,8 @@ fn apply(state: &mut DealState, event: &DomainEvent) -> bool {
             lead_id: e.lead_id,
             status: DealStatus::Open,
             lost_reason: None,
+            lines: Vec::new(),
+            retired_line_ids: Vec::new(),
         });
         return true;
     }
@@ -234,6 +263,8 @@ fn apply(state: &mut DealState, event: &DomainEvent) -> bool {
             deal.stage_id = e.stage_id;
             deal.lost_reason = None;
         }
+        E::DealLineAdded(e) => lines::apply_added(deal, e),
+        E::DealLineRemoved(e) => lines::apply_removed(deal, e),
         _ => return false,
     }
     true
@@ -345,6 +376,10 @@ pub fn decide(state: &DealState, command: DealCommand) -> Result<Vec<DomainEvent
                 reason,
                 comment,
             })])
+        }
+        DealCommand::AddLine { deal_id, line } => lines::add(target(state, deal_id)?, line),
+        DealCommand::RemoveLine { deal_id, line_id } => {
+            lines::remove(target(state, deal_id)?, line_id)
         }
         DealCommand::Reopen {
             deal_id,

@@ -6,8 +6,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub mod payloads;
+pub mod sales;
 
 pub use payloads::*;
+pub use sales::*;
 
 /// The kind of entity a stream holds; its prefix names the stream (`deal-<uuid>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +34,14 @@ pub enum EntityKind {
     Export,
     /// `rule-<uuid>`: an automation rule.
     Rule,
+    /// `product-<uuid>`: a product of the catalogue.
+    Product,
+    /// `invoice-<uuid>`: an invoice of a deal and its payments.
+    Invoice,
+    /// `shipment-<uuid>`: a shipment of a deal.
+    Shipment,
+    /// `plan-<uuid>`: a manager's plan for a month.
+    Plan,
 }
 
 impl EntityKind {
@@ -48,6 +58,10 @@ impl EntityKind {
             EntityKind::Projection => "projection",
             EntityKind::Export => "export",
             EntityKind::Rule => "rule",
+            EntityKind::Product => "product",
+            EntityKind::Invoice => "invoice",
+            EntityKind::Shipment => "shipment",
+            EntityKind::Plan => "plan",
         }
     }
 
@@ -57,7 +71,7 @@ impl EntityKind {
     }
 
     /// Every kind.
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 14] = [
         EntityKind::Manager,
         EntityKind::Pipeline,
         EntityKind::Client,
@@ -68,6 +82,10 @@ impl EntityKind {
         EntityKind::Projection,
         EntityKind::Export,
         EntityKind::Rule,
+        EntityKind::Product,
+        EntityKind::Invoice,
+        EntityKind::Shipment,
+        EntityKind::Plan,
     ];
 
     /// The kind and id a stream name holds (`deal-<uuid>`); None for any other name.
@@ -160,6 +178,15 @@ domain_events!(
     RuleDisabled,
     LeadSlaBreached,
     TaskReminderDue,
+    ProductDefined,
+    DealLineAdded,
+    DealLineRemoved,
+    InvoiceIssued,
+    PaymentReceived,
+    ShipmentSent,
+    PlanSet,
+    ClientMerged,
+    ClientUnmerged,
 );
 
 impl DomainEvent {
@@ -206,12 +233,23 @@ impl DomainEvent {
             E::RuleDisabled(e) => (K::Rule, e.rule_id),
             E::LeadSlaBreached(e) => (K::Lead, e.lead_id),
             E::TaskReminderDue(e) => (K::Task, e.task_id),
+            E::ProductDefined(e) => (K::Product, e.product_id),
+            E::DealLineAdded(e) => (K::Deal, e.deal_id),
+            E::DealLineRemoved(e) => (K::Deal, e.deal_id),
+            E::InvoiceIssued(e) => (K::Invoice, e.invoice_id),
+            E::PaymentReceived(e) => (K::Invoice, e.invoice_id),
+            E::ShipmentSent(e) => (K::Shipment, e.shipment_id),
+            E::PlanSet(e) => (K::Plan, e.plan_id),
+            E::ClientMerged(e) => (K::Client, e.client_id),
+            E::ClientUnmerged(e) => (K::Client, e.client_id),
         }
     }
 
     /// The other entities the event names, besides its own (a deal's client,
     /// pipeline, manager and lead; a task's assignee, client, deal, co-executors and
-    /// observers; the manager something is handed to; a rule's pipeline and definer):
+    /// observers; the manager something is handed to; a rule's pipeline and definer;
+    /// a line's product; an invoice's, payment's or shipment's deal; a plan's manager;
+    /// a merge's survivor):
     /// whoever appends it must reach each of them. The manager something is taken from
     /// is not among them, nor the lead's manager a breach names or the assignee a
     /// reminder names: each is the entity's own state before the event.
@@ -264,6 +302,12 @@ impl DomainEvent {
                 named.extend(e.defined_by.map(manager));
                 named
             }
+            E::DealLineAdded(e) => vec![(K::Product, e.product_id)],
+            E::InvoiceIssued(e) => vec![deal(e.deal_id)],
+            E::PaymentReceived(e) => vec![deal(e.deal_id)],
+            E::ShipmentSent(e) => vec![deal(e.deal_id)],
+            E::PlanSet(e) => vec![manager(e.manager_id)],
+            E::ClientMerged(e) => vec![client(e.into_client_id)],
             E::ManagerRegistered(_)
             | E::ManagerDeactivated(_)
             | E::PipelineDefined(_)
@@ -285,7 +329,10 @@ impl DomainEvent {
             | E::LeadErased(_)
             | E::RuleDisabled(_)
             | E::LeadSlaBreached(_)
-            | E::TaskReminderDue(_) => Vec::new(),
+            | E::TaskReminderDue(_)
+            | E::ProductDefined(_)
+            | E::DealLineRemoved(_)
+            | E::ClientUnmerged(_) => Vec::new(),
         }
     }
 

@@ -57,6 +57,8 @@ pub struct LogInteraction {
     pub goal: Option<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// Whether it reached its goal.
+    pub goal_reached: Option<bool>,
 }
 
 /// What can be asked of an interaction.
@@ -109,6 +111,7 @@ pub fn decide(
                 outcome: c.outcome,
                 goal: c.goal,
                 notes: c.notes,
+                goal_reached: c.goal_reached,
             })])
         }
     }

@@ -28,6 +28,10 @@
 //! - [`rule`]: an automation rule (its kind and params), defined and disabled.
 //! - [`automation`]: what each kind of rule does, as pure reactions to events and
 //!   deadlines: the commands to run, with ids derived from the rule and the trigger.
+//! - the sales department's business (issue 18): [`product`] (the catalogue),
+//!   [`invoice`] (invoices and their payments), [`shipment`], [`plan`] (a manager's
+//!   monthly targets); deal lines are the deal's ([`deal::lines`]), merges the
+//!   client's.
 //!
 //! How a handler uses it: fold the target stream with the aggregate's `fold`, fold
 //! every other stream the command names and put those states in the command (as
@@ -84,13 +88,17 @@ pub mod events;
 pub mod export;
 pub mod handover;
 pub mod interaction;
+pub mod invoice;
 pub mod lead;
 pub mod manager;
 mod nullable;
 pub mod personal;
 pub mod pipeline;
+pub mod plan;
+pub mod product;
 pub mod rule;
 mod rules;
+pub mod shipment;
 pub mod task;
 pub mod values;
 

@@ -114,6 +114,16 @@ pub const TASK: Uuid = id(50);
 pub const INTERACTION: Uuid = id(60);
 /// The automation rule.
 pub const RULE: Uuid = id(70);
+/// The product.
+pub const PRODUCT: Uuid = id(80);
+/// A deal's line.
+pub const LINE: Uuid = id(81);
+/// The invoice.
+pub const INVOICE: Uuid = id(82);
+/// A payment.
+pub const PAYMENT: Uuid = id(83);
+/// The shipment.
+pub const SHIPMENT: Uuid = id(84);
 
 /// 2026-03-01 at `hour`:00 UTC.
 pub fn at(hour: u32) -> DateTime<Utc> {
@@ -282,6 +292,28 @@ pub fn deal(deal_id: Uuid) -> Ref<DealState> {
     }
 }
 
+/// `ProductDefined`: a pallet of the packaging category, 15.00.
+pub fn product_defined(product_id: Uuid) -> DomainEvent {
+    DomainEvent::ProductDefined(ProductDefined {
+        product_id,
+        name: "Pallet".into(),
+        category: "Packaging".into(),
+        price: Some(1_500),
+    })
+}
+
+/// A reference to a product: [`NOBODY`] is missing.
+pub fn product(product_id: Uuid) -> Ref<crate::product::ProductState> {
+    if product_id == NOBODY {
+        Ref::missing(product_id)
+    } else {
+        Ref::new(
+            product_id,
+            crate::product::ProductState::fold(&[product_defined(product_id)]),
+        )
+    }
+}
+
 /// One event of every type, every optional field set.
 pub fn every_event() -> Vec<DomainEvent> {
     use DomainEvent as E;
@@ -401,6 +433,7 @@ pub fn every_event() -> Vec<DomainEvent> {
             outcome: Some("interested".into()),
             goal: Some("qualify".into()),
             notes: Some("call back Monday".into()),
+            goal_reached: Some(true),
         }),
         E::TaskScheduled(TaskScheduled {
             task_id: TASK,
@@ -480,6 +513,58 @@ pub fn every_event() -> Vec<DomainEvent> {
             task_id: TASK,
             assignee_id: OTHER_MANAGER,
             due_at: at(15),
+        }),
+        product_defined(PRODUCT),
+        E::DealLineAdded(DealLineAdded {
+            deal_id: DEAL,
+            line_id: LINE,
+            product_id: PRODUCT,
+            quantity: 4,
+            price: 1_400,
+        }),
+        E::DealLineRemoved(DealLineRemoved {
+            deal_id: DEAL,
+            line_id: LINE,
+        }),
+        E::InvoiceIssued(InvoiceIssued {
+            invoice_id: INVOICE,
+            deal_id: DEAL,
+            number: "INV-2026-001".into(),
+            amount: 120_000,
+            due_on: date(3, 15),
+        }),
+        E::PaymentReceived(PaymentReceived {
+            invoice_id: INVOICE,
+            deal_id: DEAL,
+            payment_id: PAYMENT,
+            amount: 50_000,
+            paid_on: date(3, 10),
+        }),
+        E::ShipmentSent(ShipmentSent {
+            shipment_id: SHIPMENT,
+            deal_id: DEAL,
+            shipped_on: date(3, 12),
+            note: Some("waybill 7731".into()),
+        }),
+        E::PlanSet(PlanSet {
+            plan_id: crate::plan::plan_id(MANAGER, crate::values::Month::new(2026, 3).unwrap()),
+            manager_id: MANAGER,
+            month: crate::values::Month::new(2026, 3).unwrap(),
+            targets: PlanTargets {
+                calls: Some(120),
+                meetings: Some(10),
+                call_seconds: Some(36_000),
+                deals_won: Some(4),
+                won_amount: Some(500_000),
+            },
+        }),
+        E::ClientMerged(ClientMerged {
+            client_id: OTHER_CLIENT,
+            into_client_id: CLIENT,
+        }),
+        E::ClientUnmerged(ClientUnmerged {
+            client_id: OTHER_CLIENT,
+            from_client_id: CLIENT,
         }),
     ]
 }

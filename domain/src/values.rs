@@ -108,3 +108,98 @@ pub struct Stage {
     /// The probability of winning a deal at this stage, in 0..=1.
     pub probability: f64,
 }
+
+/// A calendar month, `YYYY-MM` in JSON (a plan's month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    year: i32,
+    month: u32,
+}
+
+impl Month {
+    /// The month `month` (1–12) of `year` (1–9999), or None.
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        ((1..=9999).contains(&year) && (1..=12).contains(&month)).then_some(Month { year, month })
+    }
+
+    /// Reads `YYYY-MM` (four digits, a hyphen, two digits), or None.
+    pub fn parse(text: &str) -> Option<Month> {
+        let (year, month) = text.split_once('-')?;
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
+            return None;
+        }
+        Month::new(year.parse().ok()?, month.parse().ok()?)
+    }
+
+    /// The year.
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
+    /// The month of the year, 1–12.
+    pub fn month(self) -> u32 {
+        self.month
+    }
+
+    /// Its first day.
+    pub fn first_day(self) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1)
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Month::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a month YYYY-MM")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_month_reads_and_writes_as_yyyy_mm_only() {
+        let month = Month::parse("2026-03").unwrap();
+        assert_eq!((month.year(), month.month()), (2026, 3));
+        assert_eq!(month.to_string(), "2026-03");
+        assert_eq!(serde_json::to_value(month).unwrap(), "2026-03");
+        assert_eq!(
+            serde_json::from_value::<Month>("2026-12".into()).unwrap(),
+            Month::new(2026, 12).unwrap()
+        );
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-3",
+            "26-03",
+            "2026-03-01",
+            "0000-01",
+            "abcd-ef",
+            "",
+        ] {
+            assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+        assert!(serde_json::from_value::<Month>("2026-13".into()).is_err());
+        assert_eq!(
+            month.first_day(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+    }
+}

@@ -56,6 +56,8 @@ const REBUILDERS: &[Role] = &[Director, Admin];
 const RULE_DEFINERS: &[Role] = &[Director, Admin];
 /// Define, read, disable and enable webhooks.
 const WEBHOOK_ADMINS: &[Role] = &[Admin];
+/// Define products of the catalogue.
+const PRODUCT_DEFINERS: &[Role] = &[Director, Admin];
 /// Set anyone's password.
 const PASSWORD_SETTERS: &[Role] = &[Director, Admin];
 /// The walk's one person with a password, who logs in.
@@ -105,6 +107,12 @@ enum Make {
     Client,
     Deal,
     WonDeal,
+    /// A deal with a line, named by the path's `{line_id}`.
+    DealWithLine,
+    /// An invoice of a fresh deal.
+    Invoice,
+    /// A fresh client merged into the owner's standing client.
+    MergedClient,
     Lead,
     Task,
     /// A manager of the owner's department, with a client of his.
@@ -186,6 +194,7 @@ fn definition(name: Option<&str>) -> Value {
 /// Who may use each route, by `METHOD /path` as the document names it. Placeholders:
 /// `$owner` (the owner), `$mate` (another manager of his department), `$client`,
 /// `$deal`, `$lead` (his standing ones), `$department` (his), `$pipeline`, `$stage`,
+/// `$product` (the catalogue's one),
 /// `$unique` (a new projection name).
 fn table() -> BTreeMap<&'static str, Route> {
     use Target::*;
@@ -417,6 +426,73 @@ fn table() -> BTreeMap<&'static str, Route> {
             "POST /deals/{id}/reopen",
             command(ACTORS, Fresh(Make::WonDeal), json!({})),
         ),
+        // The sales department's business (issue 18): products are company-wide;
+        // a deal's lines, invoices (and their payments) and shipments are the deal's;
+        // plans are set by the team's heads (for their department), directors, admins.
+        (
+            "POST /products",
+            company_wide(
+                PRODUCT_DEFINERS,
+                Nothing,
+                Some(json!({"name": "Box", "category": "Packaging"})),
+            ),
+        ),
+        (
+            "POST /deals/{id}/lines",
+            command(
+                ACTORS,
+                Fresh(Make::Deal),
+                json!({"product_id": "$product", "quantity": 2, "price": 10}),
+            ),
+        ),
+        (
+            "POST /deals/{id}/lines/{line_id}/remove",
+            command(ACTORS, Fresh(Make::DealWithLine), json!({})),
+        ),
+        (
+            "POST /deals/{id}/invoices",
+            command(
+                ACTORS,
+                Fresh(Make::Deal),
+                json!({"number": "INV-1", "amount": 10, "due_on": "2026-03-01"}),
+            ),
+        ),
+        (
+            "POST /invoices/{id}/payments",
+            command(
+                ACTORS,
+                Fresh(Make::Invoice),
+                json!({"amount": 1, "paid_on": "2026-03-02"}),
+            ),
+        ),
+        (
+            "POST /deals/{id}/shipments",
+            command(
+                ACTORS,
+                Fresh(Make::Deal),
+                json!({"shipped_on": "2026-03-02"}),
+            ),
+        ),
+        (
+            "POST /plans",
+            command(
+                THE_TEAM,
+                Nothing,
+                json!({"manager_id": "$owner", "month": "2026-03", "targets": {"calls": 10}}),
+            ),
+        ),
+        (
+            "POST /clients/{id}/merge",
+            command(
+                ACTORS,
+                Fresh(Make::Client),
+                json!({"into_client_id": "$client"}),
+            ),
+        ),
+        (
+            "POST /clients/{id}/unmerge",
+            command(ACTORS, Fresh(Make::MergedClient), json!({})),
+        ),
         // Interactions and tasks. A task is changed by its assignee and co-executors
         // (and whoever reaches them), not by its observers: a fresh task of someone
         // else's is watched by the manager's token, which must get a 403.
@@ -535,7 +611,17 @@ fn field_kind(route: &Route, path: &[String]) -> Result<Option<Kind>, String> {
     let last = path.last().map(String::as_str).unwrap_or("");
     let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
     match (parent, last) {
-        (_, "client_id") => Ok(Some(Kind::Client)),
+        (_, "client_id" | "into_client_id") => Ok(Some(Kind::Client)),
+        (_, "product_id") => Ok(None),
+        // A deal's line, invoice or shipment, an invoice's payment: made under the
+        // path's deal or invoice, whose reach is theirs.
+        (None, "line_id") => Ok(None),
+        (None, "id")
+            if route.creates.is_none()
+                && matches!(route.target, Target::Fresh(Make::Deal | Make::Invoice)) =>
+        {
+            Ok(None)
+        }
         (_, "deal_id") => Ok(Some(Kind::Deal)),
         (_, "lead_id") => Ok(Some(Kind::Lead)),
         (_, "task_id") => Ok(Some(Kind::Task)),
@@ -616,6 +702,10 @@ struct Walk {
     ciril: Who,
     dmytro: Who,
     standing: BTreeMap<Uuid, Standing>,
+    /// A product of the catalogue, for deal lines.
+    product: Uuid,
+    /// The line made for the last fresh deal with a line.
+    line: Uuid,
     doc: Value,
     made: u32,
     /// Requests checked: allowed, refused.
@@ -641,11 +731,20 @@ impl Walk {
             dmytro: who(dmytro, false),
             c,
             standing: BTreeMap::new(),
+            product: Uuid::nil(),
+            line: Uuid::nil(),
             doc,
             made: 0,
             checked: Default::default(),
             wrong: Default::default(),
         };
+        walk.product = walk
+            .admin(
+                Method::POST,
+                "/products",
+                json!({"name": "Pallet", "category": "Packaging"}),
+            )
+            .await;
         for owner in [walk.andriy, walk.bohdan, walk.ciril, walk.dmytro] {
             let client = walk.make_client(owner.id).await;
             let deal = walk.make_deal(owner.id, client).await;
@@ -764,6 +863,38 @@ impl Walk {
                 }
                 deal
             }
+            Make::DealWithLine | Make::Invoice => {
+                let client = self.standing[&owner.id].client;
+                let deal = self.make_deal(owner.id, client).await;
+                if let Make::Invoice = make {
+                    self.admin(
+                        Method::POST,
+                        &format!("/deals/{deal}/invoices"),
+                        json!({"number": "INV-F", "amount": 100, "due_on": "2026-03-01"}),
+                    )
+                    .await
+                } else {
+                    self.line = self
+                        .admin(
+                            Method::POST,
+                            &format!("/deals/{deal}/lines"),
+                            json!({"product_id": self.product, "quantity": 1, "price": 5}),
+                        )
+                        .await;
+                    deal
+                }
+            }
+            Make::MergedClient => {
+                let client = self.make_client(owner.id).await;
+                let survivor = self.standing[&owner.id].client;
+                self.admin(
+                    Method::POST,
+                    &format!("/clients/{client}/merge"),
+                    json!({"into_client_id": survivor}),
+                )
+                .await;
+                client
+            }
             Make::Lead => self.make_lead(owner.id).await,
             Make::Task => {
                 // Watched by Andriy (the manager's token) when it is someone else's:
@@ -844,6 +975,7 @@ impl Walk {
                         Some(owner),
                     ),
                     "$pipeline" => (json!(self.c.pipeline), None),
+                    "$product" => (json!(self.product), None),
                     "$stage" => (json!(self.c.stages[1]), None),
                     "$unique" => {
                         self.made += 1;
@@ -877,7 +1009,9 @@ impl Walk {
             Target::Nothing => {}
             Target::Fresh(make) => {
                 let (id, who) = self.make(make, owner).await;
-                path = path.replace("{id}", &id.to_string());
+                path = path
+                    .replace("{id}", &id.to_string())
+                    .replace("{line_id}", &self.line.to_string());
                 named.push(who);
             }
             Target::Standing(kind) => {

@@ -43,6 +43,7 @@ mod report_managers;
 mod report_outcomes;
 mod report_schemas;
 mod report_tasks;
+mod sales;
 mod schema_evolution;
 mod seed;
 mod subscription_restart;

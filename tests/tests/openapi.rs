@@ -40,6 +40,7 @@ fn concrete(template: &str) -> String {
         .replace("{id}", &uuid::Uuid::new_v4().to_string())
         .replace("{stream}", "client-00000000-0000-0000-0000-000000000000")
         .replace("{name}", "no_such_projection")
+        .replace("{line_id}", &uuid::Uuid::new_v4().to_string())
 }
 
 #[sqlx::test(migrations = false)]

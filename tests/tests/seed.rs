@@ -278,12 +278,25 @@ async fn a_seeded_year_feeds_every_read_model_and_report(pool: PgPool) {
         "LeadSlaBreached",
         "TaskReminderDue",
     ];
+    // Nor, yet, the sales department's facts (issue 18: the generator is to tell them).
+    let sales = [
+        "ProductDefined",
+        "DealLineAdded",
+        "DealLineRemoved",
+        "InvoiceIssued",
+        "PaymentReceived",
+        "ShipmentSent",
+        "PlanSet",
+        "ClientMerged",
+        "ClientUnmerged",
+    ];
     let all: BTreeSet<&str> = crm_domain::events::EVENT_TYPES
         .iter()
         .copied()
         .filter(|t| !t.starts_with("Projection") && *t != "DataExported")
         .filter(|t| !crm_domain::personal::ERASURE_TYPES.contains(t))
         .filter(|t| !automation.contains(t))
+        .filter(|t| !sales.contains(t))
         .collect();
     assert_eq!(types, all);
 

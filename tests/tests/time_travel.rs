@@ -82,7 +82,10 @@ async fn the_deal_list_as_of_a_time_is_each_deal_folded_from_its_stream_then(poo
                     "{name}"
                 );
             }
-            assert_eq!(row, folded.body, "{instant}: deal {id}");
+            // The deal alone shows its lines (issue 18); the list does not.
+            let mut folded = folded.body.clone();
+            assert!(folded.as_object_mut().unwrap().remove("lines").is_some());
+            assert_eq!(row, folded, "{instant}: deal {id}");
             statuses.insert(deal["status"].as_str().unwrap().to_owned());
         }
         // Filters apply to the state then.

@@ -55,6 +55,11 @@ fn command_roles(kind: EntityKind) -> (&'static [Role], &'static str) {
         EntityKind::Pipeline => (&[Role::Director, Role::Admin], "defining pipelines"),
         EntityKind::Export => (EXPORTERS, "exporting the base"),
         EntityKind::Rule => (&[Role::Director, Role::Admin], "defining automation rules"),
+        EntityKind::Product => (&[Role::Director, Role::Admin], "defining products"),
+        EntityKind::Plan => (
+            &[Role::Head, Role::Director, Role::Admin],
+            "setting managers' plans",
+        ),
         EntityKind::Manager => (
             &[Role::Head, Role::Director, Role::Admin],
             "managing the sales team",

@@ -193,7 +193,10 @@ impl Loader {
 
     /// Loads entity `id` of `kind` with its own aggregate's state.
     async fn load_any(&mut self, kind: EntityKind, id: Uuid) -> Result<(), CommandError> {
-        use crm_domain::{client, custom_projection, deal, export, interaction, lead, rule, task};
+        use crm_domain::{
+            client, custom_projection, deal, export, interaction, invoice, lead, plan, product,
+            rule, shipment, task,
+        };
         match kind {
             EntityKind::Manager => self.load::<ManagerState>(kind, id).await.map(drop),
             EntityKind::Pipeline => self.load_pipeline(id).await.map(drop),
@@ -211,6 +214,13 @@ impl Loader {
                 .map(drop),
             EntityKind::Export => self.load::<export::ExportState>(kind, id).await.map(drop),
             EntityKind::Rule => self.load::<rule::RuleState>(kind, id).await.map(drop),
+            EntityKind::Product => self.load::<product::ProductState>(kind, id).await.map(drop),
+            EntityKind::Invoice => self.load::<invoice::InvoiceState>(kind, id).await.map(drop),
+            EntityKind::Shipment => self
+                .load::<shipment::ShipmentState>(kind, id)
+                .await
+                .map(drop),
+            EntityKind::Plan => self.load::<plan::PlanState>(kind, id).await.map(drop),
         }
     }
 

@@ -382,6 +382,22 @@ pub struct DealView {
     expected_close_on: Option<NaiveDate>,
     /// The deal stream's version this state is at.
     version: i64,
+    /// Its lines as they stand (or stood, with `as_of` or `version`), in the order
+    /// they were added: on `GET /deals/{id}`, not in lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<Vec<DealLineView>>,
+}
+
+/// One line of a deal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealLineView {
+    line_id: Uuid,
+    product_id: Uuid,
+    quantity: i64,
+    /// The unit price, minor units.
+    price: i64,
+    /// quantity × price, minor units.
+    amount: i64,
 }
 
 /// Which state of a deal to show.
@@ -461,6 +477,18 @@ pub async fn get(
         status: d.status.into(),
         expected_close_on: d.expected_close_on,
         version,
+        lines: Some(
+            d.lines
+                .iter()
+                .map(|l| DealLineView {
+                    line_id: l.line_id,
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    price: l.price,
+                    amount: l.amount(),
+                })
+                .collect(),
+        ),
     }))
 }
 
@@ -570,6 +598,7 @@ pub async fn list(
                     status: d.status,
                     expected_close_on: d.expected_close_on,
                     version: d.version,
+                    lines: None,
                 },
                 client_name: d.client_name,
                 stage_name: d.stage_name,

@@ -50,6 +50,8 @@ pub struct LogInteractionBody {
     goal: Option<String>,
     #[schema(max_length = 10000)]
     notes: Option<String>,
+    /// Whether the interaction reached its goal (a call with a goal reached, say).
+    goal_reached: Option<bool>,
     /// Business time of the fact; default: now.
     occurred_at: Option<DateTime<Utc>>,
 }
@@ -111,6 +113,7 @@ pub async fn log(
                     outcome: body.outcome,
                     goal: body.goal,
                     notes: body.notes,
+                    goal_reached: body.goal_reached,
                 }))?;
                 Ok(Decision::new(loader, events))
             }

@@ -1,15 +1,18 @@
 //! The HTTP routes, collected with their OpenAPI descriptions.
 
 mod cached;
+mod client_merges;
 mod client_queries;
 mod clients;
 mod custom_projections;
+mod deal_lines;
 mod deals;
 mod doc_types;
 mod erasure;
 mod health;
 mod interaction_queries;
 mod interactions;
+mod invoices;
 mod lead_queries;
 mod leads;
 mod log;
@@ -18,12 +21,15 @@ mod manager_queries;
 mod managers;
 mod pipeline_queries;
 mod pipelines;
+mod plans;
 mod problems;
+mod products;
 mod projections;
 mod report_rows;
 mod reports;
 mod rule_queries;
 mod rules;
+mod shipments;
 pub(crate) mod streams;
 mod task_queries;
 mod tasks;
@@ -160,6 +166,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::disable))
         .routes(routes!(webhooks::enable))
+        // The sales department's business (issue 18).
+        .routes(routes!(products::define))
+        .routes(routes!(deal_lines::add))
+        .routes(routes!(deal_lines::remove))
+        .routes(routes!(invoices::issue))
+        .routes(routes!(invoices::pay))
+        .routes(routes!(shipments::send))
+        .routes(routes!(plans::set))
+        .routes(routes!(client_merges::merge))
+        .routes(routes!(client_merges::unmerge))
         .with_state(state.clone())
         .split_for_parts();
     // The document describes itself too: every route served is in it.

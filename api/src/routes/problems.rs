@@ -196,6 +196,38 @@ pub const REFUSALS: &[(&str, &[&str])] = &[
     ),
     ("log_in", &[]),
     ("log_out", &[]),
+    ("define_product", &["empty_name", "empty_category"]),
+    (
+        "add_deal_line",
+        &[
+            "deal_closed",
+            "reference_not_found",
+            "duplicate_line_id",
+            "amount_too_large",
+        ],
+    ),
+    ("remove_deal_line", &["deal_closed", "line_not_found"]),
+    ("issue_invoice", &["empty_number", "zero_amount"]),
+    (
+        "receive_payment",
+        &[
+            "zero_amount",
+            "payment_exceeds_outstanding",
+            "duplicate_payment_id",
+        ],
+    ),
+    ("send_shipment", &[]),
+    ("set_plan", &["reference_not_found", "no_targets"]),
+    (
+        "merge_client",
+        &[
+            "reference_not_found",
+            "merge_into_itself",
+            "merge_into_merged",
+            "client_merged",
+        ],
+    ),
+    ("unmerge_client", &["client_not_merged"]),
 ];
 
 /// The refusals `operation_id` declares (None: not a command of [`REFUSALS`]).

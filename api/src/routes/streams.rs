@@ -108,7 +108,8 @@ where
 
 /// Who may read the entity of a stream of `kind` folded from `events` (who answers
 /// for it and who watches it); None for kinds no manager answers for (pipelines,
-/// projection definitions).
+/// projection definitions, products), and for invoices and shipments, which are
+/// their deal's (read through the deal's queries, or by the log's readers).
 pub(crate) fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uuid::Uuid>> {
     match kind {
         EntityKind::Manager => Some(ManagerState::fold(events).readers()),
@@ -117,9 +118,14 @@ pub(crate) fn readers(kind: EntityKind, events: &[DomainEvent]) -> Option<Vec<uu
         EntityKind::Deal => Some(DealState::fold(events).readers()),
         EntityKind::Interaction => Some(InteractionState::fold(events).readers()),
         EntityKind::Task => Some(TaskState::fold(events).readers()),
-        EntityKind::Pipeline | EntityKind::Projection | EntityKind::Export | EntityKind::Rule => {
-            None
-        }
+        EntityKind::Plan => Some(crm_domain::plan::PlanState::fold(events).readers()),
+        EntityKind::Pipeline
+        | EntityKind::Projection
+        | EntityKind::Export
+        | EntityKind::Rule
+        | EntityKind::Product
+        | EntityKind::Invoice
+        | EntityKind::Shipment => None,
     }
 }
 
@@ -190,6 +196,10 @@ fn fold_state(kind: EntityKind, events: &[DomainEvent]) -> Result<Value, ApiErro
         }
         EntityKind::Export => entity_json::<crm_domain::export::ExportState>(events),
         EntityKind::Rule => entity_json::<crm_domain::rule::RuleState>(events),
+        EntityKind::Product => entity_json::<crm_domain::product::ProductState>(events),
+        EntityKind::Invoice => entity_json::<crm_domain::invoice::InvoiceState>(events),
+        EntityKind::Shipment => entity_json::<crm_domain::shipment::ShipmentState>(events),
+        EntityKind::Plan => entity_json::<crm_domain::plan::PlanState>(events),
     }
 }
 

@@ -108,6 +108,7 @@ impl Sim {
             outcome: outcome.map(str::to_owned),
             goal: Some(c.goal.to_owned()),
             notes,
+            goal_reached: None,
         });
         let events = decide::<InteractionState>("log interaction", None, command)?;
         Ok(self.commit(Actor::Manager(c.manager), events))

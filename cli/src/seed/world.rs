@@ -169,11 +169,16 @@ impl World {
             EntityKind::Deal => evolve(self.deals.entry(id).or_default(), event),
             EntityKind::Task => evolve(self.tasks.entry(id).or_default(), event),
             // Interactions are logged once and never looked at again; the generator
-            // defines no custom projections or rules and makes no exports.
+            // defines no custom projections or rules and makes no exports; it tells
+            // no sales facts yet (products, invoices, shipments, plans: issue 18).
             EntityKind::Interaction
             | EntityKind::Projection
             | EntityKind::Export
-            | EntityKind::Rule => 0,
+            | EntityKind::Rule
+            | EntityKind::Product
+            | EntityKind::Invoice
+            | EntityKind::Shipment
+            | EntityKind::Plan => 0,
         }
     }
 

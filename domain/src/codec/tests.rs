@@ -77,7 +77,8 @@ fn every_spec_type_is_an_event_type_and_back() {
     // The spec's business events, then the three of the analysts' custom projection
     // definitions (issue 5), the record of an export and the two erasures of
     // personal data (issue 6), which the spec's list predates, then the automation's
-    // rules and the two events its deadlines append (issue 17).
+    // rules and the two events its deadlines append (issue 17), then the sales
+    // department's business (issue 18).
     assert_eq!(spec, EVENT_TYPES[..23].to_vec());
     assert_eq!(
         EVENT_TYPES[23..],
@@ -91,7 +92,16 @@ fn every_spec_type_is_an_event_type_and_back() {
             "RuleDefined",
             "RuleDisabled",
             "LeadSlaBreached",
-            "TaskReminderDue"
+            "TaskReminderDue",
+            "ProductDefined",
+            "DealLineAdded",
+            "DealLineRemoved",
+            "InvoiceIssued",
+            "PaymentReceived",
+            "ShipmentSent",
+            "PlanSet",
+            "ClientMerged",
+            "ClientUnmerged"
         ]
     );
     let sampled: Vec<&str> = every_event().iter().map(|e| e.event_type()).collect();
@@ -120,7 +130,11 @@ fn json_field_names_are_the_specs_literally() {
                 f.clone()
             }
         };
-        let renamed: Vec<String> = fields.iter().map(evolved).collect();
+        let mut renamed: Vec<String> = fields.iter().map(evolved).collect();
+        // Added to InteractionLogged by issue 18 (optional, so still version 2).
+        if event_type == "InteractionLogged" {
+            renamed.push("goal_reached".into());
+        }
         let mut expected: Vec<&String> = renamed.iter().collect();
         keys.sort();
         expected.sort();
@@ -343,7 +357,16 @@ fn every_event_names_its_stream() {
             "rule",
             "rule",
             "lead",
-            "task"
+            "task",
+            "product",
+            "deal",
+            "deal",
+            "invoice",
+            "invoice",
+            "shipment",
+            "plan",
+            "client",
+            "client"
         ]
     );
     assert_eq!(
@@ -481,4 +504,89 @@ fn a_failing_upcaster_names_the_step() {
         matches!(&err, DecodeError::Upcast { version: 0, message, .. } if message == "no won.sum"),
         "{err}"
     );
+}
+
+#[test]
+fn the_sales_payloads_are_as_the_contract_names_them() {
+    let events = every_event();
+    let find = |t: &str| events.iter().find(|e| e.event_type() == t).unwrap();
+    assert_eq!(
+        find("ProductDefined").to_data(),
+        json!({"product_id": PRODUCT, "name": "Pallet", "category": "Packaging", "price": 1_500})
+    );
+    assert_eq!(
+        find("DealLineAdded").to_data(),
+        json!({"deal_id": DEAL, "line_id": LINE, "product_id": PRODUCT, "quantity": 4, "price": 1_400})
+    );
+    assert_eq!(
+        find("DealLineRemoved").to_data(),
+        json!({"deal_id": DEAL, "line_id": LINE})
+    );
+    assert_eq!(
+        find("InvoiceIssued").to_data(),
+        json!({"invoice_id": INVOICE, "deal_id": DEAL, "number": "INV-2026-001",
+               "amount": 120_000, "due_on": "2026-03-15"})
+    );
+    assert_eq!(
+        find("PaymentReceived").to_data(),
+        json!({"invoice_id": INVOICE, "deal_id": DEAL, "payment_id": PAYMENT,
+               "amount": 50_000, "paid_on": "2026-03-10"})
+    );
+    assert_eq!(
+        find("ShipmentSent").to_data(),
+        json!({"shipment_id": SHIPMENT, "deal_id": DEAL, "shipped_on": "2026-03-12",
+               "note": "waybill 7731"})
+    );
+    let plan = find("PlanSet").to_data();
+    assert_eq!(plan["month"], json!("2026-03"));
+    assert_eq!(
+        plan["targets"],
+        json!({"calls": 120, "meetings": 10, "call_seconds": 36_000, "deals_won": 4,
+               "won_amount": 500_000})
+    );
+    assert_eq!(
+        find("ClientMerged").to_data(),
+        json!({"client_id": OTHER_CLIENT, "into_client_id": CLIENT})
+    );
+    assert_eq!(
+        find("ClientUnmerged").to_data(),
+        json!({"client_id": OTHER_CLIENT, "from_client_id": CLIENT})
+    );
+    // Targets not planned are left out; a month that is not YYYY-MM is no PlanSet.
+    let partial = json!({"plan_id": PRODUCT, "manager_id": MANAGER, "month": "2026-04",
+                         "targets": {"calls": 5}});
+    let event = DomainEvent::from_stored("PlanSet", 1, partial.clone()).unwrap();
+    assert_eq!(event.to_data(), partial);
+    let bad = json!({"plan_id": PRODUCT, "manager_id": MANAGER, "month": "2026-4",
+                     "targets": {"calls": 5}});
+    assert!(DomainEvent::from_stored("PlanSet", 1, bad).is_err());
+}
+
+#[test]
+fn an_interaction_logged_before_goal_reached_existed_still_reads() {
+    for (version, data) in [
+        (
+            1,
+            json!({"interaction_id": INTERACTION, "kind": "call", "direction": "outbound",
+                   "manager_id": MANAGER, "duration_s": 60, "goal": "qualify"}),
+        ),
+        (
+            2,
+            json!({"interaction_id": INTERACTION, "kind": "call", "direction": "outbound",
+                   "manager_id": MANAGER, "duration": {"seconds": 60}, "goal": "qualify"}),
+        ),
+    ] {
+        let DomainEvent::InteractionLogged(event) =
+            DomainEvent::from_stored("InteractionLogged", version, data).unwrap()
+        else {
+            panic!("not an interaction");
+        };
+        assert_eq!(event.goal_reached, None, "version {version}");
+        assert_eq!(event.goal.as_deref(), Some("qualify"));
+    }
+    // Written with it, it reads back; without it, the key is left out.
+    let reached = json!({"interaction_id": INTERACTION, "kind": "call", "direction": "outbound",
+                         "manager_id": MANAGER, "goal_reached": false});
+    let event = DomainEvent::from_stored("InteractionLogged", 2, reached.clone()).unwrap();
+    assert_eq!(event.to_data(), reached);
 }

@@ -340,6 +340,11 @@ pub struct InteractionLogged {
     /// Notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Whether it reached its goal (issue 18): an optional field added to schema
+    /// version 2 without a new version, since every payload written before simply
+    /// lacks it and reads as `None` (not said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_reached: Option<bool>,
 }
 
 /// How long an interaction lasted.

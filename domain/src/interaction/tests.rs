@@ -17,6 +17,7 @@ fn log() -> LogInteraction {
         outcome: None,
         goal: None,
         notes: None,
+        goal_reached: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn logged() -> InteractionLogged {
         outcome: None,
         goal: None,
         notes: None,
+        goal_reached: None,
     }
 }
 
@@ -56,6 +58,7 @@ fn log_with_every_field() {
         outcome: Some("ok".into()),
         goal: Some("demo".into()),
         notes: Some("n".into()),
+        goal_reached: Some(false),
         ..log()
     };
     given::<InteractionState>([])
@@ -70,6 +73,7 @@ fn log_with_every_field() {
             outcome: Some("ok".into()),
             goal: Some("demo".into()),
             notes: Some("n".into()),
+            goal_reached: Some(false),
             ..logged()
         })]);
 }

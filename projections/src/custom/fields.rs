@@ -67,7 +67,7 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
         &[
             ("interaction_id", S), ("kind", S), ("direction", S), ("manager_id", S),
             ("client_id", S), ("deal_id", S), ("lead_id", S), ("duration.seconds", N),
-            ("outcome", S), ("goal", S), ("notes", S),
+            ("outcome", S), ("goal", S), ("notes", S), ("goal_reached", S),
         ],
     ),
     (
@@ -100,6 +100,31 @@ pub const PAYLOADS: &[(&str, &[(&str, Kind)])] = &[
     ("RuleDisabled", &[("rule_id", S)]),
     ("LeadSlaBreached", &[("lead_id", S), ("manager_id", S), ("minutes", N)]),
     ("TaskReminderDue", &[("task_id", S), ("assignee_id", S), ("due_at", S)]),
+    ("ProductDefined", &[("product_id", S), ("name", S), ("category", S), ("price", N)]),
+    (
+        "DealLineAdded",
+        &[("deal_id", S), ("line_id", S), ("product_id", S), ("quantity", N), ("price", N)],
+    ),
+    ("DealLineRemoved", &[("deal_id", S), ("line_id", S)]),
+    (
+        "InvoiceIssued",
+        &[("invoice_id", S), ("deal_id", S), ("number", S), ("amount", N), ("due_on", S)],
+    ),
+    (
+        "PaymentReceived",
+        &[("invoice_id", S), ("deal_id", S), ("payment_id", S), ("amount", N), ("paid_on", S)],
+    ),
+    ("ShipmentSent", &[("shipment_id", S), ("deal_id", S), ("shipped_on", S), ("note", S)]),
+    (
+        "PlanSet",
+        &[
+            ("plan_id", S), ("manager_id", S), ("month", S), ("targets.calls", N),
+            ("targets.meetings", N), ("targets.call_seconds", N), ("targets.deals_won", N),
+            ("targets.won_amount", N),
+        ],
+    ),
+    ("ClientMerged", &[("client_id", S), ("into_client_id", S)]),
+    ("ClientUnmerged", &[("client_id", S), ("from_client_id", S)]),
 ];
 
 /// The envelope's fields a definition may name as `event.<field>`.

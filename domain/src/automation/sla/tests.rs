@@ -57,6 +57,7 @@ fn call(lead_id: Option<Uuid>) -> DomainEvent {
         outcome: None,
         goal: None,
         notes: None,
+        goal_reached: None,
     })
 }
 
