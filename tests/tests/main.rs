@@ -53,8 +53,8 @@ mod webapp;
 mod webapp_analyst;
 mod webapp_automation;
 mod webapp_overdue;
-mod webpage;
 mod webhooks;
+mod webpage;
 
 use std::collections::BTreeSet;
 use std::path::Path;
