@@ -1175,6 +1175,16 @@ async fn hostile_text_goes_through_every_field_into_the_read_models(pool: PgPool
     )
     .await;
 
+    // A webhook's secret: any text but NUL signs its deliveries (kept in its row,
+    // never in the log nor in an answer).
+    c.send(
+        M::POST,
+        "/webhooks",
+        "/webhooks",
+        json!({"url": "http://127.0.0.1:9/hook", "event_types": [], "secret": hostile("secret", 64)}),
+    )
+    .await;
+
     // The sales department's business (issue 18), on a deal still open.
     let product = id_of(
         &c.send(
