@@ -186,7 +186,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let (pages, names) = pages(&web, manager, opts).await?;
     let mut table = format!(
         "Log of {total} generated events (`--seed {}`, year ending {}); read models built \
-         then rebuilt beside, the feed sealed. Each page and each API call it makes asked in turn over HTTP \
+         (a first build made beside the live tables, indexes last), the feed sealed. Each page and each API call it makes asked in turn over HTTP \
          with a bearer token, one request at a time, {} rounds ({} for `/ui/audit`); ids \
          shown by name.\n\n\
          | page (as) / the API calls it makes | p50 ms | p99 ms | Σ calls' p50 ms | target p99 < {} ms |\n\
