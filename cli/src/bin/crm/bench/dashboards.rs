@@ -12,14 +12,13 @@
 //! meanwhile: every read model stays at one position, as between two refreshes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Datelike, Utc};
 use crm_api::state::AppState;
-use crm_projections::ProjectorSet;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -132,27 +131,9 @@ async fn hammer(
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
     let (pool, log, total) = super::generated_log(target, 48, &opts.log).await?;
-    let mut set = ProjectorSet::new(log.clone());
-    for projection in crm_projections::builtin() {
-        set = set.with(projection);
-    }
-    let started = Instant::now();
-    let running = set.spawn()?;
-    let last = log.last_position().await?.context("an empty log")?;
-    for projection in crm_projections::builtin() {
-        crm_projections::wait_until_reflects(
-            &log,
-            projection.name(),
-            last,
-            Duration::from_secs(3_600),
-        )
-        .await
-        .with_context(|| format!("building {}", projection.name()))?;
-    }
-    eprintln!(
-        "read models built in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let (running, took) =
+        super::build_read_models(&log, crm_projections::RunnerConfig::default()).await?;
+    eprintln!("read models built in {:.1} s", took.as_secs_f64());
 
     let kept = serve(AppState::new(log.clone(), None).with_projections(crm_projections::builtin()))
         .await?;

@@ -209,6 +209,32 @@ pub async fn generated_log(
     Ok((pool, log, seeding.events))
 }
 
+/// Starts the built-in read models' projectors on `log` with `config` and waits until
+/// every one reflects the whole log: the running projectors and how long that took.
+pub async fn build_read_models(
+    log: &EventLog,
+    config: crm_projections::RunnerConfig,
+) -> anyhow::Result<(crm_projections::RunningProjectors, std::time::Duration)> {
+    let set = crm_projections::builtin().into_iter().fold(
+        crm_projections::ProjectorSet::new(log.clone()).with_config(config),
+        |set, projection| set.with(projection),
+    );
+    let started = std::time::Instant::now();
+    let running = set.spawn()?;
+    let last = log.last_position().await?.context("an empty log")?;
+    for projection in crm_projections::builtin() {
+        crm_projections::wait_until_reflects(
+            log,
+            projection.name(),
+            last,
+            std::time::Duration::from_secs(3_600),
+        )
+        .await
+        .with_context(|| format!("building {}", projection.name()))?;
+    }
+    Ok((running, started.elapsed()))
+}
+
 /// Runs `measure` on a database created for it on the server of `admin_url`
 /// (named `<prefix>_<time>`), and drops the database afterwards, whatever happened.
 pub async fn in_fresh_database<F, Fut>(

@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{NaiveDate, Utc};
 use crm_api::state::AppState;
-use crm_projections::ProjectorSet;
 use hdrhistogram::Histogram;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -123,27 +122,9 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let (pool, log, total) = super::generated_log(target, 48, &opts.log).await?;
 
     // The read models built, as a server that has run for a while has them.
-    let mut set = ProjectorSet::new(log.clone());
-    for projection in crm_projections::builtin() {
-        set = set.with(projection);
-    }
-    let started = Instant::now();
-    let running = set.spawn()?;
-    let last = log.last_position().await?.context("an empty log")?;
-    for projection in crm_projections::builtin() {
-        crm_projections::wait_until_reflects(
-            &log,
-            projection.name(),
-            last,
-            Duration::from_secs(3_600),
-        )
-        .await
-        .with_context(|| format!("building {}", projection.name()))?;
-    }
-    eprintln!(
-        "read models built in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let (running, took) =
+        super::build_read_models(&log, crm_projections::RunnerConfig::default()).await?;
+    eprintln!("read models built in {:.1} s", took.as_secs_f64());
     // The first build of a log this long is made beside the live tables, as a
     // rebuild is: each table filled without its query indexes, vacuumed, indexed once
     // and swapped in (no separate rebuild is needed to undo a row-by-row build's

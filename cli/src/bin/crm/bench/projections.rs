@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::http::Method;
 use crm_api::state::AppState;
-use crm_projections::{ProjectorSet, RunnerConfig};
+use crm_projections::RunnerConfig;
 use hdrhistogram::Histogram;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -65,24 +65,8 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         batch_size: opts.batch_size,
         ..RunnerConfig::default()
     };
-    let mut set = ProjectorSet::new(log.clone()).with_config(config);
-    for projection in crm_projections::builtin() {
-        set = set.with(projection);
-    }
     reset_peak();
-    let started = Instant::now();
-    let running = set.spawn()?;
-    let last = log.last_position().await?.context("an empty log")?;
-    for projection in crm_projections::builtin() {
-        crm_projections::wait_until_reflects(
-            &log,
-            projection.name(),
-            last,
-            Duration::from_secs(3_600),
-        )
-        .await?;
-    }
-    let build_time = started.elapsed();
+    let (running, build_time) = super::build_read_models(&log, config).await?;
     let build_peak = peak_mib();
     eprintln!("first build: {:.1} s", build_time.as_secs_f64());
 
