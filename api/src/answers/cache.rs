@@ -60,6 +60,10 @@ pub struct AnswerCache {
     inner: Mutex<Inner>,
     max_bytes: usize,
     max_entries: usize,
+    /// Random per cache (per server process): mixed into every key, so that no tag
+    /// outlives the process that made it (a new build may answer otherwise at the
+    /// same read-model positions).
+    salt: [u8; 16],
 }
 
 /// The default bound on the bytes kept: 64 MiB.
@@ -82,7 +86,14 @@ impl AnswerCache {
             inner: Mutex::default(),
             max_bytes,
             max_entries,
+            salt: *uuid::Uuid::new_v4().as_bytes(),
         }
+    }
+
+    /// What this cache mixes into every key: a tag made by another process (an
+    /// earlier build, before a restart) never matches one of its own.
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
     }
 
     /// The answers kept now, and their bytes.
@@ -220,6 +231,13 @@ impl AnswerCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_cache_salts_its_keys_its_own_way() {
+        let (one, other) = (AnswerCache::default(), AnswerCache::new(1, 1));
+        assert_ne!(one.salt(), other.salt());
+        assert_eq!(one.salt().len(), 16);
+    }
 
     fn answer(body: &'static str) -> Answer {
         Answer {

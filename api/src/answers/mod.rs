@@ -151,9 +151,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
-/// The digest naming an answer: route path and query (as sent, `min_position` left
-/// out), the caller (role, manager, hidden fields) and the read models' positions;
-/// each part length-prefixed so no two different inputs run together.
+/// The digest naming an answer: the cache's salt (no tag outlives its process), route
+/// path and query (as sent, `min_position` left out), the caller (role, manager, hidden
+/// fields) and the read models' positions; each part length-prefixed so no two
+/// different inputs run together.
 fn key_of(
     state: &AppState,
     path: &str,
@@ -166,6 +167,7 @@ fn key_of(
         digest.update((bytes.len() as u64).to_be_bytes());
         digest.update(bytes);
     };
+    part(state.answers.salt());
     part(path.as_bytes());
     for (name, value) in query {
         part(name.as_bytes());
