@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::commands::{CommandError, Commands};
 use act::{act, Acted};
-use plan::{decode, Planner, Roster, Rules};
+use plan::{readable, Planner, Roster, Rules};
 
 /// The advisory lock the active runner holds: (`"CRMA"`, 1).
 const LOCK: (i32, i32) = (0x4352_4D41, 1);
@@ -283,12 +283,8 @@ impl Runner {
         };
         for stored in events {
             state.seen = state.seen.max(stored.position);
-            let event = match decode(stored) {
-                Ok(event) => event,
-                Err(err) => {
-                    tracing::warn!(error = %err, "automation skips an undecodable event");
-                    continue;
-                }
+            let Some(event) = readable(stored) else {
+                continue;
             };
             state.rules.follow(&event);
             state.roster.follow(&event);

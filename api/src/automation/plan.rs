@@ -59,7 +59,9 @@ impl Rules {
         let mut rules = Rules::default();
         for stored in log.read_types(&types, 0, usize::MAX).await? {
             if stored.cursor() <= cursor {
-                rules.follow(&decode(&stored)?);
+                if let Some(event) = readable(&stored) {
+                    rules.follow(&event);
+                }
             }
         }
         Ok(rules)
@@ -117,7 +119,9 @@ impl Roster {
         ];
         let mut roster = Roster::default();
         for stored in log.read_types(&types, 0, usize::MAX).await? {
-            roster.follow(&decode(&stored)?);
+            if let Some(event) = readable(&stored) {
+                roster.follow(&event);
+            }
         }
         Ok(roster)
     }
@@ -156,6 +160,18 @@ pub fn decode(stored: &RecordedEvent) -> Result<DomainEvent, CommandError> {
         .map_err(|e| CommandError::internal(format!("event at position {}: {e}", stored.position)))
 }
 
+/// The event `stored` decoded, or None (logged) for one the runner cannot read: passed
+/// over at start-up as while following, rather than stopping the runner on every start.
+pub fn readable(stored: &RecordedEvent) -> Option<DomainEvent> {
+    match decode(stored) {
+        Ok(event) => Some(event),
+        Err(err) => {
+            tracing::warn!(error = %err, "automation skips an undecodable event");
+            None
+        }
+    }
+}
+
 /// What the runner gathers context with.
 pub struct Planner<'a> {
     /// The command path (stream loads).
@@ -185,7 +201,9 @@ impl Planner<'_> {
             RuleSpec::LeadRoundRobin(params) => {
                 let lead: LeadState = self.commands.state(EntityKind::Lead, entity).await?;
                 let mut managers = self.roster.members.clone();
-                if params.strategy == Strategy::LeastBusy {
+                // Only a lead with no manager is assigned: count work for it alone.
+                let unassigned = lead.lead.as_ref().is_some_and(|l| l.manager_id.is_none());
+                if params.strategy == Strategy::LeastBusy && unassigned {
                     self.count_work(&mut managers).await?;
                 }
                 let ctx = round_robin::Context {
