@@ -259,11 +259,13 @@ impl Worker {
         }
     }
 
-    /// Sleeps until `at`, renewing the lease meanwhile; false when it was lost.
+    /// Sleeps until `at`, renewing the lease meanwhile; false when it was lost. Each
+    /// renewal reloads the retry time: a webhook enabled again meanwhile (its retry
+    /// state cleared) is tried at once.
     async fn wait_until(
         &self,
         target: &mut Target,
-        at: DateTime<Utc>,
+        mut at: DateTime<Utc>,
     ) -> Result<bool, WorkerError> {
         loop {
             let left = (at - Utc::now()).to_std().unwrap_or_default();
@@ -278,6 +280,10 @@ impl Worker {
             match store::lease(self.log.pool(), target.id, self.owner, self.lease).await? {
                 Some(renewed) => *target = renewed,
                 None => return Ok(false),
+            }
+            match target.next_attempt_at {
+                Some(next) => at = next,
+                None => return Ok(true),
             }
         }
     }
