@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::chart::empty;
 use super::form::{csrf_field, Posted};
-use super::i18n::Lang;
+use super::i18n::{when, Lang};
 use super::layout::{self, page};
 use super::page::{answer, html as html_page, login_address, refusal, Ctx, PageResult};
 
@@ -127,10 +127,10 @@ fn rule_row(ctx: &Ctx, rule: &Value) -> Markup {
             td { code { (rule["params"].to_string()) } }
             td data-enabled=(enabled) {
                 @if enabled { (lang.t("rule_enabled")) } @else {
-                    (lang.t("rule_disabled")) " " (rule["disabled_at"].as_str().unwrap_or(""))
+                    (lang.t("rule_disabled")) " " (time_of(&rule["disabled_at"]))
                 }
             }
-            td { (rule["defined_at"].as_str().unwrap_or("")) }
+            td { (time_of(&rule["defined_at"])) }
             td {
                 @if enabled {
                     form method="post" action={ (HERE) "/" (id) "/disable" } {
@@ -141,6 +141,14 @@ fn rule_row(ctx: &Ctx, rule: &Value) -> Markup {
             }
         }
     }
+}
+
+/// A time of the API's answer as the pages write times (`2026-03-01 09:30 UTC`).
+fn time_of(v: &Value) -> String {
+    let text = v.as_str().unwrap_or("");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| when(&t.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 /// The form that defines a rule, with each kind's params and the API's problem of a
