@@ -15,7 +15,9 @@
 //! random comes from a ChaCha stream seeded by [`SeedOptions::seed`], and business
 //! time from [`SeedOptions::until`] (the year ends there). The log gets exactly
 //! [`SeedOptions::events`] events (the first day's setup is cut short only when
-//! it alone is more).
+//! it alone is more). The first append holds the setup alone (the team and the
+//! pipelines), so that what names them (automation rules, webhooks) can be defined
+//! before the year's first business event: [`seed_after_setup`].
 //!
 //! The modules: [`random`] (the seeded dice), [`time`] (the year, working hours,
 //! the agenda), [`company`] (the team and the clients' cards), [`sales`] (pipelines,
@@ -45,7 +47,7 @@ use crm_domain::DomainError;
 use crm_eventlog::EventLogError;
 
 pub use batch::Batch;
-pub use run::{log_is_empty, seed, seed_with_progress, SeedReport};
+pub use run::{log_is_empty, seed, seed_after_setup, seed_with_progress, SeedReport};
 
 /// Events per append: large multi-stream batches, cut earlier where the story's
 /// order needs it.
@@ -91,6 +93,9 @@ pub enum SeedError {
     /// The log refused or failed an append.
     #[error("appending to the event log: {0}")]
     Log(#[from] EventLogError),
+    /// What was to run between the setup and the year failed.
+    #[error("after the setup: {0}")]
+    AfterSetup(Box<dyn std::error::Error + Send + Sync>),
     /// The generating thread stopped unexpectedly.
     #[error("the generator stopped: {0}")]
     Stopped(String),
@@ -116,5 +121,41 @@ impl Iterator for Generator {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.sim.next_batch().transpose()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn types(batch: &Batch) -> Vec<&str> {
+        batch
+            .appends
+            .iter()
+            .flat_map(|a| &a.events)
+            .map(|e| e.event_type.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_first_append_holds_the_setup_alone() {
+        let options = SeedOptions::new(5_000, 7, NaiveDate::from_ymd_opt(2026, 6, 30).unwrap());
+        let mut batches = Generator::new(&options).map(Result::unwrap);
+        let first = batches.next().unwrap();
+        let setup = types(&first);
+        assert_eq!(
+            setup.iter().filter(|t| **t == "PipelineDefined").count(),
+            sales::PIPELINES.len()
+        );
+        assert!(setup
+            .iter()
+            .all(|t| *t == "PipelineDefined" || *t == "ManagerRegistered"));
+        // The whole team of the first day: the director and every department.
+        let team = company::departments(company::sales_staff(options.events));
+        let people: usize = team.iter().map(|d| d.size).sum::<usize>() + 1;
+        assert_eq!(setup.len(), sales::PIPELINES.len() + people);
+        let second = batches.next().unwrap();
+        assert!(!types(&second).contains(&"PipelineDefined"));
     }
 }

@@ -1,6 +1,7 @@
 //! Seeding a log: the batches generated on a blocking thread and appended in
 //! order as they come, with progress reported after each append.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter};
@@ -37,8 +38,25 @@ impl SeedReport {
 pub async fn seed(
     log: &EventLog,
     options: &SeedOptions,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<SeedReport, SeedError> {
+    seed_after_setup(log, options, progress, |_| async { Ok(()) }).await
+}
+
+/// [`seed`], running `after_setup` once the first append (the setup: the team and
+/// the pipelines, handed to it) is stored and before anything else is: e.g. rules
+/// or webhooks defined before the year's business events.
+pub async fn seed_after_setup<F, Fut>(
+    log: &EventLog,
+    options: &SeedOptions,
+    mut progress: impl FnMut(u64),
+    after_setup: F,
+) -> Result<SeedReport, SeedError>
+where
+    F: FnOnce(Batch) -> Fut,
+    Fut: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>,
+{
+    let mut after_setup = Some(after_setup);
     let started = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, SeedError>>(8);
     let generator = Generator::new(options);
@@ -58,6 +76,7 @@ pub async fn seed(
     };
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
+        let setup = after_setup.is_some().then(|| batch.clone());
         // Personal values are encrypted like the API's (the same bytes again on a
         // rerun: the nonces come from the event ids, so stored batches replay).
         let outcome = crm_api::commands::append(log, batch.appends).await?;
@@ -65,6 +84,9 @@ pub async fn seed(
         report.batches += 1;
         report.replayed += u64::from(outcome.replayed);
         progress(report.events);
+        if let (Some(step), Some(setup)) = (after_setup.take(), setup) {
+            step(setup).await.map_err(SeedError::AfterSetup)?;
+        }
     }
     producer
         .await

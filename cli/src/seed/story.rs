@@ -188,7 +188,8 @@ impl Sim {
 
     fn act(&mut self, action: Action) -> Result<(), SeedError> {
         match action {
-            Action::Setup => self.setup(),
+            // The setup goes alone in the first append (see `run::seed_after_setup`).
+            Action::Setup => self.setup().map(|()| self.world.cut()),
             Action::Day(n) => self.day(n),
             Action::LeadArrives => self.lead_arrives(),
             Action::LeadAssign(id) => self.lead_assign(id),
