@@ -85,6 +85,11 @@ pub(super) fn record(hist: &mut Histogram<u64>, latency: Duration) {
     hist.saturating_record(micros);
 }
 
+/// The `q` quantile of `hist` (microseconds) in milliseconds.
+pub(super) fn millis(hist: &Histogram<u64>, q: f64) -> f64 {
+    hist.value_at_quantile(q) as f64 / 1000.0
+}
+
 /// A Markdown table of measurements, each beside its baseline.
 #[derive(Debug)]
 pub struct Table {

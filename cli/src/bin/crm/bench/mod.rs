@@ -6,16 +6,20 @@ pub mod custom;
 pub mod dashboards;
 pub mod eventlog;
 pub mod export;
+mod feed;
 mod measure;
 pub mod pages;
 pub mod projections;
+pub mod rules;
+mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::str::FromStr;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use crm_cli::seed::SeedOptions;
+use crm_cli::seed::{Batch, SeedOptions};
 use crm_eventlog::EventLog;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -71,6 +75,31 @@ pub enum BenchCommand {
         /// Seconds each measurement runs.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// The automation runner with one rule of each kind following a generated log
+    /// (events/s, commands, events appended) beside the raw read.
+    Rules {
+        #[command(flatten)]
+        log: Generated,
+    },
+    /// Webhook deliveries of a backlog (1 and 10 webhooks, deliveries/s) beside plain
+    /// POSTs of the same bodies, and the time from a command's answer to its delivery.
+    Webhooks {
+        /// Events in the generated backlog.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The end of the generated year (`YYYY-MM-DD`); default: today.
+        #[arg(long)]
+        until: Option<NaiveDate>,
+        /// Seconds of steady commands for the delivery latency.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Commands per second meanwhile.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
     },
     /// Commands per second through HTTP beside the log's raw append rate.
     Api {
@@ -136,6 +165,25 @@ pub async fn run(admin_url: &str, which: &BenchCommand) -> anyhow::Result<String
             dashboards::run(admin_url, &opts).await
         }
         BenchCommand::Export { log } => export::run(admin_url, log).await,
+        BenchCommand::Rules { log } => rules::run(admin_url, log).await,
+        BenchCommand::Webhooks {
+            events,
+            seed,
+            until,
+            seconds,
+            rate,
+        } => {
+            let opts = webhooks::Options {
+                log: Generated {
+                    events: *events,
+                    seed: *seed,
+                    until: *until,
+                },
+                seconds: *seconds,
+                rate: *rate,
+            };
+            webhooks::run(admin_url, &opts).await
+        }
         BenchCommand::Projections {
             log,
             batch_size,
@@ -194,11 +242,31 @@ pub async fn generated_log(
     connections: u32,
     generated: &Generated,
 ) -> anyhow::Result<(PgPool, EventLog, u64)> {
+    generated_log_after_setup(target, connections, generated, |_, _| async { Ok(()) }).await
+}
+
+/// [`generated_log`], running `after_setup` on the log once the company's setup (the
+/// team and the pipelines: the first append, handed to it) is stored, before any
+/// business event; the events it appends are not counted.
+pub async fn generated_log_after_setup<F, Fut>(
+    target: PgConnectOptions,
+    connections: u32,
+    generated: &Generated,
+    after_setup: F,
+) -> anyhow::Result<(PgPool, EventLog, u64)>
+where
+    F: FnOnce(EventLog, Batch) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     let pool = crm_api::connect_pool_with(target, connections).await?;
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool.clone());
     let options = SeedOptions::new(generated.events, generated.seed, generated.until());
-    let seeding = crm_cli::seed::seed(&log, &options, |_| {}).await?;
+    let step = |setup| {
+        let done = after_setup(log.clone(), setup);
+        async move { done.await.map_err(Into::into) }
+    };
+    let seeding = crm_cli::seed::seed_after_setup(&log, &options, |_| {}, step).await?;
     eprintln!(
         "seeded {} events in {:.1} s ({:.0} events/s)",
         seeding.events,

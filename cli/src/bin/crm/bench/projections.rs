@@ -11,18 +11,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::http::Method;
 use crm_api::state::AppState;
 use crm_projections::RunnerConfig;
-use hdrhistogram::Histogram;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
-use super::api::{call, HttpClient};
-use super::measure::{mib, new_histogram, peak_mib, raw_read, record, reset_peak};
+use super::measure::{mib, millis, new_histogram, peak_mib, raw_read, record, reset_peak};
+use super::web::{Served, Web};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -113,28 +109,14 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
 
     // The real server, with the projectors still running.
     let state = AppState::new(log.clone(), None).with_projections(crm_projections::builtin());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crm_api::server::serve(
-        listener,
-        crm_api::server::app(state),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let http: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let token = crm_api::auth::create_token(&pool, None, "admin", Some("bench"))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let web = Web { http, base, token };
+    let served = Served::start(crm_api::server::app(state)).await?;
+    let web = Web::admin(&pool, &served.base).await?;
 
     out.push_str(&reports(&web, &pool, opts).await?);
     out.push_str(&reports_as_head(&web, &pool, opts).await?);
     out.push_str(&freshness(&web, opts).await?);
 
-    let _ = stop.send(());
-    server.await??;
+    served.stop().await?;
     running.shutdown().await;
     log.close().await;
     Ok(out)
@@ -146,47 +128,6 @@ fn verdict(met: bool) -> &'static str {
     } else {
         "✗"
     }
-}
-
-/// The HTTP client of the benchmark's server.
-struct Web {
-    http: HttpClient,
-    base: String,
-    token: String,
-}
-
-impl Web {
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let (status, body) = call(
-            &self.http,
-            &self.base,
-            &self.token,
-            Method::GET,
-            path,
-            &Value::Null,
-        )
-        .await?;
-        anyhow::ensure!(status.is_success(), "GET {path}: {status} {body}");
-        Ok(body)
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let (status, answer) = call(
-            &self.http,
-            &self.base,
-            &self.token,
-            Method::POST,
-            path,
-            body,
-        )
-        .await?;
-        anyhow::ensure!(status.is_success(), "POST {path}: {status} {answer}");
-        Ok(answer)
-    }
-}
-
-fn millis(hist: &Histogram<u64>, q: f64) -> f64 {
-    hist.value_at_quantile(q) as f64 / 1000.0
 }
 
 /// p50/p99 of each report query, beside a `SELECT 1` round trip on the same pool.
@@ -300,9 +241,8 @@ async fn reports_as_head(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Re
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let head = Web {
-        http: web.http.clone(),
-        base: web.base.clone(),
         token,
+        ..web.clone()
     };
     let members = crm_projections::managers::department_members(pool, manager).await?;
     let until = opts.log.until().format("%Y-%m-%d").to_string();
@@ -366,11 +306,7 @@ async fn freshness(web: &Web, opts: &Options) -> anyhow::Result<String> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for moved in deals.iter().take(workers) {
-        let web = Web {
-            http: web.http.clone(),
-            base: web.base.clone(),
-            token: web.token.clone(),
-        };
+        let web = web.clone();
         let deal = moved["id"].as_str().unwrap_or_default().to_owned();
         let (stages, pipeline) = (stages.clone(), pipeline.clone());
         tasks.push(tokio::spawn(async move {
