@@ -22,6 +22,7 @@ use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use super::measure::{run_for, Measurement, Table};
+use super::web::Served;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -84,24 +85,17 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool);
     let state = AppState::new(log.clone(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crm_api::server::serve(
-        listener,
-        // Limits sized to the benchmark's clients (all on one token), so that they
-        // measure the commands, not the wait for a slot.
-        crm_api::server::app_with(
-            state,
-            crm_api::limits::Limits {
-                per_client: 0,
-                ..crm_api::limits::Limits::new(max_clients * 2)
-            },
-        ),
-        async {
-            let _ = stopped.await;
+    // Limits sized to the benchmark's clients (all on one token), so that they
+    // measure the commands, not the wait for a slot.
+    let served = Served::start(crm_api::server::app_with(
+        state,
+        crm_api::limits::Limits {
+            per_client: 0,
+            ..crm_api::limits::Limits::new(max_clients * 2)
         },
-    ));
+    ))
+    .await?;
+    let base = served.base.clone();
 
     let http: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(max_clients * 2)
@@ -213,8 +207,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         }
     }
 
-    let _ = stop.send(());
-    server.await??;
+    served.stop().await?;
     log.close().await;
     Ok(table.render())
 }

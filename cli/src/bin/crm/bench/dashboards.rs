@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::api::HttpClient;
 use super::measure::{run_for, Measurement, Table};
+use super::web::Served;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -47,36 +48,9 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
     .await
 }
 
-/// A server on a loopback port, stopped when dropped.
-struct Served {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Serves `state` on a loopback port.
+/// Serves `state` on a loopback port (stopped when dropped).
 async fn serve(state: AppState) -> anyhow::Result<Served> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crm_api::server::serve(
-        listener,
-        crm_api::server::app(state),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served {
-        base,
-        stop: Some(stop),
-    })
+    Served::start(crm_api::server::app(state)).await
 }
 
 /// `GET url` with `token` (and `If-None-Match: tag`): the status and the `ETag`.

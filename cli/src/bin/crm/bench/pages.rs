@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::api::HttpClient;
 use super::measure::{new_histogram, record};
+use super::web::Served;
 
 /// The p99 a page should stay under.
 const TARGET_P99: Duration = Duration::from_millis(100);
@@ -137,16 +138,8 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     eprintln!("sealed {} events in {} seals", sealed.events, sealed.seals);
 
     let state = AppState::new(log.clone(), None).with_projections(crm_projections::builtin());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crm_api::server::serve(
-        listener,
-        crm_api::server::app(state),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let served = Served::start(crm_api::server::app(state)).await?;
+    let base = served.base.clone();
     let director = director(&pool).await?;
     let mut web = Server {
         http: Client::builder(TokioExecutor::new()).build_http(),
@@ -184,8 +177,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         table.push_str(&rows);
     }
 
-    let _ = stop.send(());
-    server.await??;
+    served.stop().await?;
     running.shutdown().await;
     log.close().await;
     Ok(table)
