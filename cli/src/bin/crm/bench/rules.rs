@@ -67,7 +67,10 @@ async fn measure(target: PgConnectOptions, generated: &super::Generated) -> anyh
         .map(|(kind, id)| {
             let types = by_rule.get(id).cloned().unwrap_or_default();
             let types: Vec<String> = types.iter().map(|(t, n)| format!("{t} {n}")).collect();
-            format!("`{kind}`: {}", types.join(", "))
+            match types.is_empty() {
+                true => format!("`{kind}`: nothing"),
+                false => format!("`{kind}`: {}", types.join(", ")),
+            }
         })
         .collect();
     let rate = total as f64 / elapsed.as_secs_f64();
