@@ -45,7 +45,7 @@ impl Projection for Deals {
     }
 
     fn version(&self) -> i32 {
-        3
+        4
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -69,6 +69,8 @@ impl Projection for Deals {
             "DealWon",
             "DealLost",
             "DealReopened",
+            "DealLineAdded",
+            "DealLineRemoved",
         ])
     }
 

@@ -17,7 +17,69 @@ use super::time;
 use super::world::{decide, Actor};
 use super::SeedError;
 
+/// The share of new clients' cards that repeat a client already registered (by
+/// name, phone or email, written otherwise): a handful per thousand.
+const DUPLICATES: f64 = 0.005;
+
 impl Sim {
+    /// A new client's card: made up, or now and then (unknowingly) one of a client
+    /// already registered, under a name, phone or email written otherwise.
+    pub(super) fn new_profile(&mut self, kind: ClientKind) -> company::Profile {
+        if self.client_list.is_empty() || !self.dice.chance(DUPLICATES) {
+            return self.fresh_profile(kind);
+        }
+        let known = (0..5).find_map(|_| {
+            let id = *self.dice.pick(&self.client_list);
+            self.world
+                .clients
+                .get(&id)
+                .and_then(|c| c.client.clone())
+                .filter(|c| c.kind == kind)
+        });
+        let Some(known) = known else {
+            return self.fresh_profile(kind);
+        };
+        let mut profile = company::profile(kind, known.name.clone(), &mut self.dice);
+        let phone = known.contacts.iter().find_map(|c| c.phone.clone());
+        let email = known.contacts.iter().find_map(|c| c.email.clone());
+        let first = &mut profile.contacts[0];
+        match (self.dice.index(3), phone, email) {
+            (1, Some(phone), _) => {
+                profile.name = company::name_unlike(&known.name, kind);
+                first.phone = Some(company::phone_variant(&phone, &mut self.dice));
+            }
+            (2, _, Some(email)) => {
+                profile.name = company::name_unlike(&known.name, kind);
+                first.email = Some(company::email_variant(&email));
+            }
+            _ => profile.name = company::name_variant(&known.name, &mut self.dice),
+        }
+        if kind == ClientKind::Person {
+            first.name = profile.name.clone();
+        }
+        profile
+    }
+
+    /// A made-up card under a name no client has yet. A company's first contact
+    /// gets such a name too: a converted lead's client bears it until its card is
+    /// filled in (and keeps it when it never is).
+    fn fresh_profile(&mut self, kind: ClientKind) -> company::Profile {
+        let name = company::unique_client_name(kind, &mut self.client_names, &mut self.dice);
+        let mut profile = company::profile(kind, name, &mut self.dice);
+        if kind == ClientKind::Company {
+            let person = company::unique_client_name(
+                ClientKind::Person,
+                &mut self.client_names,
+                &mut self.dice,
+            );
+            let domain = company::company_domain(&profile.name);
+            let first = &mut profile.contacts[0];
+            first.email = Some(company::email(&person, &domain));
+            first.name = person;
+        }
+        profile
+    }
+
     /// A call or message with some client.
     pub(super) fn account_touch(&mut self) -> Result<(), SeedError> {
         self.touch_someone()?;
@@ -36,7 +98,7 @@ impl Sim {
         let Some(manager) = self.team.seller(dept, &self.world, &mut self.dice) else {
             return Ok(());
         };
-        let profile = company::profile(kind, &mut self.dice);
+        let profile = self.new_profile(kind);
         let client_id = self.dice.id();
         let command = ClientCommand::Register(RegisterClient {
             client_id,

@@ -96,6 +96,20 @@ impl Sim {
             ]))
             .to_owned()
         });
+        // Most calls record whether their goal was reached: mostly when the client
+        // was reached and interested, never when nobody answered.
+        let goal_reached = match (c.kind, outcome) {
+            (InteractionKind::Call, Some(outcome)) if self.dice.chance(0.85) => {
+                let odds = match outcome {
+                    "interested" => 0.85,
+                    "reached" => 0.6,
+                    "callback requested" => 0.2,
+                    _ => 0.0,
+                };
+                Some(self.dice.chance(odds))
+            }
+            _ => None,
+        };
         let command = InteractionCommand::Log(LogInteraction {
             interaction_id: self.dice.id(),
             kind: c.kind,
@@ -108,10 +122,22 @@ impl Sim {
             outcome: outcome.map(str::to_owned),
             goal: Some(c.goal.to_owned()),
             notes,
-            goal_reached: None,
+            goal_reached,
         });
         let events = decide::<InteractionState>("log interaction", None, command)?;
-        Ok(self.commit(Actor::Manager(c.manager), events))
+        if !self.commit(Actor::Manager(c.manager), events) {
+            return Ok(false);
+        }
+        let tally = self.tallies.of(c.manager);
+        match c.kind {
+            InteractionKind::Call => {
+                tally.calls += 1;
+                tally.call_seconds += duration_s.unwrap_or(0);
+            }
+            InteractionKind::Meeting => tally.meetings += 1,
+            InteractionKind::Email | InteractionKind::Message => {}
+        }
+        Ok(true)
     }
 }
 

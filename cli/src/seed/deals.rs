@@ -18,6 +18,7 @@ use super::SeedError;
 impl Sim {
     /// A deal was just opened: plan its first step.
     pub(super) fn deal_opened(&mut self, deal_id: Uuid) -> Result<(), SeedError> {
+        self.plan_lines(deal_id);
         self.plan_step(deal_id)
     }
 
@@ -157,6 +158,9 @@ impl Sim {
                 return Ok(());
             }
         }
+        if !self.maybe_drop_line(deal_id, owner)? {
+            return Ok(());
+        }
         let drop_off = plan.stages.get(index).map_or(0.2, |s| s.drop_off);
         if index == last {
             return if self.dice.chance(1.0 - drop_off) {
@@ -199,10 +203,15 @@ impl Sim {
         let Some(deal) = self.deal_now(deal_id) else {
             return Ok(());
         };
-        let amount = self.dice.chance(0.15).then(|| {
-            ((deal.amount as f64 * self.dice.uniform(0.93, 0.99) / 10_000.0).round() as i64).max(1)
-                * 10_000
-        });
+        // Won for its lines' total when it has lines, else now and then for a little less.
+        let amount = match self.lines_total(deal_id) {
+            Some(total) => (total != deal.amount).then_some(total),
+            None => self.dice.chance(0.15).then(|| {
+                ((deal.amount as f64 * self.dice.uniform(0.93, 0.99) / 10_000.0).round() as i64)
+                    .max(1)
+                    * 10_000
+            }),
+        };
         if !self.deal_command(
             "win deal",
             deal_id,
@@ -211,6 +220,9 @@ impl Sim {
         )? {
             return Ok(());
         }
+        let tally = self.tallies.of(owner);
+        tally.deals_won += 1;
+        tally.won_amount += amount.unwrap_or(deal.amount);
         let info = self.client_info.entry(deal.client_id).or_default();
         info.won += 1;
         let kind = self
@@ -224,6 +236,7 @@ impl Sim {
         } else {
             0.25
         };
+        self.plan_invoice(deal_id, kind);
         if self.dice.chance(again) {
             let later = self.now + Duration::days(self.dice.int(30, 210));
             let at = time::working(later, &mut self.dice);

@@ -53,7 +53,7 @@ impl Sim {
                 } else {
                     ClientKind::Person
                 };
-                let profile = company::profile(kind, &mut self.dice);
+                let profile = self.new_profile(kind);
                 let dept = self.team.department_for(kind, &mut self.dice);
                 let contact = profile.contacts.first().cloned();
                 let phone = contact.as_ref().and_then(|c| c.phone.clone());

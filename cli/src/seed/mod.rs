@@ -7,7 +7,10 @@
 //! through their stages with drop-off, won or lost for reasons, reopened,
 //! re-valued, reassigned; calls, emails, meetings and messages; tasks done on time
 //! or late, rescheduled, passed on, cancelled or forgotten; managers leaving with a
-//! handover and others joining. Every event comes from a command decided by the
+//! handover and others joining. And the sales department's business: a catalogue,
+//! lines on the deals, invoices after wins paid on time, late, in part or never,
+//! shipments once paid, the managers' monthly plans, calls whose goal was or was
+//! not reached, and a few clients registered twice. Every event comes from a command decided by the
 //! domain's aggregates on the state folded so far, so the log is one the API would
 //! have accepted.
 //!
@@ -23,15 +26,18 @@
 //! the agenda), [`company`] (the team and the clients' cards), [`sales`] (pipelines,
 //! sources, reasons), [`world`] (states and commands), [`batch`] (appends),
 //! `story` (the year played out), `volume` (how much happens each day), the lives
-//! of leads, deals, tasks, accounts and the team, `contact` (interactions), and
+//! of leads, deals, tasks, accounts and the team, `contact` (interactions),
+//! [`business`] (catalogue, lines, invoices, payments, shipments), `plans`, and
 //! `run` (appending while generating).
 
 mod accounts;
 pub mod batch;
+pub mod business;
 pub mod company;
 mod contact;
 mod deals;
 mod leads;
+mod plans;
 pub mod random;
 mod run;
 pub mod sales;

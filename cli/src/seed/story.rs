@@ -3,14 +3,16 @@
 //! commands through the domain and planning what follows, until the log has its
 //! events or the year ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use crm_domain::values::ClientKind;
 use uuid::Uuid;
 
 use super::batch::Batch;
+use super::business::{Books, CATALOGUE};
 use super::company::Profile;
+use super::plans::Tallies;
 use super::random::Dice;
 use super::sales::PipelinePlan;
 use super::tasks::TaskMove;
@@ -65,6 +67,18 @@ pub enum Action {
     ManagerLeaves(usize),
     /// A manager joins this department.
     ManagerJoins(usize),
+    /// A new deal gets its lines.
+    DealLines(Uuid),
+    /// A won deal is invoiced.
+    Invoice(Uuid),
+    /// A payment of an invoice comes in: this amount, or 0 for all outstanding.
+    Payment(Uuid, i64),
+    /// The goods of a paid deal are shipped.
+    Ship(Uuid),
+    /// The month's plans are set.
+    SetPlans,
+    /// A manager's plan for the month is replaced.
+    RevisePlan(Uuid),
 }
 
 /// A pipeline as defined, with its plan.
@@ -114,12 +128,19 @@ pub struct Sim {
     pub pipes: Vec<Pipe>,
     /// Every client registered, in order.
     pub client_list: Vec<Uuid>,
+    /// Every client's name key (see [`super::company::client_key`]), so that
+    /// names do not repeat but where a duplicate is meant.
+    pub client_names: HashSet<String>,
     /// What the story keeps about clients.
     pub client_info: HashMap<Uuid, ClientInfo>,
     /// What the story keeps about open leads.
     pub lead_info: HashMap<Uuid, LeadInfo>,
     /// How much happens.
     pub volume: Volume,
+    /// The catalogue and the invoices' numbering.
+    pub books: Books,
+    /// What each manager did this month and the last, for the plans.
+    pub tallies: Tallies,
     /// The time of the action being played.
     pub now: DateTime<Utc>,
     /// Set when a command did not fit in the events left.
@@ -135,7 +156,7 @@ impl Sim {
         agenda.plan(time.start, Action::Setup);
         agenda.plan(time.start, Action::Day(0));
         let team = Team::planned(events);
-        let setup = team.setup_events() as u64;
+        let setup = (team.setup_events() + CATALOGUE.len()) as u64;
         Sim {
             dice: Dice::new(seed),
             time,
@@ -144,9 +165,12 @@ impl Sim {
             team,
             pipes: Vec::new(),
             client_list: Vec::new(),
+            client_names: HashSet::new(),
             client_info: HashMap::new(),
             lead_info: HashMap::new(),
             volume: Volume::new(events, setup),
+            books: Books::default(),
+            tallies: Tallies::default(),
             now: time.start,
             full: false,
             finished: false,
@@ -210,6 +234,12 @@ impl Sim {
             Action::ClientReassign => self.client_reassign(),
             Action::ManagerLeaves(dept) => self.manager_leaves(dept),
             Action::ManagerJoins(dept) => self.manager_joins(dept),
+            Action::DealLines(id) => self.deal_lines(id),
+            Action::Invoice(id) => self.invoice(id),
+            Action::Payment(id, amount) => self.payment(id, amount),
+            Action::Ship(id) => self.ship(id),
+            Action::SetPlans => self.set_plans(),
+            Action::RevisePlan(id) => self.revise_plan(id),
         }
     }
 

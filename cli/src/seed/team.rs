@@ -198,6 +198,9 @@ impl Sim {
                 }
             }
         }
+        if !self.define_catalogue()? {
+            return Ok(());
+        }
         let staff: usize = self.team.departments.iter().map(|d| d.members.len()).sum();
         for _ in 0..(staff / 12).max(1) {
             let day = self.dice.int(60, SPAN_DAYS - 35);

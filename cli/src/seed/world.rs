@@ -10,9 +10,12 @@ use crm_api::access::Role;
 use crm_api::commands::{self, CommandContext};
 use crm_domain::client::ClientState;
 use crm_domain::deal::DealState;
+use crm_domain::invoice::InvoiceState;
 use crm_domain::lead::LeadState;
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
+use crm_domain::plan::PlanState;
+use crm_domain::product::ProductState;
 use crm_domain::task::TaskState;
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind, Ref};
 use crm_eventlog::Source;
@@ -37,6 +40,12 @@ pub struct World {
     pub deals: HashMap<Uuid, DealState>,
     /// Tasks by id.
     pub tasks: HashMap<Uuid, TaskState>,
+    /// Products of the catalogue by id.
+    pub products: HashMap<Uuid, ProductState>,
+    /// Invoices by id.
+    pub invoices: HashMap<Uuid, InvoiceState>,
+    /// Plans by id (one per manager and month).
+    pub plans: HashMap<Uuid, PlanState>,
     batcher: Batcher,
     emitted: u64,
     limit: u64,
@@ -77,6 +86,9 @@ impl World {
             leads: HashMap::new(),
             deals: HashMap::new(),
             tasks: HashMap::new(),
+            products: HashMap::new(),
+            invoices: HashMap::new(),
+            plans: HashMap::new(),
             batcher: Batcher::new(batch_size),
             emitted: 0,
             limit,
@@ -106,6 +118,11 @@ impl World {
     /// A deal named by a command, with its state.
     pub fn deal(&self, id: Uuid) -> Ref<DealState> {
         Ref::new(id, self.deals.get(&id).cloned().unwrap_or_default())
+    }
+
+    /// A product named by a command, with its state.
+    pub fn product(&self, id: Uuid) -> Ref<ProductState> {
+        Ref::new(id, self.products.get(&id).cloned().unwrap_or_default())
     }
 
     /// A lead named by a command, with its state.
@@ -168,17 +185,17 @@ impl World {
             EntityKind::Lead => evolve(self.leads.entry(id).or_default(), event),
             EntityKind::Deal => evolve(self.deals.entry(id).or_default(), event),
             EntityKind::Task => evolve(self.tasks.entry(id).or_default(), event),
-            // Interactions are logged once and never looked at again; the generator
-            // defines no custom projections or rules and makes no exports; it tells
-            // no sales facts yet (products, invoices, shipments, plans: issue 18).
+            EntityKind::Product => evolve(self.products.entry(id).or_default(), event),
+            EntityKind::Invoice => evolve(self.invoices.entry(id).or_default(), event),
+            EntityKind::Plan => evolve(self.plans.entry(id).or_default(), event),
+            // Interactions and shipments are recorded once and never looked at again
+            // (their streams have one event each); the generator defines no custom
+            // projections or rules and makes no exports.
             EntityKind::Interaction
+            | EntityKind::Shipment
             | EntityKind::Projection
             | EntityKind::Export
-            | EntityKind::Rule
-            | EntityKind::Product
-            | EntityKind::Invoice
-            | EntityKind::Shipment
-            | EntityKind::Plan => 0,
+            | EntityKind::Rule => 0,
         }
     }
 

@@ -224,6 +224,10 @@ fn change_of(event: &DomainEvent) -> Option<(Uuid, Change)> {
                 ..Change::default()
             },
         ),
+        // A line changes none of the listed fields, but the deal's version: the
+        // list's (and the deal as of a time's) version is the stream's.
+        DomainEvent::DealLineAdded(e) => (e.deal_id, Change::default()),
+        DomainEvent::DealLineRemoved(e) => (e.deal_id, Change::default()),
         _ => return None,
     })
 }

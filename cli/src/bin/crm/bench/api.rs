@@ -4,7 +4,12 @@
 //! clients sending one command at a time each: a stage change on the client's own
 //! deal (back and forth between two stages), and a call logged. The baseline is
 //! `EventLog::append` of one event per call at the same concurrency, same run.
+//! Then hot deals: 16 clients on 10 deals, each change sent with `If-Match` and
+//! sent again after a 409 version conflict, the conflicts counted. Each phase's peak
+//! memory of this process (the server runs in it) is reported beside.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,8 +26,14 @@ use sqlx::postgres::PgConnectOptions;
 
 use uuid::Uuid;
 
-use super::measure::{run_for, Measurement, Table};
+use super::measure::{mib, peak_mib, reset_peak, run_for, Measurement, Table};
 use super::web::Served;
+
+/// Clients of the hot-deal measurement.
+const HOT_CLIENTS: usize = 16;
+
+/// Deals they share.
+const HOT_DEALS: usize = 10;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -44,12 +55,28 @@ pub(super) async fn call(
     path: &str,
     body: &Value,
 ) -> anyhow::Result<(StatusCode, Value)> {
-    let request = Request::builder()
+    call_at(http, base, token, method, path, body, None).await
+}
+
+/// [`call`] with `If-Match: version` when given.
+async fn call_at(
+    http: &HttpClient,
+    base: &str,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: &Value,
+    if_match: Option<i64>,
+) -> anyhow::Result<(StatusCode, Value)> {
+    let mut request = Request::builder()
         .method(method)
         .uri(format!("{base}{path}"))
         .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))?;
+        .header("content-type", "application/json");
+    if let Some(version) = if_match {
+        request = request.header("if-match", version.to_string());
+    }
+    let request = request.body(Body::from(body.to_string()))?;
     let response = http.request(request).await?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
@@ -139,6 +166,9 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         .unwrap_or_default();
     let seconds = Duration::from_secs(opts.seconds);
     let mut table = Table::new("log append");
+    // Each phase's peak memory of this process, server included.
+    let mut peaks: Vec<(String, Option<f64>)> = Vec::new();
+    let mut raw_at_16 = None;
 
     for &clients in &opts.clients {
         // Each client moves a deal of its own, new for this measurement, from stage A.
@@ -148,7 +178,13 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
             let deal = ok(&http, &base, &token, "/deals", body).await?;
             deals.push(deal["id"].as_str().unwrap_or_default().to_owned());
         }
+        reset_peak();
         let raw = raw_appends(&log, clients, seconds).await?;
+        peaks.push((format!("log append, {clients} clients"), peak_mib()));
+        if clients == HOT_CLIENTS {
+            raw_at_16 = Some(raw.clone());
+        }
+        reset_peak();
         let stage = {
             let (http, base, token, deals) =
                 (http.clone(), base.clone(), token.clone(), deals.clone());
@@ -171,6 +207,10 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
             })
             .await?
         };
+        peaks.push((
+            format!("deal stage change via HTTP, {clients} clients"),
+            peak_mib(),
+        ));
         let target = (clients == 16).then_some(0.4);
         table.row(
             &format!("deal stage change via HTTP, {clients} clients"),
@@ -184,6 +224,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
             raw.rate()
         );
         {
+            reset_peak();
             let calls = {
                 let (http, base, token, manager) =
                     (http.clone(), base.clone(), token.clone(), manager.clone());
@@ -197,6 +238,10 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
                 })
                 .await?
             };
+            peaks.push((
+                format!("call logged via HTTP, {clients} clients"),
+                peak_mib(),
+            ));
             table.row(
                 &format!("call logged via HTTP, {clients} clients"),
                 &calls,
@@ -207,9 +252,169 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         }
     }
 
+    // Hot deals: several clients on each deal, against the raw rate at 16 clients.
+    let raw = match raw_at_16 {
+        Some(raw) => raw,
+        None => {
+            reset_peak();
+            let raw = raw_appends(&log, HOT_CLIENTS, seconds).await?;
+            peaks.push((format!("log append, {HOT_CLIENTS} clients"), peak_mib()));
+            raw
+        }
+    };
+    let hot = Hot {
+        http: http.clone(),
+        base: base.clone(),
+        token: token.clone(),
+        stages: (a, b),
+    };
+    reset_peak();
+    let Retries {
+        measured: changes,
+        conflicts,
+        same_stage,
+    } = hot.run(client, &pipeline, &manager, seconds).await?;
+    peaks.push((
+        format!("hot deals via HTTP, {HOT_CLIENTS} clients on {HOT_DEALS} deals"),
+        peak_mib(),
+    ));
+    table.row(
+        &format!("hot deal stage change via HTTP, {HOT_CLIENTS} clients on {HOT_DEALS} deals"),
+        &changes,
+        &raw,
+        None,
+    );
+    let per_change = |n: u64| n as f64 / changes.items.max(1) as f64;
+    eprintln!(
+        "hot deals: {:.0} changes/s; sent again after {conflicts} version conflicts ({:.2} per change) and {same_stage} stale views ({:.2})",
+        changes.rate(),
+        per_change(conflicts),
+        per_change(same_stage)
+    );
+
     served.stop().await?;
     log.close().await;
-    Ok(table.render())
+    let mut out = table.render();
+    out.push_str(&format!(
+        "\nHot deals: {} stage changes, sent again after {conflicts} version conflicts \
+         (409, {:.2} per change) and {same_stage} stale views (422 `same_stage`, {:.2} per \
+         change).\n\n\
+         | phase | peak memory (this process, server in it) |\n|---|---:|\n",
+        changes.items,
+        per_change(conflicts),
+        per_change(same_stage)
+    ));
+    for (phase, peak) in &peaks {
+        out.push_str(&format!("| {phase} | {} |\n", mib(*peak)));
+    }
+    Ok(out)
+}
+
+/// What the hot deals measured: the stage changes made, and the changes sent
+/// again after a 409 version conflict or a 422 `same_stage` (a stale view).
+struct Retries {
+    measured: Measurement,
+    conflicts: u64,
+    same_stage: u64,
+}
+
+/// The hot-deal measurement: [`HOT_CLIENTS`] clients moving [`HOT_DEALS`] deals
+/// back and forth between two stages, each change sent with `If-Match` at the
+/// version the client last knew; a 409 tells the current version, and the change
+/// is sent again from there.
+struct Hot {
+    http: HttpClient,
+    base: String,
+    token: String,
+    /// The pipeline's two stages: a deal opens at the first.
+    stages: (Uuid, Uuid),
+}
+
+impl Hot {
+    /// Opens the deals and runs the clients: the changes made, and the retries.
+    async fn run(
+        &self,
+        client: Uuid,
+        pipeline: &str,
+        manager: &str,
+        seconds: Duration,
+    ) -> anyhow::Result<Retries> {
+        let mut deals = Vec::with_capacity(HOT_DEALS);
+        for _ in 0..HOT_DEALS {
+            let body = json!({"client_id": client, "pipeline_id": pipeline, "stage_id": self.stages.0,
+                "title": "Hot", "amount": 1000, "manager_id": manager});
+            let deal = ok(&self.http, &self.base, &self.token, "/deals", body).await?;
+            let version = deal["version"].as_i64().unwrap_or(1);
+            deals.push(deal["id"].as_str().unwrap_or_default().to_owned());
+            anyhow::ensure!(version == 1, "a new deal at version {version}");
+        }
+        let deals = Arc::new(deals);
+        // The version each client last saw of its deal.
+        let known: Arc<Vec<AtomicI64>> =
+            Arc::new((0..HOT_CLIENTS).map(|_| AtomicI64::new(1)).collect());
+        let conflicts = Arc::new(AtomicU64::new(0));
+        let stale_views = Arc::new(AtomicU64::new(0));
+        let (http, base, token, stages) = (
+            self.http.clone(),
+            self.base.clone(),
+            self.token.clone(),
+            self.stages,
+        );
+        let (counted, stale_counted) = (Arc::clone(&conflicts), Arc::clone(&stale_views));
+        let measured = run_for(HOT_CLIENTS, seconds, move |worker, _| {
+            let (http, base, token) = (http.clone(), base.clone(), token.clone());
+            let (deals, known) = (deals.clone(), known.clone());
+            let (conflicts, stale) = (counted.clone(), stale_counted.clone());
+            async move {
+                let deal = &deals[worker % HOT_DEALS];
+                let path = format!("/deals/{deal}/stage");
+                loop {
+                    let version = known[worker].load(Ordering::Relaxed);
+                    // Only stage changes touch these deals, each one flipping the
+                    // stage: at an odd version a deal is at the first stage.
+                    let to = if version % 2 == 1 { stages.1 } else { stages.0 };
+                    let body = json!({"stage_id": to});
+                    let (status, answer) = call_at(
+                        &http,
+                        &base,
+                        &token,
+                        Method::POST,
+                        &path,
+                        &body,
+                        Some(version),
+                    )
+                    .await?;
+                    if status.is_success() {
+                        let now = answer["version"].as_i64().unwrap_or(version + 1);
+                        known[worker].store(now, Ordering::Relaxed);
+                        return Ok(1);
+                    }
+                    // The command path decides before it compares `If-Match`: a
+                    // client whose view is stale may hear that the deal is at the
+                    // stage it asked for already (422 `same_stage`) rather than 409.
+                    // The deal is then a version further than it thought, at least.
+                    if status == StatusCode::UNPROCESSABLE_ENTITY && answer["code"] == "same_stage"
+                    {
+                        stale.fetch_add(1, Ordering::Relaxed);
+                        known[worker].store(version + 1, Ordering::Relaxed);
+                        continue;
+                    }
+                    anyhow::ensure!(status == StatusCode::CONFLICT, "{path}: {status} {answer}");
+                    let current = answer["current_version"].as_i64().ok_or_else(|| {
+                        anyhow::anyhow!("a 409 without current_version: {answer}")
+                    })?;
+                    conflicts.fetch_add(1, Ordering::Relaxed);
+                    known[worker].store(current, Ordering::Relaxed);
+                }
+            }
+        })
+        .await?;
+        Ok(Retries {
+            measured,
+            conflicts: conflicts.load(Ordering::Relaxed),
+            same_stage: stale_views.load(Ordering::Relaxed),
+        })
+    }
 }
 
 /// The log alone: one event per append to a stream of each client's own, at the same concurrency.
