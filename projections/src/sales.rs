@@ -23,7 +23,7 @@ use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 pub use invoices::{invoices, InvoiceGroup, InvoicesBy};
-pub use plans::{plans, PlanRow, PlanTargets};
+pub use plans::{plans, PlanActual, PlanPercent, PlanRow, PlanTargets};
 pub use products::{list_products, ProductRow};
 pub use revenue::{sales_revenue, SalesRevenueBy};
 

@@ -90,8 +90,8 @@ pub struct InvoiceGroup {
     overdue_amount: i128,
 }
 
-/// A plan's targets, or figures beside them (issue 18): each present only when the
-/// plan sets it (in `targets` and `percent`); `actual` has all five.
+/// A plan's targets, what was done, or the percent done (issue 18): in `targets` and
+/// `percent` null for a figure the plan sets no target for.
 #[derive(Debug, ToSchema)]
 pub struct PlanFigures {
     /// Calls.
@@ -118,7 +118,7 @@ pub struct PlanRow {
     /// calls, meetings, call_seconds, deals_won, won_amount as the managers report
     /// counts them over the month.
     actual: PlanFigures,
-    /// Per target set: round(100 × actual / target, 1); null when the target is 0.
+    /// Per target set: round(100 × actual / target, 1); null for a figure without one.
     percent: PlanFigures,
 }
 

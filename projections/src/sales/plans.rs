@@ -12,24 +12,35 @@ use crate::error::ProjectionError;
 use crate::managers::{manager_kpis, ManagerKpisFilter};
 use crate::total::Total;
 
-/// The figures a plan sets targets for (null: no target for it).
+/// The figures a plan sets targets for (null: no target for it); also each target's
+/// percent done.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct PlanTargets {
     /// Calls.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<i64>,
     /// Meetings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub meetings: Option<i64>,
     /// The calls' summed seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_seconds: Option<i64>,
     /// Deals won.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub deals_won: Option<i64>,
     /// The amounts won.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub won_amount: Option<i64>,
+}
+
+/// round(100 × actual / target, 1) per target set (null: no target).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanPercent {
+    /// Calls.
+    pub calls: Option<f64>,
+    /// Meetings.
+    pub meetings: Option<f64>,
+    /// The calls' summed seconds.
+    pub call_seconds: Option<f64>,
+    /// Deals won.
+    pub deals_won: Option<f64>,
+    /// The amounts won.
+    pub won_amount: Option<f64>,
 }
 
 /// What the manager did over the month, as the manager KPIs report counts it.
@@ -58,8 +69,8 @@ pub struct PlanRow {
     pub targets: PlanTargets,
     /// What he did over the month.
     pub actual: PlanActual,
-    /// Per target: round(100 × actual / target, 1); null when the target is 0.
-    pub percent: BTreeMap<&'static str, Option<f64>>,
+    /// Per target set: round(100 × actual / target, 1); null for a figure without one.
+    pub percent: PlanPercent,
 }
 
 /// A row of `sales_plans`.
@@ -121,17 +132,14 @@ pub async fn plans(
                 deals_won: k.deals_won,
                 won_amount: k.won_amount,
             };
-            let figures: [(&'static str, Option<i64>, i128); 5] = [
-                ("calls", targets.calls, i128::from(actual.calls)),
-                ("meetings", targets.meetings, i128::from(actual.meetings)),
-                ("call_seconds", targets.call_seconds, actual.call_seconds.0),
-                ("deals_won", targets.deals_won, i128::from(actual.deals_won)),
-                ("won_amount", targets.won_amount, actual.won_amount.0),
-            ];
-            let percent = figures
-                .into_iter()
-                .filter_map(|(name, target, done)| Some((name, percent(done, target?))))
-                .collect();
+            let of = |target: Option<i64>, done: i128| target.and_then(|t| percent(done, t));
+            let percent = PlanPercent {
+                calls: of(targets.calls, i128::from(actual.calls)),
+                meetings: of(targets.meetings, i128::from(actual.meetings)),
+                call_seconds: of(targets.call_seconds, actual.call_seconds.0),
+                deals_won: of(targets.deals_won, i128::from(actual.deals_won)),
+                won_amount: of(targets.won_amount, actual.won_amount.0),
+            };
             Some(PlanRow {
                 manager_id: k.manager_id,
                 name: k.name,
