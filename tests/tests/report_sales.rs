@@ -6,7 +6,7 @@
 //! catalogue, and each within the caller's reach.
 
 use axum::http::{Method, StatusCode};
-use crm_tests::scenario::{client, manager, pipeline, token};
+use crm_tests::scenario::{client, manager, pipeline, registered, token};
 use crm_tests::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -489,6 +489,63 @@ async fn the_sales_reports_follow_their_definitions(pool: PgPool) {
         .await;
     assert_eq!(rest["items"][0]["id"], json!(p1));
     assert_eq!(rest["next_cursor"], Value::Null);
+
+    // A head reaches his department only: Petro of Support wins, invoices and plans
+    // in March; Hanna, head of Sales, sees none of it, the admin all of it.
+    let petro = registered(&s.app, "Petro", "Support", "manager").await;
+    let hanna = registered(&s.app, "Hanna", "Sales", "head").await;
+    let head = token(&s.app, Some(hanna), "head").await;
+    let cp = client(&s.app, petro).await;
+    let mut dp_body = open(cp, petro, 1_000);
+    dp_body["occurred_at"] = json!(at("03-01"));
+    let dp = s.post("/deals".into(), dp_body).await;
+    s.post(
+        format!("/deals/{dp}/lines"),
+        json!({"product_id": p1, "quantity": 1, "price": 1_000, "occurred_at": at("03-02")}),
+    )
+    .await;
+    s.post(
+        format!("/deals/{dp}/win"),
+        json!({"occurred_at": at("03-05")}),
+    )
+    .await;
+    s.post(
+        format!("/deals/{dp}/invoices"),
+        issue("5", 1_000, "2026-03-31", "03-06"),
+    )
+    .await;
+    s.post(
+        "/plans".into(),
+        plan(petro, "2026-03", json!({"calls": 5}), "03-01"),
+    )
+    .await;
+    let march_revenue = "/reports/revenue?by=product&from=2026-03-01&to=2026-04-01";
+    let march_invoices =
+        "/reports/invoices?by=manager&from=2026-03-01&to=2026-04-01&now=2026-03-10T00:00:00Z";
+    assert_eq!(
+        revenue(&s.get(None, march_revenue).await),
+        vec![row(&p1, 1, 1_000)]
+    );
+    assert_eq!(revenue(&s.get(Some(&head), march_revenue).await), vec![]);
+    assert_eq!(
+        invoices(&s.get(None, march_invoices).await),
+        vec![(petro.to_string(), 1, 1_000, 0, 1_000, 0)]
+    );
+    assert_eq!(invoices(&s.get(Some(&head), march_invoices).await), vec![]);
+    // …while his department's are all his.
+    assert_eq!(
+        invoices(&s.get(Some(&head), &march).await),
+        vec![
+            (olena.to_string(), 2, 56_900, 51_000, 5_900, 5_900),
+            (ivan.to_string(), 1, 2_000, 0, 2_000, 0),
+        ]
+    );
+    let march_plans = "/reports/plans?month=2026-03";
+    assert_eq!(
+        s.get(None, march_plans).await["managers"][0]["manager_id"],
+        json!(petro)
+    );
+    assert_eq!(s.get(Some(&head), march_plans).await["managers"], json!([]));
 
     // Bad queries are problems.
     for path in [
