@@ -28,6 +28,8 @@ pub enum CursorKind {
     Pipelines,
     /// `GET /events`: a place in the feed.
     Feed,
+    /// `GET /products`: the last product's id and name.
+    Products,
 }
 
 impl CursorKind {
@@ -37,6 +39,7 @@ impl CursorKind {
             CursorKind::Managers => b"crm cursor: managers",
             CursorKind::Pipelines => b"crm cursor: pipelines",
             CursorKind::Feed => b"crm cursor: feed",
+            CursorKind::Products => b"crm cursor: products",
         }
     }
 }

@@ -43,6 +43,7 @@ mod projection;
 pub mod repairs;
 pub mod rules;
 mod runner;
+pub mod sales;
 mod set;
 mod shadow;
 mod shared_feed;
@@ -68,7 +69,7 @@ pub use total::Total;
 use sqlx::PgPool;
 
 /// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx,
-/// 2026120621xxxx, 2026120732xxxx and 2026120737xxxx belong to it). Other crates keep their own migrations in the same database, so those are
+/// 2026120621xxxx, 2026120732xxxx, 2026120737xxxx and 2026120743xxxx belong to it). Other crates keep their own migrations in the same database, so those are
 /// not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
@@ -93,6 +94,7 @@ pub fn builtin() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(clients::Clients),
         std::sync::Arc::new(interactions::Interactions),
         std::sync::Arc::new(rules::Rules),
+        std::sync::Arc::new(sales::Sales),
         std::sync::Arc::new(custom::Catalog),
     ]
 }

@@ -58,6 +58,14 @@ pub(crate) const MEASURES: &[(&str, &str)] = &[
         "calls_with_client",
         "count(*) FILTER (WHERE kind IN ('call_outbound', 'call_inbound') AND client_id IS NOT NULL)",
     ),
+    (
+        "calls_with_goal",
+        "count(*) FILTER (WHERE kind IN ('call_outbound', 'call_inbound') AND goal)",
+    ),
+    (
+        "calls_goal_reached",
+        "count(*) FILTER (WHERE kind IN ('call_outbound', 'call_inbound') AND goal_reached)",
+    ),
     ("meetings", "count(*) FILTER (WHERE kind = 'meeting')"),
     ("emails", "count(*) FILTER (WHERE kind = 'email')"),
     ("messages", "count(*) FILTER (WHERE kind = 'message')"),
@@ -89,8 +97,8 @@ impl Projection for ManagerKpisProjection {
     }
 
     fn version(&self) -> i32 {
-        // 2: the team's email, active and registered_at.
-        2
+        // 2: the team's email, active and registered_at; 3: calls with a goal.
+        3
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -264,19 +272,22 @@ async fn write_facts(
     let sql = format!(
         "WITH f AS ( \
              INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
-                                    amount, late, prev_contact_at, prev_call_at) \
+                                    amount, late, prev_contact_at, prev_call_at, goal, \
+                                    goal_reached) \
              SELECT u.position, u.manager_id, u.occurred_at, u.kind, u.client_id, u.seconds, \
                     u.amount, u.late, \
                     CASE WHEN u.client_id IS NOT NULL \
                          THEN coalesce(u.prev_contact_at, '-infinity') END, \
                     CASE WHEN u.client_id IS NOT NULL AND u.kind IN ('call_outbound', 'call_inbound') \
-                         THEN coalesce(u.prev_call_at, '-infinity') END \
+                         THEN coalesce(u.prev_call_at, '-infinity') END, \
+                    u.goal, u.goal_reached \
                FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], \
                            $6::bigint[], $7::bigint[], $8::bool[], $9::timestamptz[], \
-                           $10::timestamptz[]) \
+                           $10::timestamptz[], $11::bool[], $12::bool[]) \
                     AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
-                         prev_contact_at, prev_call_at) \
-             RETURNING kind, manager_id, occurred_at, client_id, seconds, amount, late), \
+                         prev_contact_at, prev_call_at, goal, goal_reached) \
+             RETURNING kind, manager_id, occurred_at, client_id, seconds, amount, late, goal, \
+                       goal_reached), \
          d AS ( \
              INSERT INTO kpi_daily (day, manager_id, {columns}) \
              SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
@@ -302,6 +313,8 @@ async fn write_facts(
         .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
         .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
         .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.goal).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -127,6 +127,7 @@ impl Fill {
         match name {
             "from" => return Some("2000-01-01T00:00:00Z".into()),
             "to" => return Some("2100-01-01T00:00:00Z".into()),
+            "month" => return Some("2026-01".into()),
             _ => {}
         }
         first_enum_value(doc, schema)

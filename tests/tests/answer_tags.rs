@@ -238,11 +238,13 @@ async fn answers_judged_at_the_servers_clock_and_errors_carry_no_tag(pool: PgPoo
         "/reports/overdue/deals",
         "/reports/overdue/leads",
         "/clients",
+        "/reports/invoices?by=manager&from=2026-01-01&to=2027-01-01",
     ] {
         let answer = get(&c, &t.director, path, c.position, Some("*")).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
         assert!(answer.headers.get(header::ETAG).is_none(), "{path}");
-        let fixed = format!("{path}?now=2026-03-01T00:00:00Z");
+        let join = if path.contains('?') { '&' } else { '?' };
+        let fixed = format!("{path}{join}now=2026-03-01T00:00:00Z");
         tag(&get(&c, &t.director, &fixed, c.position, None).await);
     }
     // Refusals and errors: no tag, and no 304 even to `*`.

@@ -554,6 +554,7 @@ fn table() -> BTreeMap<&'static str, Route> {
             ),
         ),
         ("GET /pipelines", query(EVERYONE, false, Nothing, "")),
+        ("GET /products", query(EVERYONE, false, Nothing, "")),
         (
             "GET /pipelines/{id}",
             query(EVERYONE, false, ThePipeline, ""),
@@ -601,6 +602,11 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /reports/managers",
             report("from=2020-01-01&to=2100-01-01"),
         ),
+        (
+            "GET /reports/invoices",
+            report("by=manager&from=2020-01-01&to=2100-01-01"),
+        ),
+        ("GET /reports/plans", report("month=2026-01")),
     ])
 }
 

@@ -41,6 +41,7 @@ mod report_funnel;
 mod report_leads;
 mod report_managers;
 mod report_outcomes;
+mod report_sales;
 mod report_schemas;
 mod report_tasks;
 mod sales;

@@ -64,6 +64,59 @@ async fn company(app: &TestApp, steps: usize) -> i64 {
     let pipeline = app.post("/pipelines", &body).await.body["id"].clone();
     let (mut deals, mut tasks, mut leads): (Vec<String>, Vec<String>, Vec<String>) =
         Default::default();
+    // The sales model's (issue 18): a catalogue, plans (one replaced), invoices.
+    let mut products = Vec::new();
+    for (name, category) in [("Pallet", "Packaging"), ("Forklift", "Machines")] {
+        let answer = app
+            .post("/products", &json!({"name": name, "category": category}))
+            .await;
+        products.push(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    for (m, calls) in [(managers[0], 5), (managers[1], 7), (managers[0], 9)] {
+        let answer = app
+            .post(
+                "/plans",
+                &json!({"manager_id": m, "month": "2026-03", "targets": {"calls": calls}}),
+            )
+            .await;
+        assert!(answer.status.is_success(), "{:?}", answer.body);
+    }
+    // A deal with three lines, one removed, won: lines at a win for certain.
+    let deal = app
+        .post(
+            "/deals",
+            &json!({"client_id": c, "pipeline_id": pipeline, "title": "Lines", "amount": 900,
+                    "manager_id": managers[0], "occurred_at": "2026-02-01T09:00:00Z"}),
+        )
+        .await;
+    let deal = deal.body["id"].as_str().unwrap().to_owned();
+    let mut lines = Vec::new();
+    for n in 0..4 {
+        let line = Uuid::new_v4();
+        let answer = app
+            .post(
+                &format!("/deals/{deal}/lines"),
+                &json!({"line_id": line, "product_id": products[n % 2], "quantity": n + 1,
+                        "price": 100}),
+            )
+            .await;
+        assert!(answer.status.is_success(), "{:?}", answer.body);
+        lines.push(line);
+    }
+    for (path, body) in [
+        (
+            format!("/deals/{deal}/lines/{}/remove", lines[0]),
+            json!({}),
+        ),
+        (
+            format!("/deals/{deal}/win"),
+            json!({"occurred_at": "2026-02-02T09:00:00Z"}),
+        ),
+    ] {
+        let answer = app.post(&path, &body).await;
+        assert!(answer.status.is_success(), "{path}: {:?}", answer.body);
+    }
+    let mut invoices: Vec<String> = Vec::new();
     let mut dice = Dice(0x2545_f491_4f6c_dd1d);
     let mut last = 0;
     for n in 0..steps {
@@ -87,7 +140,7 @@ async fn company(app: &TestApp, steps: usize) -> i64 {
             ),
             15..=44 => {
                 let id = any(&deals, &mut dice);
-                let (verb, body) = match dice.roll(7) {
+                let (verb, body) = match dice.roll(10) {
                     0 => ("win", json!({})),
                     1 => (
                         "lose",
@@ -96,6 +149,34 @@ async fn company(app: &TestApp, steps: usize) -> i64 {
                     2 => ("assign", json!({"manager_id": m})),
                     3 => ("amount", json!({"amount": 1000 + n})),
                     4 => ("reopen", json!({"stage_id": stages[dice.roll(3)]})),
+                    7 => (
+                        "lines",
+                        json!({"product_id": products[dice.roll(2)], "quantity": 1 + dice.roll(5),
+                               "price": 100 * (1 + dice.roll(9))}),
+                    ),
+                    8 => (
+                        "invoices",
+                        json!({"number": format!("N{n}"), "amount": 500 + n, "due_on": "2026-04-01"}),
+                    ),
+                    9 if !invoices.is_empty() => {
+                        let invoice = any(&invoices, &mut dice);
+                        let body = json!({"amount": 1 + dice.roll(300), "paid_on": "2026-03-01"});
+                        let mut body = body;
+                        body["occurred_at"] = json!(at);
+                        let answer = app
+                            .post(&format!("/invoices/{invoice}/payments"), &body)
+                            .await;
+                        assert!(
+                            answer.status.is_success()
+                                || answer.status == StatusCode::UNPROCESSABLE_ENTITY,
+                            "{body}: {:?}",
+                            answer.body
+                        );
+                        if let Some(p) = answer.body["position"].as_i64() {
+                            last = last.max(p);
+                        }
+                        continue;
+                    }
                     _ => ("stage", json!({"stage_id": stages[dice.roll(3)]})),
                 };
                 let mut body = body;
@@ -143,6 +224,11 @@ async fn company(app: &TestApp, steps: usize) -> i64 {
                                       "direction": (["inbound", "outbound"])[dice.roll(2)],
                                       "manager_id": m, "duration_s": 30 * dice.roll(10), "occurred_at": at});
                 match dice.roll(3) {
+                    0 => body["goal_reached"] = json!(true),
+                    1 => body["goal"] = json!("demo"),
+                    _ => {}
+                }
+                match dice.roll(3) {
                     0 => body["client_id"] = json!(c),
                     1 if !deals.is_empty() => body["deal_id"] = json!(any(&deals, &mut dice)),
                     _ if !leads.is_empty() => body["lead_id"] = json!(any(&leads, &mut dice)),
@@ -163,6 +249,7 @@ async fn company(app: &TestApp, steps: usize) -> i64 {
                 "/deals" => deals.push(id),
                 "/tasks" => tasks.push(id),
                 "/leads" => leads.push(id),
+                p if p.ends_with("/invoices") => invoices.push(id),
                 _ => {}
             }
         }
@@ -201,6 +288,8 @@ async fn live_and_rebuilt_read_models_are_identical(pool: PgPool) {
         "tasks ",
         "leads ",
         "interactions ",
+        "sales_won_lines ",
+        "sales_invoices ",
     ] {
         assert!(
             live.iter().filter(|r| r.starts_with(table)).count() >= 3,

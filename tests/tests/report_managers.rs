@@ -326,6 +326,8 @@ impl Scenario {
                     "manager_id": m.id, "name": m.name, "department": m.department,
                     "calls": get("calls"), "calls_outbound": get("calls_outbound"),
                     "calls_inbound": get("calls_inbound"), "call_seconds": get("call_seconds"),
+                    // No call of this scenario carries a goal (report_sales counts them).
+                    "calls_with_goal": 0, "calls_goal_reached": 0,
                     "meetings": get("meetings"), "emails": get("emails"),
                     "messages": get("messages"), "clients_contacted": clients.len(),
                     "calls_per_client": calls_per_client,

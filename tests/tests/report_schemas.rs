@@ -98,7 +98,7 @@ async fn every_report_figure_is_described(pool: PgPool) {
         .keys()
         .filter(|p| p.starts_with("/reports/"))
         .collect();
-    assert_eq!(reports.len(), 10, "{reports:?}");
+    assert_eq!(reports.len(), 12, "{reports:?}");
     for path in reports {
         let operation = &doc["paths"][path.as_str()]["get"];
         for part in ["summary", "description"] {
@@ -166,6 +166,14 @@ async fn report_answers_carry_exactly_the_documented_fields(pool: PgPool) {
             json!({"title": "T", "assignee_id": m, "due_at": at, "occurred_at": at}),
         ),
         (
+            format!("/deals/{}/invoices", deals[0]),
+            json!({"number": "1", "amount": 100, "due_on": "2026-03-20", "occurred_at": at}),
+        ),
+        (
+            "/plans".to_owned(),
+            json!({"manager_id": m, "month": "2026-03", "targets": {"calls": 2}, "occurred_at": at}),
+        ),
+        (
             "/leads".to_owned(),
             json!({"source": "site", "name": "Ivan", "manager_id": m, "occurred_at": at}),
         ),
@@ -189,6 +197,9 @@ async fn report_answers_carry_exactly_the_documented_fields(pool: PgPool) {
         "/reports/forecast?pipeline_id=".to_owned() + &pipeline,
         format!("/reports/revenue?by=source&{period}"),
         format!("/reports/leads?by=status&{period}"),
+        format!("/reports/revenue?by=novelty&{period}"),
+        format!("/reports/invoices?by=client&{period}&{now}"),
+        "/reports/plans?month=2026-03".to_owned(),
     ];
     let doc = app.get("/openapi.json").await.body;
     let analyst = crm_api::auth::create_token(app.log.pool(), None, "analyst", None)

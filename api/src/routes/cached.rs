@@ -6,9 +6,10 @@
 
 use crate::answers::Cacheable;
 
-use super::{deals, interaction_queries, lead_queries, task_queries};
+use super::{deals, interaction_queries, lead_queries, reports, task_queries};
 
-/// `now`: the overdue lists and the clients' segments are judged at it.
+/// `now`: the overdue lists, the clients' segments and the invoices' overdue amounts
+/// are judged at it.
 const NOW: &[&str] = &["now"];
 
 /// The route `path` (as routed: `/deals`) if its answers are cached.
@@ -17,8 +18,11 @@ pub fn cacheable(path: &str) -> Option<Cacheable> {
         "/reports/funnel"
         | "/reports/forecast"
         | "/reports/loss-reasons"
-        | "/reports/revenue"
         | "/reports/conversion" => (&[crm_projections::deals::NAME], &[]),
+        "/reports/revenue" => (reports::deals::REVENUE_MODELS, &[]),
+        "/reports/invoices" => (&[crm_projections::sales::NAME], NOW),
+        "/reports/plans" => (reports::sales::MODELS_OF_PLANS, &[]),
+        "/products" => (&[crm_projections::sales::NAME], &[]),
         "/reports/overdue/deals" => (&[crm_projections::deals::NAME], NOW),
         "/reports/overdue/tasks" => (&[crm_projections::tasks::NAME], NOW),
         "/reports/overdue/leads" => (&[crm_projections::leads::NAME], NOW),

@@ -40,7 +40,11 @@ words!(
 );
 words!(
     /// What revenue is grouped by.
-    RevenueByDoc: Manager, Source, Pipeline, Client
+    RevenueByDoc: Manager, Source, Pipeline, Client, Product, Category, Novelty, FirstContact
+);
+words!(
+    /// What invoices are grouped by.
+    InvoicesByDoc: Manager, Client
 );
 words!(
     /// A lead's status.

@@ -23,6 +23,7 @@ mod pipeline_queries;
 mod pipelines;
 mod plans;
 mod problems;
+mod product_queries;
 mod products;
 mod projections;
 mod report_rows;
@@ -168,6 +169,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::enable))
         // The sales department's business (issue 18).
         .routes(routes!(products::define))
+        .routes(routes!(product_queries::list))
+        .routes(routes!(reports::sales::invoices))
+        .routes(routes!(reports::sales::plans))
         .routes(routes!(deal_lines::add))
         .routes(routes!(deal_lines::remove))
         .routes(routes!(invoices::issue))

@@ -59,13 +59,67 @@ pub struct LossReason {
 #[derive(Debug, ToSchema)]
 pub struct RevenueGroup {
     /// The manager responsible at the win, the deal's source, pipeline or client (an id,
-    /// or the source's text); null groups the deals without a source.
+    /// or the source's text); null groups the deals without a source. By `product` a
+    /// product's id, by `category` its category, by `novelty` `new` or `repeat`, by
+    /// `first_contact` `inbound`, `outbound` or `unknown`.
     key: Option<String>,
-    /// DealWon events in the period (a deal won, reopened and won again counts twice).
+    /// DealWon events in the period (a deal won, reopened and won again counts twice);
+    /// by `product`, `category`, `novelty` and `first_contact`: distinct deals.
     deals: i64,
-    /// The amounts those DealWon recorded, summed; minor units (exact at any size:
-    /// docs/reports.md).
+    /// The amounts those DealWon recorded, summed; by `product` and `category`, Σ
+    /// quantity × price of the deals' lines as they stood at each win; minor units
+    /// (exact at any size: docs/reports.md).
     amount: i128,
+}
+
+/// The invoices of one group issued in the period (issue 18).
+#[derive(Debug, ToSchema)]
+pub struct InvoiceGroup {
+    /// The manager responsible for the invoice's deal at the issue, or the deal's
+    /// client (an id).
+    key: String,
+    /// Invoices issued in the period.
+    issued: i64,
+    /// Their amounts, summed; minor units (exact at any size).
+    issued_amount: i128,
+    /// Their payments recorded so far, summed; minor units.
+    paid_amount: i128,
+    /// issued_amount − paid_amount; minor units.
+    outstanding_amount: i128,
+    /// The outstanding amounts of those whose `due_on` is before today; minor units.
+    overdue_amount: i128,
+}
+
+/// A plan's targets, what was done, or the percent done (issue 18): in `targets` and
+/// `percent` null for a figure the plan sets no target for.
+#[derive(Debug, ToSchema)]
+pub struct PlanFigures {
+    /// Calls.
+    calls: Option<f64>,
+    /// Meetings.
+    meetings: Option<f64>,
+    /// The calls' summed seconds.
+    call_seconds: Option<f64>,
+    /// DealWon while he was responsible.
+    deals_won: Option<f64>,
+    /// The amounts those DealWon recorded, minor units.
+    won_amount: Option<f64>,
+}
+
+/// One manager's plan for the month and what he did in it (issue 18).
+#[derive(Debug, ToSchema)]
+pub struct PlanRow {
+    /// The manager.
+    manager_id: Uuid,
+    /// His name.
+    name: String,
+    /// The targets of his latest plan for the month (only those set).
+    targets: PlanFigures,
+    /// calls, meetings, call_seconds, deals_won, won_amount as the managers report
+    /// counts them over the month.
+    actual: PlanFigures,
+    /// Per target set: round(100 × actual / target, 1); null for a figure without one.
+    percent: PlanFigures,
 }
 
 /// An open task past its due time.
@@ -136,6 +190,10 @@ pub struct ManagerKpis {
     /// The calls' summed `duration_s` (a call without one adds 0; exact at any size:
     /// docs/reports.md).
     call_seconds: i128,
+    /// Calls that carry a goal: `goal` or `goal_reached` given (issue 18).
+    calls_with_goal: i64,
+    /// Calls whose `goal_reached` is true (issue 18).
+    calls_goal_reached: i64,
     /// Interactions of kind `meeting`.
     meetings: i64,
     /// Interactions of kind `email`.

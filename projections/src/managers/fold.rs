@@ -69,6 +69,10 @@ pub(super) struct Fact {
     pub(super) prev_contact_at: Option<DateTime<Utc>>,
     /// Calls with a client: the previous call of the pair (None: the first).
     pub(super) prev_call_at: Option<DateTime<Utc>>,
+    /// Calls: a goal was said (`goal` or `goal_reached` given).
+    pub(super) goal: bool,
+    /// Calls: `goal_reached` true.
+    pub(super) goal_reached: bool,
 }
 
 impl Fact {
@@ -84,6 +88,8 @@ impl Fact {
             late: false,
             prev_contact_at: None,
             prev_call_at: None,
+            goal: false,
+            goal_reached: false,
         }
     }
 }
@@ -263,6 +269,8 @@ impl Fold {
                 fact.client_id = e.client_id;
                 if kind.is_call() {
                     fact.seconds = e.duration.map_or(0, |d| d.seconds);
+                    fact.goal = e.goal.is_some() || e.goal_reached.is_some();
+                    fact.goal_reached = e.goal_reached == Some(true);
                 }
                 self.facts.push(fact);
             }

@@ -45,6 +45,10 @@ pub struct ManagerKpis {
     pub calls_inbound: i64,
     /// The calls' summed `duration_s` (exact: `crate::total`).
     pub call_seconds: Total,
+    /// Calls that carry a goal (`goal` or `goal_reached` given).
+    pub calls_with_goal: i64,
+    /// Calls whose `goal_reached` is true.
+    pub calls_goal_reached: i64,
     /// Interactions of kind `meeting`.
     pub meetings: i64,
     /// Interactions of kind `email`.
@@ -232,6 +236,8 @@ fn row_kpis(row: &sqlx::postgres::PgRow) -> Result<ManagerKpis, ProjectionError>
         calls_outbound,
         calls_inbound,
         call_seconds: row.try_get("call_seconds")?,
+        calls_with_goal: n("calls_with_goal")?,
+        calls_goal_reached: n("calls_goal_reached")?,
         meetings: n("meetings")?,
         emails: n("emails")?,
         messages: n("messages")?,

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_projections::deals::{funnel as funnel_query, FunnelStage, NAME as DEALS};
+use crm_projections::sales::NAME as SALES;
 use crm_projections::Total;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -270,14 +271,41 @@ pub async fn loss_reasons(
     Ok(Json(LossReasonsView { reasons }))
 }
 
+/// What revenue is grouped by: the `deals` model's keys, or the `sales` model's
+/// (issue 18).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevenueKey {
+    /// The manager responsible at the win.
+    Manager,
+    /// The deal's source.
+    Source,
+    /// The deal's pipeline.
+    Pipeline,
+    /// The deal's client.
+    Client,
+    /// The product of each line at the win.
+    Product,
+    /// That product's category.
+    Category,
+    /// `new` (the client's first won deal) or `repeat`.
+    Novelty,
+    /// The direction of the client's first interaction.
+    FirstContact,
+}
+
+/// The read models the revenue report reads (the `by` decides which one).
+pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES];
+
 /// Which revenue.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RevenueQuery {
-    /// `manager`, `source`, `pipeline` or `client`.
+    /// `manager`, `source`, `pipeline`, `client`, `product`, `category`, `novelty` or
+    /// `first_contact`.
     #[param(value_type = RevenueByDoc, inline)]
-    by: crm_projections::deals::RevenueBy,
+    by: RevenueKey,
     /// Period start (inclusive): a time or a date.
     #[param(value_type = TimeOrDate, inline)]
     from: Bound,
@@ -300,9 +328,15 @@ pub struct RevenueView {
 /// Revenue: the period's wins by group.
 ///
 /// DealWon events with `occurred_at` in `[from, to)` with the amount they recorded,
-/// keyed by the manager responsible at the win, the deal's source, pipeline or client;
-/// largest amount first, then key. Reach: the manager responsible at the win. Read
-/// model `deals`.
+/// keyed by the manager responsible at the win, the deal's source, pipeline or client
+/// (`deals` counts the DealWon events); largest amount first, then key. By `product`
+/// or `category`: each won deal's lines as they stood at the win, `amount` = Σ
+/// quantity × price; by `novelty` (`new`: the client's first won deal, `repeat`: a
+/// client who had won before) and `first_contact` (`inbound`/`outbound`: the
+/// direction of the client's first interaction, `unknown` when none): the amounts the
+/// DealWon recorded; for these four `deals` counts distinct deals. A deal won,
+/// reopened and won again counts at each win. Reach: the manager responsible at the
+/// win. Read model `deals` (`sales` for the four keys of issue 18).
 #[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
     params(RevenueQuery), responses((status = 200, body = RevenueView, description = "The revenue by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -311,13 +345,32 @@ pub async fn revenue(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
+    use crm_projections::deals::RevenueBy as D;
+    use crm_projections::sales::SalesRevenueBy as S;
     let reach = report_reach(&state, &actor).await?;
-    query.read.read_model(&state, DEALS).await?;
+    let by = match query.by {
+        RevenueKey::Manager => Ok(D::Manager),
+        RevenueKey::Source => Ok(D::Source),
+        RevenueKey::Pipeline => Ok(D::Pipeline),
+        RevenueKey::Client => Ok(D::Client),
+        RevenueKey::Product => Err(S::Product),
+        RevenueKey::Category => Err(S::Category),
+        RevenueKey::Novelty => Err(S::Novelty),
+        RevenueKey::FirstContact => Err(S::FirstContact),
+    };
     let (from, to) = period(query.from, query.to)?;
-    let groups =
-        crm_projections::deals::revenue(state.log.pool(), query.by, from, to, reach.managers())
-            .await
-            .map_err(projection_error)?;
+    let pool = state.log.pool();
+    let groups = match by {
+        Ok(by) => {
+            query.read.read_model(&state, DEALS).await?;
+            crm_projections::deals::revenue(pool, by, from, to, reach.managers()).await
+        }
+        Err(by) => {
+            query.read.read_model(&state, SALES).await?;
+            crm_projections::sales::sales_revenue(pool, by, from, to, reach.managers()).await
+        }
+    }
+    .map_err(projection_error)?;
     Ok(Json(RevenueView { groups }))
 }
 

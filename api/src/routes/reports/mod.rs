@@ -2,10 +2,11 @@
 //! Each operation's description and each answer field's doc comment state the
 //! figure's definition in short; docs/reports.md defines them in full, with examples.
 //!
-//! One module a side of the business: [`deals`], [`leads`], [`team`]; [`period`] is the
+//! One module a side of the business: [`deals`], [`leads`], [`team`], [`sales`]; [`period`] is the
 //! query part the reports over a period share.
 
 pub mod deals;
 pub mod leads;
 mod period;
+pub mod sales;
 pub mod team;

@@ -1,0 +1,73 @@
+//! The invoices report: the invoices issued in a period by manager or client, with
+//! what has been paid on them, what is outstanding and what of that is overdue.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::client_key;
+use crate::error::ProjectionError;
+use crate::total::Total;
+
+/// What invoices are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoicesBy {
+    /// The manager responsible for the invoice's deal when it was issued.
+    Manager,
+    /// The deal's client.
+    Client,
+}
+
+/// The invoices of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct InvoiceGroup {
+    /// The group's key: a manager's or a client's id.
+    pub key: String,
+    /// Invoices issued in the period.
+    pub issued: i64,
+    /// Their summed amounts.
+    pub issued_amount: Total,
+    /// What has been paid on them (every payment recorded).
+    pub paid_amount: Total,
+    /// What remains to be paid: issued less paid.
+    pub outstanding_amount: Total,
+    /// Of that, on invoices whose `due_on` is before `today`.
+    pub overdue_amount: Total,
+}
+
+/// The invoices issued (InvoiceIssued's `occurred_at`) in `[from, to)` by `by`, with
+/// payments as recorded now and overdue judged at `today`; largest issued amount
+/// first, then key. `managers`: only invoices whose manager at issue is one of them.
+pub async fn invoices(
+    pool: &PgPool,
+    by: InvoicesBy,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    today: NaiveDate,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<InvoiceGroup>, ProjectionError> {
+    let key = match by {
+        InvoicesBy::Manager => "manager_id".to_owned(),
+        InvoicesBy::Client => client_key("client_id"),
+    };
+    let sql = format!(
+        "SELECT ({key})::text AS key, count(*) AS issued, sum(amount)::text AS issued_amount, \
+                sum(paid)::text AS paid_amount, sum(amount - paid)::text AS outstanding_amount, \
+                coalesce(sum(amount - paid) FILTER (WHERE due_on < $3), 0)::text AS overdue_amount \
+           FROM projections.sales_invoices \
+          WHERE issued_at >= $1 AND issued_at < $2 \
+            AND ($4::uuid[] IS NULL OR manager_id = ANY($4)) \
+          GROUP BY 1 ORDER BY sum(amount) DESC, 1"
+    );
+    // Unnamed: planned for these bounds each time.
+    let rows = sqlx::query_as::<_, InvoiceGroup>(&sql)
+        .persistent(false)
+        .bind(from)
+        .bind(to)
+        .bind(today)
+        .bind(managers)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
