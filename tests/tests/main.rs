@@ -44,6 +44,7 @@ mod report_outcomes;
 mod report_schemas;
 mod report_tasks;
 mod sales;
+mod sales_reports;
 mod schema_evolution;
 mod seed;
 mod subscription_restart;

@@ -6,10 +6,12 @@
 
 use crate::answers::Cacheable;
 
-use super::{deals, interaction_queries, lead_queries, task_queries};
+use super::{deals, interaction_queries, lead_queries, manager_queries, reports, task_queries};
 
 /// `now`: the overdue lists and the clients' segments are judged at it.
 const NOW: &[&str] = &["now"];
+/// `date`: a manager's day is today's by the server's clock without it.
+const DATE: &[&str] = &["date"];
 
 /// The route `path` (as routed: `/deals`) if its answers are cached.
 pub fn cacheable(path: &str) -> Option<Cacheable> {
@@ -17,8 +19,8 @@ pub fn cacheable(path: &str) -> Option<Cacheable> {
         "/reports/funnel"
         | "/reports/forecast"
         | "/reports/loss-reasons"
-        | "/reports/revenue"
         | "/reports/conversion" => (&[crm_projections::deals::NAME], &[]),
+        "/reports/revenue" => (reports::deals::REVENUE_MODELS, &[]),
         "/reports/overdue/deals" => (&[crm_projections::deals::NAME], NOW),
         "/reports/overdue/tasks" => (&[crm_projections::tasks::NAME], NOW),
         "/reports/overdue/leads" => (&[crm_projections::leads::NAME], NOW),
@@ -30,6 +32,9 @@ pub fn cacheable(path: &str) -> Option<Cacheable> {
         "/leads" => (lead_queries::MODELS, &[]),
         "/interactions" => (interaction_queries::MODELS, &[]),
         "/managers" => (&[crm_projections::managers::NAME], &[]),
+        "/managers/{id}/day" => (manager_queries::DAY_MODELS, DATE),
+        "/reports/tasks/people" => (reports::team::TASK_PEOPLE_MODELS, &[]),
+        "/clients/duplicates" => (&[crm_projections::clients::NAME], &[]),
         "/pipelines" => (&[crm_projections::deals::NAME], &[]),
         "/automation/rules" => (&[crm_projections::rules::NAME], &[]),
         _ => return None,

@@ -59,7 +59,8 @@ pub struct LossReason {
 #[derive(Debug, ToSchema)]
 pub struct RevenueGroup {
     /// The manager responsible at the win, the deal's source, pipeline or client (an id,
-    /// or the source's text); null groups the deals without a source.
+    /// or the source's text; a merged client's wins count for its survivor); null
+    /// groups the deals without a source.
     key: Option<String>,
     /// DealWon events in the period (a deal won, reopened and won again counts twice).
     deals: i64,
@@ -169,4 +170,21 @@ pub struct ManagerKpis {
     tasks_completed: i64,
     /// Of those, completed after the `due_at` then in force.
     tasks_completed_late: i64,
+}
+
+/// One manager's part in the open tasks.
+#[derive(Debug, ToSchema)]
+pub struct TaskPeople {
+    /// The manager.
+    manager_id: Uuid,
+    /// His name.
+    name: String,
+    /// Open tasks he scheduled (the actor of their TaskScheduled).
+    assigned: i64,
+    /// Open tasks he is the assignee of.
+    doing: i64,
+    /// Open tasks he is a co-executor of.
+    helping: i64,
+    /// Open tasks he is an observer of.
+    observing: i64,
 }

@@ -289,6 +289,9 @@ pub struct RevenueQuery {
     read: ReadYourWrites,
 }
 
+/// The read models the revenue report reads: the wins, and the clients' merges.
+pub(in crate::routes) const REVENUE_MODELS: &[&str] = &[DEALS, crm_projections::clients::NAME];
+
 /// Won revenue by group.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevenueView {
@@ -300,9 +303,10 @@ pub struct RevenueView {
 /// Revenue: the period's wins by group.
 ///
 /// DealWon events with `occurred_at` in `[from, to)` with the amount they recorded,
-/// keyed by the manager responsible at the win, the deal's source, pipeline or client;
-/// largest amount first, then key. Reach: the manager responsible at the win. Read
-/// model `deals`.
+/// keyed by the manager responsible at the win, the deal's source, pipeline or client
+/// (a merged client's wins count for its survivor); largest amount first, then key.
+/// Reach: the manager responsible at the win. Read models `deals` and `clients`
+/// (merges).
 #[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
     params(RevenueQuery), responses((status = 200, body = RevenueView, description = "The revenue by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -312,7 +316,7 @@ pub async fn revenue(
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    query.read.read_model(&state, DEALS).await?;
+    query.read.read_models(&state, REVENUE_MODELS).await?;
     let (from, to) = period(query.from, query.to)?;
     let groups =
         crm_projections::deals::revenue(state.log.pool(), query.by, from, to, reach.managers())

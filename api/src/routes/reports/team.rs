@@ -285,3 +285,49 @@ pub async fn figure_events(
         next_cursor,
     }))
 }
+
+/// Read-your-writes only.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPeopleQuery {
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// Each manager's part in the open tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPeopleView {
+    /// One row per registered manager in reach, by name, then id.
+    #[schema(value_type = Vec<report_rows::TaskPeople>)]
+    managers: Vec<crm_projections::tasks::TaskPeople>,
+}
+
+/// The read models the task people report reads.
+pub(in crate::routes) const TASK_PEOPLE_MODELS: &[&str] = &[
+    crm_projections::tasks::NAME,
+    crm_projections::managers::NAME,
+];
+
+/// Task people: who scheduled, does, helps with and watches the open tasks.
+///
+/// Per registered manager (those in reach), the open tasks (neither completed nor
+/// cancelled) he scheduled (the actor of their TaskScheduled: `assigned`), is the
+/// assignee of (`doing`), a co-executor of (`helping`), an observer of
+/// (`observing`); by name, then id. Read models `tasks` and `manager_kpis`.
+#[utoipa::path(get, path = "/reports/tasks/people", tag = "reports", operation_id = "task_people_report",
+    params(TaskPeopleQuery), responses((status = 200, body = TaskPeopleView, description = "Each manager's part in the open tasks."), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn task_people(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<TaskPeopleQuery>,
+) -> Result<Json<TaskPeopleView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
+    query.read.read_models(&state, TASK_PEOPLE_MODELS).await?;
+    let managers = crm_projections::tasks::task_people(state.log.pool(), reach.managers())
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(TaskPeopleView { managers }))
+}
