@@ -98,7 +98,7 @@ async fn every_report_figure_is_described(pool: PgPool) {
         .keys()
         .filter(|p| p.starts_with("/reports/"))
         .collect();
-    assert_eq!(reports.len(), 10, "{reports:?}");
+    assert_eq!(reports.len(), 11, "{reports:?}");
     for path in reports {
         let operation = &doc["paths"][path.as_str()]["get"];
         for part in ["summary", "description"] {
@@ -189,6 +189,7 @@ async fn report_answers_carry_exactly_the_documented_fields(pool: PgPool) {
         "/reports/forecast?pipeline_id=".to_owned() + &pipeline,
         format!("/reports/revenue?by=source&{period}"),
         format!("/reports/leads?by=status&{period}"),
+        "/reports/tasks/people".to_owned(),
     ];
     let doc = app.get("/openapi.json").await.body;
     let analyst = crm_api::auth::create_token(app.log.pool(), None, "analyst", None)
