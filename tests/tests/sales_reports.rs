@@ -589,6 +589,21 @@ async fn a_managers_day_lists_his_prospects_clients_and_call_tails(pool: PgPool)
         )
         .await;
     assert_eq!(got, StatusCode::BAD_REQUEST);
+
+    // Tagged with a date; without one it is today's by the server's clock: no tag.
+    for (path, tagged) in [
+        (path.clone(), true),
+        (format!("/managers/{olena}/day"), false),
+        ("/reports/tasks/people".to_owned(), true),
+        ("/clients/duplicates".to_owned(), true),
+    ] {
+        let answer = w
+            .app
+            .send(Method::GET, &path, Some(ADMIN_TOKEN), None, &[])
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.headers.contains_key("etag"), tagged, "{path}");
+    }
 }
 
 #[sqlx::test(migrations = false)]
