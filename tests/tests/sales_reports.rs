@@ -133,6 +133,7 @@ async fn views(w: &World, survivor: Uuid, merged: Uuid, manager: Uuid) -> BTreeM
         "/reports/revenue?by=client&from=2026-01-01&to=2027-01-01".to_owned(),
         format!("/managers/{manager}/day?date=2026-03-10"),
         "/clients/duplicates".to_owned(),
+        "/reports/managers?from=2026-03-01&to=2026-04-01".to_owned(),
     ] {
         let mut answer = w.get(&path).await;
         // A merge and an unmerge move the merged client's stream version, no figure.
@@ -170,6 +171,7 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
     )
     .await;
     let call = w.call(olena, merged, "2026-03-02T10:00:00Z").await;
+    let survivor_call = w.call(olena, survivor, "2026-03-04T10:00:00Z").await;
     let task = w
         .post(
             "/tasks",
@@ -186,7 +188,7 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
         card["deals"],
         json!({"open": 1, "won": 0, "lost": 0, "won_amount": 0})
     );
-    assert_eq!(card["interactions"], 0);
+    assert_eq!(card["interactions"], 1);
     assert_eq!(card["segment"], "inquiry");
     assert_eq!(card["merged_into_client_id"], Value::Null);
     let list = &before["/clients?now=2026-03-10T00:00:00Z"]["items"];
@@ -210,8 +212,11 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
         vec![open]
     );
     assert_eq!(
-        before[&format!("/interactions?client_id={survivor}")]["items"],
-        json!([])
+        ids(
+            &before[&format!("/interactions?client_id={survivor}")]["items"],
+            "id"
+        ),
+        vec![survivor_call]
     );
     let day = &before[&format!("/managers/{olena}/day?date=2026-03-10")];
     assert_eq!(
@@ -231,8 +236,15 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
         .as_array()
         .unwrap()
         .len();
-    // ClientRegistered, DealOpened.
-    assert_eq!(timeline_before, 2);
+    // ClientRegistered, DealOpened, InteractionLogged.
+    assert_eq!(timeline_before, 3);
+
+    // Olena called each client once in March: two clients, one call each.
+    let kpis = &before["/reports/managers?from=2026-03-01&to=2026-04-01"]["managers"][0];
+    assert_eq!(
+        (&kpis["clients_contacted"], &kpis["calls_per_client"]),
+        (&json!(2), &json!(1.0))
+    );
 
     // Merged: the survivor counts both clients' deals, wins and interactions.
     w.post(
@@ -246,8 +258,8 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
         card["deals"],
         json!({"open": 1, "won": 1, "lost": 0, "won_amount": 50_000})
     );
-    assert_eq!(card["interactions"], 1);
-    assert_eq!(card["last_interaction_at"], "2026-03-02T10:00:00Z");
+    assert_eq!(card["interactions"], 2);
+    assert_eq!(card["last_interaction_at"], "2026-03-04T10:00:00Z");
     assert_eq!(card["last_won_at"], "2026-03-01T10:00:00Z");
     assert_eq!(card["segment"], "active");
     assert_eq!(
@@ -281,14 +293,23 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
             &after[&format!("/interactions?client_id={survivor}")]["items"],
             "id"
         ),
-        vec![call]
+        vec![survivor_call, call]
     );
     let day = &after[&format!("/managers/{olena}/day?date=2026-03-10")];
     assert_eq!(
         day["clients"],
         json!([{"client_id": survivor, "name": "Acme", "open_deals": 1, "open_amount": 10_000}])
     );
+    // The task's client is the survivor now, called on 4 March, after the task was
+    // scheduled (3 March): no tail.
+    assert_eq!(day["tails"], json!([]));
     assert_eq!(after["/clients/duplicates"]["groups"], json!([]));
+    // One client now, called twice.
+    let kpis = &after["/reports/managers?from=2026-03-01&to=2026-04-01"]["managers"][0];
+    assert_eq!(
+        (&kpis["clients_contacted"], &kpis["calls_per_client"]),
+        (&json!(1), &json!(2.0))
+    );
     // The duplicate's registration, deal (opened, won), call, task and merge join.
     let timeline: Vec<String> = after[&format!("/clients/{survivor}/timeline")]["items"]
         .as_array()
@@ -304,6 +325,7 @@ async fn a_merged_clients_work_counts_for_the_survivor_until_unmerged(pool: PgPo
             "DealOpened",
             "DealOpened",
             "DealWon",
+            "InteractionLogged",
             "InteractionLogged",
             "TaskScheduled",
             "ClientMerged",

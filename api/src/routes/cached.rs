@@ -25,7 +25,7 @@ pub fn cacheable(path: &str) -> Option<Cacheable> {
         "/reports/overdue/tasks" => (&[crm_projections::tasks::NAME], NOW),
         "/reports/overdue/leads" => (&[crm_projections::leads::NAME], NOW),
         "/reports/leads" => (&[crm_projections::leads::NAME], &[]),
-        "/reports/managers" => (&[crm_projections::managers::NAME], &[]),
+        "/reports/managers" => (reports::team::MANAGERS_MODELS, &[]),
         "/deals" => (deals::LIST_MODELS, &[]),
         "/clients" => (&[crm_projections::clients::NAME], NOW),
         "/tasks" => (task_queries::MODELS, &[]),

@@ -125,6 +125,12 @@ pub struct ManagersQuery {
     read: ReadYourWrites,
 }
 
+/// The read models the managers report reads: the figures, and the clients' merges.
+pub(in crate::routes) const MANAGERS_MODELS: &[&str] = &[
+    crm_projections::managers::NAME,
+    crm_projections::clients::NAME,
+];
+
 /// Every registered manager's figures over a period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ManagersView {
@@ -145,8 +151,9 @@ pub struct ManagersView {
 /// the rest for the lead's, deal's or task's manager at the time of the event.
 /// `calls_per_client`: calls with a client / distinct clients among them, 2 decimals;
 /// `win_rate`: won / (won + lost), 4 decimals; null when undefined.
-/// `tasks_completed_late`: completed after the `due_at` then in force. Reach: the rows
-/// of the managers reached. Read model `manager_kpis`.
+/// `tasks_completed_late`: completed after the `due_at` then in force. Distinct clients
+/// count a merged client as its survivor. Reach: the rows of the managers reached.
+/// Read models `manager_kpis` and `clients` (merges).
 #[utoipa::path(get, path = "/reports/managers", tag = "reports", operation_id = "managers_report",
     params(ManagersQuery), responses((status = 200, body = ManagersView, description = "The managers' figures."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -156,10 +163,7 @@ pub async fn managers(
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
     let (from, to) = period(query.from, query.to)?;
-    query
-        .read
-        .read_model(&state, crm_projections::managers::NAME)
-        .await?;
+    query.read.read_models(&state, MANAGERS_MODELS).await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
         managers: report_reach(&state, &actor)
             .await?
