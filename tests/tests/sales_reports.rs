@@ -743,6 +743,15 @@ async fn duplicates_match_normalised_values_within_reach_and_never_erased_ones(p
     let analyst = token(&w.app, None, "analyst").await;
     let (status, _) = w.get_as(&analyst, "/clients/duplicates").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The document names the fields as served.
+    let doc = w.app.openapi().await;
+    let fields = doc["components"]["schemas"]["DuplicateGroupView"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(fields, ["client_ids", "match", "value"]);
 
     // Erased: its values are gone, so it matches nothing (and two erased clients do
     // not match each other on `[erased]`).
