@@ -29,11 +29,55 @@
 //! - **Erasure** (`ClientErased`) replaces the card's name and contacts by
 //!   `[erased]` and sets `erased_at`; a rebuild gets the same from the log, whose
 //!   personal values no longer decrypt.
+//! - **Merges** (`ClientMerged`, `ClientUnmerged`): `client_merges` keeps the merges
+//!   in force, `client_survivors` each merged client's survivor (the end of its
+//!   chain). The tables of every model keep the facts as they were (a deal's
+//!   `client_id` is the one it was opened for); queries resolve client ids when they
+//!   group or filter by client, through [`survivor_of!`] (a client's survivor,
+//!   itself unless merged) and [`members_of!`] (the clients that count for one:
+//!   itself and those merged into it). So a survivor's card, timeline and list row
+//!   count its members' deals, wins and interactions, a merged client is listed no
+//!   more (its own card still answers, with its own figures and
+//!   `merged_into_client_id`), and an unmerge, by deleting the rows, gives back every
+//!   figure as before.
 //! - **Names** order in code point order (`COLLATE "C"`, the same on every
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
 
+/// SQL: the survivor of the client whose id is the SQL expression `$col` (itself
+/// unless merged), from `client_survivors`.
+macro_rules! survivor_of {
+    ($col:literal) => {
+        concat!(
+            "coalesce((SELECT merge_sv.survivor_id FROM projections.client_survivors merge_sv \
+               WHERE merge_sv.client_id = ",
+            $col,
+            "), ",
+            $col,
+            ")"
+        )
+    };
+}
+
+/// SQL: the ids of the clients that count for the client whose id is the SQL
+/// expression `$id` (itself and those merged into it), a subquery for `IN`.
+macro_rules! members_of {
+    ($id:literal) => {
+        concat!(
+            "(SELECT ",
+            $id,
+            " UNION ALL SELECT merge_sv.client_id FROM projections.client_survivors merge_sv \
+               WHERE merge_sv.survivor_id = ",
+            $id,
+            ")"
+        )
+    };
+}
+
+pub(crate) use {members_of, survivor_of};
+
 mod as_of;
 mod card;
+mod duplicates;
 mod fold;
 mod queries;
 
@@ -47,6 +91,7 @@ use crate::event::FeedEvent;
 use crate::projection::Projection;
 
 pub use as_of::client_card_as_of;
+pub use duplicates::{duplicate_clients, DuplicateGroup, DuplicateMatches};
 pub use queries::{
     client_card, client_leads, client_manager, client_timeline, linked_leads, list_clients,
     ClientCard, ClientFilter, Segment, SegmentClock,
@@ -56,7 +101,8 @@ pub use queries::{
 pub const NAME: &str = "clients";
 
 /// Keeps `projections.client_cards`, `client_interactions`, `client_deals`,
-/// `client_wins`, `client_streams`, `client_lead_links` and `client_lead_streams`.
+/// `client_wins`, `client_streams`, `client_lead_links`, `client_lead_streams`,
+/// `client_merges` and `client_survivors`.
 pub struct Clients;
 
 #[async_trait]
@@ -66,7 +112,8 @@ impl Projection for Clients {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: merges (issue 18), folded from the start of the log.
+        2
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -78,6 +125,8 @@ impl Projection for Clients {
             "client_streams",
             "client_lead_links",
             "client_lead_streams",
+            "client_merges",
+            "client_survivors",
         ]
     }
 
@@ -87,6 +136,8 @@ impl Projection for Clients {
             "ClientUpdated",
             "ClientReassigned",
             "ClientErased",
+            "ClientMerged",
+            "ClientUnmerged",
             "LeadCaptured",
             "LeadConverted",
             "DealOpened",
@@ -109,7 +160,8 @@ impl Projection for Clients {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE client_cards, client_interactions, client_deals, client_wins, \
-             client_streams, client_lead_links, client_lead_streams",
+             client_streams, client_lead_links, client_lead_streams, client_merges, \
+             client_survivors",
         )
         .execute(&mut **tx)
         .await?;

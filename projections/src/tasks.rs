@@ -17,12 +17,14 @@ use crate::projection::Projection;
 
 mod list;
 mod overdue;
+mod people;
 
 pub use crate::entity_status::TaskStatus;
 pub use list::{list_tasks, task, TaskRow};
 pub use overdue::{
     overdue_task_counts, overdue_tasks, overdue_tasks_page, OverdueTask, OverdueTasksFilter,
 };
+pub use people::{task_people, TaskPeople};
 
 /// The projection's name.
 pub const NAME: &str = "tasks";
@@ -47,7 +49,18 @@ struct StoredTask {
     closed_at: Option<DateTime<Utc>>,
     completed_late: Option<bool>,
     result: Option<String>,
+    scheduled_by: Option<Uuid>,
     version: i64,
+}
+
+/// Who scheduled a task: the actor of its TaskScheduled (event metadata) when that is
+/// a manager (his id); None for a role's token (`role:<role>`) or the automation.
+fn scheduler(stored: &crm_eventlog::RecordedEvent) -> Option<Uuid> {
+    stored
+        .metadata
+        .actor
+        .as_deref()
+        .and_then(|actor| Uuid::parse_str(actor).ok())
 }
 
 /// The task an event is about, if it is a task event.
@@ -69,8 +82,8 @@ impl Projection for Tasks {
     }
 
     fn version(&self) -> i32 {
-        // 2: a completed task's result.
-        2
+        // 2: a completed task's result; 3: who scheduled it.
+        3
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -97,7 +110,7 @@ impl Projection for Tasks {
         let mut tasks: HashMap<Uuid, StoredTask> = sqlx::query_as::<_, StoredTask>(
             "SELECT task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
                     co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, result, \
-                    version \
+                    scheduled_by, version \
                FROM tasks WHERE task_id = ANY($1)",
         )
         .bind(&ids)
@@ -126,6 +139,7 @@ impl Projection for Tasks {
                         closed_at: None,
                         completed_late: None,
                         result: None,
+                        scheduled_by: scheduler(stored),
                         version: stored.version,
                     },
                 );
@@ -160,15 +174,15 @@ impl Projection for Tasks {
         sqlx::query(
             "INSERT INTO tasks (task_id, title, kind, assignee_id, due_at, client_id, deal_id, \
                     co_executor_ids, observer_ids, status, scheduled_at, closed_at, completed_late, \
-                    result, version) \
+                    result, version, scheduled_by) \
              SELECT t.task_id, t.title, t.kind, t.assignee_id, t.due_at, t.client_id, t.deal_id, \
                     t.co::uuid[], t.obs::uuid[], t.status, t.scheduled_at, t.closed_at, t.late, \
-                    t.result, t.version \
+                    t.result, t.version, t.scheduled_by \
                FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::uuid[], \
                            $7::uuid[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], \
-                           $12::timestamptz[], $13::bool[], $14::text[], $15::int8[]) \
+                           $12::timestamptz[], $13::bool[], $14::text[], $15::int8[], $16::uuid[]) \
                  AS t(task_id, title, kind, assignee_id, due_at, client_id, deal_id, co, obs, status, \
-                      scheduled_at, closed_at, late, result, version) \
+                      scheduled_at, closed_at, late, result, version, scheduled_by) \
              ON CONFLICT (task_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id, \
                     due_at = EXCLUDED.due_at, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at, \
                     completed_late = EXCLUDED.completed_late, result = EXCLUDED.result, \
@@ -189,6 +203,7 @@ impl Projection for Tasks {
         .bind(rows.iter().map(|t| t.completed_late).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.result.as_deref()).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|t| t.scheduled_by).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         Ok(())

@@ -359,6 +359,10 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /clients/{id}/timeline",
             query(ENTITY_READERS, true, Standing(Kind::Client), ""),
         ),
+        (
+            "GET /clients/duplicates",
+            query(ENTITY_READERS, false, Nothing, ""),
+        ),
         // Leads.
         (
             "POST /leads",
@@ -542,6 +546,11 @@ fn table() -> BTreeMap<&'static str, Route> {
             "GET /managers/{id}",
             query(EVERYONE, false, Standing(Kind::Manager), ""),
         ),
+        // A manager's day: those who act, for a manager in their reach.
+        (
+            "GET /managers/{id}/day",
+            query(ACTORS, true, Standing(Kind::Manager), "date=2026-03-01"),
+        ),
         // The events behind a figure of the managers report: every role, for a
         // manager in his reach.
         (
@@ -607,6 +616,7 @@ fn table() -> BTreeMap<&'static str, Route> {
             report("by=manager&from=2020-01-01&to=2100-01-01"),
         ),
         ("GET /reports/plans", report("month=2026-01")),
+        ("GET /reports/tasks/people", report("")),
     ])
 }
 

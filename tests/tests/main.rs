@@ -45,6 +45,7 @@ mod report_sales;
 mod report_schemas;
 mod report_tasks;
 mod sales;
+mod sales_reports;
 mod schema_evolution;
 mod seed;
 mod subscription_restart;

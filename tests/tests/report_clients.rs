@@ -289,6 +289,8 @@ impl World {
             "last_won_at": last_won.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             // Nobody is erased here (tests/tests/erasure.rs erases).
             "erased_at": null,
+            // Nor merged (tests/tests/sales_reports.rs merges).
+            "merged_into_client_id": null,
         })
     }
 

@@ -98,7 +98,7 @@ async fn every_report_figure_is_described(pool: PgPool) {
         .keys()
         .filter(|p| p.starts_with("/reports/"))
         .collect();
-    assert_eq!(reports.len(), 12, "{reports:?}");
+    assert_eq!(reports.len(), 13, "{reports:?}");
     for path in reports {
         let operation = &doc["paths"][path.as_str()]["get"];
         for part in ["summary", "description"] {
@@ -200,6 +200,7 @@ async fn report_answers_carry_exactly_the_documented_fields(pool: PgPool) {
         format!("/reports/revenue?by=novelty&{period}"),
         format!("/reports/invoices?by=client&{period}&{now}"),
         "/reports/plans?month=2026-03".to_owned(),
+        "/reports/tasks/people".to_owned(),
     ];
     let doc = app.get("/openapi.json").await.body;
     let analyst = crm_api::auth::create_token(app.log.pool(), None, "analyst", None)

@@ -1,12 +1,13 @@
 //! Client queries from the `clients` read model: the card, the list of cards, the
-//! timeline. (The commands on clients are in `clients.rs`.)
+//! timeline, the likely duplicates. (The commands on clients are in `clients.rs`.)
 
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use crm_projections::clients::{
-    client_card, client_card_as_of, client_manager, client_timeline, list_clients, ClientCard,
-    ClientFilter, Segment, SegmentClock, NAME as CLIENTS,
+    client_card, client_card_as_of, client_manager, client_timeline, duplicate_clients,
+    list_clients, ClientCard, ClientFilter, DuplicateMatches, Segment, SegmentClock,
+    NAME as CLIENTS,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -104,6 +105,11 @@ pub struct ClientCardView {
     /// When the client's personal data was erased (its name and contacts then read
     /// `[erased]`); null unless erased.
     erased_at: Option<DateTime<Utc>>,
+    /// When the client is merged into another (ClientMerged, not undone): the client
+    /// its deals, interactions, tasks and leads count for now (the end of its chain of
+    /// merges); null unless merged. A survivor's figures count those of the clients
+    /// merged into it.
+    merged_into_client_id: Option<Uuid>,
 }
 
 impl From<ClientCard> for ClientCardView {
@@ -132,6 +138,7 @@ impl From<ClientCard> for ClientCardView {
             registered_at: c.registered_at,
             version: c.version,
             erased_at: c.erased_at,
+            merged_into_client_id: c.merged_into_client_id,
         }
     }
 }
@@ -384,4 +391,70 @@ pub async fn timeline(
         })
         .collect();
     Ok(Json(TimelinePage { items, next_cursor }))
+}
+
+/// Read-your-writes only.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicatesQuery {
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// Clients sharing one normalised value.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Describes `crm_projections::clients::DuplicateGroup` as served.
+pub struct DuplicateGroupView {
+    /// What they share: `phone` (a contact's, digits only, the last 10), `email` (a
+    /// contact's, lowercased) or `name` (the client's, lowercased, spaces trimmed and
+    /// each run of them made one).
+    #[serde(rename = "match")]
+    #[schema(rename = "match")]
+    matched: String,
+    /// The shared value, normalised.
+    value: String,
+    /// The clients, by id.
+    client_ids: Vec<Uuid>,
+}
+
+/// The groups of likely duplicate clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicatesView {
+    /// By match (`phone`, `email`, `name`), then value.
+    #[schema(value_type = Vec<DuplicateGroupView>)]
+    groups: Vec<crm_projections::clients::DuplicateGroup>,
+}
+
+/// Likely duplicate clients: two or more sharing a phone, an email or a name.
+///
+/// Clients in reach sharing a contact's normalised phone (digits only, the last 10),
+/// a contact's email (lowercased) or their name (lowercased, spaces folded). Merged
+/// clients are not listed; erased clients match nothing (their values are gone);
+/// values hidden from the token's role match nothing. Read model `clients`.
+#[utoipa::path(get, path = "/clients/duplicates", tag = "clients", operation_id = "client_duplicates",
+    params(DuplicatesQuery),
+    responses((status = 200, body = DuplicatesView), (status = 400), (status = 403), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn duplicates(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<DuplicatesQuery>,
+) -> Result<Json<DuplicatesView>, ApiError> {
+    let reach = entity_reach(&state, &actor).await?;
+    query.read.read_model(&state, CLIENTS).await?;
+    let hidden = state.hidden.of(&actor);
+    let contact = |field: &str| {
+        !hidden.hides_client("contacts") && !hidden.hides_client(&format!("contacts.{field}"))
+    };
+    let matches = DuplicateMatches {
+        phone: contact("phone"),
+        email: contact("email"),
+        name: !hidden.hides_client("name"),
+    };
+    let groups = duplicate_clients(state.log.pool(), reach.managers(), matches)
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(DuplicatesView { groups }))
 }

@@ -61,7 +61,8 @@ pub struct RevenueGroup {
     /// The manager responsible at the win, the deal's source, pipeline or client (an id,
     /// or the source's text); null groups the deals without a source. By `product` a
     /// product's id, by `category` its category, by `novelty` `new` or `repeat`, by
-    /// `first_contact` `inbound`, `outbound` or `unknown`.
+    /// `first_contact` `inbound`, `outbound` or `unknown`. A merged client's wins count
+    /// for its survivor.
     key: Option<String>,
     /// DealWon events in the period (a deal won, reopened and won again counts twice);
     /// by `product`, `category`, `novelty` and `first_contact`: distinct deals.
@@ -227,4 +228,21 @@ pub struct ManagerKpis {
     tasks_completed: i64,
     /// Of those, completed after the `due_at` then in force.
     tasks_completed_late: i64,
+}
+
+/// One manager's part in the open tasks.
+#[derive(Debug, ToSchema)]
+pub struct TaskPeople {
+    /// The manager.
+    manager_id: Uuid,
+    /// His name.
+    name: String,
+    /// Open tasks he scheduled (the actor of their TaskScheduled).
+    assigned: i64,
+    /// Open tasks he is the assignee of.
+    doing: i64,
+    /// Open tasks he is a co-executor of.
+    helping: i64,
+    /// Open tasks he is an observer of.
+    observing: i64,
 }

@@ -162,6 +162,11 @@ impl CardChange {
         self.version = Some(version);
     }
 
+    /// Its stream moved to `version` (merged or unmerged), nothing else on the card.
+    pub(super) fn touch(&mut self, version: i64) {
+        self.version = Some(version);
+    }
+
     /// Another manager is responsible now.
     pub(super) fn reassign(&mut self, manager_id: Uuid, version: i64) {
         self.manager_id = Some(manager_id);
@@ -235,6 +240,7 @@ impl CardChange {
             last_won_at: self.last_won_at,
             version: r.version,
             erased_at: self.erased_at,
+            merged_into_client_id: None,
             segment: segment.as_str().to_owned(),
         })
     }

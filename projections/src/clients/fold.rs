@@ -60,6 +60,8 @@ pub(super) struct Batch {
     /// Each touched lead's interaction streams, loaded and new.
     lead_streams: HashMap<Uuid, BTreeSet<String>>,
     new_lead_streams: BTreeSet<(Uuid, String)>,
+    /// Merges and unmerges, in feed order: (merged client, survivor or None).
+    merges: Vec<(Uuid, Option<Uuid>)>,
 }
 
 /// Applies `events` (in feed order) to the read model inside `tx`.
@@ -162,6 +164,14 @@ impl Batch {
             DomainEvent::ClientErased(e) => {
                 self.card(e.client_id)
                     .erase(stored.occurred_at, stored.version);
+            }
+            DomainEvent::ClientMerged(e) => {
+                self.card(e.client_id).touch(stored.version);
+                self.merges.push((e.client_id, Some(e.into_client_id)));
+            }
+            DomainEvent::ClientUnmerged(e) => {
+                self.card(e.client_id).touch(stored.version);
+                self.merges.push((e.client_id, None));
             }
             DomainEvent::LeadCaptured(e) => {
                 if let Some(client_id) = e.client_id {
@@ -298,6 +308,7 @@ impl Batch {
     /// Writes every changed row, one statement per table.
     async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         card::write(tx, &self.cards).await?;
+        write_merges(tx, &self.merges).await?;
         self.write_deals(tx).await?;
         if !self.wins.is_empty() {
             let mut cols: (Vec<Uuid>, Vec<i64>, Vec<Uuid>, Vec<DateTime<Utc>>) = Default::default();
@@ -403,4 +414,51 @@ impl Batch {
         .await?;
         Ok(())
     }
+}
+
+/// Applies the batch's merges and unmerges to `client_merges` in feed order, then
+/// finds every merged client's survivor again (the end of its chain of merges).
+async fn write_merges(
+    tx: &mut Transaction<'_, Postgres>,
+    merges: &[(Uuid, Option<Uuid>)],
+) -> Result<(), ProjectionError> {
+    if merges.is_empty() {
+        return Ok(());
+    }
+    let mut state: BTreeMap<Uuid, Option<Uuid>> = BTreeMap::new();
+    for (client, into) in merges {
+        state.insert(*client, *into);
+    }
+    let (clients, intos): (Vec<Uuid>, Vec<Option<Uuid>>) = state.into_iter().unzip();
+    sqlx::query("DELETE FROM client_merges WHERE client_id = ANY($1)")
+        .bind(&clients)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO client_merges (client_id, into_client_id) \
+         SELECT c, i FROM UNNEST($1::uuid[], $2::uuid[]) AS u(c, i) WHERE i IS NOT NULL",
+    )
+    .bind(&clients)
+    .bind(&intos)
+    .execute(&mut **tx)
+    .await?;
+    // Merges are few: the whole mapping is found again. The domain refuses a merge
+    // into a merged client, so chains end (the depth bound guards a hand-made log).
+    sqlx::query("DELETE FROM client_survivors")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO client_survivors (client_id, survivor_id) \
+         WITH RECURSIVE chain (client_id, survivor_id, depth) AS ( \
+             SELECT client_id, into_client_id, 1 FROM client_merges \
+             UNION ALL \
+             SELECT c.client_id, m.into_client_id, c.depth + 1 \
+               FROM chain c JOIN client_merges m ON m.client_id = c.survivor_id \
+              WHERE c.depth < 64) \
+         SELECT DISTINCT ON (client_id) client_id, survivor_id FROM chain \
+          ORDER BY client_id, depth DESC",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -56,9 +56,12 @@ impl SegmentClock {
 /// searched (by client, for one card).
 macro_rules! recent_win_of_card {
     () => {
-        "CASE WHEN c.last_won_at <= $1 THEN c.last_won_at >= $2 \
-         ELSE EXISTS (SELECT 1 FROM projections.client_wins w WHERE w.client_id = c.client_id \
-                         AND w.won_at >= $2 AND w.won_at <= $1) END"
+        concat!(
+            "CASE WHEN c.last_won_at <= $1 THEN c.last_won_at >= $2 \
+             ELSE EXISTS (SELECT 1 FROM projections.client_wins w WHERE w.client_id IN ",
+            crate::clients::members_of!("c.client_id"),
+            " AND w.won_at >= $2 AND w.won_at <= $1) END"
+        )
     };
 }
 
@@ -66,10 +69,14 @@ macro_rules! recent_win_of_card {
 /// the window are found once (a hashed set), which PostgreSQL also costs right.
 macro_rules! recent_win_of_cards {
     () => {
-        "((c.last_won_at <= $1 AND c.last_won_at >= $2) \
-          OR (c.last_won_at > $1 AND c.client_id IN ( \
-                SELECT w.client_id FROM projections.client_wins w \
-                 WHERE w.won_at >= $2 AND w.won_at <= $1)))"
+        concat!(
+            "((c.last_won_at <= $1 AND c.last_won_at >= $2) \
+              OR (c.last_won_at > $1 AND c.client_id IN ( \
+                    SELECT ",
+            crate::clients::survivor_of!("w.client_id"),
+            " FROM projections.client_wins w \
+                     WHERE w.won_at >= $2 AND w.won_at <= $1)))"
+        )
     };
 }
 
@@ -129,17 +136,42 @@ macro_rules! card_columns {
     () => {
         "c.client_id, c.name, c.kind, c.size, c.industry, c.region, c.source, c.manager_id, \
          c.contacts, c.registered_at, c.open_deals, c.won_deals, c.lost_deals, \
-         c.won_amount::text AS won_amount, \
-         coalesce(i.interactions, 0) AS interactions, i.last_interaction_at, c.last_won_at, \
-         c.version, c.erased_at"
+         c.won_amount::text AS won_amount, c.interactions, c.last_interaction_at, \
+         c.last_won_at, c.version, c.erased_at, c.merged_into_client_id"
     };
 }
 
-/// The cards with their interaction tallies, as `c` and `i`.
+/// The cards with their interaction tallies, as `c`: each card's own fields, and its
+/// figures summed over the clients that count for it (itself and those merged into
+/// it, `crate::clients::members_of!`); `merged_into_client_id` its survivor when it
+/// is merged itself.
 macro_rules! cards_from {
     () => {
-        "projections.client_cards c \
-         LEFT JOIN projections.client_interactions i ON i.client_id = c.client_id"
+        "(SELECT c0.client_id, c0.name, c0.name_folded, c0.kind, c0.size, c0.industry, c0.region, c0.source, \
+                 c0.manager_id, c0.contacts, c0.registered_at, c0.version, c0.erased_at, \
+                 c0.open_deals + coalesce(g.open_deals, 0) AS open_deals, \
+                 c0.won_deals + coalesce(g.won_deals, 0) AS won_deals, \
+                 c0.lost_deals + coalesce(g.lost_deals, 0) AS lost_deals, \
+                 c0.won_amount + coalesce(g.won_amount, 0) AS won_amount, \
+                 least(c0.first_won_at, g.first_won_at) AS first_won_at, \
+                 greatest(c0.last_won_at, g.last_won_at) AS last_won_at, \
+                 coalesce(i0.interactions, 0) + coalesce(g.interactions, 0) AS interactions, \
+                 greatest(i0.last_interaction_at, g.last_interaction_at) AS last_interaction_at, \
+                 (SELECT sv.survivor_id FROM projections.client_survivors sv \
+                   WHERE sv.client_id = c0.client_id) AS merged_into_client_id \
+            FROM projections.client_cards c0 \
+            LEFT JOIN projections.client_interactions i0 ON i0.client_id = c0.client_id \
+            LEFT JOIN LATERAL ( \
+                 SELECT sum(m.open_deals)::bigint AS open_deals, \
+                        sum(m.won_deals)::bigint AS won_deals, \
+                        sum(m.lost_deals)::bigint AS lost_deals, sum(m.won_amount) AS won_amount, \
+                        min(m.first_won_at) AS first_won_at, max(m.last_won_at) AS last_won_at, \
+                        sum(mi.interactions)::bigint AS interactions, \
+                        max(mi.last_interaction_at) AS last_interaction_at \
+                   FROM projections.client_survivors sv \
+                   JOIN projections.client_cards m ON m.client_id = sv.client_id \
+                   LEFT JOIN projections.client_interactions mi ON mi.client_id = sv.client_id \
+                  WHERE sv.survivor_id = c0.client_id) g ON true) c"
     };
 }
 
@@ -185,6 +217,9 @@ pub struct ClientCard {
     pub version: i64,
     /// When its personal data was erased (business time); None unless erased.
     pub erased_at: Option<DateTime<Utc>>,
+    /// The client its figures count for when it is merged (the end of its chain of
+    /// merges); None unless merged.
+    pub merged_into_client_id: Option<Uuid>,
     /// `inquiry`, `active` or `churned` at the clock asked for.
     pub segment: String,
 }
@@ -245,10 +280,10 @@ pub struct ClientFilter {
 /// Up to `limit` cards matching `filter`, ordered by name (code point order), then
 /// id, starting after the card `(name, id)` of `after`.
 ///
-/// The page's ids come from the list index alone (`client_cards_list_idx` holds
-/// every column a filter reads): walked in name order, it stops after the page,
-/// and a filter few cards match reads only that index, never the cards. Then the
-/// page's cards are read by id.
+/// Merged clients are left out; a survivor's figures (and so its segment) count the
+/// clients merged into it. The page's ids are found walking the cards in name order
+/// (`client_cards_list_idx`), stopping after the page; then the page's cards are read
+/// by id.
 pub async fn list_clients(
     pool: &PgPool,
     filter: &ClientFilter,
@@ -262,15 +297,15 @@ pub async fn list_clients(
     let segment = filter.segment.map_or("true", Segment::condition);
     let sql = format!(
         "SELECT {columns}, {segment_sql} AS segment \
-           FROM (SELECT c.client_id FROM projections.client_cards c \
-                  WHERE (c.name, c.client_id) > ($3, $4) \
+           FROM (SELECT c.client_id FROM {cards} \
+                  WHERE (c.name, c.client_id) > ($3, $4) AND c.merged_into_client_id IS NULL \
                     AND ($5::uuid[] IS NULL OR c.manager_id = ANY($5)) \
                     AND ($6::text IS NULL OR c.region = $6) \
                     AND ($7::text IS NULL OR c.industry = $7) \
                     AND ($8::text IS NULL OR c.source = $8) \
                     AND ($9::text IS NULL OR strpos(c.name_folded, $9) > 0) AND {segment} \
                   ORDER BY c.name, c.client_id LIMIT $10) page \
-           JOIN ({cards}) ON c.client_id = page.client_id \
+           JOIN {cards} ON c.client_id = page.client_id \
           ORDER BY c.name, c.client_id",
         columns = card_columns!(),
         segment_sql = segment_sql!(),
@@ -292,8 +327,8 @@ pub async fn list_clients(
     Ok(cards)
 }
 
-/// Up to `limit` events about `client_id` (its own, its leads', deals', and the
-/// interactions' and tasks' naming it or them) after position `after_position`, in
+/// Up to `limit` events about `client_id` and the clients merged into it (their own,
+/// their leads', deals', and the interactions' and tasks' naming them) after position `after_position`, in
 /// log (position) order, only those that occurred at or before `until` when given;
 /// None for an unknown client. The streams come from the read model, their events
 /// from the log.
@@ -304,11 +339,13 @@ pub async fn client_timeline(
     until: Option<DateTime<Utc>>,
     limit: usize,
 ) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
-    let streams: Option<Vec<String>> = sqlx::query_scalar(
+    let streams: Option<Vec<String>> = sqlx::query_scalar(concat!(
         "SELECT array(SELECT s.stream FROM projections.client_streams s \
-                       WHERE s.client_id = c.client_id) \
-           FROM projections.client_cards c WHERE c.client_id = $1",
-    )
+                       WHERE s.client_id IN ",
+        crate::clients::members_of!("c.client_id"),
+        ") \
+           FROM projections.client_cards c WHERE c.client_id = $1"
+    ))
     .bind(client_id)
     .fetch_optional(log.pool())
     .await?;

@@ -77,10 +77,11 @@ pub async fn list_deals(
                 s.name AS stage_name, m.name AS manager_name \
            FROM projections.deals d {NAMES_FROM} \
           WHERE ($1::uuid IS NULL OR d.pipeline_id = $1) AND ($2::uuid IS NULL OR d.stage_id = $2) \
-            AND ($3::uuid[] IS NULL OR d.manager_id = ANY($3)) AND ($4::uuid IS NULL OR d.client_id = $4) \
+            AND ($3::uuid[] IS NULL OR d.manager_id = ANY($3)) AND ($4::uuid IS NULL OR d.client_id IN {members}) \
             AND ($5::text IS NULL OR d.status = $5) AND ($6::uuid IS NULL OR d.deal_id > $6) \
           ORDER BY d.deal_id LIMIT $7",
         client_name = crate::names::client_name("$8"),
+        members = crate::clients::members_of!("$4::uuid"),
     );
     let query = filtered(sqlx::query_as(&sql), filter, after)
         .bind(limit)
@@ -122,13 +123,14 @@ pub async fn list_deals_as_of(
                           FROM projections.deal_changes x \
                          WHERE x.deal_id = d.deal_id AND x.occurred_at <= $7 \
                         HAVING bool_or(x.version = 1)) f \
-                  WHERE ($1::uuid IS NULL OR d.pipeline_id = $1) AND ($4::uuid IS NULL OR d.client_id = $4) \
+                  WHERE ($1::uuid IS NULL OR d.pipeline_id = $1) AND ($4::uuid IS NULL OR d.client_id IN {members}) \
                     AND ($6::uuid IS NULL OR d.deal_id > $6) \
                     AND ($2::uuid IS NULL OR f.stage_id = $2) AND ($3::uuid[] IS NULL OR f.manager_id = ANY($3)) \
                     AND ($5::text IS NULL OR f.status = $5) \
                   ORDER BY d.deal_id LIMIT $8) d {NAMES_FROM} \
           ORDER BY d.deal_id",
         client_name = crate::names::client_name("$9"),
+        members = crate::clients::members_of!("$4::uuid"),
     );
     let query = filtered(sqlx::query_as(&sql), filter, after)
         .bind(as_of)

@@ -47,7 +47,8 @@ pub async fn revenue(
         RevenueBy::Manager => "manager_id::text",
         RevenueBy::Source => "source",
         RevenueBy::Pipeline => "pipeline_id::text",
-        RevenueBy::Client => "client_id::text",
+        // The survivor of a merged client (`crate::clients::survivor_of!`).
+        RevenueBy::Client => concat!(crate::clients::survivor_of!("client_id"), "::text"),
     };
     let sql = format!(
         "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_wins \

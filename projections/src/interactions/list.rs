@@ -82,11 +82,12 @@ pub async fn list_interactions(
 ) -> Result<Vec<InteractionRow>, ProjectionError> {
     let sql = format!(
         "{select} \
-          WHERE ($2::uuid IS NULL OR i.client_id = $2) AND ($3::uuid IS NULL OR i.deal_id = $3) \
+          WHERE ($2::uuid IS NULL OR i.client_id IN {members}) AND ($3::uuid IS NULL OR i.deal_id = $3) \
             AND ($4::uuid IS NULL OR i.lead_id = $4) AND ($5::uuid[] IS NULL OR i.manager_id = ANY($5)) \
             AND ($6::timestamptz IS NULL OR (i.occurred_at, i.interaction_id) < ($6, $7::uuid)) \
           ORDER BY i.occurred_at DESC, i.interaction_id DESC LIMIT $8",
         select = interaction_select(),
+        members = crate::clients::members_of!("$2::uuid"),
     );
     let rows = sqlx::query_as::<_, InteractionRow>(&sql)
         .bind(filter.reach.as_deref())

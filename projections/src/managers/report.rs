@@ -8,6 +8,12 @@
 //! month (whole months) and per dekad (the other whole dekads) whose previous one's
 //! dekad is before the first whole dekad, less the links whose previous one falls
 //! between `from` and that dekad (they are not the first in the period).
+//!
+//! Merged clients (the clients read model's `client_survivors`) count as their
+//! survivor: the chains are per client as the interactions name it, so for the
+//! clients in a merge (merged ones and survivors) the report subtracts, per manager,
+//! the distinct clients of the period's facts less their distinct survivors (for
+//! interactions, and for calls). Merges are few: that reads only their facts.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -207,6 +213,18 @@ fn report_sql() -> String {
                  SELECT manager_id, 0, -count(*) FROM projections.kpi_facts \
                   WHERE prev_call_at >= $1 AND prev_call_at < $7 \
                     AND occurred_at >= $7 AND occurred_at < $8 AND {one} GROUP BY manager_id \
+                 UNION ALL \
+                 SELECT f.manager_id, \
+                        (count(DISTINCT g.survivor_id) - count(DISTINCT f.client_id))::bigint, \
+                        (count(DISTINCT g.survivor_id) FILTER (WHERE f.kind IN {calls}) \
+                         - count(DISTINCT f.client_id) FILTER (WHERE f.kind IN {calls}))::bigint \
+                   FROM (SELECT client_id, survivor_id FROM projections.client_survivors \
+                         UNION SELECT survivor_id, survivor_id FROM projections.client_survivors) g \
+                  CROSS JOIN projections.kpi_managers mm \
+                   JOIN projections.kpi_facts f ON f.manager_id = mm.manager_id \
+                    AND f.client_id = g.client_id AND f.occurred_at >= $1 AND f.occurred_at < $2 \
+                  WHERE ($10::uuid[] IS NULL OR mm.manager_id = ANY($10)) \
+                  GROUP BY f.manager_id \
              ) links GROUP BY manager_id) \
          SELECT m.manager_id, m.name, m.department, {results}, \
                 coalesce(r.clients, 0) AS clients, coalesce(r.call_clients, 0) AS call_clients \
@@ -221,6 +239,7 @@ fn report_sql() -> String {
         results = results.join(", "),
         links = "coalesce(sum(links) FILTER (WHERE NOT calls), 0)::bigint, \
                  coalesce(sum(links) FILTER (WHERE calls), 0)::bigint",
+        calls = "('call_outbound', 'call_inbound')",
     )
 }
 

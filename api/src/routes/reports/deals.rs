@@ -294,8 +294,9 @@ pub enum RevenueKey {
     FirstContact,
 }
 
-/// The read models the revenue report reads (the `by` decides which one).
-pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES];
+/// The read models the revenue report reads: the wins (`deals`, `sales`), and the
+/// clients' merges.
+pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES, crm_projections::clients::NAME];
 
 /// Which revenue.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -336,7 +337,8 @@ pub struct RevenueView {
 /// direction of the client's first interaction, `unknown` when none): the amounts the
 /// DealWon recorded; for these four `deals` counts distinct deals. A deal won,
 /// reopened and won again counts at each win. Reach: the manager responsible at the
-/// win. Read model `deals` (`sales` for the four keys of issue 18).
+/// win; a merged client's wins count for its survivor. Read models `deals`, `sales`
+/// (the four keys of issue 18) and `clients` (merges).
 #[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
     params(RevenueQuery), responses((status = 200, body = RevenueView, description = "The revenue by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -358,15 +360,12 @@ pub async fn revenue(
         RevenueKey::Novelty => Err(S::Novelty),
         RevenueKey::FirstContact => Err(S::FirstContact),
     };
+    query.read.read_models(&state, REVENUE_MODELS).await?;
     let (from, to) = period(query.from, query.to)?;
     let pool = state.log.pool();
     let groups = match by {
-        Ok(by) => {
-            query.read.read_model(&state, DEALS).await?;
-            crm_projections::deals::revenue(pool, by, from, to, reach.managers()).await
-        }
+        Ok(by) => crm_projections::deals::revenue(pool, by, from, to, reach.managers()).await,
         Err(by) => {
-            query.read.read_model(&state, SALES).await?;
             crm_projections::sales::sales_revenue(pool, by, from, to, reach.managers()).await
         }
     }

@@ -61,8 +61,9 @@ pub struct InvoicesView {
 /// counts them, `issued_amount` sums their amounts, `paid_amount` their payments as
 /// recorded now, `outstanding_amount` = issued − paid, `overdue_amount` the
 /// outstanding of those whose `due_on` is before today (the UTC date of `now`).
-/// Largest issued amount first, then key. Reach: the manager at the issue. Read
-/// model `sales`.
+/// Largest issued amount first, then key; a merged client's invoices count for its
+/// survivor. Reach: the manager at the issue. Read models `sales` and `clients`
+/// (merges).
 #[utoipa::path(get, path = "/reports/invoices", tag = "reports", operation_id = "invoices_report",
     params(InvoicesQuery), responses((status = 200, body = InvoicesView, description = "The invoices by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -72,7 +73,7 @@ pub async fn invoices(
     ApiQuery(query): ApiQuery<InvoicesQuery>,
 ) -> Result<Json<InvoicesView>, ApiError> {
     let reach = report_reach(&state, &actor).await?;
-    query.read.read_model(&state, SALES).await?;
+    query.read.read_models(&state, MODELS_OF_INVOICES).await?;
     let bounds = period(query.from, query.to)?;
     let today = query.now.unwrap_or_else(Utc::now).date_naive();
     let groups = crm_projections::sales::invoices(
@@ -140,6 +141,9 @@ pub async fn plans(
         managers,
     }))
 }
+
+/// The read models the invoices report reads: the invoices, and the clients' merges.
+pub const MODELS_OF_INVOICES: &[&str] = &[SALES, crm_projections::clients::NAME];
 
 /// The read models the plans report reads.
 pub const MODELS_OF_PLANS: &[&str] = &[SALES, crm_projections::managers::NAME];

@@ -125,6 +125,12 @@ pub struct ManagersQuery {
     read: ReadYourWrites,
 }
 
+/// The read models the managers report reads: the figures, and the clients' merges.
+pub(in crate::routes) const MANAGERS_MODELS: &[&str] = &[
+    crm_projections::managers::NAME,
+    crm_projections::clients::NAME,
+];
+
 /// Every registered manager's figures over a period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ManagersView {
@@ -145,8 +151,9 @@ pub struct ManagersView {
 /// the rest for the lead's, deal's or task's manager at the time of the event.
 /// `calls_per_client`: calls with a client / distinct clients among them, 2 decimals;
 /// `win_rate`: won / (won + lost), 4 decimals; null when undefined.
-/// `tasks_completed_late`: completed after the `due_at` then in force. Reach: the rows
-/// of the managers reached. Read model `manager_kpis`.
+/// `tasks_completed_late`: completed after the `due_at` then in force. Distinct clients
+/// count a merged client as its survivor. Reach: the rows of the managers reached.
+/// Read models `manager_kpis` and `clients` (merges).
 #[utoipa::path(get, path = "/reports/managers", tag = "reports", operation_id = "managers_report",
     params(ManagersQuery), responses((status = 200, body = ManagersView, description = "The managers' figures."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -156,10 +163,7 @@ pub async fn managers(
     ApiQuery(query): ApiQuery<ManagersQuery>,
 ) -> Result<Json<ManagersView>, ApiError> {
     let (from, to) = period(query.from, query.to)?;
-    query
-        .read
-        .read_model(&state, crm_projections::managers::NAME)
-        .await?;
+    query.read.read_models(&state, MANAGERS_MODELS).await?;
     let filter = crm_projections::managers::ManagerKpisFilter {
         managers: report_reach(&state, &actor)
             .await?
@@ -284,4 +288,50 @@ pub async fn figure_events(
         items: crate::routes::log::views(state.hidden.of(&actor), events),
         next_cursor,
     }))
+}
+
+/// Read-your-writes only.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPeopleQuery {
+    #[serde(flatten)]
+    #[param(ignore)]
+    read: ReadYourWrites,
+}
+
+/// Each manager's part in the open tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPeopleView {
+    /// One row per registered manager in reach, by name, then id.
+    #[schema(value_type = Vec<report_rows::TaskPeople>)]
+    managers: Vec<crm_projections::tasks::TaskPeople>,
+}
+
+/// The read models the task people report reads.
+pub(in crate::routes) const TASK_PEOPLE_MODELS: &[&str] = &[
+    crm_projections::tasks::NAME,
+    crm_projections::managers::NAME,
+];
+
+/// Task people: who scheduled, does, helps with and watches the open tasks.
+///
+/// Per registered manager (those in reach), the open tasks (neither completed nor
+/// cancelled) he scheduled (the actor of their TaskScheduled: `assigned`), is the
+/// assignee of (`doing`), a co-executor of (`helping`), an observer of
+/// (`observing`); by name, then id. Read models `tasks` and `manager_kpis`.
+#[utoipa::path(get, path = "/reports/tasks/people", tag = "reports", operation_id = "task_people_report",
+    params(TaskPeopleQuery), responses((status = 200, body = TaskPeopleView, description = "Each manager's part in the open tasks."), (status = 400), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn task_people(
+    actor: Actor,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<TaskPeopleQuery>,
+) -> Result<Json<TaskPeopleView>, ApiError> {
+    let reach = report_reach(&state, &actor).await?;
+    query.read.read_models(&state, TASK_PEOPLE_MODELS).await?;
+    let managers = crm_projections::tasks::task_people(state.log.pool(), reach.managers())
+        .await
+        .map_err(projection_error)?;
+    Ok(Json(TaskPeopleView { managers }))
 }

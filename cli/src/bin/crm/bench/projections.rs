@@ -177,6 +177,10 @@ async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<Str
         format!("/clients/{client}/timeline?limit=100"),
         format!("/deals?pipeline_id={pipeline}&status=open&limit=100"),
         format!("/tasks?assignee_id={manager}&status=open&limit=100"),
+        format!("/reports/revenue?by=client&from={year}&to={until}"),
+        format!("/managers/{manager}/day?date={until}"),
+        "/reports/tasks/people".to_owned(),
+        "/clients/duplicates".to_owned(),
     ];
     let mut floor = new_histogram()?;
     for _ in 0..opts.samples {
