@@ -5,6 +5,7 @@
 mod audit;
 mod cluster;
 mod common;
+mod nodes;
 mod projection;
 mod serve;
 mod token;
