@@ -922,3 +922,57 @@ async fn webhook_definitions_append_nothing_and_their_secret_is_nowhere_in_the_l
         assert!(!answer.body.to_string().contains(secret));
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn deliveries_renew_the_lease_only_once_a_third_of_it_has_passed_and_a_disable_stops_them(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await.unwrap();
+    let before = last_position(&app).await;
+    let receiver = Receiver::start(&[], Behaviour::Ok).await;
+    let secret = "a secret for leases";
+    let id = define(&app, &receiver.url, json!([]), secret).await;
+    // A lease of ten minutes: no third of it passes during the test.
+    let running = deliverer(
+        &app,
+        WebhookSettings {
+            lease: Duration::from_secs(600),
+            ..quick()
+        },
+    );
+    let lease_until = || async {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "SELECT lease_until FROM api.webhooks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(app.log.pool())
+        .await
+        .unwrap()
+    };
+    let mut taken = None;
+    for _ in 0..3000 {
+        taken = lease_until().await;
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let taken = taken.expect("the webhook leased");
+    activity(&app, 5).await;
+    let expected = events_after(&app, before).await;
+    assert_eq!(expected.len(), 6);
+    deliveries_when(&app, id, |b| b["webhook"]["delivered"] == expected.len()).await;
+    assert_walks(&receiver.arrivals(), &expected, secret);
+    // Six deliveries, and the lease as it was taken: not renewed at each.
+    assert_eq!(lease_until().await, Some(taken));
+
+    // Disabled: the next event is not attempted.
+    let disabled = app
+        .post(&format!("/webhooks/{id}/disable"), &json!({}))
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    activity(&app, 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.arrivals().len(), expected.len());
+    running.shutdown().await;
+}
