@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod cluster;
 mod common;
+mod nodes;
 mod projection;
 mod serve;
 mod token;

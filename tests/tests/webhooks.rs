@@ -2,8 +2,9 @@
 //! the timeout and answers late, as a script says: every event after the
 //! definition arrives, in log order, a second time only after a failed attempt,
 //! signed (checked here with an HMAC of our own); a dead receiver holds no other
-//! back; two deliverers on one database deliver once; only admins define and read
-//! webhooks; erased values read `[erased]`; a failing or disabled webhook resumes
+//! back; two deliverers on one database deliver once, and one that stops renewing
+//! its lease is taken over once the lease expires; only admins define and read
+//! webhooks, and defining one appends nothing; erased values read `[erased]`; a failing or disabled webhook resumes
 //! where it stopped.
 
 use std::collections::VecDeque;
@@ -67,6 +68,8 @@ impl Behaviour {
 /// One request as the receiver got it.
 #[derive(Debug, Clone)]
 struct Arrival {
+    /// When the receiver got it.
+    at: chrono::DateTime<chrono::Utc>,
     raw: Vec<u8>,
     body: Value,
     signature: String,
@@ -140,6 +143,7 @@ async fn hook(
             .or(script.otherwise)
             .unwrap_or(Behaviour::Ok);
         script.arrivals.push(Arrival {
+            at: chrono::Utc::now(),
             raw: body.to_vec(),
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             signature: headers
@@ -243,6 +247,18 @@ fn sign(secret: &str, body: &[u8]) -> String {
 /// at it failed. Each arrival is signed with `secret` and carries the event as the
 /// admin reads it in `GET /events`.
 fn assert_walks(arrivals: &[Arrival], expected: &[Value], secret: &str) {
+    assert_walks_resuming(arrivals, expected, secret, None);
+}
+
+/// As [`assert_walks`], except that arrival `resumed` (the first of a deliverer
+/// that took over from one that died) may bring the event before it again: its
+/// sender may have died before recording the success.
+fn assert_walks_resuming(
+    arrivals: &[Arrival],
+    expected: &[Value],
+    secret: &str,
+    resumed: Option<usize>,
+) {
     let ids: Vec<&str> = expected
         .iter()
         .map(|e| e["event_id"].as_str().unwrap())
@@ -250,7 +266,8 @@ fn assert_walks(arrivals: &[Arrival], expected: &[Value], secret: &str) {
     let mut at = 0usize;
     for (i, arrival) in arrivals.iter().enumerate() {
         let id = arrival.body["event_id"].as_str().unwrap();
-        if i > 0 && arrivals[i - 1].behaviour.succeeds() {
+        let repeated = resumed == Some(i) && id == ids[at];
+        if i > 0 && arrivals[i - 1].behaviour.succeeds() && !repeated {
             at += 1;
         }
         assert_eq!(id, ids[at], "arrival {i} of {arrivals:#?}");
@@ -417,6 +434,9 @@ async fn two_deliverers_on_one_database_deliver_each_event_once(pool: PgPool) {
         receiver.arrivals().len() >= expected.len()
     })
     .await;
+    // One more client: delivered in log order, it comes after any duplicate of an
+    // earlier one that might still be on its way.
+    let expected = with_one_more_client(&app, &receiver, before).await;
     let arrivals = receiver.arrivals();
     assert_eq!(
         arrivals.len(),
@@ -424,6 +444,116 @@ async fn two_deliverers_on_one_database_deliver_each_event_once(pool: PgPool) {
         "a duplicate without a failure"
     );
     assert_walks(&arrivals, &expected, "a shared secret!");
+    second.shutdown().await;
+}
+
+/// Makes one more client and waits until `receiver` has its ClientRegistered; the
+/// ClientRegistered events after `before`, that one last.
+async fn with_one_more_client(app: &TestApp, receiver: &Receiver, before: i64) -> Vec<Value> {
+    let manager = manager(app, "Mykola").await;
+    let last = client(app, manager).await;
+    let expected: Vec<Value> = events_after(app, before)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "ClientRegistered")
+        .collect();
+    assert_eq!(expected.last().unwrap()["stream"], format!("client-{last}"));
+    let last_id = expected.last().unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("the last client delivered", || {
+        receiver.delivered().contains(&last_id)
+    })
+    .await;
+    expected
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_deliverer_that_stops_renewing_is_taken_over_once_its_lease_expires(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let before = last_position(&app).await;
+    // Answers take a moment: the deliverer that dies is likely in an attempt.
+    let receiver = Receiver::start(&[], Behaviour::Late).await;
+    let secret = "a secret for taking over";
+    let id = define(&app, &receiver.url, json!(["ClientRegistered"]), secret).await;
+    let settings = WebhookSettings {
+        lease: Duration::from_secs(6),
+        ..quick()
+    };
+    // The first deliverer on a runtime of its own, which is dropped mid-stream: its
+    // tasks vanish without giving the lease up, as in a process killed.
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let first = {
+        let _inside = doomed.enter();
+        let options = (*app.log.pool().connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(options);
+        Deliverer::spawn(
+            crm_eventlog::EventLog::new(pool),
+            Arc::new(HiddenFields::default()),
+            settings,
+        )
+    };
+    let lease = |pool: PgPool| async move {
+        sqlx::query_as::<_, (Option<Uuid>, Option<chrono::DateTime<chrono::Utc>>)>(
+            "SELECT lease_owner, lease_until FROM api.webhooks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    for _ in 0..3000 {
+        if lease(app.log.pool().clone()).await.0.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (holder, _) = lease(app.log.pool().clone()).await;
+    assert!(holder.is_some(), "the first deliverer leased the webhook");
+    // The other one runs all along, waiting for the lease.
+    let second = deliverer(&app, settings);
+    activity(&app, 6).await;
+    until("the first deliverer delivered some", || {
+        receiver.delivered().len() >= 2
+    })
+    .await;
+    let killed = chrono::Utc::now();
+    doomed.shutdown_background();
+    drop(first);
+    let (owner, until_then) = lease(app.log.pool().clone()).await;
+    assert_eq!(owner, holder, "nobody took the lease while it was renewed");
+    let expires = until_then.unwrap();
+    activity(&app, 2).await;
+    let expected = with_one_more_client(&app, &receiver, before).await;
+    assert_eq!(expected.len(), 9);
+
+    // The second started only once the lease had expired (at most the attempt in
+    // flight at the death came in between), and then went on in order, bringing
+    // again at most the one event whose success the first could not record.
+    let arrivals = receiver.arrivals();
+    let resumed = arrivals
+        .iter()
+        .position(|a| a.at > expires)
+        .expect("arrivals after the lease expired");
+    let dying = arrivals[..resumed].iter().filter(|a| a.at > killed).count();
+    assert!(dying <= 1, "{arrivals:#?}");
+    assert!(
+        arrivals.len() <= expected.len() + 1,
+        "a duplicate without a failure: {arrivals:#?}"
+    );
+    assert_walks_resuming(&arrivals, &expected, secret, Some(resumed));
+    let (owner, _) = lease(app.log.pool().clone()).await;
+    assert!(
+        owner.is_some() && owner != holder,
+        "the second holds the lease"
+    );
     second.shutdown().await;
 }
 
@@ -733,5 +863,116 @@ async fn deny_private_refuses_internal_targets_at_definition_and_at_delivery(poo
         .post(&format!("/webhooks/{id}/enable"), &json!({}))
         .await;
     assert_eq!(enabled.code(), "webhook_target_private");
+    running.shutdown().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn webhook_definitions_append_nothing_and_their_secret_is_nowhere_in_the_log(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    activity(&app, 2).await;
+    let log_before = events_after(&app, 0).await;
+    let head = last_position(&app).await;
+    assert_eq!(
+        log_before.last().unwrap()["position"].as_i64().unwrap(),
+        head
+    );
+    let count = app.event_count().await;
+
+    let secret = "nobody may read this secret";
+    let id = define(&app, "https://example.com/hook", json!([]), secret).await;
+    for step in ["disable", "enable"] {
+        let answer = app
+            .post(&format!("/webhooks/{id}/{step}"), &json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{step}: {}", answer.body);
+    }
+    let shown = app.get("/webhooks").await;
+    assert_eq!(shown.body["items"][0]["status"], "active", "{}", shown.body);
+
+    // The log is as it was: same head, same events.
+    assert_eq!(last_position(&app).await, head);
+    assert_eq!(app.event_count().await, count);
+    assert_eq!(events_after(&app, 0).await, log_before);
+    let feed = app.get("/events?limit=1000").await;
+    assert_eq!(feed.status, StatusCode::OK);
+    assert_eq!(
+        feed.body["events"].as_array().unwrap().last().unwrap()["position"],
+        head
+    );
+
+    // The secret is nowhere in the log, as stored or as exported.
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM eventlog.events \
+          WHERE data::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'",
+    )
+    .bind(secret)
+    .fetch_one(app.log.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+    for format in ["ndjson", "csv"] {
+        let export = app.get(&format!("/export/events?format={format}")).await;
+        assert_eq!(export.status, StatusCode::OK, "{format}");
+        let text = export.body.as_str().unwrap_or_default().to_owned();
+        assert!(text.contains("ClientRegistered"), "{format}: {text}");
+        assert!(!text.contains(secret), "{format}");
+        assert!(!export.body.to_string().contains(secret), "{format}");
+    }
+    for answer in [feed, app.get("/webhooks").await] {
+        assert!(!answer.body.to_string().contains(secret));
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn deliveries_renew_the_lease_only_once_a_third_of_it_has_passed_and_a_disable_stops_them(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await.unwrap();
+    let before = last_position(&app).await;
+    let receiver = Receiver::start(&[], Behaviour::Ok).await;
+    let secret = "a secret for leases";
+    let id = define(&app, &receiver.url, json!([]), secret).await;
+    // A lease of ten minutes: no third of it passes during the test.
+    let running = deliverer(
+        &app,
+        WebhookSettings {
+            lease: Duration::from_secs(600),
+            ..quick()
+        },
+    );
+    let lease_until = || async {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "SELECT lease_until FROM api.webhooks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(app.log.pool())
+        .await
+        .unwrap()
+    };
+    let mut taken = None;
+    for _ in 0..3000 {
+        taken = lease_until().await;
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let taken = taken.expect("the webhook leased");
+    activity(&app, 5).await;
+    let expected = events_after(&app, before).await;
+    assert_eq!(expected.len(), 6);
+    deliveries_when(&app, id, |b| b["webhook"]["delivered"] == expected.len()).await;
+    assert_walks(&receiver.arrivals(), &expected, secret);
+    // Six deliveries, and the lease as it was taken: not renewed at each.
+    assert_eq!(lease_until().await, Some(taken));
+
+    // Disabled: the next event is not attempted.
+    let disabled = app
+        .post(&format!("/webhooks/{id}/disable"), &json!({}))
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    activity(&app, 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.arrivals().len(), expected.len());
     running.shutdown().await;
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::target::{is_internal, literal_ip, parse_url, Resolver};
+use super::target::{check_reachable, literal_ip, parse_url, Resolver};
 
 /// The header carrying the body's signature.
 pub const SIGNATURE_HEADER: &str = "x-crm-signature";
@@ -157,11 +157,12 @@ impl Sender {
         body: Vec<u8>,
     ) -> Result<u16, String> {
         let uri: Uri = parse_url(url).map_err(|(_, detail)| detail)?;
-        if self.deny_private {
-            // The connector resolves names; an address written in the URL it does not.
-            if let Some(ip) = literal_ip(&uri).filter(|ip| is_internal(*ip)) {
-                return Err(format!("{ip} is an internal address, refused"));
-            }
+        if literal_ip(&uri).is_some() {
+            // The connector resolves names through the checking resolver; an address
+            // written in the URL it connects to directly, so it is checked here.
+            check_reachable(&uri, self.deny_private)
+                .await
+                .map_err(|(_, detail)| detail)?;
         }
         let signature = signature(secret, &body);
         let request = Request::builder()

@@ -217,6 +217,19 @@ pub async fn lease(
     .await
 }
 
+/// Whether `owner` still holds an active webhook's lease, unexpired: a read, for
+/// the attempts between two renewals (a disabled webhook stops at once).
+pub async fn still_held(pool: &PgPool, id: Uuid, owner: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api.webhooks WHERE id = $1 AND lease_owner = $2 \
+                         AND status = 'active' AND lease_until > now())",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_one(pool)
+    .await
+}
+
 /// Gives the lease up (at shutdown), so another server takes over at once.
 pub async fn release(pool: &PgPool, id: Uuid, owner: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query(

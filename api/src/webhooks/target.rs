@@ -52,38 +52,55 @@ pub fn literal_ip(uri: &Uri) -> Option<IpAddr> {
         .ok()
 }
 
+/// Why a host cannot be connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    /// It is, or resolves to, an internal address, and those are refused.
+    #[error("resolves to {0}, an internal address")]
+    Internal(IpAddr),
+    /// It does not resolve.
+    #[error("does not resolve ({0})")]
+    Unresolvable(std::io::Error),
+}
+
+/// The addresses `host` stands for (an address itself, else what it resolves to),
+/// refused when `deny_private` and any of them is internal: the one check behind
+/// definitions, re-enabling and every connection of a delivery.
+pub async fn addresses(host: &str, deny_private: bool) -> Result<Vec<SocketAddr>, Unreachable> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, 0)],
+        Err(_) => tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(Unreachable::Unresolvable)?
+            .collect(),
+    };
+    if deny_private {
+        if let Some(addr) = addrs.iter().find(|a| is_internal(a.ip())) {
+            return Err(Unreachable::Internal(addr.ip()));
+        }
+    }
+    Ok(addrs)
+}
+
 /// Refuses, when `deny_private`, a URL whose host is or resolves to an internal
 /// address (a name that does not resolve is refused too: it cannot be checked).
 pub async fn check_reachable(uri: &Uri, deny_private: bool) -> Result<(), Refusal> {
     if !deny_private {
         return Ok(());
     }
-    let refused = |ip: IpAddr| {
-        (
+    let host = uri.host().unwrap_or_default();
+    match addresses(host, true).await {
+        Ok(_) => Ok(()),
+        Err(Unreachable::Internal(ip)) => Err((
             "webhook_target_private",
             format!("url: resolves to {ip}, an internal address, and this server refuses those"),
-        )
-    };
-    if let Some(ip) = literal_ip(uri) {
-        return if is_internal(ip) {
-            Err(refused(ip))
-        } else {
-            Ok(())
-        };
-    }
-    let host = uri.host().unwrap_or_default();
-    let addrs = tokio::net::lookup_host((host, 0)).await.map_err(|e| {
-        (
+        )),
+        Err(Unreachable::Unresolvable(e)) => Err((
             "webhook_target_unresolvable",
             format!("url: {host} does not resolve ({e})"),
-        )
-    })?;
-    for addr in addrs {
-        if is_internal(addr.ip()) {
-            return Err(refused(addr.ip()));
-        }
+        )),
     }
-    Ok(())
 }
 
 /// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast,
@@ -155,17 +172,14 @@ impl tower::Service<Name> for Resolver {
     fn call(&mut self, name: Name) -> Self::Future {
         let deny_private = self.deny_private;
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            if deny_private {
-                if let Some(addr) = addrs.iter().find(|a| is_internal(a.ip())) {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::PermissionDenied,
-                        format!("{name} resolves to {}, an internal address", addr.ip()),
-                    ));
-                }
+            match addresses(name.as_str(), deny_private).await {
+                Ok(addrs) => Ok(addrs.into_iter()),
+                Err(Unreachable::Unresolvable(e)) => Err(e),
+                Err(Unreachable::Internal(ip)) => Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{name} resolves to {ip}, an internal address"),
+                )),
             }
-            Ok(addrs.into_iter())
         })
     }
 }
@@ -240,5 +254,37 @@ mod tests {
             check_reachable(&uri, true).await.unwrap_err().0,
             "webhook_target_private"
         );
+    }
+
+    #[tokio::test]
+    async fn one_check_serves_definitions_and_every_connection() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(matches!(
+            addresses("[::1]", true).await,
+            Err(Unreachable::Internal(found)) if found == ip("::1")
+        ));
+        assert!(matches!(
+            addresses("localhost", true).await,
+            Err(Unreachable::Internal(found)) if found.is_loopback()
+        ));
+        let allowed = addresses("127.0.0.1", false).await.unwrap();
+        assert_eq!(allowed[0].ip(), ip("127.0.0.1"));
+        assert!(addresses("8.8.8.8", true).await.is_ok());
+        // The connector's resolver refuses the same, as an I/O error.
+        let name: Name = "localhost".parse().unwrap();
+        let refused = tower::Service::call(&mut Resolver { deny_private: true }, name)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+        let name: Name = "localhost".parse().unwrap();
+        let resolved = tower::Service::call(
+            &mut Resolver {
+                deny_private: false,
+            },
+            name,
+        )
+        .await
+        .unwrap();
+        assert!(resolved.into_iter().all(|a| a.ip().is_loopback()));
     }
 }

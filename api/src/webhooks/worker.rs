@@ -1,14 +1,15 @@
 //! The deliverer `crm serve` runs: a supervisor that starts a task per active
 //! webhook, each task holding a lease on its webhook (so two servers never
-//! deliver one webhook at once; a disabled one's task ends when its lease is next
-//! refused, between two attempts, never in one) and walking the feed from
+//! deliver one webhook at once; renewed once a third of it has passed, not at every
+//! attempt; a disabled one's task ends before its next attempt, never in one) and
+//! walking the feed from
 //! the webhook's cursor, one event at a time: attempt, record, and on a 2xx move
 //! the cursor; else wait a growing, jittered pause and try the same event again,
 //! until the retry window is over and the webhook is marked `failing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use crm_eventlog::{Cursor, EventLog, EventLogError, FeedFilter, RecordedEvent, Snapshot};
@@ -73,6 +74,13 @@ impl Deliverer {
     }
 }
 
+/// A webhook this task holds the lease on, and when the lease was last renewed
+/// (asked for: it lasts at least the lease from then).
+struct Held {
+    target: Target,
+    renewed: Instant,
+}
+
 /// What every webhook task of one server shares.
 struct Worker {
     /// True once the server stops.
@@ -129,9 +137,15 @@ impl Worker {
     /// active, or leased by another server).
     async fn follow(&self, id: Uuid) -> Result<(), WorkerError> {
         let pool = self.log.pool();
-        let Some(mut target) = store::lease(pool, id, self.owner, self.lease).await? else {
+        let asked = Instant::now();
+        let Some(target) = store::lease(pool, id, self.owner, self.lease).await? else {
             return Ok(());
         };
+        let mut held = Held {
+            target,
+            renewed: asked,
+        };
+        let target = &held.target;
         let cursor: Cursor = target.feed_cursor.parse()?;
         // Events committed before the definition, which the cursor cannot tell apart.
         let before: Snapshot = target.start_snapshot.parse()?;
@@ -145,17 +159,17 @@ impl Worker {
         tracing::info!(webhook = %id, cursor = %cursor, "delivering webhook");
         let mut stop = self.stop.clone();
         loop {
-            let renew = self.lease / 3;
+            // Renewed when a third of the lease has passed, busy or not.
+            let renew = (self.lease / 3).saturating_sub(held.renewed.elapsed());
             let next = tokio::select! {
                 next = tokio::time::timeout(renew, feed.next_batch(BATCH)) => next,
                 _ = stop.wait_for(|stop| *stop) => return Ok(()),
             };
             let mut events = match next {
                 Err(_) => {
-                    // Nothing new: keep the claim, and notice a disable.
-                    match store::lease(pool, id, self.owner, self.lease).await? {
-                        Some(renewed) => target = renewed,
-                        None => return Ok(()),
+                    // Time to renew: keep the claim, and notice a disable.
+                    if !self.renew(&mut held).await? {
+                        return Ok(());
                     }
                     continue;
                 }
@@ -164,7 +178,7 @@ impl Worker {
             crm_projections::personal::reveal_current(&self.log, &mut events).await?;
             for event in events.iter_mut().filter(|e| !before.saw(e)) {
                 self.as_admin_reads_it(event);
-                match self.deliver(&mut target, event).await? {
+                match self.deliver(&mut held, event).await? {
                     true => passed = event.cursor(),
                     false => return Ok(()),
                 }
@@ -191,29 +205,50 @@ impl Worker {
             .strip_stream(&event.stream, &mut event.data);
     }
 
+    /// Renews the lease (reloading the webhook with it); false when it was refused
+    /// (disabled, marked failing, leased elsewhere).
+    async fn renew(&self, held: &mut Held) -> Result<bool, WorkerError> {
+        let asked = Instant::now();
+        let pool = self.log.pool();
+        match store::lease(pool, held.target.id, self.owner, self.lease).await? {
+            // The lease renewed carries the retry state this task wrote.
+            Some(renewed) => {
+                held.target = renewed;
+                held.renewed = asked;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Before an attempt: renews the lease once a third of it has passed (so at least
+    /// two thirds, two timeouts, are left for the attempt), else only checks that it
+    /// is still held and the webhook active; false when not.
+    async fn keep(&self, held: &mut Held) -> Result<bool, WorkerError> {
+        if held.renewed.elapsed() >= self.lease / 3 {
+            return self.renew(held).await;
+        }
+        Ok(store::still_held(self.log.pool(), held.target.id, self.owner).await?)
+    }
+
     /// Delivers one event, retrying until a 2xx; false when the webhook stopped
     /// being this server's to deliver (disabled, marked failing, leased elsewhere).
-    async fn deliver(
-        &self,
-        target: &mut Target,
-        event: &RecordedEvent,
-    ) -> Result<bool, WorkerError> {
+    async fn deliver(&self, held: &mut Held, event: &RecordedEvent) -> Result<bool, WorkerError> {
         let pool = self.log.pool();
         let body = delivery::body(event)?;
         loop {
-            if let Some(at) = target.next_attempt_at {
-                if !self.wait_until(target, at).await? {
+            if let Some(at) = held.target.next_attempt_at {
+                if !self.wait_until(held, at).await? {
                     return Ok(false);
                 }
             }
             if *self.stop.borrow() {
                 return Ok(false);
             }
-            match store::lease(pool, target.id, self.owner, self.lease).await? {
-                // The lease renewed carries the retry state this task wrote.
-                Some(renewed) => *target = renewed,
-                None => return Ok(false),
+            if !self.keep(held).await? {
+                return Ok(false);
             }
+            let target = &mut held.target;
             let outcome = self
                 .sender
                 .post(&target.url, &target.secret, event.event_id, body.clone())
@@ -264,7 +299,7 @@ impl Worker {
     /// state cleared) is tried at once.
     async fn wait_until(
         &self,
-        target: &mut Target,
+        held: &mut Held,
         mut at: DateTime<Utc>,
     ) -> Result<bool, WorkerError> {
         loop {
@@ -277,11 +312,10 @@ impl Worker {
                 () = tokio::time::sleep(left.min(self.lease / 3)) => {}
                 _ = stop.wait_for(|stop| *stop) => return Ok(false),
             }
-            match store::lease(self.log.pool(), target.id, self.owner, self.lease).await? {
-                Some(renewed) => *target = renewed,
-                None => return Ok(false),
+            if !self.renew(held).await? {
+                return Ok(false);
             }
-            match target.next_attempt_at {
+            match held.target.next_attempt_at {
                 Some(next) => at = next,
                 None => return Ok(true),
             }
