@@ -461,6 +461,40 @@ async fn two_stage_changes_with_the_same_if_match_one_wins(pool: PgPool) {
         (StatusCode::CONFLICT, Some(11))
     );
     assert_eq!(w.app.event_count().await, before);
+    // A stale view decided on is a conflict, even where the current state refuses the
+    // command (the deal is at that stage now): the caller must look again. At the
+    // current version, the same move is the domain's refusal.
+    let to_first = json!({"stage_id": w.stages[0]});
+    let stage = format!("/deals/{id}/stage");
+    let stale = w
+        .app
+        .send(
+            Method::POST,
+            &stage,
+            Some(ADMIN_TOKEN),
+            Some(&to_first),
+            &[("if-match", "10")],
+        )
+        .await;
+    assert_eq!(
+        (stale.status, stale.body["current_version"].as_i64()),
+        (StatusCode::CONFLICT, Some(11))
+    );
+    let current = w
+        .app
+        .send(
+            Method::POST,
+            &stage,
+            Some(ADMIN_TOKEN),
+            Some(&to_first),
+            &[("if-match", "11")],
+        )
+        .await;
+    assert_eq!(
+        (current.status, current.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "same_stage")
+    );
+    assert_eq!(w.app.event_count().await, before);
     let fresh = w
         .app
         .send(

@@ -304,7 +304,12 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let Decision { events, mut loader } = decide(Loader::new(commands, reach.clone())).await?;
+        let Decision { events, mut loader } = match decide(Loader::new(commands, reach.clone()))
+            .await
+        {
+            Ok(decision) => decision,
+            Err(refusal) => return Err(stale_first(commands, ctx, &target_stream, refusal).await),
+        };
         loader.load_references(&events).await?;
         let department = shaping_department(commands, &ctx.actor, &reach, &events).await?;
         may_leave(&reach, department.as_deref(), &events, loader.touched())?;
@@ -359,6 +364,29 @@ where
             }
             Err(err) => return Err(err.into()),
         }
+    }
+}
+
+/// A domain refusal under `if_match`, judged as the caller saw the entity: when the
+/// target has moved from the version the caller expected, the answer is the version
+/// conflict (the caller decided on a stale view), not the refusal of the new state.
+async fn stale_first(
+    commands: &Commands,
+    ctx: &CommandContext,
+    target_stream: &str,
+    refusal: CommandError,
+) -> CommandError {
+    let (Some(expected), CommandError::Domain(_)) = (ctx.if_match, &refusal) else {
+        return refusal;
+    };
+    match commands.log.stream_version(target_stream).await {
+        Ok(current) if current.unwrap_or(0) != expected => CommandError::VersionConflict {
+            stream: target_stream.to_owned(),
+            expected,
+            current: current.unwrap_or(0),
+        },
+        Ok(_) => refusal,
+        Err(err) => err.into(),
     }
 }
 
