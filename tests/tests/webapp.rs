@@ -653,6 +653,15 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
         .spawn()
         .unwrap();
     let b = browser(driver_port).await;
+    // A page that cannot load fails the test within 20 s instead of hanging for
+    // chromedriver's default 60 s per page.
+    b.update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+        Some(Duration::from_secs(20)),
+        Some(Duration::from_secs(20)),
+        None,
+    ))
+    .await
+    .unwrap();
     use fantoccini::Locator;
 
     // A deep link goes to the login, then back to it.
@@ -757,6 +766,22 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     .await
     .expect("verify now shows an intact log");
 
+    // Leaving a page closes its live stream: page after page connects its own. (A
+    // stream kept open by each page left would use up the browser's six connections
+    // per host, and the sixth page would wait.)
+    for n in 0..8 {
+        let path = if n % 2 == 0 { "/ui/tasks" } else { "/ui/leads" };
+        b.goto(&format!("{base}{path}")).await.unwrap();
+        until(Duration::from_secs(5), || async {
+            b.execute("return document.body.classList.contains('live-on')", vec![])
+                .await
+                .unwrap()
+                == json!(true)
+        })
+        .await
+        .unwrap_or_else(|| panic!("page {n} ({path}): the live stream connects"));
+    }
+
     // Screenshots of every page, when asked for.
     if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
@@ -784,6 +809,15 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
             .await;
         assert_eq!(defined.status, StatusCode::ACCEPTED, "{}", defined.body);
         c.app.wait_custom_live("calls_by_direction", 1).await;
+        // A rule for the automation page to list.
+        let rule = c
+            .post(
+                &c.tokens.director,
+                "/automation/rules",
+                json!({"name": "Answer new leads", "kind": "lead_sla", "params": {"sla_minutes": 15}}),
+            )
+            .await;
+        assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.body);
         let pages = [
             ("home", "/ui".to_owned()),
             ("funnel", deep.clone()),
@@ -828,11 +862,14 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
                     c.andriy
                 ),
             ),
+            ("automation", "/ui/automation".to_owned()),
         ];
         for width in [1280u32, 390] {
             b.set_window_size(width, 900).await.unwrap();
             for (name, path) in &pages {
+                let started = tokio::time::Instant::now();
                 b.goto(&format!("{base}{path}")).await.unwrap();
+                eprintln!("{name} at {width} px loaded in {:?}", started.elapsed());
                 let png = b.screenshot().await.unwrap();
                 std::fs::write(format!("{dir}/{name}-{width}.png"), png).unwrap();
             }

@@ -5,13 +5,16 @@
 
 use crm_domain::automation::{Action, NewTask, Planned};
 use crm_domain::lead::{LeadCommand, LeadState};
-use crm_domain::task::{ScheduleTask, TaskCommand, TaskState};
+use crm_domain::task::{TaskCommand, TaskState};
 use crm_domain::{Aggregate, EntityKind};
 use crm_eventlog::{EventLogError, Source};
 use uuid::Uuid;
 
 use crate::access::{Actor, Role};
-use crate::commands::{assign, execute, CommandContext, CommandError, Commands, Decision, IdSeed};
+use crate::commands::{
+    assign, execute, schedule_task, CommandContext, CommandError, Commands, Decision, IdSeed,
+    TaskToSchedule,
+};
 
 /// How a planned command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,48 +113,25 @@ pub async fn act(
     }
 }
 
-/// `TaskCommand::Schedule` of a rule's task.
+/// `TaskCommand::Schedule` of a rule's task, through the one [`schedule_task`].
 async fn schedule(
     commands: &Commands,
     ctx: &CommandContext,
     task: &NewTask,
     planned: &Planned,
 ) -> Result<crate::commands::CommandResponse, CommandError> {
-    let id = task.task_id;
-    execute(
-        commands,
-        ctx,
-        (EntityKind::Task, id),
-        Some(planned.occurred_at),
-        |mut loader| {
-            let task = task.clone();
-            async move {
-                let state: TaskState = loader.load(EntityKind::Task, id).await?;
-                let assignee = loader
-                    .reference(EntityKind::Manager, task.assignee_id)
-                    .await?;
-                let client = loader
-                    .optional_reference(EntityKind::Client, task.client_id)
-                    .await?;
-                let deal = loader
-                    .optional_reference(EntityKind::Deal, task.deal_id)
-                    .await?;
-                let events = state.decide(TaskCommand::Schedule(ScheduleTask {
-                    task_id: id,
-                    title: task.title,
-                    kind: task.kind,
-                    assignee,
-                    due_at: task.due_at,
-                    client,
-                    deal,
-                    co_executors: Vec::new(),
-                    observers: Vec::new(),
-                }))?;
-                Ok(Decision::new(loader, events))
-            }
-        },
-    )
-    .await
+    let task = TaskToSchedule {
+        task_id: task.task_id,
+        title: task.title.clone(),
+        kind: task.kind.clone(),
+        assignee_id: task.assignee_id,
+        due_at: task.due_at,
+        client_id: task.client_id,
+        deal_id: task.deal_id,
+        co_executor_ids: Vec::new(),
+        observer_ids: Vec::new(),
+    };
+    schedule_task(commands, ctx, task, Some(planned.occurred_at)).await
 }
 
 /// A command's failure: a skip when running it again could not succeed, else the

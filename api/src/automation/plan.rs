@@ -11,7 +11,7 @@ use crm_domain::automation::{
 };
 use crm_domain::deal::DealState;
 use crm_domain::lead::LeadState;
-use crm_domain::rule::{Rule, RuleSpec, Strategy};
+use crm_domain::rule::{self, Rule, RuleSpec, RuleState, Strategy};
 use crm_domain::task::TaskState;
 use crm_domain::{DomainEvent, EntityKind};
 use crm_eventlog::{Cursor, EventLog, RecordedEvent};
@@ -46,10 +46,11 @@ pub const FOLLOWED: &[&str] = &[
     "TaskCancelled",
 ];
 
-/// The rules in order of definition, as of the runner's place in the feed.
+/// The rules in order of definition, as of the runner's place in the feed: each
+/// one's state as the domain's [`rule::evolve`] folds it.
 #[derive(Debug, Default)]
 pub struct Rules {
-    rules: Vec<Rule>,
+    rules: Vec<RuleState>,
 }
 
 impl Rules {
@@ -69,28 +70,32 @@ impl Rules {
 
     /// Takes a rule's definition or disabling into account.
     pub fn follow(&mut self, event: &DomainEvent) {
-        match event {
-            DomainEvent::RuleDefined(e) if !self.rules.iter().any(|r| r.id == e.rule_id) => {
-                self.rules.push(Rule {
-                    id: e.rule_id,
-                    name: e.name.clone(),
-                    spec: e.spec.clone(),
-                    defined_by: e.defined_by,
-                    active: true,
-                });
-            }
-            DomainEvent::RuleDisabled(e) => {
-                if let Some(rule) = self.rules.iter_mut().find(|r| r.id == e.rule_id) {
-                    rule.active = false;
+        let id = match event {
+            DomainEvent::RuleDefined(e) => e.rule_id,
+            DomainEvent::RuleDisabled(e) => e.rule_id,
+            _ => return,
+        };
+        let known = self
+            .rules
+            .iter_mut()
+            .find(|state| state.rule.as_ref().is_some_and(|r| r.id == id));
+        match known {
+            Some(state) => *state = rule::evolve(std::mem::take(state), event),
+            None => {
+                let state = rule::evolve(RuleState::default(), event);
+                if state.rule.is_some() {
+                    self.rules.push(state);
                 }
             }
-            _ => {}
         }
     }
 
     /// The enabled rules.
     pub fn active(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().filter(|r| r.active)
+        self.rules
+            .iter()
+            .filter_map(|state| state.rule.as_ref())
+            .filter(|r| r.active)
     }
 
     /// The rule `id`, if enabled.

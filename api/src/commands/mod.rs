@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
+use crm_domain::task::{ScheduleTask, TaskCommand, TaskState};
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind, Ref};
 use crm_eventlog::{
     AppendOutcome, EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source,
@@ -417,6 +418,101 @@ where
         },
     )
     .await
+}
+
+/// A task to schedule, each entity by id: what `POST /tasks` and a rule's planned
+/// task both give [`schedule_task`].
+#[derive(Debug, Clone)]
+pub struct TaskToSchedule {
+    /// The new task's id.
+    pub task_id: Uuid,
+    /// What to do.
+    pub title: String,
+    /// Its kind; None for the default.
+    pub kind: Option<String>,
+    /// The manager who must do it.
+    pub assignee_id: Uuid,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// The client it is about.
+    pub client_id: Option<Uuid>,
+    /// The deal it is about.
+    pub deal_id: Option<Uuid>,
+    /// Managers who help.
+    pub co_executor_ids: Vec<Uuid>,
+    /// Managers who watch.
+    pub observer_ids: Vec<Uuid>,
+}
+
+/// `TaskCommand::Schedule` of `task`: load the task, the assignee, the client, the
+/// deal and the helpers and watchers, decide, append.
+pub async fn schedule_task(
+    commands: &Commands,
+    ctx: &CommandContext,
+    task: TaskToSchedule,
+    occurred_at: Option<DateTime<Utc>>,
+) -> Result<CommandResponse, CommandError> {
+    let id = task.task_id;
+    execute(
+        commands,
+        ctx,
+        (EntityKind::Task, id),
+        occurred_at,
+        |mut loader| {
+            let task = task.clone();
+            async move {
+                let state: TaskState = loader.load(EntityKind::Task, id).await?;
+                let assignee = loader
+                    .reference(EntityKind::Manager, task.assignee_id)
+                    .await?;
+                let client = loader
+                    .optional_reference(EntityKind::Client, task.client_id)
+                    .await?;
+                let deal = loader
+                    .optional_reference(EntityKind::Deal, task.deal_id)
+                    .await?;
+                let co_executors = managers(&mut loader, &task.co_executor_ids).await?;
+                let observers = managers(&mut loader, &task.observer_ids).await?;
+                let events = state.decide(TaskCommand::Schedule(ScheduleTask {
+                    task_id: id,
+                    title: task.title,
+                    kind: task.kind,
+                    assignee,
+                    due_at: task.due_at,
+                    client,
+                    deal,
+                    co_executors,
+                    observers,
+                }))?;
+                Ok(Decision::new(loader, events))
+            }
+        },
+    )
+    .await
+}
+
+/// The managers `ids` names, each with its state.
+async fn managers(
+    loader: &mut Loader,
+    ids: &[Uuid],
+) -> Result<Vec<Ref<ManagerState>>, CommandError> {
+    // The domain refuses longer lists too; checked here before any is loaded.
+    if ids.len() > crm_domain::MAX_ITEMS {
+        return Err(DomainError::rule(
+            crm_domain::codes::TOO_MANY_ITEMS,
+            format!(
+                "at most {} co-executors or observers, got {}",
+                crm_domain::MAX_ITEMS,
+                ids.len()
+            ),
+        )
+        .into());
+    }
+    let mut refs = Vec::with_capacity(ids.len());
+    for &id in ids {
+        refs.push(loader.reference(EntityKind::Manager, id).await?);
+    }
+    Ok(refs)
 }
 
 /// The log's form of a domain event: its type, payload and schema version, with

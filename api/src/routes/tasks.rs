@@ -4,15 +4,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use crm_domain::manager::ManagerState;
-use crm_domain::task::{ScheduleTask, TaskCommand, TaskState};
-use crm_domain::{Aggregate, EntityKind, Ref};
+use crm_domain::task::{TaskCommand, TaskState};
+use crm_domain::{Aggregate, EntityKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::commands::{
-    assign as assign_to, execute, CommandContext, CommandError, CommandResponse, Decision, Loader,
+    assign as assign_to, execute, schedule_task, CommandContext, CommandResponse, Decision,
+    TaskToSchedule,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath};
@@ -49,30 +49,6 @@ pub struct ScheduleTaskBody {
     occurred_at: Option<DateTime<Utc>>,
 }
 
-/// The managers `ids` names, each with its state.
-async fn managers(
-    loader: &mut Loader,
-    ids: &[Uuid],
-) -> Result<Vec<Ref<ManagerState>>, CommandError> {
-    // The domain refuses longer lists too; checked here before any is loaded.
-    if ids.len() > crm_domain::MAX_ITEMS {
-        return Err(crm_domain::DomainError::rule(
-            crm_domain::codes::TOO_MANY_ITEMS,
-            format!(
-                "at most {} co-executors or observers, got {}",
-                crm_domain::MAX_ITEMS,
-                ids.len()
-            ),
-        )
-        .into());
-    }
-    let mut refs = Vec::with_capacity(ids.len());
-    for &id in ids {
-        refs.push(loader.reference(EntityKind::Manager, id).await?);
-    }
-    Ok(refs)
-}
-
 /// Schedules a task for a manager.
 #[utoipa::path(post, path = "/tasks", operation_id = "schedule_task", tag = "tasks", request_body = ScheduleTaskBody,
     responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 409), (status = 422)),
@@ -82,52 +58,18 @@ pub async fn schedule(
     ctx: CommandContext,
     ApiJson(body): ApiJson<ScheduleTaskBody>,
 ) -> Result<(StatusCode, Json<CommandResponse>), ApiError> {
-    let id = body.id.unwrap_or_else(|| ctx.new_id());
-    let target = (EntityKind::Task, id);
-    let response = execute(
-        &state.commands,
-        &ctx,
-        target,
-        body.occurred_at,
-        |mut loader| {
-            let body = body.clone();
-            async move {
-                let task: TaskState = loader.load(EntityKind::Task, id).await?;
-                let assignee = loader
-                    .reference(EntityKind::Manager, body.assignee_id)
-                    .await?;
-                let client = loader
-                    .optional_reference(EntityKind::Client, body.client_id)
-                    .await?;
-                let deal = loader
-                    .optional_reference(EntityKind::Deal, body.deal_id)
-                    .await?;
-                let co_executors = managers(
-                    &mut loader,
-                    body.co_executor_ids.as_deref().unwrap_or_default(),
-                )
-                .await?;
-                let observers = managers(
-                    &mut loader,
-                    body.observer_ids.as_deref().unwrap_or_default(),
-                )
-                .await?;
-                let events = task.decide(TaskCommand::Schedule(ScheduleTask {
-                    task_id: id,
-                    title: body.title,
-                    kind: body.kind,
-                    assignee,
-                    due_at: body.due_at,
-                    client,
-                    deal,
-                    co_executors,
-                    observers,
-                }))?;
-                Ok(Decision::new(loader, events))
-            }
-        },
-    )
-    .await?;
+    let task = TaskToSchedule {
+        task_id: body.id.unwrap_or_else(|| ctx.new_id()),
+        title: body.title,
+        kind: body.kind,
+        assignee_id: body.assignee_id,
+        due_at: body.due_at,
+        client_id: body.client_id,
+        deal_id: body.deal_id,
+        co_executor_ids: body.co_executor_ids.unwrap_or_default(),
+        observer_ids: body.observer_ids.unwrap_or_default(),
+    };
+    let response = schedule_task(&state.commands, &ctx, task, body.occurred_at).await?;
     Ok(created(response))
 }
 

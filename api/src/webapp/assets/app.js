@@ -81,10 +81,24 @@ function setupLive() {
     busy = false;
     if (again !== null) { const p = again; again = null; refresh(p); }
   }
-  const source = new EventSource("/ui/live");
-  source.addEventListener("open", () => document.body.classList.add("live-on"));
-  source.addEventListener("error", () => document.body.classList.remove("live-on"));
-  source.addEventListener("change", (e) => refresh(e.data));
+  // One stream while the page is shown. Leaving the page closes it: a page kept in
+  // the back/forward cache would otherwise hold its connection open, and a browser
+  // allows only six per host, so after a few pages the next one could not load.
+  let source = null;
+  function connect() {
+    source = new EventSource("/ui/live");
+    source.addEventListener("open", () => document.body.classList.add("live-on"));
+    source.addEventListener("error", () => document.body.classList.remove("live-on"));
+    source.addEventListener("change", (e) => refresh(e.data));
+  }
+  connect();
+  window.addEventListener("pagehide", () => {
+    if (source) { source.close(); source = null; }
+    document.body.classList.remove("live-on");
+  });
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted && !source) { connect(); refresh(""); }
+  });
   // Work in progress that no new event announces (a projection being built from the
   // log): while the page shows some ([data-poll]), it asks again every two seconds.
   window.setInterval(() => {
