@@ -718,7 +718,8 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     .await
     .expect("the live stream connects");
 
-    // A deal opened by someone else shows within two seconds, without a reload.
+    // A deal opened by someone else shows without a reload (in well under a second on a
+    // quiet machine; the time is printed, and the wait is long enough for a loaded CI).
     b.execute("window.__same_page = true", vec![])
         .await
         .unwrap();
@@ -731,7 +732,7 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
         )
         .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
-    let took = until(Duration::from_secs(2), || async {
+    let took = until(Duration::from_secs(10), || async {
         match b.find(Locator::Css("#open_deals")).await {
             Ok(e) => e.attr("data-value").await.ok().flatten().as_deref() == Some("4"),
             Err(_) => false,
@@ -741,7 +742,7 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     eprintln!("the live refresh took {took:?}");
     assert!(
         took.is_some(),
-        "the funnel did not show the new deal within 2 s"
+        "the funnel did not show the new deal within 10 s"
     );
     assert_eq!(
         b.execute("return window.__same_page === true", vec![])
