@@ -262,7 +262,17 @@ async fn latencies(
 ) -> anyhow::Result<String> {
     let mut table = String::new();
     for path in paths {
-        web.get(path).await?;
+        // The answer's size, shown beside its latency: a list costs what it returns.
+        let first = web.get(path).await?;
+        let bytes = first.to_string().len();
+        let rows = first
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter_map(Value::as_array)
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
         let mut hist = new_histogram()?;
         for _ in 0..samples {
             let began = Instant::now();
@@ -278,7 +288,7 @@ async fn latencies(
             millis(&hist, 0.5),
             verdict(p99 < 50.0)
         ));
-        eprintln!("{shown}: p99 {p99:.2} ms");
+        eprintln!("{shown}: p99 {p99:.2} ms ({rows} rows, {bytes} bytes)");
     }
     table.push('\n');
     Ok(table)
