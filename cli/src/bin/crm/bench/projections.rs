@@ -112,7 +112,11 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     ));
 
     // The real server, with the projectors still running.
-    let state = AppState::new(log.clone(), None).with_projections(crm_projections::builtin());
+    // No answer cache: every request computes its answer (with one, each repeat of a
+    // query would be a kept answer; `crm bench dashboards` measures that).
+    let state = AppState::new(log.clone(), None)
+        .with_projections(crm_projections::builtin())
+        .with_answer_cache(0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
