@@ -11,6 +11,7 @@ mod losses;
 mod overdue;
 mod pipelines;
 mod revenue;
+mod rollup;
 
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ pub use revenue::{revenue, RevenueBy, RevenueGroup};
 pub const NAME: &str = "deals";
 
 /// Keeps `projections.pipelines`, `pipeline_stages`, `deals`, `deal_changes`,
-/// `deal_wins` and `deal_losses`.
+/// `deal_wins`, `deal_losses`, and the funnel's `funnel_moves` and `funnel_rollup`.
 pub struct Deals;
 
 #[async_trait]
@@ -45,7 +46,9 @@ impl Projection for Deals {
     }
 
     fn version(&self) -> i32 {
-        4
+        // 4: deal lines count in the version; 5: the funnel's moves and rollups, and
+        // each deal's regularity.
+        5
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -56,6 +59,8 @@ impl Projection for Deals {
             "deal_changes",
             "deal_wins",
             "deal_losses",
+            "funnel_moves",
+            "funnel_rollup",
         ]
     }
 
@@ -85,7 +90,7 @@ impl Projection for Deals {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE pipelines, pipeline_stages, deals, \
-             deal_changes, deal_wins, deal_losses",
+             deal_changes, deal_wins, deal_losses, funnel_moves, funnel_rollup",
         )
         .execute(&mut **tx)
         .await?;

@@ -102,6 +102,92 @@ async fn the_deal_list_as_of_a_time_is_each_deal_folded_from_its_stream_then(poo
     projectors.shutdown().await;
 }
 
+/// The funnel's stages as `(stage_id, deals, amount)`, in pipeline order.
+fn funnel_stages(funnel: &Value) -> Vec<(String, i64, i64)> {
+    funnel["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stage_id"].as_str().unwrap().to_owned(),
+                s["deals"].as_i64().unwrap(),
+                s["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_funnel_as_of_a_time_counts_the_open_deals_of_the_deal_list_then(pool: PgPool) {
+    let (app, projectors) = company(&pool).await;
+    let pipelines = app.get("/pipelines").await.body;
+    let pipelines: Vec<String> = pipelines["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!pipelines.is_empty());
+    // The instants above, and exactly when some deal changes stage (the moves of that
+    // day up to and including it), and just before.
+    let mut instants: Vec<DateTime<Utc>> = INSTANTS.iter().map(|i| i.parse().unwrap()).collect();
+    let changed: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT occurred_at FROM eventlog.events WHERE event_type = 'DealStageChanged' \
+          ORDER BY position LIMIT 3 OFFSET 40",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(changed.len(), 3);
+    for at in changed {
+        instants.push(at);
+        instants.push(at - chrono::Duration::microseconds(1));
+    }
+    for at in instants {
+        let instant = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let stamp = instant.replace('+', "%2B");
+        for pipeline in &pipelines {
+            // The deal list as of then (checked above against each deal's own stream).
+            let open = all_pages(
+                &app,
+                &format!("as_of={stamp}&pipeline_id={pipeline}&status=open"),
+            )
+            .await;
+            let funnel = app
+                .get(&format!(
+                    "/reports/funnel?pipeline_id={pipeline}&as_of={stamp}"
+                ))
+                .await;
+            assert_eq!(funnel.status, StatusCode::OK, "{}", funnel.body);
+            let stages = funnel_stages(&funnel.body);
+            let expected: Vec<(String, i64, i64)> = stages
+                .iter()
+                .map(|(stage, _, _)| {
+                    let at_stage = open.iter().filter(|d| d["stage_id"] == stage.as_str());
+                    let (n, sum) = at_stage.fold((0, 0), |(n, sum), d| {
+                        (n + 1, sum + d["amount"].as_i64().unwrap())
+                    });
+                    (stage.clone(), n, sum)
+                })
+                .collect();
+            assert_eq!(stages, expected, "{instant} {pipeline}");
+            // Limited to one manager: his deals then.
+            if let Some(manager) = open.first().map(|d| d["manager_id"].as_str().unwrap()) {
+                let mine = app
+                    .get(&format!(
+                        "/reports/funnel?pipeline_id={pipeline}&as_of={stamp}&manager_id={manager}"
+                    ))
+                    .await;
+                let counted: i64 = funnel_stages(&mine.body).iter().map(|s| s.1).sum();
+                let listed = open.iter().filter(|d| d["manager_id"] == manager).count();
+                assert_eq!(counted, listed as i64, "{instant} {pipeline} {manager}");
+            }
+        }
+    }
+    projectors.shutdown().await;
+}
+
 /// A card field as it stood: the last value, by version, that the registration or an
 /// update carrying it gave (JSON null when absent).
 fn card_field(field: &str) -> String {

@@ -17,6 +17,8 @@ use crate::entity_status::DealStatus;
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 
+use super::rollup::{Moves, Standing};
+
 /// The fields one deal event sets (None: left as it was).
 #[derive(Default)]
 struct Change {
@@ -44,6 +46,19 @@ struct StoredDeal {
     version: i64,
     max_stage_idx: i32,
     opened_manager_id: Option<Uuid>,
+    changed_at: Option<DateTime<Utc>>,
+    irregular: bool,
+}
+
+impl StoredDeal {
+    /// Where the deal counts in the funnel now.
+    fn standing(&self) -> Option<Standing> {
+        (self.status == DealStatus::Open).then_some(Standing {
+            stage_id: self.stage_id,
+            manager_id: self.manager_id,
+            amount: self.amount,
+        })
+    }
 }
 
 /// The rows one batch appends to `deal_changes`, `deal_wins` and `deal_losses`.
@@ -67,7 +82,8 @@ pub(super) async fn apply(
     }
     let mut deals: HashMap<Uuid, StoredDeal> = sqlx::query_as::<_, StoredDeal>(
         "SELECT deal_id, client_id, pipeline_id, stage_id, title, amount, manager_id, source, \
-                status, expected_close_on, lead_id, opened_at, version, max_stage_idx, opened_manager_id \
+                status, expected_close_on, lead_id, opened_at, version, max_stage_idx, opened_manager_id, \
+                changed_at, irregular \
            FROM deals WHERE deal_id = ANY($1)",
     )
     .bind(&ids)
@@ -78,11 +94,13 @@ pub(super) async fn apply(
     .collect();
     let stages = stage_indexes(tx, &events, &deals).await?;
     let mut appended = Appended::default();
+    let mut moves = Moves::default();
     let mut touched = Vec::new();
     for (stored, event) in &events {
         let Some((deal_id, change)) = change_of(event) else {
             continue;
         };
+        let opened = matches!(event, DomainEvent::DealOpened(_));
         if let DomainEvent::DealOpened(e) = event {
             deals.insert(
                 deal_id,
@@ -102,12 +120,15 @@ pub(super) async fn apply(
                     version: stored.version,
                     max_stage_idx: 0,
                     opened_manager_id: Some(e.manager_id),
+                    changed_at: None,
+                    irregular: false,
                 },
             );
         }
         let Some(deal) = deals.get_mut(&deal_id) else {
             continue;
         };
+        let before = if opened { None } else { deal.standing() };
         if let Some(stage) = change.stage_id {
             deal.stage_id = stage;
         }
@@ -121,6 +142,17 @@ pub(super) async fn apply(
             deal.status = status;
         }
         deal.version = stored.version;
+        let after = deal.standing();
+        moves.record(
+            deal_id,
+            deal.pipeline_id,
+            stored.version,
+            stored.occurred_at,
+            &mut deal.changed_at,
+            &mut deal.irregular,
+            before,
+            after,
+        );
         // The highest stage reached: the new stage's index, or every stage once won.
         let reached = if change.status == Some(DealStatus::Won) {
             stages
@@ -160,6 +192,7 @@ pub(super) async fn apply(
     }
     let rows = touched_rows(touched, &deals);
     write_deals(tx, &rows).await?;
+    moves.write(tx).await?;
     write_appended(tx, &appended).await
 }
 
@@ -297,13 +330,15 @@ async fn write_deals(
     }
     sqlx::query(
         "INSERT INTO deals (deal_id, client_id, pipeline_id, stage_id, title, amount, manager_id, \
-                source, status, expected_close_on, lead_id, opened_at, version, max_stage_idx, opened_manager_id) \
+                source, status, expected_close_on, lead_id, opened_at, version, max_stage_idx, opened_manager_id, \
+                changed_at, irregular) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int8[], \
                 $7::uuid[], $8::text[], $9::text[], $10::date[], $11::uuid[], $12::timestamptz[], \
-                $13::int8[], $14::int4[], $15::uuid[]) \
+                $13::int8[], $14::int4[], $15::uuid[], $16::timestamptz[], $17::bool[]) \
          ON CONFLICT (deal_id) DO UPDATE SET stage_id = EXCLUDED.stage_id, amount = EXCLUDED.amount, \
                 manager_id = EXCLUDED.manager_id, status = EXCLUDED.status, version = EXCLUDED.version, \
-                max_stage_idx = EXCLUDED.max_stage_idx",
+                max_stage_idx = EXCLUDED.max_stage_idx, changed_at = EXCLUDED.changed_at, \
+                irregular = EXCLUDED.irregular",
     )
     .bind(rows.iter().map(|d| d.deal_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.client_id).collect::<Vec<_>>())
@@ -320,6 +355,8 @@ async fn write_deals(
     .bind(rows.iter().map(|d| d.version).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.max_stage_idx).collect::<Vec<_>>())
     .bind(rows.iter().map(|d| d.opened_manager_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.changed_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.irregular).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

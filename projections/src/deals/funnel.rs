@@ -1,7 +1,7 @@
 //! The funnel: a pipeline's open deals by current stage, now or as they stood at a
 //! business time.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -31,36 +31,43 @@ const FUNNEL_NOW: &str = "SELECT s.stage_id, s.name, count(d.deal_id), coalesce(
       WHERE s.pipeline_id = $1 \
       GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
 
-/// The funnel as of `$3`: each deal's fields are, per field, the value its latest (by
-/// version) change at or before `$3` set, and a deal counts once its first change
-/// (version 1) occurred by then. A deal none of whose changes occurred after `$3`
-/// stands then as it stands now, so only the deals changed since (`later`, from one
-/// range of the changes' time index, which also tells whether their version 1 is
-/// among those changes) are folded from `deal_changes`, and of those only the ones
-/// opened by then; the others are read as they are now.
-const FUNNEL_AS_OF: &str = "WITH later AS MATERIALIZED ( \
-         SELECT c.deal_id, bool_or(c.version = 1) AS opened_after FROM projections.deal_changes c \
-          WHERE c.pipeline_id = $1 AND c.occurred_at > $3 GROUP BY c.deal_id), \
-     past AS ( \
-         SELECT l.deal_id, f.stage_id, f.amount, f.manager_id, f.status \
-           FROM later l CROSS JOIN LATERAL ( \
+/// The funnel as of `$3` (`$4` the first day of its UTC month, `$5` its UTC day and
+/// `$6` that day's start), from `deals::rollup`: the regular deals' moves summed per
+/// month before `$4`, per day from `$4` to before `$5`, and one by one from `$6` to
+/// `$3` (all managers' sums, or those of the managers `$2`); and each irregular deal
+/// of the pipeline folded as before: per field, the value its latest (by version)
+/// change at or before `$3` set, counted once its first change (version 1) occurred
+/// by then. What it reads grows with the stages, managers and calendar, not with the
+/// deals of the history.
+const FUNNEL_AS_OF: &str = "WITH counted AS ( \
+         SELECT r.stage_id, r.deals, r.amount FROM projections.funnel_rollup r \
+          WHERE r.pipeline_id = $1 \
+            AND r.manager_id = ANY(coalesce($2::uuid[], ARRAY['00000000-0000-0000-0000-000000000000'::uuid])) \
+            AND r.span = 'month' AND r.bucket < $4 \
+         UNION ALL \
+         SELECT r.stage_id, r.deals, r.amount FROM projections.funnel_rollup r \
+          WHERE r.pipeline_id = $1 \
+            AND r.manager_id = ANY(coalesce($2::uuid[], ARRAY['00000000-0000-0000-0000-000000000000'::uuid])) \
+            AND r.span = 'day' AND r.bucket >= $4 AND r.bucket < $5 \
+         UNION ALL \
+         SELECT m.stage_id, m.deals::bigint, m.amount::numeric FROM projections.funnel_moves m \
+          WHERE m.pipeline_id = $1 AND m.occurred_at >= $6 AND m.occurred_at <= $3 \
+            AND ($2::uuid[] IS NULL OR m.manager_id = ANY($2)) \
+         UNION ALL \
+         SELECT f.stage_id, 1::bigint, f.amount::numeric \
+           FROM projections.deals d CROSS JOIN LATERAL ( \
              SELECT (array_agg(x.stage_id ORDER BY x.version DESC) FILTER (WHERE x.stage_id IS NOT NULL))[1] AS stage_id, \
                     (array_agg(x.amount ORDER BY x.version DESC) FILTER (WHERE x.amount IS NOT NULL))[1] AS amount, \
                     (array_agg(x.manager_id ORDER BY x.version DESC) FILTER (WHERE x.manager_id IS NOT NULL))[1] AS manager_id, \
                     (array_agg(x.status ORDER BY x.version DESC) FILTER (WHERE x.status IS NOT NULL))[1] AS status \
                FROM projections.deal_changes x \
-              WHERE x.deal_id = l.deal_id AND x.occurred_at <= $3 \
+              WHERE x.deal_id = d.deal_id AND x.occurred_at <= $3 \
              HAVING bool_or(x.version = 1)) f \
-          WHERE NOT l.opened_after), \
-     unchanged AS ( \
-         SELECT d.deal_id, d.stage_id, d.amount, d.manager_id, d.status FROM projections.deals d \
-          WHERE d.pipeline_id = $1 AND d.status = 'open' \
-            AND d.deal_id NOT IN (SELECT l.deal_id FROM later l)), \
-     deals AS (SELECT * FROM unchanged UNION ALL SELECT * FROM past) \
-     SELECT s.stage_id, s.name, count(d.deal_id), coalesce(sum(d.amount), 0)::text \
+          WHERE d.pipeline_id = $1 AND d.irregular AND f.status = 'open' \
+            AND ($2::uuid[] IS NULL OR f.manager_id = ANY($2))) \
+     SELECT s.stage_id, s.name, coalesce(sum(c.deals), 0)::bigint, coalesce(sum(c.amount), 0)::text \
        FROM projections.pipeline_stages s \
-       LEFT JOIN deals d ON d.stage_id = s.stage_id AND d.status = 'open' \
-                        AND ($2::uuid[] IS NULL OR d.manager_id = ANY($2)) \
+       LEFT JOIN counted c ON c.stage_id = s.stage_id \
       WHERE s.pipeline_id = $1 \
       GROUP BY s.stage_id, s.name, s.idx ORDER BY s.idx";
 
@@ -91,8 +98,11 @@ pub async fn funnel(
                 .await?
         }
         Some(as_of) => {
-            // Planned for this time each time (how many deals changed since depends on
-            // it), and without JIT: compiling costs more than this statement runs.
+            let day = as_of.date_naive();
+            let month = day.with_day(1).unwrap_or(day);
+            let day_start = day.and_time(NaiveTime::MIN).and_utc();
+            // Planned for these bounds each time, and without JIT: compiling costs
+            // more than this statement runs.
             let mut tx = pool.begin().await?;
             sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
             let rows = sqlx::query_as(FUNNEL_AS_OF)
@@ -100,6 +110,9 @@ pub async fn funnel(
                 .bind(pipeline_id)
                 .bind(managers)
                 .bind(as_of)
+                .bind(month)
+                .bind(day)
+                .bind(day_start)
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;

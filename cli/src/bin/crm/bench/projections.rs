@@ -108,7 +108,11 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     ));
 
     // The real server, with the projectors still running.
-    let state = AppState::new(log.clone(), None).with_projections(crm_projections::builtin());
+    // No answer cache: every request computes its answer (with one, each repeat of a
+    // query would be a kept answer; `crm bench dashboards` measures that).
+    let state = AppState::new(log.clone(), None)
+        .with_projections(crm_projections::builtin())
+        .with_answer_cache(0);
     let served = Served::start(crm_api::server::app(state)).await?;
     let web = Web::admin(&pool, &served.base).await?;
 
@@ -215,7 +219,17 @@ async fn latencies(
 ) -> anyhow::Result<String> {
     let mut table = String::new();
     for path in paths {
-        web.get(path).await?;
+        // The answer's size, shown beside its latency: a list costs what it returns.
+        let first = web.get(path).await?;
+        let bytes = first.to_string().len();
+        let rows = first
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter_map(Value::as_array)
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
         let mut hist = new_histogram()?;
         for _ in 0..samples {
             let began = Instant::now();
@@ -231,7 +245,7 @@ async fn latencies(
             millis(&hist, 0.5),
             verdict(p99 < 50.0)
         ));
-        eprintln!("{shown}: p99 {p99:.2} ms");
+        eprintln!("{shown}: p99 {p99:.2} ms ({rows} rows, {bytes} bytes)");
     }
     table.push('\n');
     Ok(table)
