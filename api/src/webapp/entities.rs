@@ -14,7 +14,7 @@ use super::layout::{self, page};
 use super::page::{answer, encode, Ctx, PageResult};
 
 /// A JSON value as text (strings bare, null as a dash).
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => "—".into(),
         Value::String(s) => s.clone(),
@@ -23,7 +23,7 @@ fn text(v: &Value) -> String {
 }
 
 /// Money from a JSON amount.
-fn money(ctx: &Ctx, v: &Value) -> String {
+pub(super) fn money(ctx: &Ctx, v: &Value) -> String {
     v.as_i64()
         .map_or_else(|| text(v), |a| ctx.money.format(i128::from(a)))
 }

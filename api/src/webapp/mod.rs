@@ -13,7 +13,8 @@
 //! - [`form`]: a form posted from a page, checked for the session's CSRF token.
 //! - [`reports`], [`overdue`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
 //!   events behind a figure of the managers page; [`custom`]: the analyst's custom
-//!   projections (define, watch, browse); [`automation`]: the rules (define, disable).
+//!   projections (define, watch, browse); [`automation`]: the rules (define, disable);
+//!   [`sales`]: a manager's day, the month's plans, duplicate clients and their merge.
 
 pub mod assets;
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod login;
 pub mod overdue;
 pub mod page;
 pub mod reports;
+pub mod sales;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue};

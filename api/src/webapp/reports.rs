@@ -700,8 +700,12 @@ async fn home_page(ctx: &Ctx) -> PageResult {
                 Some(p) => funnel_block(ctx, p, reach.managers(), None, None).await?,
                 None => empty(lang.t("no_pipelines")),
             };
+            let day = match (ctx.role, ctx.actor.manager_id) {
+                (Some(Role::Manager), Some(me)) => super::sales::day_block(ctx, me).await?,
+                _ => html! {},
+            };
             let overdue = super::overdue::home_block(ctx, reach).await?;
-            html! { (funnel) (overdue) }
+            html! { (day) (funnel) (overdue) }
         }
         Some(Role::Auditor) => html! { p { a href="/ui/audit" { (lang.t("audit")) } } },
         Some(Role::Analyst) => html! { p { a href="/ui/projections" { (lang.t("projections")) } } },

@@ -1,0 +1,139 @@
+//! The sales department's pages (issue 18): a manager's day on his home (the API's
+//! `GET /managers/{id}/day`), the month's plans beside the managers' KPIs (`GET
+//! /reports/plans`), and the likely duplicate clients with their merge and unmerge
+//! (`GET /clients/duplicates`, `POST /clients/{id}/merge|unmerge`). Every read and
+//! write is the API's, asked in process as the person: his role, reach and hidden
+//! fields are the API's.
+
+use maud::html;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::chart::{empty, table, Cell, Row};
+use super::entities::{money, text};
+use super::i18n::when;
+use super::page::{encode, Ctx, PageResult};
+
+/// A time of the API's answer as the pages write times (`2026-03-01 09:30 UTC`).
+fn time_of(v: &Value) -> String {
+    let written = v.as_str().unwrap_or("");
+    chrono::DateTime::parse_from_rfc3339(written)
+        .map(|t| when(&t.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|_| written.to_owned())
+}
+
+/// The items of list `key` of an API answer.
+fn items(answer: &Value, key: &str) -> Vec<Value> {
+    answer[key].as_array().cloned().unwrap_or_default()
+}
+
+/// A manager's day (the page's `date`, today by default): his new prospects, his
+/// working clients by open amount, the tails of calls; each row leads to its lead,
+/// client or task, each empty list says why.
+pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
+    let lang = ctx.lang;
+    let query = ctx
+        .param("date")
+        .map_or_else(String::new, |d| format!("?date={}", encode(d)));
+    let day = ctx
+        .api_get(&format!("/managers/{manager_id}/day{query}"))
+        .await?;
+    let date = text(&day["date"]);
+    let prospects: Vec<Row> = items(&day, "prospects")
+        .iter()
+        .map(|p| {
+            let name = text(&p["name"]);
+            Row {
+                href: Some(format!(
+                    "/ui/leads?manager_id={manager_id}&q={}",
+                    encode(&name)
+                )),
+                name,
+                cells: vec![Cell::new(
+                    text(&p["received_at"]),
+                    time_of(&p["received_at"]),
+                )],
+            }
+        })
+        .collect();
+    let clients: Vec<Row> = items(&day, "clients")
+        .iter()
+        .map(|c| {
+            let href = format!("/ui/clients/{}", text(&c["client_id"]));
+            Row {
+                name: text(&c["name"]),
+                href: Some(href.clone()),
+                cells: vec![
+                    Cell::new(text(&c["open_deals"]), text(&c["open_deals"])).link(format!(
+                        "/ui/deals?client_id={}&status=open",
+                        text(&c["client_id"])
+                    )),
+                    Cell::new(text(&c["open_amount"]), money(ctx, &c["open_amount"])),
+                ],
+            }
+        })
+        .collect();
+    let tails: Vec<Row> = items(&day, "tails")
+        .iter()
+        .map(|t| {
+            let client = t["client_id"].as_str();
+            let href = client.map_or_else(
+                || format!("/ui/tasks?assignee_id={manager_id}&status=open"),
+                |c| format!("/ui/clients/{c}"),
+            );
+            Row {
+                name: text(&t["title"]),
+                href: Some(href.clone()),
+                cells: vec![
+                    Cell::new(text(&t["client_id"]), lang.t("client_card")).link(href),
+                    Cell::new(text(&t["due_at"]), time_of(&t["due_at"])),
+                ],
+            }
+        })
+        .collect();
+    let lists = [
+        (
+            "day-prospects",
+            "day_prospects",
+            "no_day_prospects",
+            vec![lang.t("name"), lang.t("received_at")],
+            prospects,
+        ),
+        (
+            "day-clients",
+            "day_clients",
+            "no_day_clients",
+            vec![
+                lang.t("client"),
+                lang.t("open_deals"),
+                lang.t("open_amount"),
+            ],
+            clients,
+        ),
+        (
+            "day-tails",
+            "day_tails",
+            "no_day_tails",
+            vec![lang.t("title"), lang.t("client"), lang.t("due_at")],
+            tails,
+        ),
+    ];
+    Ok(html! {
+        section #day {
+            h2 { (lang.t("my_day")) ": " (date) }
+            form.filters method="get" action="/ui" {
+                label for="date" { (lang.t("date")) }
+                input #date type="date" name="date" value=(date);
+                button type="submit" { (lang.t("show")) }
+            }
+            @for (id, word, none, headers, rows) in &lists {
+                section id=(id) {
+                    h3 { (lang.t(word)) " (" (rows.len()) ")" }
+                    @if rows.is_empty() { (empty(lang.t(none))) } @else {
+                        (table(lang.t(word), headers, rows, true))
+                    }
+                }
+            }
+        }
+    })
+}

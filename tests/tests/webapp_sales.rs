@@ -1,0 +1,130 @@
+//! The web app's sales pages (issue 18): a manager's day on his home, the month's
+//! plans beside the managers' KPIs, the duplicate clients with their merge and
+//! unmerge; each table equals the API's answer for the same person.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::http::StatusCode;
+use crm_api::hidden::HiddenFields;
+use crm_tests::company::Company;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::webpage::{figure, html, page, select, table_rows, text_of};
+
+/// The rows of an API list, each the named fields' figures.
+fn api_rows(list: &Value, fields: &[&str]) -> Vec<Vec<String>> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| fields.iter().map(|f| figure(&row[*f])).collect())
+        .collect()
+}
+
+#[sqlx::test]
+async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    // A second, larger client of Andriy's, and a call to Alpha due on the day.
+    let delta = c
+        .post(
+            &c.tokens.andriy,
+            "/clients",
+            json!({"name": "Delta", "kind": "company", "manager_id": c.andriy}),
+        )
+        .await;
+    assert_eq!(delta.status, StatusCode::CREATED, "{}", delta.body);
+    let delta = delta.body["id"].as_str().unwrap().to_owned();
+    let deal = c
+        .post(
+            &c.tokens.andriy,
+            "/deals",
+            json!({"client_id": delta, "pipeline_id": c.pipeline, "title": "Delta deal",
+                   "amount": 5000, "manager_id": c.andriy}),
+        )
+        .await;
+    assert_eq!(deal.status, StatusCode::CREATED, "{}", deal.body);
+    let call = c
+        .post(
+            &c.tokens.andriy,
+            "/tasks",
+            json!({"title": "Call Alpha back", "kind": "call", "assignee_id": c.andriy,
+                   "client_id": c.clients[0], "due_at": "2026-03-02T09:00:00Z"}),
+        )
+        .await;
+    assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
+    c.settle().await;
+
+    let path = "/ui?date=2026-03-02";
+    let home = html(&page(app, path, None, Some(&c.tokens.andriy)).await);
+    let api = c
+        .get(
+            &c.tokens.andriy,
+            &format!("/managers/{}/day?date=2026-03-02", c.andriy),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    // Values known from what was written: his one lead, his two clients (the larger
+    // first), the call due that day.
+    let prospects = table_rows(&home, "New prospects");
+    assert_eq!(
+        prospects,
+        vec![vec!["Lead 0".to_owned(), "2026-01-05T10:00:00Z".to_owned()]]
+    );
+    assert_eq!(
+        prospects,
+        api_rows(&api.body["prospects"], &["name", "received_at"])
+    );
+    let clients = table_rows(&home, "Working clients, largest open amount first");
+    let names: Vec<&str> = clients.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["Delta", "Alpha"]);
+    assert_eq!(clients[0][1..], ["1".to_owned(), "5000".to_owned()]);
+    assert_eq!(
+        clients,
+        api_rows(&api.body["clients"], &["name", "open_deals", "open_amount"])
+    );
+    let tails = table_rows(&home, "Tails of calls");
+    assert_eq!(
+        tails,
+        vec![vec![
+            "Call Alpha back".to_owned(),
+            c.clients[0].to_string(),
+            "2026-03-02T09:00:00Z".to_owned()
+        ]]
+    );
+    assert_eq!(
+        tails,
+        api_rows(&api.body["tails"], &["title", "client_id", "due_at"])
+    );
+    // Each row leads to its lead, client or task's client.
+    let links: Vec<String> = select(&home, "#day tbody th a")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_owned())
+        .collect();
+    assert!(links[0].starts_with("/ui/leads?"), "{links:?}");
+    assert_eq!(links[1], format!("/ui/clients/{delta}"));
+    assert_eq!(links[2], format!("/ui/clients/{}", c.clients[0]));
+    assert_eq!(links[3], format!("/ui/clients/{}", c.clients[0]));
+
+    // Another day: no tails, said in words; in Ukrainian too.
+    let home = html(&page(app, "/ui?date=2026-03-20", None, Some(&c.tokens.andriy)).await);
+    let empty: Vec<String> = select(&home, "#day-tails p.empty")
+        .iter()
+        .map(text_of)
+        .collect();
+    assert_eq!(empty.len(), 1, "the empty list says why");
+    let cookie = crate::webpage::session(app, "Olena", "manager").await;
+    let uk = app
+        .send(
+            axum::http::Method::GET,
+            "/ui",
+            None,
+            None,
+            &[("cookie", &format!("{cookie}; crm_lang=uk"))],
+        )
+        .await;
+    let uk = html(&uk);
+    assert!(select(&uk, "#day h2")[0].inner_html().contains("Мій день"));
+    // A head's home has no day of his own.
+    let head = html(&page(app, "/ui", None, Some(&c.tokens.hanna)).await);
+    assert!(select(&head, "#day").is_empty());
+}
