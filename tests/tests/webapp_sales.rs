@@ -128,3 +128,107 @@ async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
     let head = html(&page(app, "/ui", None, Some(&c.tokens.hanna)).await);
     assert!(select(&head, "#day").is_empty());
 }
+
+#[sqlx::test]
+async fn the_managers_page_shows_the_months_plans_as_the_api_gives_them(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    // Andriy: 3 calls of 2 minutes in March 2026 against a plan of 4 calls and 1
+    // meeting; Ciril (another department) a plan too.
+    for day in 2..5 {
+        let call = c
+            .post(
+                &c.tokens.andriy,
+                "/interactions",
+                json!({"kind": "call", "direction": "outbound", "manager_id": c.andriy,
+                       "client_id": c.clients[0], "duration_s": 120,
+                       "occurred_at": format!("2026-03-0{day}T10:00:00Z")}),
+            )
+            .await;
+        assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
+    }
+    for (manager, targets) in [
+        (
+            c.andriy,
+            json!({"calls": 4, "meetings": 1, "call_seconds": 600}),
+        ),
+        (c.ciril, json!({"calls": 10})),
+    ] {
+        let plan = app
+            .post(
+                "/plans",
+                &json!({"manager_id": manager, "month": "2026-03", "targets": targets}),
+            )
+            .await;
+        assert!(plan.status.is_success(), "{}", plan.body);
+    }
+    c.settle().await;
+
+    let path = "/ui/managers?from=2026-03-01&to=2026-04-01";
+    let caption = "Plans of the month";
+    // The head sees his department's: Andriy's plan, figures known from what was
+    // written: 3 of 4 calls (75 %), 0 of 1 meeting, 360 of 600 seconds (60 %).
+    let doc = html(&page(app, path, None, Some(&c.tokens.hanna)).await);
+    let rows = table_rows(&doc, caption);
+    let mut expected = vec!["Andriy".to_owned()];
+    for (target, actual, percent) in [
+        ("4", "3", "75.0"),
+        ("1", "0", "0.0"),
+        ("600", "360", "60.0"),
+        ("null", "0", "null"),
+        ("null", "0", "null"),
+    ] {
+        expected.extend([target.to_owned(), actual.to_owned(), percent.to_owned()]);
+    }
+    assert_eq!(rows, vec![expected]);
+    // The director's page: every plan, equal to the API's answer for him.
+    let doc = html(&page(app, path, None, Some(&c.tokens.director)).await);
+    let api = c
+        .get(&c.tokens.director, "/reports/plans?month=2026-03")
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    let from_api: Vec<Vec<String>> = api.body["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let mut row = vec![figure(&m["name"])];
+            for f in [
+                "calls",
+                "meetings",
+                "call_seconds",
+                "deals_won",
+                "won_amount",
+            ] {
+                row.push(figure(&m["targets"][f]));
+                row.push(figure(&m["actual"][f]));
+                row.push(figure(&m["percent"][f]));
+            }
+            row
+        })
+        .collect();
+    assert_eq!(from_api.len(), 2);
+    assert_eq!(table_rows(&doc, caption), from_api);
+    // A month without plans says so; a period that is no month asks for one.
+    let doc = html(
+        &page(
+            app,
+            "/ui/managers?from=2026-05-01&to=2026-06-01",
+            None,
+            Some(&c.tokens.director),
+        )
+        .await,
+    );
+    assert_eq!(select(&doc, "#plans p.empty").len(), 1);
+    let doc = html(
+        &page(
+            app,
+            "/ui/managers?from=2026-03-01&to=2026-03-15",
+            None,
+            Some(&c.tokens.director),
+        )
+        .await,
+    );
+    assert!(select(&doc, "#plans table").is_empty());
+    assert_eq!(select(&doc, "#plans p.empty").len(), 1);
+}

@@ -345,6 +345,8 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
             }
         },
     );
+    let month = super::sales::whole_month(from, to);
+    let plans = super::sales::plans_block(ctx, month.as_deref()).await?;
     Ok(page(
         ctx,
         lang.t("managers"),
@@ -356,6 +358,7 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
                 (bars(lang.t("calls"), &chart))
                 (table(lang.t("managers"), &header_words, &table_rows, true))
             }
+            (plans)
         },
     ))
 }

@@ -5,6 +5,7 @@
 //! write is the API's, asked in process as the person: his role, reach and hidden
 //! fields are the API's.
 
+use chrono::{Datelike, NaiveDate};
 use maud::html;
 use serde_json::Value;
 use uuid::Uuid;
@@ -133,6 +134,99 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
                         (table(lang.t(word), headers, rows, true))
                     }
                 }
+            }
+        }
+    })
+}
+
+/// The figures a plan sets targets for, in the API's order.
+pub const PLAN_FIGURES: [&str; 5] = [
+    "calls",
+    "meetings",
+    "call_seconds",
+    "deals_won",
+    "won_amount",
+];
+
+/// A JSON figure as a table's `data-value` writes it (`null` for none).
+fn figure(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The month `[from, to)` is, when it is one whole calendar month.
+pub fn whole_month(from: NaiveDate, to: NaiveDate) -> Option<String> {
+    let next = from.checked_add_months(chrono::Months::new(1))?;
+    (from.day() == 1 && to == next).then(|| from.format("%Y-%m").to_string())
+}
+
+/// The plans of `month` (`YYYY-MM`) beside what each manager did: per figure its
+/// target, actual and percent, as `GET /reports/plans` gives them.
+pub async fn plans_block(ctx: &Ctx, month: Option<&str>) -> PageResult {
+    let lang = ctx.lang;
+    let Some(month) = month else {
+        return Ok(
+            html! { section #plans { h2 { (lang.t("plans")) } (empty(lang.t("plans_need_month"))) } },
+        );
+    };
+    let plans = ctx
+        .api_get(&format!("/reports/plans?month={}", encode(month)))
+        .await?;
+    let rows: Vec<Row> = items(&plans, "managers")
+        .iter()
+        .map(|m| {
+            let cells = PLAN_FIGURES
+                .iter()
+                .flat_map(|f| {
+                    let (target, actual, percent) =
+                        (&m["targets"][*f], &m["actual"][*f], &m["percent"][*f]);
+                    let written = |v: &Value| match (*f, v) {
+                        (_, Value::Null) => "—".to_owned(),
+                        ("won_amount", v) => money(ctx, v),
+                        ("call_seconds", v) => v
+                            .as_f64()
+                            .map_or_else(|| text(v), |s| format!("{:.0}", s / 60.0)),
+                        (_, v) => text(v),
+                    };
+                    [
+                        Cell::new(figure(target), written(target)),
+                        Cell::new(figure(actual), written(actual)),
+                        Cell::new(
+                            figure(percent),
+                            percent
+                                .as_f64()
+                                .map_or_else(|| "—".to_owned(), |p| format!("{p:.1} %")),
+                        ),
+                    ]
+                })
+                .collect();
+            Row {
+                name: text(&m["name"]),
+                href: Some(format!("/ui/deals?manager_id={}", text(&m["manager_id"]))),
+                cells,
+            }
+        })
+        .collect();
+    let words: Vec<String> = PLAN_FIGURES
+        .iter()
+        .flat_map(|f| {
+            let name = lang.t(f);
+            [
+                format!("{name}: {}", lang.t("target")),
+                format!("{name}: {}", lang.t("actual")),
+                format!("{name}: {}", lang.t("percent_done")),
+            ]
+        })
+        .collect();
+    let mut headers: Vec<&str> = vec![lang.t("manager")];
+    headers.extend(words.iter().map(String::as_str));
+    Ok(html! {
+        section #plans {
+            h2 { (lang.t("plan_of_month")) ": " (month) }
+            @if rows.is_empty() { (empty(lang.t("no_plans"))) } @else {
+                (table(lang.t("plan_of_month"), &headers, &rows, true))
             }
         }
     })
