@@ -9,7 +9,9 @@ use crm_tests::company::Company;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::webpage::{figure, html, page, select, table_rows, text_of};
+use crate::webpage::{
+    csrf_in, figure, html, page, page_at, post_form, select, session, table_rows, text_of,
+};
 
 /// The rows of an API list, each the named fields' figures.
 fn api_rows(list: &Value, fields: &[&str]) -> Vec<Vec<String>> {
@@ -231,4 +233,135 @@ async fn the_managers_page_shows_the_months_plans_as_the_api_gives_them(pool: Pg
     );
     assert!(select(&doc, "#plans table").is_empty());
     assert_eq!(select(&doc, "#plans p.empty").len(), 1);
+}
+
+/// The groups a duplicates page shows: (match, value, client ids).
+fn groups_on(doc: &scraper::Html) -> Vec<(String, String, Vec<String>)> {
+    let rows = scraper::Selector::parse("tbody th").unwrap();
+    select(doc, "section.duplicates")
+        .iter()
+        .map(|s| {
+            let attr = |name: &str| s.value().attr(name).unwrap().to_owned();
+            let ids = s
+                .select(&rows)
+                .map(|th| th.value().attr("data-value").unwrap().to_owned())
+                .collect();
+            (attr("data-match"), attr("data-value"), ids)
+        })
+        .collect()
+}
+
+/// The groups of the API's `GET /clients/duplicates` as `token` sees them.
+async fn groups_of_api(c: &Company, token: &str) -> Vec<(String, String, Vec<String>)> {
+    let api = c.get(token, "/clients/duplicates").await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    api.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let ids = g["client_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(figure)
+                .collect();
+            (figure(&g["match"]), figure(&g["value"]), ids)
+        })
+        .collect()
+}
+
+#[sqlx::test]
+async fn duplicates_are_merged_and_unmerged_from_their_pages(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    let cookie = session(app, "Dana", "director").await;
+    c.settle().await;
+    let [alpha, beta, gamma] = c.clients.map(|id| id.to_string());
+    let mut three = vec![alpha.clone(), beta.clone(), gamma.clone()];
+    three.sort();
+
+    // The three clients share their contact's phone and e-mail (phone first, as the
+    // API orders its groups).
+    let doc = page_at(app, "/ui/clients/duplicates", &cookie).await;
+    let shown = groups_on(&doc);
+    assert_eq!(
+        shown,
+        vec![
+            ("phone".to_owned(), "0501112233".to_owned(), three.clone()),
+            (
+                "email".to_owned(),
+                "boss@example.com".to_owned(),
+                three.clone()
+            ),
+        ]
+    );
+    assert_eq!(shown, groups_of_api(&c, &c.tokens.director).await);
+    assert_eq!(
+        select(&doc, "nav.menu a[href='/ui/clients/duplicates']").len(),
+        1
+    );
+    // Not a page for an auditor (he may read but not merge), nor in his menu.
+    let audit = page(app, "/ui/clients/duplicates", None, Some(&c.tokens.auditor)).await;
+    assert_eq!(audit.status, StatusCode::FORBIDDEN);
+    let home = html(&page(app, "/ui", None, Some(&c.tokens.auditor)).await);
+    assert!(select(&home, "nav.menu a[href='/ui/clients/duplicates']").is_empty());
+
+    // A merge without the CSRF token is refused and appends nothing.
+    let before = c.last_position().await;
+    let path = format!("/ui/clients/{beta}/merge");
+    let refused = post_form(app, &path, &cookie, &[("into_client_id", &alpha)], &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(c.last_position().await, before);
+    // Beta merged into Alpha from its row's form.
+    let form = format!("section[data-match=phone] tr[data-client='{beta}'] form.merge");
+    let csrf = csrf_in(&doc, &form);
+    let merged = post_form(
+        app,
+        &path,
+        &cookie,
+        &[("csrf_token", &csrf), ("into_client_id", &alpha)],
+        &[],
+    )
+    .await;
+    assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
+    assert!(c.last_position().await > before);
+    c.settle().await;
+    let card = c.get(&c.tokens.director, &format!("/clients/{beta}")).await;
+    assert_eq!(figure(&card.body["merged_into_client_id"]), alpha);
+    let mut two = vec![alpha.clone(), gamma.clone()];
+    two.sort();
+    let doc = page_at(app, "/ui/clients/duplicates", &cookie).await;
+    assert_eq!(groups_on(&doc)[0].2, two);
+    assert_eq!(groups_on(&doc), groups_of_api(&c, &c.tokens.director).await);
+
+    // The merged client's card offers the unmerge; the survivor's does not.
+    let survivor = page_at(app, &format!("/ui/clients/{alpha}"), &cookie).await;
+    assert!(select(&survivor, "form.unmerge").is_empty());
+    let card = page_at(app, &format!("/ui/clients/{beta}"), &cookie).await;
+    let csrf = csrf_in(&card, "form.unmerge");
+    let undone = post_form(
+        app,
+        &format!("/ui/clients/{beta}/unmerge"),
+        &cookie,
+        &[("csrf_token", &csrf)],
+        &[],
+    )
+    .await;
+    assert_eq!(undone.status, StatusCode::SEE_OTHER, "{}", undone.body);
+    c.settle().await;
+    let doc = page_at(app, "/ui/clients/duplicates", &cookie).await;
+    assert_eq!(groups_on(&doc)[0].2, three);
+    assert_eq!(groups_on(&doc), groups_of_api(&c, &c.tokens.director).await);
+    // In Ukrainian too.
+    let uk = app
+        .send(
+            axum::http::Method::GET,
+            "/ui/clients/duplicates",
+            None,
+            None,
+            &[("cookie", &format!("{cookie}; crm_lang=uk"))],
+        )
+        .await;
+    assert!(html(&uk).html().contains("Ймовірні дублікати клієнтів"));
 }

@@ -337,6 +337,7 @@ async fn client_page(ctx: &Ctx, id: Uuid) -> PageResult {
         &text(&card["name"]),
         html! {
             h1 { (lang.t("client")) ": " (text(&card["name"])) }
+            (super::sales::unmerge_button(ctx, id, &card))
             dl.card {
                 dt { (lang.t("segment")) } dd { (word(lang, &card["segment"])) }
                 dt { (lang.t("kind")) } dd { (text(&card["kind"])) }

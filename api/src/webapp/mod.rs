@@ -135,7 +135,13 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/deals", get(entities::deals))
         .route("/ui/deals/{id}", get(entities::deal))
         .route("/ui/clients", get(entities::clients))
+        .route("/ui/clients/duplicates", get(sales::duplicates))
         .route("/ui/clients/{id}", get(entities::client))
+        .route("/ui/clients/{id}/merge", axum::routing::post(sales::merge))
+        .route(
+            "/ui/clients/{id}/unmerge",
+            axum::routing::post(sales::unmerge),
+        )
         .route("/ui/leads", get(entities::leads))
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))

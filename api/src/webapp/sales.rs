@@ -5,15 +5,20 @@
 //! write is the API's, asked in process as the person: his role, reach and hidden
 //! fields are the API's.
 
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
-use maud::html;
+use maud::{html, Markup};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::chart::{empty, table, Cell, Row};
 use super::entities::{money, text};
+use super::form::{csrf_field, Posted};
 use super::i18n::when;
-use super::page::{encode, Ctx, PageResult};
+use super::layout::{self, page};
+use super::page::{answer, encode, login_address, refusal, Ctx, PageResult};
 
 /// A time of the API's answer as the pages write times (`2026-03-01 09:30 UTC`).
 fn time_of(v: &Value) -> String {
@@ -230,4 +235,141 @@ pub async fn plans_block(ctx: &Ctx, month: Option<&str>) -> PageResult {
             }
         }
     })
+}
+
+/// The duplicates page's address.
+const DUPLICATES: &str = "/ui/clients/duplicates";
+
+/// The word for what a group's clients share.
+fn match_word(lang: super::i18n::Lang, matched: &str) -> &'static str {
+    match matched {
+        "phone" => lang.t("match_phone"),
+        "email" => lang.t("match_email"),
+        _ => lang.t("match_name"),
+    }
+}
+
+/// `GET /ui/clients/duplicates`: the likely duplicate clients in the person's reach,
+/// by group, each client with a form that merges it into another of its group.
+pub async fn duplicates(ctx: Ctx) -> Response {
+    let result = duplicates_page(&ctx).await;
+    answer(&ctx, result)
+}
+
+async fn duplicates_page(ctx: &Ctx) -> PageResult {
+    ctx.may(layout::MERGERS)?;
+    let lang = ctx.lang;
+    let found = ctx.api_get("/clients/duplicates").await?;
+    let groups = items(&found, "groups");
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for group in &groups {
+        for id in items(group, "client_ids") {
+            let id = text(&id);
+            if !names.contains_key(&id) {
+                let card = ctx.api_get(&format!("/clients/{id}")).await?;
+                names.insert(id, text(&card["name"]));
+            }
+        }
+    }
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    Ok(page(
+        ctx,
+        lang.t("duplicates"),
+        html! {
+            h1 { (lang.t("duplicate_groups")) }
+            p.explain { (lang.t("explain_merge")) }
+            @if groups.is_empty() { (empty(lang.t("no_duplicates"))) }
+            @for (n, group) in groups.iter().enumerate() {
+                @let ids: Vec<String> = items(group, "client_ids").iter().map(text).collect();
+                @let matched = text(&group["match"]);
+                section.duplicates data-match=(matched) data-value=(text(&group["value"])) {
+                    h2 { (match_word(lang, &matched)) ": " (text(&group["value"])) }
+                    table.figures {
+                        caption { (match_word(lang, &matched)) ": " (text(&group["value"])) }
+                        thead { tr { th scope="col" { (lang.t("client")) } th scope="col" { (lang.t("merge_into")) } } }
+                        tbody {
+                            @for id in &ids {
+                                tr data-client=(id) {
+                                    th scope="row" data-value=(id) { a href={ "/ui/clients/" (id) } { (name(id)) } }
+                                    td {
+                                        form.merge method="post" action={ "/ui/clients/" (id) "/merge" } {
+                                            (csrf_field(ctx))
+                                            label for={ "into-" (n) "-" (id) } { (lang.t("merge_into")) }
+                                            select id={ "into-" (n) "-" (id) } name="into_client_id" {
+                                                @for other in ids.iter().filter(|o| *o != id) {
+                                                    option value=(other) { (name(other)) }
+                                                }
+                                            }
+                                            button type="submit" { (lang.t("merge")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `POST /ui/clients/{id}/merge` (`into_client_id`, the CSRF token): `POST
+/// /clients/{id}/merge` as the person, then back to the duplicates.
+pub async fn merge(Path(id): Path<Uuid>, posted: Posted) -> Response {
+    let ctx = &posted.ctx;
+    if let Err(err) = ctx.may(layout::MERGERS) {
+        return answer(ctx, Err(err));
+    }
+    let into = posted.field("into_client_id").unwrap_or("").trim();
+    let body = serde_json::json!({ "into_client_id": into });
+    write(&posted, &format!("/clients/{id}/merge"), &body, DUPLICATES).await
+}
+
+/// `POST /ui/clients/{id}/unmerge` (the CSRF token): `POST /clients/{id}/unmerge` as
+/// the person, then back to the client's card.
+pub async fn unmerge(Path(id): Path<Uuid>, posted: Posted) -> Response {
+    let ctx = &posted.ctx;
+    if let Err(err) = ctx.may(layout::MERGERS) {
+        return answer(ctx, Err(err));
+    }
+    let back = format!("/ui/clients/{id}");
+    let body = serde_json::json!({});
+    write(&posted, &format!("/clients/{id}/unmerge"), &body, &back).await
+}
+
+/// The API's write `POST path` with `body` as the person, then `back` at the answer's
+/// position; the API's refusal in words.
+async fn write(posted: &Posted, path: &str, body: &Value, back: &str) -> Response {
+    let ctx = &posted.ctx;
+    match posted.api_send(Method::POST, path, body).await {
+        Ok((status, accepted)) if status.is_success() => {
+            let to = accepted["position"]
+                .as_i64()
+                .map_or_else(|| back.to_owned(), |p| format!("{back}?min_position={p}"));
+            Redirect::to(&to).into_response()
+        }
+        Ok((StatusCode::UNAUTHORIZED, _)) => Redirect::to(&login_address(back)).into_response(),
+        Ok((status, problem)) => answer(ctx, Err(refusal(status, &problem))),
+        Err(err) => answer(ctx, Err(err)),
+    }
+}
+
+/// The unmerge button of a merged client's card (nothing for another client, or for
+/// a role that may not merge).
+pub fn unmerge_button(ctx: &Ctx, id: Uuid, card: &Value) -> Markup {
+    let lang = ctx.lang;
+    let Some(into) = card["merged_into_client_id"].as_str() else {
+        return html! {};
+    };
+    html! {
+        section #merged {
+            p { (lang.t("merged_into")) ": " a href={ "/ui/clients/" (into) } { (into) } }
+            @if ctx.role.is_some_and(|r| layout::MERGERS.contains(&r)) {
+                form.unmerge method="post" action={ "/ui/clients/" (id) "/unmerge" } {
+                    (csrf_field(ctx))
+                    button type="submit" { (lang.t("unmerge")) }
+                }
+            }
+        }
+    }
 }
