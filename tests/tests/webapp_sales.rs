@@ -115,6 +115,7 @@ async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
         .collect();
     assert_eq!(empty.len(), 1, "the empty list says why");
     let cookie = crate::webpage::session(app, "Olena", "manager").await;
+    c.settle().await;
     let uk = app
         .send(
             axum::http::Method::GET,
@@ -364,4 +365,81 @@ async fn duplicates_are_merged_and_unmerged_from_their_pages(pool: PgPool) {
         )
         .await;
     assert!(html(&uk).html().contains("Ймовірні дублікати клієнтів"));
+}
+
+#[sqlx::test]
+async fn the_revenue_page_offers_the_sales_groupings_as_the_api_gives_them(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    // Alpha's deal (1000) with 2 × 300 of a tool, Beta's (2000) without lines, both
+    // won on 5 March: each its client's first win.
+    let product = app
+        .post("/products", &json!({"name": "Widget", "category": "Tools"}))
+        .await;
+    assert!(product.status.is_success(), "{}", product.body);
+    let line = app
+        .post(
+            &format!("/deals/{}/lines", c.deals[0]),
+            &json!({"product_id": product.body["id"], "quantity": 2, "price": 300}),
+        )
+        .await;
+    assert!(line.status.is_success(), "{}", line.body);
+    for deal in &c.deals[..2] {
+        let won = app
+            .post(
+                &format!("/deals/{deal}/win"),
+                &json!({"occurred_at": "2026-03-05T10:00:00Z"}),
+            )
+            .await;
+        assert!(won.status.is_success(), "{}", won.body);
+    }
+    c.settle().await;
+    let period = "from=2026-03-01&to=2026-04-01";
+    let expected = [
+        ("category", vec![vec!["Tools", "1", "600"]]),
+        ("novelty", vec![vec!["new", "2", "3000"]]),
+        ("first_contact", vec![vec!["unknown", "2", "3000"]]),
+    ];
+    for (by, rows) in expected {
+        let doc = html(
+            &page(
+                app,
+                &format!("/ui/revenue?by={by}&{period}"),
+                None,
+                Some(&c.tokens.director),
+            )
+            .await,
+        );
+        let shown = table_rows(&doc, "Revenue");
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|v| (*v).to_owned()).collect())
+            .collect();
+        assert_eq!(shown, rows, "by={by}");
+    }
+    for by in ["product", "category", "novelty", "first_contact"] {
+        let doc = html(
+            &page(
+                app,
+                &format!("/ui/revenue?by={by}&{period}"),
+                None,
+                Some(&c.tokens.director),
+            )
+            .await,
+        );
+        let api = c
+            .get(
+                &c.tokens.director,
+                &format!("/reports/revenue?by={by}&{period}"),
+            )
+            .await;
+        assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+        assert_eq!(
+            table_rows(&doc, "Revenue"),
+            api_rows(&api.body["groups"], &["key", "deals", "amount"]),
+            "by={by}"
+        );
+        let offered = select(&doc, &format!("select#by option[value={by}]"));
+        assert_eq!(offered.len(), 1);
+    }
 }

@@ -490,6 +490,10 @@ fn words(key: &str) -> Option<(&'static str, &'static str)> {
             "No tails: no call task of yours due that day or the day before is waiting for its call.",
             "Хвостів немає: жодне ваше завдання-дзвінок на цей або попередній день не чекає на дзвінок.",
         ),
+        "no_day_yet" => (
+            "Your day is not ready yet: your registration is still being recorded. Reload in a moment.",
+            "Ваш день ще не готовий: реєстрація ще записується. Оновіть сторінку за мить.",
+        ),
         "plans" => ("Plans", "Плани"),
         "plan_of_month" => ("Plans of the month", "Плани на місяць"),
         "target" => ("target", "план"),

@@ -41,9 +41,18 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
     let query = ctx
         .param("date")
         .map_or_else(String::new, |d| format!("?date={}", encode(d)));
-    let day = ctx
-        .api_get(&format!("/managers/{manager_id}/day{query}"))
+    let (status, day) = ctx
+        .api_read(&format!("/managers/{manager_id}/day{query}"))
         .await?;
+    if status == StatusCode::NOT_FOUND {
+        // A manager just registered, not yet in the managers' read model.
+        return Ok(
+            html! { section #day { h2 { (lang.t("my_day")) } (empty(lang.t("no_day_yet"))) } },
+        );
+    }
+    if !status.is_success() {
+        return Err(refusal(status, &day));
+    }
     let date = text(&day["date"]);
     let prospects: Vec<Row> = items(&day, "prospects")
         .iter()
