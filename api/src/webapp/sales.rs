@@ -274,9 +274,9 @@ async fn duplicates_page(ctx: &Ctx) -> PageResult {
     for group in &groups {
         for id in items(group, "client_ids") {
             let id = text(&id);
-            if !names.contains_key(&id) {
-                let card = ctx.api_get(&format!("/clients/{id}")).await?;
-                names.insert(id, text(&card["name"]));
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+                let card = ctx.api_get(&format!("/clients/{}", slot.key())).await?;
+                slot.insert(text(&card["name"]));
             }
         }
     }
