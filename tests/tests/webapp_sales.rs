@@ -327,13 +327,18 @@ async fn duplicates_are_merged_and_unmerged_from_their_pages(pool: PgPool) {
     .await;
     assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.body);
     assert!(c.last_position().await > before);
-    c.settle().await;
-    let card = c.get(&c.tokens.director, &format!("/clients/{beta}")).await;
-    assert_eq!(figure(&card.body["merged_into_client_id"]), alpha);
+    // Back on the page, which waits for the merge (its `min_position`).
+    let back = merged.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with("/ui/clients/duplicates?min_position="),
+        "{back}"
+    );
+    let doc = page_at(app, &back, &cookie).await;
     let mut two = vec![alpha.clone(), gamma.clone()];
     two.sort();
-    let doc = page_at(app, "/ui/clients/duplicates", &cookie).await;
     assert_eq!(groups_on(&doc)[0].2, two);
+    let card = c.get(&c.tokens.director, &format!("/clients/{beta}")).await;
+    assert_eq!(figure(&card.body["merged_into_client_id"]), alpha);
     assert_eq!(groups_on(&doc), groups_of_api(&c, &c.tokens.director).await);
 
     // The merged client's card offers the unmerge; the survivor's does not.
@@ -350,7 +355,13 @@ async fn duplicates_are_merged_and_unmerged_from_their_pages(pool: PgPool) {
     )
     .await;
     assert_eq!(undone.status, StatusCode::SEE_OTHER, "{}", undone.body);
-    c.settle().await;
+    let back = undone.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with(&format!("/ui/clients/{beta}?min_position=")),
+        "{back}"
+    );
+    let card = page_at(app, &back, &cookie).await;
+    assert!(select(&card, "form.unmerge").is_empty());
     let doc = page_at(app, "/ui/clients/duplicates", &cookie).await;
     assert_eq!(groups_on(&doc)[0].2, three);
     assert_eq!(groups_on(&doc), groups_of_api(&c, &c.tokens.director).await);

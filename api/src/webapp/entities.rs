@@ -322,7 +322,12 @@ pub async fn client(ctx: Ctx, Path(id): Path<Uuid>) -> Response {
 async fn client_page(ctx: &Ctx, id: Uuid) -> PageResult {
     ctx.may(layout::ENTITIES)?;
     let lang = ctx.lang;
-    let card = ctx.api_get(&format!("/clients/{id}")).await?;
+    // After a merge's or unmerge's redirect (or the live refresh), the card waits for it.
+    let position = ctx
+        .param("min_position")
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or_else(String::new, |p| format!("?min_position={p}"));
+    let card = ctx.api_get(&format!("/clients/{id}{position}")).await?;
     let deals = ctx
         .api_get(&format!("/deals?client_id={id}&limit=200"))
         .await?;

@@ -28,6 +28,14 @@ fn time_of(v: &Value) -> String {
         .unwrap_or_else(|_| written.to_owned())
 }
 
+/// `&min_position=N` when the page was asked to reflect a write (after a form's
+/// redirect, or the live refresh), for the API's queries to wait for it.
+fn reflecting(ctx: &Ctx) -> String {
+    ctx.param("min_position")
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or_else(String::new, |p| format!("&min_position={p}"))
+}
+
 /// The items of list `key` of an API answer.
 fn items(answer: &Value, key: &str) -> Vec<Value> {
     answer[key].as_array().cloned().unwrap_or_default()
@@ -40,9 +48,12 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
     let lang = ctx.lang;
     let query = ctx
         .param("date")
-        .map_or_else(String::new, |d| format!("?date={}", encode(d)));
+        .map_or_else(String::new, |d| format!("&date={}", encode(d)));
     let (status, day) = ctx
-        .api_read(&format!("/managers/{manager_id}/day{query}"))
+        .api_read(&format!(
+            "/managers/{manager_id}/day?{}{query}",
+            reflecting(ctx).trim_start_matches('&')
+        ))
         .await?;
     if status == StatusCode::NOT_FOUND {
         // A manager just registered, not yet in the managers' read model.
@@ -186,7 +197,11 @@ pub async fn plans_block(ctx: &Ctx, month: Option<&str>) -> PageResult {
         );
     };
     let plans = ctx
-        .api_get(&format!("/reports/plans?month={}", encode(month)))
+        .api_get(&format!(
+            "/reports/plans?month={}{}",
+            encode(month),
+            reflecting(ctx)
+        ))
         .await?;
     let rows: Vec<Row> = items(&plans, "managers")
         .iter()
@@ -268,7 +283,12 @@ pub async fn duplicates(ctx: Ctx) -> Response {
 async fn duplicates_page(ctx: &Ctx) -> PageResult {
     ctx.may(layout::MERGERS)?;
     let lang = ctx.lang;
-    let found = ctx.api_get("/clients/duplicates").await?;
+    let found = ctx
+        .api_get(&format!(
+            "/clients/duplicates?{}",
+            reflecting(ctx).trim_start_matches('&')
+        ))
+        .await?;
     let groups = items(&found, "groups");
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for group in &groups {
