@@ -55,6 +55,7 @@ mod webapp;
 mod webapp_analyst;
 mod webapp_automation;
 mod webapp_overdue;
+mod webapp_sales;
 mod webhooks;
 mod webpage;
 

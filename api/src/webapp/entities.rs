@@ -14,7 +14,7 @@ use super::layout::{self, page};
 use super::page::{answer, encode, Ctx, PageResult};
 
 /// A JSON value as text (strings bare, null as a dash).
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => "—".into(),
         Value::String(s) => s.clone(),
@@ -23,7 +23,7 @@ fn text(v: &Value) -> String {
 }
 
 /// Money from a JSON amount.
-fn money(ctx: &Ctx, v: &Value) -> String {
+pub(super) fn money(ctx: &Ctx, v: &Value) -> String {
     v.as_i64()
         .map_or_else(|| text(v), |a| ctx.money.format(i128::from(a)))
 }
@@ -322,7 +322,12 @@ pub async fn client(ctx: Ctx, Path(id): Path<Uuid>) -> Response {
 async fn client_page(ctx: &Ctx, id: Uuid) -> PageResult {
     ctx.may(layout::ENTITIES)?;
     let lang = ctx.lang;
-    let card = ctx.api_get(&format!("/clients/{id}")).await?;
+    // After a merge's or unmerge's redirect (or the live refresh), the card waits for it.
+    let position = ctx
+        .param("min_position")
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or_else(String::new, |p| format!("?min_position={p}"));
+    let card = ctx.api_get(&format!("/clients/{id}{position}")).await?;
     let deals = ctx
         .api_get(&format!("/deals?client_id={id}&limit=200"))
         .await?;
@@ -337,6 +342,7 @@ async fn client_page(ctx: &Ctx, id: Uuid) -> PageResult {
         &text(&card["name"]),
         html! {
             h1 { (lang.t("client")) ": " (text(&card["name"])) }
+            (super::sales::unmerge_button(ctx, id, &card))
             dl.card {
                 dt { (lang.t("segment")) } dd { (word(lang, &card["segment"])) }
                 dt { (lang.t("kind")) } dd { (text(&card["kind"])) }

@@ -34,6 +34,8 @@ pub const AUDIT: &[Role] = crate::access::LOG_READERS;
 pub const PROJECTIONS: &[Role] = &[Analyst, Director, Admin, Auditor];
 /// Roles that define automation rules.
 pub const RULES: &[Role] = &[Director, Admin];
+/// Roles that read likely duplicate clients and merge them (`crate::access::ACTORS`).
+pub const MERGERS: &[Role] = crate::access::ACTORS;
 /// Roles that define custom projections.
 pub const DEFINERS: &[Role] = &[Analyst, Director, Admin];
 
@@ -83,6 +85,11 @@ pub const MENU: &[MenuItem] = &[
         href: "/ui/clients",
         key: "clients",
         roles: ENTITIES,
+    },
+    MenuItem {
+        href: "/ui/clients/duplicates",
+        key: "duplicates",
+        roles: MERGERS,
     },
     MenuItem {
         href: "/ui/deals",

@@ -13,7 +13,8 @@
 //! - [`form`]: a form posted from a page, checked for the session's CSRF token.
 //! - [`reports`], [`overdue`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
 //!   events behind a figure of the managers page; [`custom`]: the analyst's custom
-//!   projections (define, watch, browse); [`automation`]: the rules (define, disable).
+//!   projections (define, watch, browse); [`automation`]: the rules (define, disable);
+//!   [`sales`]: a manager's day, the month's plans, duplicate clients and their merge.
 
 pub mod assets;
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod login;
 pub mod overdue;
 pub mod page;
 pub mod reports;
+pub mod sales;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue};
@@ -133,7 +135,13 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/deals", get(entities::deals))
         .route("/ui/deals/{id}", get(entities::deal))
         .route("/ui/clients", get(entities::clients))
+        .route("/ui/clients/duplicates", get(sales::duplicates))
         .route("/ui/clients/{id}", get(entities::client))
+        .route("/ui/clients/{id}/merge", axum::routing::post(sales::merge))
+        .route(
+            "/ui/clients/{id}/unmerge",
+            axum::routing::post(sales::unmerge),
+        )
         .route("/ui/leads", get(entities::leads))
         .route("/ui/tasks", get(entities::tasks))
         .route("/ui/audit", get(audit::audit))

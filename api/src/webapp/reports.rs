@@ -345,6 +345,8 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
             }
         },
     );
+    let month = super::sales::whole_month(from, to);
+    let plans = super::sales::plans_block(ctx, month.as_deref()).await?;
     Ok(page(
         ctx,
         lang.t("managers"),
@@ -356,6 +358,7 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
                 (bars(lang.t("calls"), &chart))
                 (table(lang.t("managers"), &header_words, &table_rows, true))
             }
+            (plans)
         },
     ))
 }
@@ -597,28 +600,52 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
     let lang = ctx.lang;
     let (from, to) = period(ctx)?;
     let by_name = ctx.param("by").unwrap_or("manager");
+    use crm_projections::sales::SalesRevenueBy as S;
     let by = match by_name {
-        "manager" => RevenueBy::Manager,
-        "source" => RevenueBy::Source,
-        "pipeline" => RevenueBy::Pipeline,
-        "client" => RevenueBy::Client,
+        "manager" => Ok(RevenueBy::Manager),
+        "source" => Ok(RevenueBy::Source),
+        "pipeline" => Ok(RevenueBy::Pipeline),
+        "client" => Ok(RevenueBy::Client),
+        "product" => Err(S::Product),
+        "category" => Err(S::Category),
+        "novelty" => Err(S::Novelty),
+        "first_contact" => Err(S::FirstContact),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_query",
-                "by must be manager, source, pipeline or client",
+                "by must be manager, source, pipeline, client, product, category, novelty or first_contact",
             ))
         }
     };
     let reach = ctx.reach().await?;
     ctx.reflects(crm_projections::deals::NAME).await?;
-    let groups = crm_projections::deals::revenue(
-        ctx.web.state.log.pool(),
-        by,
-        midnight(from),
-        midnight(to),
-        reach.managers(),
-    )
-    .await
+    if by.is_err() {
+        ctx.reflects(crm_projections::sales::NAME).await?;
+        ctx.reflects(crm_projections::clients::NAME).await?;
+    }
+    let pool = ctx.web.state.log.pool();
+    let groups = match by {
+        Ok(by) => {
+            crm_projections::deals::revenue(
+                pool,
+                by,
+                midnight(from),
+                midnight(to),
+                reach.managers(),
+            )
+            .await
+        }
+        Err(by) => {
+            crm_projections::sales::sales_revenue(
+                pool,
+                by,
+                midnight(from),
+                midnight(to),
+                reach.managers(),
+            )
+            .await
+        }
+    }
     .map_err(projection_error)?;
     let names = names(ctx).await?;
     let rows: Vec<Row> = groups
@@ -626,10 +653,10 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
         .map(|g| {
             let key = g.key.clone().unwrap_or_else(|| "—".to_owned());
             let href = match by {
-                RevenueBy::Manager => Some(format!("/ui/deals?status=won&manager_id={key}")),
-                RevenueBy::Client => Some(format!("/ui/clients/{key}")),
-                RevenueBy::Pipeline => Some(format!("/ui/deals?status=won&pipeline_id={key}")),
-                RevenueBy::Source => None,
+                Ok(RevenueBy::Manager) => Some(format!("/ui/deals?status=won&manager_id={key}")),
+                Ok(RevenueBy::Client) => Some(format!("/ui/clients/{key}")),
+                Ok(RevenueBy::Pipeline) => Some(format!("/ui/deals?status=won&pipeline_id={key}")),
+                _ => None,
             };
             Row {
                 name: key,
@@ -663,7 +690,7 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
         html! {
             label for="by" { (lang.t("by")) }
             select #by name="by" {
-                @for (value, key) in [("manager", "by_manager"), ("source", "by_source"), ("pipeline", "by_pipeline"), ("client", "by_client")] {
+                @for (value, key) in [("manager", "by_manager"), ("source", "by_source"), ("pipeline", "by_pipeline"), ("client", "by_client"), ("product", "by_product"), ("category", "by_category"), ("novelty", "by_novelty"), ("first_contact", "by_first_contact")] {
                     option value=(value) selected[by_name == value] { (lang.t(key)) }
                 }
             }
@@ -700,8 +727,12 @@ async fn home_page(ctx: &Ctx) -> PageResult {
                 Some(p) => funnel_block(ctx, p, reach.managers(), None, None).await?,
                 None => empty(lang.t("no_pipelines")),
             };
+            let day = match (ctx.role, ctx.actor.manager_id) {
+                (Some(Role::Manager), Some(me)) => super::sales::day_block(ctx, me).await?,
+                _ => html! {},
+            };
             let overdue = super::overdue::home_block(ctx, reach).await?;
-            html! { (funnel) (overdue) }
+            html! { (day) (funnel) (overdue) }
         }
         Some(Role::Auditor) => html! { p { a href="/ui/audit" { (lang.t("audit")) } } },
         Some(Role::Analyst) => html! { p { a href="/ui/projections" { (lang.t("projections")) } } },
