@@ -18,8 +18,8 @@
 //! random comes from a ChaCha stream seeded by [`SeedOptions::seed`], and business
 //! time from [`SeedOptions::until`] (the year ends there). The log gets exactly
 //! [`SeedOptions::events`] events (the first day's setup is cut short only when
-//! it alone is more). The first append holds the setup alone (the team and the
-//! pipelines), so that what names them (automation rules, webhooks) can be defined
+//! it alone is more). The first append holds the setup alone (the team, the
+//! pipelines and the catalogue), so that what names them (automation rules, webhooks) can be defined
 //! before the year's first business event: [`seed_after_setup`].
 //!
 //! The modules: [`random`] (the seeded dice), [`time`] (the year, working hours,
@@ -154,13 +154,18 @@ mod tests {
             setup.iter().filter(|t| **t == "PipelineDefined").count(),
             sales::PIPELINES.len()
         );
-        assert!(setup
-            .iter()
-            .all(|t| *t == "PipelineDefined" || *t == "ManagerRegistered"));
-        // The whole team of the first day: the director and every department.
+        assert!(setup.iter().all(|t| matches!(
+            *t,
+            "PipelineDefined" | "ManagerRegistered" | "ProductDefined"
+        )));
+        // The whole team of the first day (the director and every department) and the
+        // catalogue.
         let team = company::departments(company::sales_staff(options.events));
         let people: usize = team.iter().map(|d| d.size).sum::<usize>() + 1;
-        assert_eq!(setup.len(), sales::PIPELINES.len() + people);
+        assert_eq!(
+            setup.len(),
+            sales::PIPELINES.len() + people + business::CATALOGUE.len()
+        );
         let second = batches.next().unwrap();
         assert!(!types(&second).contains(&"PipelineDefined"));
     }

@@ -43,8 +43,8 @@ pub async fn seed(
     seed_after_setup(log, options, progress, |_| async { Ok(()) }).await
 }
 
-/// [`seed`], running `after_setup` once the first append (the setup: the team and
-/// the pipelines, handed to it) is stored and before anything else is: e.g. rules
+/// [`seed`], running `after_setup` once the first append (the setup: the team, the
+/// pipelines and the catalogue, handed to it) is stored and before anything else is: e.g. rules
 /// or webhooks defined before the year's business events.
 pub async fn seed_after_setup<F, Fut>(
     log: &EventLog,

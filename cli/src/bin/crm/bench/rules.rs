@@ -1,7 +1,7 @@
 //! `crm bench rules`: the automation runner following a generated log of N events,
 //! beside the raw read of the same log.
 //!
-//! A fresh database gets the generated company's setup (the team and the pipelines),
+//! A fresh database gets the generated company's setup (team, pipelines, catalogue),
 //! then one rule of each of the contract's five kinds (`POST /automation/rules`
 //! through the real server), then the year (`crm seed`): every business event is
 //! recorded after the rules, so they act on all of them. Then, in one run on the same
