@@ -89,12 +89,18 @@ pub async fn projected_counts(pool: &PgPool, table: &str) -> BTreeMap<String, i6
 
 /// The status of one projection.
 pub async fn status_of(log: &EventLog, name: &str) -> ProjectionStatus {
+    status_if_any(log, name)
+        .await
+        .unwrap_or_else(|| panic!("no status for {name}"))
+}
+
+/// The status of one projection, or None while its runner has not recorded one yet.
+pub async fn status_if_any(log: &EventLog, name: &str) -> Option<ProjectionStatus> {
     crm_projections::status(log.pool(), log)
         .await
         .unwrap()
         .into_iter()
         .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no status for {name}"))
 }
 
 /// Waits until `check` is true, up to `within`; returns how long it took.
