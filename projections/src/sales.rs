@@ -4,8 +4,8 @@
 //! monthly plans; `GET /products` and the sales reports (revenue by product,
 //! category, novelty and first contact; invoices; plans) read it.
 //!
-//! Every grouping by client goes through [`client_key`], which counts a merged
-//! client's rows for its survivor (the `clients` model's `client_survivors`).
+//! Every grouping by client resolves ids through `clients::survivor_of!`, which counts a
+//! merged client's rows for its survivor (the `clients` model's `client_survivors`).
 
 mod fold;
 mod invoices;
@@ -29,16 +29,6 @@ pub use revenue::{sales_revenue, SalesRevenueBy};
 
 /// The projection's name.
 pub const NAME: &str = "sales";
-
-/// The SQL expression of the client a row of `column` counts for in every grouping
-/// by client of this model's reports (novelty, first contact, invoices by client):
-/// its survivor when merged, as [`crate::clients::survivor_of!`] writes it.
-pub(crate) fn client_key(column: &str) -> String {
-    format!(
-        "coalesce((SELECT merge_sv.survivor_id FROM projections.client_survivors merge_sv \
-           WHERE merge_sv.client_id = {column}), {column})"
-    )
-}
 
 /// Keeps `projections.sales_products`, `sales_deals`, `sales_deal_lines`,
 /// `sales_wins`, `sales_won_lines`, `sales_first_contacts`, `sales_invoices` and

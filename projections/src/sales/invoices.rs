@@ -6,7 +6,6 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::client_key;
 use crate::error::ProjectionError;
 use crate::total::Total;
 
@@ -48,8 +47,8 @@ pub async fn invoices(
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<InvoiceGroup>, ProjectionError> {
     let key = match by {
-        InvoicesBy::Manager => "manager_id".to_owned(),
-        InvoicesBy::Client => client_key("client_id"),
+        InvoicesBy::Manager => "manager_id",
+        InvoicesBy::Client => crate::clients::survivor_of!("client_id"),
     };
     let sql = format!(
         "SELECT ({key})::text AS key, count(*) AS issued, sum(amount)::text AS issued_amount, \

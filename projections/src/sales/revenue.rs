@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::client_key;
 use crate::deals::RevenueGroup;
 use crate::error::ProjectionError;
 
@@ -57,7 +56,7 @@ pub async fn sales_revenue(
               GROUP BY 1 ORDER BY sum(l.quantity::numeric * l.price) DESC, 1 NULLS LAST"
         ),
         SalesRevenueBy::Novelty => {
-            let client = client_key("client_id");
+            let client = crate::clients::survivor_of!("client_id");
             format!(
                 "WITH w AS (SELECT deal_id, amount, {client} AS client \
                               FROM projections.sales_wins WHERE {period} AND {reach}), \
@@ -72,8 +71,8 @@ pub async fn sales_revenue(
             )
         }
         SalesRevenueBy::FirstContact => {
-            let client = client_key("client_id");
-            let contact = client_key("c.client_id");
+            let client = crate::clients::survivor_of!("client_id");
+            let contact = crate::clients::survivor_of!("c.client_id");
             format!(
                 "WITH w AS (SELECT deal_id, amount, {client} AS client \
                               FROM projections.sales_wins WHERE {period} AND {reach}), \
