@@ -92,9 +92,13 @@ pub async fn manager_day(
     let clients = sqlx::query_as::<_, DayClient>(concat!(
         "SELECT c.client_id, c.name, count(*) AS open_deals, sum(d.amount)::text AS open_amount \
            FROM projections.client_cards c \
-           JOIN projections.deals d ON d.status = 'open' AND d.client_id IN ",
+          CROSS JOIN LATERAL ",
+        // Each client's members first, then their open deals by client (an index
+        // lookup each), not every open deal tested against every client.
         crate::clients::members_of!("c.client_id"),
-        " WHERE c.manager_id = $1 \
+        " m(member) \
+           JOIN projections.deals d ON d.client_id = m.member AND d.status = 'open' \
+          WHERE c.manager_id = $1 \
             AND NOT EXISTS (SELECT 1 FROM projections.client_survivors sv \
                              WHERE sv.client_id = c.client_id) \
           GROUP BY c.client_id, c.name \
