@@ -25,7 +25,10 @@
 //!   log through `EventLog::read_streams_by_position`.
 //! - **As of a past time** (`client_card_as_of`), the card is folded from the log:
 //!   the events of its streams with `occurred_at <= as_of`, in log order, through
-//!   this same fold; deal outcomes, wins and interactions count as they stood then.
+//!   this same fold; deal outcomes, wins and interactions count as they stood then,
+//!   and merges too: `client_merge_history` keeps every ClientMerged and
+//!   ClientUnmerged, and the survivors at that time are found from those dated by
+//!   then (the timeline `as_of` likewise).
 //! - **Erasure** (`ClientErased`) replaces the card's name and contacts by
 //!   `[erased]` and sets `erased_at`; a rebuild gets the same from the log, whose
 //!   personal values no longer decrypt.
@@ -79,6 +82,7 @@ mod as_of;
 mod card;
 mod duplicates;
 mod fold;
+mod merge_history;
 mod queries;
 
 use std::sync::Arc;
@@ -102,7 +106,7 @@ pub const NAME: &str = "clients";
 
 /// Keeps `projections.client_cards`, `client_interactions`, `client_deals`,
 /// `client_wins`, `client_streams`, `client_lead_links`, `client_lead_streams`,
-/// `client_merges` and `client_survivors`.
+/// `client_merges`, `client_survivors` and `client_merge_history`.
 pub struct Clients;
 
 #[async_trait]
@@ -112,8 +116,8 @@ impl Projection for Clients {
     }
 
     fn version(&self) -> i32 {
-        // 2: merges (issue 18), folded from the start of the log.
-        2
+        // 2: merges (issue 18), folded from the start of the log; 3: their history.
+        3
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -127,6 +131,7 @@ impl Projection for Clients {
             "client_lead_streams",
             "client_merges",
             "client_survivors",
+            "client_merge_history",
         ]
     }
 
@@ -154,14 +159,15 @@ impl Projection for Clients {
         tx: &mut Transaction<'_, Postgres>,
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
-        fold::apply(tx, events).await
+        fold::apply(tx, events).await?;
+        merge_history::apply(tx, events).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE client_cards, client_interactions, client_deals, client_wins, \
              client_streams, client_lead_links, client_lead_streams, client_merges, \
-             client_survivors",
+             client_survivors, client_merge_history",
         )
         .execute(&mut **tx)
         .await?;

@@ -26,6 +26,7 @@ mod hostile_input;
 mod idempotency;
 mod log_api;
 mod logins;
+mod merge_history;
 mod openapi;
 mod problems;
 mod projection_determinism;

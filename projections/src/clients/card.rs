@@ -244,11 +244,6 @@ impl CardChange {
             segment: segment.as_str().to_owned(),
         })
     }
-
-    /// Its deals now open.
-    pub(super) fn open_deals(&self) -> i64 {
-        self.open_deals
-    }
 }
 
 /// Writes the batch's card changes: one INSERT of the cards registered in it, one

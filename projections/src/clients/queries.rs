@@ -328,10 +328,12 @@ pub async fn list_clients(
 }
 
 /// Up to `limit` events about `client_id` and the clients merged into it (their own,
-/// their leads', deals', and the interactions' and tasks' naming them) after position `after_position`, in
-/// log (position) order, only those that occurred at or before `until` when given;
-/// None for an unknown client. The streams come from the read model, their events
-/// from the log.
+/// their leads', deals', and the interactions' and tasks' naming them) after position
+/// `after_position`, in log (position) order; None for an unknown client. With
+/// `until`, only those that occurred at or before it, of the clients merged into it
+/// then (the merges and unmerges that occurred by then, `client_merge_history`);
+/// else of those merged into it now. The streams come from the read model, their
+/// events from the log.
 pub async fn client_timeline(
     log: &EventLog,
     client_id: Uuid,
@@ -339,16 +341,33 @@ pub async fn client_timeline(
     until: Option<DateTime<Utc>>,
     limit: usize,
 ) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
-    let streams: Option<Vec<String>> = sqlx::query_scalar(concat!(
-        "SELECT array(SELECT s.stream FROM projections.client_streams s \
-                       WHERE s.client_id IN ",
-        crate::clients::members_of!("c.client_id"),
-        ") \
-           FROM projections.client_cards c WHERE c.client_id = $1"
-    ))
-    .bind(client_id)
-    .fetch_optional(log.pool())
-    .await?;
+    let streams: Option<Vec<String>> = match until {
+        None => {
+            sqlx::query_scalar(concat!(
+                "SELECT array(SELECT s.stream FROM projections.client_streams s \
+                               WHERE s.client_id IN ",
+                crate::clients::members_of!("c.client_id"),
+                ") \
+                   FROM projections.client_cards c WHERE c.client_id = $1"
+            ))
+            .bind(client_id)
+            .fetch_optional(log.pool())
+            .await?
+        }
+        Some(until) => {
+            let survivors = super::merge_history::survivors_at(log.pool(), until).await?;
+            let members = super::merge_history::members(&survivors, client_id);
+            sqlx::query_scalar(
+                "SELECT array(SELECT s.stream FROM projections.client_streams s \
+                               WHERE s.client_id = ANY($2)) \
+                   FROM projections.client_cards c WHERE c.client_id = $1",
+            )
+            .bind(client_id)
+            .bind(&members)
+            .fetch_optional(log.pool())
+            .await?
+        }
+    };
     let Some(streams) = streams else {
         return Ok(None);
     };

@@ -121,6 +121,11 @@ impl Figure {
 
 /// The positions of the events behind `figure` for `manager_id` that occurred in
 /// `[from, to)`, after position `after`, by position, at most `limit`.
+///
+/// `clients_contacted` counts a merged client as its survivor (the clients read
+/// model's `client_survivors`, as the report does): the interactions with the
+/// clients of a merge in force are listed by survivor, the period's first one (by
+/// `occurred_at`, then position) with any of them; the others by the client they name.
 pub async fn figure_positions(
     pool: &PgPool,
     manager_id: Uuid,
@@ -129,13 +134,35 @@ pub async fn figure_positions(
     after: i64,
     limit: i64,
 ) -> Result<Vec<i64>, ProjectionError> {
-    let sql = format!(
-        "SELECT position FROM projections.kpi_facts \
-          WHERE manager_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-            AND position > $4 AND ({}) \
-          ORDER BY position LIMIT $5",
-        figure.condition()
-    );
+    let sql = if figure == Figure::ClientsContacted {
+        format!(
+            "SELECT position FROM ( \
+                 SELECT f.position FROM projections.kpi_facts f \
+                  WHERE f.manager_id = $1 AND f.occurred_at >= $2 AND f.occurred_at < $3 \
+                    AND ({}) \
+                    AND NOT EXISTS (SELECT 1 FROM projections.client_survivors sv \
+                                     WHERE sv.client_id = f.client_id) \
+                    AND NOT EXISTS (SELECT 1 FROM projections.client_survivors sv \
+                                     WHERE sv.survivor_id = f.client_id) \
+                 UNION ALL \
+                 (SELECT DISTINCT ON (g.survivor_id) f.position \
+                   FROM (SELECT client_id, survivor_id FROM projections.client_survivors \
+                         UNION SELECT survivor_id, survivor_id FROM projections.client_survivors) g \
+                   JOIN projections.kpi_facts f ON f.manager_id = $1 AND f.client_id = g.client_id \
+                    AND f.occurred_at >= $2 AND f.occurred_at < $3 \
+                  ORDER BY g.survivor_id, f.occurred_at, f.position) \
+             ) firsts WHERE position > $4 ORDER BY position LIMIT $5",
+            figure.condition()
+        )
+    } else {
+        format!(
+            "SELECT position FROM projections.kpi_facts \
+              WHERE manager_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
+                AND position > $4 AND ({}) \
+              ORDER BY position LIMIT $5",
+            figure.condition()
+        )
+    };
     let positions = sqlx::query_scalar(&sql)
         .bind(manager_id)
         .bind(from)

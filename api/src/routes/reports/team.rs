@@ -225,7 +225,8 @@ pub struct FigureEventsView {
 /// as many as the count (for `call_seconds` the calls whose durations it sums, for
 /// `won_amount` the wins whose amounts it sums; `clients_contacted`: the period's first
 /// interaction with each distinct client; `calls_per_client`: the calls with a client;
-/// `win_rate`: the wins and losses). Reach: a manager reached. Read model `manager_kpis`.
+/// `win_rate`: the wins and losses; a merged client counts as its survivor, as in the
+/// report). Reach: a manager reached. Read models `manager_kpis` and `clients`.
 #[utoipa::path(get, path = "/managers/{id}/events", tag = "reports", operation_id = "manager_figure_events",
     params(("id" = Uuid, Path), FigureEventsQuery),
     responses((status = 200, body = FigureEventsView, description = "The events behind the figure."), (status = 400), (status = 404), (status = 503)),
@@ -257,10 +258,7 @@ pub async fn figure_events(
             .filter(|p| *p >= 0)
             .ok_or_else(|| crate::paging::invalid_cursor(c))?,
     };
-    query
-        .read
-        .read_model(&state, crm_projections::managers::NAME)
-        .await?;
+    query.read.read_models(&state, MANAGERS_MODELS).await?;
     let pool = state.log.pool();
     if crm_projections::managers::team_member(pool, id)
         .await
