@@ -24,7 +24,7 @@ use crate::projection::Projection;
 
 pub use invoices::{invoices, InvoiceGroup, InvoicesBy};
 pub use plans::{plans, PlanActual, PlanPercent, PlanRow, PlanTargets};
-pub use products::{list_products, ProductRow};
+pub use products::{list_products, product_names, ProductRow};
 pub use revenue::{sales_revenue, SalesRevenueBy};
 
 /// The projection's name.

@@ -787,13 +787,14 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
     if let Ok(dir) = std::env::var("CRM_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
         // A custom projection to show, with the calls it counts.
-        for direction in ["outbound", "outbound", "inbound"] {
+        for (direction, reached) in [("outbound", true), ("outbound", false), ("inbound", true)] {
             let logged = c
                 .post(
                     &c.tokens.andriy,
                     "/interactions",
                     json!({"kind": "call", "direction": direction, "manager_id": c.andriy,
-                           "client_id": c.clients[0], "duration_s": 90}),
+                           "client_id": c.clients[0], "duration_s": 90,
+                           "goal": "agree on a demo", "goal_reached": reached}),
                 )
                 .await;
             assert_eq!(logged.status, StatusCode::CREATED, "{}", logged.body);
@@ -819,6 +820,86 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
             )
             .await;
         assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.body);
+        // Andriy's day: a call to Alpha due today (a tail), a second working client.
+        let today = chrono::Utc::now().date_naive();
+        let delta = c
+            .post(
+                &c.tokens.andriy,
+                "/clients",
+                json!({"name": "Delta", "kind": "company", "manager_id": c.andriy}),
+            )
+            .await;
+        assert_eq!(delta.status, StatusCode::CREATED, "{}", delta.body);
+        let deal = c
+            .post(
+                &c.tokens.andriy,
+                "/deals",
+                json!({"client_id": delta.body["id"], "pipeline_id": c.pipeline,
+                       "title": "Delta deal", "amount": 520000, "manager_id": c.andriy}),
+            )
+            .await;
+        assert_eq!(deal.status, StatusCode::CREATED, "{}", deal.body);
+        let call = c
+            .post(
+                &c.tokens.andriy,
+                "/tasks",
+                json!({"title": "Call Alpha back", "kind": "call", "assignee_id": c.andriy,
+                       "client_id": c.clients[0], "due_at": format!("{today}T09:00:00Z")}),
+            )
+            .await;
+        assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
+        // This month's plans for the managers page.
+        let month = today.format("%Y-%m").to_string();
+        for (manager, targets) in [
+            (
+                c.andriy,
+                json!({"calls": 40, "meetings": 8, "call_seconds": 7200, "deals_won": 2, "won_amount": 1000000}),
+            ),
+            (c.bohdan, json!({"calls": 30, "deals_won": 1})),
+            (c.ciril, json!({"calls": 25, "meetings": 5})),
+        ] {
+            let plan = c
+                .app
+                .post(
+                    "/plans",
+                    &json!({"manager_id": manager, "month": month, "targets": targets}),
+                )
+                .await;
+            assert!(plan.status.is_success(), "{}", plan.body);
+        }
+        // Beta's deal won with two products' lines, for the revenue by product.
+        for (name, category, quantity, price) in [
+            ("Widget Pro", "Tools", 3, 150000),
+            ("Support plan", "Services", 1, 90000),
+        ] {
+            let product = c
+                .app
+                .post(
+                    "/products",
+                    &json!({"name": name, "category": category, "price": price}),
+                )
+                .await;
+            assert!(product.status.is_success(), "{}", product.body);
+            let line = c
+                .app
+                .post(
+                    &format!("/deals/{}/lines", c.deals[1]),
+                    &json!({"product_id": product.body["id"], "quantity": quantity, "price": price}),
+                )
+                .await;
+            assert!(line.status.is_success(), "{}", line.body);
+        }
+        let won = c
+            .app
+            .post(
+                &format!("/deals/{}/win", c.deals[1]),
+                &json!({"amount": 540000}),
+            )
+            .await;
+        assert!(won.status.is_success(), "{}", won.body);
+        let first = chrono::Datelike::with_day(&today, 1).unwrap();
+        let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+        c.settle().await;
         let pages = [
             ("home", "/ui".to_owned()),
             ("funnel", deep.clone()),
@@ -864,6 +945,19 @@ async fn in_a_browser_login_deep_link_live_refresh_and_logout(pool: PgPool) {
                 ),
             ),
             ("automation", "/ui/automation".to_owned()),
+            (
+                "manager-day",
+                format!("/ui/managers/{}/day?date={today}", c.andriy),
+            ),
+            (
+                "managers-plans",
+                format!("/ui/managers?from={first}&to={next}#plans"),
+            ),
+            ("duplicates", "/ui/clients/duplicates".to_owned()),
+            (
+                "revenue-product",
+                "/ui/revenue?by=product&from=2020-01-01&to=2030-01-01".to_owned(),
+            ),
         ];
         for width in [1280u32, 390] {
             b.set_window_size(width, 900).await.unwrap();

@@ -42,18 +42,32 @@ fn rows_of(doc: &Html) -> Vec<Vec<String>> {
 /// Logs interactions for Andriy (3 outbound calls, 2 inbound, one without a client)
 /// as the admin; what the test's projection counts.
 async fn log_calls(c: &Company) {
+    // Three with a goal (a goal said, or only whether it was reached), one reached.
     let calls = [
-        ("outbound", Some(c.clients[0]), 60),
-        ("outbound", Some(c.clients[0]), 120),
-        ("outbound", None, 30),
-        ("inbound", Some(c.clients[0]), 45),
-        ("inbound", None, 15),
+        (
+            "outbound",
+            Some(c.clients[0]),
+            60,
+            json!({"goal": "demo", "goal_reached": true}),
+        ),
+        (
+            "outbound",
+            Some(c.clients[0]),
+            120,
+            json!({"goal_reached": false}),
+        ),
+        ("outbound", None, 30, json!({"goal": "call back"})),
+        ("inbound", Some(c.clients[0]), 45, json!({})),
+        ("inbound", None, 15, json!({})),
     ];
-    for (direction, client, seconds) in calls {
+    for (direction, client, seconds, goal) in calls {
         let mut body = json!({"kind": "call", "direction": direction, "manager_id": c.andriy,
                               "duration_s": seconds});
         if let Some(client) = client {
             body["client_id"] = json!(client);
+        }
+        for (field, value) in goal.as_object().unwrap() {
+            body[field] = value.clone();
         }
         let answer = c.app.post("/interactions", &body).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
@@ -420,10 +434,12 @@ async fn a_form_post_without_the_sessions_csrf_token_is_refused(pool: PgPool) {
 }
 
 /// The figures of the managers page whose events are counted one by one.
-const COUNTS: [&str; 15] = [
+const COUNTS: [&str; 17] = [
     "calls",
     "calls_outbound",
     "calls_inbound",
+    "calls_with_goal",
+    "calls_goal_reached",
     "meetings",
     "emails",
     "messages",
@@ -568,6 +584,16 @@ async fn each_figure_of_the_managers_page_leads_to_as_many_events_as_it_counts(p
                         .sum();
                     assert_eq!(sum.to_string(), value, "{name}'s call seconds");
                 }
+                "calls_with_goal" => assert!(
+                    events
+                        .iter()
+                        .all(|d| !d["goal"].is_null() || !d["goal_reached"].is_null()),
+                    "{name}'s calls with a goal: {events:?}"
+                ),
+                "calls_goal_reached" => assert!(
+                    events.iter().all(|d| d["goal_reached"] == json!(true)),
+                    "{name}'s calls that reached their goal: {events:?}"
+                ),
                 "won_amount" => {
                     let sum: i64 = events.iter().map(|d| d["amount"].as_i64().unwrap()).sum();
                     assert_eq!(sum.to_string(), value, "{name}'s won amount");
@@ -589,6 +615,8 @@ async fn each_figure_of_the_managers_page_leads_to_as_many_events_as_it_counts(p
     assert_eq!(figure("Andriy", "calls"), "5");
     assert_eq!(figure("Andriy", "calls_outbound"), "3");
     assert_eq!(figure("Andriy", "call_seconds"), "270");
+    assert_eq!(figure("Andriy", "calls_with_goal"), "3");
+    assert_eq!(figure("Andriy", "calls_goal_reached"), "1");
     assert_eq!(figure("Andriy", "clients_contacted"), "2");
     assert_eq!(figure("Andriy", "tasks_completed_late"), "1");
     assert_eq!(figure("Andriy", "leads_rejected"), "1");

@@ -453,4 +453,175 @@ async fn the_revenue_page_offers_the_sales_groupings_as_the_api_gives_them(pool:
         let offered = select(&doc, &format!("select#by option[value={by}]"));
         assert_eq!(offered.len(), 1);
     }
+    // By product, people read the product's name; the row's `data-value` stays the
+    // API's key (the product's id); in the chart too.
+    let doc = html(
+        &page(
+            app,
+            &format!("/ui/revenue?by=product&{period}"),
+            None,
+            Some(&c.tokens.director),
+        )
+        .await,
+    );
+    let product_id = product.body["id"].as_str().unwrap();
+    let names: Vec<(String, String)> = select(&doc, "table.figures tbody th")
+        .iter()
+        .map(|th| {
+            (
+                th.value().attr("data-value").unwrap().to_owned(),
+                text_of(th).trim().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [(product_id.to_owned(), "Widget".to_owned())]);
+    let labels: Vec<String> = select(&doc, "svg text.label").iter().map(text_of).collect();
+    assert_eq!(labels, ["Widget"]);
+    assert!(
+        !doc.html().contains(&format!(">{product_id}<")),
+        "no id shown"
+    );
+}
+
+#[sqlx::test]
+async fn a_head_opens_his_managers_day_not_another_departments(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    // Andriy: a second, larger client with a 5000 deal, and a call to Alpha due on
+    // 2 March; Ciril (South) keeps his Gamma and its 3000 deal.
+    let delta = c
+        .post(
+            &c.tokens.andriy,
+            "/clients",
+            json!({"name": "Delta", "kind": "company", "manager_id": c.andriy}),
+        )
+        .await;
+    assert_eq!(delta.status, StatusCode::CREATED, "{}", delta.body);
+    let delta = delta.body["id"].as_str().unwrap().to_owned();
+    let deal = c
+        .post(
+            &c.tokens.andriy,
+            "/deals",
+            json!({"client_id": delta, "pipeline_id": c.pipeline, "title": "Delta deal",
+                   "amount": 5000, "manager_id": c.andriy}),
+        )
+        .await;
+    assert_eq!(deal.status, StatusCode::CREATED, "{}", deal.body);
+    let call = c
+        .post(
+            &c.tokens.andriy,
+            "/tasks",
+            json!({"title": "Call Alpha back", "kind": "call", "assignee_id": c.andriy,
+                   "client_id": c.clients[0], "due_at": "2026-03-02T09:00:00Z"}),
+        )
+        .await;
+    assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
+    c.settle().await;
+
+    // Hanna, head of North, opens Andriy's day from the managers page.
+    let managers = html(
+        &page(
+            app,
+            "/ui/managers?from=2026-03-01&to=2026-04-01",
+            None,
+            Some(&c.tokens.hanna),
+        )
+        .await,
+    );
+    let days: Vec<String> = select(&managers, "table.figures tbody th a.day")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_owned())
+        .collect();
+    let andriys = format!("/ui/managers/{}/day", c.andriy);
+    assert!(days.contains(&andriys), "{days:?}");
+    assert!(days.contains(&format!("/ui/managers/{}/day", c.bohdan)));
+    assert!(!days.contains(&format!("/ui/managers/{}/day", c.ciril)));
+    let path = format!("{andriys}?date=2026-03-02");
+    let doc = html(&page(app, &path, None, Some(&c.tokens.hanna)).await);
+    assert!(text_of(&select(&doc, "h1")[0]).contains("Andriy"));
+    // The figures, known from what was written: his one lead; Delta (1 deal, 5000)
+    // before Alpha (its 1000 deal); the call due that day.
+    assert_eq!(
+        table_rows(&doc, "New prospects"),
+        [["Lead 0", "2026-01-05T10:00:00Z"]]
+    );
+    assert_eq!(
+        table_rows(&doc, "Working clients, largest open amount first"),
+        [["Delta", "1", "5000"], ["Alpha", "1", "1000"]]
+    );
+    assert_eq!(
+        table_rows(&doc, "Tails of calls"),
+        [[
+            "Call Alpha back".to_owned(),
+            c.clients[0].to_string(),
+            "2026-03-02T09:00:00Z".to_owned()
+        ]]
+    );
+    // The same as the API's answer for her; the date picker stays on this page.
+    let api = c
+        .get(
+            &c.tokens.hanna,
+            &format!("/managers/{}/day?date=2026-03-02", c.andriy),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    assert_eq!(
+        table_rows(&doc, "Working clients, largest open amount first"),
+        api_rows(&api.body["clients"], &["name", "open_deals", "open_amount"])
+    );
+    assert_eq!(
+        select(&doc, "#day form.filters")[0].value().attr("action"),
+        Some(andriys.as_str())
+    );
+
+    // Ciril is of another department: her page is the app's 403, nothing of his day.
+    let other = page(
+        app,
+        &format!("/ui/managers/{}/day?date=2026-03-02", c.ciril),
+        None,
+        Some(&c.tokens.hanna),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let other = crate::webpage::parse(&other);
+    assert_eq!(select(&other, "div.error").len(), 1);
+    assert!(select(&other, "#day").is_empty());
+    assert!(!other.html().contains("Gamma"));
+    // An unknown manager: 404; a role that reads no days: 403.
+    let unknown = format!("/ui/managers/{}/day", uuid::Uuid::new_v4());
+    let missing = page(app, &unknown, None, Some(&c.tokens.hanna)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for token in [&c.tokens.analyst, &c.tokens.auditor] {
+        let refused = page(app, &andriys, None, Some(token)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+    let analysts = html(
+        &page(
+            app,
+            "/ui/managers?from=2026-03-01&to=2026-04-01",
+            None,
+            Some(&c.tokens.analyst),
+        )
+        .await,
+    );
+    assert!(select(&analysts, "a.day").is_empty());
+    // A manager reads his own day there, not his colleague's; a director anyone's.
+    let own = page(app, &path, None, Some(&c.tokens.andriy)).await;
+    assert_eq!(own.status, StatusCode::OK);
+    let colleague = format!("/ui/managers/{}/day", c.bohdan);
+    let refused = page(app, &colleague, None, Some(&c.tokens.andriy)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let cirils = html(
+        &page(
+            app,
+            &format!("/ui/managers/{}/day?date=2026-03-02", c.ciril),
+            None,
+            Some(&c.tokens.director),
+        )
+        .await,
+    );
+    assert_eq!(
+        table_rows(&cirils, "Working clients, largest open amount first"),
+        [["Gamma", "1", "3000"]]
+    );
 }

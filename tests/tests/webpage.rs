@@ -11,12 +11,14 @@ use serde_json::{json, Value};
 
 /// The managers page's columns after the name, in the API's order
 /// (`/reports/managers`' fields).
-pub const MANAGER_COLUMNS: [&str; 20] = [
+pub const MANAGER_COLUMNS: [&str; 22] = [
     "department",
     "calls",
     "calls_outbound",
     "calls_inbound",
     "call_seconds",
+    "calls_with_goal",
+    "calls_goal_reached",
     "meetings",
     "emails",
     "messages",

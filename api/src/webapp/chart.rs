@@ -71,6 +71,28 @@ pub struct Row {
 /// A table of `rows` under `headers` (the first for the names), with a caption;
 /// `sortable` tables sort by a header's click (the page's script).
 pub fn table(caption: &str, headers: &[&str], rows: &[Row], sortable: bool) -> Markup {
+    table_with(caption, headers, rows, sortable, |_, row| {
+        html! { (named(row, &row.name)) }
+    })
+}
+
+/// A row's name written as `text`, leading where the row leads.
+pub fn named(row: &Row, text: &str) -> Markup {
+    html! {
+        @if let Some(href) = &row.href { a href=(href) { (text) } } @else { (text) }
+    }
+}
+
+/// [`table`] with each row's first cell written by `name` (given the row's index and
+/// the row: a name for people where the API's is an id, a second link); its
+/// `data-value` stays the row's name as the API names it.
+pub fn table_with(
+    caption: &str,
+    headers: &[&str],
+    rows: &[Row],
+    sortable: bool,
+    name: impl Fn(usize, &Row) -> Markup,
+) -> Markup {
     html! {
         div.scroll tabindex="0" role="region" aria-label=(caption) {
             table.figures.sortable[sortable] {
@@ -79,11 +101,9 @@ pub fn table(caption: &str, headers: &[&str], rows: &[Row], sortable: bool) -> M
                     th scope="col" data-col=(i) { @if sortable { button type="button" { (h) } } @else { (h) } }
                 } } }
                 tbody {
-                    @for row in rows {
+                    @for (i, row) in rows.iter().enumerate() {
                         tr {
-                            th scope="row" data-value=(row.name) {
-                                @if let Some(href) = &row.href { a href=(href) { (row.name) } } @else { (row.name) }
-                            }
+                            th scope="row" data-value=(row.name) { (name(i, row)) }
                             @for cell in &row.cells {
                                 td data-value=(cell.value) {
                                     @if let Some(href) = &cell.href { a href=(href) { (cell.text) } } @else { (cell.text) }

@@ -210,10 +210,13 @@ async fn events_page(ctx: &Ctx, id: Uuid) -> PageResult {
     ))
 }
 
-/// The key of the sentence saying which events make `figure`.
-fn explain(figure: &str) -> &'static str {
+/// The key of the sentence saying which events make `figure` (every figure of
+/// [`FIGURES`] has one: the unit test below checks it has words too).
+pub fn explain(figure: &str) -> &'static str {
     match figure {
         "call_seconds" => "explain_call_seconds",
+        "calls_with_goal" => "explain_calls_with_goal",
+        "calls_goal_reached" => "explain_calls_goal_reached",
         "clients_contacted" => "explain_clients_contacted",
         "calls_per_client" => "explain_calls_per_client",
         "won_amount" => "explain_won_amount",
@@ -225,5 +228,29 @@ fn explain(figure: &str) -> &'static str {
         | "tasks_completed"
         | "tasks_completed_late" => "explain_responsible",
         _ => "explain_count",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_is_shown_on_the_managers_page_with_words_and_an_explanation() {
+        // The managers table shows every figure, in the API's order, after the name
+        // and department: each cell links here, so each needs its entry.
+        let shown: Vec<&str> = super::super::reports::MANAGER_HEADERS[2..].to_vec();
+        let listed: Vec<&str> = FIGURES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(shown, listed);
+        for lang in [Lang::En, Lang::Uk] {
+            for (name, _) in FIGURES {
+                assert_ne!(lang.t(name), name, "{name} has no word in {lang:?}");
+                let why = explain(name);
+                assert_ne!(lang.t(why), why, "{name}'s explanation in {lang:?}");
+            }
+        }
+        // The figures of issue 18 have their own explanation.
+        assert_eq!(explain("calls_with_goal"), "explain_calls_with_goal");
+        assert_eq!(explain("calls_goal_reached"), "explain_calls_goal_reached");
     }
 }

@@ -131,6 +131,8 @@ fn words(key: &str) -> Option<(&'static str, &'static str)> {
         "calls_outbound" => ("Outbound calls", "Вихідні дзвінки"),
         "calls_inbound" => ("Inbound calls", "Вхідні дзвінки"),
         "call_seconds" => ("Minutes of conversation", "Хвилини розмов"),
+        "calls_with_goal" => ("Calls with a goal", "Дзвінки з метою"),
+        "calls_goal_reached" => ("Calls that reached their goal", "Дзвінки з досягнутою метою"),
         "meetings" => ("Meetings", "Зустрічі"),
         "emails" => ("E-mails", "Листи"),
         "messages" => ("Messages", "Повідомлення"),
@@ -459,6 +461,14 @@ fn words(key: &str) -> Option<(&'static str, &'static str)> {
             "The calls with a client: the figure divides their number by the distinct clients among them.",
             "Дзвінки клієнтам: показник ділить їхню кількість на кількість різних клієнтів серед них.",
         ),
+        "explain_calls_with_goal" => (
+            "The calls below carry a goal (a goal or whether it was reached was given): each counts once.",
+            "Дзвінки нижче мають мету (вказано мету або чи її досягнуто): кожен враховується один раз.",
+        ),
+        "explain_calls_goal_reached" => (
+            "The calls below reached their goal (goal reached: yes): each counts once.",
+            "Дзвінки нижче досягли своєї мети (мету досягнуто: так): кожен враховується один раз.",
+        ),
         "explain_won_amount" => (
             "The wins below: the figure sums the amounts they recorded.",
             "Виграші нижче: показник — сума, зафіксована в них.",
@@ -470,6 +480,8 @@ fn words(key: &str) -> Option<(&'static str, &'static str)> {
         "yes" => ("yes", "так"),
         "no" => ("no", "ні"),
         "my_day" => ("My day", "Мій день"),
+        "day_of" => ("A manager's day", "День менеджера"),
+        "open_day" => ("day", "день"),
         "date" => ("Date", "Дата"),
         "client_card" => ("Client card", "Картка клієнта"),
         "day_prospects" => ("New prospects", "Нові потенційні клієнти"),

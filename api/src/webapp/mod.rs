@@ -14,7 +14,8 @@
 //! - [`reports`], [`overdue`], [`entities`], [`audit`], [`login`]: the pages; [`figures`]: the
 //!   events behind a figure of the managers page; [`custom`]: the analyst's custom
 //!   projections (define, watch, browse); [`automation`]: the rules (define, disable);
-//!   [`sales`]: a manager's day, the month's plans, duplicate clients and their merge.
+//!   [`sales`]: a manager's day (his home, his page), the month's plans, duplicate
+//!   clients and their merge.
 
 pub mod assets;
 pub mod audit;
@@ -128,6 +129,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/ui/conversion", get(reports::conversion))
         .route("/ui/managers", get(reports::managers))
         .route("/ui/managers/{id}/events", get(figures::events))
+        .route("/ui/managers/{id}/day", get(sales::day))
         .route("/ui/overdue", get(overdue::overdue))
         .route("/ui/loss-reasons", get(reports::loss_reasons))
         .route("/ui/forecast", get(reports::forecast))

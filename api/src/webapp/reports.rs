@@ -12,7 +12,7 @@ use crm_projections::managers::{ManagerKpisFilter, TeamFilter, TeamMember};
 use maud::{html, Markup};
 use uuid::Uuid;
 
-use super::chart::{bars, empty, table, Cell, Row};
+use super::chart::{bars, empty, named, table, table_with, Cell, Row};
 use super::i18n::{percent, Lang};
 use super::layout::{self, page};
 use super::page::{answer, encode, period, presets, Ctx, PageResult};
@@ -235,6 +235,35 @@ async fn funnel_page(ctx: &Ctx) -> PageResult {
     ))
 }
 
+/// The managers table's columns: the name, then every field of `GET /reports/managers`
+/// in its order (each figure one of [`crm_projections::managers::FIGURES`], linked to
+/// the events behind it).
+pub const MANAGER_HEADERS: [&str; 23] = [
+    "name",
+    "department",
+    "calls",
+    "calls_outbound",
+    "calls_inbound",
+    "call_seconds",
+    "calls_with_goal",
+    "calls_goal_reached",
+    "meetings",
+    "emails",
+    "messages",
+    "clients_contacted",
+    "calls_per_client",
+    "leads_assigned",
+    "leads_converted",
+    "leads_rejected",
+    "deals_opened",
+    "deals_won",
+    "deals_lost",
+    "won_amount",
+    "win_rate",
+    "tasks_completed",
+    "tasks_completed_late",
+];
+
 /// `GET /ui/managers?from=&to=&department=` (or `preset=`).
 pub async fn managers(ctx: Ctx) -> Response {
     let result = managers_page(&ctx).await;
@@ -267,29 +296,7 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
         .collect();
     departments.sort();
     departments.dedup();
-    let headers = [
-        "name",
-        "department",
-        "calls",
-        "calls_outbound",
-        "calls_inbound",
-        "call_seconds",
-        "meetings",
-        "emails",
-        "messages",
-        "clients_contacted",
-        "calls_per_client",
-        "leads_assigned",
-        "leads_converted",
-        "leads_rejected",
-        "deals_opened",
-        "deals_won",
-        "deals_lost",
-        "won_amount",
-        "win_rate",
-        "tasks_completed",
-        "tasks_completed_late",
-    ];
+    let headers = MANAGER_HEADERS;
     let header_words: Vec<&str> = headers.iter().map(|h| lang.t(h)).collect();
     let table_rows: Vec<Row> = rows
         .iter()
@@ -310,6 +317,8 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
                         format!("{:.0}", m.call_seconds.0 as f64 / 60.0),
                     )
                     .link(events("call_seconds")),
+                    Cell::count(m.calls_with_goal).link(events("calls_with_goal")),
+                    Cell::count(m.calls_goal_reached).link(events("calls_goal_reached")),
                     Cell::count(m.meetings).link(events("meetings")),
                     Cell::count(m.emails).link(events("emails")),
                     Cell::count(m.messages).link(events("messages")),
@@ -345,6 +354,7 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
             }
         },
     );
+    let days = ctx.may(crate::access::ACTORS).is_ok();
     let month = super::sales::whole_month(from, to);
     let plans = super::sales::plans_block(ctx, month.as_deref()).await?;
     Ok(page(
@@ -356,7 +366,13 @@ async fn managers_page(ctx: &Ctx) -> PageResult {
             p.period { (from) " — " (to) }
             @if rows.is_empty() { (empty(lang.t("no_managers"))) } @else {
                 (bars(lang.t("calls"), &chart))
-                (table(lang.t("managers"), &header_words, &table_rows, true))
+                (table_with(lang.t("managers"), &header_words, &table_rows, true, |i, row| html! {
+                    (named(row, &row.name))
+                    // His day, for those who read days (all the rows are in their reach).
+                    @if let (true, Some(m)) = (days, rows.get(i)) {
+                        " " a.day href=(super::sales::day_address(m.manager_id)) { (lang.t("open_day")) }
+                    }
+                }))
             }
             (plans)
         },
@@ -647,7 +663,35 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
         }
     }
     .map_err(projection_error)?;
-    let names = names(ctx).await?;
+    // The names people read for keys that are ids: managers, pipelines, products (the
+    // table's `data-value` stays the API's key).
+    let mut names: HashMap<String, String> = match by {
+        Ok(RevenueBy::Manager) => names(ctx)
+            .await?
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
+            .collect(),
+        Ok(RevenueBy::Pipeline) => pipelines(ctx)
+            .await?
+            .into_iter()
+            .map(|p| (p.pipeline_id.to_string(), p.name))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    if by == Err(S::Product) {
+        let ids: Vec<Uuid> = groups
+            .iter()
+            .filter_map(|g| g.key.as_deref()?.parse().ok())
+            .collect();
+        let products = crm_projections::sales::product_names(pool, &ids)
+            .await
+            .map_err(projection_error)?;
+        names.extend(
+            products
+                .into_iter()
+                .map(|(id, name)| (id.to_string(), name)),
+        );
+    }
     let rows: Vec<Row> = groups
         .iter()
         .map(|g| {
@@ -668,11 +712,7 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
     let label = |key: &Option<String>| -> String {
         match key {
             None => "—".into(),
-            Some(k) => k
-                .parse::<Uuid>()
-                .ok()
-                .and_then(|id| names.get(&id).cloned())
-                .unwrap_or_else(|| k.clone()),
+            Some(k) => names.get(k).cloned().unwrap_or_else(|| k.clone()),
         }
     };
     let chart: Vec<(String, f64, String)> = groups
@@ -705,7 +745,9 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
             (form)
             @if groups.is_empty() { (empty(lang.t("no_revenue"))) } @else {
                 (bars(lang.t("revenue"), &chart))
-                (table(lang.t("revenue"), &[lang.t("key"), lang.t("deals"), lang.t("amount")], &rows, true))
+                (table_with(lang.t("revenue"), &[lang.t("key"), lang.t("deals"), lang.t("amount")], &rows, true, |_, row| {
+                    named(row, names.get(&row.name).unwrap_or(&row.name))
+                }))
             }
         },
     ))
@@ -728,7 +770,9 @@ async fn home_page(ctx: &Ctx) -> PageResult {
                 None => empty(lang.t("no_pipelines")),
             };
             let day = match (ctx.role, ctx.actor.manager_id) {
-                (Some(Role::Manager), Some(me)) => super::sales::day_block(ctx, me).await?,
+                (Some(Role::Manager), Some(me)) => {
+                    super::sales::day_block(ctx, me, super::sales::Whose::Own).await?
+                }
                 _ => html! {},
             };
             let overdue = super::overdue::home_block(ctx, reach).await?;

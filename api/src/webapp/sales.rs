@@ -1,7 +1,8 @@
-//! The sales department's pages (issue 18): a manager's day on his home (the API's
-//! `GET /managers/{id}/day`), the month's plans beside the managers' KPIs (`GET
-//! /reports/plans`), and the likely duplicate clients with their merge and unmerge
-//! (`GET /clients/duplicates`, `POST /clients/{id}/merge|unmerge`). Every read and
+//! The sales department's pages (issue 18): a manager's day on his home and on his
+//! own page for those who reach him (the API's `GET /managers/{id}/day`), the month's
+//! plans beside the managers' KPIs (`GET /reports/plans`), and the likely duplicate
+//! clients with their merge and unmerge (`GET /clients/duplicates`, `POST
+//! /clients/{id}/merge|unmerge`). Every read and
 //! write is the API's, asked in process as the person: his role, reach and hidden
 //! fields are the API's.
 
@@ -41,11 +42,30 @@ fn items(answer: &Value, key: &str) -> Vec<Value> {
     answer[key].as_array().cloned().unwrap_or_default()
 }
 
+/// Whose day a day block shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// The person's own, on his home (`/ui`).
+    Own,
+    /// A manager's on his day page (`/ui/managers/{id}/day`), which names him.
+    Page,
+}
+
+/// The address of manager `id`'s day page.
+pub fn day_address(id: Uuid) -> String {
+    format!("/ui/managers/{id}/day")
+}
+
 /// A manager's day (the page's `date`, today by default): his new prospects, his
 /// working clients by open amount, the tails of calls; each row leads to its lead,
-/// client or task, each empty list says why.
-pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
+/// client or task, each empty list says why. On the person's own home a manager not
+/// yet in the read models gets a word to wait; elsewhere the API's 404 is the page's.
+pub async fn day_block(ctx: &Ctx, manager_id: Uuid, whose: Whose) -> PageResult {
     let lang = ctx.lang;
+    let (action, heading) = match whose {
+        Whose::Own => ("/ui".to_owned(), lang.t("my_day").to_owned()),
+        Whose::Page => (day_address(manager_id), lang.t("date").to_owned()),
+    };
     let query = ctx
         .param("date")
         .map_or_else(String::new, |d| format!("&date={}", encode(d)));
@@ -55,11 +75,9 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
             reflecting(ctx).trim_start_matches('&')
         ))
         .await?;
-    if status == StatusCode::NOT_FOUND {
+    if status == StatusCode::NOT_FOUND && whose == Whose::Own {
         // A manager just registered, not yet in the managers' read model.
-        return Ok(
-            html! { section #day { h2 { (lang.t("my_day")) } (empty(lang.t("no_day_yet"))) } },
-        );
+        return Ok(html! { section #day { h2 { (heading) } (empty(lang.t("no_day_yet"))) } });
     }
     if !status.is_success() {
         return Err(refusal(status, &day));
@@ -146,8 +164,8 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
     ];
     Ok(html! {
         section #day {
-            h2 { (lang.t("my_day")) ": " (date) }
-            form.filters method="get" action="/ui" {
+            h2 { (heading) ": " (date) }
+            form.filters method="get" action=(action) {
                 label for="date" { (lang.t("date")) }
                 input #date type="date" name="date" value=(date);
                 button type="submit" { (lang.t("show")) }
@@ -162,6 +180,33 @@ pub async fn day_block(ctx: &Ctx, manager_id: Uuid) -> PageResult {
             }
         }
     })
+}
+
+/// `GET /ui/managers/{id}/day[?date=]`: a manager's day for those who reach him (the
+/// API's reach: a manager his own, a head his department's, directors and admins
+/// anyone's); the API's 403 or 404 otherwise.
+pub async fn day(ctx: Ctx, Path(id): Path<Uuid>) -> Response {
+    let result = day_page(&ctx, id).await;
+    answer(&ctx, result)
+}
+
+async fn day_page(ctx: &Ctx, id: Uuid) -> PageResult {
+    ctx.may(crate::access::ACTORS)?;
+    let lang = ctx.lang;
+    // An unknown manager: the API's 404; one out of reach: the day's 403 (nothing of
+    // the page is shown either way).
+    let manager = ctx.api_get(&format!("/managers/{id}")).await?;
+    let name = text(&manager["name"]);
+    let block = day_block(ctx, id, Whose::Page).await?;
+    Ok(page(
+        ctx,
+        &format!("{} · {name}", lang.t("day_of")),
+        html! {
+            p { a href="/ui/managers" { "← " (lang.t("managers")) } }
+            h1 { (lang.t("day_of")) ": " (name) }
+            (block)
+        },
+    ))
 }
 
 /// The figures a plan sets targets for, in the API's order.
@@ -313,6 +358,7 @@ async fn duplicates_page(ctx: &Ctx) -> PageResult {
                 @let matched = text(&group["match"]);
                 section.duplicates data-match=(matched) data-value=(text(&group["value"])) {
                     h2 { (match_word(lang, &matched)) ": " (text(&group["value"])) }
+                    div.scroll tabindex="0" role="region" aria-label={ (match_word(lang, &matched)) ": " (text(&group["value"])) } {
                     table.figures {
                         caption { (match_word(lang, &matched)) ": " (text(&group["value"])) }
                         thead { tr { th scope="col" { (lang.t("client")) } th scope="col" { (lang.t("merge_into")) } } }
@@ -323,7 +369,8 @@ async fn duplicates_page(ctx: &Ctx) -> PageResult {
                                     td {
                                         form.merge method="post" action={ "/ui/clients/" (id) "/merge" } {
                                             (csrf_field(ctx))
-                                            label for={ "into-" (n) "-" (id) } { (lang.t("merge_into")) }
+                                            // The column's header says it; the label is for screen readers.
+                                            label.visually-hidden for={ "into-" (n) "-" (id) } { (lang.t("merge_into")) }
                                             select id={ "into-" (n) "-" (id) } name="into_client_id" {
                                                 @for other in ids.iter().filter(|o| *o != id) {
                                                     option value=(other) { (name(other)) }
@@ -335,6 +382,7 @@ async fn duplicates_page(ctx: &Ctx) -> PageResult {
                                 }
                             }
                         }
+                    }
                     }
                 }
             }

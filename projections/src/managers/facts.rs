@@ -20,6 +20,10 @@ pub enum Figure {
     CallsInbound,
     /// The calls whose `duration_s` the figure sums (the same events as [`Figure::Calls`]).
     CallSeconds,
+    /// Calls that carry a goal (`goal` or `goal_reached` given).
+    CallsWithGoal,
+    /// Calls whose `goal_reached` is true.
+    CallsGoalReached,
     /// Meetings.
     Meetings,
     /// E-mails.
@@ -53,11 +57,13 @@ pub enum Figure {
 }
 
 /// Every figure with its name in the report.
-pub const FIGURES: [(&str, Figure); 19] = [
+pub const FIGURES: [(&str, Figure); 21] = [
     ("calls", Figure::Calls),
     ("calls_outbound", Figure::CallsOutbound),
     ("calls_inbound", Figure::CallsInbound),
     ("call_seconds", Figure::CallSeconds),
+    ("calls_with_goal", Figure::CallsWithGoal),
+    ("calls_goal_reached", Figure::CallsGoalReached),
     ("meetings", Figure::Meetings),
     ("emails", Figure::Emails),
     ("messages", Figure::Messages),
@@ -97,6 +103,10 @@ impl Figure {
             Figure::Calls | Figure::CallSeconds => CALLS,
             Figure::CallsOutbound => "kind = 'call_outbound'",
             Figure::CallsInbound => "kind = 'call_inbound'",
+            Figure::CallsWithGoal => "kind IN ('call_outbound', 'call_inbound') AND goal",
+            Figure::CallsGoalReached => {
+                "kind IN ('call_outbound', 'call_inbound') AND goal_reached"
+            }
             Figure::Meetings => "kind = 'meeting'",
             Figure::Emails => "kind = 'email'",
             Figure::Messages => "kind = 'message'",
@@ -184,6 +194,10 @@ mod tests {
             assert_eq!(Figure::parse(name), Some(figure));
             assert_eq!(figure.name(), name);
         }
-        assert_eq!(Figure::parse("calls_with_goal"), None);
+        assert_eq!(
+            Figure::parse("calls_with_goal"),
+            Some(Figure::CallsWithGoal)
+        );
+        assert_eq!(Figure::parse("hugs"), None);
     }
 }

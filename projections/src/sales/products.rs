@@ -41,3 +41,18 @@ pub async fn list_products(
     .await?;
     Ok(rows)
 }
+
+/// The names of the products among `ids` (those the catalogue knows), by id: what a
+/// page writes for a revenue group keyed by product.
+pub async fn product_names(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, ProjectionError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT product_id, name FROM projections.sales_products WHERE product_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
