@@ -35,19 +35,25 @@
 //! - **Merges** (`ClientMerged`, `ClientUnmerged`): `client_merges` keeps the merges
 //!   in force, `client_survivors` each merged client's survivor (the end of its
 //!   chain). The tables of every model keep the facts as they were (a deal's
-//!   `client_id` is the one it was opened for); queries resolve client ids when they
-//!   group or filter by client, through [`survivor_of!`] (a client's survivor,
-//!   itself unless merged) and [`members_of!`] (the clients that count for one:
-//!   itself and those merged into it). So a survivor's card, timeline and list row
-//!   count its members' deals, wins and interactions, a merged client is listed no
-//!   more (its own card still answers, with its own figures and
-//!   `merged_into_client_id`), and an unmerge, by deleting the rows, gives back every
-//!   figure as before.
+//!   `client_id` is the one it was opened for); queries of other models resolve
+//!   client ids when they group or filter by client, through [`survivor_join!`] (one
+//!   hash join for many rows), [`survivor_of!`] (a client's survivor, itself unless
+//!   merged) and [`members_of!`] (the clients that count for one: itself and those
+//!   merged into it). The cards fold the merges in: each keeps its own figures
+//!   (`own_*`) beside those it shows, a survivor's summed over itself and its members
+//!   (its members' interactions in `members_interactions`), found again from the own
+//!   figures whenever a merge or unmerge moves a client or a merged client's figures
+//!   change (`card::recombine`). So a survivor's card, timeline and list row count
+//!   its members' deals, wins and interactions from plain columns, a merged client is
+//!   listed no more (its own card still answers, with its own figures and
+//!   `merged_into_client_id`), and an unmerge gives back every figure as before.
 //! - **Names** order in code point order (`COLLATE "C"`, the same on every
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
 
 /// SQL: the survivor of the client whose id is the SQL expression `$col` (itself
-/// unless merged), from `client_survivors`.
+/// unless merged), from `client_survivors`. `$col` names its table: a bare
+/// `client_id` would be the subquery's own column (every row then took the first
+/// merge's survivor).
 macro_rules! survivor_of {
     ($col:literal) => {
         concat!(
@@ -57,6 +63,23 @@ macro_rules! survivor_of {
             "), ",
             $col,
             ")"
+        )
+    };
+}
+
+/// SQL: a LEFT JOIN of `client_survivors` as `$sv` to the client id `$col`: the
+/// survivor is then `coalesce($sv.survivor_id, $col)`. For many rows: PostgreSQL hashes
+/// the few merged clients once, where [`survivor_of!`] looks each row up.
+macro_rules! survivor_join {
+    ($sv:literal, $col:literal) => {
+        concat!(
+            " LEFT JOIN projections.client_survivors ",
+            $sv,
+            " ON ",
+            $sv,
+            ".client_id = ",
+            $col,
+            " "
         )
     };
 }
@@ -76,7 +99,7 @@ macro_rules! members_of {
     };
 }
 
-pub(crate) use {members_of, survivor_of};
+pub(crate) use {members_of, survivor_join, survivor_of};
 
 mod as_of;
 mod card;
@@ -116,8 +139,9 @@ impl Projection for Clients {
     }
 
     fn version(&self) -> i32 {
-        // 2: merges (issue 18), folded from the start of the log; 3: their history.
-        3
+        // 2: merges (issue 18), folded from the start of the log; 3: their history;
+        // 4: the merges folded into the cards (own and shown figures).
+        4
     }
 
     fn tables(&self) -> Vec<&str> {

@@ -9,6 +9,7 @@ mod answer_tags;
 mod audit;
 mod authorization;
 mod automation;
+mod client_merges;
 mod code_map;
 mod commands_clients_leads;
 mod commands_deals;

@@ -3,7 +3,7 @@
 //! moved, win times widened) that one `UPDATE … FROM UNNEST` applies to the stored
 //! cards.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use crm_domain::events::{ClientChanges, ClientRegistered};
@@ -269,15 +269,22 @@ async fn insert_registered(
     if rows.client_id.is_empty() {
         return Ok(());
     }
-    // A client registers once: every row is new.
+    // A client registers once: every row is new, its figures its own (a merge into
+    // it or of it comes later, and `recombine` then sums them).
     sqlx::query(
         "INSERT INTO client_cards (client_id, name, name_folded, kind, size, industry, region, \
              source, manager_id, contacts, registered_at, open_deals, won_deals, lost_deals, \
-             won_amount, first_won_at, last_won_at, version, erased_at) \
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             won_amount, first_won_at, last_won_at, version, erased_at, own_open_deals, \
+             own_won_deals, own_lost_deals, own_won_amount, own_first_won_at, own_last_won_at) \
+         SELECT u.*, u.open_deals, u.won_deals, u.lost_deals, u.won_amount, u.first_won_at, \
+                u.last_won_at \
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::text[], $9::uuid[], $10::jsonb[], $11::timestamptz[], \
              $12::bigint[], $13::bigint[], $14::bigint[], $15::text[]::numeric[], \
-             $16::timestamptz[], $17::timestamptz[], $18::bigint[], $19::timestamptz[])",
+             $16::timestamptz[], $17::timestamptz[], $18::bigint[], $19::timestamptz[]) \
+             AS u(client_id, name, name_folded, kind, size, industry, region, source, \
+                  manager_id, contacts, registered_at, open_deals, won_deals, lost_deals, \
+                  won_amount, first_won_at, last_won_at, version, erased_at)",
     )
     .bind(rows.client_id)
     .bind(rows.name)
@@ -351,6 +358,11 @@ impl NewCards {
     }
 }
 
+/// Applies the patches to the stored cards, each one's counts and win times to both
+/// its own figures and those it shows: exact for a client neither merged nor merged
+/// into (the two are the same), a merged client (it shows its own) and a survivor
+/// (it shows its own plus its members'). What a member's change does to its
+/// survivor, and a merge or unmerge, [`recombine`] does.
 async fn update_stored(
     tx: &mut Transaction<'_, Postgres>,
     changes: &BTreeMap<Uuid, CardChange>,
@@ -410,7 +422,13 @@ async fn update_stored(
              open_deals = c.open_deals + u.open_deals, won_deals = c.won_deals + u.won_deals, \
              lost_deals = c.lost_deals + u.lost_deals, won_amount = c.won_amount + u.won_amount, \
              first_won_at = least(c.first_won_at, u.first_won_at), \
-             last_won_at = greatest(c.last_won_at, u.last_won_at) \
+             last_won_at = greatest(c.last_won_at, u.last_won_at), \
+             own_open_deals = c.own_open_deals + u.open_deals, \
+             own_won_deals = c.own_won_deals + u.won_deals, \
+             own_lost_deals = c.own_lost_deals + u.lost_deals, \
+             own_won_amount = c.own_won_amount + u.won_amount, \
+             own_first_won_at = least(c.own_first_won_at, u.first_won_at), \
+             own_last_won_at = greatest(c.own_last_won_at, u.last_won_at) \
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], \
                      $7::bool[], $8::text[], $9::bool[], $10::text[], $11::bool[], $12::text[], \
                      $13::uuid[], $14::jsonb[], $15::bigint[], $16::bigint[], $17::bigint[], \
@@ -444,6 +462,57 @@ async fn update_stored(
     .bind(column!(first_won_at))
     .bind(column!(last_won_at))
     .bind(column!(erased_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets, for each of `clients`, the figures its card shows from the own figures of the
+/// clients that count for it: a survivor's (a client others are merged into, at the
+/// end of their chains in `client_survivors`) its own plus its members' (deal counts
+/// and `won_amount` summed, win times widened, the members' interactions apart from
+/// its own tally), any other's its own; and `merged_into_client_id`, its survivor when
+/// merged. Called, after every other write of a batch, for the clients whose survivor
+/// changed, their old and new survivors, and the survivors of the merged clients the
+/// batch changed: found again from the stored figures, so an unmerge gives back every
+/// figure exactly.
+pub(super) async fn recombine(
+    tx: &mut Transaction<'_, Postgres>,
+    clients: &BTreeSet<Uuid>,
+) -> Result<(), ProjectionError> {
+    if clients.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = clients.iter().copied().collect();
+    sqlx::query(
+        "UPDATE client_cards s SET \
+             open_deals = s.own_open_deals + coalesce(g.open_deals, 0), \
+             won_deals = s.own_won_deals + coalesce(g.won_deals, 0), \
+             lost_deals = s.own_lost_deals + coalesce(g.lost_deals, 0), \
+             won_amount = s.own_won_amount + coalesce(g.won_amount, 0), \
+             first_won_at = least(s.own_first_won_at, g.first_won_at), \
+             last_won_at = greatest(s.own_last_won_at, g.last_won_at), \
+             members_interactions = coalesce(g.interactions, 0), \
+             members_last_interaction_at = g.last_interaction_at, \
+             merged_into_client_id = me.survivor_id \
+         FROM UNNEST($1::uuid[]) AS x(client_id) \
+         LEFT JOIN client_survivors me ON me.client_id = x.client_id \
+         LEFT JOIN LATERAL ( \
+             SELECT sum(m.own_open_deals)::bigint AS open_deals, \
+                    sum(m.own_won_deals)::bigint AS won_deals, \
+                    sum(m.own_lost_deals)::bigint AS lost_deals, \
+                    sum(m.own_won_amount) AS won_amount, \
+                    min(m.own_first_won_at) AS first_won_at, \
+                    max(m.own_last_won_at) AS last_won_at, \
+                    sum(mi.interactions)::bigint AS interactions, \
+                    max(mi.last_interaction_at) AS last_interaction_at \
+               FROM client_survivors sv \
+               JOIN client_cards m ON m.client_id = sv.client_id \
+               LEFT JOIN client_interactions mi ON mi.client_id = sv.client_id \
+              WHERE sv.survivor_id = x.client_id) g ON true \
+         WHERE s.client_id = x.client_id",
+    )
+    .bind(ids)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -1,6 +1,7 @@
 //! Applying a batch to the clients read model: load the deals and leads the batch
 //! names (one query per table), fold the events in memory, write each table once
-//! (cards as patches, see `card`).
+//! (cards as patches, see `card`), then the figures of the cards a merge, an unmerge
+//! or a merged client's change moved (`card::recombine`).
 
 use std::sync::Arc;
 
@@ -308,7 +309,7 @@ impl Batch {
     /// Writes every changed row, one statement per table.
     async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         card::write(tx, &self.cards).await?;
-        write_merges(tx, &self.merges).await?;
+        let moved = write_merges(tx, &self.merges).await?;
         self.write_deals(tx).await?;
         if !self.wins.is_empty() {
             let mut cols: (Vec<Uuid>, Vec<i64>, Vec<Uuid>, Vec<DateTime<Utc>>) = Default::default();
@@ -384,7 +385,8 @@ impl Batch {
             .execute(&mut **tx)
             .await?;
         }
-        Ok(())
+        let changed = self.cards.keys().chain(self.interactions.keys());
+        recombine(tx, moved, changed.copied().collect()).await
     }
 
     async fn write_deals(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
@@ -416,15 +418,43 @@ impl Batch {
     }
 }
 
+/// Sets the figures of the cards whose clients' survivors the batch `moved`, and of
+/// the survivors of the merged clients among those it `changed` (`card::recombine`).
+async fn recombine(
+    tx: &mut Transaction<'_, Postgres>,
+    mut moved: BTreeSet<Uuid>,
+    changed: BTreeSet<Uuid>,
+) -> Result<(), ProjectionError> {
+    if !changed.is_empty() {
+        let changed: Vec<Uuid> = changed.into_iter().collect();
+        let survivors: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT survivor_id FROM client_survivors WHERE client_id = ANY($1)",
+        )
+        .bind(changed)
+        .fetch_all(&mut **tx)
+        .await?;
+        moved.extend(survivors);
+    }
+    card::recombine(tx, &moved).await
+}
+
 /// Applies the batch's merges and unmerges to `client_merges` in feed order, then
 /// finds every merged client's survivor again (the end of its chain of merges).
+/// Returns the clients whose cards show other figures now: each client whose
+/// survivor changed, and its survivors before and after.
 async fn write_merges(
     tx: &mut Transaction<'_, Postgres>,
     merges: &[(Uuid, Option<Uuid>)],
-) -> Result<(), ProjectionError> {
+) -> Result<BTreeSet<Uuid>, ProjectionError> {
     if merges.is_empty() {
-        return Ok(());
+        return Ok(BTreeSet::new());
     }
+    let survivors = "SELECT client_id, survivor_id FROM client_survivors";
+    let before: HashMap<Uuid, Uuid> = sqlx::query_as::<_, (Uuid, Uuid)>(survivors)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
     let mut state: BTreeMap<Uuid, Option<Uuid>> = BTreeMap::new();
     for (client, into) in merges {
         state.insert(*client, *into);
@@ -460,5 +490,18 @@ async fn write_merges(
     )
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    let after: HashMap<Uuid, Uuid> = sqlx::query_as::<_, (Uuid, Uuid)>(survivors)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+    let mut moved = BTreeSet::new();
+    for client in before.keys().chain(after.keys()) {
+        let (was, is) = (before.get(client), after.get(client));
+        if was != is {
+            moved.insert(*client);
+            moved.extend(was.into_iter().chain(is).copied());
+        }
+    }
+    Ok(moved)
 }

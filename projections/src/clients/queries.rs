@@ -66,17 +66,16 @@ macro_rules! recent_win_of_card {
 }
 
 /// The same as `recent_win_of_card!()` to filter many cards: the clients with a win in
-/// the window are found once (a hashed set), which PostgreSQL also costs right.
+/// the window are found once (a hashed set), which PostgreSQL also costs right; each
+/// win counts for its client's survivor (one hash join with `client_survivors`, not a
+/// lookup per win).
 macro_rules! recent_win_of_cards {
     () => {
-        concat!(
-            "((c.last_won_at <= $1 AND c.last_won_at >= $2) \
-              OR (c.last_won_at > $1 AND c.client_id IN ( \
-                    SELECT ",
-            crate::clients::survivor_of!("w.client_id"),
-            " FROM projections.client_wins w \
-                     WHERE w.won_at >= $2 AND w.won_at <= $1)))"
-        )
+        "((c.last_won_at <= $1 AND c.last_won_at >= $2) \
+          OR (c.last_won_at > $1 AND c.client_id IN ( \
+                SELECT coalesce(w_sv.survivor_id, w.client_id) FROM projections.client_wins w \
+                  LEFT JOIN projections.client_survivors w_sv ON w_sv.client_id = w.client_id \
+                 WHERE w.won_at >= $2 AND w.won_at <= $1)))"
     };
 }
 
@@ -141,37 +140,21 @@ macro_rules! card_columns {
     };
 }
 
-/// The cards with their interaction tallies, as `c`: each card's own fields, and its
-/// figures summed over the clients that count for it (itself and those merged into
-/// it, `crate::clients::members_of!`); `merged_into_client_id` its survivor when it
-/// is merged itself.
+/// The cards with their interaction tallies, as `c`. A card's figures are the ones
+/// the clients model keeps for it (a survivor's count the clients merged into it;
+/// `card::recombine`): its interactions are its own tally plus its members'.
 macro_rules! cards_from {
     () => {
-        "(SELECT c0.client_id, c0.name, c0.name_folded, c0.kind, c0.size, c0.industry, c0.region, c0.source, \
-                 c0.manager_id, c0.contacts, c0.registered_at, c0.version, c0.erased_at, \
-                 c0.open_deals + coalesce(g.open_deals, 0) AS open_deals, \
-                 c0.won_deals + coalesce(g.won_deals, 0) AS won_deals, \
-                 c0.lost_deals + coalesce(g.lost_deals, 0) AS lost_deals, \
-                 c0.won_amount + coalesce(g.won_amount, 0) AS won_amount, \
-                 least(c0.first_won_at, g.first_won_at) AS first_won_at, \
-                 greatest(c0.last_won_at, g.last_won_at) AS last_won_at, \
-                 coalesce(i0.interactions, 0) + coalesce(g.interactions, 0) AS interactions, \
-                 greatest(i0.last_interaction_at, g.last_interaction_at) AS last_interaction_at, \
-                 (SELECT sv.survivor_id FROM projections.client_survivors sv \
-                   WHERE sv.client_id = c0.client_id) AS merged_into_client_id \
+        "(SELECT c0.client_id, c0.name, c0.name_folded, c0.kind, c0.size, c0.industry, c0.region, \
+                 c0.source, c0.manager_id, c0.contacts, c0.registered_at, c0.version, c0.erased_at, \
+                 c0.open_deals, c0.won_deals, c0.lost_deals, c0.won_amount, c0.first_won_at, \
+                 c0.last_won_at, \
+                 coalesce(i0.interactions, 0) + c0.members_interactions AS interactions, \
+                 greatest(i0.last_interaction_at, c0.members_last_interaction_at) \
+                     AS last_interaction_at, \
+                 c0.merged_into_client_id \
             FROM projections.client_cards c0 \
-            LEFT JOIN projections.client_interactions i0 ON i0.client_id = c0.client_id \
-            LEFT JOIN LATERAL ( \
-                 SELECT sum(m.open_deals)::bigint AS open_deals, \
-                        sum(m.won_deals)::bigint AS won_deals, \
-                        sum(m.lost_deals)::bigint AS lost_deals, sum(m.won_amount) AS won_amount, \
-                        min(m.first_won_at) AS first_won_at, max(m.last_won_at) AS last_won_at, \
-                        sum(mi.interactions)::bigint AS interactions, \
-                        max(mi.last_interaction_at) AS last_interaction_at \
-                   FROM projections.client_survivors sv \
-                   JOIN projections.client_cards m ON m.client_id = sv.client_id \
-                   LEFT JOIN projections.client_interactions mi ON mi.client_id = sv.client_id \
-                  WHERE sv.survivor_id = c0.client_id) g ON true) c"
+            LEFT JOIN projections.client_interactions i0 ON i0.client_id = c0.client_id) c"
     };
 }
 
@@ -282,8 +265,9 @@ pub struct ClientFilter {
 ///
 /// Merged clients are left out; a survivor's figures (and so its segment) count the
 /// clients merged into it. The page's ids are found walking the cards in name order
-/// (`client_cards_list_idx`), stopping after the page; then the page's cards are read
-/// by id.
+/// (`client_cards_list_idx`, of the cards not merged, with every column a filter
+/// reads: an index-only scan), stopping after the page; then the page's cards are
+/// read by id.
 pub async fn list_clients(
     pool: &PgPool,
     filter: &ClientFilter,
@@ -297,7 +281,7 @@ pub async fn list_clients(
     let segment = filter.segment.map_or("true", Segment::condition);
     let sql = format!(
         "SELECT {columns}, {segment_sql} AS segment \
-           FROM (SELECT c.client_id FROM {cards} \
+           FROM (SELECT c.client_id FROM projections.client_cards c \
                   WHERE (c.name, c.client_id) > ($3, $4) AND c.merged_into_client_id IS NULL \
                     AND ($5::uuid[] IS NULL OR c.manager_id = ANY($5)) \
                     AND ($6::text IS NULL OR c.region = $6) \

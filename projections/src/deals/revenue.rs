@@ -47,14 +47,17 @@ pub async fn revenue(
         RevenueBy::Manager => "manager_id::text",
         RevenueBy::Source => "source",
         RevenueBy::Pipeline => "pipeline_id::text",
-        // The survivor of a merged client (`crate::clients::survivor_of!`).
-        RevenueBy::Client => concat!(crate::clients::survivor_of!("client_id"), "::text"),
+        // The survivor of a merged client (`crate::clients::survivor_join!`).
+        RevenueBy::Client => "coalesce(sv.survivor_id, w.client_id)::text",
     };
+    // The join is removed by the planner unless the key reads it.
     let sql = format!(
-        "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount FROM projections.deal_wins \
+        "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount \
+           FROM projections.deal_wins w {survivors} \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
-          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
+          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST",
+        survivors = crate::clients::survivor_join!("sv", "w.client_id"),
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
     let rows = sqlx::query_as::<_, RevenueGroup>(&sql)

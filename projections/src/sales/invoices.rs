@@ -48,7 +48,7 @@ pub async fn invoices(
 ) -> Result<Vec<InvoiceGroup>, ProjectionError> {
     let key = match by {
         InvoicesBy::Manager => "manager_id",
-        InvoicesBy::Client => crate::clients::survivor_of!("client_id"),
+        InvoicesBy::Client => crate::clients::survivor_of!("sales_invoices.client_id"),
     };
     let sql = format!(
         "SELECT ({key})::text AS key, count(*) AS issued, sum(amount)::text AS issued_amount, \

@@ -56,7 +56,7 @@ pub async fn sales_revenue(
               GROUP BY 1 ORDER BY sum(l.quantity::numeric * l.price) DESC, 1 NULLS LAST"
         ),
         SalesRevenueBy::Novelty => {
-            let client = crate::clients::survivor_of!("client_id");
+            let client = crate::clients::survivor_of!("sales_wins.client_id");
             format!(
                 "WITH w AS (SELECT deal_id, amount, {client} AS client \
                               FROM projections.sales_wins WHERE {period} AND {reach}), \
@@ -71,7 +71,7 @@ pub async fn sales_revenue(
             )
         }
         SalesRevenueBy::FirstContact => {
-            let client = crate::clients::survivor_of!("client_id");
+            let client = crate::clients::survivor_of!("sales_wins.client_id");
             let contact = crate::clients::survivor_of!("c.client_id");
             format!(
                 "WITH w AS (SELECT deal_id, amount, {client} AS client \
