@@ -51,9 +51,9 @@
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
 
 /// SQL: the survivor of the client whose id is the SQL expression `$col` (itself
-/// unless merged), from `client_survivors`. `$col` names its table: a bare
-/// `client_id` would be the subquery's own column (every row then took the first
-/// merge's survivor).
+/// unless merged), from `client_survivors`. Qualify a column (`w.client_id`): a bare
+/// `client_id` names `client_survivors`' own, and the subquery then answers any merged
+/// client's survivor for every row.
 macro_rules! survivor_of {
     ($col:literal) => {
         concat!(
@@ -63,23 +63,6 @@ macro_rules! survivor_of {
             "), ",
             $col,
             ")"
-        )
-    };
-}
-
-/// SQL: a LEFT JOIN of `client_survivors` as `$sv` to the client id `$col`: the
-/// survivor is then `coalesce($sv.survivor_id, $col)`. For many rows: PostgreSQL hashes
-/// the few merged clients once, where [`survivor_of!`] looks each row up.
-macro_rules! survivor_join {
-    ($sv:literal, $col:literal) => {
-        concat!(
-            " LEFT JOIN projections.client_survivors ",
-            $sv,
-            " ON ",
-            $sv,
-            ".client_id = ",
-            $col,
-            " "
         )
     };
 }
@@ -99,12 +82,33 @@ macro_rules! members_of {
     };
 }
 
+/// SQL: the same survivor as [`survivor_of!`], as a join for a query over many rows (a
+/// hash join instead of a subquery per row): `(join, survivor)`, the `LEFT JOIN` of
+/// `client_survivors` as `$sv` on the client whose id is the column `$col` (qualify
+/// it: a bare `client_id` would name `$sv`'s), and the survivor's id.
+macro_rules! survivor_join {
+    ($col:literal, $sv:literal) => {
+        (
+            concat!(
+                "LEFT JOIN projections.client_survivors ",
+                $sv,
+                " ON ",
+                $sv,
+                ".client_id = ",
+                $col
+            ),
+            concat!("coalesce(", $sv, ".survivor_id, ", $col, ")"),
+        )
+    };
+}
+
 pub(crate) use {members_of, survivor_join, survivor_of};
 
 mod as_of;
 mod card;
 mod duplicates;
 mod fold;
+mod keys;
 mod merge_history;
 mod queries;
 
@@ -129,7 +133,8 @@ pub const NAME: &str = "clients";
 
 /// Keeps `projections.client_cards`, `client_interactions`, `client_deals`,
 /// `client_wins`, `client_streams`, `client_lead_links`, `client_lead_streams`,
-/// `client_merges`, `client_survivors` and `client_merge_history`.
+/// `client_merges`, `client_survivors`, `client_merge_history`, `client_keys` and
+/// `client_key_counts`.
 pub struct Clients;
 
 #[async_trait]
@@ -140,8 +145,9 @@ impl Projection for Clients {
 
     fn version(&self) -> i32 {
         // 2: merges (issue 18), folded from the start of the log; 3: their history;
-        // 4: the merges folded into the cards (own and shown figures).
-        4
+        // 4: the merges folded into the cards (own and shown figures);
+        // 5: the values clients may share (`client_keys`), filled by the replay.
+        5
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -156,7 +162,14 @@ impl Projection for Clients {
             "client_merges",
             "client_survivors",
             "client_merge_history",
+            "client_keys",
+            "client_key_counts",
         ]
+    }
+
+    fn apply_indexes(&self) -> Vec<&str> {
+        // The keys a batch finds again, by client.
+        vec!["client_keys_client_idx"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -191,7 +204,7 @@ impl Projection for Clients {
         sqlx::query(
             "TRUNCATE client_cards, client_interactions, client_deals, client_wins, \
              client_streams, client_lead_links, client_lead_streams, client_merges, \
-             client_survivors, client_merge_history",
+             client_survivors, client_merge_history, client_keys, client_key_counts",
         )
         .execute(&mut **tx)
         .await?;

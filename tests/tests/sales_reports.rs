@@ -392,6 +392,68 @@ async fn groups_of(w: &World, paths: &[String]) -> Vec<Value> {
 }
 
 #[sqlx::test(migrations = false)]
+async fn two_merges_resolve_each_client_to_its_own_survivor_in_the_reports(pool: PgPool) {
+    let mut w = World::new(pool).await;
+    let olena = w.member("Olena", "Sales", "manager").await;
+    let pipeline = pipeline(&w.app).await;
+    // Acme and Beta each absorb a duplicate; Gamma stands alone. The duplicates won
+    // 100.00 and 200.00, Gamma 300.00, invoiced in full, due 20 March.
+    let mut clients = Vec::new();
+    for name in ["Acme", "Acme Ltd", "Beta", "Beta Ltd", "Gamma"] {
+        clients.push(w.client(olena, name, json!([])).await);
+    }
+    let [acme, acme_ltd, beta, beta_ltd, gamma] = clients[..] else {
+        unreachable!()
+    };
+    for (day, client, amount) in [
+        (1, acme_ltd, 10_000),
+        (2, beta_ltd, 20_000),
+        (3, gamma, 30_000),
+    ] {
+        let deal = w.deal(pipeline, client, olena, amount).await;
+        w.post(
+            &format!("/deals/{deal}/win"),
+            json!({"occurred_at": format!("2026-03-0{day}T10:00:00Z")}),
+        )
+        .await;
+        if client == gamma {
+            w.post(
+                &format!("/deals/{deal}/invoices"),
+                json!({"number": "1", "amount": amount, "due_on": "2026-03-20",
+                       "occurred_at": "2026-03-04T10:00:00Z"}),
+            )
+            .await;
+        }
+    }
+    for (merged, survivor) in [(acme_ltd, acme), (beta_ltd, beta)] {
+        w.post(
+            &format!("/clients/{merged}/merge"),
+            json!({"into_client_id": survivor}),
+        )
+        .await;
+    }
+    let period = "from=2026-01-01&to=2027-01-01";
+    let paths = [
+        format!("/reports/revenue?by=client&{period}"),
+        format!("/reports/revenue?by=novelty&{period}"),
+        format!("/reports/revenue?by=first_contact&{period}"),
+        format!("/reports/invoices?by=client&{period}&now=2026-03-10T00:00:00Z"),
+    ];
+    assert_eq!(
+        groups_of(&w, &paths).await,
+        [
+            json!([{"key": gamma.to_string(), "deals": 1, "amount": 30_000},
+                   {"key": beta.to_string(), "deals": 1, "amount": 20_000},
+                   {"key": acme.to_string(), "deals": 1, "amount": 10_000}]),
+            json!([{"key": "new", "deals": 3, "amount": 60_000}]),
+            json!([{"key": "unknown", "deals": 3, "amount": 60_000}]),
+            json!([{"key": gamma.to_string(), "issued": 1, "issued_amount": 30_000,
+                    "paid_amount": 0, "outstanding_amount": 30_000, "overdue_amount": 0}]),
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_merged_clients_wins_contacts_and_invoices_count_for_the_survivor_in_the_sales_reports(
     pool: PgPool,
 ) {
@@ -865,4 +927,43 @@ async fn duplicates_match_normalised_values_within_reach_and_never_erased_ones(p
             {"match": "name", "value": "acme corp", "client_ids": sorted(vec![acme, acme_again, north])},
         ])
     );
+
+    // Updated: a contact's new phone matches no more the old one's, a new name
+    // matches another client's.
+    for (client, changes) in [
+        (
+            acme_again,
+            json!({"contacts": [{"name": "Petro", "phone": "067 111 22 33"}]}),
+        ),
+        (north, json!({"name": "  Beta"})),
+    ] {
+        let answer = w
+            .app
+            .send(
+                Method::PATCH,
+                &format!("/clients/{client}"),
+                Some(ADMIN_TOKEN),
+                Some(&changes),
+                &[],
+            )
+            .await;
+        assert!(answer.status.is_success(), "{changes}: {}", answer.body);
+        w.position = w.position.max(answer.body["position"].as_i64().unwrap());
+    }
+    let expected = json!([
+        {"match": "email", "value": "ivan@acme.com", "client_ids": sorted(vec![acme, beta])},
+        {"match": "name", "value": "acme corp", "client_ids": sorted(vec![acme, acme_again])},
+        {"match": "name", "value": "beta", "client_ids": sorted(vec![beta, north])},
+    ]);
+    assert_eq!(w.get("/clients/duplicates").await["groups"], expected);
+    // The same from the log: the clients model rebuilt.
+    let clients = crm_projections::builtin()
+        .into_iter()
+        .find(|p| p.name() == crm_projections::clients::NAME)
+        .unwrap();
+    crm_projections::rebuild(w.app.log.pool(), clients.as_ref())
+        .await
+        .unwrap();
+    w.app.wait_rebuilt(crm_projections::clients::NAME).await;
+    assert_eq!(w.get("/clients/duplicates").await["groups"], expected);
 }

@@ -50,10 +50,16 @@ pub use doc::EtagDoc;
 pub struct Cacheable {
     /// Every read model the answer draws from.
     pub models: &'static [&'static str],
+    /// When set: the read models an answer to these query parameters (as sent) draws
+    /// from, fewer than `models` (None: all of them).
+    pub models_of_query: Option<ModelsOfQuery>,
     /// When not empty: the answer is judged at the server's clock unless one of these
     /// is given; without one it is neither tagged nor kept.
     pub clock: &'static [&'static str],
 }
+
+/// The read models an answer to a route's query parameters (as sent) draws from.
+pub type ModelsOfQuery = fn(&[(&str, &str)]) -> Option<&'static [&'static str]>;
 
 /// What the caches say to clients and proxies: a per-caller answer to revalidate.
 const CACHE_CONTROL: &str = "private, no-cache";
@@ -103,7 +109,11 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         Err(err) => return err.into_response(),
     };
     parts.extensions.insert(actor.clone());
-    let mut models = route.models.to_vec();
+    let mut models = route
+        .models_of_query
+        .and_then(|of| of(&pairs))
+        .unwrap_or(route.models)
+        .to_vec();
     if actor.role == Role::Head && !models.contains(&crm_projections::managers::NAME) {
         models.push(crm_projections::managers::NAME);
     }

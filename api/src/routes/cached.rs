@@ -1,10 +1,11 @@
 //! The GET routes whose answers carry an `ETag` and are cached (`crate::answers`):
-//! each with every read model its handler reads and the parameters that fix its clock.
+//! each with every read model its handler reads (for the revenue, those of its key)
+//! and the parameters that fix its clock.
 //! A route left out here is answered as computed, without a tag: those that read the
 //! log itself (streams, the feed, a deal, the events behind a figure), custom
 //! projections, cards with `as_of`, the server's health.
 
-use crate::answers::Cacheable;
+use crate::answers::{Cacheable, ModelsOfQuery};
 
 use super::{deals, interaction_queries, lead_queries, manager_queries, reports, task_queries};
 
@@ -43,5 +44,14 @@ pub fn cacheable(path: &str) -> Option<Cacheable> {
         "/automation/rules" => (&[crm_projections::rules::NAME], &[]),
         _ => return None,
     };
-    Some(Cacheable { models, clock })
+    // The revenue by a key reads only that key's models.
+    let models_of_query: Option<ModelsOfQuery> = match path {
+        "/reports/revenue" => Some(reports::deals::revenue_models),
+        _ => None,
+    };
+    Some(Cacheable {
+        models,
+        clock,
+        models_of_query,
+    })
 }

@@ -6,7 +6,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
-use crate::personal::ERASED;
 
 /// Clients sharing one normalised value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -37,43 +36,30 @@ pub struct DuplicateMatches {
 /// manager's) sharing a contact's phone (digits only, the last 10), a contact's email
 /// (lowercased) or the client's name (lowercased, spaces folded), by match (phone,
 /// email, name), then value. Merged clients are left out, and so are erased ones
-/// (their values read `[erased]`, which matches nothing).
+/// (their values read `[erased]`, which matches nothing). Reads the keys the
+/// projection keeps (`keys`): only the values two or more clients hold.
 pub async fn duplicate_clients(
     pool: &PgPool,
     managers: Option<&[Uuid]>,
     matches: DuplicateMatches,
 ) -> Result<Vec<DuplicateGroup>, ProjectionError> {
+    // The kept keys (`keys`) of the values two or more clients hold; for `managers`,
+    // those of their clients, of which two or more must still hold the value.
     let rows = sqlx::query_as::<_, DuplicateGroup>(
-        "WITH cards AS ( \
-             SELECT c.client_id, c.name_folded, c.contacts FROM projections.client_cards c \
-              WHERE c.erased_at IS NULL \
-                AND ($1::uuid[] IS NULL OR c.manager_id = ANY($1)) \
-                AND NOT EXISTS (SELECT 1 FROM projections.client_survivors sv \
-                                 WHERE sv.client_id = c.client_id)), \
-         contacts AS ( \
-             SELECT c.client_id, x.c->>'phone' AS phone, x.c->>'email' AS email \
-               FROM cards c, jsonb_array_elements(c.contacts) AS x(c) \
-              WHERE jsonb_typeof(c.contacts) = 'array'), \
-         keyed (ord, match, value, client_id) AS ( \
-             SELECT 1, 'phone', right(regexp_replace(phone, '[^0-9]', '', 'g'), 10), client_id \
-               FROM contacts WHERE $2 AND phone IS NOT NULL AND phone <> $5 \
-             UNION \
-             SELECT 2, 'email', lower(email), client_id \
-               FROM contacts WHERE $3 AND email IS NOT NULL AND email <> $5 \
-             UNION \
-             SELECT 3, 'name', regexp_replace(btrim(name_folded, E' \\t\\n\\r'), E'[ \\t\\n\\r]+', ' ', 'g'), \
-                    client_id \
-               FROM cards WHERE $4 AND name_folded <> lower($5)) \
-         SELECT match, value, array_agg(client_id ORDER BY client_id) AS client_ids \
-           FROM keyed WHERE value <> '' \
-          GROUP BY ord, match, value HAVING count(*) > 1 \
-          ORDER BY ord, value COLLATE \"C\"",
+        "SELECT k.match, k.value, array_agg(k.client_id ORDER BY k.client_id) AS client_ids \
+           FROM projections.client_key_counts n \
+           JOIN projections.client_keys k ON k.match = n.match AND k.value = n.value \
+          WHERE n.clients > 1 \
+            AND CASE n.match WHEN 'phone' THEN $2 WHEN 'email' THEN $3 ELSE $4 END \
+            AND ($1::uuid[] IS NULL OR k.manager_id = ANY($1)) \
+          GROUP BY k.match, k.value HAVING count(*) > 1 \
+          ORDER BY CASE k.match WHEN 'phone' THEN 1 WHEN 'email' THEN 2 ELSE 3 END, \
+                   k.value COLLATE \"C\"",
     )
     .bind(managers)
     .bind(matches.phone)
     .bind(matches.email)
     .bind(matches.name)
-    .bind(ERASED)
     .fetch_all(pool)
     .await?;
     Ok(rows)

@@ -76,7 +76,8 @@ pub(super) async fn apply(
     for (stored, event) in &decoded {
         batch.fold(stored, event);
     }
-    batch.write(tx).await
+    batch.write(tx).await?;
+    super::keys::refresh(tx, &decoded).await
 }
 
 impl Batch {

@@ -43,21 +43,21 @@ pub async fn revenue(
     to: DateTime<Utc>,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, ProjectionError> {
-    let key = match by {
-        RevenueBy::Manager => "manager_id::text",
-        RevenueBy::Source => "source",
-        RevenueBy::Pipeline => "pipeline_id::text",
-        // The survivor of a merged client (`crate::clients::survivor_join!`).
-        RevenueBy::Client => "coalesce(sv.survivor_id, w.client_id)::text",
+    // The survivor of a merged client (`crate::clients::survivor_join!`).
+    let (survivors, client) = crate::clients::survivor_join!("w.client_id", "w_sv");
+    let client = format!("{client}::text");
+    let (key, join) = match by {
+        RevenueBy::Manager => ("manager_id::text", ""),
+        RevenueBy::Source => ("source", ""),
+        RevenueBy::Pipeline => ("pipeline_id::text", ""),
+        RevenueBy::Client => (client.as_str(), survivors),
     };
-    // The join is removed by the planner unless the key reads it.
     let sql = format!(
         "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount \
-           FROM projections.deal_wins w {survivors} \
+           FROM projections.deal_wins w {join} \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
-          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST",
-        survivors = crate::clients::survivor_join!("sv", "w.client_id"),
+          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
     let rows = sqlx::query_as::<_, RevenueGroup>(&sql)

@@ -46,18 +46,20 @@ pub async fn invoices(
     today: NaiveDate,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<InvoiceGroup>, ProjectionError> {
+    let (join, client) = crate::clients::survivor_join!("x.client_id", "x_sv");
     let key = match by {
-        InvoicesBy::Manager => "manager_id",
-        InvoicesBy::Client => crate::clients::survivor_of!("sales_invoices.client_id"),
+        InvoicesBy::Manager => "x.manager_id",
+        InvoicesBy::Client => client,
     };
+    // Grouped by the id, ordered by its text (the key answered).
     let sql = format!(
-        "SELECT ({key})::text AS key, count(*) AS issued, sum(amount)::text AS issued_amount, \
-                sum(paid)::text AS paid_amount, sum(amount - paid)::text AS outstanding_amount, \
-                coalesce(sum(amount - paid) FILTER (WHERE due_on < $3), 0)::text AS overdue_amount \
-           FROM projections.sales_invoices \
-          WHERE issued_at >= $1 AND issued_at < $2 \
-            AND ($4::uuid[] IS NULL OR manager_id = ANY($4)) \
-          GROUP BY 1 ORDER BY sum(amount) DESC, 1"
+        "SELECT ({key})::text AS key, count(*) AS issued, sum(x.amount)::text AS issued_amount, \
+                sum(x.paid)::text AS paid_amount, sum(x.amount - x.paid)::text AS outstanding_amount, \
+                coalesce(sum(x.amount - x.paid) FILTER (WHERE x.due_on < $3), 0)::text AS overdue_amount \
+           FROM projections.sales_invoices x {join} \
+          WHERE x.issued_at >= $1 AND x.issued_at < $2 \
+            AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
+          GROUP BY {key} ORDER BY sum(x.amount) DESC, 1"
     );
     // Unnamed: planned for these bounds each time.
     let rows = sqlx::query_as::<_, InvoiceGroup>(&sql)

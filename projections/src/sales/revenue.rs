@@ -38,6 +38,7 @@ pub async fn sales_revenue(
     to: DateTime<Utc>,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, ProjectionError> {
+    // Unqualified: the won lines' own, or the wins' (`x`; the survivors' join has none).
     let reach = "($3::uuid[] IS NULL OR manager_id = ANY($3))";
     let period = "occurred_at >= $1 AND occurred_at < $2";
     let sql = match by {
@@ -56,14 +57,14 @@ pub async fn sales_revenue(
               GROUP BY 1 ORDER BY sum(l.quantity::numeric * l.price) DESC, 1 NULLS LAST"
         ),
         SalesRevenueBy::Novelty => {
-            let client = crate::clients::survivor_of!("sales_wins.client_id");
+            let (join, client) = crate::clients::survivor_join!("x.client_id", "x_sv");
             format!(
-                "WITH w AS (SELECT deal_id, amount, {client} AS client \
-                              FROM projections.sales_wins WHERE {period} AND {reach}), \
-                      firsts AS (SELECT DISTINCT ON ({client}) {client} AS client, deal_id \
-                                   FROM projections.sales_wins \
+                "WITH w AS (SELECT x.deal_id, x.amount, {client} AS client \
+                              FROM projections.sales_wins x {join} WHERE {period} AND {reach}), \
+                      firsts AS (SELECT DISTINCT ON ({client}) {client} AS client, x.deal_id \
+                                   FROM projections.sales_wins x {join} \
                                   WHERE {client} IN (SELECT client FROM w) \
-                                  ORDER BY {client}, occurred_at, position) \
+                                  ORDER BY {client}, x.occurred_at, x.position) \
                  SELECT CASE WHEN f.deal_id = w.deal_id THEN 'new' ELSE 'repeat' END AS key, \
                         count(DISTINCT w.deal_id) AS deals, sum(w.amount)::text AS amount \
                    FROM w JOIN firsts f USING (client) \
@@ -71,14 +72,13 @@ pub async fn sales_revenue(
             )
         }
         SalesRevenueBy::FirstContact => {
-            let client = crate::clients::survivor_of!("sales_wins.client_id");
-            let contact = crate::clients::survivor_of!("c.client_id");
+            let (join, client) = crate::clients::survivor_join!("x.client_id", "x_sv");
+            let (contact_join, contact) = crate::clients::survivor_join!("c.client_id", "c_sv");
             format!(
-                "WITH w AS (SELECT deal_id, amount, {client} AS client \
-                              FROM projections.sales_wins WHERE {period} AND {reach}), \
+                "WITH w AS (SELECT x.deal_id, x.amount, {client} AS client \
+                              FROM projections.sales_wins x {join} WHERE {period} AND {reach}), \
                       firsts AS (SELECT DISTINCT ON ({contact}) {contact} AS client, c.direction \
-                                   FROM projections.sales_first_contacts c \
-                                  WHERE {contact} IN (SELECT client FROM w) \
+                                   FROM projections.sales_first_contacts c {contact_join} \
                                   ORDER BY {contact}, c.occurred_at, c.position) \
                  SELECT coalesce(f.direction, 'unknown') AS key, \
                         count(DISTINCT w.deal_id) AS deals, sum(w.amount)::text AS amount \

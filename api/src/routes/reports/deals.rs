@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use crm_projections::clients::NAME as CLIENTS;
 use crm_projections::deals::{funnel as funnel_query, FunnelStage, NAME as DEALS};
 use crm_projections::sales::NAME as SALES;
 use crm_projections::Total;
@@ -294,9 +295,37 @@ pub enum RevenueKey {
     FirstContact,
 }
 
-/// The read models the revenue report reads: the wins (`deals`, `sales`), and the
-/// clients' merges.
-pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES, crm_projections::clients::NAME];
+/// The read models the revenue report may read, whatever its key: the wins (`deals`,
+/// `sales`), and the clients' merges.
+pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES, CLIENTS];
+
+impl RevenueKey {
+    /// The read models the revenue by this key reads: `deals` or `sales` for the wins,
+    /// and `clients` for the merges when it groups by client.
+    pub fn models(self) -> &'static [&'static str] {
+        match self {
+            Self::Manager | Self::Source | Self::Pipeline => &[DEALS],
+            Self::Client => &[DEALS, CLIENTS],
+            Self::Product | Self::Category => &[SALES],
+            Self::Novelty | Self::FirstContact => &[SALES, CLIENTS],
+        }
+    }
+}
+
+/// The read models a revenue query (`by` among its parameters, as sent) reads; None
+/// when `by` is missing, repeated or unknown (the handler refuses it).
+pub fn revenue_models(query: &[(&str, &str)]) -> Option<&'static [&'static str]> {
+    use serde::de::IntoDeserializer;
+    let mut by = query.iter().filter(|(name, _)| *name == "by");
+    match (by.next(), by.next()) {
+        (Some((_, value)), None) => {
+            let value: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+                value.into_deserializer();
+            RevenueKey::deserialize(value).ok().map(RevenueKey::models)
+        }
+        _ => None,
+    }
+}
 
 /// Which revenue.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -337,8 +366,9 @@ pub struct RevenueView {
 /// direction of the client's first interaction, `unknown` when none): the amounts the
 /// DealWon recorded; for these four `deals` counts distinct deals. A deal won,
 /// reopened and won again counts at each win. Reach: the manager responsible at the
-/// win; a merged client's wins count for its survivor. Read models `deals`, `sales`
-/// (the four keys of issue 18) and `clients` (merges).
+/// win; a merged client's wins count for its survivor. Read models: `deals` (manager,
+/// source, pipeline, client), `sales` (the four keys of issue 18), and `clients`
+/// (merges) for client, novelty and first contact.
 #[utoipa::path(get, path = "/reports/revenue", tag = "reports", operation_id = "revenue_report",
     params(RevenueQuery), responses((status = 200, body = RevenueView, description = "The revenue by group."), (status = 400), (status = 503)),
     security(("bearer" = [])))]
@@ -360,7 +390,7 @@ pub async fn revenue(
         RevenueKey::Novelty => Err(S::Novelty),
         RevenueKey::FirstContact => Err(S::FirstContact),
     };
-    query.read.read_models(&state, REVENUE_MODELS).await?;
+    query.read.read_models(&state, query.by.models()).await?;
     let (from, to) = period(query.from, query.to)?;
     let pool = state.log.pool();
     let groups = match by {
