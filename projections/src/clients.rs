@@ -36,10 +36,9 @@
 //!   in force, `client_survivors` each merged client's survivor (the end of its
 //!   chain). The tables of every model keep the facts as they were (a deal's
 //!   `client_id` is the one it was opened for); queries of other models resolve
-//!   client ids when they group or filter by client, through [`survivor_join!`] (one
-//!   hash join for many rows), [`survivor_of!`] (a client's survivor, itself unless
-//!   merged) and [`members_of!`] (the clients that count for one: itself and those
-//!   merged into it). The cards fold the merges in: each keeps its own figures
+//!   client ids when they group or filter by client, through [`survivor_join!`] (a
+//!   client's survivor, itself unless merged: one hash join for many rows) and
+//!   [`members_of!`] (the clients that count for one: itself and those merged into it). The cards fold the merges in: each keeps its own figures
 //!   (`own_*`) beside those it shows, a survivor's summed over itself and its members
 //!   (its members' interactions in `members_interactions`), found again from the own
 //!   figures whenever a merge or unmerge moves a client or a merged client's figures
@@ -49,23 +48,6 @@
 //!   `merged_into_client_id`), and an unmerge gives back every figure as before.
 //! - **Names** order in code point order (`COLLATE "C"`, the same on every
 //!   deployment); `q` matches a substring of the name lowercased (Unicode-aware).
-
-/// SQL: the survivor of the client whose id is the SQL expression `$col` (itself
-/// unless merged), from `client_survivors`. Qualify a column (`w.client_id`): a bare
-/// `client_id` names `client_survivors`' own, and the subquery then answers any merged
-/// client's survivor for every row.
-macro_rules! survivor_of {
-    ($col:literal) => {
-        concat!(
-            "coalesce((SELECT merge_sv.survivor_id FROM projections.client_survivors merge_sv \
-               WHERE merge_sv.client_id = ",
-            $col,
-            "), ",
-            $col,
-            ")"
-        )
-    };
-}
 
 /// SQL: the ids of the clients that count for the client whose id is the SQL
 /// expression `$id` (itself and those merged into it), a subquery for `IN`.
@@ -82,8 +64,8 @@ macro_rules! members_of {
     };
 }
 
-/// SQL: the same survivor as [`survivor_of!`], as a join for a query over many rows (a
-/// hash join instead of a subquery per row): `(join, survivor)`, the `LEFT JOIN` of
+/// SQL: a client's survivor (itself unless merged), as a join for a query over many
+/// rows (a hash join instead of a subquery per row): `(join, survivor)`, the `LEFT JOIN` of
 /// `client_survivors` as `$sv` on the client whose id is the column `$col` (qualify
 /// it: a bare `client_id` would name `$sv`'s), and the survivor's id.
 macro_rules! survivor_join {
@@ -102,7 +84,7 @@ macro_rules! survivor_join {
     };
 }
 
-pub(crate) use {members_of, survivor_join, survivor_of};
+pub(crate) use {members_of, survivor_join};
 
 mod as_of;
 mod card;

@@ -4,7 +4,7 @@
 //! monthly plans; `GET /products` and the sales reports (revenue by product,
 //! category, novelty and first contact; invoices; plans) read it.
 //!
-//! Every grouping by client resolves ids through `clients::survivor_of!`, which counts a
+//! Every grouping by client resolves ids through `clients::survivor_join!`, which counts a
 //! merged client's rows for its survivor (the `clients` model's `client_survivors`).
 
 mod fold;
