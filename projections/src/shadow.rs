@@ -7,6 +7,7 @@
 //! copy.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crm_eventlog::{Cursor, EventLog};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -134,8 +135,11 @@ async fn begin_beside(
         .execute(&mut *tx)
         .await?;
     for table in projection.tables() {
+        // Unlogged while it fills: no WAL for the rows each batch writes and rewrites;
+        // made logged table by table once filled, before the swap (see `set_logged`).
         sqlx::query(&format!(
-            "CREATE TABLE \"{schema}\".\"{table}\" (LIKE {LIVE_SCHEMA}.\"{table}\" INCLUDING ALL)"
+            "CREATE UNLOGGED TABLE \"{schema}\".\"{table}\" \
+               (LIKE {LIVE_SCHEMA}.\"{table}\" INCLUDING ALL)"
         ))
         .execute(&mut *tx)
         .await?;
@@ -159,6 +163,13 @@ async fn begin_beside(
         }
         defer_query_indexes(&mut tx, projection, &schema, table).await?;
     }
+    // A crash of PostgreSQL empties unlogged tables: this row goes with them, and a
+    // rebuild resumed without it starts again from the beginning (see `lost`).
+    sqlx::query(&format!(
+        "CREATE UNLOGGED TABLE \"{schema}\".\"{ALIVE}\" AS SELECT true AS alive"
+    ))
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE projections.checkpoints \
             SET rebuild_cursor = $2, rebuild_events = 0, rebuild_started_at = now() \
@@ -204,9 +215,21 @@ pub(crate) async fn drive(
     let Some(mut cursor) = pending(pool, name).await? else {
         return Ok(());
     };
+    if cursor != Cursor::start() && lost(pool, projection, cursor).await? {
+        tracing::warn!(
+            projection = name,
+            "the rebuilt copy was lost (a crash of the database): rebuilding from the start"
+        );
+        cursor = Cursor::start();
+    }
+    let started = Instant::now();
+    let (mut reading, mut applying) = (Duration::ZERO, Duration::ZERO);
     loop {
+        let at = Instant::now();
         let page = reader.page(cursor, page_size).await?;
         let events = page.of_types(types.as_deref());
+        reading += at.elapsed();
+        let at = Instant::now();
         let applied = match apply_batch(pool, projection, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
@@ -224,15 +247,85 @@ pub(crate) async fn drive(
             // Cancelled or restarted by another request: nothing more to do here.
             return Ok(());
         }
+        applying += at.elapsed();
         cursor = page.next;
         if page.caught_up && page.len < page_size {
+            let at = Instant::now();
+            set_logged(pool, projection).await?;
+            let logging = at.elapsed();
+            let at = Instant::now();
             vacuum(pool, projection).await?;
             build_query_indexes(pool, projection).await?;
+            let indexing = at.elapsed();
             if swap(pool, projection, cursor).await? {
+                tracing::info!(
+                    projection = name,
+                    seconds = started.elapsed().as_secs_f64(),
+                    waiting_for_pages = reading.as_secs_f64(),
+                    applying = applying.as_secs_f64(),
+                    made_logged = logging.as_secs_f64(),
+                    vacuumed_and_indexed = indexing.as_secs_f64(),
+                    "rebuild done"
+                );
                 return Ok(());
             }
         }
     }
+}
+
+/// The table of a shadow schema whose one row says its unlogged tables survived.
+const ALIVE: &str = "_rebuild_alive";
+
+/// True (and the rebuild started again, empty, at the start of the feed) when the
+/// shadow copy of a rebuild that had reached `cursor` was lost: its unlogged tables
+/// were emptied by a crash of the database, or it predates them.
+async fn lost(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    cursor: Cursor,
+) -> Result<bool, ProjectionError> {
+    let name = projection.name();
+    let schema = schema_of(name);
+    let mut tx = pool.begin().await?;
+    let row: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT rebuild_cursor FROM projections.checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.flatten() != Some(cursor.to_string()) {
+        // Moved on by someone else: the next round of the caller sees it.
+        return Ok(false);
+    }
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("\"{schema}\".\"{ALIVE}\""))
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        let alive: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM \"{schema}\".\"{ALIVE}\")"
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
+        if alive {
+            return Ok(false);
+        }
+    }
+    begin_beside(tx, projection).await?;
+    Ok(true)
+}
+
+/// Makes the filled shadow tables logged (each rewritten once into the WAL, in a
+/// transaction of its own so none holds the feed back long), so the copy swapped in
+/// survives a crash.
+async fn set_logged(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let schema = schema_of(projection.name());
+    for table in projection.tables() {
+        sqlx::query(&format!("ALTER TABLE \"{schema}\".\"{table}\" SET LOGGED"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// After a batch of a rebuild failed: applies its events one by one to find the one
@@ -363,30 +456,33 @@ async fn defer_query_indexes(
 }
 
 /// Builds the indexes of the live tables that their shadow copies lack (see
-/// [`defer_query_indexes`]), each in one pass over the filled table.
+/// [`defer_query_indexes`]), each in one pass over the filled table and in a
+/// transaction of its own (a write transaction holds the feed back while it runs).
 async fn build_query_indexes(
     pool: &PgPool,
     projection: &dyn Projection,
 ) -> Result<(), ProjectionError> {
     let schema = schema_of(projection.name());
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await?;
     for table in projection.tables() {
+        let mut tx = pool.begin().await?;
         let live = index_names(&mut tx, LIVE_SCHEMA, table).await?;
         let shadow = index_names(&mut tx, &schema, table).await?;
+        tx.commit().await?;
         for (_, definition) in live {
             if !shadow.iter().any(|(_, d)| *d == definition) {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(&format!(
                     "CREATE INDEX ON \"{schema}\".\"{table}\" USING {definition}"
                 ))
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
             }
         }
     }
-    tx.commit().await?;
     Ok(())
 }
 

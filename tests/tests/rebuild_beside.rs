@@ -272,3 +272,84 @@ async fn a_first_build_of_a_short_log_is_made_in_place(pool: PgPool) {
     assert!(!built_beside(&app, "clients").await);
     projectors.shutdown().await;
 }
+
+/// The persistence (`p` logged, `u` unlogged) of each table of the deals read model in
+/// `schema`, by name.
+async fn persistence_in(app: &TestApp, schema: &str) -> BTreeMap<String, String> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, c.relpersistence::text FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+          WHERE n.nspname = $1 AND c.relkind = 'r' \
+            AND c.relname IN ('pipelines', 'pipeline_stages', 'deals', 'deal_changes', \
+                              'deal_wins', 'deal_losses', 'funnel_moves', 'funnel_rollup')",
+    )
+    .bind(schema)
+    .fetch_all(app.log.pool())
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_rebuild_fills_unlogged_tables_starts_again_when_they_were_lost_and_swaps_in_logged_ones(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await.unwrap();
+    let projectors = app.start_projectors();
+    let m = manager(&app, "Olena").await;
+    let c = client(&app, m).await;
+    let stage = Uuid::new_v4();
+    let pipeline = app
+        .post(
+            "/pipelines",
+            &json!({"name": "P", "stages": [{"id": stage, "name": "S", "probability": 0.5}]}),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let mut expected = BTreeMap::new();
+    let mut last = 0;
+    for n in 0..5 {
+        let answer = app
+            .post(
+                "/deals",
+                &json!({"client_id": c, "pipeline_id": pipeline, "title": format!("D{n}"), "amount": n, "manager_id": m}),
+            )
+            .await;
+        expected.insert(
+            answer.body["id"].as_str().unwrap().to_owned(),
+            stage.to_string(),
+        );
+        last = answer.body["position"].as_i64().unwrap();
+    }
+    assert_eq!(deal_stages(&app, Some(last)).await, expected);
+    projectors.shutdown().await;
+
+    assert_eq!(rebuild(&app).await["mode"], "beside");
+    let shadow = persistence_in(&app, "projections_rebuild_deals").await;
+    assert_eq!(shadow.len(), 8, "{shadow:?}");
+    assert!(shadow.values().all(|p| p == "u"), "{shadow:?}");
+    // What a crash of the database leaves of a rebuild that had gone through the whole
+    // log: its cursor at the end, its unlogged tables (and their marker) emptied.
+    sqlx::query(
+        "UPDATE projections.checkpoints SET rebuild_cursor = cursor, rebuild_events = 99 \
+          WHERE name = 'deals'",
+    )
+    .execute(app.log.pool())
+    .await
+    .unwrap();
+    sqlx::query("TRUNCATE projections_rebuild_deals._rebuild_alive")
+        .execute(app.log.pool())
+        .await
+        .unwrap();
+
+    // The runner notices and rebuilds from the start: the swapped-in copy is whole.
+    let projectors = app.start_projectors();
+    app.wait_rebuilt("deals").await;
+    assert_eq!(deal_stages(&app, Some(last)).await, expected);
+    let live = persistence_in(&app, "projections").await;
+    assert_eq!(live.len(), 8, "{live:?}");
+    assert!(live.values().all(|p| p == "p"), "logged again: {live:?}");
+    projectors.shutdown().await;
+    app.log.close().await;
+}
