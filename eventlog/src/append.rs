@@ -121,6 +121,41 @@ const APPEND_ONE: &str = "\
      WHERE $9::bigint IS NULL OR coalesce(h.version, 0) = $9 \
     RETURNING position, tx_id, version, recorded_at";
 
+/// The condition an append with streams it read but does not write adds: each of
+/// them ($12 streams, $13 versions) still at the version it was read at (0: none).
+macro_rules! unmoved {
+    ($streams:literal, $versions:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM unnest(",
+            $streams,
+            "::text[], ",
+            $versions,
+            "::bigint[]) AS c(stream, version) \
+              WHERE coalesce((SELECT max(r.version) FROM eventlog.events r \
+                               WHERE r.stream_id = c.stream), 0) <> c.version)"
+        )
+    };
+}
+
+/// [`APPEND_ONE`] that also checks streams read but not written ([`unmoved!`]).
+const APPEND_ONE_CHECKED: &str = concat!(
+    "WITH head AS ( \
+        SELECT e.version, e.hash FROM eventlog.events e \
+         WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1) \
+    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+            schema_version, occurred_at, recorded_at, data, metadata, hash) \
+    SELECT p.position, $2, $1, n.version, $3, $4, $5, p.now, $6, $7, \
+           eventlog.event_hash(n.prev, $2, $1, n.version, p.position, $3, $4, $5, p.now, $10, $11) \
+      FROM (SELECT nextval('eventlog.events_position_seq') AS position, \
+                   clock_timestamp() AS now) p \
+      LEFT JOIN head h ON true \
+     CROSS JOIN LATERAL (SELECT coalesce(h.version, 0) + 1 AS version, \
+                                coalesce(h.hash, $8) AS prev) n \
+     WHERE ($9::bigint IS NULL OR coalesce(h.version, 0) = $9) AND ",
+    unmoved!("$12", "$13"),
+    " RETURNING position, tx_id, version, recorded_at"
+);
+
 /// For any other append: every stream's head, the positions and the clock (the
 /// positions in the first row only: one copy, not one per stream).
 const PREPARE: &str = "\
@@ -148,6 +183,48 @@ const INSERT: &str = "\
            AS x(position, event_id, stream_id, version, event_type, schema_version, \
                 occurred_at, data, metadata, hash) \
     RETURNING position, tx_id";
+
+/// [`INSERT`] that also checks streams read but not written ([`unmoved!`]): no
+/// row back when one of them moved.
+const INSERT_CHECKED: &str = concat!(
+    "INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+            schema_version, occurred_at, recorded_at, data, metadata, hash) \
+    SELECT x.position, x.event_id, x.stream_id, x.version, x.event_type, x.schema_version, \
+           x.occurred_at, $8, x.data, x.metadata, x.hash \
+      FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], \
+                  $7::timestamptz[], $9::jsonb[], $10::jsonb[], $11::bytea[]) \
+           AS x(position, event_id, stream_id, version, event_type, schema_version, \
+                occurred_at, data, metadata, hash) \
+     WHERE ",
+    unmoved!("$12", "$13"),
+    " RETURNING position, tx_id"
+);
+
+/// Streams an append read but does not write, each with the version it was read
+/// at (0: it did not exist): the append lands only if none of them moved since.
+#[derive(Debug, Clone, Default)]
+pub struct Unmoved {
+    streams: Vec<String>,
+    versions: Vec<i64>,
+}
+
+impl Unmoved {
+    /// No stream to check.
+    pub fn none() -> Self {
+        Unmoved::default()
+    }
+
+    /// Also checks that `stream` is still at `version`.
+    pub fn push(&mut self, stream: impl Into<String>, version: i64) {
+        self.streams.push(stream.into());
+        self.versions.push(version);
+    }
+
+    /// Is there nothing to check?
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+}
 
 /// Why one attempt at an append did not land.
 enum Miss {
@@ -203,15 +280,29 @@ impl EventLog {
     /// transaction, after the events: keys created for their subjects' first personal
     /// data, keys that must still be live ([`EventLogError::SubjectErased`] otherwise),
     /// keys destroyed by an erasure. A refused append writes no key either.
-    #[tracing::instrument(name = "eventlog.append", skip_all, fields(streams = batches.len()))]
     pub async fn append_with_keys(
         &self,
         batches: Vec<StreamAppend>,
         vault: &VaultWrite,
     ) -> Result<AppendOutcome, EventLogError> {
+        self.append_checked(batches, vault, &Unmoved::none()).await
+    }
+
+    /// [`EventLog::append_with_keys`] that lands only if each stream of `unmoved`
+    /// (read but not written by the appender) is still at the version it was read
+    /// at, checked by the same statement that inserts: else
+    /// [`EventLogError::Conflict`] naming the first stream that moved. (What a
+    /// command decided on a remembered state without reading it again relies on.)
+    #[tracing::instrument(name = "eventlog.append", skip_all, fields(streams = batches.len()))]
+    pub async fn append_checked(
+        &self,
+        batches: Vec<StreamAppend>,
+        vault: &VaultWrite,
+        unmoved: &Unmoved,
+    ) -> Result<AppendOutcome, EventLogError> {
         let prepared = Prepared::build(&batches)?;
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_append(&batches, &prepared, vault).await {
+            match self.try_append(&batches, &prepared, vault, unmoved).await {
                 Ok(outcome) => {
                     self.vault.remember(vault);
                     self.notifier.poke();
@@ -258,13 +349,14 @@ impl EventLog {
         batches: &[StreamAppend],
         prepared: &Prepared,
         vault: &VaultWrite,
+        unmoved: &Unmoved,
     ) -> Result<AppendOutcome, Miss> {
         if vault.is_empty() {
             let mut conn = self.pool.acquire().await.map_err(EventLogError::from)?;
-            return self.append_on(&mut conn, batches, prepared).await;
+            return self.append_on(&mut conn, batches, prepared, unmoved).await;
         }
         let mut tx = self.pool.begin().await.map_err(EventLogError::from)?;
-        let outcome = self.append_on(&mut tx, batches, prepared).await?;
+        let outcome = self.append_on(&mut tx, batches, prepared, unmoved).await?;
         crate::vault::apply(&mut tx, vault).await?;
         tx.commit().await.map_err(EventLogError::from)?;
         Ok(outcome)
@@ -275,11 +367,41 @@ impl EventLog {
         conn: &mut PgConnection,
         batches: &[StreamAppend],
         prepared: &Prepared,
+        unmoved: &Unmoved,
     ) -> Result<AppendOutcome, Miss> {
         match batches {
-            [one] if one.events.len() == 1 => self.append_one(conn, one, prepared).await,
-            _ => self.append_many(conn, batches, prepared).await,
+            [one] if one.events.len() == 1 => self.append_one(conn, one, prepared, unmoved).await,
+            _ => self.append_many(conn, batches, prepared, unmoved).await,
         }
+    }
+
+    /// The first stream of `unmoved` that is no longer at its version, as a conflict.
+    async fn moved(
+        conn: &mut PgConnection,
+        unmoved: &Unmoved,
+    ) -> Result<Option<EventLogError>, EventLogError> {
+        let moved: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT c.stream, c.version, h.version FROM unnest($1::text[], $2::bigint[]) \
+                    WITH ORDINALITY AS c(stream, version, ord) \
+               LEFT JOIN LATERAL (SELECT max(r.version) AS version FROM eventlog.events r \
+                                   WHERE r.stream_id = c.stream) h ON true \
+              WHERE coalesce(h.version, 0) <> c.version ORDER BY c.ord LIMIT 1",
+        )
+        .bind(&unmoved.streams)
+        .bind(&unmoved.versions)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(
+            moved.map(|(stream, expected, actual)| EventLogError::Conflict {
+                stream,
+                expected: if expected == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(expected)
+                },
+                actual: actual.unwrap_or(0),
+            }),
+        )
     }
 
     /// The common case in one round trip: one event to one stream.
@@ -288,8 +410,14 @@ impl EventLog {
         conn: &mut PgConnection,
         batch: &StreamAppend,
         prepared: &Prepared,
+        unmoved: &Unmoved,
     ) -> Result<AppendOutcome, Miss> {
-        let row = sqlx::query(APPEND_ONE)
+        let sql = if unmoved.is_empty() {
+            APPEND_ONE
+        } else {
+            APPEND_ONE_CHECKED
+        };
+        let mut query = sqlx::query(sql)
             .bind(&batch.stream)
             .bind(prepared.event_ids[0])
             .bind(&prepared.types[0])
@@ -300,9 +428,11 @@ impl EventLog {
             .bind(&GENESIS_HASH[..])
             .bind(batch.expected.as_db())
             .bind(&prepared.data_canonical[0])
-            .bind(&prepared.metadata_canonical[0])
-            .fetch_optional(&mut *conn)
-            .await?;
+            .bind(&prepared.metadata_canonical[0]);
+        if !unmoved.is_empty() {
+            query = query.bind(&unmoved.streams).bind(&unmoved.versions);
+        }
+        let row = query.fetch_optional(&mut *conn).await?;
         let Some(row) = row else {
             // On the connection this append holds: asking the pool for another while
             // holding one would deadlock once every connection is held by a racer.
@@ -313,6 +443,12 @@ impl EventLog {
                     .await
                     .map_err(EventLogError::from)?;
             let actual = actual.unwrap_or(0);
+            let fits = batch.expected.as_db().is_none_or(|e| e == actual);
+            if fits && !unmoved.is_empty() {
+                if let Some(moved) = Self::moved(conn, unmoved).await? {
+                    return Err(moved.into());
+                }
+            }
             return Err(EventLogError::Conflict {
                 stream: batch.stream.clone(),
                 expected: batch.expected,
@@ -340,6 +476,7 @@ impl EventLog {
         conn: &mut PgConnection,
         batches: &[StreamAppend],
         prepared: &Prepared,
+        unmoved: &Unmoved,
     ) -> Result<AppendOutcome, Miss> {
         let n = prepared.event_ids.len();
         let total = i32::try_from(n)
@@ -410,7 +547,12 @@ impl EventLog {
             streams.push(batch.stream.clone());
         }
 
-        let rows = sqlx::query(INSERT)
+        let sql = if unmoved.is_empty() {
+            INSERT
+        } else {
+            INSERT_CHECKED
+        };
+        let mut query = sqlx::query(sql)
             .bind(&positions)
             .bind(&prepared.event_ids)
             .bind(&streams)
@@ -421,9 +563,22 @@ impl EventLog {
             .bind(now)
             .bind(&prepared.data)
             .bind(&prepared.metadata)
-            .bind(&hashes)
-            .fetch_all(&mut *conn)
-            .await?;
+            .bind(&hashes);
+        if !unmoved.is_empty() {
+            query = query.bind(&unmoved.streams).bind(&unmoved.versions);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        if rows.is_empty() {
+            // Only the check of the streams read but not written refuses every row.
+            return Err(Self::moved(conn, unmoved).await?.map_or_else(
+                || {
+                    Miss::Failed(EventLogError::Corrupt(
+                        "an append inserted no event and no stream moved".into(),
+                    ))
+                },
+                Miss::from,
+            ));
+        }
         let mut tx_ids = HashMap::with_capacity(rows.len());
         for row in &rows {
             let position: i64 = row.try_get("position").map_err(EventLogError::from)?;

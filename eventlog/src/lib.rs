@@ -36,7 +36,7 @@ mod subscription;
 mod vault;
 mod verify;
 
-pub use append::{AppendOutcome, Appended, StreamAppend};
+pub use append::{AppendOutcome, Appended, StreamAppend, Unmoved};
 pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
 pub use error::EventLogError;
 pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};

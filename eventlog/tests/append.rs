@@ -3,7 +3,8 @@
 use crate::common::{ev, log_with};
 use chrono::{TimeZone, Utc};
 use crm_eventlog::{
-    EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend, StreamBound,
+    EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source, StreamAppend,
+    StreamBound, Unmoved, VaultWrite,
 };
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -279,6 +280,101 @@ async fn more_racers_than_connections_get_conflicts_not_a_starved_pool(
     assert_eq!((won, lost), (1, 15));
     assert_eq!(count(&log).await, 2);
     log.close().await;
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn an_append_checked_against_streams_it_read_lands_only_if_they_did_not_move(pool: PgPool) {
+    let log = EventLog::new(pool);
+    let none = VaultWrite::default();
+    log.append(
+        "manager-1",
+        ExpectedVersion::NoStream,
+        vec![ev("ManagerRegistered", 1)],
+    )
+    .await
+    .unwrap();
+    let read = |manager: i64, client: i64| {
+        let mut unmoved = Unmoved::none();
+        unmoved.push("manager-1", manager);
+        unmoved.push("client-1", client);
+        unmoved
+    };
+    // One event (one statement) and several (heads, then the insert), both ways.
+    let one = |n: i64| {
+        vec![StreamAppend::new(
+            "call-1",
+            ExpectedVersion::Any,
+            vec![ev("InteractionLogged", n)],
+        )]
+    };
+    let two = |n: i64| {
+        vec![
+            StreamAppend::new(
+                "call-2",
+                ExpectedVersion::Any,
+                vec![ev("InteractionLogged", n)],
+            ),
+            StreamAppend::new(
+                "call-3",
+                ExpectedVersion::Any,
+                vec![ev("InteractionLogged", n + 1)],
+            ),
+        ]
+    };
+    let out = log
+        .append_checked(one(1), &none, &read(1, 0))
+        .await
+        .unwrap();
+    assert_eq!(out.version_of("call-1"), Some(1));
+    let out = log
+        .append_checked(two(2), &none, &read(1, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.version_of("call-2"), out.version_of("call-3")),
+        (Some(1), Some(1))
+    );
+    assert_eq!(count(&log).await, 4);
+
+    // The manager moves: an append that read him at version 1 is a conflict naming him.
+    log.append(
+        "manager-1",
+        ExpectedVersion::Exact(1),
+        vec![ev("ManagerRenamed", 2)],
+    )
+    .await
+    .unwrap();
+    for batches in [one(10), two(11)] {
+        let err = log
+            .append_checked(batches, &none, &read(1, 0))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, EventLogError::Conflict { ref stream, expected: ExpectedVersion::Exact(1), actual: 2 } if stream == "manager-1"),
+            "{err:?}"
+        );
+    }
+    // A stream read as absent that now exists moved too.
+    log.append(
+        "client-1",
+        ExpectedVersion::NoStream,
+        vec![ev("ClientRegistered", 3)],
+    )
+    .await
+    .unwrap();
+    let err = log
+        .append_checked(one(12), &none, &read(2, 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EventLogError::Conflict { ref stream, expected: ExpectedVersion::NoStream, actual: 1 } if stream == "client-1"),
+        "{err:?}"
+    );
+    assert_eq!(count(&log).await, 6, "a refused append appends nothing");
+    log.append_checked(two(13), &none, &read(2, 1))
+        .await
+        .unwrap();
+    assert_eq!(count(&log).await, 8);
 }
 
 #[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]

@@ -604,3 +604,63 @@ async fn a_deal_as_of_a_time_and_at_a_version(pool: PgPool) {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Commands decide first on the states their process remembers, unread: when another
+/// process moved one of them (the deal a command writes, or the manager it only
+/// names), the command is decided again on the log's state, as if nothing were
+/// remembered.
+#[sqlx::test(migrations = false)]
+async fn a_state_another_process_moved_is_decided_on_again_from_the_log(pool: PgPool) {
+    let w = world(pool).await;
+    let other = w.app.another_process(|s| s);
+    let id = w.open_deal(1000).await;
+    let stage = format!("/deals/{id}/stage");
+    let to = |s: &str| json!({ "stage_id": s });
+    // This process remembers the deal at the second stage, version 2.
+    let moved = w.app.post(&stage, &to(&w.stages[1])).await;
+    assert_eq!(moved.body["version"], 2, "{:?}", moved.body);
+    // The other one moves it on to the third.
+    let moved = other.post(&stage, &to(&w.stages[2])).await;
+    assert_eq!(moved.body["version"], 3, "{:?}", moved.body);
+    // Here, the same move is refused as the log says (remembered, it would be allowed).
+    let before = w.app.event_count().await;
+    let again = w.app.post(&stage, &to(&w.stages[2])).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "same_stage")
+    );
+    assert_eq!(w.app.event_count().await, before);
+    // And a move back starts from where the log has the deal.
+    let back = w.app.post(&stage, &to(&w.stages[0])).await;
+    assert_eq!(back.body["version"], 4, "{:?}", back.body);
+    let events = w.events(&format!("deal-{id}")).await;
+    assert_eq!(events[3]["data"]["from_stage_id"], w.stages[2]);
+
+    // A manager this process remembers active, deactivated by the other one: a call
+    // naming him is refused, not appended on the remembered state.
+    let manager = w
+        .app
+        .post(
+            "/managers",
+            &json!({"name": "Taras", "department": "Wholesale", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(manager.status, StatusCode::CREATED, "{:?}", manager.body);
+    let manager = manager.body["id"].as_str().unwrap().to_owned();
+    let call = json!({"kind": "call", "direction": "outbound", "manager_id": manager, "client_id": w.client});
+    let logged = w.app.post("/interactions", &call).await;
+    assert_eq!(logged.status, StatusCode::CREATED, "{:?}", logged.body);
+    let gone = other
+        .post(&format!("/managers/{manager}/deactivate"), &json!({}))
+        .await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+    let before = w.app.event_count().await;
+    let refused = w.app.post("/interactions", &call).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "manager_inactive"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(w.app.event_count().await, before);
+}

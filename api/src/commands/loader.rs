@@ -1,6 +1,13 @@
 //! [`Loader`]: the states a command is decided on, read from the log (only what
 //! was appended since the remembered state), each entity checked against the
 //! actor's reach before the domain sees it.
+//!
+//! A command's first attempt trusts the remembered states (kept up to date with
+//! this process's own appends): it reads only what it has never seen, and the append
+//! checks that every state it decided on is still current (the streams it writes by
+//! their expected versions, the others by [`crm_eventlog::Unmoved`]). If one moved,
+//! or the decision on remembered states failed, the command is decided again on
+//! states read from the log.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -9,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crm_domain::manager::ManagerState;
 use crm_domain::pipeline::PipelineState;
 use crm_domain::{Aggregate, DomainEvent, EntityKind, Ref};
-use crm_eventlog::EventLog;
+use crm_eventlog::{AppendOutcome, EventLog};
 use uuid::Uuid;
 
 use super::authorize::{may_name, Touched};
@@ -30,11 +37,22 @@ pub struct Loader {
     touched: HashMap<String, Touched>,
     /// What the actor reaches.
     reach: Reach,
+    /// Are remembered states taken as they are, without reading the log?
+    trust_remembered: bool,
+    /// The streams whose states were taken from memory unread, at their versions.
+    unread: BTreeMap<String, i64>,
+    /// How to remember each loaded state once the command's events are appended.
+    folds: HashMap<String, Fold>,
 }
 
+/// Remembers a loaded state with the events the command appended to its stream,
+/// when they bring it to the given version.
+type Fold = Box<dyn FnOnce(&[DomainEvent], i64, &StateCache) + Send + Sync>;
+
 impl Loader {
-    /// A loader for one attempt at a command by an actor who reaches `reach`.
-    pub(super) fn new(commands: &Commands, reach: Reach) -> Self {
+    /// A loader for one attempt at a command by an actor who reaches `reach`; with
+    /// `trust_remembered`, states remembered between commands are taken unread.
+    pub(super) fn new(commands: &Commands, reach: Reach, trust_remembered: bool) -> Self {
         Loader {
             log: commands.log.clone(),
             versions: BTreeMap::new(),
@@ -43,6 +61,9 @@ impl Loader {
             prefetched: HashMap::new(),
             touched: HashMap::new(),
             reach,
+            trust_remembered,
+            unread: BTreeMap::new(),
+            folds: HashMap::new(),
         }
     }
 
@@ -69,8 +90,15 @@ impl Loader {
         let mut after = Vec::with_capacity(entities.len());
         for (kind, id) in entities {
             let stream = kind.stream(*id);
-            let known = self.states.version(&stream).unwrap_or(0);
-            after.push((stream, known));
+            let known = self.states.version(&stream);
+            if known.is_some() && self.trust_remembered {
+                // Taken from memory by `load`, unread.
+                continue;
+            }
+            after.push((stream, known.unwrap_or(0)));
+        }
+        if after.is_empty() {
+            return Ok(());
         }
         let mut news = self.log.read_streams_after(&after).await?;
         for events in news.values_mut() {
@@ -86,9 +114,7 @@ impl Loader {
     /// A new entity with an id of the server's making: nothing to read, and the append
     /// expects its stream not to exist.
     pub fn fresh<S: Aggregate + Send + Sync + 'static>(&mut self, kind: EntityKind, id: Uuid) -> S {
-        self.versions.insert(kind.stream(id), 0);
-        self.touched
-            .insert(kind.stream(id), Touched::of(S::default()));
+        self.remember(kind.stream(id), &S::default());
         S::default()
     }
 
@@ -100,7 +126,7 @@ impl Loader {
         S: Aggregate + Send + Sync + 'static,
     {
         let stream = kind.stream(id);
-        let state: S = self.read(&stream).await?;
+        let state: S = self.read(&stream, self.trust_remembered).await?;
         may_name(
             &self.reach,
             kind,
@@ -148,7 +174,8 @@ impl Loader {
         S: Aggregate + Send + Sync + 'static,
     {
         let stream = kind.stream(id);
-        let state: S = self.read(&stream).await?;
+        // Always read: an entity left out on a stale state would be checked by nothing.
+        let state: S = self.read(&stream, false).await?;
         let exists = state.id().is_some();
         if may_name(&self.reach, kind, &stream, exists, &state.responsible()).is_err() {
             return Ok(None);
@@ -167,13 +194,58 @@ impl Loader {
         &self.touched
     }
 
+    /// The streams whose states were taken from memory unread, at their versions.
+    pub(super) fn unread(&self) -> &BTreeMap<String, i64> {
+        &self.unread
+    }
+
+    /// Remembers each loaded state with the events `outcome` appended to its stream
+    /// (`events`, in the order appended), so that the next command on it need not
+    /// read them back.
+    pub(super) fn remember_appended(self, events: &[DomainEvent], outcome: &AppendOutcome) {
+        if outcome.replayed {
+            return;
+        }
+        let mut folds = self.folds;
+        let mut by_stream: BTreeMap<String, Vec<DomainEvent>> = BTreeMap::new();
+        for event in events {
+            // As a read of the log would give it back: its stored form decoded.
+            let Ok(stored) = DomainEvent::from_stored(
+                event.event_type(),
+                event.schema_version(),
+                event.to_data(),
+            ) else {
+                return;
+            };
+            by_stream.entry(event.stream()).or_default().push(stored);
+        }
+        for (stream, events) in by_stream {
+            let (Some(fold), Some(version)) = (folds.remove(&stream), outcome.version_of(&stream))
+            else {
+                continue;
+            };
+            fold(&events, version, &self.states);
+        }
+    }
+
     /// Remembers the version `state` was read at, and the entity, for the append.
     fn remember<S>(&mut self, stream: String, state: &S)
     where
         S: Aggregate + Send + Sync + 'static,
     {
         self.versions.insert(stream.clone(), state.version());
-        self.touched.insert(stream, Touched::of(state.clone()));
+        self.touched
+            .insert(stream.clone(), Touched::of(state.clone()));
+        let (start, key) = (state.clone(), stream.clone());
+        self.folds.insert(
+            stream,
+            Box::new(move |events, version, states| {
+                let state = events.iter().fold(start, |s, e| s.evolve(e));
+                if state.version() == version {
+                    states.put(&key, &state);
+                }
+            }),
+        );
     }
 
     /// Loads (and so checks) every entity `events` name that the command did not load.
@@ -224,11 +296,20 @@ impl Loader {
         }
     }
 
-    /// The state of `stream` as it stands: the remembered one brought up to date.
-    async fn read<S>(&mut self, stream: &str) -> Result<S, CommandError>
+    /// The state of `stream` as it stands: the remembered one brought up to date;
+    /// with `trust`, the remembered one as it is (noted as unread).
+    async fn read<S>(&mut self, stream: &str, trust: bool) -> Result<S, CommandError>
     where
         S: Aggregate + Send + Sync + 'static,
     {
+        if trust {
+            if let Some(state) = self.states.get::<S>(stream) {
+                self.unread
+                    .entry(stream.to_owned())
+                    .or_insert(state.version());
+                return Ok(state);
+            }
+        }
         let prefetched = self.prefetched.remove(stream);
         latest(&self.log, &self.states, stream, prefetched).await
     }
@@ -318,9 +399,15 @@ impl StateCache {
         states.get(stream).map(|s| s.1)
     }
 
-    /// Remembers `state` for `stream`.
+    /// Remembers `state` for `stream`, unless a later version is remembered already.
     pub fn put<S: crm_domain::Aggregate + Send + Sync + 'static>(&self, stream: &str, state: &S) {
         if let Ok(mut states) = self.states.lock() {
+            if states
+                .get(stream)
+                .is_some_and(|known| known.1 > state.version())
+            {
+                return;
+            }
             // Bounded: forget everything rather than grow without end.
             if states.len() >= 100_000 {
                 states.clear();

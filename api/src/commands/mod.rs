@@ -26,7 +26,7 @@
 pub mod authorize;
 mod loader;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::error::Error;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ use crm_domain::task::{ScheduleTask, TaskCommand, TaskState};
 use crm_domain::{Aggregate, DomainError, DomainEvent, EntityKind, Ref};
 use crm_eventlog::{
     AppendOutcome, EventLog, EventLogError, ExpectedVersion, Metadata, NewEvent, Source,
-    StreamAppend,
+    StreamAppend, Unmoved,
 };
 use crm_projections::ProjectionError;
 use serde::Serialize;
@@ -219,6 +219,8 @@ pub struct Commands {
     pipelines: Arc<Mutex<HashMap<Uuid, PipelineState>>>,
     states: Arc<StateCache>,
     on_deactivated: Option<Arc<dyn Fn(Uuid) + Send + Sync>>,
+    /// Does a command's first attempt decide on remembered states unread?
+    trust_remembered: bool,
 }
 
 impl Commands {
@@ -229,7 +231,16 @@ impl Commands {
             pipelines: Arc::default(),
             states: Arc::default(),
             on_deactivated: None,
+            trust_remembered: true,
         }
+    }
+
+    /// The same, deciding every command on states read from the log (the remembered
+    /// ones brought up to date first), never on remembered states unread: what
+    /// commands did before they trusted them (`crm bench api --read-states`).
+    pub fn reading_every_state(mut self) -> Self {
+        self.trust_remembered = false;
+        self
     }
 
     /// The same, calling `hook` with each manager a command deactivated, once the
@@ -303,19 +314,42 @@ where
         DateTime::from_timestamp_micros(occurred_at.timestamp_micros()).unwrap_or(occurred_at);
     let target_stream = target.0.stream(target.1);
     let mut attempt = 0;
+    // The first attempt decides on the states remembered between commands, unread;
+    // whatever goes wrong with it is decided again on states read from the log.
+    let mut trusting = commands.trust_remembered;
     loop {
         attempt += 1;
-        let Decision { events, mut loader } = match decide(Loader::new(commands, reach.clone()))
-            .await
-        {
+        let trusted = std::mem::take(&mut trusting);
+        let decided = decide(Loader::new(commands, reach.clone(), trusted)).await;
+        let Decision { events, mut loader } = match decided {
             Ok(decision) => decision,
+            Err(_) if trusted => continue,
             Err(refusal) => return Err(stale_first(commands, ctx, &target_stream, refusal).await),
         };
-        loader.load_references(&events).await?;
-        let department = shaping_department(commands, &ctx.actor, &reach, &events).await?;
-        may_leave(&reach, department.as_deref(), &events, loader.touched())?;
+        let checked = async {
+            loader.load_references(&events).await?;
+            let department = shaping_department(commands, &ctx.actor, &reach, &events).await?;
+            may_leave(&reach, department.as_deref(), &events, loader.touched())?;
+            Ok::<(), CommandError>(())
+        };
+        match checked.await {
+            Ok(()) => {}
+            Err(_) if trusted => continue,
+            Err(err) => return Err(err),
+        }
         let versions = loader.versions();
         let target_version = versions.get(&target_stream).copied().unwrap_or(0);
+        let unmoved = match unread_and_unwritten(&loader, &events) {
+            Some(unmoved) if trusted => unmoved,
+            // An unread state behind what this attempt read of the same stream.
+            None if trusted => continue,
+            _ => Unmoved::none(),
+        };
+        // A remembered state may be stale: the answers that do not go through an
+        // append, which would check it, are given on states read from the log.
+        if trusted && (events.is_empty() || ctx.if_match.is_some_and(|e| e != target_version)) {
+            continue;
+        }
         if let Some(expected) = ctx.if_match {
             if expected != target_version {
                 return Err(CommandError::VersionConflict {
@@ -340,8 +374,8 @@ where
                 _ => None,
             })
             .collect();
-        let batches = batches(events, versions, ctx, occurred_at);
-        match append(&commands.log, batches).await {
+        let batches = batches(&events, versions, ctx, occurred_at);
+        match append_checked(&commands.log, batches, &unmoved).await {
             Ok(outcome) => {
                 // A deactivated manager's tokens end now (in other processes, once
                 // their cached lookup expires).
@@ -349,13 +383,17 @@ where
                     deactivated.into_iter().for_each(|manager| hook(manager));
                 }
                 let version = outcome.version_of(&target_stream).unwrap_or(target_version);
+                let position = outcome.last_position();
+                loader.remember_appended(&events, &outcome);
                 return Ok(CommandResponse {
                     id: target.1,
                     stream: target_stream,
                     version,
-                    position: outcome.last_position(),
+                    position,
                 });
             }
+            // A remembered state was stale: decided again at once, on what the log holds.
+            Err(EventLogError::Conflict { .. }) if trusted => {}
             Err(EventLogError::Conflict { .. }) if ctx.if_match.is_none() && attempt < ATTEMPTS => {
                 tracing::debug!(attempt, "an entity moved while deciding; deciding again");
                 // Racers spread out a little more each round, in random order, so the
@@ -366,6 +404,24 @@ where
             Err(err) => return Err(err.into()),
         }
     }
+}
+
+/// The streams `loader` took from memory unread that `events` do not append to, to
+/// be checked unmoved by the append (those appended to are checked by their
+/// expected versions). None when an unread state is not the one the append would
+/// expect (the same stream read again later, at another version).
+fn unread_and_unwritten(loader: &Loader, events: &[DomainEvent]) -> Option<Unmoved> {
+    let written: HashSet<String> = events.iter().map(DomainEvent::stream).collect();
+    let mut unmoved = Unmoved::none();
+    for (stream, &version) in loader.unread() {
+        if loader.versions().get(stream).is_some_and(|&v| v != version) {
+            return None;
+        }
+        if !written.contains(stream) {
+            unmoved.push(stream.clone(), version);
+        }
+    }
+    Some(unmoved)
 }
 
 /// A domain refusal under `if_match`, judged as the caller saw the entity: when the
@@ -549,20 +605,30 @@ pub fn new_events(
 /// `crm seed`'s appends.
 pub async fn append(
     log: &EventLog,
+    batches: Vec<StreamAppend>,
+) -> Result<AppendOutcome, EventLogError> {
+    append_checked(log, batches, &Unmoved::none()).await
+}
+
+/// [`append`] that lands only if none of the streams of `unmoved` (read, not
+/// written) moved since they were read.
+async fn append_checked(
+    log: &EventLog,
     mut batches: Vec<StreamAppend>,
+    unmoved: &Unmoved,
 ) -> Result<AppendOutcome, EventLogError> {
     let write = crate::personal::encrypt(log, &mut batches).await?;
-    log.append_with_keys(batches, &write).await
+    log.append_checked(batches, &write, unmoved).await
 }
 
 /// Groups events by stream, each stream expected at the version it was read at.
 fn batches(
-    events: Vec<DomainEvent>,
+    events: &[DomainEvent],
     versions: &BTreeMap<String, i64>,
     ctx: &CommandContext,
     occurred_at: DateTime<Utc>,
 ) -> Vec<StreamAppend> {
-    let news = new_events(&events, ctx, occurred_at, |n| match ctx.seed {
+    let news = new_events(events, ctx, occurred_at, |n| match ctx.seed {
         Some(seed) => seed.id("event", n),
         None => Uuid::now_v7(),
     });

@@ -42,6 +42,8 @@ pub struct Options {
     pub seconds: u64,
     /// Concurrent clients, one measurement each.
     pub clients: Vec<usize>,
+    /// Decide every command on states read from the log (`Commands::reading_every_state`).
+    pub read_states: bool,
 }
 
 pub(super) type HttpClient = Client<HttpConnector, Body>;
@@ -111,7 +113,10 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     let pool = crm_api::connect_pool_with(target, u32::try_from(max_clients + 8)?).await?;
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool);
-    let state = AppState::new(log.clone(), None);
+    let mut state = AppState::new(log.clone(), None);
+    if opts.read_states {
+        state.commands = state.commands.clone().reading_every_state();
+    }
     // Limits sized to the benchmark's clients (all on one token), so that they
     // measure the commands, not the wait for a slot.
     let served = Served::start(crm_api::server::app_with(

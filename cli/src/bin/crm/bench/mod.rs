@@ -109,6 +109,10 @@ pub enum BenchCommand {
         /// Concurrent HTTP clients, one measurement each.
         #[arg(long, value_delimiter = ',', default_value = "16,64")]
         clients: Vec<usize>,
+        /// Decide every command on states read from the log, as before commands
+        /// trusted the states they remember (for a before/after in one build).
+        #[arg(long)]
+        read_states: bool,
     },
     /// Appends (single and batched) and feed reading of the event log.
     Log {
@@ -130,10 +134,15 @@ pub enum BenchCommand {
 /// Runs the benchmark `which` on the server of `admin_url`; returns its Markdown.
 pub async fn run(admin_url: &str, which: &BenchCommand) -> anyhow::Result<String> {
     match which {
-        BenchCommand::Api { seconds, clients } => {
+        BenchCommand::Api {
+            seconds,
+            clients,
+            read_states,
+        } => {
             let opts = api::Options {
                 seconds: *seconds,
                 clients: clients.clone(),
+                read_states: *read_states,
             };
             api::run(admin_url, &opts).await
         }
