@@ -301,6 +301,19 @@ mod tests {
         crm_eventlog::MIGRATOR.run(&pool).await.unwrap();
         let log = EventLog::new(pool.clone());
         fill(&log, 2_000).await;
+        // The feed shows a transaction once every older one in the cluster has ended
+        // (other tests' included): wait until all 2,000 are there, so that a reader's
+        // end of the feed is the log's.
+        while log
+            .read_feed(Cursor::start(), 10_000, &FeedFilter::default())
+            .await
+            .unwrap()
+            .events
+            .len()
+            < 2_000
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let feed = SharedFeed::new(log.clone());
         let mut tasks = Vec::new();
         for k in 0..4u64 {
