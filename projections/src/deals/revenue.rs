@@ -45,19 +45,20 @@ pub async fn revenue(
 ) -> Result<Vec<RevenueGroup>, ProjectionError> {
     // The survivor of a merged client (`crate::clients::survivor_join!`).
     let (survivors, client) = crate::clients::survivor_join!("w.client_id", "w_sv");
-    let client = format!("{client}::text");
     let (key, join) = match by {
-        RevenueBy::Manager => ("manager_id::text", ""),
+        RevenueBy::Manager => ("manager_id", ""),
         RevenueBy::Source => ("source", ""),
-        RevenueBy::Pipeline => ("pipeline_id::text", ""),
-        RevenueBy::Client => (client.as_str(), survivors),
+        RevenueBy::Pipeline => ("pipeline_id", ""),
+        RevenueBy::Client => (client, survivors),
     };
+    // Grouped and ordered by the key itself: an id orders as its text does, without
+    // the text's collation (a third of the time for thousands of clients).
     let sql = format!(
-        "SELECT {key} AS key, count(*) AS deals, sum(amount)::text AS amount \
+        "SELECT ({key})::text AS key, count(*) AS deals, sum(amount)::text AS amount \
            FROM projections.deal_wins w {join} \
           WHERE occurred_at >= $1 AND occurred_at < $2 \
             AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
-          GROUP BY 1 ORDER BY sum(amount) DESC, 1 NULLS LAST"
+          GROUP BY {key} ORDER BY sum(amount) DESC, {key} NULLS LAST"
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
     let rows = sqlx::query_as::<_, RevenueGroup>(&sql)

@@ -51,7 +51,8 @@ pub async fn invoices(
         InvoicesBy::Manager => "x.manager_id",
         InvoicesBy::Client => client,
     };
-    // Grouped by the id, ordered by its text (the key answered).
+    // Grouped and ordered by the id: it orders as its text (the key answered) does,
+    // without the text's collation (a third of the time for thousands of clients).
     let sql = format!(
         "SELECT ({key})::text AS key, count(*) AS issued, sum(x.amount)::text AS issued_amount, \
                 sum(x.paid)::text AS paid_amount, sum(x.amount - x.paid)::text AS outstanding_amount, \
@@ -59,7 +60,7 @@ pub async fn invoices(
            FROM projections.sales_invoices x {join} \
           WHERE x.issued_at >= $1 AND x.issued_at < $2 \
             AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
-          GROUP BY {key} ORDER BY sum(x.amount) DESC, 1"
+          GROUP BY {key} ORDER BY sum(x.amount) DESC, {key}"
     );
     // Unnamed: planned for these bounds each time.
     let rows = sqlx::query_as::<_, InvoiceGroup>(&sql)
