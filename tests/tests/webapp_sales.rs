@@ -22,11 +22,9 @@ fn api_rows(list: &Value, fields: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[sqlx::test]
-async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
-    let c = Company::new(pool, HiddenFields::default()).await;
-    let app = &c.app;
-    // A second, larger client of Andriy's, and a call to Alpha due on the day.
+/// Andriy's day on 2 March: a second, larger client (Delta) with a 5000 deal beside
+/// Alpha's, and a call to Alpha due that day; returns Delta's id once all is read.
+async fn give_andriy_a_day(c: &Company) -> String {
     let delta = c
         .post(
             &c.tokens.andriy,
@@ -55,6 +53,14 @@ async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
         .await;
     assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
     c.settle().await;
+    delta
+}
+
+#[sqlx::test]
+async fn a_managers_home_shows_his_day_as_the_api_gives_it(pool: PgPool) {
+    let c = Company::new(pool, HiddenFields::default()).await;
+    let app = &c.app;
+    let delta = give_andriy_a_day(&c).await;
 
     let path = "/ui?date=2026-03-02";
     let home = html(&page(app, path, None, Some(&c.tokens.andriy)).await);
@@ -487,36 +493,8 @@ async fn the_revenue_page_offers_the_sales_groupings_as_the_api_gives_them(pool:
 async fn a_head_opens_his_managers_day_not_another_departments(pool: PgPool) {
     let c = Company::new(pool, HiddenFields::default()).await;
     let app = &c.app;
-    // Andriy: a second, larger client with a 5000 deal, and a call to Alpha due on
-    // 2 March; Ciril (South) keeps his Gamma and its 3000 deal.
-    let delta = c
-        .post(
-            &c.tokens.andriy,
-            "/clients",
-            json!({"name": "Delta", "kind": "company", "manager_id": c.andriy}),
-        )
-        .await;
-    assert_eq!(delta.status, StatusCode::CREATED, "{}", delta.body);
-    let delta = delta.body["id"].as_str().unwrap().to_owned();
-    let deal = c
-        .post(
-            &c.tokens.andriy,
-            "/deals",
-            json!({"client_id": delta, "pipeline_id": c.pipeline, "title": "Delta deal",
-                   "amount": 5000, "manager_id": c.andriy}),
-        )
-        .await;
-    assert_eq!(deal.status, StatusCode::CREATED, "{}", deal.body);
-    let call = c
-        .post(
-            &c.tokens.andriy,
-            "/tasks",
-            json!({"title": "Call Alpha back", "kind": "call", "assignee_id": c.andriy,
-                   "client_id": c.clients[0], "due_at": "2026-03-02T09:00:00Z"}),
-        )
-        .await;
-    assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
-    c.settle().await;
+    // Andriy's day as on his home; Ciril (South) keeps his Gamma and its 3000 deal.
+    give_andriy_a_day(&c).await;
 
     // Hanna, head of North, opens Andriy's day from the managers page.
     let managers = html(
