@@ -103,23 +103,33 @@ impl AppendOutcome {
 }
 
 /// One event to one stream in one statement: the head is read, checked against the
-/// expectation ($9: NULL any, 0 no stream, n exact), numbered and chained in SQL.
-/// No row back means the expectation failed.
-const APPEND_ONE: &str = "\
-    WITH head AS ( \
-        SELECT e.version, e.hash FROM eventlog.events e \
-         WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1) \
-    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
-            schema_version, occurred_at, recorded_at, data, metadata, hash) \
-    SELECT p.position, $2, $1, n.version, $3, $4, $5, p.now, $6, $7, \
-           eventlog.event_hash(n.prev, $2, $1, n.version, p.position, $3, $4, $5, p.now, $10, $11) \
-      FROM (SELECT nextval('eventlog.events_position_seq') AS position, \
-                   clock_timestamp() AS now) p \
-      LEFT JOIN head h ON true \
-     CROSS JOIN LATERAL (SELECT coalesce(h.version, 0) + 1 AS version, \
-                                coalesce(h.hash, $8) AS prev) n \
-     WHERE $9::bigint IS NULL OR coalesce(h.version, 0) = $9 \
-    RETURNING position, tx_id, version, recorded_at";
+/// expectation ($9: NULL any, 0 no stream, n exact), numbered and chained in SQL, and
+/// `$and` (SQL starting with ` AND `, or empty) must hold too. No row back means the
+/// expectation (or `$and`) failed.
+macro_rules! append_one {
+    ($and:expr) => {
+        concat!(
+            "WITH head AS ( \
+                SELECT e.version, e.hash FROM eventlog.events e \
+                 WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1) \
+            INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+                    schema_version, occurred_at, recorded_at, data, metadata, hash) \
+            SELECT p.position, $2, $1, n.version, $3, $4, $5, p.now, $6, $7, \
+                   eventlog.event_hash(n.prev, $2, $1, n.version, p.position, $3, $4, $5, p.now, $10, $11) \
+              FROM (SELECT nextval('eventlog.events_position_seq') AS position, \
+                           clock_timestamp() AS now) p \
+              LEFT JOIN head h ON true \
+             CROSS JOIN LATERAL (SELECT coalesce(h.version, 0) + 1 AS version, \
+                                        coalesce(h.hash, $8) AS prev) n \
+             WHERE ($9::bigint IS NULL OR coalesce(h.version, 0) = $9)",
+            $and,
+            " RETURNING position, tx_id, version, recorded_at"
+        )
+    };
+}
+
+/// One event to one stream ([`append_one!`]).
+const APPEND_ONE: &str = append_one!("");
 
 /// The condition an append with streams it read but does not write adds: each of
 /// them ($12 streams, $13 versions) still at the version it was read at (0: none).
@@ -138,23 +148,7 @@ macro_rules! unmoved {
 }
 
 /// [`APPEND_ONE`] that also checks streams read but not written ([`unmoved!`]).
-const APPEND_ONE_CHECKED: &str = concat!(
-    "WITH head AS ( \
-        SELECT e.version, e.hash FROM eventlog.events e \
-         WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1) \
-    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
-            schema_version, occurred_at, recorded_at, data, metadata, hash) \
-    SELECT p.position, $2, $1, n.version, $3, $4, $5, p.now, $6, $7, \
-           eventlog.event_hash(n.prev, $2, $1, n.version, p.position, $3, $4, $5, p.now, $10, $11) \
-      FROM (SELECT nextval('eventlog.events_position_seq') AS position, \
-                   clock_timestamp() AS now) p \
-      LEFT JOIN head h ON true \
-     CROSS JOIN LATERAL (SELECT coalesce(h.version, 0) + 1 AS version, \
-                                coalesce(h.hash, $8) AS prev) n \
-     WHERE ($9::bigint IS NULL OR coalesce(h.version, 0) = $9) AND ",
-    unmoved!("$12", "$13"),
-    " RETURNING position, tx_id, version, recorded_at"
-);
+const APPEND_ONE_CHECKED: &str = append_one!(concat!(" AND ", unmoved!("$12", "$13")));
 
 /// For any other append: every stream's head, the positions and the clock (the
 /// positions in the first row only: one copy, not one per stream).
@@ -172,33 +166,31 @@ const PREPARE: &str = "\
      CROSS JOIN positions p \
      ORDER BY u.ord";
 
-/// Every event of an append in one statement, numbered and chained by the caller.
-const INSERT: &str = "\
-    INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
-            schema_version, occurred_at, recorded_at, data, metadata, hash) \
-    SELECT x.position, x.event_id, x.stream_id, x.version, x.event_type, x.schema_version, \
-           x.occurred_at, $8, x.data, x.metadata, x.hash \
-      FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], \
-                  $7::timestamptz[], $9::jsonb[], $10::jsonb[], $11::bytea[]) \
-           AS x(position, event_id, stream_id, version, event_type, schema_version, \
-                occurred_at, data, metadata, hash) \
-    RETURNING position, tx_id";
+/// Every event of an append in one statement, numbered and chained by the caller;
+/// `$where` (SQL starting with ` WHERE `, or empty) must hold for it to land.
+macro_rules! insert {
+    ($where:expr) => {
+        concat!(
+            "INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
+                    schema_version, occurred_at, recorded_at, data, metadata, hash) \
+            SELECT x.position, x.event_id, x.stream_id, x.version, x.event_type, x.schema_version, \
+                   x.occurred_at, $8, x.data, x.metadata, x.hash \
+              FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], \
+                          $7::timestamptz[], $9::jsonb[], $10::jsonb[], $11::bytea[]) \
+                   AS x(position, event_id, stream_id, version, event_type, schema_version, \
+                        occurred_at, data, metadata, hash)",
+            $where,
+            " RETURNING position, tx_id"
+        )
+    };
+}
+
+/// Every event of an append ([`insert!`]).
+const INSERT: &str = insert!("");
 
 /// [`INSERT`] that also checks streams read but not written ([`unmoved!`]): no
 /// row back when one of them moved.
-const INSERT_CHECKED: &str = concat!(
-    "INSERT INTO eventlog.events (position, event_id, stream_id, version, event_type, \
-            schema_version, occurred_at, recorded_at, data, metadata, hash) \
-    SELECT x.position, x.event_id, x.stream_id, x.version, x.event_type, x.schema_version, \
-           x.occurred_at, $8, x.data, x.metadata, x.hash \
-      FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], \
-                  $7::timestamptz[], $9::jsonb[], $10::jsonb[], $11::bytea[]) \
-           AS x(position, event_id, stream_id, version, event_type, schema_version, \
-                occurred_at, data, metadata, hash) \
-     WHERE ",
-    unmoved!("$12", "$13"),
-    " RETURNING position, tx_id"
-);
+const INSERT_CHECKED: &str = insert!(concat!(" WHERE ", unmoved!("$12", "$13")));
 
 /// Streams an append read but does not write, each with the version it was read
 /// at (0: it did not exist): the append lands only if none of them moved since.
