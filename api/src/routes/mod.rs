@@ -27,7 +27,7 @@ mod product_queries;
 mod products;
 mod projections;
 mod report_rows;
-mod reports;
+pub(crate) mod reports;
 mod rule_queries;
 mod rules;
 mod shipments;

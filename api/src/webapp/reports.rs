@@ -19,6 +19,7 @@ use super::page::{answer, encode, period, presets, Ctx, PageResult};
 use crate::access::{Reach, Role};
 use crate::error::ApiError;
 use crate::read_model::projection_error;
+use crate::routes::reports::deals::RevenueKey;
 
 /// Every pipeline, by name.
 async fn pipelines(ctx: &Ctx) -> Result<Vec<PipelineRow>, ApiError> {
@@ -617,27 +618,16 @@ async fn revenue_page(ctx: &Ctx) -> PageResult {
     let (from, to) = period(ctx)?;
     let by_name = ctx.param("by").unwrap_or("manager");
     use crm_projections::sales::SalesRevenueBy as S;
-    let by = match by_name {
-        "manager" => Ok(RevenueBy::Manager),
-        "source" => Ok(RevenueBy::Source),
-        "pipeline" => Ok(RevenueBy::Pipeline),
-        "client" => Ok(RevenueBy::Client),
-        "product" => Err(S::Product),
-        "category" => Err(S::Category),
-        "novelty" => Err(S::Novelty),
-        "first_contact" => Err(S::FirstContact),
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "by must be manager, source, pipeline, client, product, category, novelty or first_contact",
-            ))
-        }
-    };
+    let key = RevenueKey::from_name(by_name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            "by must be manager, source, pipeline, client, product, category, novelty or first_contact",
+        )
+    })?;
+    let by = key.grouping();
     let reach = ctx.reach().await?;
-    ctx.reflects(crm_projections::deals::NAME).await?;
-    if by.is_err() {
-        ctx.reflects(crm_projections::sales::NAME).await?;
-        ctx.reflects(crm_projections::clients::NAME).await?;
+    for model in key.models() {
+        ctx.reflects(model).await?;
     }
     let pool = ctx.web.state.log.pool();
     let groups = match by {

@@ -300,6 +300,33 @@ pub enum RevenueKey {
 pub const REVENUE_MODELS: &[&str] = &[DEALS, SALES, CLIENTS];
 
 impl RevenueKey {
+    /// The key by its name in `by=` (`manager`, …, `first_contact`); None if unknown.
+    pub fn from_name(name: &str) -> Option<Self> {
+        use serde::de::IntoDeserializer;
+        let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Self::deserialize(name).ok()
+    }
+
+    /// The grouping it asks of the read models: the `deals` model's (Ok) or the
+    /// `sales` model's (Err).
+    pub fn grouping(
+        self,
+    ) -> Result<crm_projections::deals::RevenueBy, crm_projections::sales::SalesRevenueBy> {
+        use crm_projections::deals::RevenueBy as D;
+        use crm_projections::sales::SalesRevenueBy as S;
+        match self {
+            Self::Manager => Ok(D::Manager),
+            Self::Source => Ok(D::Source),
+            Self::Pipeline => Ok(D::Pipeline),
+            Self::Client => Ok(D::Client),
+            Self::Product => Err(S::Product),
+            Self::Category => Err(S::Category),
+            Self::Novelty => Err(S::Novelty),
+            Self::FirstContact => Err(S::FirstContact),
+        }
+    }
+
     /// The read models the revenue by this key reads: `deals` or `sales` for the wins,
     /// and `clients` for the merges when it groups by client.
     pub fn models(self) -> &'static [&'static str] {
@@ -315,14 +342,9 @@ impl RevenueKey {
 /// The read models a revenue query (`by` among its parameters, as sent) reads; None
 /// when `by` is missing, repeated or unknown (the handler refuses it).
 pub fn revenue_models(query: &[(&str, &str)]) -> Option<&'static [&'static str]> {
-    use serde::de::IntoDeserializer;
     let mut by = query.iter().filter(|(name, _)| *name == "by");
     match (by.next(), by.next()) {
-        (Some((_, value)), None) => {
-            let value: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
-                value.into_deserializer();
-            RevenueKey::deserialize(value).ok().map(RevenueKey::models)
-        }
+        (Some((_, value)), None) => RevenueKey::from_name(value).map(RevenueKey::models),
         _ => None,
     }
 }
@@ -377,19 +399,8 @@ pub async fn revenue(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<RevenueQuery>,
 ) -> Result<Json<RevenueView>, ApiError> {
-    use crm_projections::deals::RevenueBy as D;
-    use crm_projections::sales::SalesRevenueBy as S;
     let reach = report_reach(&state, &actor).await?;
-    let by = match query.by {
-        RevenueKey::Manager => Ok(D::Manager),
-        RevenueKey::Source => Ok(D::Source),
-        RevenueKey::Pipeline => Ok(D::Pipeline),
-        RevenueKey::Client => Ok(D::Client),
-        RevenueKey::Product => Err(S::Product),
-        RevenueKey::Category => Err(S::Category),
-        RevenueKey::Novelty => Err(S::Novelty),
-        RevenueKey::FirstContact => Err(S::FirstContact),
-    };
+    let by = query.by.grouping();
     query.read.read_models(&state, query.by.models()).await?;
     let (from, to) = period(query.from, query.to)?;
     let pool = state.log.pool();
