@@ -12,6 +12,8 @@
 //! As JSON a total is a whole number, exact whatever its size. (A `serde_json::Value`
 //! holds no integer past 2^64 − 1: an answer built through one says how it bounds it.)
 
+use std::future::Future;
+
 use serde::{Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -78,6 +80,29 @@ impl Encode<'_, Postgres> for Total {
         <String as Encode<Postgres>>::encode(self.0.to_string(), buf)
     }
 }
+
+/// The bigint sum (`projections.sum_int8`): cheap per group, and an error where a sum
+/// would pass 2^63 − 1, never a wrong figure.
+const BIGINT_SUM: &str = "projections.sum_int8";
+
+/// Runs `query` with its sums in bigint ([`BIGINT_SUM`] given as the aggregate's name),
+/// and again with PostgreSQL's `sum` (numeric: exact whatever the size) when one of
+/// them overflowed. For reports of thousands of groups, where numeric sums cost most.
+pub(crate) async fn summed<T, F, Fut>(query: F) -> Result<T, sqlx::Error>
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    match query(BIGINT_SUM).await {
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(OUT_OF_RANGE) => {
+            query("sum").await
+        }
+        answer => answer,
+    }
+}
+
+/// SQLSTATE `numeric_value_out_of_range`: what `int8pl` raises on overflow.
+const OUT_OF_RANGE: &str = "22003";
 
 #[cfg(test)]
 mod tests {

@@ -1333,7 +1333,7 @@ async fn reflected(app: &TestApp, path: &str) -> Value {
 async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: PgPool) {
     use chrono::{DateTime, NaiveDate, Utc};
     use crm_domain::events::{
-        DealLost, DealOpened, DealWon, InteractionDuration, InteractionLogged,
+        DealLost, DealOpened, DealWon, InteractionDuration, InteractionLogged, InvoiceIssued,
     };
     use crm_domain::values::{Direction, InteractionKind};
     use crm_domain::{DomainEvent, MAX_AMOUNT};
@@ -1384,8 +1384,18 @@ async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: Pg
     // May), two lost, two calls of that many seconds.
     let largest = i128::from(i64::MAX);
     let may = NaiveDate::from_ymd_opt(2026, 5, 20);
-    for _ in 0..2 {
-        log.push((opened(i64::MAX, may), at(16)));
+    for n in 0..2 {
+        let open = opened(i64::MAX, may);
+        // Each billed in full, due the 25th: 2 × (2^63 - 1) issued and overdue after.
+        let invoice = DomainEvent::InvoiceIssued(InvoiceIssued {
+            invoice_id: Uuid::now_v7(),
+            deal_id: id(&open),
+            number: format!("INV-{n}"),
+            amount: i64::MAX,
+            due_on: NaiveDate::from_ymd_opt(2026, 1, 25).unwrap(),
+        });
+        log.push((open, at(16)));
+        log.push((invoice, at(20)));
         let lost = opened(i64::MAX, None);
         let loss = DomainEvent::DealLost(DealLost {
             deal_id: id(&lost),
@@ -1435,6 +1445,28 @@ async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: Pg
         json!([{"key": m.to_string(), "deals": wins, "amount": won}]),
         "{revenue}"
     );
+    // By client: each group summed in bigint overflows, so the report asks again in numeric.
+    let by_client = reflected(&app, &format!("/reports/revenue?by=client&{january}")).await;
+    assert_eq!(
+        by_client["groups"],
+        json!([{"key": c.to_string(), "deals": wins, "amount": won}]),
+        "{by_client}"
+    );
+    for by in ["client", "manager"] {
+        let key = if by == "client" { c } else { m };
+        let invoices = reflected(
+            &app,
+            &format!("/reports/invoices?by={by}&{january}&now=2026-02-01T00:00:00Z"),
+        )
+        .await;
+        assert_eq!(
+            invoices["groups"],
+            json!([{"key": key.to_string(), "issued": 2, "issued_amount": two_largest,
+                    "paid_amount": 0, "outstanding_amount": two_largest,
+                    "overdue_amount": two_largest}]),
+            "{invoices}"
+        );
+    }
     let losses = reflected(&app, &format!("/reports/loss-reasons?{january}")).await;
     assert_eq!(
         losses["reasons"],

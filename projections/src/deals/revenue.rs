@@ -52,21 +52,31 @@ pub async fn revenue(
         RevenueBy::Client => (client, survivors),
     };
     // Grouped and ordered by the key itself: an id orders as its text does, without
-    // the text's collation (a third of the time for thousands of clients).
-    let sql = format!(
-        "SELECT ({key})::text AS key, count(*) AS deals, sum(amount)::text AS amount \
-           FROM projections.deal_wins w {join} \
-          WHERE occurred_at >= $1 AND occurred_at < $2 \
-            AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
-          GROUP BY {key} ORDER BY sum(amount) DESC, {key} NULLS LAST"
-    );
-    // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
-    let rows = sqlx::query_as::<_, RevenueGroup>(&sql)
-        .persistent(false)
-        .bind(from)
-        .bind(to)
-        .bind(managers)
-        .fetch_all(pool)
-        .await?;
+    // the text's collation (a third of the time for thousands of clients). Summed in
+    // bigint, in numeric when that overflows (`crate::total::summed`).
+    let sql = |sum: &str| {
+        format!(
+            "SELECT ({key})::text AS key, count(*) AS deals, {sum}(amount)::text AS amount \
+               FROM projections.deal_wins w {join} \
+              WHERE occurred_at >= $1 AND occurred_at < $2 \
+                AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
+              GROUP BY {key} ORDER BY {sum}(amount) DESC, {key} NULLS LAST"
+        )
+    };
+    let rows = crate::total::summed(|sum| {
+        let sql = sql(sum);
+        async move {
+            // Unnamed: planned for these bounds each time (a generic plan guesses a
+            // narrow period).
+            sqlx::query_as::<_, RevenueGroup>(&sql)
+                .persistent(false)
+                .bind(from)
+                .bind(to)
+                .bind(managers)
+                .fetch_all(pool)
+                .await
+        }
+    })
+    .await?;
     Ok(rows)
 }

@@ -53,23 +53,32 @@ pub async fn invoices(
     };
     // Grouped and ordered by the id: it orders as its text (the key answered) does,
     // without the text's collation (a third of the time for thousands of clients).
-    let sql = format!(
-        "SELECT ({key})::text AS key, count(*) AS issued, sum(x.amount)::text AS issued_amount, \
-                sum(x.paid)::text AS paid_amount, sum(x.amount - x.paid)::text AS outstanding_amount, \
-                coalesce(sum(x.amount - x.paid) FILTER (WHERE x.due_on < $3), 0)::text AS overdue_amount \
-           FROM projections.sales_invoices x {join} \
-          WHERE x.issued_at >= $1 AND x.issued_at < $2 \
-            AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
-          GROUP BY {key} ORDER BY sum(x.amount) DESC, {key}"
-    );
-    // Unnamed: planned for these bounds each time.
-    let rows = sqlx::query_as::<_, InvoiceGroup>(&sql)
-        .persistent(false)
-        .bind(from)
-        .bind(to)
-        .bind(today)
-        .bind(managers)
-        .fetch_all(pool)
-        .await?;
+    // Summed in bigint, in numeric when that overflows (`crate::total::summed`).
+    let sql = |sum: &str| {
+        format!(
+            "SELECT ({key})::text AS key, count(*) AS issued, {sum}(x.amount)::text AS issued_amount, \
+                    {sum}(x.paid)::text AS paid_amount, {sum}(x.amount - x.paid)::text AS outstanding_amount, \
+                    coalesce({sum}(x.amount - x.paid) FILTER (WHERE x.due_on < $3), 0)::text AS overdue_amount \
+               FROM projections.sales_invoices x {join} \
+              WHERE x.issued_at >= $1 AND x.issued_at < $2 \
+                AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
+              GROUP BY {key} ORDER BY {sum}(x.amount) DESC, {key}"
+        )
+    };
+    let rows = crate::total::summed(|sum| {
+        let sql = sql(sum);
+        async move {
+            // Unnamed: planned for these bounds each time.
+            sqlx::query_as::<_, InvoiceGroup>(&sql)
+                .persistent(false)
+                .bind(from)
+                .bind(to)
+                .bind(today)
+                .bind(managers)
+                .fetch_all(pool)
+                .await
+        }
+    })
+    .await?;
     Ok(rows)
 }

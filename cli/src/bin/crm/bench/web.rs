@@ -3,9 +3,11 @@
 
 use std::future::Future;
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
 use crm_api::state::AppState;
 use crm_eventlog::EventLog;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
@@ -90,6 +92,22 @@ impl Web {
         .await?;
         anyhow::ensure!(status.is_success(), "GET {path}: {status} {body}");
         Ok(body)
+    }
+
+    /// GETs `path` and reads its whole body without parsing it (what a timed sample
+    /// measures: the server's answer to its last byte, not the client's JSON parse);
+    /// fails unless the answer is a success. Returns the body's length.
+    pub async fn fetch(&self, path: &str) -> anyhow::Result<usize> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(Body::empty())?;
+        let response = self.http.request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "GET {path}: {status}");
+        Ok(bytes.len())
     }
 
     /// POSTs `body` to `path`; fails unless the answer is a success.
