@@ -1,7 +1,8 @@
 //! The real `crm` binary: `crm bench rules` and `crm bench webhooks` run end to end
 //! at a tiny size, and their figures hold together: the runner followed the whole log
 //! and every rule acted; every event of the backlog reached every webhook, and every
-//! call logged meanwhile was delivered.
+//! call logged meanwhile was delivered. `crm bench dashboards` and `crm bench api` report
+//! the memory of a real `crm serve` child under their load.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common::{crm, database_url};
@@ -125,4 +126,64 @@ async fn crm_bench_webhooks_delivers_every_event_to_every_webhook(
         let (p50, p99) = (number(cells[1]), number(cells[2]));
         assert!(p50 > 0.0 && p99 >= p50, "{out}");
     }
+}
+
+/// The memory table of a `crm serve` child: its RSS at idle, and for each load
+/// named in `loads` its peak and the answers it gave; all plausible.
+fn server_memory(out: &str, loads: &[&str]) {
+    let idle = number(row(out, "server RSS at idle after start")[1]);
+    let at_start = number(row(out, "server peak RSS while starting")[1]);
+    // A server process holds its binary's pages, its runtime and its pools: more
+    // than a MiB; as much as a 64-bit address space would not fit in the host.
+    assert!(idle > 1.0 && idle < 65_536.0, "{out}");
+    assert!(at_start >= idle, "{out}");
+    for load in loads {
+        let cells = row(out, &format!("server peak RSS under {load}"));
+        let peak = number(cells[1]);
+        assert!(peak > 1.0 && peak < 65_536.0, "{out}");
+        // The load went through that server: it answered.
+        assert!(number(cells[3]) > 0.0, "{out}");
+    }
+    // The server measured is a process of its own, named by its pid.
+    assert!(out.contains("as a child process (pid "), "{out}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn crm_bench_dashboards_reports_the_peak_memory_of_crm_serve_under_its_reads(
+    _opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let out = bench(
+        &conn,
+        "dashboards --events 2000 --until 2026-06-30 --connections 2 --seconds 1",
+    )
+    .await;
+    // The figures of the server in the benchmark's process are still there.
+    assert!(
+        number(row(&out, "the funnel, answers kept")[1]) > 0.0,
+        "{out}"
+    );
+    server_memory(
+        &out,
+        &[
+            "the funnel, 2 clients",
+            "the month's managers report, 2 clients",
+        ],
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn crm_bench_api_reports_the_peak_memory_of_crm_serve_under_its_commands(
+    _opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let out = bench(&conn, "api --seconds 1 --clients 2").await;
+    assert!(
+        number(row(&out, "deal stage change via HTTP, 2 clients")[1]) > 0.0,
+        "{out}"
+    );
+    server_memory(
+        &out,
+        &["deal stage changes, 2 clients", "calls logged, 2 clients"],
+    );
 }

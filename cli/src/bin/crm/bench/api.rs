@@ -6,7 +6,9 @@
 //! `EventLog::append` of one event per call at the same concurrency, same run.
 //! Then hot deals: 16 clients on 10 deals, each change sent with `If-Match` and
 //! sent again after a 409 version conflict, the conflicts counted. Each phase's peak
-//! memory of this process (the server runs in it) is reported beside.
+//! memory of this process (the server runs in it) is reported beside. Last, the
+//! server's own memory: the real `crm serve` as a child process on the same database,
+//! idle, then under the same stage changes and calls ([`super::server`]).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use super::measure::{mib, peak_mib, reset_peak, run_for, Measurement, Table};
+use super::server::ChildServer;
 use super::web::Served;
 
 /// Clients of the hot-deal measurement.
@@ -110,7 +113,7 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
     let max_clients = opts.clients.iter().copied().max().unwrap_or(16);
-    let pool = crm_api::connect_pool_with(target, u32::try_from(max_clients + 8)?).await?;
+    let pool = crm_api::connect_pool_with(target.clone(), u32::try_from(max_clients + 8)?).await?;
     crm_api::migrate(&pool).await?;
     let log = EventLog::new(pool);
     let mut state = AppState::new(log.clone(), None);
@@ -170,6 +173,12 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         .and_then(|id| id.parse().ok())
         .unwrap_or_default();
     let seconds = Duration::from_secs(opts.seconds);
+    let setup = Setup {
+        client,
+        pipeline: pipeline.clone(),
+        manager: manager.clone(),
+        stages: (a, b),
+    };
     let mut table = Table::new("log append");
     // Each phase's peak memory of this process, server included.
     let mut peaks: Vec<(String, Option<f64>)> = Vec::new();
@@ -177,12 +186,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
 
     for &clients in &opts.clients {
         // Each client moves a deal of its own, new for this measurement, from stage A.
-        let mut deals = Vec::with_capacity(clients);
-        for _ in 0..clients {
-            let body = json!({"client_id": client, "pipeline_id": pipeline, "stage_id": a, "title": "Bench", "amount": 1000, "manager_id": manager});
-            let deal = ok(&http, &base, &token, "/deals", body).await?;
-            deals.push(deal["id"].as_str().unwrap_or_default().to_owned());
-        }
+        let deals = open_deals(&http, &base, &token, &setup, clients).await?;
         reset_peak();
         let raw = raw_appends(&log, clients, seconds).await?;
         peaks.push((format!("log append, {clients} clients"), peak_mib()));
@@ -190,28 +194,7 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
             raw_at_16 = Some(raw.clone());
         }
         reset_peak();
-        let stage = {
-            let (http, base, token, deals) =
-                (http.clone(), base.clone(), token.clone(), deals.clone());
-            run_for(clients, seconds, move |worker, iteration| {
-                let (http, base, token) = (http.clone(), base.clone(), token.clone());
-                let deal = deals[worker].clone();
-                // Even iterations move to B, odd ones back to A.
-                let to = if iteration % 2 == 0 { b } else { a };
-                async move {
-                    ok(
-                        &http,
-                        &base,
-                        &token,
-                        &format!("/deals/{deal}/stage"),
-                        json!({"stage_id": to}),
-                    )
-                    .await?;
-                    Ok(1)
-                }
-            })
-            .await?
-        };
+        let stage = stage_changes(&http, &base, &token, deals, (a, b), clients, seconds).await?;
         peaks.push((
             format!("deal stage change via HTTP, {clients} clients"),
             peak_mib(),
@@ -230,19 +213,8 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         );
         {
             reset_peak();
-            let calls = {
-                let (http, base, token, manager) =
-                    (http.clone(), base.clone(), token.clone(), manager.clone());
-                run_for(clients, seconds, move |_, _| {
-                    let (http, base, token) = (http.clone(), base.clone(), token.clone());
-                    let body = json!({"kind": "call", "direction": "outbound", "manager_id": manager, "client_id": client, "duration_s": 95});
-                    async move {
-                        ok(&http, &base, &token, "/interactions", body).await?;
-                        Ok(1)
-                    }
-                })
-                .await?
-            };
+            let calls =
+                calls_logged(&http, &base, &token, &manager, client, clients, seconds).await?;
             peaks.push((
                 format!("call logged via HTTP, {clients} clients"),
                 peak_mib(),
@@ -298,6 +270,46 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     );
 
     served.stop().await?;
+
+    // The server alone: `crm serve` as a child, limits sized as above, the same
+    // commands at each number of clients.
+    let flags = [
+        format!("--db-connections={}", max_clients + 8),
+        format!("--max-concurrent-requests={}", max_clients * 2),
+        "--max-requests-per-client=0".to_owned(),
+    ];
+    let mut child = ChildServer::start(&target, &flags, &http).await?;
+    child.settle(&log).await?;
+    let (http, token, setup, counts) = (&http, &token, &setup, &opts.clients);
+    let memory = child
+        .memory_under(2 * counts.len(), move |phase, base| async move {
+            let clients = counts[phase / 2];
+            let (name, measured) = if phase % 2 == 0 {
+                let deals = open_deals(http, &base, token, setup, clients).await?;
+                let measured =
+                    stage_changes(http, &base, token, deals, setup.stages, clients, seconds)
+                        .await?;
+                ("deal stage changes", measured)
+            } else {
+                let measured = calls_logged(
+                    http,
+                    &base,
+                    token,
+                    &setup.manager,
+                    setup.client,
+                    clients,
+                    seconds,
+                )
+                .await?;
+                ("calls logged", measured)
+            };
+            eprintln!(
+                "crm serve, {name} at {clients} clients: {:.0}/s",
+                measured.rate()
+            );
+            Ok((format!("{name}, {clients} clients"), measured))
+        })
+        .await?;
     log.close().await;
     let mut out = table.render();
     out.push_str(&format!(
@@ -312,7 +324,93 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     for (phase, peak) in &peaks {
         out.push_str(&format!("| {phase} | {} |\n", mib(*peak)));
     }
+    out.push('\n');
+    out.push_str(&memory.render());
     Ok(out)
+}
+
+/// What the commands of a run act on: a client, a pipeline of two stages, a manager.
+struct Setup {
+    client: Uuid,
+    pipeline: String,
+    manager: String,
+    stages: (Uuid, Uuid),
+}
+
+/// Opens a deal per client at the pipeline's first stage; their ids.
+async fn open_deals(
+    http: &HttpClient,
+    base: &str,
+    token: &str,
+    setup: &Setup,
+    clients: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut deals = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let body = json!({"client_id": setup.client, "pipeline_id": setup.pipeline, "stage_id": setup.stages.0, "title": "Bench", "amount": 1000, "manager_id": setup.manager});
+        let deal = ok(http, base, token, "/deals", body).await?;
+        deals.push(deal["id"].as_str().unwrap_or_default().to_owned());
+    }
+    Ok(deals)
+}
+
+/// `clients` clients each moving its own deal of `deals` back and forth between the
+/// two `stages` for `seconds`.
+async fn stage_changes(
+    http: &HttpClient,
+    base: &str,
+    token: &str,
+    deals: Vec<String>,
+    (a, b): (Uuid, Uuid),
+    clients: usize,
+    seconds: Duration,
+) -> anyhow::Result<Measurement> {
+    let (http, base, token) = (http.clone(), base.to_owned(), token.to_owned());
+    run_for(clients, seconds, move |worker, iteration| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        let deal = deals[worker].clone();
+        // Even iterations move to B, odd ones back to A.
+        let to = if iteration % 2 == 0 { b } else { a };
+        async move {
+            ok(
+                &http,
+                &base,
+                &token,
+                &format!("/deals/{deal}/stage"),
+                json!({"stage_id": to}),
+            )
+            .await?;
+            Ok(1)
+        }
+    })
+    .await
+}
+
+/// `clients` clients each logging calls of `manager` with `client` for `seconds`.
+async fn calls_logged(
+    http: &HttpClient,
+    base: &str,
+    token: &str,
+    manager: &str,
+    client: Uuid,
+    clients: usize,
+    seconds: Duration,
+) -> anyhow::Result<Measurement> {
+    let (http, base, token, manager) = (
+        http.clone(),
+        base.to_owned(),
+        token.to_owned(),
+        manager.to_owned(),
+    );
+    run_for(clients, seconds, move |_, _| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        let body = json!({"kind": "call", "direction": "outbound", "manager_id": manager, "client_id": client, "duration_s": 95});
+        async move {
+            ok(&http, &base, &token, "/interactions", body).await?;
+            Ok(1)
+        }
+    })
+    .await
 }
 
 /// What the hot deals measured: the stage changes made, and the changes sent

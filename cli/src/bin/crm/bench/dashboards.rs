@@ -10,6 +10,9 @@
 //! then the same reports from a second server that keeps no answers (each request
 //! computed, concurrent identical ones still sharing one computation). No command runs
 //! meanwhile: every read model stays at one position, as between two refreshes.
+//! Last, the server's own memory: the real `crm serve` as a child process on the same
+//! database, idle, then under each report read by `connections` clients (answers
+//! kept, as it keeps them by default) for `seconds` ([`super::server`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +30,7 @@ use uuid::Uuid;
 
 use super::api::HttpClient;
 use super::measure::{run_for, Measurement, Table};
+use super::server::ChildServer;
 use super::web::Served;
 
 /// What to measure.
@@ -104,7 +108,7 @@ async fn hammer(
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
-    let (pool, log, total) = super::generated_log(target, 48, &opts.log).await?;
+    let (pool, log, total) = super::generated_log(target.clone(), 48, &opts.log).await?;
     let (running, took) =
         super::build_read_models(&log, crm_projections::RunnerConfig::default()).await?;
     eprintln!("read models built in {:.1} s", took.as_secs_f64());
@@ -213,15 +217,32 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
     drop(kept);
     drop(unkept);
     running.shutdown().await;
+
+    // The server alone: `crm serve` as a child, its projectors taking over.
+    let mut child = ChildServer::start(&target, &[], &http).await?;
+    child.settle(&log).await?;
+    let (http, token, reports) = (&http, &token, &reports);
+    let memory = child
+        .memory_under(reports.len(), move |phase, base| {
+            let (name, path) = &reports[phase];
+            async move {
+                let url = format!("{base}{path}");
+                let measured = hammer(http, url, token, None, StatusCode::OK, opts).await?;
+                eprintln!("crm serve, {name}: {:.0}/s", measured.rate());
+                Ok((format!("{name}, {} clients", opts.connections), measured))
+            }
+        })
+        .await?;
     log.close().await;
     Ok(format!(
         "Log of {total} generated events (`--seed {}`, year ending {}); read models built, no \
          command running. {} concurrent HTTP/1.1 clients with the director's token, {} s \
-         each, beside `GET /health/live` asked the same way in the same run.\n\n{}",
+         each, beside `GET /health/live` asked the same way in the same run.\n\n{}\n{}",
         opts.log.seed,
         opts.log.until(),
         opts.connections,
         opts.seconds,
-        table.render()
+        table.render(),
+        memory.render()
     ))
 }

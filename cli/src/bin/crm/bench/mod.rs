@@ -11,6 +11,7 @@ mod measure;
 pub mod pages;
 pub mod projections;
 pub mod rules;
+mod server;
 mod web;
 pub mod webhooks;
 

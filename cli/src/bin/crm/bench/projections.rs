@@ -6,7 +6,9 @@
 //! tables (events per second, peak memory of this process); each report's latency
 //! through the real HTTP server beside a `SELECT 1` round trip; and freshness: the
 //! time from a command's answer to its effect being visible in the funnel, under a
-//! steady load of commands.
+//! steady load of commands. Last, the server's own memory: the real `crm serve` as a
+//! child process on the same database, idle, then under the same report queries
+//! ([`super::server`]).
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,10 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
-use super::measure::{mib, millis, new_histogram, peak_mib, raw_read, record, reset_peak};
+use super::measure::{
+    mib, millis, new_histogram, peak_mib, raw_read, record, reset_peak, Measurement,
+};
+use super::server::ChildServer;
 use super::web::{Served, Web};
 
 /// What to measure.
@@ -42,7 +47,7 @@ pub async fn run(admin_url: &str, opts: &Options) -> anyhow::Result<String> {
 }
 
 async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<String> {
-    let (pool, log, total) = super::generated_log(target, 48, &opts.log).await?;
+    let (pool, log, total) = super::generated_log(target.clone(), 48, &opts.log).await?;
     let until = opts.log.until();
     let mut out = String::new();
 
@@ -122,8 +127,51 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
 
     served.stop().await?;
     running.shutdown().await;
+
+    // The server alone: `crm serve` as a child (it keeps answers, as by default), its
+    // projectors taking over, asked the same report queries the same way.
+    let http = web.http.clone();
+    let mut child = ChildServer::start(&target, &[], &http).await?;
+    child.settle(&log).await?;
+    let (pool, samples) = (&pool, opts.samples);
+    let memory = child
+        .memory_under(1, move |_, base| async move {
+            let web = Web::admin(pool, &base).await?;
+            let (queries, _) = report_queries(&web, opts).await?;
+            let measured = read_all(&web, &queries, samples).await?;
+            eprintln!("crm serve, the report queries: {:.0}/s", measured.rate());
+            Ok((
+                format!(
+                    "the {} report queries, {samples} sequential requests each",
+                    queries.len()
+                ),
+                measured,
+            ))
+        })
+        .await?;
+    out.push('\n');
+    out.push_str(&memory.render());
     log.close().await;
     Ok(out)
+}
+
+/// `samples` sequential GETs of each path, all in one measurement.
+async fn read_all(web: &Web, paths: &[String], samples: usize) -> anyhow::Result<Measurement> {
+    let mut hist = new_histogram()?;
+    let started = Instant::now();
+    for path in paths {
+        for _ in 0..samples {
+            let began = Instant::now();
+            web.get(path).await?;
+            record(&mut hist, began.elapsed());
+        }
+    }
+    Ok(Measurement {
+        items: hist.len(),
+        elapsed: started.elapsed(),
+        p50: Duration::from_micros(hist.value_at_quantile(0.5)),
+        p99: Duration::from_micros(hist.value_at_quantile(0.99)),
+    })
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -134,8 +182,9 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
-/// p50/p99 of each report query, beside a `SELECT 1` round trip on the same pool.
-async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<String> {
+/// The report queries asked of the server (ids of the first open deal's pipeline,
+/// manager and client), and those ids.
+async fn report_queries(web: &Web, opts: &Options) -> anyhow::Result<(Vec<String>, [String; 3])> {
     let deals = web.get("/deals?status=open&limit=1").await?;
     let deal = &deals["items"][0];
     let (pipeline, manager, client) = (
@@ -186,6 +235,12 @@ async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<Str
         "/reports/tasks/people".to_owned(),
         "/clients/duplicates".to_owned(),
     ];
+    Ok((queries.into(), [pipeline, manager, client]))
+}
+
+/// p50/p99 of each report query, beside a `SELECT 1` round trip on the same pool.
+async fn reports(web: &Web, pool: &PgPool, opts: &Options) -> anyhow::Result<String> {
+    let (queries, [pipeline, manager, client]) = report_queries(web, opts).await?;
     let mut floor = new_histogram()?;
     for _ in 0..opts.samples {
         let began = Instant::now();
