@@ -51,8 +51,8 @@ pub async fn invoices(
         InvoicesBy::Manager => "x.manager_id",
         InvoicesBy::Client => client,
     };
-    // Grouped and ordered by the id: it orders as its text (the key answered) does,
-    // without the text's collation (a third of the time for thousands of clients).
+    // Grouped by the id; ordered here, not in SQL (a third of the statement's time
+    // for 11,000 clients): an id's text orders byte by byte as the id does.
     // Summed in bigint, in numeric when that overflows (`crate::total::summed`).
     let sql = |sum: &str| {
         format!(
@@ -62,10 +62,10 @@ pub async fn invoices(
                FROM projections.sales_invoices x {join} \
               WHERE x.issued_at >= $1 AND x.issued_at < $2 \
                 AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
-              GROUP BY {key} ORDER BY {sum}(x.amount) DESC, {key}"
+              GROUP BY {key}"
         )
     };
-    let rows = crate::total::summed(|sum| {
+    let mut rows = crate::total::summed(|sum| {
         let sql = sql(sum);
         async move {
             // Unnamed: planned for these bounds each time.
@@ -80,5 +80,8 @@ pub async fn invoices(
         }
     })
     .await?;
+    rows.sort_unstable_by(|a, b| {
+        (b.issued_amount.cmp(&a.issued_amount)).then_with(|| a.key.cmp(&b.key))
+    });
     Ok(rows)
 }
