@@ -52,8 +52,7 @@ pub fn non_appending(options: &PgConnectOptions, what: &str) -> PgConnectOptions
 /// not found and keeps the bound (too low, never too high). `pg_stat_activity` shows
 /// 32-bit ids, the snapshot 64-bit ones: compared modulo 2^32 (two running
 /// transactions are never 2^31 apart).
-pub(crate) const FEED_BOUND: &str = concat!(
-    "SELECT COALESCE( \
+pub(crate) const FEED_BOUND: &str = "SELECT COALESCE( \
         (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s.snap) x \
           WHERE NOT EXISTS ( \
               SELECT 1 FROM pg_stat_activity a \
@@ -63,8 +62,7 @@ pub(crate) const FEED_BOUND: &str = concat!(
                       OR a.backend_type = 'autovacuum worker' \
                       OR a.application_name LIKE 'crm-no-append%'))), \
         pg_snapshot_xmax(s.snap)::text::bigint) AS xmin \
-       FROM (SELECT pg_current_snapshot() AS snap) s"
-);
+       FROM (SELECT pg_current_snapshot() AS snap) s";
 
 /// An opaque place in the feed: the feed continues after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
