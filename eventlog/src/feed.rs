@@ -3,12 +3,19 @@
 //! Positions come from a sequence, and transactions can commit out of sequence
 //! order, so "position > last seen" could skip an event that commits late. The
 //! feed instead orders by (transaction id, position) and only reads transactions
-//! older than the oldest one still running: nothing can later appear before a
-//! cursor it has handed out.
+//! older than the oldest one still running that may append to this log: nothing can
+//! later appear before a cursor it has handed out.
+//!
+//! Transactions that cannot append do not hold the feed back (see [`FEED_BOUND`]):
+//! those of other databases of the cluster, autovacuum's, and those of connections
+//! made [`non_appending`] (a read model's rebuild, whose batches, index builds and
+//! `SET LOGGED` can run for seconds). A trigger refuses an append from such a
+//! connection, so the promise holds.
 
 use std::fmt;
 use std::str::FromStr;
 
+use sqlx::postgres::PgConnectOptions;
 use sqlx::Row;
 
 use crate::error::EventLogError;
@@ -17,6 +24,45 @@ use crate::store::EventLog;
 
 /// The most events a filtered feed read scans (in feed order) for one page.
 const FILTER_WINDOW: i64 = 20_000;
+
+/// The `application_name` prefix of connections that never append to the log (see
+/// [`non_appending`]): the feed does not wait for their transactions.
+pub const NON_APPENDING: &str = "crm-no-append";
+
+/// `options` for connections that promise never to append to the log, named
+/// `crm-no-append:<what>` (then ` <name>` when `options` had one): the feed does not
+/// wait for their transactions to end (a long write of a read model's rebuild does not
+/// hold back the events committed meanwhile), and the log refuses an append made
+/// through them.
+pub fn non_appending(options: &PgConnectOptions, what: &str) -> PgConnectOptions {
+    let name = match options.get_application_name() {
+        Some(name) => format!("{NON_APPENDING}:{what} {name}"),
+        None => format!("{NON_APPENDING}:{what}"),
+    };
+    options.clone().application_name(&name)
+}
+
+/// A query's one row `bound`: the feed's bound, the oldest transaction id still
+/// running that may append to this database's log (the snapshot's `xmax` when none;
+/// events of transactions below it are all visible, committed or never to be). A
+/// running transaction is passed over only when a backend of
+/// `pg_stat_activity` shows it as its own and cannot append here: it is connected to
+/// another database, it is an autovacuum worker, or its connection is
+/// [`non_appending`]. A transaction that ended between the snapshot and that look is
+/// not found and keeps the bound (too low, never too high). `pg_stat_activity` shows
+/// 32-bit ids, the snapshot 64-bit ones: compared modulo 2^32 (two running
+/// transactions are never 2^31 apart).
+pub(crate) const FEED_BOUND: &str = "SELECT COALESCE( \
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s.snap) x \
+          WHERE NOT EXISTS ( \
+              SELECT 1 FROM pg_stat_activity a \
+               WHERE a.backend_xid IS NOT NULL \
+                 AND a.backend_xid::text::bigint = x::text::bigint % 4294967296 \
+                 AND (a.datname IS DISTINCT FROM current_database() \
+                      OR a.backend_type = 'autovacuum worker' \
+                      OR a.application_name LIKE 'crm-no-append%'))), \
+        pg_snapshot_xmax(s.snap)::text::bigint) AS xmin \
+       FROM (SELECT pg_current_snapshot() AS snap) s";
 
 /// An opaque place in the feed: the feed continues after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -169,12 +215,12 @@ impl EventLog {
     /// Whether the feed can deliver the event at `position` now (None: no such
     /// event): its transaction is below the feed's bound, so a reader paging through
     /// the feed meets it. A committed event is held back while an older transaction
-    /// is still running.
+    /// that may append is still running ([`FEED_BOUND`]).
     pub async fn feed_delivers(&self, position: i64) -> Result<Option<bool>, EventLogError> {
-        let delivers: Option<bool> = sqlx::query_scalar(
-            "SELECT tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-               FROM eventlog.events WHERE position = $1",
-        )
+        let delivers: Option<bool> = sqlx::query_scalar(&format!(
+            "WITH bound AS MATERIALIZED ({FEED_BOUND}) \
+             SELECT e.tx_id < b.xmin FROM eventlog.events e, bound b WHERE e.position = $1"
+        ))
         .bind(position)
         .fetch_optional(&self.pool)
         .await?;
@@ -232,13 +278,13 @@ impl EventLog {
         // a rebuild). A page may then hold fewer than `limit` events without being at
         // the end; `next` still moves past everything scanned.
         let window = limit.saturating_mul(4).max(FILTER_WINDOW);
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query(&format!(
             // `held`: is anything visible beyond the bound? (Evaluated once, by index.)
             "WITH bound AS MATERIALIZED ( \
                  SELECT x.xmin, \
                         (SELECT h.tx_id FROM eventlog.events h WHERE h.tx_id >= x.xmin \
                           ORDER BY h.tx_id LIMIT 1) IS NOT NULL AS held \
-                   FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x), \
+                   FROM ({FEED_BOUND}) x), \
              scan_end AS MATERIALIZED ( \
                  SELECT w.tx_id, w.position FROM eventlog.events w, bound b \
                   WHERE $3::text[] IS NOT NULL AND (w.tx_id, w.position) > ($1, $2) \
@@ -246,9 +292,8 @@ impl EventLog {
                   ORDER BY w.tx_id, w.position OFFSET $5 LIMIT 1) \
              SELECT b.xmin AS bound_xmin, b.held, \
                     (SELECT tx_id FROM scan_end) AS end_tx_id, \
-                    (SELECT position FROM scan_end) AS end_position, ",
-            event_columns!(),
-            " FROM bound b \
+                    (SELECT position FROM scan_end) AS end_position, {} \
+               FROM bound b \
                LEFT JOIN LATERAL ( \
                    SELECT * FROM eventlog.events e \
                     WHERE (e.tx_id, e.position) > ($1, $2) AND e.tx_id < b.xmin \
@@ -256,7 +301,8 @@ impl EventLog {
                       AND (NOT EXISTS (SELECT 1 FROM scan_end) \
                            OR (e.tx_id, e.position) <= (SELECT s.tx_id, s.position FROM scan_end s)) \
                     ORDER BY e.tx_id, e.position \
-                    LIMIT $4) e ON true"
+                    LIMIT $4) e ON true",
+            event_columns!()
         ))
         .bind(after.tx_id)
         .bind(after.position)

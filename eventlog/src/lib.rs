@@ -40,7 +40,7 @@ pub use append::{AppendOutcome, Appended, StreamAppend, Unmoved};
 pub use chain::{canonical_json, ChainedFields, GENESIS_HASH};
 pub use error::EventLogError;
 pub use event::{ExpectedVersion, Metadata, NewEvent, RecordedEvent, Source};
-pub use feed::{Cursor, FeedFilter, FeedPage, Snapshot};
+pub use feed::{non_appending, Cursor, FeedFilter, FeedPage, Snapshot, NON_APPENDING};
 pub use notify::CHANNEL;
 pub use pii::{SubjectKey, ERASED};
 pub use read::StreamBound;

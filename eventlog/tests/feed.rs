@@ -398,3 +398,79 @@ async fn a_sparse_filter_pages_through_scan_windows_without_losing_events(pool: 
     }
     assert_eq!(followed, expected);
 }
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn a_non_appending_connection_holds_the_feed_back_for_nobody_and_cannot_append(
+    opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    use sqlx::Connection;
+    let log = log_with(opts, conn.clone(), 4).await;
+    let quiet = crm_eventlog::non_appending(&conn, "test");
+    // A plain connection's transaction that has written holds the feed back; the same
+    // from a non-appending connection does not.
+    let mut plain = sqlx::PgConnection::connect_with(&conn).await.unwrap();
+    let mut other = sqlx::PgConnection::connect_with(&quiet).await.unwrap();
+    for c in [&mut plain, &mut other] {
+        sqlx::query("BEGIN").execute(&mut *c).await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+    let appended = log
+        .append("deal-1", ExpectedVersion::Any, vec![ev("Later", 1)])
+        .await
+        .unwrap();
+    let position = appended.last_position();
+    let page = log
+        .read_feed(Cursor::start(), 100, &FeedFilter::default())
+        .await
+        .unwrap();
+    assert!(page.events.is_empty() && page.held_back, "{page:?}");
+    assert_eq!(log.feed_delivers(position).await.unwrap(), Some(false));
+    sqlx::query("COMMIT").execute(&mut plain).await.unwrap();
+    // Only the non-appending transaction is still open (other tests' transactions are
+    // in other databases, which no longer count either).
+    crate::common::wait_for_feed(&log, 1).await;
+    assert_eq!(log.feed_delivers(position).await.unwrap(), Some(true));
+    let running: Option<String> = sqlx::query_scalar(
+        "SELECT backend_xid::text FROM pg_stat_activity WHERE application_name = 'crm-no-append:test'",
+    )
+    .fetch_one(log.pool())
+    .await
+    .unwrap();
+    assert!(
+        running.is_some(),
+        "the non-appending transaction still runs"
+    );
+
+    // Nor can it append, in a transaction or not.
+    let refused = sqlx::query(
+        "INSERT INTO eventlog.events (event_id, stream_id, version, event_type, schema_version, \
+                                      occurred_at, recorded_at, data, metadata, hash) \
+         VALUES (gen_random_uuid(), 'x-1', 1, 'T', 1, now(), now(), '{}', '{}', '\\x00')",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("may not append"), "{refused}");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let quiet_log = EventLog::new(
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(quiet)
+            .await
+            .unwrap(),
+    );
+    let refused = quiet_log
+        .append("deal-2", ExpectedVersion::Any, vec![ev("T", 2)])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("may not append"),
+        "{refused:?}"
+    );
+    quiet_log.close().await;
+    log.close().await;
+}

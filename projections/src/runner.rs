@@ -330,6 +330,8 @@ impl Runner {
                 }
                 got = self.next_batch(&mut source, cursor, types.as_deref()), if !first_build => match got {
                     Ok(batch) => {
+                        // Rebuilds of this process give way while it runs.
+                        let _live = crate::wakeups::LIVE.begin();
                         let flow = self
                             .apply_batch(&batch.events, &mut cursor, batch.next, &mut failures, shutdown)
                             .instrument(tracing::info_span!(
@@ -564,10 +566,11 @@ impl RebuildTask {
             }
         }
         if rebuilding {
-            let (log, reader, projection) = (log.clone(), feed.reader(), projection.clone());
+            let (log, pool) = (log.clone(), feed.rebuild_pool());
+            let (reader, projection) = (feed.reader(), projection.clone());
             let page = config.batch_size;
             self.task = Some(tokio::spawn(async move {
-                shadow::drive(log, reader, &*projection, page).await
+                shadow::drive(log, pool, reader, &*projection, page).await
             }));
         }
     }

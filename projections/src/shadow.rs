@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crm_eventlog::{Cursor, EventLog};
+use crm_eventlog::{Cursor, EventLog, FeedFilter};
 use sqlx::{PgPool, Postgres, Transaction};
 use tracing::Instrument;
 
@@ -202,15 +202,18 @@ pub(crate) async fn pending(pool: &PgPool, name: &str) -> Result<Option<Cursor>,
 /// Fills the shadow copy page by page (pages of the whole feed of `page_size` events,
 /// shared with the other rebuilds of the process), then swaps it in; returns once
 /// swapped (or when the rebuild was cancelled or restarted by someone else). Runs as a
-/// task of the active runner, beside its live batches.
+/// task of the active runner, beside its live batches, on `pool`: the rebuilds'
+/// connections ([`crate::shared_feed::SharedFeed::rebuild_pool`]), which never append,
+/// so the feed does not wait for their transactions.
 pub(crate) async fn drive(
     log: EventLog,
+    pool: PgPool,
     reader: SharedReader,
     projection: &dyn Projection,
     page_size: usize,
 ) -> Result<(), ProjectionError> {
     let name = projection.name();
-    let pool = log.pool();
+    let pool = &pool;
     let types = projection.event_types();
     let Some(mut cursor) = pending(pool, name).await? else {
         return Ok(());
@@ -224,12 +227,16 @@ pub(crate) async fn drive(
     }
     let started = Instant::now();
     let (mut reading, mut applying) = (Duration::ZERO, Duration::ZERO);
+    // Made logged, vacuumed and indexed: done once; while the live copy keeps ahead of
+    // it, the copy only takes the events since and tries the swap again.
+    let mut finished: Option<(Duration, Duration)> = None;
     loop {
         let at = Instant::now();
         let page = reader.page(cursor, page_size).await?;
         let events = page.of_types(types.as_deref());
         reading += at.elapsed();
         let at = Instant::now();
+        let turn = crate::wakeups::LIVE.turn().await;
         let applied = match apply_batch(pool, projection, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
@@ -243,6 +250,7 @@ pub(crate) async fn drive(
             }
             other => other?,
         };
+        drop(turn);
         if !applied {
             // Cancelled or restarted by another request: nothing more to do here.
             return Ok(());
@@ -250,14 +258,22 @@ pub(crate) async fn drive(
         applying += at.elapsed();
         cursor = page.next;
         if page.caught_up && page.len < page_size {
-            let at = Instant::now();
-            set_logged(pool, projection).await?;
-            let logging = at.elapsed();
-            let at = Instant::now();
-            vacuum(pool, projection).await?;
-            build_query_indexes(pool, projection).await?;
-            let indexing = at.elapsed();
-            if swap(pool, projection, cursor).await? {
+            let (logging, indexing) = match finished {
+                Some(done) => done,
+                None => {
+                    let _turn = crate::wakeups::LIVE.turn().await;
+                    let at = Instant::now();
+                    set_logged(pool, projection).await?;
+                    let logging = at.elapsed();
+                    let at = Instant::now();
+                    vacuum(pool, projection).await?;
+                    build_query_indexes(pool, projection).await?;
+                    let done = (logging, at.elapsed());
+                    finished = Some(done);
+                    done
+                }
+            };
+            if swap(&log, pool, projection, cursor).await? {
                 tracing::info!(
                     projection = name,
                     seconds = started.elapsed().as_secs_f64(),
@@ -364,6 +380,10 @@ async fn failed_event(
 
 /// Applies `events` to the shadow copy and moves its cursor from `expected` to
 /// `next`, in one transaction; false when the shadow's cursor was not `expected`.
+///
+/// The checkpoint row, which the live batches of the same projection lock and update,
+/// is locked only by the last statement (the cursor moved on the condition that it is
+/// still `expected`), so a live batch never waits for a rebuild's batch to be applied.
 async fn apply_batch(
     pool: &PgPool,
     projection: &dyn Projection,
@@ -381,21 +401,30 @@ async fn apply_batch(
         use_schema(&mut tx, &schema_of(name)).await?;
         projection.apply(&mut tx, &events).await?;
     }
-    sqlx::query(
+    let moved = sqlx::query(
         "UPDATE projections.checkpoints \
-            SET rebuild_cursor = $2, rebuild_events = rebuild_events + $3 WHERE name = $1",
+            SET rebuild_cursor = $2, rebuild_events = rebuild_events + $3 \
+          WHERE name = $1 AND rebuild_cursor = $4",
     )
     .bind(name)
     .bind(next.to_string())
     .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+    .bind(expected.to_string())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        // Cancelled, swapped or restarted meanwhile: nothing of this batch stays.
+        tx.rollback().await?;
+        return Ok(false);
+    }
     tx.commit().await?;
     Ok(true)
 }
 
-/// When the shadow's cursor is still `expected` (locks the checkpoint row): the
-/// repairs recorded among `events` (see `crate::repairs::AMONG`); None otherwise.
+/// When the shadow's cursor is `expected` (read without locking the row: the batch's
+/// last statement checks it again as it moves it): the repairs recorded among
+/// `events` (see `crate::repairs::AMONG`); None otherwise.
 async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     name: &str,
@@ -404,8 +433,7 @@ async fn fence(
 ) -> Result<Option<Vec<String>>, ProjectionError> {
     let (first, last) = crate::repairs::span(events);
     let row: Option<(Option<String>, Vec<String>)> = sqlx::query_as(&format!(
-        "SELECT c.rebuild_cursor, {} FROM projections.checkpoints c \
-          WHERE c.name = $1 FOR UPDATE OF c",
+        "SELECT c.rebuild_cursor, {} FROM projections.checkpoints c WHERE c.name = $1",
         crate::repairs::AMONG
     ))
     .bind(name)
@@ -507,11 +535,12 @@ const SWAP_LOCK_TIMEOUT: &str = "200ms";
 /// [`swap_now`], which gives way (false, after a pause) when queries hold the live
 /// tables longer than [`SWAP_LOCK_TIMEOUT`].
 async fn swap(
+    log: &EventLog,
     pool: &PgPool,
     projection: &dyn Projection,
     shadow: Cursor,
 ) -> Result<bool, ProjectionError> {
-    match swap_now(pool, projection, shadow).await {
+    match swap_now(log, pool, projection, shadow).await {
         Err(ProjectionError::Database(sqlx::Error::Database(err)))
             if err.code().as_deref() == Some("55P03") =>
         {
@@ -526,11 +555,21 @@ async fn swap(
     }
 }
 
-/// Swaps the shadow copy in if it has caught up with the live checkpoint: in one
-/// transaction, locks every live table, drops them, moves the shadow ones into the
-/// live schema under the live indexes' names and moves the checkpoint to the shadow's
-/// cursor. False when the live copy is ahead (the caller reads on and tries again).
+/// The most events the swap applies to the shadow copy itself (those the live runner
+/// applied since the shadow's last batch); more, and the rebuild reads on first.
+const SWAP_CATCH_UP: usize = 1_000;
+
+/// Swaps the shadow copy in: in one transaction, locks the checkpoint (live batches
+/// wait from here on), applies to the copy the few events the live runner applied
+/// since the copy's last batch, locks every live table, drops them, moves the shadow
+/// ones into the live schema under the live indexes' names and moves the checkpoint to
+/// the shadow's cursor. Under a steady flow of commands the live copy is nearly always
+/// a few events ahead of a batch read a moment before: catching up under the lock
+/// lets the swap happen at the first try instead of racing the live runner. False
+/// when the live copy is further ahead than [`SWAP_CATCH_UP`] events (the caller
+/// reads on and tries again).
 async fn swap_now(
+    log: &EventLog,
     pool: &PgPool,
     projection: &dyn Projection,
     shadow: Cursor,
@@ -554,7 +593,8 @@ async fn swap_now(
     if stored != shadow.to_string() {
         return Ok(true);
     }
-    if parse_cursor(name, &live)? > shadow {
+    let live = parse_cursor(name, &live)?;
+    if live > shadow && !catch_up_in_swap(log, &mut tx, projection, shadow, live).await? {
         return Ok(false);
     }
     // Every live table before changing any.
@@ -609,6 +649,79 @@ async fn swap_now(
     tx.commit().await?;
     crate::wakeups::COMMITS.announce();
     tracing::info!(projection = name, "rebuilt copy swapped in");
+    Ok(true)
+}
+
+/// In the swap's transaction, which holds the checkpoint row: applies to the shadow
+/// copy the events of the projection's types after `shadow` up to `live` (those the
+/// live runner applied since the copy's last batch, so below the feed's bound) and
+/// moves the shadow's cursor to `live`. False, applying nothing, when they are more
+/// than [`SWAP_CATCH_UP`] or the feed does not deliver them all now.
+async fn catch_up_in_swap(
+    log: &EventLog,
+    tx: &mut Transaction<'_, Postgres>,
+    projection: &dyn Projection,
+    shadow: Cursor,
+    live: Cursor,
+) -> Result<bool, ProjectionError> {
+    let name = projection.name();
+    let filter = FeedFilter {
+        event_types: projection.event_types(),
+    };
+    let (mut at, mut events) = (shadow, Vec::new());
+    while at < live {
+        let mut page = log.read_feed(at, SWAP_CATCH_UP, &filter).await?;
+        let reached = page.next >= live;
+        page.events.retain(|e| e.cursor() <= live);
+        if events.len() + page.events.len() > SWAP_CATCH_UP || (page.caught_up && !reached) {
+            return Ok(false);
+        }
+        crate::personal::reveal(log, &mut page.events).await?;
+        events.extend(
+            page.events
+                .into_iter()
+                .map(|e| Arc::new(FeedEvent::decode(e))),
+        );
+        if page.next <= at {
+            return Ok(false);
+        }
+        at = page.next;
+    }
+    let (first, last) = crate::repairs::span(&events);
+    let repaired: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT {} FROM projections.checkpoints c WHERE c.name = $1",
+        crate::repairs::AMONG
+    ))
+    .bind(name)
+    .bind(first)
+    .bind(last)
+    .fetch_one(&mut **tx)
+    .await?;
+    let events = crate::repairs::honour(&events, &repaired);
+    if !events.is_empty() {
+        use_schema(tx, &schema_of(name)).await?;
+        projection.apply(tx, &events).await?;
+        // Back to the defaults for the swap itself (it must reach the disk).
+        for setting in ["search_path", "enable_seqscan", "synchronous_commit"] {
+            sqlx::query(&format!("SET LOCAL {setting} TO DEFAULT"))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    sqlx::query(
+        "UPDATE projections.checkpoints \
+            SET rebuild_cursor = $2, rebuild_events = rebuild_events + $3 WHERE name = $1",
+    )
+    .bind(name)
+    .bind(live.to_string())
+    .bind(i64::try_from(events.len()).unwrap_or(i64::MAX))
+    .execute(&mut **tx)
+    .await?;
+    tracing::debug!(
+        projection = name,
+        events = events.len(),
+        "live copy ahead: its last events applied in the swap"
+    );
     Ok(true)
 }
 

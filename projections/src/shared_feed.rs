@@ -11,10 +11,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crm_eventlog::{Cursor, EventLog, FeedFilter};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
 use tokio::sync::{Notify, OnceCell};
 
 use crate::error::ProjectionError;
@@ -59,6 +61,10 @@ impl SharedPage {
 
 type Slot = Arc<OnceCell<Arc<SharedPage>>>;
 
+/// The most connections the rebuilds of one process hold at once (see
+/// [`SharedFeed::rebuild_pool`]).
+const REBUILD_CONNECTIONS: u32 = 4;
+
 /// Pages of the feed shared by the readers of one process.
 #[derive(Clone)]
 pub(crate) struct SharedFeed {
@@ -67,6 +73,8 @@ pub(crate) struct SharedFeed {
     moved: Arc<Notify>,
     /// Pages read from the database so far.
     reads: Arc<AtomicUsize>,
+    /// The rebuilds' own connections, made on first use.
+    rebuilds: Arc<OnceLock<PgPool>>,
 }
 
 #[derive(Default)]
@@ -125,7 +133,29 @@ impl SharedFeed {
             state: Arc::default(),
             moved: Arc::default(),
             reads: Arc::default(),
+            rebuilds: Arc::default(),
         }
+    }
+
+    /// The connections the rebuilds of this process write their shadow copies with: a
+    /// budget of their own ([`REBUILD_CONNECTIONS`]), so live batches and queries never
+    /// wait for a connection a rebuild holds, and named [`crm_eventlog::non_appending`],
+    /// so that their transactions (a batch of a page, `SET LOGGED`, an index build) do
+    /// not hold back the feed the live runners follow.
+    pub(crate) fn rebuild_pool(&self) -> PgPool {
+        self.rebuilds
+            .get_or_init(|| {
+                let options =
+                    crm_eventlog::non_appending(&self.log.pool().connect_options(), "rebuild");
+                PgPoolOptions::new()
+                    .max_connections(REBUILD_CONNECTIONS)
+                    .min_connections(0)
+                    // Rebuilds queue for a connection while another builds an index.
+                    .acquire_timeout(Duration::from_secs(3_600))
+                    .idle_timeout(Duration::from_secs(30))
+                    .connect_lazy_with(options)
+            })
+            .clone()
     }
 
     /// Reads and decodes one page of the whole feed.
@@ -265,7 +295,6 @@ mod tests {
 
     use crm_eventlog::{ExpectedVersion, NewEvent};
     use serde_json::json;
-    use sqlx::PgPool;
 
     use super::*;
 
