@@ -251,6 +251,7 @@ pub(crate) async fn drive(
         cursor = page.next;
         if page.caught_up && page.len < page_size {
             let at = Instant::now();
+            finish_copy(pool, projection).await?;
             set_logged(pool, projection).await?;
             let logging = at.elapsed();
             let at = Instant::now();
@@ -313,6 +314,16 @@ async fn lost(
     }
     begin_beside(tx, projection).await?;
     Ok(true)
+}
+
+/// Lets the projection complete its caught-up copy (see [`Projection::finish_copy`]),
+/// in a transaction of its own in the shadow schema.
+async fn finish_copy(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    use_schema(&mut tx, &schema_of(projection.name())).await?;
+    projection.finish_copy(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Makes the filled shadow tables logged (each rewritten once into the WAL, in a
@@ -379,7 +390,7 @@ async fn apply_batch(
     let events = crate::repairs::honour(events, &repaired);
     if !events.is_empty() {
         use_schema(&mut tx, &schema_of(name)).await?;
-        projection.apply(&mut tx, &events).await?;
+        projection.apply_copy(&mut tx, &events).await?;
     }
     sqlx::query(
         "UPDATE projections.checkpoints \
