@@ -21,6 +21,7 @@ use sqlx::{Postgres, Transaction};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
+use rollup::Rollups;
 
 pub use crate::entity_status::DealStatus;
 pub use conversion::{conversion, Conversion, ReachedStage};
@@ -84,7 +85,22 @@ impl Projection for Deals {
         tx: &mut Transaction<'_, Postgres>,
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
-        fold::apply(tx, events).await
+        fold::apply(tx, events, Rollups::Now).await
+    }
+
+    /// The funnel's rollups are summed once the copy has caught up (`finish_copy`):
+    /// each batch appends its deltas to a scratch table instead of adding them to
+    /// `funnel_rollup` row by row.
+    async fn apply_copy(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[Arc<FeedEvent>],
+    ) -> Result<(), ProjectionError> {
+        fold::apply(tx, events, Rollups::Later).await
+    }
+
+    async fn finish_copy(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        rollup::sum_pending(tx).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {

@@ -167,9 +167,12 @@ impl Projection for Leads {
                     lead.email = lead.email.as_ref().map(|_| erased());
                 }
                 // An interaction naming the lead: answered (the lead's version stays).
+                // One naming a lead answered already changes nothing: not rewritten.
                 DomainEvent::InteractionLogged(_) => {
-                    lead.contacted = true;
-                    touched.push(lead.lead_id);
+                    if !lead.contacted {
+                        lead.contacted = true;
+                        touched.push(lead.lead_id);
+                    }
                     continue;
                 }
                 _ => continue,

@@ -63,6 +63,31 @@ pub trait Projection: Send + Sync + 'static {
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError>;
 
+    /// Applies a batch to a copy being filled beside the live tables (a rebuild, a
+    /// first build beside): the same as [`Projection::apply`] unless the projection
+    /// keeps work for [`Projection::finish_copy`]. The default is `apply`.
+    async fn apply_copy(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[Arc<FeedEvent>],
+    ) -> Result<(), ProjectionError> {
+        self.apply(tx, events).await
+    }
+
+    /// Completes a copy filled by [`Projection::apply_copy`] once it has caught up
+    /// (before its tables are made logged, indexed and swapped in), inside `tx` with
+    /// the copy's schema first in `search_path`; it runs once per process driving the
+    /// copy, and the batches after it (the copy catching up for the swap) go through
+    /// `apply`. A rebuild resumed after a restart may call `apply_copy` after an earlier
+    /// `finish_copy`, then `finish_copy` again. After it, the copy must equal what
+    /// `apply` would have made. The default does nothing.
+    async fn finish_copy(
+        &self,
+        _tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+
     /// Empties its tables for a rebuild, inside `tx` (with its checkpoint's reset).
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError>;
 }

@@ -237,7 +237,13 @@ pub(crate) async fn drive(
         reading += at.elapsed();
         let at = Instant::now();
         let turn = crate::wakeups::LIVE.turn().await;
-        let applied = match apply_batch(pool, projection, cursor, &events, page.next)
+        // Once finished (the copy's deferred work done), batches are applied as live.
+        let mode = if finished.is_none() {
+            Apply::Copy
+        } else {
+            Apply::Live
+        };
+        let applied = match apply_batch(pool, projection, mode, cursor, &events, page.next)
             .instrument(tracing::info_span!(
                 "projection.rebuild_batch",
                 projection = name,
@@ -246,7 +252,7 @@ pub(crate) async fn drive(
             .await
         {
             Err(err) if !err.is_transient() => {
-                return Err(failed_event(pool, projection, cursor, &events, err).await)
+                return Err(failed_event(pool, projection, mode, cursor, &events, err).await)
             }
             other => other?,
         };
@@ -263,6 +269,7 @@ pub(crate) async fn drive(
                 None => {
                     let _turn = crate::wakeups::LIVE.turn().await;
                     let at = Instant::now();
+                    finish_copy(pool, projection).await?;
                     set_logged(pool, projection).await?;
                     let logging = at.elapsed();
                     let at = Instant::now();
@@ -331,6 +338,16 @@ async fn lost(
     Ok(true)
 }
 
+/// Lets the projection complete its caught-up copy (see [`Projection::finish_copy`]),
+/// in a transaction of its own in the shadow schema.
+async fn finish_copy(pool: &PgPool, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    use_schema(&mut tx, &schema_of(projection.name())).await?;
+    projection.finish_copy(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Makes the filled shadow tables logged (each rewritten once into the WAL, in a
 /// transaction of its own so none holds the feed back long), so the copy swapped in
 /// survives a crash.
@@ -350,13 +367,23 @@ async fn set_logged(pool: &PgPool, projection: &dyn Projection) -> Result<(), Pr
 async fn failed_event(
     pool: &PgPool,
     projection: &dyn Projection,
+    mode: Apply,
     mut cursor: Cursor,
     events: &[Arc<FeedEvent>],
     err: ProjectionError,
 ) -> ProjectionError {
     for event in events {
         let next = event.stored.cursor();
-        match apply_batch(pool, projection, cursor, std::slice::from_ref(event), next).await {
+        match apply_batch(
+            pool,
+            projection,
+            mode,
+            cursor,
+            std::slice::from_ref(event),
+            next,
+        )
+        .await
+        {
             Ok(true) => cursor = next,
             Ok(false) => break,
             Err(err) if err.is_transient() => return err,
@@ -378,6 +405,16 @@ async fn failed_event(
     err
 }
 
+/// How a rebuild's batch is applied to its copy.
+#[derive(Debug, Clone, Copy)]
+enum Apply {
+    /// `Projection::apply_copy`: while the copy is filled (its deferred work, such as
+    /// the deals' rollups, done once by `finish_copy`).
+    Copy,
+    /// `Projection::apply`: after `finish_copy`, while the copy catches up for the swap.
+    Live,
+}
+
 /// Applies `events` to the shadow copy and moves its cursor from `expected` to
 /// `next`, in one transaction; false when the shadow's cursor was not `expected`.
 ///
@@ -387,6 +424,7 @@ async fn failed_event(
 async fn apply_batch(
     pool: &PgPool,
     projection: &dyn Projection,
+    mode: Apply,
     expected: Cursor,
     events: &[Arc<FeedEvent>],
     next: Cursor,
@@ -399,7 +437,10 @@ async fn apply_batch(
     let events = crate::repairs::honour(events, &repaired);
     if !events.is_empty() {
         use_schema(&mut tx, &schema_of(name)).await?;
-        projection.apply(&mut tx, &events).await?;
+        match mode {
+            Apply::Copy => projection.apply_copy(&mut tx, &events).await?,
+            Apply::Live => projection.apply(&mut tx, &events).await?,
+        }
     }
     let moved = sqlx::query(
         "UPDATE projections.checkpoints \

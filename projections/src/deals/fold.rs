@@ -17,7 +17,7 @@ use crate::entity_status::DealStatus;
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 
-use super::rollup::{Moves, Standing};
+use super::rollup::{Moves, Rollups, Standing};
 
 /// The fields one deal event sets (None: left as it was).
 #[derive(Default)]
@@ -73,6 +73,7 @@ struct Appended {
 pub(super) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Arc<FeedEvent>],
+    rollups: Rollups,
 ) -> Result<(), ProjectionError> {
     let events = decode(events)?;
     define_pipelines(tx, &events).await?;
@@ -192,7 +193,7 @@ pub(super) async fn apply(
     }
     let rows = touched_rows(touched, &deals);
     write_deals(tx, &rows).await?;
-    moves.write(tx).await?;
+    moves.write(tx, rollups).await?;
     write_appended(tx, &appended).await
 }
 

@@ -43,6 +43,52 @@ struct Move {
     amount: i64,
 }
 
+/// When a batch's deltas reach `funnel_rollup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rollups {
+    /// Added to its rows by the batch (live batches).
+    Now,
+    /// Appended to `funnel_rollup_pending`, an unindexed scratch table of the copy
+    /// being filled, and summed into `funnel_rollup` by [`sum_pending`] once it has
+    /// caught up: one plain insert per batch instead of an upsert of every row it
+    /// moves. The rows come out the same: a row is the sum of every delta of its key,
+    /// and a key any batch touched has a row, even if its deltas sum to zero.
+    Later,
+}
+
+/// The scratch table of [`Rollups::Later`], in the copy's schema.
+const PENDING: &str = "funnel_rollup_pending";
+
+/// Sums the deltas a copy's batches left in `funnel_rollup_pending` into
+/// `funnel_rollup` and drops the scratch table (nothing if there is none).
+pub(super) async fn sum_pending(tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+    if !exists(tx, PENDING).await? {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO funnel_rollup (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
+         SELECT pipeline_id, manager_id, span, bucket, stage_id, sum(deals), sum(amount) \
+           FROM {PENDING} GROUP BY pipeline_id, manager_id, span, bucket, stage_id \
+         ON CONFLICT (pipeline_id, manager_id, span, bucket, stage_id) DO UPDATE \
+            SET deals = funnel_rollup.deals + EXCLUDED.deals, \
+                amount = funnel_rollup.amount + EXCLUDED.amount"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!("DROP TABLE {PENDING}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether `table` exists in the schemas of `search_path`.
+async fn exists(tx: &mut Transaction<'_, Postgres>, table: &str) -> Result<bool, ProjectionError> {
+    Ok(sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(table)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
 /// A rollup row's key: pipeline, manager (nil: all), span, bucket, stage.
 type Key = (Uuid, Uuid, &'static str, NaiveDate, Uuid);
 
@@ -126,6 +172,7 @@ impl Moves {
     pub async fn write(
         mut self,
         tx: &mut Transaction<'_, Postgres>,
+        rollups: Rollups,
     ) -> Result<(), ProjectionError> {
         if !self.irregular.is_empty() {
             let mut back: Vec<Move> = sqlx::query_as(
@@ -167,23 +214,42 @@ impl Moves {
             return Ok(());
         }
         let rows: Vec<(&Key, &(i64, i128))> = self.rollup.iter().collect();
-        sqlx::query(
-            "INSERT INTO funnel_rollup (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
-             SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
-                    $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a) \
-             ON CONFLICT (pipeline_id, manager_id, span, bucket, stage_id) DO UPDATE \
-                SET deals = funnel_rollup.deals + EXCLUDED.deals, \
-                    amount = funnel_rollup.amount + EXCLUDED.amount",
-        )
-        .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.3).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(k, _)| k.4).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, v)| v.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, v)| v.1.to_string()).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        let statement = match rollups {
+            Rollups::Now => {
+                "INSERT INTO funnel_rollup (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
+                 SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
+                        $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a) \
+                 ON CONFLICT (pipeline_id, manager_id, span, bucket, stage_id) DO UPDATE \
+                    SET deals = funnel_rollup.deals + EXCLUDED.deals, \
+                        amount = funnel_rollup.amount + EXCLUDED.amount"
+            }
+            Rollups::Later => {
+                if !exists(tx, PENDING).await? {
+                    sqlx::query(&format!(
+                        "CREATE UNLOGGED TABLE {PENDING} (LIKE funnel_rollup)"
+                    ))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                "INSERT INTO funnel_rollup_pending (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
+                 SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
+                        $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a)"
+            }
+        };
+        sqlx::query(statement)
+            .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.3).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(k, _)| k.4).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, v)| v.0).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|(_, v)| v.1.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

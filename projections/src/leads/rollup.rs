@@ -83,29 +83,34 @@ pub(super) async fn write_counts(
     let dims: Vec<&str> = deltas.iter().map(|((_, _, d, _), _)| *d).collect();
     let keys: Vec<&str> = deltas.iter().map(|((_, _, _, k), _)| k.as_str()).collect();
     let moved: Vec<i64> = deltas.iter().map(|(_, n)| *n).collect();
-    sqlx::query(
-        "INSERT INTO lead_counts (span, bucket, dim, key, leads) \
-         SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::int8[]) \
-         ON CONFLICT (span, dim, bucket, key) DO UPDATE SET leads = lead_counts.leads + EXCLUDED.leads",
+    // The rows a move left at zero go (so a rebuild gives the same rows): the upsert
+    // returns them, and only a batch that left some runs the delete.
+    let zero: Vec<(String, NaiveDate, String, String)> = sqlx::query_as(
+        "WITH moved AS ( \
+           INSERT INTO lead_counts (span, bucket, dim, key, leads) \
+           SELECT * FROM UNNEST($1::text[], $2::date[], $3::text[], $4::text[], $5::int8[]) \
+           ON CONFLICT (span, dim, bucket, key) DO UPDATE SET leads = lead_counts.leads + EXCLUDED.leads \
+           RETURNING span, bucket, dim, key, leads) \
+         SELECT span, bucket, dim, key FROM moved WHERE leads = 0",
     )
     .bind(&spans)
     .bind(&buckets)
     .bind(&dims)
     .bind(&keys)
     .bind(&moved)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    if moved.iter().any(|n| *n < 0) {
+    if !zero.is_empty() {
         sqlx::query(
             "DELETE FROM lead_counts c \
               USING UNNEST($1::text[], $2::date[], $3::text[], $4::text[]) AS m(span, bucket, dim, key) \
               WHERE c.span = m.span AND c.dim = m.dim AND c.bucket = m.bucket AND c.key = m.key \
                 AND c.leads = 0",
         )
-        .bind(&spans)
-        .bind(&buckets)
-        .bind(&dims)
-        .bind(&keys)
+        .bind(zero.iter().map(|z| z.0.as_str()).collect::<Vec<_>>())
+        .bind(zero.iter().map(|z| z.1).collect::<Vec<_>>())
+        .bind(zero.iter().map(|z| z.2.as_str()).collect::<Vec<_>>())
+        .bind(zero.iter().map(|z| z.3.as_str()).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }
