@@ -152,14 +152,28 @@ async fn remove(
     if removed.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query_as(
-        "DELETE FROM client_keys k USING UNNEST($1::uuid[], $2::text[]) AS u(client_id, match) \
-          WHERE k.client_id = u.client_id AND k.match = u.match RETURNING k.match, k.value",
-    )
-    .bind(removed.iter().map(|r| r.0).collect::<Vec<_>>())
-    .bind(removed.iter().map(|r| r.1).collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await?;
+    // One plain `client_id = ANY` per kind (the client index; a join with the
+    // pairs was planned as a scan of every key).
+    let mut rows = Vec::new();
+    for kinds in [&["name"][..], &["phone", "email"][..]] {
+        let clients: Vec<Uuid> = removed
+            .iter()
+            .filter(|r| r.1 == kinds[0])
+            .map(|r| r.0)
+            .collect();
+        if clients.is_empty() {
+            continue;
+        }
+        let gone: Vec<(String, String)> = sqlx::query_as(
+            "DELETE FROM client_keys WHERE client_id = ANY($1) AND match = ANY($2) \
+             RETURNING match, value",
+        )
+        .bind(clients)
+        .bind(kinds)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.extend(gone);
+    }
     Ok(rows)
 }
 
@@ -211,7 +225,8 @@ async fn set_managers(
     sqlx::query(
         "UPDATE client_keys k SET manager_id = u.manager_id \
            FROM UNNEST($1::uuid[], $2::uuid[]) AS u(client_id, manager_id) \
-          WHERE k.client_id = u.client_id AND k.manager_id <> u.manager_id",
+          WHERE k.client_id = ANY($1) AND k.client_id = u.client_id \
+            AND k.manager_id <> u.manager_id",
     )
     .bind(managers.iter().map(|m| m.0).collect::<Vec<_>>())
     .bind(managers.iter().map(|m| m.1).collect::<Vec<_>>())
