@@ -70,6 +70,18 @@ pub(super) struct CardChange {
     erased_at: Option<DateTime<Utc>>,
 }
 
+/// What a batch knows of a client's keys' sources (see [`CardChange::key_sources`]).
+pub(super) struct KeySources {
+    /// The client registered in the batch: every field below is its value now.
+    pub(super) registered: bool,
+    /// Its name, when registered or renamed in the batch.
+    pub(super) name: Option<String>,
+    /// Its contacts (as stored in the card), when registered or changed in the batch.
+    pub(super) contacts: Option<Value>,
+    /// Its manager, when registered or reassigned in the batch.
+    pub(super) manager_id: Option<Uuid>,
+}
+
 /// Contacts (as stored in a card) with their personal values replaced by [`ERASED`].
 fn erased_contacts(contacts: &Value) -> Value {
     let Value::Array(items) = contacts else {
@@ -190,6 +202,26 @@ impl CardChange {
     pub(super) fn win(&mut self, at: DateTime<Utc>) {
         self.first_won_at = Some(self.first_won_at.map_or(at, |t| t.min(at)));
         self.last_won_at = Some(self.last_won_at.map_or(at, |t| t.max(at)));
+    }
+
+    /// What the client's keys (`super::keys`) are made of, as far as the batch knows
+    /// it: for a client registered in it, its name, contacts and manager now; for
+    /// another, the name and contacts the batch set and the manager it gave it.
+    pub(super) fn key_sources(&self) -> KeySources {
+        match self.merged() {
+            Some(r) => KeySources {
+                registered: true,
+                name: Some(r.name),
+                contacts: Some(r.contacts),
+                manager_id: Some(r.manager_id),
+            },
+            None => KeySources {
+                registered: false,
+                name: self.name.clone(),
+                contacts: self.contacts.clone(),
+                manager_id: self.manager_id,
+            },
+        }
     }
 
     /// The registration with the later changes applied: the card's fields, when the

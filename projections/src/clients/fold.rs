@@ -77,7 +77,7 @@ pub(super) async fn apply(
         batch.fold(stored, event);
     }
     batch.write(tx).await?;
-    super::keys::refresh(tx, &decoded).await
+    super::keys::refresh(tx, &decoded, &batch.cards).await
 }
 
 impl Batch {
@@ -308,7 +308,7 @@ impl Batch {
     }
 
     /// Writes every changed row, one statement per table.
-    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+    async fn write(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         card::write(tx, &self.cards).await?;
         let moved = write_merges(tx, &self.merges).await?;
         self.write_deals(tx).await?;

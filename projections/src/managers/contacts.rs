@@ -218,17 +218,19 @@ async fn load_latest(
 ) -> Result<HashMap<Pair, Latest>, ProjectionError> {
     type Row = (Uuid, Uuid, DateTime<Utc>, i64, Option<DateTime<Utc>>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT p.manager_id, p.client_id, l.occurred_at, l.position, c.occurred_at \
+        // The latest call is the latest interaction when that is a call (about half
+        // of them): the second look only for the others.
+        "SELECT p.manager_id, p.client_id, l.occurred_at, l.position, \
+                CASE WHEN l.kind IN ('call_outbound', 'call_inbound') THEN l.occurred_at \
+                ELSE (SELECT occurred_at FROM kpi_facts f \
+                       WHERE f.manager_id = p.manager_id AND f.client_id = p.client_id \
+                         AND f.kind IN ('call_outbound', 'call_inbound') \
+                       ORDER BY occurred_at DESC, position DESC LIMIT 1) END \
            FROM UNNEST($1::uuid[], $2::uuid[]) AS p(manager_id, client_id) \
           CROSS JOIN LATERAL ( \
-                SELECT occurred_at, position FROM kpi_facts f \
+                SELECT occurred_at, position, kind FROM kpi_facts f \
                  WHERE f.manager_id = p.manager_id AND f.client_id = p.client_id \
-                 ORDER BY occurred_at DESC, position DESC LIMIT 1) l \
-           LEFT JOIN LATERAL ( \
-                SELECT occurred_at FROM kpi_facts f \
-                 WHERE f.manager_id = p.manager_id AND f.client_id = p.client_id \
-                   AND f.kind IN ('call_outbound', 'call_inbound') \
-                 ORDER BY occurred_at DESC, position DESC LIMIT 1) c ON true",
+                 ORDER BY occurred_at DESC, position DESC LIMIT 1) l",
     )
     .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
     .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
