@@ -78,7 +78,10 @@ impl Drop for LiveBatch {
 }
 
 /// A rebuild's turn to apply a batch (None: no live work lately, no turns taken).
-pub(crate) struct Turn(#[allow(dead_code)] Option<SemaphorePermit<'static>>);
+pub(crate) struct Turn {
+    /// Held until the turn ends.
+    _permit: Option<SemaphorePermit<'static>>,
+}
 
 impl LiveWork {
     fn now() -> u64 {
@@ -103,7 +106,7 @@ impl LiveWork {
     /// to end (at most [`GIVE_WAY_AT_MOST`]); holds the turn until dropped.
     pub(crate) async fn turn(&'static self) -> Turn {
         if !self.lately() {
-            return Turn(None);
+            return Turn { _permit: None };
         }
         let permit = self.turns.acquire().await.ok();
         let deadline = tokio::time::Instant::now() + GIVE_WAY_AT_MOST;
@@ -116,6 +119,6 @@ impl LiveWork {
                 break;
             }
         }
-        Turn(permit)
+        Turn { _permit: permit }
     }
 }

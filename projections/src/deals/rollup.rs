@@ -214,29 +214,30 @@ impl Moves {
             return Ok(());
         }
         let rows: Vec<(&Key, &(i64, i128))> = self.rollup.iter().collect();
-        let statement = match rollups {
-            Rollups::Now => {
-                "INSERT INTO funnel_rollup (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
-                 SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
-                        $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a) \
-                 ON CONFLICT (pipeline_id, manager_id, span, bucket, stage_id) DO UPDATE \
+        // The same rows either way: added to `funnel_rollup` now, or appended to the
+        // copy's scratch table (made by the first batch that needs it).
+        let (table, upsert) = match rollups {
+            Rollups::Now => (
+                "funnel_rollup",
+                " ON CONFLICT (pipeline_id, manager_id, span, bucket, stage_id) DO UPDATE \
                     SET deals = funnel_rollup.deals + EXCLUDED.deals, \
-                        amount = funnel_rollup.amount + EXCLUDED.amount"
-            }
+                        amount = funnel_rollup.amount + EXCLUDED.amount",
+            ),
             Rollups::Later => {
-                if !exists(tx, PENDING).await? {
-                    sqlx::query(&format!(
-                        "CREATE UNLOGGED TABLE {PENDING} (LIKE funnel_rollup)"
-                    ))
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                "INSERT INTO funnel_rollup_pending (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
-                 SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
-                        $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a)"
+                sqlx::query(&format!(
+                    "CREATE UNLOGGED TABLE IF NOT EXISTS {PENDING} (LIKE funnel_rollup)"
+                ))
+                .execute(&mut **tx)
+                .await?;
+                (PENDING, "")
             }
         };
-        sqlx::query(statement)
+        let statement = format!(
+            "INSERT INTO {table} (pipeline_id, manager_id, span, bucket, stage_id, deals, amount) \
+             SELECT p, m, s, b, st, d, a::numeric FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
+                    $4::date[], $5::uuid[], $6::int8[], $7::text[]) AS r(p, m, s, b, st, d, a){upsert}"
+        );
+        sqlx::query(&statement)
             .bind(rows.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
             .bind(rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
             .bind(rows.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
