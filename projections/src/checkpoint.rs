@@ -42,6 +42,19 @@ pub(crate) async fn use_schema(
     Ok(())
 }
 
+/// Undoes [`use_schema`] for the rest of the transaction: the server's defaults again
+/// (a swap that applied events to a copy then must reach the disk before it commits).
+pub(crate) async fn leave_schema(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+) -> Result<(), ProjectionError> {
+    for setting in ["search_path", "enable_seqscan", "synchronous_commit"] {
+        sqlx::query(&format!("SET LOCAL {setting} TO DEFAULT"))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Runs the projection's `setup` in a transaction of its own.
 pub(crate) async fn setup(
     pool: &PgPool,

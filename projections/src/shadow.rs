@@ -13,7 +13,7 @@ use crm_eventlog::{Cursor, EventLog, FeedFilter};
 use sqlx::{PgPool, Postgres, Transaction};
 use tracing::Instrument;
 
-use crate::checkpoint::{parse_cursor, use_schema, LIVE_SCHEMA};
+use crate::checkpoint::{leave_schema, parse_cursor, use_schema, LIVE_SCHEMA};
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
@@ -743,11 +743,7 @@ async fn catch_up_in_swap(
         use_schema(tx, &schema_of(name)).await?;
         projection.apply(tx, &events).await?;
         // Back to the defaults for the swap itself (it must reach the disk).
-        for setting in ["search_path", "enable_seqscan", "synchronous_commit"] {
-            sqlx::query(&format!("SET LOCAL {setting} TO DEFAULT"))
-                .execute(&mut **tx)
-                .await?;
-        }
+        leave_schema(tx).await?;
     }
     sqlx::query(
         "UPDATE projections.checkpoints \
