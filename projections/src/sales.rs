@@ -1,6 +1,6 @@
 //! The `sales` read model (issue 18): the catalogue, each deal's lines and the lines
 //! as they stood at each win, every DealWon with the deal's client and manager then,
-//! each client's first interaction, invoices with their payments, and managers'
+//! each client's first win and first interaction, invoices with their payments, and managers'
 //! monthly plans; `GET /products` and the sales reports (revenue by product,
 //! category, novelty and first contact; invoices; plans) read it.
 //!
@@ -31,8 +31,8 @@ pub use revenue::{sales_revenue, SalesRevenueBy};
 pub const NAME: &str = "sales";
 
 /// Keeps `projections.sales_products`, `sales_deals`, `sales_deal_lines`,
-/// `sales_wins`, `sales_won_lines`, `sales_first_contacts`, `sales_invoices` and
-/// `sales_plans`.
+/// `sales_wins`, `sales_won_lines`, `sales_first_wins`, `sales_first_contacts`,
+/// `sales_invoices` and `sales_plans`.
 pub struct Sales;
 
 #[async_trait]
@@ -52,6 +52,7 @@ impl Projection for Sales {
             "sales_deal_lines",
             "sales_wins",
             "sales_won_lines",
+            "sales_first_wins",
             "sales_first_contacts",
             "sales_invoices",
             "sales_plans",
@@ -84,7 +85,8 @@ impl Projection for Sales {
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         sqlx::query(
             "TRUNCATE sales_products, sales_deals, sales_deal_lines, sales_wins, \
-             sales_won_lines, sales_first_contacts, sales_invoices, sales_plans",
+             sales_won_lines, sales_first_wins, sales_first_contacts, sales_invoices, \
+             sales_plans",
         )
         .execute(&mut **tx)
         .await?;

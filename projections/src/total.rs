@@ -83,7 +83,7 @@ impl Encode<'_, Postgres> for Total {
 
 /// The bigint sum (`projections.sum_int8`): cheap per group, and an error where a sum
 /// would pass 2^63 − 1, never a wrong figure.
-const BIGINT_SUM: &str = "projections.sum_int8";
+pub(crate) const BIGINT_SUM: &str = "projections.sum_int8";
 
 /// Runs `query` with its sums in bigint ([`BIGINT_SUM`] given as the aggregate's name),
 /// and again with PostgreSQL's `sum` (numeric: exact whatever the size) when one of

@@ -1333,7 +1333,8 @@ async fn reflected(app: &TestApp, path: &str) -> Value {
 async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: PgPool) {
     use chrono::{DateTime, NaiveDate, Utc};
     use crm_domain::events::{
-        DealLost, DealOpened, DealWon, InteractionDuration, InteractionLogged, InvoiceIssued,
+        DealLineAdded, DealLost, DealOpened, DealWon, InteractionDuration, InteractionLogged,
+        InvoiceIssued, ProductDefined,
     };
     use crm_domain::values::{Direction, InteractionKind};
     use crm_domain::{DomainEvent, MAX_AMOUNT};
@@ -1371,13 +1372,37 @@ async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: Pg
     };
     let id = |e: &DomainEvent| e.entity().1;
     let mut log = Vec::new();
-    for _ in 0..wins {
+    // The first deal carries one line whose quantity × price alone passes 2^63 - 1 (the
+    // API bounds a line; a log written otherwise need not be).
+    let product = Uuid::now_v7();
+    log.push((
+        DomainEvent::ProductDefined(ProductDefined {
+            product_id: product,
+            name: "Press".into(),
+            category: "Machines".into(),
+            price: None,
+        }),
+        at(1),
+    ));
+    let (quantity, price) = (i64::MAX / 2, 3);
+    let line_total = i128::from(quantity) * i128::from(price);
+    for n in 0..wins {
         let deal = opened(MAX_AMOUNT, None);
         let won = DomainEvent::DealWon(DealWon {
             deal_id: id(&deal),
             amount: MAX_AMOUNT,
         });
+        let line = DomainEvent::DealLineAdded(DealLineAdded {
+            deal_id: id(&deal),
+            line_id: Uuid::now_v7(),
+            product_id: product,
+            quantity,
+            price,
+        });
         log.push((deal, at(10)));
+        if n == 0 {
+            log.push((line, at(11)));
+        }
         log.push((won, at(20)));
     }
     // Events appended before the bounds, with the largest bigint: two deals open (due in
@@ -1452,6 +1477,38 @@ async fn sums_past_64_bits_break_no_read_model_and_every_report_answers(pool: Pg
         json!([{"key": c.to_string(), "deals": wins, "amount": won}]),
         "{by_client}"
     );
+    // Where the money came from: the client's first win is new, the other 9,223 repeat
+    // (9,223 × 10^15 fits in a bigint); all first contacted by an outbound call, the
+    // whole sum past 2^63 - 1.
+    let novelty = reflected(&app, &format!("/reports/revenue?by=novelty&{january}")).await;
+    assert_eq!(
+        novelty["groups"],
+        json!([{"key": "repeat", "deals": wins - 1, "amount": (wins - 1) * MAX_AMOUNT},
+               {"key": "new", "deals": 1, "amount": MAX_AMOUNT}]),
+        "{novelty}"
+    );
+    let contact = reflected(
+        &app,
+        &format!("/reports/revenue?by=first_contact&{january}"),
+    )
+    .await;
+    assert_eq!(
+        contact["groups"],
+        json!([{"key": "outbound", "deals": wins, "amount": won}]),
+        "{contact}"
+    );
+    // The one line past 2^63 - 1, by product and by category.
+    for (by, key) in [
+        ("product", product.to_string()),
+        ("category", "Machines".into()),
+    ] {
+        let lines = reflected(&app, &format!("/reports/revenue?by={by}&{january}")).await;
+        assert_eq!(
+            lines["groups"],
+            json!([{"key": key, "deals": 1, "amount": u64::try_from(line_total).unwrap()}]),
+            "{lines}"
+        );
+    }
     for by in ["client", "manager"] {
         let key = if by == "client" { c } else { m };
         let invoices = reflected(

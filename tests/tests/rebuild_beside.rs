@@ -224,13 +224,14 @@ async fn a_first_build_of_a_long_log_goes_beside_and_ends_with_every_index(pool:
         ..crm_projections::RunnerConfig::default()
     };
     let projectors = app.start_projectors_with(config);
+    // Every read model reflects the log once its copy is swapped in (waited for here:
+    // nine first builds beside on a busy machine can take longer than a read's wait).
+    app.assert_read_models_healthy().await;
     assert_eq!(deal_stages(&app, Some(last)).await, expected);
     assert!(built_beside(&app, "deals").await);
     // The same tables and indexes, under the names the migrations gave them.
     assert_eq!(index_names(&app).await, in_place);
-    // Every read model reflects the log once its copy is swapped in: no shadow schema
-    // is left behind.
-    app.assert_read_models_healthy().await;
+    // No shadow schema is left behind.
     let shadows: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'projections_rebuild_%'",
     )

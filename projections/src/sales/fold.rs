@@ -1,4 +1,4 @@
-//! What a batch does to the sales model: deals, lines, wins, first contacts,
+//! What a batch does to the sales model: deals, lines, wins, first wins, first contacts,
 //! invoices and plans folded in memory (the rows the batch touches loaded first),
 //! then one write per table.
 
@@ -395,6 +395,7 @@ impl Fold {
         .bind(w.iter().map(|w| w.amount).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
+        self.write_first_wins(tx).await?;
         let l = &self.won_lines;
         if l.is_empty() {
             return Ok(());
@@ -418,6 +419,34 @@ impl Fold {
         .bind(l.iter().map(|r| r.2.product_id).collect::<Vec<_>>())
         .bind(l.iter().map(|r| r.2.quantity).collect::<Vec<_>>())
         .bind(l.iter().map(|r| r.2.price).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Each client's earliest win of the batch, kept if earlier than the stored.
+    async fn write_first_wins(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<(), ProjectionError> {
+        let mut firsts: BTreeMap<Uuid, &Win> = BTreeMap::new();
+        for win in &self.wins {
+            let first = firsts.entry(win.deal.client_id).or_insert(win);
+            if (win.occurred_at, win.position) < (first.occurred_at, first.position) {
+                *first = win;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sales_first_wins AS f (client_id, occurred_at, position, deal_id) \
+             SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::int8[], $4::uuid[]) \
+             ON CONFLICT (client_id) DO UPDATE SET occurred_at = EXCLUDED.occurred_at, \
+                    position = EXCLUDED.position, deal_id = EXCLUDED.deal_id \
+              WHERE (EXCLUDED.occurred_at, EXCLUDED.position) < (f.occurred_at, f.position)",
+        )
+        .bind(firsts.keys().copied().collect::<Vec<_>>())
+        .bind(firsts.values().map(|w| w.occurred_at).collect::<Vec<_>>())
+        .bind(firsts.values().map(|w| w.position).collect::<Vec<_>>())
+        .bind(firsts.values().map(|w| w.deal_id).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         Ok(())

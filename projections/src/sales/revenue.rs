@@ -38,62 +38,134 @@ pub async fn sales_revenue(
     to: DateTime<Utc>,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, ProjectionError> {
-    // Unqualified: the won lines' own, or the wins' (`x`; the survivors' join has none).
-    let reach = "($3::uuid[] IS NULL OR manager_id = ANY($3))";
-    let period = "occurred_at >= $1 AND occurred_at < $2";
-    let sql = match by {
-        SalesRevenueBy::Product => format!(
-            "SELECT product_id::text AS key, count(DISTINCT deal_id) AS deals, \
-                    sum(quantity::numeric * price)::text AS amount \
-               FROM projections.sales_won_lines WHERE {period} AND {reach} \
-              GROUP BY 1 ORDER BY sum(quantity::numeric * price) DESC, 1"
-        ),
-        SalesRevenueBy::Category => format!(
-            "SELECT p.category AS key, count(DISTINCT l.deal_id) AS deals, \
-                    sum(l.quantity::numeric * l.price)::text AS amount \
-               FROM projections.sales_won_lines l \
-               LEFT JOIN projections.sales_products p USING (product_id) \
-              WHERE {period} AND {reach} \
-              GROUP BY 1 ORDER BY sum(l.quantity::numeric * l.price) DESC, 1 NULLS LAST"
-        ),
-        SalesRevenueBy::Novelty => {
-            let (join, client) = crate::clients::survivor_join!("x.client_id", "x_sv");
-            format!(
-                "WITH w AS (SELECT x.deal_id, x.amount, {client} AS client \
-                              FROM projections.sales_wins x {join} WHERE {period} AND {reach}), \
-                      firsts AS (SELECT DISTINCT ON ({client}) {client} AS client, x.deal_id \
-                                   FROM projections.sales_wins x {join} \
-                                  WHERE {client} IN (SELECT client FROM w) \
-                                  ORDER BY {client}, x.occurred_at, x.position) \
-                 SELECT CASE WHEN f.deal_id = w.deal_id THEN 'new' ELSE 'repeat' END AS key, \
-                        count(DISTINCT w.deal_id) AS deals, sum(w.amount)::text AS amount \
-                   FROM w JOIN firsts f USING (client) \
-                  GROUP BY 1 ORDER BY sum(w.amount) DESC, 1"
-            )
+    let rows = match by {
+        SalesRevenueBy::Product | SalesRevenueBy::Category => {
+            by_lines(pool, by, from, to, managers).await?
         }
-        SalesRevenueBy::FirstContact => {
-            let (join, client) = crate::clients::survivor_join!("x.client_id", "x_sv");
-            let (contact_join, contact) = crate::clients::survivor_join!("c.client_id", "c_sv");
-            format!(
-                "WITH w AS (SELECT x.deal_id, x.amount, {client} AS client \
-                              FROM projections.sales_wins x {join} WHERE {period} AND {reach}), \
-                      firsts AS (SELECT DISTINCT ON ({contact}) {contact} AS client, c.direction \
-                                   FROM projections.sales_first_contacts c {contact_join} \
-                                  ORDER BY {contact}, c.occurred_at, c.position) \
-                 SELECT coalesce(f.direction, 'unknown') AS key, \
-                        count(DISTINCT w.deal_id) AS deals, sum(w.amount)::text AS amount \
-                   FROM w LEFT JOIN firsts f USING (client) \
-                  GROUP BY 1 ORDER BY sum(w.amount) DESC, 1"
-            )
+        SalesRevenueBy::Novelty | SalesRevenueBy::FirstContact => {
+            by_client(pool, by, from, to, managers).await?
         }
     };
+    Ok(rows)
+}
+
+/// The lines at each win of the period by product or category: amounts per deal first
+/// (a deal counted once per group however many of its lines or wins are in it), then
+/// per group.
+async fn by_lines(
+    pool: &PgPool,
+    by: SalesRevenueBy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<RevenueGroup>, sqlx::Error> {
+    let (key, join) = match by {
+        SalesRevenueBy::Category => (
+            "p.category",
+            "LEFT JOIN projections.sales_products p USING (product_id)",
+        ),
+        _ => ("l.product_id::text", ""),
+    };
+    let sql = |sum: &str| {
+        // In bigint, a line's quantity × price past 2^63 − 1 raises as a sum does.
+        let line = if sum == crate::total::BIGINT_SUM {
+            "l.quantity * l.price"
+        } else {
+            "l.quantity::numeric * l.price"
+        };
+        format!(
+            "WITH d AS (SELECT {key} AS key, l.deal_id, {sum}({line}) AS amount \
+                          FROM projections.sales_won_lines l {join} \
+                         WHERE l.occurred_at >= $1 AND l.occurred_at < $2 \
+                           AND ($3::uuid[] IS NULL OR l.manager_id = ANY($3)) \
+                         GROUP BY 1, 2) \
+             SELECT key, count(*) AS deals, {sum}(amount)::text AS amount \
+               FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key NULLS LAST"
+        )
+    };
+    crate::total::summed(|sum| {
+        let sql = sql(sum);
+        async move { run(pool, &sql, from, to, managers).await }
+    })
+    .await
+}
+
+/// The period's wins by what their client's history says: whether the win is of the
+/// client's first won deal (novelty) or the direction of its first interaction (first
+/// contact). A merged client's history is its survivor's group's: the earliest of the
+/// group's members' first wins or first interactions (`groups`: each survivor with a
+/// member merged into it, and its members, itself included). Every other client's is
+/// its own row, looked up by key, so a call reads the period's wins and no client's
+/// whole history. A deal won twice in the period counts once in `deals`.
+async fn by_client(
+    pool: &PgPool,
+    by: SalesRevenueBy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<RevenueGroup>, sqlx::Error> {
+    let groups = "groups AS (SELECT survivor_id AS client, client_id AS member \
+                               FROM projections.client_survivors \
+                             UNION \
+                             SELECT survivor_id, survivor_id FROM projections.client_survivors)";
+    let survivor = "LEFT JOIN projections.client_survivors sv ON sv.client_id = x.client_id";
+    let (firsts, key, joins) = match by {
+        SalesRevenueBy::Novelty => (
+            "group_firsts AS (SELECT DISTINCT ON (g.client) g.client, f.deal_id \
+                                FROM groups g \
+                                JOIN projections.sales_first_wins f ON f.client_id = g.member \
+                               ORDER BY g.client, f.occurred_at, f.position)",
+            "CASE WHEN coalesce(gf.deal_id, f.deal_id) = x.deal_id THEN 'new' ELSE 'repeat' END",
+            "JOIN projections.sales_first_wins f ON f.client_id = x.client_id",
+        ),
+        _ => (
+            // Every group has a row, its direction null when no member was contacted.
+            "group_firsts AS (SELECT DISTINCT ON (g.client) g.client, f.direction \
+                                FROM groups g \
+                                LEFT JOIN projections.sales_first_contacts f \
+                                       ON f.client_id = g.member \
+                               ORDER BY g.client, f.occurred_at NULLS LAST, f.position)",
+            "coalesce(CASE WHEN gf.client IS NULL THEN f.direction ELSE gf.direction END, \
+                      'unknown')",
+            "LEFT JOIN projections.sales_first_contacts f ON f.client_id = x.client_id",
+        ),
+    };
+    let sql = |sum: &str| {
+        format!(
+            "WITH {groups}, {firsts}, \
+                  w AS (SELECT {key} AS key, x.deal_id, x.amount \
+                          FROM projections.sales_wins x {joins} {survivor} \
+                          LEFT JOIN group_firsts gf \
+                                 ON gf.client = coalesce(sv.survivor_id, x.client_id) \
+                         WHERE x.occurred_at >= $1 AND x.occurred_at < $2 \
+                           AND ($3::uuid[] IS NULL OR x.manager_id = ANY($3))), \
+                  d AS (SELECT key, deal_id, {sum}(amount) AS amount \
+                          FROM w GROUP BY key, deal_id) \
+             SELECT key, count(*) AS deals, {sum}(amount)::text AS amount \
+               FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key"
+        )
+    };
+    crate::total::summed(|sum| {
+        let sql = sql(sum);
+        async move { run(pool, &sql, from, to, managers).await }
+    })
+    .await
+}
+
+/// Runs one revenue statement over the period and reach.
+async fn run(
+    pool: &PgPool,
+    sql: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<RevenueGroup>, sqlx::Error> {
     // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
-    let rows = sqlx::query_as::<_, RevenueGroup>(&sql)
+    sqlx::query_as::<_, RevenueGroup>(sql)
         .persistent(false)
         .bind(from)
         .bind(to)
         .bind(managers)
         .fetch_all(pool)
-        .await?;
-    Ok(rows)
+        .await
 }
