@@ -83,11 +83,7 @@ async fn by_lines(
                FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key NULLS LAST"
         )
     };
-    crate::total::summed(|sum| {
-        let sql = sql(sum);
-        async move { run(pool, &sql, from, to, managers).await }
-    })
-    .await
+    run_summed(pool, sql, from, to, managers).await
 }
 
 /// The period's wins by what their client's history says: whether the win is of the
@@ -145,6 +141,18 @@ async fn by_client(
                FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key"
         )
     };
+    run_summed(pool, sql, from, to, managers).await
+}
+
+/// Runs the statement `sql` makes with bigint sums, and again with numeric ones when a
+/// sum overflows ([`crate::total::summed`]).
+async fn run_summed(
+    pool: &PgPool,
+    sql: impl Fn(&str) -> String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<RevenueGroup>, sqlx::Error> {
     crate::total::summed(|sum| {
         let sql = sql(sum);
         async move { run(pool, &sql, from, to, managers).await }
