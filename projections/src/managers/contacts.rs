@@ -247,6 +247,10 @@ pub(super) async fn count_all_links(
             dekad(&format!("({at} AT TIME ZONE 'UTC')::date"))
         )
     };
+    let call = format!(
+        "CASE WHEN prev_call_at IS NOT NULL THEN {} END",
+        prev("prev_call_at")
+    );
     sqlx::query("TRUNCATE kpi_contact_links")
         .execute(&mut **tx)
         .await?;
@@ -265,10 +269,7 @@ pub(super) async fn count_all_links(
           WHERE l.prev_dekad IS NOT NULL \
           GROUP BY 1, 2, 3, 4, 5",
         contact = prev("prev_contact_at"),
-        call = format!(
-            "CASE WHEN prev_call_at IS NOT NULL THEN {} END",
-            prev("prev_call_at")
-        ),
+        call = call,
         day_dekad = dekad("f.day"),
     ))
     .execute(&mut **tx)
