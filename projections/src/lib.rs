@@ -29,6 +29,7 @@ mod batch;
 mod calendar;
 mod checkpoint;
 pub mod clients;
+mod copy_state;
 pub mod custom;
 pub mod day;
 pub mod deals;

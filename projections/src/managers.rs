@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::copy_state::CopyStates;
 use crate::error::ProjectionError;
 use crate::event::FeedEvent;
 use crate::projection::Projection;
@@ -141,22 +142,41 @@ impl Projection for ManagerKpisProjection {
         tx: &mut Transaction<'_, Postgres>,
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
-        let decoded = crate::batch::decode(events)?;
-        let mut ids: Vec<Uuid> = decoded.iter().filter_map(|(_, e)| subject(e)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut fold = Fold {
-            owners: load_owners(tx, &ids).await?,
-            ..Fold::default()
-        };
-        for (stored, event) in &decoded {
-            fold.apply(stored, event)?;
+        apply_batch(tx, events, Rollups::Now, &mut Known::incomplete()).await
+    }
+
+    /// `kpi_daily`, `kpi_monthly` and `kpi_contact_links` are sums and counts of
+    /// `kpi_facts`: a copy's batches insert the facts only, and `finish_copy` sums them
+    /// all in one pass each instead of each batch upserting every row it touches. The
+    /// owners and each pair's latest contact are kept in memory from one batch of the
+    /// copy to the next ([`Known`]) instead of being looked up again in the copy.
+    async fn apply_copy(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[Arc<FeedEvent>],
+    ) -> Result<(), ProjectionError> {
+        let mut taken = COPIES.take(tx, NAME).await?;
+        if !taken.valid {
+            // A copy resumed, or filled by another process: look rows up.
+            taken.state = Known::incomplete();
         }
-        contacts::link(tx, &mut fold.facts).await?;
-        write_managers(tx, &fold.managers, &fold.deactivated).await?;
-        write_owners(tx, &fold.changed).await?;
-        write_facts(tx, &fold.facts).await?;
+        apply_batch(tx, events, Rollups::Later, &mut taken.state).await?;
+        let known = &mut taken.state;
+        if known.owners.len() > MOST_KNOWN {
+            known.owners = HashMap::new();
+            known.owners_complete = false;
+        }
+        if known.latest.len() > MOST_KNOWN {
+            known.latest = HashMap::new();
+            known.latest_complete = false;
+        }
+        COPIES.keep(taken, events.len());
         Ok(())
+    }
+
+    async fn finish_copy(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+        COPIES.drop_copy(tx).await?;
+        sum_rollups(tx).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
@@ -168,6 +188,135 @@ impl Projection for ManagerKpisProjection {
         .await?;
         Ok(())
     }
+}
+
+/// When a batch's facts reach `kpi_daily`, `kpi_monthly` and `kpi_contact_links`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rollups {
+    /// Added to their rows by the batch (live batches).
+    Now,
+    /// Summed and counted from every fact once the copy has caught up
+    /// ([`sum_rollups`]).
+    Later,
+}
+
+/// Applies a batch: folds it in memory, links the contacts, writes each table once.
+async fn apply_batch(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[Arc<FeedEvent>],
+    rollups: Rollups,
+    state: &mut Known,
+) -> Result<(), ProjectionError> {
+    let decoded = crate::batch::decode(events)?;
+    let mut ids: Vec<Uuid> = decoded.iter().filter_map(|(_, e)| subject(e)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut known = std::mem::take(&mut state.owners);
+    if !state.owners_complete {
+        ids.retain(|id| !known.contains_key(id));
+        known.extend(load_owners(tx, &ids).await?);
+    }
+    let mut fold = Fold {
+        owners: known,
+        ..Fold::default()
+    };
+    for (stored, event) in &decoded {
+        fold.apply(stored, event)?;
+    }
+    let count_links = rollups == Rollups::Now;
+    let complete = state.latest_complete;
+    contacts::link(
+        tx,
+        &mut fold.facts,
+        &mut state.latest,
+        complete,
+        count_links,
+    )
+    .await?;
+    write_managers(tx, &fold.managers, &fold.deactivated).await?;
+    write_owners(tx, &fold.changed).await?;
+    write_facts(tx, &fold.facts, rollups).await?;
+    state.owners = fold.owners;
+    Ok(())
+}
+
+/// What a copy's batches keep in memory from one to the next (see
+/// [`crate::copy_state`]): each lead's, deal's and task's owner, and each (manager,
+/// client) pair's latest contact, as the copy's tables hold them. A live batch
+/// starts from an empty one, incomplete: it looks up every owner and pair it needs.
+struct Known {
+    owners: HashMap<Uuid, Owner>,
+    latest: HashMap<contacts::Pair, contacts::Latest>,
+    /// Every owner the copy holds is in `owners` (one missing has no row).
+    owners_complete: bool,
+    /// Every pair with a contact in the copy is in `latest`.
+    latest_complete: bool,
+}
+
+impl Default for Known {
+    /// Nothing known yet, of a copy that is empty: complete.
+    fn default() -> Self {
+        Known {
+            owners: HashMap::new(),
+            latest: HashMap::new(),
+            owners_complete: true,
+            latest_complete: true,
+        }
+    }
+}
+
+impl Known {
+    /// Nothing known, of tables that may hold rows: everything is looked up.
+    fn incomplete() -> Self {
+        Known {
+            owners_complete: false,
+            latest_complete: false,
+            ..Known::default()
+        }
+    }
+}
+
+/// The most owners, and the most pairs, a copy keeps in memory (under 100 bytes
+/// each): past that, the map is dropped and the batches after look up in the copy
+/// what it lacks, so the memory stays bounded whatever the size of the log.
+const MOST_KNOWN: usize = 1_000_000;
+
+/// The copies of this projection being filled in this process, and what each keeps.
+static COPIES: CopyStates<Known> = CopyStates::new();
+
+/// Makes `kpi_daily` and `kpi_monthly` again from every row of `kpi_facts`, in one
+/// pass each: what the batches' upserts add up to, since each row is the sum of the
+/// facts of its (day or month, manager) and a fact never changes its measures (a
+/// relink changes only its previous contact and call); then `kpi_contact_links`
+/// from the facts' links ([`contacts::count_all_links`]). Emptied first, so a copy
+/// resumed after an earlier `finish_copy` is summed again whole.
+async fn sum_rollups(tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
+    let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
+    let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
+    let (columns, sums) = (columns.join(", "), sums.join(", "));
+    // One pass over every fact: the copy's batches forbid whole scans (see
+    // `checkpoint::use_schema`), which this one is.
+    sqlx::query("SELECT set_config('enable_seqscan', 'on', true)")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("TRUNCATE kpi_daily, kpi_monthly")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO kpi_daily (day, manager_id, {columns}) \
+         SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+           FROM kpi_facts GROUP BY 1, 2"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO kpi_monthly (month, manager_id, {columns}) \
+         SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
+           FROM kpi_facts GROUP BY 1, 2"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    contacts::count_all_links(tx).await
 }
 
 async fn load_owners(
@@ -256,9 +405,13 @@ async fn write_owners(
 async fn write_facts(
     tx: &mut Transaction<'_, Postgres>,
     facts: &[Fact],
+    rollups: Rollups,
 ) -> Result<(), ProjectionError> {
     if facts.is_empty() {
         return Ok(());
+    }
+    if rollups == Rollups::Later {
+        return insert_facts(tx, facts).await;
     }
     let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
@@ -317,5 +470,43 @@ async fn write_facts(
         .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Inserts the facts alone (a copy's batches: the rollups are summed at the end).
+async fn insert_facts(
+    tx: &mut Transaction<'_, Postgres>,
+    facts: &[Fact],
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
+                                amount, late, prev_contact_at, prev_call_at, goal, goal_reached) \
+         SELECT u.position, u.manager_id, u.occurred_at, u.kind, u.client_id, u.seconds, \
+                u.amount, u.late, \
+                CASE WHEN u.client_id IS NOT NULL \
+                     THEN coalesce(u.prev_contact_at, '-infinity') END, \
+                CASE WHEN u.client_id IS NOT NULL AND u.kind IN ('call_outbound', 'call_inbound') \
+                     THEN coalesce(u.prev_call_at, '-infinity') END, \
+                u.goal, u.goal_reached \
+           FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], \
+                       $6::bigint[], $7::bigint[], $8::bool[], $9::timestamptz[], \
+                       $10::timestamptz[], $11::bool[], $12::bool[]) \
+                AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
+                     prev_contact_at, prev_call_at, goal, goal_reached)",
+    )
+    .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.manager_id).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.occurred_at).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.client_id).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.seconds).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.amount).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.goal).collect::<Vec<_>>())
+    .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
