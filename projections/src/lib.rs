@@ -51,7 +51,6 @@ mod shadow;
 mod shared_feed;
 mod status;
 pub mod tasks;
-mod threads;
 pub mod total;
 mod wakeups;
 

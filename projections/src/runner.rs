@@ -383,8 +383,7 @@ impl Runner {
                     let read = sub.cursor();
                     if read > cursor && failures == 0 {
                         // Idle with a filter: remember the events the filter passed over.
-                        let writes = self.feed.live_pool();
-                        match checkpoint::commit(&writes, projection, &[], cursor, read).await? {
+                        match checkpoint::commit(pool, projection, &[], cursor, read).await? {
                             Committed::Done => cursor = read,
                             Committed::Fenced => {
                                 cursor = checkpoint::activate(pool, projection).await?;
@@ -450,10 +449,7 @@ impl Runner {
         let projection = &*self.projection;
         let name = projection.name();
         let pool = self.log.pool();
-        // Batches are written through connections that never append (the feed does
-        // not wait for them); everything else through the log's own.
-        let writes = &self.feed.live_pool();
-        let err = match checkpoint::commit(writes, projection, events, *cursor, next).await {
+        let err = match checkpoint::commit(pool, projection, events, *cursor, next).await {
             Ok(Committed::Done) => {
                 *cursor = next;
                 if *failures > 0 {
@@ -476,7 +472,7 @@ impl Runner {
             for event in events {
                 let one = std::slice::from_ref(event);
                 let next = event.stored.cursor();
-                match checkpoint::commit(writes, projection, one, *cursor, next).await {
+                match checkpoint::commit(pool, projection, one, *cursor, next).await {
                     Ok(Committed::Done) => *cursor = next,
                     Ok(Committed::Fenced) => {
                         *cursor = checkpoint::activate(pool, projection).await?;
@@ -573,12 +569,9 @@ impl RebuildTask {
             let (log, pool) = (log.clone(), feed.rebuild_pool());
             let (reader, projection) = (feed.reader(), projection.clone());
             let page = config.batch_size;
-            // On the rebuilds' own threads: the live batches and the requests of
-            // this process never wait behind its folding.
-            self.task =
-                Some(crate::threads::rebuilds().spawn(async move {
-                    shadow::drive(log, pool, reader, &*projection, page).await
-                }));
+            self.task = Some(tokio::spawn(async move {
+                shadow::drive(log, pool, reader, &*projection, page).await
+            }));
         }
     }
 }

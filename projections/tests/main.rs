@@ -5,5 +5,4 @@
 
 mod common;
 
-mod live_beside;
 mod runtime;
