@@ -9,7 +9,8 @@
 //! Transactions that cannot append do not hold the feed back (see [`FEED_BOUND`]):
 //! those of other databases of the cluster, autovacuum's, and those of connections
 //! made [`non_appending`] (a read model's rebuild, whose batches, index builds and
-//! `SET LOGGED` can run for seconds). A trigger refuses an append from such a
+//! `SET LOGGED` can run for seconds; the live batches of the read models, each of
+//! which would otherwise hold back every other one). A trigger refuses an append from such a
 //! connection, so the promise holds.
 
 use std::fmt;

@@ -51,6 +51,7 @@ mod shadow;
 mod shared_feed;
 mod status;
 pub mod tasks;
+mod threads;
 pub mod total;
 mod wakeups;
 

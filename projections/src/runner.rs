@@ -383,7 +383,8 @@ impl Runner {
                     let read = sub.cursor();
                     if read > cursor && failures == 0 {
                         // Idle with a filter: remember the events the filter passed over.
-                        match checkpoint::commit(pool, projection, &[], cursor, read).await? {
+                        let writes = self.feed.live_pool();
+                        match checkpoint::commit(&writes, projection, &[], cursor, read).await? {
                             Committed::Done => cursor = read,
                             Committed::Fenced => {
                                 cursor = checkpoint::activate(pool, projection).await?;
@@ -449,7 +450,10 @@ impl Runner {
         let projection = &*self.projection;
         let name = projection.name();
         let pool = self.log.pool();
-        let err = match checkpoint::commit(pool, projection, events, *cursor, next).await {
+        // Batches are written through connections that never append (the feed does
+        // not wait for them); everything else through the log's own.
+        let writes = &self.feed.live_pool();
+        let err = match checkpoint::commit(writes, projection, events, *cursor, next).await {
             Ok(Committed::Done) => {
                 *cursor = next;
                 if *failures > 0 {
@@ -472,7 +476,7 @@ impl Runner {
             for event in events {
                 let one = std::slice::from_ref(event);
                 let next = event.stored.cursor();
-                match checkpoint::commit(pool, projection, one, *cursor, next).await {
+                match checkpoint::commit(writes, projection, one, *cursor, next).await {
                     Ok(Committed::Done) => *cursor = next,
                     Ok(Committed::Fenced) => {
                         *cursor = checkpoint::activate(pool, projection).await?;
@@ -569,9 +573,12 @@ impl RebuildTask {
             let (log, pool) = (log.clone(), feed.rebuild_pool());
             let (reader, projection) = (feed.reader(), projection.clone());
             let page = config.batch_size;
-            self.task = Some(tokio::spawn(async move {
-                shadow::drive(log, pool, reader, &*projection, page).await
-            }));
+            // On the rebuilds' own threads: the live batches and the requests of
+            // this process never wait behind its folding.
+            self.task =
+                Some(crate::threads::rebuilds().spawn(async move {
+                    shadow::drive(log, pool, reader, &*projection, page).await
+                }));
         }
     }
 }

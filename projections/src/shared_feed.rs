@@ -75,6 +75,8 @@ pub(crate) struct SharedFeed {
     reads: Arc<AtomicUsize>,
     /// The rebuilds' own connections, made on first use.
     rebuilds: Arc<OnceLock<PgPool>>,
+    /// The live batches' connections, made on first use (see [`SharedFeed::live_pool`]).
+    live: Arc<OnceLock<PgPool>>,
 }
 
 #[derive(Default)]
@@ -134,7 +136,30 @@ impl SharedFeed {
             moved: Arc::default(),
             reads: Arc::default(),
             rebuilds: Arc::default(),
+            live: Arc::default(),
         }
+    }
+
+    /// The connections the live batches of this process's runners are applied with
+    /// (as many at most as `log`'s pool has), named [`crm_eventlog::non_appending`]: a
+    /// read model's batch never appends, so its transaction need not hold back the
+    /// feed. Otherwise every live batch still running (of any read model, the slowest
+    /// included) would hold back the events committed after it began from every other
+    /// runner, and a command would become visible in one read model only once the
+    /// batches of all the others that were under way had ended.
+    pub(crate) fn live_pool(&self) -> PgPool {
+        self.live
+            .get_or_init(|| {
+                let main = self.log.pool();
+                let options = crm_eventlog::non_appending(&main.connect_options(), "projector");
+                PgPoolOptions::new()
+                    .max_connections(main.options().get_max_connections().max(1))
+                    .min_connections(0)
+                    .acquire_timeout(main.options().get_acquire_timeout())
+                    .idle_timeout(Duration::from_secs(60))
+                    .connect_lazy_with(options)
+            })
+            .clone()
     }
 
     /// The connections the rebuilds of this process write their shadow copies with: a

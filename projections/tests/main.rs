@@ -5,4 +5,5 @@
 
 mod common;
 
+mod live_beside;
 mod runtime;

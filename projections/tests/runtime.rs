@@ -12,11 +12,13 @@ use tokio::sync::{mpsc, watch};
 
 const TYPES: &[&str] = &["Alpha", "Beta", "Gamma"];
 
-/// Terminates every backend whose application name is `app`; returns how many.
+/// Terminates every backend of `app` (its live batches' connections included); returns
+/// how many.
 async fn terminate(admin: &EventLog, app: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-          WHERE application_name = $1 AND pid <> pg_backend_pid()",
+          WHERE application_name IN ($1, 'crm-no-append:projector ' || $1) \
+            AND pid <> pg_backend_pid()",
     )
     .bind(app)
     .fetch_one(admin.pool())
@@ -186,11 +188,16 @@ async fn of_two_runners_one_applies_and_the_standby_takes_over_when_it_dies(
         "exactly one runner is active: {holders:?}"
     );
     let active = holders[0].clone();
+    // Batches are applied through the runner's connections that never append, named
+    // after its own.
     let appliers: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT applied_by FROM duo_counts_seen")
             .fetch_all(admin.pool())
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|by: String| by.replace("crm-no-append:projector ", ""))
+            .collect();
     assert_eq!(
         appliers,
         vec![active.clone()],
