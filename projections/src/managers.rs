@@ -455,19 +455,7 @@ async fn write_facts(
         daily = updates("kpi_daily"),
         monthly = updates("kpi_monthly"),
     );
-    sqlx::query(&sql)
-        .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.manager_id).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.occurred_at).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.client_id).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.seconds).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.amount).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.goal).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
+    bind_facts(sqlx::query(&sql), facts)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -478,7 +466,7 @@ async fn insert_facts(
     tx: &mut Transaction<'_, Postgres>,
     facts: &[Fact],
 ) -> Result<(), ProjectionError> {
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
                                 amount, late, prev_contact_at, prev_call_at, goal, goal_reached) \
          SELECT u.position, u.manager_id, u.occurred_at, u.kind, u.client_id, u.seconds, \
@@ -493,20 +481,27 @@ async fn insert_facts(
                        $10::timestamptz[], $11::bool[], $12::bool[]) \
                 AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
                      prev_contact_at, prev_call_at, goal, goal_reached)",
-    )
-    .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.manager_id).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.occurred_at).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.client_id).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.seconds).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.amount).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.goal).collect::<Vec<_>>())
-    .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
+    );
+    bind_facts(query, facts).execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Binds the facts' columns as the arrays `$1`–`$12`, in `kpi_facts`' column order.
+fn bind_facts<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    facts: &[Fact],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(facts.iter().map(|f| f.position).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.manager_id).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.occurred_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.client_id).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.seconds).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.amount).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.late).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.prev_contact_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.prev_call_at).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.goal).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.goal_reached).collect::<Vec<_>>())
 }
