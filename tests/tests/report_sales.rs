@@ -561,3 +561,56 @@ async fn the_sales_reports_follow_their_definitions(pool: PgPool) {
     projectors.shutdown().await;
     s.app.log.close().await;
 }
+
+/// A win's first contact follows the client's first interaction wherever it is
+/// recorded: none yet (`unknown`), one recorded after the win, then an earlier one
+/// recorded late.
+#[sqlx::test(migrations = false)]
+async fn a_first_contact_recorded_after_the_win_counts_for_it(pool: PgPool) {
+    let app = TestApp::new(pool).await.unwrap();
+    let projectors = app.start_projectors();
+    let olena = manager(&app, "Olena").await;
+    let acme = client(&app, olena).await;
+    let sales = pipeline(&app).await;
+    let mut s = Story { app, last: 0 };
+    let deal = s
+        .post(
+            "/deals".into(),
+            json!({"client_id": acme, "pipeline_id": sales, "title": "Order", "amount": 700,
+                   "manager_id": olena, "occurred_at": "2026-03-01T09:00:00Z"}),
+        )
+        .await;
+    s.post(
+        format!("/deals/{deal}/win"),
+        json!({"occurred_at": "2026-03-10T10:00:00Z"}),
+    )
+    .await;
+    let march = "/reports/revenue?by=first_contact&from=2026-03-01&to=2026-04-01";
+    assert_eq!(
+        revenue(&s.get(None, march).await),
+        vec![row(&"unknown", 1, 700)]
+    );
+    let contact = |direction: &str, at: &str| {
+        json!({"kind": "call", "direction": direction, "manager_id": olena, "client_id": acme,
+               "duration_s": 60, "occurred_at": at})
+    };
+    s.post(
+        "/interactions".into(),
+        contact("inbound", "2026-03-12T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        revenue(&s.get(None, march).await),
+        vec![row(&"inbound", 1, 700)]
+    );
+    s.post(
+        "/interactions".into(),
+        contact("outbound", "2026-02-20T10:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        revenue(&s.get(None, march).await),
+        vec![row(&"outbound", 1, 700)]
+    );
+    projectors.shutdown().await;
+}

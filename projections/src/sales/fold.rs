@@ -288,6 +288,7 @@ impl Fold {
         self.write_lines(tx).await?;
         self.write_wins(tx).await?;
         self.write_contacts(tx).await?;
+        self.write_first_directions(tx).await?;
         self.write_invoices(tx).await?;
         self.write_plans(tx).await
     }
@@ -472,6 +473,31 @@ impl Fold {
         .bind(c.values().map(|v| v.0).collect::<Vec<_>>())
         .bind(c.values().map(|v| v.1).collect::<Vec<_>>())
         .bind(c.values().map(|v| v.2).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The first-contact direction on the first-win row of each client whose first win
+    /// or first interaction the batch may have changed.
+    async fn write_first_directions(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+    ) -> Result<(), ProjectionError> {
+        let mut clients: Vec<Uuid> = self.wins.iter().map(|w| w.deal.client_id).collect();
+        clients.extend(self.contacts.keys().copied());
+        if clients.is_empty() {
+            return Ok(());
+        }
+        clients.sort_unstable();
+        clients.dedup();
+        sqlx::query(
+            "UPDATE sales_first_wins f SET direction = c.direction \
+               FROM sales_first_contacts c \
+              WHERE f.client_id = ANY($1) AND c.client_id = f.client_id \
+                AND f.direction IS DISTINCT FROM c.direction",
+        )
+        .bind(clients)
         .execute(&mut **tx)
         .await?;
         Ok(())

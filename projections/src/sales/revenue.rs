@@ -59,12 +59,14 @@ async fn by_lines(
     to: DateTime<Utc>,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, sqlx::Error> {
-    let (key, join) = match by {
+    // Grouped by the product's id (a uuid hashes faster than its text), named at the end.
+    let (key, join, named) = match by {
         SalesRevenueBy::Category => (
             "p.category",
             "LEFT JOIN projections.sales_products p USING (product_id)",
+            "key",
         ),
-        _ => ("l.product_id::text", ""),
+        _ => ("l.product_id", "", "key::text"),
     };
     let sql = |sum: &str| {
         // In bigint, a line's quantity × price past 2^63 − 1 raises as a sum does.
@@ -78,9 +80,11 @@ async fn by_lines(
                           FROM projections.sales_won_lines l {join} \
                          WHERE l.occurred_at >= $1 AND l.occurred_at < $2 \
                            AND ($3::uuid[] IS NULL OR l.manager_id = ANY($3)) \
-                         GROUP BY 1, 2) \
-             SELECT key, count(*) AS deals, {sum}(amount)::text AS amount \
-               FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key NULLS LAST"
+                         GROUP BY 1, 2), \
+                  g AS (SELECT {named} AS key, count(*) AS deals, {sum}(amount) AS amount \
+                          FROM d GROUP BY d.key) \
+             SELECT key, deals, amount::text AS amount \
+               FROM g ORDER BY g.amount DESC, key NULLS LAST"
         )
     };
     run_summed(pool, sql, from, to, managers).await
@@ -105,14 +109,17 @@ async fn by_client(
                              UNION \
                              SELECT survivor_id, survivor_id FROM projections.client_survivors)";
     let survivor = "LEFT JOIN projections.client_survivors sv ON sv.client_id = x.client_id";
-    let (firsts, key, joins) = match by {
+    // Every client who won has a first-win row, which also carries the direction of
+    // its first interaction. The keys are grouped as a boolean or a short text and
+    // named at the end.
+    let (firsts, key, named) = match by {
         SalesRevenueBy::Novelty => (
             "group_firsts AS (SELECT DISTINCT ON (g.client) g.client, f.deal_id \
                                 FROM groups g \
                                 JOIN projections.sales_first_wins f ON f.client_id = g.member \
                                ORDER BY g.client, f.occurred_at, f.position)",
-            "CASE WHEN coalesce(gf.deal_id, f.deal_id) = x.deal_id THEN 'new' ELSE 'repeat' END",
-            "JOIN projections.sales_first_wins f ON f.client_id = x.client_id",
+            "coalesce(gf.deal_id, f.deal_id) = x.deal_id",
+            "CASE WHEN key THEN 'new' ELSE 'repeat' END",
         ),
         _ => (
             // Every group has a row, its direction null when no member was contacted.
@@ -121,24 +128,26 @@ async fn by_client(
                                 LEFT JOIN projections.sales_first_contacts f \
                                        ON f.client_id = g.member \
                                ORDER BY g.client, f.occurred_at NULLS LAST, f.position)",
-            "coalesce(CASE WHEN gf.client IS NULL THEN f.direction ELSE gf.direction END, \
-                      'unknown')",
-            "LEFT JOIN projections.sales_first_contacts f ON f.client_id = x.client_id",
+            "CASE WHEN gf.client IS NULL THEN f.direction ELSE gf.direction END",
+            "coalesce(key, 'unknown')",
         ),
     };
     let sql = |sum: &str| {
         format!(
             "WITH {groups}, {firsts}, \
                   w AS (SELECT {key} AS key, x.deal_id, x.amount \
-                          FROM projections.sales_wins x {joins} {survivor} \
+                          FROM projections.sales_wins x \
+                          JOIN projections.sales_first_wins f ON f.client_id = x.client_id \
+                          {survivor} \
                           LEFT JOIN group_firsts gf \
                                  ON gf.client = coalesce(sv.survivor_id, x.client_id) \
                          WHERE x.occurred_at >= $1 AND x.occurred_at < $2 \
                            AND ($3::uuid[] IS NULL OR x.manager_id = ANY($3))), \
                   d AS (SELECT key, deal_id, {sum}(amount) AS amount \
-                          FROM w GROUP BY key, deal_id) \
-             SELECT key, count(*) AS deals, {sum}(amount)::text AS amount \
-               FROM d GROUP BY key ORDER BY {sum}(amount) DESC, key"
+                          FROM w GROUP BY key, deal_id), \
+                  g AS (SELECT {named} AS key, count(*) AS deals, {sum}(amount) AS amount \
+                          FROM d GROUP BY d.key) \
+             SELECT key, deals, amount::text AS amount FROM g ORDER BY g.amount DESC, key"
         )
     };
     run_summed(pool, sql, from, to, managers).await
