@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use async_trait::async_trait;
+use crm_eventlog::RecordedEvent;
 use crm_projections::{
     rebuild, rebuild_progress, wait_until_reflects, FeedEvent, Projection, ProjectionError,
     ProjectorSet, RebuildRequest,
@@ -51,14 +52,7 @@ impl Projection for Gated {
     }
 
     async fn setup(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query(&format!(
-            "CREATE TABLE IF NOT EXISTS projections.{} \
-               (event_type text PRIMARY KEY, n bigint NOT NULL)",
-            self.table
-        ))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        create_counts(tx, &format!("projections.{}", self.table)).await
     }
 
     async fn apply(
@@ -66,16 +60,9 @@ impl Projection for Gated {
         tx: &mut Transaction<'_, Postgres>,
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
-        let types: Vec<String> = events.iter().map(|e| e.stored.event_type.clone()).collect();
+        let events: Vec<&RecordedEvent> = events.iter().map(|e| &e.stored).collect();
         // Unqualified: the live table, or the copy's while it is rebuilt.
-        sqlx::query(&format!(
-            "INSERT INTO {t} (event_type, n) SELECT t, count(*) FROM unnest($1::text[]) t \
-              GROUP BY t ON CONFLICT (event_type) DO UPDATE SET n = {t}.n + EXCLUDED.n",
-            t = self.table
-        ))
-        .bind(&types)
-        .execute(&mut **tx)
-        .await?;
+        add_counts(tx, self.table, &events).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&mut **tx)
             .await?;
@@ -98,21 +85,6 @@ impl Projection for Gated {
             .await?;
         Ok(())
     }
-}
-
-/// The rows of `projections.<table>`, and the log's events per type, counted apart.
-async fn counts(
-    admin: &crm_eventlog::EventLog,
-    table: &str,
-) -> (Vec<(String, i64)>, Vec<(String, i64)>) {
-    let projected: Vec<(String, i64)> = sqlx::query_as(&format!(
-        "SELECT event_type, n FROM projections.{table} ORDER BY 1"
-    ))
-    .fetch_all(admin.pool())
-    .await
-    .unwrap();
-    let logged = log_counts(admin.pool(), None).await.into_iter().collect();
-    (projected, logged)
 }
 
 #[sqlx::test(migrations = false)]
@@ -171,8 +143,10 @@ async fn a_live_batch_under_way_does_not_hold_back_another_read_model(
     wait_until_reflects(&admin, "gated_live", after, Duration::from_secs(30))
         .await
         .unwrap();
-    let (projected, logged) = counts(&admin, "gated_live_counts").await;
-    assert_eq!(projected, logged);
+    assert_eq!(
+        projected_counts(admin.pool(), "projections.gated_live_counts").await,
+        log_counts(admin.pool(), None).await
+    );
 
     running.shutdown().await;
     close(log).await;
@@ -227,8 +201,11 @@ async fn a_live_batch_is_applied_while_a_rebuild_batch_is_under_way(
         Some(0),
         "the rebuild's first batch is still under way"
     );
-    let (projected, logged) = counts(&admin, "gated_rebuild_counts").await;
-    assert_eq!(projected, logged, "the live copy is up to date");
+    assert_eq!(
+        projected_counts(admin.pool(), "projections.gated_rebuild_counts").await,
+        log_counts(admin.pool(), None).await,
+        "the live copy is up to date"
+    );
 
     // Once let go, the rebuild ends and its copy, swapped in, counts the same.
     gate.send_replace(true);
@@ -247,9 +224,9 @@ async fn a_live_batch_is_applied_while_a_rebuild_batch_is_under_way(
     wait_until_reflects(&admin, "gated_rebuild", last, Duration::from_secs(30))
         .await
         .unwrap();
-    let (projected, logged) = counts(&admin, "gated_rebuild_counts").await;
-    assert_eq!(projected, logged);
-    let per_type: i64 = projected.iter().map(|(_, n)| n).sum();
+    let projected = projected_counts(admin.pool(), "projections.gated_rebuild_counts").await;
+    assert_eq!(projected, log_counts(admin.pool(), None).await);
+    let per_type: i64 = projected.values().sum();
     assert_eq!(per_type, 200 + 3 + 1);
 
     running.shutdown().await;

@@ -6,4 +6,5 @@
 mod common;
 
 mod live_beside;
+mod migrations;
 mod runtime;

@@ -12,13 +12,13 @@ use tokio::sync::{mpsc, watch};
 
 const TYPES: &[&str] = &["Alpha", "Beta", "Gamma"];
 
-/// Terminates every backend of `app` (its live batches' connections included); returns
-/// how many.
+/// Terminates every backend of `app` in this database (its live batches' connections
+/// included); returns how many.
 async fn terminate(admin: &EventLog, app: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
           WHERE application_name IN ($1, 'crm-no-append:projector ' || $1) \
-            AND pid <> pg_backend_pid()",
+            AND datname = current_database() AND pid <> pg_backend_pid()",
     )
     .bind(app)
     .fetch_one(admin.pool())
@@ -26,11 +26,13 @@ async fn terminate(admin: &EventLog, app: &str) -> i64 {
     .unwrap()
 }
 
-/// The application names of the connections holding `name`'s projection lock.
+/// The application names of the connections holding `name`'s projection lock in this
+/// database.
 async fn lock_holders(admin: &EventLog, name: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
             AND l.classid::bigint = $1 \
             AND l.objid::bigint = (hashtext($2)::bigint & 4294967295)",
     )

@@ -416,7 +416,8 @@ async fn projectors_killed_mid_batch_resume_to_a_clean_rebuild(pool: PgPool) {
         if round % 2 == 1 {
             let _: i64 = sqlx::query_scalar(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                  WHERE application_name LIKE '%crash-projector'",
+                  WHERE application_name LIKE '%crash-projector' \
+                    AND datname = current_database()",
             )
             .fetch_one(app.log.pool())
             .await

@@ -119,6 +119,36 @@ where
     }
 }
 
+/// Creates a counting projection's table `table` (events per type) if it is missing.
+pub async fn create_counts(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (event_type text PRIMARY KEY, n bigint NOT NULL)"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds `events` to the counts per type of the table `table` made by [`create_counts`].
+pub async fn add_counts(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    sqlx::query(&format!(
+        "INSERT INTO {table} (event_type, n) SELECT t, count(*) FROM unnest($1::text[]) t \
+          GROUP BY t ON CONFLICT (event_type) DO UPDATE SET n = {table}.n + EXCLUDED.n"
+    ))
+    .bind(&types)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Counts events per type into `<table>` and records every position it applied in
 /// `<table>_seen` (whose primary key makes a repeated event fail the projection), with
 /// the applying connection's application name.
@@ -168,17 +198,13 @@ impl Projection for Counter {
 
     async fn setup(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
         let t = self.table;
-        for sql in [
-            format!(
-                "CREATE TABLE IF NOT EXISTS {t} (event_type text PRIMARY KEY, n bigint NOT NULL)"
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {t}_seen (position bigint PRIMARY KEY, \
-                 applied_by text NOT NULL DEFAULT current_setting('application_name'))"
-            ),
-        ] {
-            sqlx::query(&sql).execute(&mut **tx).await?;
-        }
+        create_counts(tx, t).await?;
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS {t}_seen (position bigint PRIMARY KEY, \
+             applied_by text NOT NULL DEFAULT current_setting('application_name'))"
+        ))
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -206,21 +232,8 @@ impl Projection for Counter {
         if let Some(pause) = self.slow {
             tokio::time::sleep(pause).await;
         }
-        let mut per_type: BTreeMap<&str, i64> = BTreeMap::new();
-        for event in &events {
-            *per_type.entry(&event.event_type).or_default() += 1;
-        }
-        let (types, counts): (Vec<String>, Vec<i64>) =
-            per_type.into_iter().map(|(t, n)| (t.to_owned(), n)).unzip();
         let t = self.table;
-        sqlx::query(&format!(
-            "INSERT INTO {t} (event_type, n) SELECT * FROM unnest($1::text[], $2::bigint[]) \
-             ON CONFLICT (event_type) DO UPDATE SET n = {t}.n + EXCLUDED.n"
-        ))
-        .bind(&types)
-        .bind(&counts)
-        .execute(&mut **tx)
-        .await?;
+        add_counts(tx, t, &events).await?;
         let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
         sqlx::query(&format!(
             "INSERT INTO {t}_seen (position) SELECT unnest($1::bigint[])"

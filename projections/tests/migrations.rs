@@ -1,0 +1,97 @@
+//! Migrations that fill a table from what a read model built before it holds.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The migration that adds `projections.sales_first_wins` and back-fills it.
+const FIRST_WINS: i64 = 20261210120000;
+
+/// The crate's migrations older than `version`: the schema a model built before it has.
+fn projections_before(version: i64) -> Migrator {
+    let migrations: Vec<_> = crm_projections::MIGRATOR
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..crm_projections::MIGRATOR
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+#[sqlx::test(migrations = false)]
+async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win(pool: PgPool) {
+    crm_eventlog::MIGRATOR.run(&pool).await.unwrap();
+    projections_before(FIRST_WINS).run(&pool).await.unwrap();
+    let table: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('projections.sales_first_wins')::text")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(table, None, "the model is from before the table");
+
+    let (tie, shuffled, single) = (id(0xa), id(0xb), id(0xc));
+    let manager = id(0xf);
+    // (client, deal, version, position, occurred_at), in the order inserted.
+    let wins: [(Uuid, Uuid, i64, i64, &str); 8] = [
+        // Two wins at the same instant: the lower position is the first, though
+        // inserted second.
+        (tie, id(0x1), 1, 40, "2026-03-01T10:00:00Z"),
+        (tie, id(0x2), 1, 25, "2026-03-01T10:00:00Z"),
+        (tie, id(0x3), 1, 10, "2026-03-02T10:00:00Z"),
+        // Wins recorded out of the order they occurred: the earliest by time, not
+        // the lowest position nor the first inserted.
+        (shuffled, id(0x4), 1, 11, "2026-05-01T09:00:00Z"),
+        (shuffled, id(0x5), 3, 50, "2026-02-01T09:00:00Z"),
+        (shuffled, id(0x4), 4, 60, "2026-04-01T09:00:00Z"),
+        (shuffled, id(0x6), 1, 5, "2026-04-15T09:00:00Z"),
+        // A client with one win.
+        (single, id(0x7), 2, 70, "2026-06-30T23:59:59Z"),
+    ];
+    for (client, deal, version, position, occurred_at) in wins {
+        sqlx::query(
+            "INSERT INTO projections.sales_wins \
+               (deal_id, version, position, occurred_at, client_id, manager_id, amount) \
+             VALUES ($1, $2, $3, $4, $5, $6, 100)",
+        )
+        .bind(deal)
+        .bind(version)
+        .bind(position)
+        .bind(at(occurred_at))
+        .bind(client)
+        .bind(manager)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    crm_projections::migrate(&pool).await.unwrap();
+
+    let first: Vec<(Uuid, DateTime<Utc>, i64, Uuid)> = sqlx::query_as(
+        "SELECT client_id, occurred_at, position, deal_id FROM projections.sales_first_wins \
+          ORDER BY client_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        first,
+        vec![
+            (tie, at("2026-03-01T10:00:00Z"), 25, id(0x2)),
+            (shuffled, at("2026-02-01T09:00:00Z"), 50, id(0x5)),
+            (single, at("2026-06-30T23:59:59Z"), 70, id(0x7)),
+        ]
+    );
+}
