@@ -1,4 +1,5 @@
-//! Migrations that fill a table from what a read model built before it holds.
+//! Migrations that fill a table or a column from what a read model built before it
+//! holds.
 
 use std::borrow::Cow;
 
@@ -32,7 +33,9 @@ fn id(n: u128) -> Uuid {
 }
 
 #[sqlx::test(migrations = false)]
-async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win(pool: PgPool) {
+async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win_and_first_contact(
+    pool: PgPool,
+) {
     crm_eventlog::MIGRATOR.run(&pool).await.unwrap();
     projections_before(FIRST_WINS).run(&pool).await.unwrap();
     let table: Option<String> =
@@ -77,10 +80,26 @@ async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win(pool: Pg
         .unwrap();
     }
 
+    // First contacts of two of the clients; the third was never contacted.
+    for (client, direction) in [(tie, "inbound"), (single, "outbound")] {
+        sqlx::query(
+            "INSERT INTO projections.sales_first_contacts \
+               (client_id, occurred_at, position, direction) \
+             VALUES ($1, '2026-01-01T00:00:00Z', 1, $2)",
+        )
+        .bind(client)
+        .bind(direction)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
     crm_projections::migrate(&pool).await.unwrap();
 
-    let first: Vec<(Uuid, DateTime<Utc>, i64, Uuid)> = sqlx::query_as(
-        "SELECT client_id, occurred_at, position, deal_id FROM projections.sales_first_wins \
+    // Each with its first contact's direction (migration 20261210130000).
+    let first: Vec<(Uuid, DateTime<Utc>, i64, Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT client_id, occurred_at, position, deal_id, direction \
+           FROM projections.sales_first_wins \
           ORDER BY client_id",
     )
     .fetch_all(&pool)
@@ -89,9 +108,21 @@ async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win(pool: Pg
     assert_eq!(
         first,
         vec![
-            (tie, at("2026-03-01T10:00:00Z"), 25, id(0x2)),
-            (shuffled, at("2026-02-01T09:00:00Z"), 50, id(0x5)),
-            (single, at("2026-06-30T23:59:59Z"), 70, id(0x7)),
+            (
+                tie,
+                at("2026-03-01T10:00:00Z"),
+                25,
+                id(0x2),
+                Some("inbound".into())
+            ),
+            (shuffled, at("2026-02-01T09:00:00Z"), 50, id(0x5), None),
+            (
+                single,
+                at("2026-06-30T23:59:59Z"),
+                70,
+                id(0x7),
+                Some("outbound".into())
+            ),
         ]
     );
 }
