@@ -24,6 +24,9 @@ fn projections_before(version: i64) -> Migrator {
     }
 }
 
+/// A `sales_first_wins` row: client, occurred_at, position, deal, direction.
+type FirstWin = (Uuid, DateTime<Utc>, i64, Uuid, Option<String>);
+
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
@@ -97,7 +100,7 @@ async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win_and_firs
     crm_projections::migrate(&pool).await.unwrap();
 
     // Each with its first contact's direction (migration 20261210130000).
-    let first: Vec<(Uuid, DateTime<Utc>, i64, Uuid, Option<String>)> = sqlx::query_as(
+    let first: Vec<FirstWin> = sqlx::query_as(
         "SELECT client_id, occurred_at, position, deal_id, direction \
            FROM projections.sales_first_wins \
           ORDER BY client_id",
