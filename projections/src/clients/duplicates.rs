@@ -44,17 +44,22 @@ pub async fn duplicate_clients(
     matches: DuplicateMatches,
 ) -> Result<Vec<DuplicateGroup>, ProjectionError> {
     // The kept keys (`keys`) of the values two or more clients hold; for `managers`,
-    // those of their clients, of which two or more must still hold the value.
+    // those of their clients, of which two or more must still hold the value. Each
+    // shared value's clients are read from the key index (a lateral aggregate), not
+    // by a hash of every client's keys.
     let rows = sqlx::query_as::<_, DuplicateGroup>(
-        "SELECT k.match, k.value, array_agg(k.client_id ORDER BY k.client_id) AS client_ids \
+        "SELECT n.match, n.value, x.client_ids \
            FROM projections.client_key_counts n \
-           JOIN projections.client_keys k ON k.match = n.match AND k.value = n.value \
-          WHERE n.clients > 1 \
+          CROSS JOIN LATERAL \
+                (SELECT array_agg(k.client_id ORDER BY k.client_id) AS client_ids, \
+                        count(*) AS clients \
+                   FROM projections.client_keys k \
+                  WHERE k.match = n.match AND k.value = n.value \
+                    AND ($1::uuid[] IS NULL OR k.manager_id = ANY($1))) x \
+          WHERE n.clients > 1 AND x.clients > 1 \
             AND CASE n.match WHEN 'phone' THEN $2 WHEN 'email' THEN $3 ELSE $4 END \
-            AND ($1::uuid[] IS NULL OR k.manager_id = ANY($1)) \
-          GROUP BY k.match, k.value HAVING count(*) > 1 \
-          ORDER BY CASE k.match WHEN 'phone' THEN 1 WHEN 'email' THEN 2 ELSE 3 END, \
-                   k.value COLLATE \"C\"",
+          ORDER BY CASE n.match WHEN 'phone' THEN 1 WHEN 'email' THEN 2 ELSE 3 END, \
+                   n.value COLLATE \"C\"",
     )
     .bind(managers)
     .bind(matches.phone)
