@@ -5,8 +5,9 @@
 //! before that bound with amounts near 2^63 do). So such sums are never `bigint`:
 //! PostgreSQL sums `bigint` into `numeric`, which has no such limit; a read model
 //! that accumulates one keeps it in a `numeric` column; and a query hands it over as
-//! text (`sum(amount)::text`), read here into a [`Total`] of 128 bits, which no sum
-//! of fewer than 2^64 `bigint` values can pass. Counts of events stay `bigint`: no
+//! text (`sum(amount)::text`), or as a `bigint` where the sum fits one ([`Sums`]), read
+//! here into a [`Total`] of 128 bits, which no sum of fewer than 2^64 `bigint` values
+//! can pass. Counts of events stay `bigint`: no
 //! log holds 2^63 events.
 //!
 //! As JSON a total is a whole number, exact whatever its size. (A `serde_json::Value`
@@ -18,7 +19,7 @@ use serde::{Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
-use sqlx::{Decode, Encode, Postgres, Type};
+use sqlx::{Decode, Encode, Postgres, Type, ValueRef};
 
 /// A sum of amounts (minor units) or seconds, exact; as JSON, a whole number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,13 +50,14 @@ impl From<Total> for i128 {
 }
 
 impl Type<Postgres> for Total {
-    /// Text in both directions: `numeric` cast to text, and text cast to `numeric`.
+    /// Sent as text (cast to `numeric`); read from text (a `numeric` cast to text) or
+    /// from a `bigint` (a sum that fits one).
     fn type_info() -> PgTypeInfo {
         <String as Type<Postgres>>::type_info()
     }
 
     fn compatible(ty: &PgTypeInfo) -> bool {
-        <String as Type<Postgres>>::compatible(ty)
+        <String as Type<Postgres>>::compatible(ty) || <i64 as Type<Postgres>>::compatible(ty)
     }
 }
 
@@ -67,6 +69,9 @@ impl PgHasArrayType for Total {
 
 impl<'r> Decode<'r, Postgres> for Total {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        if <i64 as Type<Postgres>>::compatible(&value.type_info()) {
+            return <i64 as Decode<Postgres>>::decode(value).map(|n| Total(n.into()));
+        }
         let text = <&str as Decode<Postgres>>::decode(value)?;
         text.parse::<i128>().map(Total).map_err(|err| {
             format!("a sum read as {text:?} is not a whole number of at most 128 bits: {err}")
@@ -81,21 +86,55 @@ impl Encode<'_, Postgres> for Total {
     }
 }
 
-/// The bigint sum (`projections.sum_int8`): cheap per group, and an error where a sum
-/// would pass 2^63 − 1, never a wrong figure.
-pub(crate) const BIGINT_SUM: &str = "projections.sum_int8";
+/// How a statement sums: in bigint, cheap per group and an error where a sum would pass
+/// 2^63 − 1 (never a wrong figure), or in numeric, exact whatever the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sums {
+    /// `projections.sum_int8` (`int8pl` as an aggregate): raises 22003 on overflow.
+    Bigint,
+    /// PostgreSQL's `sum` of bigint: a numeric.
+    Numeric,
+}
 
-/// Runs `query` with its sums in bigint ([`BIGINT_SUM`] given as the aggregate's name),
-/// and again with PostgreSQL's `sum` (numeric: exact whatever the size) when one of
-/// them overflowed. For reports of thousands of groups, where numeric sums cost most.
+impl Sums {
+    /// The aggregate's name.
+    pub(crate) fn agg(self) -> &'static str {
+        match self {
+            Sums::Bigint => "projections.sum_int8",
+            Sums::Numeric => "sum",
+        }
+    }
+
+    /// What follows a sum selected as a [`Total`]: nothing for a bigint (read as
+    /// such), `::text` for a numeric.
+    pub(crate) fn out(self) -> &'static str {
+        match self {
+            Sums::Bigint => "",
+            Sums::Numeric => "::text",
+        }
+    }
+
+    /// The product of two bigint expressions, in this mode's type (in bigint it raises
+    /// past 2^63 − 1, as a sum does).
+    pub(crate) fn times(self, a: &str, b: &str) -> String {
+        match self {
+            Sums::Bigint => format!("{a} * {b}"),
+            Sums::Numeric => format!("{a}::numeric * {b}"),
+        }
+    }
+}
+
+/// Runs `query` with its sums in bigint ([`Sums::Bigint`]), and again in numeric when
+/// one of them overflowed. For reports of thousands of groups, where numeric sums cost
+/// most.
 pub(crate) async fn summed<T, F, Fut>(query: F) -> Result<T, sqlx::Error>
 where
-    F: Fn(&'static str) -> Fut,
+    F: Fn(Sums) -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    match query(BIGINT_SUM).await {
+    match query(Sums::Bigint).await {
         Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some(OUT_OF_RANGE) => {
-            query("sum").await
+            query(Sums::Numeric).await
         }
         answer => answer,
     }

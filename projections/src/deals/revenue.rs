@@ -55,21 +55,22 @@ pub async fn revenue(
     // ids are ordered below, not in SQL (a third of the statement's time for 11,000
     // clients); a source is ordered in SQL, by its collation. Summed in bigint, in
     // numeric when that overflows (`crate::total::summed`).
-    let sql = |sum: &str| {
+    let sql = |sums: crate::total::Sums| {
+        let (sum, out) = (sums.agg(), sums.out());
         let order = match by {
             RevenueBy::Source => format!("ORDER BY {sum}(amount) DESC, source NULLS LAST"),
             RevenueBy::Manager | RevenueBy::Pipeline | RevenueBy::Client => String::new(),
         };
         format!(
-            "SELECT ({key})::text AS key, count(*) AS deals, {sum}(amount)::text AS amount \
+            "SELECT ({key})::text AS key, count(*) AS deals, {sum}(amount){out} AS amount \
                FROM projections.deal_wins w {join} \
               WHERE occurred_at >= $1 AND occurred_at < $2 \
                 AND ($3::uuid[] IS NULL OR manager_id = ANY($3)) \
               GROUP BY {key} {order}"
         )
     };
-    let mut rows = crate::total::summed(|sum| {
-        let sql = sql(sum);
+    let mut rows = crate::total::summed(|sums| {
+        let sql = sql(sums);
         async move {
             // Unnamed: planned for these bounds each time (a generic plan guesses a
             // narrow period).

@@ -54,19 +54,20 @@ pub async fn invoices(
     // Grouped by the id; ordered here, not in SQL (a third of the statement's time
     // for 11,000 clients): an id's text orders byte by byte as the id does.
     // Summed in bigint, in numeric when that overflows (`crate::total::summed`).
-    let sql = |sum: &str| {
+    let sql = |sums: crate::total::Sums| {
+        let (sum, out) = (sums.agg(), sums.out());
         format!(
-            "SELECT ({key})::text AS key, count(*) AS issued, {sum}(x.amount)::text AS issued_amount, \
-                    {sum}(x.paid)::text AS paid_amount, {sum}(x.amount - x.paid)::text AS outstanding_amount, \
-                    coalesce({sum}(x.amount - x.paid) FILTER (WHERE x.due_on < $3), 0)::text AS overdue_amount \
+            "SELECT ({key})::text AS key, count(*) AS issued, {sum}(x.amount){out} AS issued_amount, \
+                    {sum}(x.paid){out} AS paid_amount, {sum}(x.amount - x.paid){out} AS outstanding_amount, \
+                    coalesce({sum}(x.amount - x.paid) FILTER (WHERE x.due_on < $3), 0){out} AS overdue_amount \
                FROM projections.sales_invoices x {join} \
               WHERE x.issued_at >= $1 AND x.issued_at < $2 \
                 AND ($4::uuid[] IS NULL OR x.manager_id = ANY($4)) \
               GROUP BY {key}"
         )
     };
-    let mut rows = crate::total::summed(|sum| {
-        let sql = sql(sum);
+    let mut rows = crate::total::summed(|sums| {
+        let sql = sql(sums);
         async move {
             // Unnamed: planned for these bounds each time.
             sqlx::query_as::<_, InvoiceGroup>(&sql)

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::deals::RevenueGroup;
 use crate::error::ProjectionError;
+use crate::total::Sums;
 
 /// What the sales model groups revenue by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +69,8 @@ async fn by_lines(
         ),
         _ => ("l.product_id", "", "key::text"),
     };
-    let sql = |sum: &str| {
-        // In bigint, a line's quantity × price past 2^63 − 1 raises as a sum does.
-        let line = if sum == crate::total::BIGINT_SUM {
-            "l.quantity * l.price"
-        } else {
-            "l.quantity::numeric * l.price"
-        };
+    let sql = |sums: Sums| {
+        let (sum, out, line) = (sums.agg(), sums.out(), sums.times("l.quantity", "l.price"));
         format!(
             "WITH d AS (SELECT {key} AS key, l.deal_id, {sum}({line}) AS amount \
                           FROM projections.sales_won_lines l {join} \
@@ -83,7 +79,7 @@ async fn by_lines(
                          GROUP BY 1, 2), \
                   g AS (SELECT {named} AS key, count(*) AS deals, {sum}(amount) AS amount \
                           FROM d GROUP BY d.key) \
-             SELECT key, deals, amount::text AS amount \
+             SELECT key, deals, amount{out} AS amount \
                FROM g ORDER BY g.amount DESC, key NULLS LAST"
         )
     };
@@ -132,7 +128,8 @@ async fn by_client(
             "coalesce(key, 'unknown')",
         ),
     };
-    let sql = |sum: &str| {
+    let sql = |sums: Sums| {
+        let (sum, out) = (sums.agg(), sums.out());
         format!(
             "WITH {groups}, {firsts}, \
                   w AS (SELECT {key} AS key, x.deal_id, x.amount \
@@ -147,7 +144,7 @@ async fn by_client(
                           FROM w GROUP BY key, deal_id), \
                   g AS (SELECT {named} AS key, count(*) AS deals, {sum}(amount) AS amount \
                           FROM d GROUP BY d.key) \
-             SELECT key, deals, amount::text AS amount FROM g ORDER BY g.amount DESC, key"
+             SELECT key, deals, amount{out} AS amount FROM g ORDER BY g.amount DESC, key"
         )
     };
     run_summed(pool, sql, from, to, managers).await
@@ -157,13 +154,13 @@ async fn by_client(
 /// sum overflows ([`crate::total::summed`]).
 async fn run_summed(
     pool: &PgPool,
-    sql: impl Fn(&str) -> String,
+    sql: impl Fn(Sums) -> String,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<RevenueGroup>, sqlx::Error> {
-    crate::total::summed(|sum| {
-        let sql = sql(sum);
+    crate::total::summed(|sums| {
+        let sql = sql(sums);
         async move { run(pool, &sql, from, to, managers).await }
     })
     .await
