@@ -71,9 +71,8 @@ pub use total::Total;
 
 use sqlx::PgPool;
 
-/// This crate's schema migrations (versions 2026112220xxxx, 2026112320xxxx,
-/// 2026120621xxxx, 2026120732xxxx, 2026120737xxxx, 2026120743xxxx, 2026120744xxxx, 2026120746xxxx and 2026120812xxxx belong to it). Other crates keep their own migrations in the same database, so those are
-/// not "missing".
+/// This crate's schema migrations (the versions in `projections/migrations/`). Other
+/// crates keep their own migrations in the same database, so those are not "missing".
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
     ignore_missing: true,
     ..sqlx::migrate!("./migrations")
