@@ -142,14 +142,14 @@ impl Projection for ManagerKpisProjection {
         tx: &mut Transaction<'_, Postgres>,
         events: &[Arc<FeedEvent>],
     ) -> Result<(), ProjectionError> {
-        apply_batch(tx, events, Rollups::Now, &mut Known::incomplete()).await
+        apply_batch(tx, events, &mut Known::incomplete()).await
     }
 
-    /// `kpi_daily`, `kpi_monthly` and `kpi_contact_links` are sums and counts of
-    /// `kpi_facts`: a copy's batches insert the facts only, and `finish_copy` sums them
-    /// all in one pass each instead of each batch upserting every row it touches. The
-    /// owners and each pair's latest contact are kept in memory from one batch of the
-    /// copy to the next ([`Known`]) instead of being looked up again in the copy.
+    /// As a live batch, but the owners and each pair's latest contact are kept in
+    /// memory from one batch of the copy to the next ([`Known`]) instead of being
+    /// looked up again. (Summing `kpi_daily`, `kpi_monthly` and `kpi_contact_links`
+    /// once at the end instead of per batch was slower: `crm rebuild manager_kpis` at
+    /// 1M events 18–22 s against 15–17 s, docs/benchmarks.md.)
     async fn apply_copy(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -160,7 +160,7 @@ impl Projection for ManagerKpisProjection {
             // A copy resumed, or filled by another process: look rows up.
             taken.state = Known::incomplete();
         }
-        apply_batch(tx, events, Rollups::Later, &mut taken.state).await?;
+        apply_batch(tx, events, &mut taken.state).await?;
         let known = &mut taken.state;
         if known.owners.len() > MOST_KNOWN {
             known.owners = HashMap::new();
@@ -175,8 +175,7 @@ impl Projection for ManagerKpisProjection {
     }
 
     async fn finish_copy(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        COPIES.drop_copy(tx).await?;
-        sum_rollups(tx).await
+        COPIES.drop_copy(tx).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
@@ -190,21 +189,10 @@ impl Projection for ManagerKpisProjection {
     }
 }
 
-/// When a batch's facts reach `kpi_daily`, `kpi_monthly` and `kpi_contact_links`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rollups {
-    /// Added to their rows by the batch (live batches).
-    Now,
-    /// Summed and counted from every fact once the copy has caught up
-    /// ([`sum_rollups`]).
-    Later,
-}
-
 /// Applies a batch: folds it in memory, links the contacts, writes each table once.
 async fn apply_batch(
     tx: &mut Transaction<'_, Postgres>,
     events: &[Arc<FeedEvent>],
-    rollups: Rollups,
     state: &mut Known,
 ) -> Result<(), ProjectionError> {
     let decoded = crate::batch::decode(events)?;
@@ -223,19 +211,11 @@ async fn apply_batch(
     for (stored, event) in &decoded {
         fold.apply(stored, event)?;
     }
-    let count_links = rollups == Rollups::Now;
     let complete = state.latest_complete;
-    contacts::link(
-        tx,
-        &mut fold.facts,
-        &mut state.latest,
-        complete,
-        count_links,
-    )
-    .await?;
+    contacts::link(tx, &mut fold.facts, &mut state.latest, complete).await?;
     write_managers(tx, &fold.managers, &fold.deactivated).await?;
     write_owners(tx, &fold.changed).await?;
-    write_facts(tx, &fold.facts, rollups).await?;
+    write_facts(tx, &fold.facts).await?;
     state.owners = fold.owners;
     Ok(())
 }
@@ -283,41 +263,6 @@ const MOST_KNOWN: usize = 1_000_000;
 
 /// The copies of this projection being filled in this process, and what each keeps.
 static COPIES: CopyStates<Known> = CopyStates::new();
-
-/// Makes `kpi_daily` and `kpi_monthly` again from every row of `kpi_facts`, in one
-/// pass each: what the batches' upserts add up to, since each row is the sum of the
-/// facts of its (day or month, manager) and a fact never changes its measures (a
-/// relink changes only its previous contact and call); then `kpi_contact_links`
-/// from the facts' links ([`contacts::count_all_links`]). Emptied first, so a copy
-/// resumed after an earlier `finish_copy` is summed again whole.
-async fn sum_rollups(tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-    let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
-    let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
-    let (columns, sums) = (columns.join(", "), sums.join(", "));
-    // One pass over every fact: the copy's batches forbid whole scans (see
-    // `checkpoint::use_schema`), which this one is.
-    sqlx::query("SELECT set_config('enable_seqscan', 'on', true)")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("TRUNCATE kpi_daily, kpi_monthly")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(&format!(
-        "INSERT INTO kpi_daily (day, manager_id, {columns}) \
-         SELECT (occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
-           FROM kpi_facts GROUP BY 1, 2"
-    ))
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO kpi_monthly (month, manager_id, {columns}) \
-         SELECT date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date, manager_id, {sums} \
-           FROM kpi_facts GROUP BY 1, 2"
-    ))
-    .execute(&mut **tx)
-    .await?;
-    contacts::count_all_links(tx).await
-}
 
 async fn load_owners(
     tx: &mut Transaction<'_, Postgres>,
@@ -405,13 +350,9 @@ async fn write_owners(
 async fn write_facts(
     tx: &mut Transaction<'_, Postgres>,
     facts: &[Fact],
-    rollups: Rollups,
 ) -> Result<(), ProjectionError> {
     if facts.is_empty() {
         return Ok(());
-    }
-    if rollups == Rollups::Later {
-        return insert_facts(tx, facts).await;
     }
     let columns: Vec<&str> = MEASURES.iter().map(|(column, _)| *column).collect();
     let sums: Vec<&str> = MEASURES.iter().map(|(_, sum)| *sum).collect();
@@ -458,31 +399,6 @@ async fn write_facts(
     bind_facts(sqlx::query(&sql), facts)
         .execute(&mut **tx)
         .await?;
-    Ok(())
-}
-
-/// Inserts the facts alone (a copy's batches: the rollups are summed at the end).
-async fn insert_facts(
-    tx: &mut Transaction<'_, Postgres>,
-    facts: &[Fact],
-) -> Result<(), ProjectionError> {
-    let query = sqlx::query(
-        "INSERT INTO kpi_facts (position, manager_id, occurred_at, kind, client_id, seconds, \
-                                amount, late, prev_contact_at, prev_call_at, goal, goal_reached) \
-         SELECT u.position, u.manager_id, u.occurred_at, u.kind, u.client_id, u.seconds, \
-                u.amount, u.late, \
-                CASE WHEN u.client_id IS NOT NULL \
-                     THEN coalesce(u.prev_contact_at, '-infinity') END, \
-                CASE WHEN u.client_id IS NOT NULL AND u.kind IN ('call_outbound', 'call_inbound') \
-                     THEN coalesce(u.prev_call_at, '-infinity') END, \
-                u.goal, u.goal_reached \
-           FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], \
-                       $6::bigint[], $7::bigint[], $8::bool[], $9::timestamptz[], \
-                       $10::timestamptz[], $11::bool[], $12::bool[]) \
-                AS u(position, manager_id, occurred_at, kind, client_id, seconds, amount, late, \
-                     prev_contact_at, prev_call_at, goal, goal_reached)",
-    );
-    bind_facts(query, facts).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -87,14 +87,12 @@ fn count(
 /// `latest` holds pairs' latest links already known (a copy's batches keep them
 /// from one batch to the next); the others are looked up, unless `complete` says
 /// that a pair it lacks has no link stored. The batch leaves its pairs' latest links
-/// in it. With `count_links` false (a copy's batches), `kpi_contact_links` is left to
-/// [`count_all_links`] once the copy has caught up.
+/// in it.
 pub(super) async fn link(
     tx: &mut Transaction<'_, Postgres>,
     facts: &mut [Fact],
     latest: &mut HashMap<Pair, Latest>,
     complete: bool,
-    count_links: bool,
 ) -> Result<(), ProjectionError> {
     let contacts: Vec<usize> = (0..facts.len())
         .filter(|&i| facts[i].client_id.is_some())
@@ -221,59 +219,7 @@ pub(super) async fn link(
         }
     }
     write_relinked(tx, &relinked).await?;
-    if count_links {
-        write_links(tx, &links).await?;
-    }
-    Ok(())
-}
-
-/// Makes `kpi_contact_links` again from every fact's previous links, in one pass:
-/// what the batches' upserts add up to, since each row counts the links of its
-/// (span, bucket, previous dekad, calls, manager) as the facts now stand (a relink
-/// moves a link's count with it, and a count that reaches zero is deleted). The
-/// buckets as [`count`] makes them: the UTC day's month and dekad (`month_of`,
-/// `dekad_of`), the previous link's dekad, '-infinity' for none.
-pub(super) async fn count_all_links(
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), ProjectionError> {
-    let dekad = |day: &str| {
-        format!(
-            "(date_trunc('month', {day})::date + least((extract(day FROM {day})::int - 1) / 10, 2) * 10)"
-        )
-    };
-    let prev = |at: &str| {
-        format!(
-            "CASE WHEN isfinite({at}) THEN {} ELSE '-infinity'::date END",
-            dekad(&format!("({at} AT TIME ZONE 'UTC')::date"))
-        )
-    };
-    let call = format!(
-        "CASE WHEN prev_call_at IS NOT NULL THEN {} END",
-        prev("prev_call_at")
-    );
-    sqlx::query("TRUNCATE kpi_contact_links")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(&format!(
-        "INSERT INTO kpi_contact_links (span, bucket, prev_dekad, calls, manager_id, links) \
-         SELECT l.span, l.bucket, l.prev_dekad, l.calls, f.manager_id, count(*) \
-           FROM (SELECT manager_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, \
-                        {contact} AS contact, {call} AS call \
-                   FROM kpi_facts WHERE client_id IS NOT NULL) f \
-          CROSS JOIN LATERAL (VALUES \
-                ('month', date_trunc('month', f.day)::date, f.contact, false), \
-                ('dekad', {day_dekad}, f.contact, false), \
-                ('month', date_trunc('month', f.day)::date, f.call, true), \
-                ('dekad', {day_dekad}, f.call, true)) \
-                AS l(span, bucket, prev_dekad, calls) \
-          WHERE l.prev_dekad IS NOT NULL \
-          GROUP BY 1, 2, 3, 4, 5",
-        contact = prev("prev_contact_at"),
-        call = call,
-        day_dekad = dekad("f.day"),
-    ))
-    .execute(&mut **tx)
-    .await?;
+    write_links(tx, &links).await?;
     Ok(())
 }
 
