@@ -590,27 +590,21 @@ async fn a_first_contact_recorded_after_the_win_counts_for_it(pool: PgPool) {
         revenue(&s.get(None, march).await),
         vec![row(&"unknown", 1, 700)]
     );
-    let contact = |direction: &str, at: &str| {
-        json!({"kind": "call", "direction": direction, "manager_id": olena, "client_id": acme,
-               "duration_s": 60, "occurred_at": at})
-    };
-    s.post(
-        "/interactions".into(),
-        contact("inbound", "2026-03-12T10:00:00Z"),
-    )
-    .await;
-    assert_eq!(
-        revenue(&s.get(None, march).await),
-        vec![row(&"inbound", 1, 700)]
-    );
-    s.post(
-        "/interactions".into(),
-        contact("outbound", "2026-02-20T10:00:00Z"),
-    )
-    .await;
-    assert_eq!(
-        revenue(&s.get(None, march).await),
-        vec![row(&"outbound", 1, 700)]
-    );
+    // One recorded after the win, then an earlier one recorded late: each the first.
+    for (direction, at) in [
+        ("inbound", "2026-03-12T10:00:00Z"),
+        ("outbound", "2026-02-20T10:00:00Z"),
+    ] {
+        s.post(
+            "/interactions".into(),
+            json!({"kind": "call", "direction": direction, "manager_id": olena,
+                   "client_id": acme, "duration_s": 60, "occurred_at": at}),
+        )
+        .await;
+        assert_eq!(
+            revenue(&s.get(None, march).await),
+            vec![row(&direction, 1, 700)]
+        );
+    }
     projectors.shutdown().await;
 }
