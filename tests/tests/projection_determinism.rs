@@ -312,8 +312,8 @@ async fn live_and_rebuilt_read_models_are_identical(pool: PgPool) {
 async fn a_rebuild_in_many_small_pages_equals_the_live_read_models(pool: PgPool) {
     // Live: batches as the commands come. Rebuilt: pages of 17 events, so that what a
     // copy keeps in memory from one batch to the next (the manager KPIs' owners and
-    // latest contacts) and sums once at the end (their daily and monthly rollups, the
-    // funnel's) spans many batches.
+    // latest contacts) and sums once at the end (the funnel's rollups) spans many
+    // batches.
     let app = TestApp::new(pool).await.unwrap();
     let projectors = app.start_projectors();
     let last = company(&app, 200).await;

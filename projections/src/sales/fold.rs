@@ -286,9 +286,10 @@ impl Fold {
         self.write_products(tx).await?;
         self.write_deals(tx).await?;
         self.write_lines(tx).await?;
-        self.write_wins(tx).await?;
+        // The first contacts before the wins: a first win written after them takes its
+        // client's direction from them.
         self.write_contacts(tx).await?;
-        self.write_first_directions(tx).await?;
+        self.write_wins(tx).await?;
         self.write_invoices(tx).await?;
         self.write_plans(tx).await
     }
@@ -425,7 +426,8 @@ impl Fold {
         Ok(())
     }
 
-    /// Each client's earliest win of the batch, kept if earlier than the stored.
+    /// Each client's earliest win of the batch, kept if earlier than the stored; a new
+    /// row with the direction of the client's first contact.
     async fn write_first_wins(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -438,8 +440,12 @@ impl Fold {
             }
         }
         sqlx::query(
-            "INSERT INTO sales_first_wins AS f (client_id, occurred_at, position, deal_id) \
-             SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::int8[], $4::uuid[]) \
+            "INSERT INTO sales_first_wins AS f \
+                    (client_id, occurred_at, position, deal_id, direction) \
+             SELECT u.*, c.direction \
+               FROM UNNEST($1::uuid[], $2::timestamptz[], $3::int8[], $4::uuid[]) \
+                    AS u(client_id, occurred_at, position, deal_id) \
+               LEFT JOIN sales_first_contacts c ON c.client_id = u.client_id \
              ON CONFLICT (client_id) DO UPDATE SET occurred_at = EXCLUDED.occurred_at, \
                     position = EXCLUDED.position, deal_id = EXCLUDED.deal_id \
               WHERE (EXCLUDED.occurred_at, EXCLUDED.position) < (f.occurred_at, f.position)",
@@ -453,7 +459,8 @@ impl Fold {
         Ok(())
     }
 
-    /// Each client's earliest interaction of the batch, kept if earlier than the stored.
+    /// Each client's earliest interaction of the batch, kept if earlier than the stored;
+    /// the direction of each one kept is set on its client's first-win row, if any.
     async fn write_contacts(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -463,41 +470,21 @@ impl Fold {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO sales_first_contacts AS f (client_id, occurred_at, position, direction) \
-             SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::int8[], $4::text[]) \
-             ON CONFLICT (client_id) DO UPDATE SET occurred_at = EXCLUDED.occurred_at, \
-                    position = EXCLUDED.position, direction = EXCLUDED.direction \
-              WHERE (EXCLUDED.occurred_at, EXCLUDED.position) < (f.occurred_at, f.position)",
+            "WITH kept AS ( \
+                 INSERT INTO sales_first_contacts AS f \
+                        (client_id, occurred_at, position, direction) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::int8[], $4::text[]) \
+                 ON CONFLICT (client_id) DO UPDATE SET occurred_at = EXCLUDED.occurred_at, \
+                        position = EXCLUDED.position, direction = EXCLUDED.direction \
+                  WHERE (EXCLUDED.occurred_at, EXCLUDED.position) < (f.occurred_at, f.position) \
+                 RETURNING client_id, direction) \
+             UPDATE sales_first_wins w SET direction = kept.direction \
+               FROM kept WHERE w.client_id = kept.client_id",
         )
         .bind(c.keys().copied().collect::<Vec<_>>())
         .bind(c.values().map(|v| v.0).collect::<Vec<_>>())
         .bind(c.values().map(|v| v.1).collect::<Vec<_>>())
         .bind(c.values().map(|v| v.2).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// The first-contact direction on the first-win row of each client whose first win
-    /// or first interaction the batch may have changed.
-    async fn write_first_directions(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-    ) -> Result<(), ProjectionError> {
-        let mut clients: Vec<Uuid> = self.wins.iter().map(|w| w.deal.client_id).collect();
-        clients.extend(self.contacts.keys().copied());
-        if clients.is_empty() {
-            return Ok(());
-        }
-        clients.sort_unstable();
-        clients.dedup();
-        sqlx::query(
-            "UPDATE sales_first_wins f SET direction = c.direction \
-               FROM sales_first_contacts c \
-              WHERE f.client_id = ANY($1) AND c.client_id = f.client_id \
-                AND f.direction IS DISTINCT FROM c.direction",
-        )
-        .bind(clients)
         .execute(&mut **tx)
         .await?;
         Ok(())
