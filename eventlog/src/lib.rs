@@ -33,6 +33,7 @@ mod seal;
 mod sealer;
 mod store;
 mod subscription;
+mod tail;
 mod vault;
 mod verify;
 
@@ -48,6 +49,7 @@ pub use seal::{SealReport, DEFAULT_SEAL_SIZE};
 pub use sealer::{Sealer, SealerOptions};
 pub use store::EventLog;
 pub use subscription::{Subscription, DEFAULT_POLL_INTERVAL};
+pub use tail::TailStats;
 pub use vault::{Freshness, KeyState, Vault, VaultWrite, WriteKeys, KEY_TTL};
 pub use verify::{
     BadEvent, BreakKind, RecordedVerification, SealBreak, SealHead, Trigger, Verifier,

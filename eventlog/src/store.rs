@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::EventLogError;
 use crate::notify::{Notifier, Wakeups};
+use crate::tail::{TailReads, TailStats};
 use crate::vault::Vault;
 
 /// The event log on one PostgreSQL database. Cheap to clone.
@@ -12,6 +13,7 @@ pub struct EventLog {
     pub(crate) pool: PgPool,
     pub(crate) notifier: Notifier,
     pub(crate) wakeups: Wakeups,
+    pub(crate) tail: TailReads,
     pub(crate) vault: Vault,
 }
 
@@ -25,6 +27,7 @@ impl EventLog {
             pool,
             notifier,
             wakeups: Wakeups::default(),
+            tail: TailReads::default(),
         }
     }
 
@@ -52,6 +55,12 @@ impl EventLog {
     /// The key vault of personal data, with this process's key cache.
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// How the subscriptions of this log (and its clones) shared their reads at the
+    /// tail of the feed.
+    pub fn tail_stats(&self) -> TailStats {
+        self.tail.stats()
     }
 
     /// The pool this log uses.

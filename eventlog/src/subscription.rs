@@ -27,6 +27,11 @@ pub struct Subscription {
     wakeups: watch::Receiver<u64>,
     poll_interval: Duration,
     failures: u32,
+    /// True once a read has reached the end of the feed: from then on the subscription
+    /// shares its reads with the others of the process ([`crate::tail`]).
+    at_tail: bool,
+    /// The number of the last shared read taken (0: none).
+    seen: u64,
 }
 
 impl EventLog {
@@ -42,6 +47,8 @@ impl EventLog {
             wakeups,
             poll_interval: DEFAULT_POLL_INTERVAL,
             failures: 0,
+            at_tail: false,
+            seen: 0,
         }
     }
 }
@@ -87,8 +94,21 @@ impl Subscription {
         let mut held_pause = Duration::from_millis(1);
         loop {
             // Anything notified before this read is covered by it.
-            self.wakeups.mark_unchanged();
-            let page = self.log.read_feed(self.cursor, max, &self.filter).await?;
+            let wakeup = *self.wakeups.borrow_and_update();
+            let page = if self.at_tail {
+                // The others woken by the same notification stand here too: one read.
+                let (number, page) = self
+                    .log
+                    .tail
+                    .page(&self.log, self.cursor, max, wakeup, self.seen)
+                    .await?;
+                self.seen = number;
+                crate::tail::filtered(&page, &self.filter)
+            } else {
+                // Catching up: a read of its own, filtered by the database.
+                self.log.read_feed(self.cursor, max, &self.filter).await?
+            };
+            self.at_tail |= page.caught_up;
             self.cursor = page.next;
             if !page.events.is_empty() {
                 return Ok(page.events);

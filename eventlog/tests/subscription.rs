@@ -69,16 +69,22 @@ async fn appends_that_notify_nobody_are_found_by_polling(
     let mut sub = log
         .subscribe(Cursor::start(), FeedFilter::default())
         .with_poll_interval(Duration::from_millis(100));
-    // Another writer inserts a row by hand and sends no notification.
-    sqlx::query(
-        "INSERT INTO eventlog.events (event_id, stream_id, version, event_type, schema_version, \
-         occurred_at, recorded_at, data, metadata, hash) \
-         VALUES (gen_random_uuid(), 'deal-7', 1, 'Silent', 1, now(), now(), '{}', '{}', '\\x00')",
-    )
-    .execute(log.pool())
-    .await
-    .unwrap();
+    // Another writer inserts a row by hand and sends no notification, once the
+    // subscription has found the feed empty and polls it (each poll must read anew).
+    let pool = log.pool().clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        sqlx::query(
+            "INSERT INTO eventlog.events (event_id, stream_id, version, event_type, schema_version, \
+             occurred_at, recorded_at, data, metadata, hash) \
+             VALUES (gen_random_uuid(), 'deal-7', 1, 'Silent', 1, now(), now(), '{}', '{}', '\\x00')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    });
     let events = next_events(&mut sub, Duration::from_secs(20)).await;
+    writer.await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "Silent");
     log.close().await;
@@ -187,5 +193,75 @@ async fn a_filtered_subscription_sees_only_its_types(opts: PgPoolOptions, conn: 
     let types: Vec<_> = seen.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["DealWon", "DealLost"]);
     assert_eq!(seen.iter().map(|e| e.version).collect::<Vec<_>>(), [2, 4]);
+    log.close().await;
+}
+
+#[sqlx::test(migrator = "crm_eventlog::MIGRATOR")]
+async fn subscriptions_at_the_tail_share_their_reads_and_each_sees_its_events_once(
+    opts: PgPoolOptions,
+    conn: PgConnectOptions,
+) {
+    let log = log_with(opts, conn, 8).await;
+    let filters: [Option<&[&str]>; 6] = [
+        None,
+        None,
+        Some(&["Won"]),
+        Some(&["Won"]),
+        Some(&["Lost", "Opened"]),
+        Some(&["Lost", "Opened"]),
+    ];
+    let types = ["Opened", "Won", "Moved", "Lost"];
+    // 40 appends of one event each, after the subscriptions have reached the tail.
+    let expected = |filter: Option<&[&str]>| -> usize {
+        (0..40)
+            .filter(|n| filter.is_none_or(|f| f.contains(&types[n % 4])))
+            .count()
+    };
+    let mut tasks = Vec::new();
+    for filter in filters {
+        let feed_filter = match filter {
+            None => FeedFilter::default(),
+            Some(types) => FeedFilter::types(types.iter().copied()),
+        };
+        // Polling once a minute: only notifications wake them.
+        let mut sub = log
+            .subscribe(Cursor::start(), feed_filter)
+            .with_poll_interval(Duration::from_secs(60));
+        let want = expected(filter);
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while seen.len() < want {
+                seen.extend(next_events(&mut sub, Duration::from_secs(30)).await);
+            }
+            seen
+        }));
+    }
+    // Let every subscription make its first read (at the start of an empty log).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 0..40 {
+        log.append(
+            &format!("deal-{}", n % 3),
+            ExpectedVersion::Any,
+            vec![ev(types[n % 4], n as i64)],
+        )
+        .await
+        .unwrap();
+    }
+    for (filter, task) in filters.into_iter().zip(tasks) {
+        let seen = task.await.unwrap();
+        // Each sees the events of its types exactly once, in the order they were appended.
+        let ns: Vec<i64> = seen.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
+        let want: Vec<i64> = (0..40i64)
+            .filter(|n| filter.is_none_or(|f| f.contains(&types[*n as usize % 4])))
+            .collect();
+        assert_eq!(ns, want, "{filter:?}");
+    }
+    // Six subscriptions woken by the same notifications: fewer reads than pages handed out.
+    let stats = log.tail_stats();
+    assert!(
+        stats.reads < stats.served,
+        "shared reads at the tail: {stats:?}"
+    );
+    println!("tail reads: {stats:?}");
     log.close().await;
 }
