@@ -7,6 +7,10 @@ use sqlx::PgPool;
 
 use crate::EventLogError;
 
+/// `bench_raw`: the log's columns and indexes in a plain table, for a raw `INSERT`
+/// to be measured beside an append (also used by `eventlog/pgbench/run.sh`).
+pub const RAW_TABLE: &str = include_str!("../pgbench/raw_table.sql");
+
 /// Every column of a page of events after position `$1`, at most `$2`, by position.
 pub const PAGE_BY_POSITION: &str = "SELECT position, tx_id, event_id, stream_id, version, \
     event_type, schema_version, occurred_at, recorded_at, data, metadata, hash \

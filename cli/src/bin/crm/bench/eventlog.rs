@@ -30,25 +30,6 @@ pub struct Options {
     pub batch_size: usize,
 }
 
-/// The same rows as the log's table, without the log.
-const RAW_TABLE: &str = "
-    CREATE TABLE bench_raw (
-        position        bigserial   PRIMARY KEY,
-        tx_id           bigint      NOT NULL DEFAULT pg_current_xact_id()::text::bigint,
-        event_id        uuid        NOT NULL UNIQUE,
-        stream_id       text        NOT NULL,
-        version         bigint      NOT NULL,
-        event_type      text        NOT NULL,
-        schema_version  integer     NOT NULL,
-        occurred_at     timestamptz NOT NULL,
-        recorded_at     timestamptz NOT NULL DEFAULT now(),
-        data            jsonb       NOT NULL,
-        metadata        jsonb       NOT NULL,
-        hash            bytea       NOT NULL,
-        UNIQUE (stream_id, version)
-    );
-    CREATE INDEX ON bench_raw (tx_id, position);";
-
 const RAW_INSERT: &str = "INSERT INTO bench_raw \
     (event_id, stream_id, version, event_type, schema_version, occurred_at, data, metadata, hash) \
     VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8)";
@@ -103,7 +84,9 @@ async fn measure(target: PgConnectOptions, opts: &Options) -> anyhow::Result<Str
         .await?;
     let log = EventLog::new(pool.clone());
     log.migrate().await?;
-    sqlx::raw_sql(RAW_TABLE).execute(&pool).await?;
+    sqlx::raw_sql(crm_eventlog::baseline::RAW_TABLE)
+        .execute(&pool)
+        .await?;
     let seconds = Duration::from_secs(opts.seconds);
     let mut table = Table::new("raw SQL");
 
