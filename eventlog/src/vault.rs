@@ -32,6 +32,36 @@ pub const KEY_TTL: Duration = Duration::from_secs(5);
 /// The most keys cached before the cache is emptied (rather than grow without end).
 const CACHE_CAPACITY: usize = 500_000;
 
+/// The process's cache of keys, and when the live keys past [`KEY_TTL`] were last
+/// dropped from it.
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<Uuid, Cached>,
+    swept: Option<Instant>,
+}
+
+impl KeyCache {
+    /// Drops, at most once per [`KEY_TTL`], the live keys older than that (they would
+    /// be read again anyway), and gives their memory back: the cache holds the
+    /// subjects of the last few seconds and the erased ones, not every subject a
+    /// rebuild has met.
+    fn sweep(&mut self, now: Instant) {
+        if self
+            .swept
+            .is_some_and(|at| now.saturating_duration_since(at) < KEY_TTL)
+        {
+            return;
+        }
+        self.swept = Some(now);
+        self.keys.retain(|_, c| {
+            c.state == KeyState::Erased || now.saturating_duration_since(c.at) < KEY_TTL
+        });
+        if self.keys.capacity() > 4 * self.keys.len().max(1024) {
+            self.keys.shrink_to_fit();
+        }
+    }
+}
+
 /// What the vault holds for a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
@@ -108,7 +138,7 @@ struct Cached {
 #[derive(Clone)]
 pub struct Vault {
     pool: PgPool,
-    cache: Arc<Mutex<HashMap<Uuid, Cached>>>,
+    cache: Arc<Mutex<KeyCache>>,
 }
 
 impl Vault {
@@ -135,7 +165,7 @@ impl Vault {
         let mut cached_live = Vec::new();
         if let Ok(cache) = self.cache.lock() {
             for subject in subjects {
-                match cache.get(subject) {
+                match cache.keys.get(subject) {
                     Some(c) if c.state == KeyState::Erased || c.at.elapsed() < KEY_TTL => {
                         if c.state != KeyState::Erased {
                             cached_live.push(*subject);
@@ -160,8 +190,9 @@ impl Vault {
         let loaded = load(&self.pool, &missing).await?;
         let now = Instant::now();
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() + missing.len() > CACHE_CAPACITY {
-                cache.clear();
+            cache.sweep(now);
+            if cache.keys.len() + missing.len() > CACHE_CAPACITY {
+                cache.keys.clear();
             }
             for subject in &missing {
                 let state = match loaded.get(subject) {
@@ -171,7 +202,7 @@ impl Vault {
                     Some(None) => KeyState::Erased,
                     None => continue,
                 };
-                cache.insert(*subject, Cached { state, at: now });
+                cache.keys.insert(*subject, Cached { state, at: now });
             }
         }
         for subject in missing {
@@ -257,7 +288,7 @@ impl Vault {
     /// Drops `subject`'s key from this process's cache (an erasure was seen).
     pub fn forget(&self, subject: Uuid) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(&subject);
+            cache.keys.remove(&subject);
         }
     }
 
@@ -268,7 +299,7 @@ impl Vault {
         };
         let now = Instant::now();
         for (subject, key) in &write.create {
-            cache.insert(
+            cache.keys.insert(
                 *subject,
                 Cached {
                     state: KeyState::Live(key.clone()),
@@ -277,7 +308,7 @@ impl Vault {
             );
         }
         for subject in &write.erase {
-            cache.insert(
+            cache.keys.insert(
                 *subject,
                 Cached {
                     state: KeyState::Erased,
@@ -434,5 +465,56 @@ fn reveal_value(states: &HashMap<Uuid, KeyState>, value: &mut Value, field: &str
             .for_each(|v| reveal_value(states, v, field)),
         Value::Object(map) => map.iter_mut().for_each(|(k, v)| reveal_value(states, v, k)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(state: KeyState, at: Instant) -> Cached {
+        Cached { state, at }
+    }
+
+    #[test]
+    fn a_sweep_drops_the_stale_live_keys_once_per_ttl_and_keeps_the_erased() {
+        let start = Instant::now();
+        let live = || KeyState::Live(SubjectKey::generate());
+        let mut cache = KeyCache::default();
+        let (old, fresh, erased) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        cache.keys.insert(old, cached(live(), start));
+        cache.keys.insert(erased, cached(KeyState::Erased, start));
+        let later = start + KEY_TTL + Duration::from_millis(1);
+        cache.keys.insert(fresh, cached(live(), later));
+        cache.sweep(later);
+        let mut left: Vec<Uuid> = cache.keys.keys().copied().collect();
+        left.sort();
+        assert_eq!(left, [fresh, erased], "the stale live key is dropped");
+
+        // Within KEY_TTL of the last sweep nothing is dropped, even a stale key.
+        let stale = Uuid::from_u128(4);
+        cache.keys.insert(stale, cached(live(), start));
+        cache.sweep(later + Duration::from_secs(1));
+        assert!(cache.keys.contains_key(&stale));
+        cache.sweep(later + KEY_TTL);
+        assert!(!cache.keys.contains_key(&stale));
+        assert!(!cache.keys.contains_key(&fresh), "stale by then too");
+        assert!(cache.keys.contains_key(&erased), "erased for good");
+    }
+
+    #[test]
+    fn a_sweep_gives_back_the_memory_of_the_keys_it_drops() {
+        let start = Instant::now();
+        let mut cache = KeyCache::default();
+        for n in 0..100_000u128 {
+            cache.keys.insert(
+                Uuid::from_u128(n),
+                cached(KeyState::Live(SubjectKey::generate()), start),
+            );
+        }
+        assert!(cache.keys.capacity() >= 100_000);
+        cache.sweep(start + KEY_TTL);
+        assert!(cache.keys.is_empty());
+        assert!(cache.keys.capacity() < 10_000, "{}", cache.keys.capacity());
     }
 }
