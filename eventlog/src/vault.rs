@@ -469,6 +469,7 @@ fn reveal_value(states: &HashMap<Uuid, KeyState>, value: &mut Value, field: &str
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -500,6 +501,36 @@ mod tests {
         assert!(!cache.keys.contains_key(&stale));
         assert!(!cache.keys.contains_key(&fresh), "stale by then too");
         assert!(cache.keys.contains_key(&erased), "erased for good");
+    }
+
+    /// The sweep is made by the vault's reads: a miss after KEY_TTL leaves only the
+    /// keys of the last few seconds cached.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn reading_keys_after_the_ttl_drops_the_stale_ones(pool: PgPool) {
+        let subjects: Vec<Uuid> = (1..=3).map(Uuid::from_u128).collect();
+        for subject in &subjects {
+            sqlx::query("INSERT INTO vault.subject_keys (subject_id, key) VALUES ($1, $2)")
+                .bind(subject)
+                .bind(&[5u8; 32][..])
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let vault = Vault::new(pool);
+        let first: HashSet<Uuid> = subjects[..2].iter().copied().collect();
+        vault.states(&first, Freshness::Cached).await.unwrap();
+        assert_eq!(vault.cache.lock().unwrap().keys.len(), 2);
+        tokio::time::sleep(KEY_TTL + Duration::from_millis(100)).await;
+        let next: HashSet<Uuid> = [subjects[2]].into_iter().collect();
+        let states = vault.states(&next, Freshness::Cached).await.unwrap();
+        assert!(matches!(states.get(&subjects[2]), Some(KeyState::Live(_))));
+        let cache = vault.cache.lock().unwrap();
+        let left: Vec<Uuid> = cache.keys.keys().copied().collect();
+        assert_eq!(
+            left,
+            [subjects[2]],
+            "only the key read after the TTL is kept"
+        );
     }
 
     #[test]

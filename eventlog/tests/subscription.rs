@@ -211,11 +211,12 @@ async fn subscriptions_at_the_tail_share_their_reads_and_each_sees_its_events_on
         Some(&["Lost", "Opened"]),
     ];
     let types = ["Opened", "Won", "Moved", "Lost"];
-    // 40 appends of one event each, after the subscriptions have reached the tail.
-    let expected = |filter: Option<&[&str]>| -> usize {
-        (0..40)
-            .filter(|n| filter.is_none_or(|f| f.contains(&types[n % 4])))
-            .count()
+    // 40 appends of one event each, after the subscriptions have reached the tail:
+    // the `n` of the events each filter passes, in the order they are appended.
+    let expected = |filter: Option<&[&str]>| -> Vec<i64> {
+        (0..40i64)
+            .filter(|n| filter.is_none_or(|f| f.contains(&types[*n as usize % 4])))
+            .collect()
     };
     let mut tasks = Vec::new();
     for filter in filters {
@@ -227,7 +228,7 @@ async fn subscriptions_at_the_tail_share_their_reads_and_each_sees_its_events_on
         let mut sub = log
             .subscribe(Cursor::start(), feed_filter)
             .with_poll_interval(Duration::from_secs(60));
-        let want = expected(filter);
+        let want = expected(filter).len();
         tasks.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             while seen.len() < want {
@@ -251,10 +252,7 @@ async fn subscriptions_at_the_tail_share_their_reads_and_each_sees_its_events_on
         let seen = task.await.unwrap();
         // Each sees the events of its types exactly once, in the order they were appended.
         let ns: Vec<i64> = seen.iter().map(|e| e.data["n"].as_i64().unwrap()).collect();
-        let want: Vec<i64> = (0..40i64)
-            .filter(|n| filter.is_none_or(|f| f.contains(&types[*n as usize % 4])))
-            .collect();
-        assert_eq!(ns, want, "{filter:?}");
+        assert_eq!(ns, expected(filter), "{filter:?}");
     }
     // Six subscriptions woken by the same notifications: fewer reads than pages handed out.
     let stats = log.tail_stats();
