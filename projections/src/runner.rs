@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crm_eventlog::{Cursor, EventLog, FeedFilter, Subscription, DEFAULT_POLL_INTERVAL};
+use crm_eventlog::{
+    Cursor, EventLog, FeedFilter, RecordedEvent, Subscription, DEFAULT_POLL_INTERVAL,
+};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -79,7 +81,16 @@ enum Source {
     /// behind.
     CatchUp(SharedReader),
     /// Its own subscription to the events of its types: once caught up.
-    Live(Subscription),
+    Live(Live),
+}
+
+/// A runner's subscription, and the events it has handed over that are not in a
+/// batch yet. The batch loop drops a read that another branch of its `select!`
+/// overtakes, and revealing personal values can fail: the events the subscription has
+/// already moved past wait here for the next try instead of being lost.
+struct Live {
+    sub: Subscription,
+    pending: Vec<RecordedEvent>,
 }
 
 /// A batch to apply: the events of the projection's types up to `next`.
@@ -265,15 +276,20 @@ impl Runner {
                     caught_up: page.caught_up,
                 })
             }
-            Source::Live(sub) => {
-                let mut events = sub.next_batch(self.config.batch_size).await?;
-                crate::personal::reveal(&self.log, &mut events).await?;
+            Source::Live(live) => {
+                if live.pending.is_empty() {
+                    // Cancel-safe: the subscription moves on only as it returns.
+                    live.pending = live.sub.next_batch(self.config.batch_size).await?;
+                }
+                // Plaintext passes through: a reveal tried again after a failure or a
+                // cancellation is harmless.
+                crate::personal::reveal(&self.log, &mut live.pending).await?;
                 Ok(Batch {
-                    events: events
+                    events: std::mem::take(&mut live.pending)
                         .into_iter()
                         .map(|e| Arc::new(FeedEvent::decode(e)))
                         .collect(),
-                    next: sub.cursor(),
+                    next: live.sub.cursor(),
                     caught_up: false,
                 })
             }
@@ -344,7 +360,10 @@ impl Runner {
                             Flow::Resubscribe => source = self.catch_up(),
                             Flow::Continue if batch.caught_up => {
                                 if let Source::CatchUp(_) = source {
-                                    source = Source::Live(self.subscribe(cursor));
+                                    source = Source::Live(Live {
+                                        sub: self.subscribe(cursor),
+                                        pending: Vec::new(),
+                                    });
                                 }
                             }
                             Flow::Continue => {}
@@ -379,9 +398,9 @@ impl Runner {
                     cursor = checkpoint::activate(pool, projection).await?;
                     source = self.catch_up();
                     failures = 0;
-                } else if let Source::Live(sub) = &source {
-                    let read = sub.cursor();
-                    if read > cursor && failures == 0 {
+                } else if let Source::Live(live) = &source {
+                    let read = live.sub.cursor();
+                    if read > cursor && failures == 0 && live.pending.is_empty() {
                         // Idle with a filter: remember the events the filter passed over.
                         let writes = self.feed.live_pool();
                         match checkpoint::commit(&writes, projection, &[], cursor, read).await? {

@@ -23,6 +23,24 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
     rows
 }
 
+/// Asserts two snapshots equal, naming the rows only one of them has.
+fn same_rows(live: &[String], rebuilt: &[String], what: &str) {
+    if live == rebuilt {
+        return;
+    }
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        let b: std::collections::HashSet<&String> = b.iter().collect();
+        a.iter().filter(|r| !b.contains(r)).cloned().collect()
+    };
+    panic!(
+        "{what} ({} rows live, {} rebuilt)\nonly live: {:#?}\nonly rebuilt: {:#?}",
+        live.len(),
+        rebuilt.len(),
+        only(live, rebuilt),
+        only(rebuilt, live)
+    );
+}
+
 /// Waits until every built-in read model has applied every event up to `last`.
 async fn settled(app: &TestApp, last: i64) {
     for projection in crm_projections::builtin() {
@@ -299,11 +317,49 @@ async fn live_and_rebuilt_read_models_are_identical(pool: PgPool) {
 
     rebuild_all(&app, last).await;
     let rebuilt = snapshot(&app).await;
-    assert_eq!(live.len(), rebuilt.len());
-    assert!(
-        live == rebuilt,
-        "the rebuilt read models differ from the live ones"
+    same_rows(
+        &live,
+        &rebuilt,
+        "the rebuilt read models differ from the live ones",
     );
+    projectors.shutdown().await;
+    app.log.close().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn live_runners_whose_reads_are_cut_short_lose_no_event(pool: PgPool) {
+    // A runner's loop drops the read in flight whenever another of its branches is
+    // ready first (the health check, here due every millisecond), also while the
+    // events the subscription has moved past have their personal values revealed:
+    // which waits for the vault when, as here, the runners' process has not cached
+    // the keys (its own pool, not the one the commands append through).
+    let app = TestApp::new(pool).await.unwrap();
+    let options = app.log.pool().connect_options().as_ref().clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let log = EventLog::new(pool);
+    let config = RunnerConfig {
+        health_check: Duration::from_millis(1),
+        ..RunnerConfig::default()
+    };
+    let mut set = ProjectorSet::new(log.clone()).with_config(config);
+    for projection in crm_projections::builtin() {
+        set = set.with(projection);
+    }
+    let projectors = set.spawn().unwrap();
+    let last = company(&app, 200).await;
+    settled(&app, last).await;
+    let live = snapshot(&app).await;
+    projectors.shutdown().await;
+    log.close().await;
+
+    let projectors = app.start_projectors();
+    rebuild_all(&app, last).await;
+    let rebuilt = snapshot(&app).await;
+    same_rows(&live, &rebuilt, "the live read models lost events");
     projectors.shutdown().await;
     app.log.close().await;
 }
@@ -338,10 +394,10 @@ async fn a_rebuild_in_many_small_pages_equals_the_live_read_models(pool: PgPool)
     });
     rebuild_all(&app, last).await;
     let rebuilt = snapshot(&app).await;
-    assert_eq!(live.len(), rebuilt.len());
-    assert!(
-        live == rebuilt,
-        "the read models rebuilt in small pages differ from the live ones"
+    same_rows(
+        &live,
+        &rebuilt,
+        "the read models rebuilt in small pages differ from the live ones",
     );
     projectors.shutdown().await;
     app.log.close().await;
