@@ -31,7 +31,8 @@ pub use report::{leads_by, LeadGroup, LeadsBy};
 /// The projection's name.
 pub const NAME: &str = "leads";
 
-/// Keeps `projections.leads` and the leads report's rollup, `lead_counts`.
+/// Keeps `projections.leads` and the leads report's rollups, `lead_counts` and
+/// `lead_counts_by_manager`.
 pub struct Leads;
 
 /// A lead's row, as loaded and written back by a batch.
@@ -78,7 +79,7 @@ impl Projection for Leads {
     }
 
     fn tables(&self) -> Vec<&str> {
-        vec!["leads", "lead_counts"]
+        vec!["leads", "lead_counts", "lead_counts_by_manager"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -237,7 +238,7 @@ impl Projection for Leads {
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE leads, lead_counts")
+        sqlx::query("TRUNCATE leads, lead_counts, lead_counts_by_manager")
             .execute(&mut **tx)
             .await?;
         Ok(())

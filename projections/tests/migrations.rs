@@ -11,6 +11,9 @@ use uuid::Uuid;
 /// The migration that adds `projections.sales_first_wins` and back-fills it.
 const FIRST_WINS: i64 = 20261210120000;
 
+/// The migration that adds `projections.lead_counts_by_manager` and back-fills it.
+const LEAD_COUNTS_BY_MANAGER: i64 = 20261211100000;
+
 /// The crate's migrations older than `version`: the schema a model built before it has.
 fn projections_before(version: i64) -> Migrator {
     let migrations: Vec<_> = crm_projections::MIGRATOR
@@ -126,6 +129,76 @@ async fn sales_first_wins_is_back_filled_with_each_clients_earliest_win_and_firs
                 id(0x7),
                 Some("outbound".into())
             ),
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn lead_counts_by_manager_is_back_filled_from_the_leads(pool: PgPool) {
+    crm_eventlog::MIGRATOR.run(&pool).await.unwrap();
+    projections_before(LEAD_COUNTS_BY_MANAGER)
+        .run(&pool)
+        .await
+        .unwrap();
+    let (a, b) = (id(0xa), id(0xb));
+    // (manager, source, status, received_at)
+    let leads: [(Option<Uuid>, &str, &str, &str); 6] = [
+        (Some(a), "web", "assigned", "2026-03-01T00:00:00Z"),
+        (Some(a), "web", "converted", "2026-03-01T23:59:59Z"),
+        (Some(a), "call", "assigned", "2026-03-31T23:00:00Z"),
+        (Some(b), "web", "rejected", "2026-04-01T00:00:00Z"),
+        // Without a manager: in no manager's rows.
+        (None, "web", "new", "2026-03-01T12:00:00Z"),
+        (Some(b), "web", "assigned", "2026-03-01T12:00:00Z"),
+    ];
+    for (n, (manager, source, status, received)) in leads.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO projections.leads \
+               (lead_id, name, source, manager_id, status, received_at, version) \
+             VALUES ($1, 'L', $2, $3, $4, $5, 1)",
+        )
+        .bind(id(0x100 + n as u128))
+        .bind(source)
+        .bind(manager)
+        .bind(status)
+        .bind(at(received))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    crm_projections::migrate(&pool).await.unwrap();
+
+    let rows: Vec<(String, String, String, Uuid, String, i64)> = sqlx::query_as(
+        "SELECT span, bucket::text, dim, manager_id, key, leads \
+           FROM projections.lead_counts_by_manager ORDER BY 1, 2, 3, 4, 5",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let row = |span: &str, bucket: &str, dim: &str, m: Uuid, key: &str, n: i64| {
+        (span.into(), bucket.into(), dim.into(), m, key.into(), n)
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("day", "2026-03-01", "source", a, "web", 2),
+            row("day", "2026-03-01", "source", b, "web", 1),
+            row("day", "2026-03-01", "status", a, "assigned", 1),
+            row("day", "2026-03-01", "status", a, "converted", 1),
+            row("day", "2026-03-01", "status", b, "assigned", 1),
+            row("day", "2026-03-31", "source", a, "call", 1),
+            row("day", "2026-03-31", "status", a, "assigned", 1),
+            row("day", "2026-04-01", "source", b, "web", 1),
+            row("day", "2026-04-01", "status", b, "rejected", 1),
+            row("month", "2026-03-01", "source", a, "call", 1),
+            row("month", "2026-03-01", "source", a, "web", 2),
+            row("month", "2026-03-01", "source", b, "web", 1),
+            row("month", "2026-03-01", "status", a, "assigned", 2),
+            row("month", "2026-03-01", "status", a, "converted", 1),
+            row("month", "2026-03-01", "status", b, "assigned", 1),
+            row("month", "2026-04-01", "source", b, "web", 1),
+            row("month", "2026-04-01", "status", b, "rejected", 1),
         ]
     );
 }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
-use crm_tests::scenario::manager;
-use crm_tests::TestApp;
+use crm_tests::scenario::{manager, token};
+use crm_tests::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -77,12 +77,26 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
     )
     .await;
     leads[2].status = "converted";
-    let last = post(
+    post(
         format!("/leads/{}/reject", leads[6].id),
         json!({"reason": "spam"}),
     )
     .await;
     leads[6].status = "rejected";
+    // Reassigned, and assigned at last: they count for their manager now.
+    post(
+        format!("/leads/{}/assign", leads[3].id),
+        json!({"manager_id": b}),
+    )
+    .await;
+    leads[3].manager = Some(b);
+    let last = post(
+        format!("/leads/{}/assign", leads[1].id),
+        json!({"manager_id": a}),
+    )
+    .await;
+    leads[1].manager = Some(a);
+    leads[1].status = "assigned";
     let position = last["position"].as_i64().unwrap();
 
     for sla in [15_i64, 60] {
@@ -131,9 +145,15 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
         ("2026-02-01", "2026-04-01"),
         ("2026-03-15T10:00:00Z", "2026-03-15T11:45:00Z"),
     ];
-    for ((from, to), by) in periods
+    // As the admin (every lead) and as each manager (their own leads: the reach).
+    let mut readers = vec![(None, ADMIN_TOKEN.to_owned())];
+    for m in [a, b] {
+        readers.push((Some(m), token(&app, Some(m), "manager").await));
+    }
+    for (((from, to), by), (reach, token)) in periods
         .iter()
         .flat_map(|p| ["manager", "status", "source"].map(|by| (*p, by)))
+        .flat_map(|p| readers.iter().map(move |r| (p, r)))
     {
         let bound = |b: &str| -> DateTime<Utc> {
             b.parse()
@@ -141,10 +161,9 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
         };
         let (start, end) = (bound(from), bound(to));
         let mut groups: BTreeMap<Option<String>, i64> = BTreeMap::new();
-        for l in leads
-            .iter()
-            .filter(|l| l.received >= start && l.received < end)
-        {
+        for l in leads.iter().filter(|l| {
+            l.received >= start && l.received < end && reach.is_none_or(|m| l.manager == Some(m))
+        }) {
             let key = match by {
                 "manager" => l.manager.map(|m| m.to_string()),
                 "status" => Some(l.status.to_owned()),
@@ -165,16 +184,13 @@ async fn waiting_leads_and_the_leads_report_follow_their_definitions(pool: PgPoo
             .into_iter()
             .map(|(key, n)| json!({"key": key, "leads": n}))
             .collect();
-        let answer = app
-            .get(&format!(
-                "/reports/leads?by={by}&from={from}&to={to}&min_position={position}"
-            ))
-            .await;
+        let path = format!("/reports/leads?by={by}&from={from}&to={to}&min_position={position}");
+        let answer = app.send(Method::GET, &path, Some(token), None, &[]).await;
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
         assert_eq!(
             answer.body["groups"],
             json!(expected),
-            "by {by} {from} {to}"
+            "by {by} {from} {to} as {reach:?}"
         );
     }
     assert_eq!(

@@ -1,5 +1,6 @@
 //! The leads report: leads received in a period by manager, status or source, from
-//! the rollup for whole days and months and from the leads themselves at the edges.
+//! the rollups for whole days and months (every manager's, or a reach's managers')
+//! and from the leads themselves at the edges.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,28 +45,29 @@ pub async fn leads_by(
         LeadsBy::Status => ("status", "status"),
         LeadsBy::Source => ("source", "source"),
     };
-    if let Some(managers) = managers {
-        // A few managers' leads: counted from the leads themselves (the rollup
-        // counts every manager's together).
-        let sql = format!(
-            "SELECT {key} AS key, count(*) AS leads FROM projections.leads \
-              WHERE received_at >= $1 AND received_at < $2 AND manager_id = ANY($3) \
-              GROUP BY 1 ORDER BY count(*) DESC, 1 NULLS LAST"
-        );
-        let rows = sqlx::query_as::<_, LeadGroup>(&sql)
-            .persistent(false)
-            .bind(from)
-            .bind(to)
-            .bind(managers)
-            .fetch_all(pool)
-            .await?;
-        return Ok(rows);
-    }
-    // `lead_counts` keeps "no manager" as ''.
-    let counted = if by == LeadsBy::Manager {
-        "nullif(c.key, '')"
+    // The rollup rows of the period's whole months and days: every manager's together
+    // (`lead_counts` keeps "no manager" as ''), or, for a few managers, theirs
+    // (`lead_counts_by_manager`, whose status rows count each lead once).
+    let (counts, dim, counted, reach) = match (managers, by) {
+        (None, LeadsBy::Manager) => ("lead_counts", dim, "nullif(c.key, '')", ""),
+        (None, _) => ("lead_counts", dim, "c.key", ""),
+        (Some(_), LeadsBy::Manager) => (
+            "lead_counts_by_manager",
+            "status",
+            "c.manager_id::text",
+            "AND c.manager_id = ANY($8)",
+        ),
+        (Some(_), _) => (
+            "lead_counts_by_manager",
+            dim,
+            "c.key",
+            "AND c.manager_id = ANY($8)",
+        ),
+    };
+    let leads_reach = if managers.is_some() {
+        "AND manager_id = ANY($8)"
     } else {
-        "c.key"
+        ""
     };
     let (day_start, day_end) = whole(from, to, |d| d, |d| d.succ_opt());
     let (month_start, month_end) = whole(from, to, month_of, next_month);
@@ -79,22 +81,24 @@ pub async fn leads_by(
     // the leads themselves.
     let sql = format!(
         "SELECT key, sum(n)::bigint AS leads FROM ( \
-             SELECT {counted} AS key, c.leads AS n FROM projections.lead_counts c \
-              WHERE c.span = 'month' AND c.dim = $5 AND c.bucket >= $7[1] AND c.bucket < $7[2] \
+             SELECT {counted} AS key, c.leads AS n FROM projections.{counts} c \
+              WHERE c.span = 'month' AND c.dim = $5 AND c.bucket >= $7[1] AND c.bucket < $7[2] {reach} \
              UNION ALL \
-             SELECT {counted}, c.leads FROM projections.lead_counts c \
-              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[1] AND c.bucket < $6[2] \
+             SELECT {counted}, c.leads FROM projections.{counts} c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[1] AND c.bucket < $6[2] {reach} \
              UNION ALL \
-             SELECT {counted}, c.leads FROM projections.lead_counts c \
-              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] \
+             SELECT {counted}, c.leads FROM projections.{counts} c \
+              WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] {reach} \
              UNION ALL \
-             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $1 AND received_at < $3 \
+             SELECT {key}, 1 FROM projections.leads \
+              WHERE received_at >= $1 AND received_at < $3 {leads_reach} \
              UNION ALL \
-             SELECT {key}, 1 FROM projections.leads WHERE received_at >= $4 AND received_at < $2 \
+             SELECT {key}, 1 FROM projections.leads \
+              WHERE received_at >= $4 AND received_at < $2 {leads_reach} \
          ) parts GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key NULLS LAST"
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses them).
-    let rows = sqlx::query_as::<_, LeadGroup>(&sql)
+    let query = sqlx::query_as::<_, LeadGroup>(&sql)
         .persistent(false)
         .bind(from)
         .bind(to)
@@ -102,8 +106,12 @@ pub async fn leads_by(
         .bind(day_end)
         .bind(dim)
         .bind(days.map(|d| d.date_naive()))
-        .bind([month_start, month_end].map(|d| d.date_naive()))
-        .fetch_all(pool)
-        .await?;
+        .bind([month_start, month_end].map(|d| d.date_naive()));
+    // $8 is in the statement only with a reach.
+    let query = match managers {
+        Some(managers) => query.bind(managers),
+        None => query,
+    };
+    let rows = query.fetch_all(pool).await?;
     Ok(rows)
 }
