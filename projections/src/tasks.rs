@@ -17,7 +17,10 @@ use crate::projection::Projection;
 
 mod list;
 mod overdue;
+mod parts;
 mod people;
+
+use parts::{write_parts, Parts};
 
 pub use crate::entity_status::TaskStatus;
 pub use list::{list_tasks, task, TaskRow};
@@ -29,7 +32,7 @@ pub use people::{task_people, TaskPeople};
 /// The projection's name.
 pub const NAME: &str = "tasks";
 
-/// Keeps `projections.tasks`.
+/// Keeps `projections.tasks` and the open tasks' parts per manager, `task_parts`.
 pub struct Tasks;
 
 /// A task's row, as loaded and written back by a batch.
@@ -87,7 +90,7 @@ impl Projection for Tasks {
     }
 
     fn tables(&self) -> Vec<&str> {
-        vec!["tasks"]
+        vec!["tasks", "task_parts"]
     }
 
     fn event_types(&self) -> Option<Vec<String>> {
@@ -119,6 +122,9 @@ impl Projection for Tasks {
         .into_iter()
         .map(|t| (t.task_id, t))
         .collect();
+        // The parts the stored tasks give in `task_parts`, before this batch.
+        let before: HashMap<Uuid, Parts> =
+            tasks.values().map(|t| (t.task_id, Parts::of(t))).collect();
         let mut touched = Vec::new();
         for (stored, event) in &events {
             if let DomainEvent::TaskScheduled(e) = event {
@@ -206,11 +212,13 @@ impl Projection for Tasks {
         .bind(rows.iter().map(|t| t.scheduled_by).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        write_parts(tx, &before, &rows).await
     }
 
     async fn reset(&self, tx: &mut Transaction<'_, Postgres>) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE tasks").execute(&mut **tx).await?;
+        sqlx::query("TRUNCATE tasks, task_parts")
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

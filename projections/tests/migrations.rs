@@ -14,6 +14,9 @@ const FIRST_WINS: i64 = 20261210120000;
 /// The migration that adds `projections.lead_counts_by_manager` and back-fills it.
 const LEAD_COUNTS_BY_MANAGER: i64 = 20261211100000;
 
+/// The migration that adds `projections.task_parts` and back-fills it.
+const TASK_PARTS: i64 = 20261211110000;
+
 /// The crate's migrations older than `version`: the schema a model built before it has.
 fn projections_before(version: i64) -> Migrator {
     let migrations: Vec<_> = crm_projections::MIGRATOR
@@ -26,6 +29,9 @@ fn projections_before(version: i64) -> Migrator {
         ..crm_projections::MIGRATOR
     }
 }
+
+/// A task as stored: scheduled_by, assignee, co-executors, observers, status.
+type OpenTask = (Option<Uuid>, Uuid, Vec<Uuid>, Vec<Uuid>, &'static str);
 
 /// A `sales_first_wins` row: client, occurred_at, position, deal, direction.
 type FirstWin = (Uuid, DateTime<Utc>, i64, Uuid, Option<String>);
@@ -199,6 +205,62 @@ async fn lead_counts_by_manager_is_back_filled_from_the_leads(pool: PgPool) {
             row("month", "2026-03-01", "status", b, "assigned", 1),
             row("month", "2026-04-01", "source", b, "web", 1),
             row("month", "2026-04-01", "status", b, "rejected", 1),
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn task_parts_is_back_filled_from_the_open_tasks(pool: PgPool) {
+    crm_eventlog::MIGRATOR.run(&pool).await.unwrap();
+    projections_before(TASK_PARTS).run(&pool).await.unwrap();
+    let (a, b, c) = (id(0xa), id(0xb), id(0xc));
+    // (scheduled_by, assignee, co-executors, observers, status)
+    let tasks: [OpenTask; 4] = [
+        (Some(a), a, vec![b], vec![c], "open"),
+        // b listed twice as co-executor: the task counts once for his part.
+        (None, b, vec![b, b, a], vec![], "open"),
+        (Some(c), b, vec![], vec![a], "open"),
+        // Closed: in no one's parts.
+        (Some(a), c, vec![a], vec![b], "completed"),
+    ];
+    for (n, (by, assignee, co, obs, status)) in tasks.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO projections.tasks \
+               (task_id, title, kind, assignee_id, due_at, co_executor_ids, observer_ids, \
+                status, scheduled_at, version, scheduled_by) \
+             VALUES ($1, 'T', 'call', $2, now(), $3, $4, $5, now(), 1, $6)",
+        )
+        .bind(id(0x100 + n as u128))
+        .bind(assignee)
+        .bind(co)
+        .bind(obs)
+        .bind(status)
+        .bind(by)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    crm_projections::migrate(&pool).await.unwrap();
+
+    let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT manager_id, part::text, tasks FROM projections.task_parts ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let row = |m: Uuid, part: &str, n: i64| (m, part.to_owned(), n);
+    assert_eq!(
+        rows,
+        vec![
+            row(a, "a", 1),
+            row(a, "d", 1),
+            row(a, "h", 1),
+            row(a, "o", 1),
+            row(b, "d", 2),
+            row(b, "h", 2),
+            row(c, "a", 1),
+            row(c, "o", 1),
         ]
     );
 }

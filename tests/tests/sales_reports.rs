@@ -809,13 +809,15 @@ async fn task_people_count_who_scheduled_does_helps_and_watches(pool: PgPool) {
         task(anna, vec![bohdan], vec![halyna]),
     )
     .await;
-    w.post_as(
-        Some(&head),
-        "/tasks",
-        task(bohdan, vec![anna, halyna], vec![]),
-    )
-    .await;
-    w.post_as(Some(&own), "/tasks", task(anna, vec![], vec![]))
+    let helped = w
+        .post_as(
+            Some(&head),
+            "/tasks",
+            task(bohdan, vec![anna, halyna], vec![]),
+        )
+        .await;
+    let own_task = w
+        .post_as(Some(&own), "/tasks", task(anna, vec![], vec![]))
         .await;
     let done = w.post("/tasks", task(bohdan, vec![], vec![anna])).await;
     w.post(&format!("/tasks/{done}/complete"), json!({})).await;
@@ -838,6 +840,24 @@ async fn task_people_count_who_scheduled_does_helps_and_watches(pool: PgPool) {
     let (status, mine) = w.get_as(&own, "/reports/tasks/people").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(mine["managers"], json!([row(anna, "Anna", [1, 3, 1, 0])]));
+
+    // Anna's own task goes to Bohdan (she still scheduled it); one of Halyna's is
+    // cancelled: its scheduler, assignee and co-executors have it no more.
+    w.post(
+        &format!("/tasks/{own_task}/assign"),
+        json!({"assignee_id": bohdan}),
+    )
+    .await;
+    w.post(&format!("/tasks/{helped}/cancel"), json!({})).await;
+    let report = w.get("/reports/tasks/people").await;
+    assert_eq!(
+        report["managers"],
+        json!([
+            row(anna, "Anna", [1, 2, 0, 0]),
+            row(bohdan, "Bohdan", [0, 1, 2, 0]),
+            row(halyna, "Halyna", [1, 0, 0, 1]),
+        ])
+    );
 }
 
 #[sqlx::test(migrations = false)]

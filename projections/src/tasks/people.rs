@@ -26,27 +26,19 @@ pub struct TaskPeople {
 
 /// Every registered manager (those of `managers` if given) with his part in the open
 /// tasks (neither completed nor cancelled), by name (code point order), then id. The
-/// names come from the manager KPIs read model.
+/// names come from the manager KPIs read model, the counts from `task_parts`.
 pub async fn task_people(
     pool: &PgPool,
     managers: Option<&[Uuid]>,
 ) -> Result<Vec<TaskPeople>, ProjectionError> {
     let rows = sqlx::query_as::<_, TaskPeople>(
-        "WITH open AS ( \
-             SELECT task_id, scheduled_by, assignee_id, co_executor_ids, observer_ids \
-               FROM projections.tasks WHERE status = 'open'), \
-         parts (manager_id, task_id, part) AS ( \
-             SELECT scheduled_by, task_id, 'a' FROM open WHERE scheduled_by IS NOT NULL \
-             UNION ALL SELECT assignee_id, task_id, 'd' FROM open \
-             UNION ALL SELECT unnest(co_executor_ids), task_id, 'h' FROM open \
-             UNION ALL SELECT unnest(observer_ids), task_id, 'o' FROM open) \
-         SELECT m.manager_id, m.name, \
-                count(DISTINCT p.task_id) FILTER (WHERE p.part = 'a') AS assigned, \
-                count(DISTINCT p.task_id) FILTER (WHERE p.part = 'd') AS doing, \
-                count(DISTINCT p.task_id) FILTER (WHERE p.part = 'h') AS helping, \
-                count(DISTINCT p.task_id) FILTER (WHERE p.part = 'o') AS observing \
+        "SELECT m.manager_id, m.name, \
+                coalesce(sum(p.tasks) FILTER (WHERE p.part = 'a'), 0)::int8 AS assigned, \
+                coalesce(sum(p.tasks) FILTER (WHERE p.part = 'd'), 0)::int8 AS doing, \
+                coalesce(sum(p.tasks) FILTER (WHERE p.part = 'h'), 0)::int8 AS helping, \
+                coalesce(sum(p.tasks) FILTER (WHERE p.part = 'o'), 0)::int8 AS observing \
            FROM projections.kpi_managers m \
-           LEFT JOIN parts p ON p.manager_id = m.manager_id \
+           LEFT JOIN projections.task_parts p ON p.manager_id = m.manager_id \
           WHERE $1::uuid[] IS NULL OR m.manager_id = ANY($1) \
           GROUP BY m.manager_id, m.name \
           ORDER BY m.name COLLATE \"C\", m.manager_id",
