@@ -115,13 +115,16 @@ pub async fn manager_day(
           WHERE t.assignee_id = $1 AND t.kind = 'call' AND t.status = 'open' \
             AND t.due_at >= $2 AND t.due_at < $3 \
             AND NOT EXISTS ( \
-                SELECT 1 FROM projections.interactions i \
-                 WHERE i.kind = 'call' AND i.occurred_at >= t.scheduled_at \
-                   AND i.client_id IN ",
+                SELECT 1 FROM ",
+        // The calls since the task was scheduled, looked up by client (its group's
+        // members, an index range each), not every call since then tested against them.
         crate::clients::members_of!(
             "(SELECT coalesce((SELECT merge_sv.survivor_id FROM projections.client_survivors merge_sv WHERE merge_sv.client_id = t.client_id), t.client_id))"
         ),
-        ") ORDER BY t.due_at, t.task_id",
+        " m(member) \
+                  JOIN projections.interactions i ON i.client_id = m.member \
+                 WHERE i.kind = 'call' AND i.occurred_at >= t.scheduled_at) \
+          ORDER BY t.due_at, t.task_id",
     ))
     .bind(manager_id)
     .bind(day_before)
