@@ -31,6 +31,7 @@ pub use list::{list_deals, list_deals_as_of, DealFilter, DealRow};
 pub use losses::{loss_reasons, LossReason};
 pub use overdue::{overdue, overdue_counts, overdue_page, OverdueDeal};
 pub use pipelines::{list_pipelines, pipeline, PipelineRow, StageRow};
+pub(crate) use revenue::groups_summed;
 pub use revenue::{revenue, RevenueBy, RevenueGroup};
 
 /// The projection's name.

@@ -69,11 +69,28 @@ pub async fn revenue(
               GROUP BY {key} {order}"
         )
     };
-    let mut rows = crate::total::summed(|sums| {
+    let mut rows = groups_summed(pool, sql, from, to, managers).await?;
+    if by != RevenueBy::Source {
+        // Ids are never null.
+        rows.sort_unstable_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
+    }
+    Ok(rows)
+}
+
+/// Runs the revenue statement `sql` makes over the period and reach (`$1`, `$2`, `$3`)
+/// with bigint sums, and again with numeric ones when a sum overflows
+/// ([`crate::total::summed`]). Unnamed: planned for these bounds each time (a generic
+/// plan guesses a narrow period).
+pub(crate) async fn groups_summed(
+    pool: &PgPool,
+    sql: impl Fn(crate::total::Sums) -> String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    managers: Option<&[Uuid]>,
+) -> Result<Vec<RevenueGroup>, sqlx::Error> {
+    crate::total::summed(|sums| {
         let sql = sql(sums);
         async move {
-            // Unnamed: planned for these bounds each time (a generic plan guesses a
-            // narrow period).
             sqlx::query_as::<_, RevenueGroup>(&sql)
                 .persistent(false)
                 .bind(from)
@@ -83,10 +100,5 @@ pub async fn revenue(
                 .await
         }
     })
-    .await?;
-    if by != RevenueBy::Source {
-        // Ids are never null.
-        rows.sort_unstable_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.key.cmp(&b.key)));
-    }
-    Ok(rows)
+    .await
 }

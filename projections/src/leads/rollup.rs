@@ -115,7 +115,7 @@ async fn move_counts(
     if deltas.is_empty() {
         return Ok(());
     }
-    // `lead_counts` has no manager column: its rows' manager (none) is not bound.
+    // `lead_counts` has no manager column: its rows' manager (none) is not written.
     let (table, manager, matched) = match table {
         Table::All => ("lead_counts", "", ""),
         Table::ByManager => (

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::deals::RevenueGroup;
+use crate::deals::{groups_summed, RevenueGroup};
 use crate::error::ProjectionError;
 use crate::total::Sums;
 
@@ -83,7 +83,7 @@ async fn by_lines(
                FROM g ORDER BY g.amount DESC, key NULLS LAST"
         )
     };
-    run_summed(pool, sql, from, to, managers).await
+    groups_summed(pool, sql, from, to, managers).await
 }
 
 /// The period's wins by what their client's history says: whether the win is of the
@@ -147,39 +147,5 @@ async fn by_client(
              SELECT key, deals, amount{out} AS amount FROM g ORDER BY g.amount DESC, key"
         )
     };
-    run_summed(pool, sql, from, to, managers).await
-}
-
-/// Runs the statement `sql` makes with bigint sums, and again with numeric ones when a
-/// sum overflows ([`crate::total::summed`]).
-async fn run_summed(
-    pool: &PgPool,
-    sql: impl Fn(Sums) -> String,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    managers: Option<&[Uuid]>,
-) -> Result<Vec<RevenueGroup>, sqlx::Error> {
-    crate::total::summed(|sums| {
-        let sql = sql(sums);
-        async move { run(pool, &sql, from, to, managers).await }
-    })
-    .await
-}
-
-/// Runs one revenue statement over the period and reach.
-async fn run(
-    pool: &PgPool,
-    sql: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    managers: Option<&[Uuid]>,
-) -> Result<Vec<RevenueGroup>, sqlx::Error> {
-    // Unnamed: planned for these bounds each time (a generic plan guesses a narrow period).
-    sqlx::query_as::<_, RevenueGroup>(sql)
-        .persistent(false)
-        .bind(from)
-        .bind(to)
-        .bind(managers)
-        .fetch_all(pool)
-        .await
+    groups_summed(pool, sql, from, to, managers).await
 }
