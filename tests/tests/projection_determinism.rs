@@ -332,29 +332,17 @@ async fn live_runners_whose_reads_are_cut_short_lose_no_event(pool: PgPool) {
     // ready first (the health check, here due every millisecond), also while the
     // events the subscription has moved past have their personal values revealed:
     // which waits for the vault when, as here, the runners' process has not cached
-    // the keys (its own pool, not the one the commands append through).
+    // the keys (another process than the one the commands append through).
     let app = TestApp::new(pool).await.unwrap();
-    let options = app.log.pool().connect_options().as_ref().clone();
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let log = EventLog::new(pool);
-    let config = RunnerConfig {
+    let runners = app.another_process(|state| state);
+    let projectors = runners.start_projectors_with(RunnerConfig {
         health_check: Duration::from_millis(1),
         ..RunnerConfig::default()
-    };
-    let mut set = ProjectorSet::new(log.clone()).with_config(config);
-    for projection in crm_projections::builtin() {
-        set = set.with(projection);
-    }
-    let projectors = set.spawn().unwrap();
+    });
     let last = company(&app, 200).await;
     settled(&app, last).await;
     let live = snapshot(&app).await;
     projectors.shutdown().await;
-    log.close().await;
 
     let projectors = app.start_projectors();
     rebuild_all(&app, last).await;

@@ -48,23 +48,14 @@ pub async fn leads_by(
     // The rollup rows of the period's whole months and days: every manager's together
     // (`lead_counts` keeps "no manager" as ''), or, for a few managers, theirs
     // (`lead_counts_by_manager`, whose status rows count each lead once).
-    let (counts, dim, counted, reach) = match (managers, by) {
-        (None, LeadsBy::Manager) => ("lead_counts", dim, "nullif(c.key, '')", ""),
-        (None, _) => ("lead_counts", dim, "c.key", ""),
-        (Some(_), LeadsBy::Manager) => (
-            "lead_counts_by_manager",
-            "status",
-            "c.manager_id::text",
-            "AND c.manager_id = ANY($8)",
-        ),
-        (Some(_), _) => (
-            "lead_counts_by_manager",
-            dim,
-            "c.key",
-            "AND c.manager_id = ANY($8)",
-        ),
+    let (counts, dim, counted) = match (managers, by) {
+        (None, LeadsBy::Manager) => ("lead_counts", dim, "nullif(c.key, '')"),
+        (None, _) => ("lead_counts", dim, "c.key"),
+        (Some(_), LeadsBy::Manager) => ("lead_counts_by_manager", "status", "c.manager_id::text"),
+        (Some(_), _) => ("lead_counts_by_manager", dim, "c.key"),
     };
-    let leads_reach = if managers.is_some() {
+    // The reach, in the rollup's rows and the leads' alike ($8, bound only then).
+    let reach = if managers.is_some() {
         "AND manager_id = ANY($8)"
     } else {
         ""
@@ -91,10 +82,10 @@ pub async fn leads_by(
               WHERE c.span = 'day' AND c.dim = $5 AND c.bucket >= $6[3] AND c.bucket < $6[4] {reach} \
              UNION ALL \
              SELECT {key}, 1 FROM projections.leads \
-              WHERE received_at >= $1 AND received_at < $3 {leads_reach} \
+              WHERE received_at >= $1 AND received_at < $3 {reach} \
              UNION ALL \
              SELECT {key}, 1 FROM projections.leads \
-              WHERE received_at >= $4 AND received_at < $2 {leads_reach} \
+              WHERE received_at >= $4 AND received_at < $2 {reach} \
          ) parts GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key NULLS LAST"
     );
     // Unnamed: planned for these bounds each time (a generic plan guesses them).
